@@ -1,0 +1,31 @@
+/** The only settings that come from the environment: where Consul is, the token, the K/V prefix. */
+import { z } from 'zod';
+
+/** Connection settings for a function, read from its environment. */
+export interface FunctionEnvironment {
+  consulAddress: string;
+  /** ACL token; never logged, redacted in /status. */
+  consulToken?: string;
+  configPrefix: string;
+}
+
+const envSchema = z.object({
+  CONSUL_HTTP_ADDR: z.string().trim().min(1).default('127.0.0.1:8500'),
+  CONSUL_HTTP_TOKEN: z.string().trim().optional(),
+  CONFIG_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_./-]+\/$/, 'must be a K/V path ending in "/"')
+    .default('config/greeter-gateway/local/'),
+});
+
+/** Reads and validates the environment; throws with the variable name on a bad value. */
+export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): FunctionEnvironment {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  return { consulAddress: e.CONSUL_HTTP_ADDR, consulToken: e.CONSUL_HTTP_TOKEN || undefined, configPrefix: e.CONFIG_PREFIX };
+}

@@ -1,0 +1,29 @@
+/** Parsing of CONSUL_HTTP_ADDR in the forms the Consul CLI accepts. */
+
+/** Where the Consul HTTP API listens. */
+export interface ConsulAddress {
+  host: string;
+  port: number;
+  secure: boolean;
+}
+
+/** Parses `host:port`, `http://host:port` or `https://host:port` (default port 8500). */
+export function parseConsulAddress(raw: string): ConsulAddress {
+  const text = raw.trim();
+  if (!text) throw new Error('Consul address is empty');
+  const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `http://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new Error(`Consul address "${text}" is not host:port or a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`Consul address scheme must be http or https, got ${url.protocol}`);
+  }
+  const secure = url.protocol === 'https:';
+  const port = url.port ? Number(url.port) : secure ? 443 : 8500;
+  // URL keeps IPv6 brackets; the HTTP agent wants the bare address.
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port, secure };
+}

@@ -1,0 +1,33 @@
+/** Consul K/V operations used by the config provider, the seeding script and tests. */
+import type { CallOptions, ConsulApi, Indexed, KvPair } from './consul-api';
+
+interface RawKvItem {
+  Key?: unknown;
+  Value?: unknown;
+  ModifyIndex?: unknown;
+}
+
+/** One recursive read of `prefix`; a missing prefix is an empty list, not an error. */
+export async function kvGetRecursive(api: ConsulApi, prefix: string, opts: CallOptions & { index?: string; waitSeconds?: number } = {}): Promise<Indexed<KvPair[]>> {
+  const res = await api.callIndexed('consul.kv.get', opts, (client, ctx) =>
+    client.kv.get({ key: prefix, recurse: true, ctx, ...(opts.index ? { index: opts.index, wait: `${opts.waitSeconds ?? 0}s` } : {}) }),
+  );
+  const items = Array.isArray(res.value) ? (res.value as RawKvItem[]) : [];
+  const pairs = items
+    .filter((i): i is { Key: string; Value: unknown; ModifyIndex: unknown } => typeof i.Key === 'string')
+    .map((i) => ({ key: i.Key, value: typeof i.Value === 'string' ? i.Value : '', modifyIndex: Number(i.ModifyIndex ?? 0) }));
+  return { value: pairs, index: res.index };
+}
+
+/** Writes one key; with `onlyIfAbsent` it uses check-and-set 0 so an existing value is kept. */
+export async function kvPut(api: ConsulApi, key: string, value: string, opts: CallOptions & { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
+  const result = await api.call('consul.kv.set', opts, (client, ctx) =>
+    client.kv.set({ key, value, ctx, ...(opts.onlyIfAbsent ? { cas: 0 } : {}) }),
+  );
+  return result === true;
+}
+
+/** Deletes one key (or a whole prefix with `recurse`). */
+export async function kvDelete(api: ConsulApi, key: string, opts: CallOptions & { recurse?: boolean } = {}): Promise<void> {
+  await api.call('consul.kv.del', opts, (client, ctx) => client.kv.del({ key, ctx, recurse: opts.recurse ?? false }));
+}

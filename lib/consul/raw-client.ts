@@ -1,0 +1,47 @@
+/**
+ * The subset of the `consul` npm client this project calls, typed the way we use it.
+ *
+ * Why: the package's own typings omit the options every call here needs
+ * (`ctx` for cancellation and response headers, `index`/`wait` for blocking
+ * queries, `timeout`) and declare bodies as `any`. consul-api.ts casts the
+ * client to this interface once; everything else stays typed.
+ */
+import type { EventEmitter } from 'node:events';
+
+/** Options node-consul reads on every call. */
+export interface RawCommon {
+  ctx?: EventEmitter;
+  token?: string;
+  dc?: string;
+  index?: string;
+  wait?: string;
+  stale?: boolean;
+  timeout?: number;
+}
+
+/** A response as returned when `ctx.includeResponse` is set: the HTTP response, then the body. */
+export type RawWithResponse = [{ headers: Record<string, string | string[] | undefined>; statusCode?: number }, unknown];
+
+/** The node-consul methods we call. */
+export interface RawConsulClient {
+  kv: {
+    get(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;
+    set(opts: RawCommon & { key: string; value: string; cas?: number }): Promise<unknown>;
+    del(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;
+  };
+  health: {
+    service(opts: RawCommon & { service: string; passing?: boolean; tag?: string }): Promise<unknown>;
+  };
+  agent: {
+    self(opts?: RawCommon): Promise<unknown>;
+    service: {
+      register(opts: RawCommon & Record<string, unknown>): Promise<unknown>;
+      deregister(opts: RawCommon & { id: string }): Promise<unknown>;
+    };
+    check: {
+      pass(opts: RawCommon & { id: string; note?: string }): Promise<unknown>;
+      fail(opts: RawCommon & { id: string; note?: string }): Promise<unknown>;
+    };
+  };
+  destroy(): void;
+}

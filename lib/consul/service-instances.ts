@@ -1,0 +1,84 @@
+/** Pure conversion of Consul health entries into the instances we route to. */
+
+/** One routable instance of a service. */
+export interface ServiceInstance {
+  id: string;
+  service: string;
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+  node: string;
+}
+
+/** Which instances a watch follows: service name, optional tag filter and datacenter. */
+export interface ServiceQuery {
+  service: string;
+  tag?: string;
+  datacenter?: string;
+}
+
+interface RawEntry {
+  Node?: { Node?: unknown; Address?: unknown };
+  Service?: { ID?: unknown; Service?: unknown; Address?: unknown; Port?: unknown; Tags?: unknown; Meta?: unknown };
+}
+
+/**
+ * Turns `/v1/health/service` entries into instances, deduplicated by node+id and
+ * sorted, so that equal lists compare equal however Consul ordered them.
+ * Entries without a usable port are dropped; an empty service address falls
+ * back to the node address, as Consul's own DNS interface does.
+ */
+export function toServiceInstances(entries: unknown): ServiceInstance[] {
+  if (!Array.isArray(entries)) return [];
+  const byKey = new Map<string, ServiceInstance>();
+  for (const raw of entries as RawEntry[]) {
+    const svc = raw?.Service;
+    const node = raw?.Node;
+    if (!svc || typeof svc.ID !== 'string' || typeof svc.Port !== 'number') continue;
+    if (!Number.isInteger(svc.Port) || svc.Port < 1 || svc.Port > 65535) continue;
+    const address = typeof svc.Address === 'string' && svc.Address ? svc.Address : typeof node?.Address === 'string' ? node.Address : '';
+    if (!address) continue;
+    const nodeName = typeof node?.Node === 'string' ? node.Node : '';
+    byKey.set(`${nodeName}/${svc.ID}`, {
+      id: svc.ID,
+      service: typeof svc.Service === 'string' ? svc.Service : '',
+      address,
+      port: svc.Port,
+      tags: Array.isArray(svc.Tags) ? svc.Tags.filter((t): t is string => typeof t === 'string') : [],
+      meta: isStringRecord(svc.Meta) ? svc.Meta : {},
+      node: nodeName,
+    });
+  }
+  return [...byKey.values()].sort(compareInstances);
+}
+
+function isStringRecord(v: unknown): v is Record<string, string> {
+  return typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string');
+}
+
+function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
+  return a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node);
+}
+
+/** True when two sorted instance lists route identically (ids, addresses, ports, tags, meta). */
+export function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i];
+    return y !== undefined && JSON.stringify(x) === JSON.stringify(y);
+  });
+}
+
+/** Finds the instance behind a grpc-js peer string such as `127.0.0.1:50051` or `[::1]:50051`. */
+export function instanceForPeer(instances: readonly ServiceInstance[], peer: string): ServiceInstance | undefined {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(peer.replace(/^ipv[46]:/, ''));
+  if (!m) return undefined;
+  const [, host, port] = m;
+  return instances.find((i) => i.address === host && i.port === Number(port));
+}
+
+/** A stable key for a query, used to share one watch per query in a process. */
+export function queryKey(q: ServiceQuery): string {
+  return JSON.stringify([q.service, q.tag ?? '', q.datacenter ?? '']);
+}

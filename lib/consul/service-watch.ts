@@ -1,0 +1,171 @@
+/**
+ * Follows the passing instances of one service with Consul blocking queries.
+ *
+ * Lives at module scope (through ServiceWatchRegistry) so warm invocations read
+ * the cached list and make no Consul request while nothing changes. Lambda
+ * freezes the process between invocations, which can leave a long poll hanging
+ * on a dead socket: `ensureFresh()` spots a poll older than Consul could ever
+ * take and restarts it, while callers keep the last list.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorSummary, logger } from '../log/logger';
+import { backoffMs, delayAfterSuccess, isPollStale, nextIndex } from './blocking-query';
+import type { HealthSource } from './health';
+import { sameInstances, type ServiceInstance, type ServiceQuery } from './service-instances';
+
+/** Tuning of a watch; normalised by the config layer. */
+export interface ServiceWatchOptions {
+  waitSeconds: number;
+  minIntervalMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+/** What /status shows about a watch. */
+export interface ServiceWatchSnapshot {
+  query: ServiceQuery;
+  index?: string;
+  instances?: readonly ServiceInstance[];
+  lastUpdateAt?: string;
+  lastError?: string;
+  polls: number;
+  restarts: number;
+}
+
+type Listener = (instances: readonly ServiceInstance[]) => void;
+
+/** A blocking-query loop over one ServiceQuery with a cached result. */
+export class ServiceWatch {
+  private instances?: ServiceInstance[];
+  private index?: string;
+  private lastUpdateAt?: number;
+  private lastError?: string;
+  private pollStartedAt?: number;
+  private controller?: AbortController;
+  private generation = 0;
+  private running = false;
+  private polls = 0;
+  private restarts = 0;
+  private readonly listeners = new Set<Listener>();
+  private readonly firstData: { promise: Promise<void>; resolve: () => void };
+
+  constructor(
+    readonly query: ServiceQuery,
+    private readonly source: HealthSource,
+    private readonly options: () => ServiceWatchOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => (resolve = r));
+    this.firstData = { promise, resolve };
+  }
+
+  /** The cached passing instances, or undefined before the first answer. */
+  current(): readonly ServiceInstance[] | undefined {
+    return this.instances;
+  }
+
+  /** Starts the loop if it is not running. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.loop(++this.generation);
+  }
+
+  /** Stops the loop and cancels the poll in flight. */
+  stop(): void {
+    this.running = false;
+    this.generation++;
+    this.controller?.abort();
+  }
+
+  /** Restarts a poll that outlived any answer Consul could give; returns true if it did. */
+  ensureFresh(): boolean {
+    if (!this.running) {
+      this.start();
+      return true;
+    }
+    if (!isPollStale(this.pollStartedAt, this.now(), this.options().waitSeconds)) return false;
+    logger.warn('restarting a stale Consul poll (likely a frozen execution environment)', { query: this.query });
+    this.restarts++;
+    this.controller?.abort();
+    void this.loop(++this.generation);
+    return true;
+  }
+
+  /** Resolves with the instances once known, or undefined after `timeoutMs`. */
+  async waitForFirst(timeoutMs: number): Promise<readonly ServiceInstance[] | undefined> {
+    if (this.instances) return this.instances;
+    this.start();
+    const timer = sleep(timeoutMs, undefined, { ref: false });
+    await Promise.race([this.firstData.promise, timer]);
+    return this.instances;
+  }
+
+  /** Calls `fn` with every changed list; returns an unsubscribe function. */
+  subscribe(fn: Listener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** A copy of the state for diagnostics. */
+  snapshot(): ServiceWatchSnapshot {
+    return {
+      query: this.query,
+      index: this.index,
+      instances: this.instances,
+      lastUpdateAt: this.lastUpdateAt ? new Date(this.lastUpdateAt).toISOString() : undefined,
+      lastError: this.lastError,
+      polls: this.polls,
+      restarts: this.restarts,
+    };
+  }
+
+  private async loop(gen: number): Promise<void> {
+    let failures = 0;
+    while (gen === this.generation) {
+      const controller = new AbortController();
+      this.controller = controller;
+      const startedAt = this.now();
+      this.pollStartedAt = startedAt;
+      const opts = this.options();
+      let pause: number;
+      try {
+        this.polls++;
+        const res = await this.source.passingInstances(this.query, this.index, opts.waitSeconds, controller.signal);
+        if (gen !== this.generation) return;
+        failures = 0;
+        this.lastError = undefined;
+        this.index = nextIndex(this.index, res.index);
+        this.accept(res.value);
+        pause = delayAfterSuccess(this.now() - startedAt, opts.minIntervalMs);
+      } catch (err) {
+        if (gen !== this.generation) return;
+        failures++;
+        this.lastError = errorSummary(err).message;
+        // Log the first failure of a streak and then every tenth, not every retry.
+        if (failures === 1 || failures % 10 === 0) logger.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
+        pause = backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs);
+      } finally {
+        if (this.controller === controller) this.pollStartedAt = undefined;
+      }
+      if (pause > 0) {
+        try {
+          await sleep(pause, undefined, { signal: controller.signal, ref: false });
+        } catch {
+          return; // aborted by stop() or a restart, which runs its own loop
+        }
+      }
+    }
+  }
+
+  private accept(next: ServiceInstance[]): void {
+    const first = this.instances === undefined;
+    if (!first && sameInstances(this.instances ?? [], next)) return;
+    this.instances = next;
+    this.lastUpdateAt = this.now();
+    logger.info('service instances changed', { query: this.query, count: next.length, index: this.index });
+    for (const fn of this.listeners) fn(next);
+    if (first) this.firstData.resolve();
+  }
+}

@@ -1,0 +1,34 @@
+/** The `/status` view: effective config with sources, discovered instances, Consul indexes. */
+import { gatewayRuntime } from './gateway-runtime';
+import { greeterQuery } from './greet';
+
+const SECRET_KEY = /token|secret|password|key$/i;
+
+/** A JSON-ready status document; tokens and secret-looking keys are redacted. */
+export async function gatewayStatus(): Promise<Record<string, unknown>> {
+  const rt = gatewayRuntime();
+  const loaded = await rt.config.get();
+  const watch = rt.watches.get(greeterQuery(loaded.values));
+  watch.ensureFresh();
+  await watch.waitForFirst(loaded.values.coldStartWaitMs);
+  const config: Record<string, { value: unknown; source: string }> = {
+    consulAddress: { value: rt.env.consulAddress, source: 'env' },
+    consulToken: { value: rt.env.consulToken ? '[redacted]' : null, source: 'env' },
+    configPrefix: { value: rt.env.configPrefix, source: 'env' },
+  };
+  for (const [key, value] of Object.entries(loaded.values)) {
+    config[key] = { value: SECRET_KEY.test(key) ? '[redacted]' : value, source: loaded.sources[key as keyof typeof loaded.sources] };
+  }
+  return {
+    config,
+    configIndex: loaded.index ?? null,
+    configProblems: loaded.problems,
+    discovery: rt.watches.all().map((w) => {
+      const s = w.snapshot();
+      return { ...s, instances: (s.instances ?? []).map(({ id, address, port, tags }) => ({ id, address, port, tags })) };
+    }),
+    consulRequests: Object.fromEntries(rt.consul.requestCounts),
+    channelsReplaced: rt.clients.replacedCount(),
+    environmentStartedAt: new Date(rt.startedAt).toISOString(),
+  };
+}

@@ -1,0 +1,56 @@
+/** The greet use case: config → discovery → SayHello with retries. */
+import { instanceForPeer, type ServiceQuery } from '../consul/service-instances';
+import type { GatewayConfig } from '../config/schema';
+import { consulTarget } from '../grpc/consul-target';
+import { callBudgetMs } from '../grpc/deadline';
+import { GreeterCallError } from '../grpc/errors';
+import { sayHelloWithRetry } from '../grpc/greeter-call';
+import { GreetError } from './errors';
+import { gatewayRuntime } from './gateway-runtime';
+
+/** What a successful greet returns to the caller. */
+export interface GreetResult {
+  message: string;
+  servedBy: { id: string; address: string; port: number };
+  attempts: number;
+}
+
+/** The discovery query the config asks for. */
+export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
+  return {
+    service: cfg.greeterService,
+    ...(cfg.greeterTag ? { tag: cfg.greeterTag } : {}),
+    ...(cfg.greeterDatacenter ? { datacenter: cfg.greeterDatacenter } : {}),
+  };
+}
+
+/** Greets `name` through a passing Greeter instance; throws GreetError on failure. */
+export async function greet(name: string, remainingMs: number | undefined): Promise<GreetResult> {
+  const rt = gatewayRuntime();
+  const cfg = (await rt.config.get()).values;
+  const query = greeterQuery(cfg);
+  const watch = rt.watches.get(query);
+  watch.ensureFresh();
+  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(cfg.coldStartWaitMs, remainingMs, cfg.deadlineMarginMs)));
+  const retryAfterSeconds = cfg.retryAfterSeconds;
+  if (!instances?.length) {
+    throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, { retryAfterSeconds, service: query.service });
+  }
+  const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs, cfg.deadlineMarginMs);
+  const client = rt.clients.get(consulTarget(query), cfg.channelMaxIdleMs);
+  try {
+    const res = await sayHelloWithRetry(client, name, { deadline: Date.now() + budget, maxAttempts: cfg.maxAttempts });
+    const served = instanceForPeer(watch.current() ?? instances, res.peer);
+    return {
+      message: res.reply.message,
+      servedBy: served ? { id: served.id, address: served.address, port: served.port } : { id: 'unknown', address: res.peer, port: 0 },
+      attempts: res.attempts,
+    };
+  } catch (err) {
+    if (!(err instanceof GreeterCallError)) throw err;
+    const details = { retryAfterSeconds, attempts: err.attempts, service: query.service };
+    if (err.kind === 'unavailable') throw new GreetError('unavailable', `every attempt to reach ${query.service} failed`, details, { cause: err });
+    if (err.kind === 'deadline') throw new GreetError('deadline', `${query.service} did not answer within ${budget} ms`, details, { cause: err });
+    throw new GreetError('backend', `${query.service} failed the call (gRPC status ${err.grpcCode})`, details, { cause: err });
+  }
+}

@@ -1,0 +1,22 @@
+/** Pure mapping between a ServiceQuery and a `consul:` gRPC target string. */
+import type { ServiceQuery } from '../consul/service-instances';
+
+/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2`. */
+export function consulTarget(q: ServiceQuery): string {
+  const params = new URLSearchParams();
+  if (q.tag) params.set('tag', q.tag);
+  if (q.datacenter) params.set('dc', q.datacenter);
+  const qs = params.toString();
+  return `consul:///${encodeURIComponent(q.service)}${qs ? `?${qs}` : ''}`;
+}
+
+/** Parses the path part grpc-js hands a resolver (`greeter?tag=v1`) back into a query. */
+export function parseConsulTargetPath(path: string): ServiceQuery {
+  const [name = '', qs = ''] = path.replace(/^\/+/, '').split('?', 2);
+  const service = decodeURIComponent(name);
+  if (!service) throw new Error(`consul target "${path}" names no service`);
+  const params = new URLSearchParams(qs);
+  const tag = params.get('tag') || undefined;
+  const datacenter = params.get('dc') || undefined;
+  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}) };
+}

@@ -1,0 +1,57 @@
+/**
+ * Reused Greeter clients, one channel per target, for the life of the
+ * execution environment. A channel left idle longer than `maxIdleMs` is
+ * replaced before use: after a Lambda freeze its connections can look READY
+ * and then fail (grpc-node #2285), and a fresh connection costs ~1 ms.
+ */
+import { credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { GreeterClient } from '../../proto/gen/helloworld';
+
+/** Channel options: round robin (only the loadBalancingConfig form selects it). */
+export const GREETER_CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // Reconnect fast after a backend restart; RR skips failed subchannels meanwhile.
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 5_000,
+};
+
+interface Entry {
+  client: GreeterClient;
+  lastUsedAt: number;
+}
+
+/** Holds one GreeterClient per target. */
+export class GreeterClientPool {
+  private readonly entries = new Map<string, Entry>();
+  private replaced = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The client for `target`, replaced first if idle longer than `maxIdleMs`. */
+  get(target: string, maxIdleMs: number): GreeterClient {
+    const now = this.now();
+    let entry = this.entries.get(target);
+    if (entry && now - entry.lastUsedAt > maxIdleMs) {
+      entry.client.close();
+      this.replaced++;
+      entry = undefined;
+    }
+    if (!entry) {
+      entry = { client: new GreeterClient(target, credentials.createInsecure(), GREETER_CHANNEL_OPTIONS), lastUsedAt: now };
+      this.entries.set(target, entry);
+    }
+    entry.lastUsedAt = now;
+    return entry.client;
+  }
+
+  /** How many channels were replaced for being idle too long. */
+  replacedCount(): number {
+    return this.replaced;
+  }
+
+  /** Closes every channel. */
+  closeAll(): void {
+    for (const e of this.entries.values()) e.client.close();
+    this.entries.clear();
+  }
+}

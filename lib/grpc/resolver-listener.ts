@@ -1,0 +1,24 @@
+/**
+ * The one place that speaks grpc-js's resolver listener API.
+ *
+ * grpc-js changed that API in 1.14 (an object with onSuccessfulResolution /
+ * onError became a single function taking StatusOr<Endpoint[]>); grpc-js is
+ * pinned and test/unit/grpc/resolver-listener.test.ts holds the contract.
+ */
+import { experimental, type ServiceConfig } from '@grpc/grpc-js';
+import type { ServiceInstance } from '../consul/service-instances';
+
+/** Sends an instance list to grpc-js; returns whether the LB policy accepted it. */
+export type EndpointReporter = (instances: readonly ServiceInstance[]) => boolean;
+
+/** grpc-js endpoints for the instances: one address each. */
+export function toEndpoints(instances: readonly ServiceInstance[]): experimental.Endpoint[] {
+  return instances.map((i) => ({ addresses: [{ host: i.address, port: i.port }] }));
+}
+
+/** Wraps a grpc-js 1.14 listener. A null service config keeps the channel's default (round_robin). */
+export function createEndpointReporter(listener: experimental.ResolverListener): EndpointReporter {
+  const noServiceConfig: experimental.StatusOr<ServiceConfig> | null = null;
+  return (instances) =>
+    listener(experimental.statusOrFromValue(toEndpoints(instances)), {}, noServiceConfig, instances.length ? '' : 'no passing instance in Consul');
+}
