@@ -1,0 +1,92 @@
+/**
+ * Starts a real Consul dev agent with ACLs on (default deny) on chosen or free
+ * loopback ports, with its own data dir, for the local stack and the tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureConsulBinary } from '../consul-binary';
+import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
+
+/** A running agent; `managementToken` is for setup only, never for functions. */
+export interface ConsulAgent {
+  address: string;
+  httpPort: number;
+  managementToken: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** Options of the dev agent. */
+export interface ConsulAgentOptions {
+  httpPort?: number;
+  echo?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/** Starts the agent and resolves once it has a leader and its ACL system answers. */
+export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<ConsulAgent> {
+  const bin = ensureConsulBinary((l) => console.error(l));
+  const dataDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-consul-'));
+  const httpPort = opts.httpPort ?? (await freePort());
+  const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const managementToken = randomUUID();
+  const hcl = `
+ports {
+  http = ${httpPort}
+  grpc = ${grpc}
+  grpc_tls = -1
+  dns = -1
+  serf_lan = ${serfLan}
+  serf_wan = ${serfWan}
+  server = ${server}
+}
+acl {
+  enabled = true
+  default_policy = "deny"
+  enable_token_persistence = false
+  tokens {
+    initial_management = "${managementToken}"
+    agent = "${managementToken}"
+  }
+}
+`;
+  writeFileSync(join(dataDir, 'agent.hcl'), hcl, { mode: 0o600 });
+  const proc = startProcess(
+    'consul',
+    bin,
+    ['agent', '-dev', '-ui', '-client', '127.0.0.1', '-bind', '127.0.0.1', '-log-level', 'warn', '-data-dir', join(dataDir, 'data'), '-config-file', join(dataDir, 'agent.hcl')],
+    { echo: opts.echo },
+  );
+  const address = `127.0.0.1:${httpPort}`;
+  const stop = async () => {
+    await stopProcess(proc, 'SIGINT', 5_000);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, httpPort, managementToken, process: proc, stop };
+}
+
+async function waitUntilReady(address: string, token: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    if (proc.child.exitCode !== null) throw new Error(`consul exited with ${proc.child.exitCode}:\n${proc.output.slice(-20).join('\n')}`);
+    try {
+      const leader = await fetch(`http://${address}/v1/status/leader`, { signal: AbortSignal.timeout(1_000) });
+      const self = await fetch(`http://${address}/v1/acl/token/self`, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(1_000) });
+      if (leader.ok && (await leader.text()).length > 2 && self.ok) return;
+      last = `leader ${leader.status}, acl ${self.status}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`consul at ${address} not ready within ${timeoutMs} ms (${last}):\n${proc.output.slice(-20).join('\n')}`);
+}

@@ -1,0 +1,45 @@
+/** Starts real Greeter backend processes (greeter-service/main.ts) registered in Consul. */
+import { join } from 'node:path';
+import { startProcess, waitForLine, type ManagedProcess } from './processes';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** A running Greeter backend. */
+export interface GreeterBackend {
+  id: string;
+  port: number;
+  process: ManagedProcess;
+}
+
+/** Options of one backend. */
+export interface GreeterOptions {
+  consulAddress: string;
+  /** Token with service:write on the Greeter service; passed through the environment only. */
+  token: string;
+  id: string;
+  port?: number;
+  service?: string;
+  tags?: string[];
+  latencyMs?: number;
+  failRate?: number;
+  checkInterval?: string;
+  echo?: (line: string) => void;
+}
+
+/** Starts a backend and waits for its READY line (it is registered in Consul by then). */
+export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
+  const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'main.ts'), '--id', o.id, '--port', String(o.port ?? 0), '--consul-addr', o.consulAddress];
+  if (o.service) args.push('--service', o.service);
+  if (o.tags?.length) args.push('--tags', o.tags.join(','));
+  if (o.latencyMs) args.push('--latency-ms', String(o.latencyMs));
+  if (o.failRate) args.push('--fail-rate', String(o.failRate));
+  args.push('--check-interval', o.checkInterval ?? '1s');
+  const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },
+    echo: o.echo,
+  });
+  const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
+  const ready = JSON.parse(m[1] ?? '{}') as { port: number };
+  return { id: o.id, port: ready.port, process: proc };
+}

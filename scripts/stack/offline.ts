@@ -1,0 +1,42 @@
+/** Runs the real Serverless CLI with serverless-offline (HTTP on loopback) for the local stack and tests. */
+import { join } from 'node:path';
+import { startProcess, waitForLine, type ManagedProcess } from './processes';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** A running `serverless offline start`. */
+export interface OfflineServer {
+  baseUrl: string;
+  process: ManagedProcess;
+}
+
+/** Options: ports, the Consul the functions use and their token (environment only). */
+export interface OfflineOptions {
+  httpPort: number;
+  lambdaPort: number;
+  consulAddress: string;
+  gatewayToken: string;
+  extraEnv?: Record<string, string>;
+  echo?: (line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+/** Starts serverless-offline and resolves when it listens. */
+export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
+  const proc = startProcess('serverless offline', process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'offline', 'start', '--stage', 'local'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...o.extraEnv,
+      CONSUL_HTTP_ADDR: o.consulAddress,
+      GREETER_GATEWAY_CONSUL_TOKEN: o.gatewayToken,
+      HTTP_PORT: String(o.httpPort),
+      OFFLINE_LAMBDA_PORT: String(o.lambdaPort),
+      SLS_TELEMETRY_DISABLED: '1',
+      SLS_NOTIFICATIONS_MODE: 'off',
+    },
+    echo: o.echo,
+  });
+  await waitForLine(proc, /Server ready:/, o.readyTimeoutMs ?? 120_000);
+  return { baseUrl: `http://127.0.0.1:${o.httpPort}`, process: proc };
+}

@@ -1,0 +1,110 @@
+/**
+ * Child processes of the local stack and the test harness, tracked so that
+ * every one is stopped at the end, also when a test fails or the parent is
+ * interrupted. Each child gets its own process group, so helpers it spawns
+ * (npx, worker processes) die with it.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+/** A started child with its name and collected output. */
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+const live = new Set<ManagedProcess>();
+
+function killGroup(p: ManagedProcess, signal: NodeJS.Signals): void {
+  if (p.child.exitCode !== null || p.child.signalCode !== null || p.child.pid === undefined) return;
+  try {
+    process.kill(-p.child.pid, signal);
+  } catch {
+    p.child.kill(signal);
+  }
+}
+
+// Last line of defence: never leave children behind when the parent exits.
+process.on('exit', () => {
+  for (const p of live) killGroup(p, 'SIGKILL');
+});
+
+/** Spawns a tracked child in its own process group; output lines are kept and optionally echoed. */
+export function startProcess(name: string, cmd: string, args: string[], opts: SpawnOptions & { echo?: (line: string) => void } = {}): ManagedProcess {
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const p: ManagedProcess = { name, child, output, exited };
+  live.add(p);
+  void exited.then(() => live.delete(p));
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue;
+    createInterface({ input: stream }).on('line', (line) => {
+      output.push(line);
+      if (output.length > 2_000) output.shift();
+      opts.echo?.(line);
+    });
+  }
+  return p;
+}
+
+/** Waits until a line matches `pattern`; rejects with the recent output if the child exits or time runs out. */
+export function waitForLine(p: ManagedProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const found = p.output.map((l) => l.match(pattern)).find((m) => m);
+    if (found) return resolve(found);
+    const onLine = (line: string) => {
+      const m = line.match(pattern);
+      if (m) finish(() => resolve(m));
+    };
+    const fail = (why: string) => finish(() => reject(new Error(`${p.name}: ${why}\n${p.output.slice(-30).join('\n')}`)));
+    const timer = setTimeout(() => fail(`no line matching ${pattern} within ${timeoutMs} ms`), timeoutMs);
+    const onExit = (code: number | null) => fail(`exited with ${code} before printing ${pattern}`);
+    const streams = [p.child.stdout, p.child.stderr].filter((s) => s !== null);
+    const readers = streams.map((s) => createInterface({ input: s }).on('line', onLine));
+    p.child.once('exit', onExit);
+    function finish(then: () => void) {
+      clearTimeout(timer);
+      p.child.off('exit', onExit);
+      readers.forEach((r) => r.close());
+      then();
+    }
+  });
+}
+
+/** Stops a child: `signal` first, SIGKILL after `graceMs`. Resolves once it has exited. */
+export async function stopProcess(p: ManagedProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+  killGroup(p, signal);
+  const timer = setTimeout(() => killGroup(p, 'SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+/** Stops every tracked child (reverse start order). */
+export async function stopAll(graceMs = 5_000): Promise<void> {
+  await Promise.all([...live].reverse().map((p) => stopProcess(p, 'SIGTERM', graceMs)));
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Rejects with a clear message when `port` on 127.0.0.1 is already taken. */
+export function assertPortFree(port: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', () => reject(new Error(`port ${port} (${what}) is already in use; pick another with the option shown in --help`)));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+  });
+}

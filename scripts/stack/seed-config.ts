@@ -1,0 +1,13 @@
+/** Seeds the default config into Consul K/V, keeping any value already there. */
+import type { ConsulApi } from '../../lib/consul/consul-api';
+import { kvPut } from '../../lib/consul/kv';
+import { defaultKvEntries } from '../../lib/config/resolve-config';
+
+/** Writes each default key that is absent (check-and-set 0); returns the keys written. */
+export async function seedDefaultConfig(admin: ConsulApi, prefix: string): Promise<string[]> {
+  const written: string[] = [];
+  for (const [key, value] of Object.entries(defaultKvEntries())) {
+    if (await kvPut(admin, `${prefix}${key}`, value, { onlyIfAbsent: true })) written.push(key);
+  }
+  return written;
+}
