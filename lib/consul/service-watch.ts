@@ -97,8 +97,13 @@ export class ServiceWatch {
   async waitForFirst(timeoutMs: number): Promise<readonly ServiceInstance[] | undefined> {
     if (this.instances) return this.instances;
     this.start();
-    const timer = sleep(timeoutMs, undefined, { ref: false });
-    await Promise.race([this.firstData.promise, timer]);
+    const cancel = new AbortController();
+    const timer = sleep(timeoutMs, undefined, { signal: cancel.signal }).catch(() => undefined);
+    try {
+      await Promise.race([this.firstData.promise, timer]);
+    } finally {
+      cancel.abort();
+    }
     return this.instances;
   }
 

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { defaultKvEntries, relativeKeys, resolveConfig } from '../../../lib/config/resolve-config';
+import { CONFIG_KEYS } from '../../../lib/config/schema';
+
+describe('resolveConfig', () => {
+  it('uses every default when K/V is empty', () => {
+    const r = resolveConfig({});
+    assert.equal(r.values.callDeadlineMs, CONFIG_KEYS.callDeadlineMs.default);
+    assert.equal(r.sources.callDeadlineMs, 'default');
+    assert.deepEqual(r.problems, []);
+  });
+  it('takes valid K/V values, typed', () => {
+    const r = resolveConfig({ callDeadlineMs: ' 1500 ', greeterService: 'billing', greeterTag: 'v2' });
+    assert.equal(r.values.callDeadlineMs, 1500);
+    assert.equal(r.values.greeterService, 'billing');
+    assert.equal(r.sources.greeterTag, 'kv');
+  });
+  it('falls back per key on a bad value and names the key and the reason', () => {
+    const r = resolveConfig({ maxAttempts: '0', callDeadlineMs: 'fast', greeterService: 'Bad_Name', discoveryWaitSeconds: '20' });
+    assert.equal(r.values.maxAttempts, CONFIG_KEYS.maxAttempts.default);
+    assert.equal(r.values.callDeadlineMs, CONFIG_KEYS.callDeadlineMs.default);
+    assert.equal(r.values.greeterService, 'greeter');
+    assert.equal(r.values.discoveryWaitSeconds, 20);
+    assert.equal(r.sources.maxAttempts, 'default (invalid kv value)');
+    assert.deepEqual(r.problems.map((p) => p.key).sort(), ['callDeadlineMs', 'greeterService', 'maxAttempts']);
+    assert.match(r.problems.find((p) => p.key === 'maxAttempts')?.reason ?? '', /at least 1/);
+    assert.match(r.problems.find((p) => p.key === 'callDeadlineMs')?.reason ?? '', /integer/);
+  });
+  it('reports unknown keys', () => assert.deepEqual(resolveConfig({ typo: '1' }).unknownKeys, ['typo']));
+  it('marks the fallback source when Consul was unreachable', () => {
+    assert.equal(resolveConfig({}, 'default (consul unreachable)').sources.maxAttempts, 'default (consul unreachable)');
+  });
+});
+
+describe('relativeKeys', () => {
+  it('strips the prefix and skips folder keys and foreign keys', () => {
+    const out = relativeKeys('config/a/', [
+      { key: 'config/a/', value: '' },
+      { key: 'config/a/maxAttempts', value: '2' },
+      { key: 'config/b/maxAttempts', value: '9' },
+    ]);
+    assert.deepEqual(out, { maxAttempts: '2' });
+  });
+});
+
+describe('defaultKvEntries', () => {
+  it('round-trips through resolveConfig without problems', () => {
+    const r = resolveConfig(defaultKvEntries());
+    assert.deepEqual(r.problems, []);
+    assert.ok(Object.values(r.sources).every((s) => s === 'kv'));
+  });
+});
