@@ -1,4 +1,5 @@
 /** SayHello with retries on UNAVAILABLE within one overall deadline. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { GreeterClient, HelloReply } from '../../proto/gen/helloworld';
 import { GreeterCallError, failureKind } from './errors';
@@ -27,6 +28,16 @@ function sayHelloOnce(client: GreeterClient, name: string, deadline: number): Pr
   });
 }
 
+/**
+ * Pause before retry `attempt` (2, 3, …): short and jittered. Without it a retry
+ * at cold start lands on the only subchannel that is READY yet, which is often
+ * the one that just failed; a few ms lets round robin see the others.
+ */
+export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(200, 20 * 2 ** Math.max(0, attempt - 2));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
 function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number';
 }
@@ -50,7 +61,11 @@ export async function sayHelloWithRetry(client: GreeterClient, name: string, opt
       if (!isServiceError(err)) throw err;
       lastError = err;
       const kind = failureKind(err.code);
-      if (kind === 'unavailable' && attempt < opts.maxAttempts) continue;
+      const pause = retryDelayMs(attempt + 1);
+      if (kind === 'unavailable' && attempt < opts.maxAttempts && now() + pause < opts.deadline) {
+        await sleep(pause);
+        continue;
+      }
       throw new GreeterCallError(kind, err.code, attempt, err.details || err.message, { cause: err });
     }
   }

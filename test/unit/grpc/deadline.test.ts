@@ -8,3 +8,13 @@ describe('callBudgetMs', () => {
   it('never goes negative', () => assert.equal(callBudgetMs(2000, 100, 250), 0));
   it('ignores the Lambda when there is no context', () => assert.equal(callBudgetMs(2000, undefined, 250), 2000));
 });
+
+describe('retryDelayMs', () => {
+  it('starts at 10–20 ms, doubles, and stays under 200 ms', async () => {
+    const { retryDelayMs } = await import('../../../lib/grpc/greeter-call');
+    assert.equal(retryDelayMs(2, () => 0), 10);
+    assert.equal(retryDelayMs(2, () => 1), 20);
+    assert.equal(retryDelayMs(3, () => 1), 40);
+    assert.equal(retryDelayMs(10, () => 1), 200);
+  });
+});
