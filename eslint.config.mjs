@@ -1,6 +1,7 @@
 // Lint for the TypeScript sources; generated protobuf code and build output are skipped.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.esbuild/', '.serverless/', 'proto/gen/', 'scripts/consul-build/', 'coverage/'] },
@@ -13,6 +14,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
     },
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: globals.node },
   },
   {
     files: ['lib/**/*.ts'],

@@ -13,6 +13,8 @@ export interface ManagedProcess {
   name: string;
   child: ChildProcess;
   output: string[];
+  /** Called with every output line; see waitForLine. */
+  lineListeners: Set<(line: string) => void>;
   exited: Promise<number | null>;
 }
 
@@ -37,7 +39,7 @@ export function startProcess(name: string, cmd: string, args: string[], opts: Sp
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const p: ManagedProcess = { name, child, output, exited };
+  const p: ManagedProcess = { name, child, output, lineListeners: new Set(), exited };
   live.add(p);
   void exited.then(() => live.delete(p));
   for (const stream of [child.stdout, child.stderr]) {
@@ -46,6 +48,7 @@ export function startProcess(name: string, cmd: string, args: string[], opts: Sp
       output.push(line);
       if (output.length > 2_000) output.shift();
       opts.echo?.(line);
+      for (const fn of p.lineListeners) fn(line);
     });
   }
   return p;
@@ -63,13 +66,14 @@ export function waitForLine(p: ManagedProcess, pattern: RegExp, timeoutMs: numbe
     const fail = (why: string) => finish(() => reject(new Error(`${p.name}: ${why}\n${p.output.slice(-30).join('\n')}`)));
     const timer = setTimeout(() => fail(`no line matching ${pattern} within ${timeoutMs} ms`), timeoutMs);
     const onExit = (code: number | null) => fail(`exited with ${code} before printing ${pattern}`);
-    const streams = [p.child.stdout, p.child.stderr].filter((s) => s !== null);
-    const readers = streams.map((s) => createInterface({ input: s }).on('line', onLine));
+    // One reader per stream for the child's whole life: a second readline that is
+    // closed later pauses the pipe, and a child blocked on a full stdout pipe hangs.
+    p.lineListeners.add(onLine);
     p.child.once('exit', onExit);
     function finish(then: () => void) {
       clearTimeout(timer);
       p.child.off('exit', onExit);
-      readers.forEach((r) => r.close());
+      p.lineListeners.delete(onLine);
       then();
     }
   });

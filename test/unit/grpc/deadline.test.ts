@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { callBudgetMs } from '../../../lib/grpc/deadline';
+import { retryDelayMs } from '../../../lib/grpc/greeter-call';
 
 describe('callBudgetMs', () => {
   it('uses the configured deadline when the Lambda has time', () => assert.equal(callBudgetMs(2000, 10_000, 250), 2000));
@@ -10,8 +11,7 @@ describe('callBudgetMs', () => {
 });
 
 describe('retryDelayMs', () => {
-  it('starts at 10–20 ms, doubles, and stays under 200 ms', async () => {
-    const { retryDelayMs } = await import('../../../lib/grpc/greeter-call');
+  it('starts at 10–20 ms, doubles, and stays under 200 ms', () => {
     assert.equal(retryDelayMs(2, () => 0), 10);
     assert.equal(retryDelayMs(2, () => 1), 20);
     assert.equal(retryDelayMs(3, () => 1), 40);

@@ -1,0 +1,123 @@
+// End to end over HTTP: the real Serverless CLI with serverless-offline, real
+// Consul (ACLs on), three real Greeter backends, one SIGKILLed mid-run.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createConsulApi } from '../../lib/consul/consul-api';
+import { seedDefaultConfig } from '../../scripts/stack/seed-config';
+import { startOffline, type OfflineServer } from '../../scripts/stack/offline';
+import { freePort, stopProcess } from '../../scripts/stack/processes';
+import { eventually, startTestStack, type TestStack } from './harness';
+
+let stack: TestStack;
+let offline: OfflineServer | undefined;
+
+async function get(path: string, init?: RequestInit) {
+  const res = await fetch(`${offline?.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, headers: res.headers, body, text };
+}
+const post = (body: string, contentType = 'application/json') => get('/greet', { method: 'POST', body, headers: { 'content-type': contentType } });
+
+before(async () => {
+  stack = await startTestStack('config/greeter-gateway/local/');
+  const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
+  await seedDefaultConfig(admin, stack.prefix);
+  admin.destroy();
+  for (const id of ['e2e-1', 'e2e-2', 'e2e-3']) await stack.addGreeter({ id });
+  offline = await startOffline({
+    httpPort: await freePort(),
+    lambdaPort: await freePort(),
+    consulAddress: stack.consul.address,
+    gatewayToken: stack.gatewayToken,
+    extraEnv: { LOG_LEVEL: 'INFO' },
+  });
+});
+after(async () => {
+  if (offline) await stopProcess(offline.process, 'SIGTERM');
+  await stack?.stop();
+});
+
+describe('HTTP through serverless-offline', () => {
+  it('GET /hello/{name} and POST /greet answer from a discovered backend', async () => {
+    const a = await get('/hello/Ada%20Lovelace');
+    assert.equal(a.status, 200, a.text);
+    assert.match(String(a.body.message), /Hello, Ada Lovelace!/);
+    assert.match(String((a.body.servedBy as { id: string }).id), /^e2e-\d$/);
+    const b = await post('{"name":"Grace"}');
+    assert.equal(b.status, 200, b.text);
+    assert.match(String(b.body.message), /Hello, Grace!/);
+  });
+
+  it('rejects bad input with a JSON error and the right status, never a stack trace', async () => {
+    const cases: [Promise<Awaited<ReturnType<typeof get>>>, number, string][] = [
+      [get(`/hello/${'x'.repeat(129)}`), 400, 'INVALID_INPUT'],
+      [get('/hello/a%07b'), 400, 'INVALID_INPUT'],
+      [post('{"name":'), 400, 'INVALID_INPUT'],
+      [post('{"name":""}'), 400, 'INVALID_INPUT'],
+      [post('{"name":"a","extra":1}'), 400, 'INVALID_INPUT'],
+      [post('["Ada"]'), 400, 'INVALID_INPUT'],
+      [post('name=Ada', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      [post(JSON.stringify({ name: 'a'.repeat(40_000) })), 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [pending, status, code] of cases) {
+      const r = await pending;
+      assert.equal(r.status, status, r.text);
+      assert.equal((r.body.error as { code: string }).code, code, r.text);
+      assert.doesNotMatch(r.text, /\n\s+at |\.ts:\d+|node_modules/);
+    }
+  });
+
+  it('GET /status shows config sources, instances and the Consul index, token redacted', async () => {
+    const r = await get('/status');
+    assert.equal(r.status, 200, r.text);
+    const cfg = r.body.config as Record<string, { value: unknown; source: string }>;
+    assert.deepEqual(cfg.maxAttempts, { value: 3, source: 'kv' });
+    assert.equal(cfg.consulToken?.value, '[redacted]');
+    assert.match(String(r.body.configIndex), /^\d+$/);
+    assert.doesNotMatch(r.text, new RegExp(stack.gatewayToken));
+  });
+
+  it('loses no request when a backend is SIGKILLed while requests flow', async () => {
+    const statuses = new Map<number, number>();
+    const servedBy = new Set<string>();
+    let stop = false;
+    const failures: string[] = [];
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const r = await get(`/hello/w${w}-${i}`);
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        if (r.status !== 200) failures.push(r.text);
+        else servedBy.add((r.body.servedBy as { id: string }).id);
+      }
+    };
+    const workers = [1, 2, 3, 4].map(worker);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const victim = stack.greeters.find((g) => g.id === 'e2e-2');
+    assert.ok(victim);
+    await stopProcess(victim.process, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 4_000));
+    stop = true;
+    await Promise.all(workers);
+    const total = [...statuses.values()].reduce((a, b) => a + b, 0);
+    assert.deepEqual(failures, [], `statuses: ${JSON.stringify([...statuses])}`);
+    assert.ok(total > 50, `enough traffic flowed (${total} requests)`);
+    assert.ok(servedBy.has('e2e-2'), 'the victim served traffic before it died');
+    await eventually(async () => {
+      const s = await get('/status');
+      const inst = (s.body.discovery as { instances: { id: string }[] }[])[0]?.instances ?? [];
+      return inst.length === 2 && !inst.some((i) => i.id === 'e2e-2');
+    }, 10_000, 'Consul to drop the killed backend');
+  });
+
+  it('never writes the token to the logs', () => {
+    const logs = offline?.process.output.join('\n') ?? '';
+    assert.ok(logs.length > 0);
+    assert.equal(logs.includes(stack.gatewayToken), false);
+  });
+});
