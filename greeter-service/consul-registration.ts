@@ -8,16 +8,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Consul from 'consul';
+import type { ConsulAddress } from '../lib/consul/consul-address';
 import { hostPort } from './server';
 
-export interface ConsulAgentAddress {
-  host: string;
-  port: number;
-  secure: boolean;
-}
-
 export interface RegisterGreeterOptions {
-  agent: ConsulAgentAddress;
+  agent: ConsulAddress;
   /** Consul service name, e.g. 'greeter'. */
   service: string;
   instanceId: string;
@@ -41,28 +36,6 @@ export interface GreeterRegistration {
 
 const DEFAULT_TIMEOUT_MS = 3000;
 
-/** Parses `host:port`, `http://host:port` or `https://host:port` into an agent address. */
-export function parseConsulAddr(addr: string): ConsulAgentAddress {
-  const raw = addr.trim();
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw new Error(`invalid Consul address "${addr}" (want host:port or http://host:port)`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`unsupported Consul address scheme "${url.protocol}" (want http or https)`);
-  }
-  if (url.hostname === '' || url.username !== '' || url.password !== '') {
-    throw new Error(`invalid Consul address "${addr}" (want host:port or http://host:port)`);
-  }
-  const secure = url.protocol === 'https:';
-  // Consul's own defaults: 8500 for HTTP, 8501 for HTTPS.
-  const port = url.port === '' ? (secure ? 8501 : 8500) : Number(url.port);
-  return { host: url.hostname, port, secure };
-}
-
 /** Short, token-free description of a Consul client error for logs and rethrows. */
 export function describeConsulError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -82,7 +55,7 @@ function packageVersion(): string {
   }
 }
 
-function createClient(agent: ConsulAgentAddress): Consul {
+function createClient(agent: ConsulAddress): Consul {
   const token = process.env.CONSUL_HTTP_TOKEN?.trim() || undefined;
   return new Consul({ host: agent.host, port: agent.port, secure: agent.secure, defaults: { token } });
 }

@@ -3,7 +3,9 @@
  * and on SIGTERM/SIGINT leave Consul before draining so callers move away first.
  */
 import { parseArgs } from 'node:util';
-import { type GreeterRegistration, parseConsulAddr, registerGreeter } from './consul-registration';
+import * as grpc from '@grpc/grpc-js';
+import { parseConsulAddress } from '../lib/consul/consul-address';
+import { type GreeterRegistration, registerGreeter } from './consul-registration';
 import { type GreeterServerHandle, startGreeterServer } from './server';
 
 const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
@@ -15,7 +17,8 @@ const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
   --consul-addr <addr>     host:port or http(s)://host:port (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)
   --check-interval <dur>   Consul gRPC check interval (default 1s)
   --latency-ms <n>         artificial delay per call (default 0)
-  --fail-rate <0..1>       share of calls failing with UNAVAILABLE (default 0)
+  --fail-rate <0..1>       share of calls failing (default 0)
+  --fail-code <NAME>       gRPC status of those failures (default UNAVAILABLE)
   --no-register            do not register in Consul
   -h, --help               show this help`;
 
@@ -53,6 +56,7 @@ function parseCli(argv: string[]) {
       'check-interval': { type: 'string', default: '1s' },
       'latency-ms': { type: 'string' },
       'fail-rate': { type: 'string' },
+      'fail-code': { type: 'string', default: 'UNAVAILABLE' },
       'no-register': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -69,12 +73,14 @@ function parseCli(argv: string[]) {
   }
   let agent;
   try {
-    agent = parseConsulAddr(values['consul-addr']);
+    agent = parseConsulAddress(values['consul-addr']);
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const tags = values.tags.split(',').map((t) => t.trim()).filter((t) => t !== '');
-  return { ...values, port, latencyMs, failRate, tags, agent };
+  const failCode = grpc.status[values['fail-code'] as keyof typeof grpc.status];
+  if (typeof failCode !== 'number' || failCode === grpc.status.OK) throw new UsageError(`invalid --fail-code "${values['fail-code']}"`);
+  return { ...values, port, latencyMs, failRate, failCode, tags, agent };
 }
 
 /** Wildcard binds are not dialable, so Consul gets loopback for them instead. */
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
   // With --port 0 the real port is unknown until bind, so the pid keeps the default id unique.
   const id = cli.id ?? `greeter-${cli.port === 0 ? `pid${process.pid}` : cli.port}`;
   const server: GreeterServerHandle = await startGreeterServer({
-    host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate,
+    host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate, failCode: cli.failCode,
   });
   log('info', 'greeter listening', { id, host: cli.host, port: server.port });
 

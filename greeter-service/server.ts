@@ -20,6 +20,8 @@ export interface GreeterServerOptions {
   latencyMs?: number;
   /** Share (0..1) of valid calls answered with UNAVAILABLE, for failover tests. */
   failRate?: number;
+  /** gRPC status of injected failures (default UNAVAILABLE), to test non-retryable errors. */
+  failCode?: grpc.status;
 }
 
 export interface GreeterServerHandle {
@@ -47,7 +49,7 @@ function validate(opts: GreeterServerOptions): void {
 /** Starts a Greeter gRPC server (with health + reflection) and resolves once it listens. */
 export async function startGreeterServer(opts: GreeterServerOptions): Promise<GreeterServerHandle> {
   validate(opts);
-  const { host = '127.0.0.1', instanceId, latencyMs = 0, failRate = 0 } = opts;
+  const { host = '127.0.0.1', instanceId, latencyMs = 0, failRate = 0, failCode = grpc.status.UNAVAILABLE } = opts;
   let active = 0;
 
   // Start NOT_SERVING so nothing is routed here before the port is bound.
@@ -74,7 +76,7 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
       if (name === '') {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'name must not be empty', metadata: trailer });
       } else if (Math.random() < failRate) {
-        callback({ code: grpc.status.UNAVAILABLE, details: `injected failure on ${instanceId}`, metadata: trailer });
+        callback({ code: failCode, details: `injected failure on ${instanceId}`, metadata: trailer });
       } else {
         const reply: HelloReply = { message: `Hello, ${name}! (from ${instanceId})` };
         callback(null, reply, trailer);

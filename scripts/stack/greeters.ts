@@ -22,6 +22,7 @@ export interface GreeterOptions {
   tags?: string[];
   latencyMs?: number;
   failRate?: number;
+  failCode?: string;
   checkInterval?: string;
   echo?: (line: string) => void;
 }
@@ -33,6 +34,7 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   if (o.tags?.length) args.push('--tags', o.tags.join(','));
   if (o.latencyMs) args.push('--latency-ms', String(o.latencyMs));
   if (o.failRate) args.push('--fail-rate', String(o.failRate));
+  if (o.failCode) args.push('--fail-code', o.failCode);
   args.push('--check-interval', o.checkInterval ?? '1s');
   const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
     cwd: ROOT,

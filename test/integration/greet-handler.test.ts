@@ -32,6 +32,7 @@ before(async () => {
   await stack.addGreeter({ id: 'plain-2', tags: ['plain'] });
   await stack.addGreeter({ id: 'slow-1', tags: ['slow'], latencyMs: 2_000 });
   await stack.addGreeter({ id: 'down-1', tags: ['down'], failRate: 1 });
+  await stack.addGreeter({ id: 'broken-1', tags: ['broken'], failRate: 1, failCode: 'INTERNAL' });
   await stack.addGreeter({ id: 'flaky-bad', tags: ['flaky'], failRate: 1 });
   await stack.addGreeter({ id: 'flaky-good', tags: ['flaky'] });
   useFunctionEnvironment(stack);
@@ -103,6 +104,14 @@ describe('greet function on real Consul', () => {
     assert.equal(r.status, 503);
     assert.equal(r.body.error?.code, 'BACKEND_UNAVAILABLE');
     assert.ok(r.headers['retry-after']);
+  });
+
+  it('answers 502 for other backend errors', async () => {
+    await stack.setConfig({ greeterTag: 'broken' });
+    const r = await greet('Ada');
+    assert.equal(r.status, 502);
+    assert.equal(r.body.error?.code, 'BACKEND_ERROR');
+    assert.doesNotMatch(JSON.stringify(r.body), /injected failure/, 'backend details stay out of the response');
   });
 
   it('answers 504 when the configured deadline passes', async () => {

@@ -14,7 +14,7 @@ let offline: OfflineServer | undefined;
 async function get(path: string, init?: RequestInit) {
   const res = await fetch(`${offline?.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
   const text = await res.text();
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;
   } catch {
