@@ -64,8 +64,8 @@ async function main(): Promise<void> {
   // The UI needs a token to log in; keep it in a private file instead of printing it.
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
-  const params = { configPrefix: PREFIX, greeterService: 'greeter' };
-  const gatewayToken = await provisionToken(consul.address, consul.managementToken, 'greeter-gateway', params);
+  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
+  const gatewayToken = await provisionToken(consul.address, consul.managementToken, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(consul.address, consul.managementToken, 'greeter-backend', params);
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   const seeded = await seedDefaultConfig(admin, PREFIX);

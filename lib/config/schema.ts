@@ -18,6 +18,15 @@ function intKey(min: number, max: number) {
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+function boolKey() {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v) => v === 'true' || v === 'false', 'must be true or false')
+    .transform((v) => v === 'true');
+}
+
 const optionalName = (what: string) =>
   z.string().trim().max(128, `${what} must be at most 128 characters`).regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`);
 
@@ -35,13 +44,17 @@ export const CONFIG_KEYS = {
   coldStartWaitMs: { schema: intKey(100, 10_000), default: 1_500, doc: 'Longest a cold start waits for the first discovery answer' },
   channelMaxIdleMs: { schema: intKey(1_000, 3_600_000), default: 120_000, doc: 'A gRPC channel idle this long is replaced (its connections may have died while frozen)' },
   configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
+  leaseEnabled: { schema: boolKey(), default: true, doc: 'Register each execution environment in Consul with a TTL lease' },
+  leaseService: { schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'), default: 'greeter-gateway-lambda', doc: 'Service name of the execution-environment leases' },
+  leaseTtlSeconds: { schema: intKey(2, 3_600), default: 30, doc: 'TTL of the lease check; invocations renew it at most once per third' },
+  leaseDeregisterAfterSeconds: { schema: intKey(60, 86_400), default: 60, doc: 'Consul removes a lease this long after it turned critical (Consul minimum: 60)' },
 } as const;
 
 /** A config key name. */
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
 /** The effective, typed configuration. */
-export type GatewayConfig = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['default'] extends number ? number : string };
+export type GatewayConfig = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['default'] extends number ? number : (typeof CONFIG_KEYS)[K]['default'] extends boolean ? boolean : string };
 
 /** Where a value came from, as /status shows it. */
 export type ConfigSource = 'default' | 'kv' | 'default (invalid kv value)' | 'default (consul unreachable)';

@@ -64,8 +64,9 @@ export async function createToken(address: string, managementToken: string, poli
   return token.SecretID;
 }
 
-/** Creates policy `policy` from its template and a fresh token for it. */
-export async function provisionToken(address: string, managementToken: string, policy: string, params: PolicyParams): Promise<string> {
-  await upsertPolicy(address, managementToken, policy, renderPolicy(policyTemplate(policy), params), `consul-grpc-lambda: ${policy}`);
-  return createToken(address, managementToken, [policy], `consul-grpc-lambda: ${policy}`);
+/** Creates or updates the given policies from their templates and a fresh token linked to all of them. */
+export async function provisionToken(address: string, managementToken: string, policies: string | string[], params: PolicyParams): Promise<string> {
+  const names = Array.isArray(policies) ? policies : [policies];
+  for (const p of names) await upsertPolicy(address, managementToken, p, renderPolicy(policyTemplate(p), params), `consul-grpc-lambda: ${p}`);
+  return createToken(address, managementToken, names, `consul-grpc-lambda: ${names.join(' + ')}`);
 }

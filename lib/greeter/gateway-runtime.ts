@@ -10,8 +10,12 @@ import { ServiceWatchRegistry } from '../consul/service-watch-registry';
 import { ConfigStore } from '../config/config-store';
 import { readFunctionEnvironment, type FunctionEnvironment } from '../config/environment';
 import { ConsulKvProvider } from '../config/kv-provider';
+import { isMainThread } from 'node:worker_threads';
+import type { LoadedConfig } from '../config/config-store';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
 import { registerConsulResolver } from '../grpc/resolver-consul';
+import { ExecutionLease } from '../lease/execution-lease';
+import { errorSummary, logger } from '../log/logger';
 
 /** Everything a greet invocation reuses. */
 export interface GatewayRuntime {
@@ -20,10 +24,20 @@ export interface GatewayRuntime {
   config: ConfigStore;
   watches: ServiceWatchRegistry;
   clients: GreeterClientPool;
+  lease: ExecutionLease;
   startedAt: number;
 }
 
 let runtime: GatewayRuntime | undefined;
+
+/** Lambda sends SIGTERM before reaping an environment (when an extension is present); it allows ~300 ms. */
+const RELEASE_ON_SIGTERM_MS = 250;
+function onSigterm(): void {
+  const lease = runtime?.lease;
+  void (lease ? lease.release(RELEASE_ON_SIGTERM_MS) : Promise.resolve())
+    .catch((err: unknown) => logger.warn('lease release on SIGTERM failed', { error: errorSummary(err) }))
+    .finally(() => process.exit(0));
+}
 
 /** The runtime of this execution environment, created on first use. */
 export function gatewayRuntime(): GatewayRuntime {
@@ -41,13 +55,25 @@ export function gatewayRuntime(): GatewayRuntime {
     };
   });
   registerConsulResolver(watches);
-  runtime = { env, consul, config, watches, clients: new GreeterClientPool(), startedAt: Date.now() };
+  runtime = { env, consul, config, watches, clients: new GreeterClientPool(), lease: new ExecutionLease(consul), startedAt: Date.now() };
+  // Signals reach only the main thread (serverless-offline runs handlers in workers).
+  if (isMainThread) process.once('SIGTERM', onSigterm);
   return runtime;
+}
+
+/** The start of every invocation: config (read on cold start only) and the lease renewal. */
+export async function beginInvocation(): Promise<{ rt: GatewayRuntime; loaded: LoadedConfig }> {
+  const rt = gatewayRuntime();
+  const loaded = await rt.config.get();
+  const v = loaded.values;
+  if (v.leaseEnabled) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
+  return { rt, loaded };
 }
 
 /** Stops polls and closes channels; the next invocation starts cold (tests, shutdown). */
 export function resetGatewayRuntime(): void {
   if (!runtime) return;
+  process.off('SIGTERM', onSigterm);
   runtime.watches.stopAll();
   runtime.clients.closeAll();
   runtime.consul.destroy();

@@ -1,13 +1,12 @@
 /** The `/status` view: effective config with sources, discovered instances, Consul indexes. */
-import { gatewayRuntime } from './gateway-runtime';
+import { beginInvocation } from './gateway-runtime';
 import { greeterQuery } from './greet';
 
 const SECRET_KEY = /token|secret|password|key$/i;
 
 /** A JSON-ready status document; tokens and secret-looking keys are redacted. */
 export async function gatewayStatus(): Promise<Record<string, unknown>> {
-  const rt = gatewayRuntime();
-  const loaded = await rt.config.get();
+  const { rt, loaded } = await beginInvocation();
   const watch = rt.watches.get(greeterQuery(loaded.values));
   watch.ensureFresh();
   await watch.waitForFirst(loaded.values.coldStartWaitMs);
@@ -29,6 +28,7 @@ export async function gatewayStatus(): Promise<Record<string, unknown>> {
     }),
     consulRequests: Object.fromEntries(rt.consul.requestCounts),
     channelsReplaced: rt.clients.replacedCount(),
+    lease: loaded.values.leaseEnabled ? rt.lease.snapshot() : { enabled: false },
     environmentStartedAt: new Date(rt.startedAt).toISOString(),
   };
 }

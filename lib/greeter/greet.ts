@@ -6,7 +6,7 @@ import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError } from '../grpc/errors';
 import { sayHelloWithRetry } from '../grpc/greeter-call';
 import { GreetError } from './errors';
-import { gatewayRuntime } from './gateway-runtime';
+import { beginInvocation } from './gateway-runtime';
 
 /** What a successful greet returns to the caller. */
 export interface GreetResult {
@@ -26,8 +26,8 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
 
 /** Greets `name` through a passing Greeter instance; throws GreetError on failure. */
 export async function greet(name: string, remainingMs: number | undefined): Promise<GreetResult> {
-  const rt = gatewayRuntime();
-  const cfg = (await rt.config.get()).values;
+  const { rt, loaded } = await beginInvocation();
+  const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
   watch.ensureFresh();

@@ -33,8 +33,8 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
   const greeters: GreeterBackend[] = [];
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   try {
-    const params = { configPrefix: prefix, greeterService: 'greeter' };
-    const gatewayToken = await provisionToken(consul.address, consul.managementToken, 'greeter-gateway', params);
+    const params = { configPrefix: prefix, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
+    const gatewayToken = await provisionToken(consul.address, consul.managementToken, ['greeter-gateway', 'greeter-gateway-lease'], params);
     const backendToken = await provisionToken(consul.address, consul.managementToken, 'greeter-backend', params);
     const stack: TestStack = {
       consul,

@@ -1,0 +1,55 @@
+/** Consul agent endpoints for services whose health is a TTL check (leases, registered instances). */
+import type { CallOptions, ConsulApi } from './consul-api';
+
+/** A service registration on the local agent with one TTL check. */
+export interface TtlServiceRegistration {
+  id: string;
+  name: string;
+  address?: string;
+  port?: number;
+  tags?: string[];
+  meta?: Record<string, string>;
+  /** Check TTL, e.g. `30s`. */
+  ttl: string;
+  /** Consul removes the service this long after its check turned critical (minimum `1m`). */
+  deregisterCriticalServiceAfter: string;
+  /** Status the check starts in. */
+  initialStatus?: 'passing' | 'critical';
+  notes?: string;
+}
+
+/** The check id Consul gives the single check of a service registered with `Check`. */
+export function serviceCheckId(serviceId: string): string {
+  return `service:${serviceId}`;
+}
+
+/** Registers (or replaces) a service and its TTL check on the agent. */
+export async function registerTtlService(api: ConsulApi, reg: TtlServiceRegistration, opts: CallOptions = {}): Promise<void> {
+  await api.call('consul.agent.service.register', opts, (client, ctx) =>
+    client.agent.service.register({
+      ctx,
+      id: reg.id,
+      name: reg.name,
+      ...(reg.address !== undefined ? { address: reg.address } : {}),
+      ...(reg.port !== undefined ? { port: reg.port } : {}),
+      tags: reg.tags ?? [],
+      meta: reg.meta ?? {},
+      check: {
+        ttl: reg.ttl,
+        status: reg.initialStatus ?? 'passing',
+        deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter,
+        ...(reg.notes ? { notes: reg.notes } : {}),
+      },
+    }),
+  );
+}
+
+/** Removes a service (and its checks) from the agent. */
+export async function deregisterService(api: ConsulApi, id: string, opts: CallOptions = {}): Promise<void> {
+  await api.call('consul.agent.service.deregister', opts, (client, ctx) => client.agent.service.deregister({ ctx, id }));
+}
+
+/** Sets a TTL check to passing (renews it) or critical, with a note that says why. */
+export async function updateTtlCheck(api: ConsulApi, checkId: string, state: 'pass' | 'fail', note: string, opts: CallOptions = {}): Promise<void> {
+  await api.call(`consul.agent.check.${state}`, opts, (client, ctx) => client.agent.check[state]({ ctx, id: checkId, note }));
+}

@@ -1,0 +1,110 @@
+/**
+ * The execution environment as an instance in Consul, with a TTL check.
+ *
+ * Registered once on cold start (one bounded request); renewed by invocations
+ * at most once per third of the TTL without holding them up; registered again
+ * when the agent has forgotten it (agent restart, or removed while frozen).
+ * An environment that Lambda reaps stops renewing, turns critical after the
+ * TTL and is removed by Consul after `deregisterAfterSeconds`.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
+import type { ConsulApi } from '../consul/consul-api';
+import { errorSummary, logger } from '../log/logger';
+import { leaseIdentity, renewalDue, type LeaseIdentity } from './lease-identity';
+
+/** Lease settings, from config. */
+export interface LeaseSettings {
+  service: string;
+  ttlSeconds: number;
+  deregisterAfterSeconds: number;
+}
+
+/** How long a renewal may hold up an invocation: enough to put the request on the wire. */
+const RENEWAL_HOLD_MS = 15;
+const REGISTER_TIMEOUT_MS = 1_000;
+
+/** One lease per execution environment. */
+export class ExecutionLease {
+  private identity?: LeaseIdentity;
+  private registered = false;
+  private lastRenewedAt?: number;
+  private inFlight?: Promise<void>;
+  private failures = 0;
+  private reRegistrations = 0;
+
+  constructor(
+    private readonly api: ConsulApi,
+    private readonly coldStartAt = new Date(),
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Called by every invocation: registers on the first, renews when due, never throws. */
+  async touch(settings: LeaseSettings): Promise<void> {
+    const coldStart = this.identity === undefined;
+    this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
+    if (!renewalDue(this.lastRenewedAt, this.now(), settings.ttlSeconds) || this.inFlight) return;
+    this.lastRenewedAt = this.now();
+    const work = (this.registered ? this.renew(settings) : this.register(settings))
+      .catch((err: unknown) => {
+        this.failures++;
+        if (this.failures === 1 || this.failures % 10 === 0) logger.warn('lease registration or renewal failed', { leaseId: this.identity?.id, failures: this.failures, error: errorSummary(err) });
+      })
+      .finally(() => (this.inFlight = undefined));
+    this.inFlight = work;
+    // The cold start waits for its one bounded registration; later work only briefly.
+    if (coldStart) await work;
+    else await Promise.race([work, sleep(RENEWAL_HOLD_MS)]);
+  }
+
+  /** Removes the lease, bounded in time; for SIGTERM. */
+  async release(timeoutMs: number): Promise<void> {
+    if (!this.registered || !this.identity) return;
+    await deregisterService(this.api, this.identity.id, { timeoutMs });
+    this.registered = false;
+  }
+
+  /** Id and counters, for /status and tests. */
+  snapshot(): { id?: string; registered: boolean; lastRenewedAt?: string; failures: number; reRegistrations: number } {
+    return {
+      id: this.identity?.id,
+      registered: this.registered,
+      lastRenewedAt: this.lastRenewedAt ? new Date(this.lastRenewedAt).toISOString() : undefined,
+      failures: this.failures,
+      reRegistrations: this.reRegistrations,
+    };
+  }
+
+  private async register(settings: LeaseSettings): Promise<void> {
+    const identity = this.identity ?? leaseIdentity(settings.service, this.coldStartAt);
+    await registerTtlService(
+      this.api,
+      {
+        id: identity.id,
+        name: settings.service,
+        tags: ['lambda', 'lease'],
+        meta: identity.meta,
+        ttl: `${settings.ttlSeconds}s`,
+        deregisterCriticalServiceAfter: `${settings.deregisterAfterSeconds}s`,
+        notes: 'Lambda execution environment; renewed by its invocations',
+      },
+      { timeoutMs: REGISTER_TIMEOUT_MS },
+    );
+    this.registered = true;
+    this.failures = 0;
+  }
+
+  private async renew(settings: LeaseSettings): Promise<void> {
+    const id = this.identity?.id ?? '';
+    try {
+      await updateTtlCheck(this.api, serviceCheckId(id), 'pass', 'renewed by an invocation', { timeoutMs: REGISTER_TIMEOUT_MS });
+      this.failures = 0;
+    } catch (err) {
+      // The agent no longer knows the check (it restarted, or the lease was removed
+      // while this environment was frozen): registering again restores it, passing.
+      logger.info('lease renewal failed; registering again', { leaseId: id, error: errorSummary(err) });
+      this.reRegistrations++;
+      await this.register(settings);
+    }
+  }
+}
