@@ -1,14 +1,15 @@
 /**
  * Loads the gateway config once per execution environment and refreshes it
- * in the background after `configMaxAgeSeconds`, never on the hot path.
+ * in the background after a max age, never on the hot path.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errorSummary, logger } from '../log/logger';
 import type { ConsulKvProvider, KvSnapshot } from './kv-provider';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
+import type { KeySpecs } from './schema';
 
 /** The effective config plus where it came from. */
-export interface LoadedConfig extends ResolvedConfig {
+export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
   /** X-Consul-Index of the K/V read, absent when running on defaults. */
   index?: string;
   loadedAt: number;
@@ -19,13 +20,15 @@ export interface ConfigStoreOptions {
   coldStartBudgetMs: number;
   /** How often to retry Consul while running on defaults because it was unreachable. */
   unreachableRetryMs: number;
+  /** Seconds after which a loaded config is re-read in the background (0: never). */
+  maxAgeSeconds: (values: Record<string, unknown>) => number;
 }
 
-const DEFAULTS: ConfigStoreOptions = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000 };
+const DEFAULTS: ConfigStoreOptions = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, maxAgeSeconds: () => 0 };
 
-/** Holds the current config for one K/V prefix. */
-export class ConfigStore {
-  private loaded?: LoadedConfig;
+/** Holds the current config for one K/V prefix and key set. */
+export class ConfigStore<S extends KeySpecs> {
+  private loaded?: LoadedConfig<S>;
   private snapshot?: KvSnapshot;
   private refreshing?: Promise<void>;
   private readonly opts: ConfigStoreOptions;
@@ -33,6 +36,7 @@ export class ConfigStore {
   constructor(
     private readonly provider: ConsulKvProvider,
     readonly prefix: string,
+    private readonly specs: S,
     opts: Partial<ConfigStoreOptions> = {},
     private readonly now: () => number = Date.now,
   ) {
@@ -40,7 +44,7 @@ export class ConfigStore {
   }
 
   /** The config, reading Consul only on the first call (bounded by the cold-start budget). */
-  async get(): Promise<LoadedConfig> {
+  async get(): Promise<LoadedConfig<S>> {
     if (this.loaded) {
       this.refreshInBackground();
       return this.loaded;
@@ -55,7 +59,7 @@ export class ConfigStore {
       } catch (err) {
         if (deadline - this.now() <= 100) {
           logger.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
-          this.loaded = { ...resolveConfig({}, 'default (consul unreachable)'), loadedAt: this.now() };
+          this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };
           return this.loaded;
         }
         await sleep(Math.min(200 * attempt, deadline - this.now() - 100));
@@ -64,7 +68,7 @@ export class ConfigStore {
   }
 
   /** The config without I/O, if loaded. */
-  current(): LoadedConfig | undefined {
+  current(): LoadedConfig<S> | undefined {
     return this.loaded;
   }
 
@@ -77,7 +81,7 @@ export class ConfigStore {
     const cfg = this.loaded;
     if (!cfg || this.refreshing) return;
     const onDefaults = cfg.index === undefined;
-    const maxAgeMs = onDefaults ? this.opts.unreachableRetryMs : cfg.values.configMaxAgeSeconds * 1000;
+    const maxAgeMs = onDefaults ? this.opts.unreachableRetryMs : this.opts.maxAgeSeconds(cfg.values) * 1000;
     if (!onDefaults && maxAgeMs === 0) return;
     if (this.now() - cfg.loadedAt < maxAgeMs) return;
     this.refreshing = this.provider
@@ -95,13 +99,13 @@ export class ConfigStore {
       });
   }
 
-  private accept(snap: KvSnapshot): LoadedConfig {
+  private accept(snap: KvSnapshot): LoadedConfig<S> {
     if (this.loaded && this.snapshot && snap.values === this.snapshot.values) {
       // Unchanged index: skip validation and logging.
       this.loaded = { ...this.loaded, loadedAt: this.now() };
       return this.loaded;
     }
-    const resolved = resolveConfig(snap.values);
+    const resolved = resolveConfig(this.specs, snap.values);
     for (const p of resolved.problems) {
       logger.error('invalid config value in Consul K/V; using the default for this key', { key: `${this.prefix}${p.key}`, reason: p.reason });
     }

@@ -1,23 +1,20 @@
 /** Pure merge of raw K/V strings over the defaults, key by key. */
-import { CONFIG_KEYS, type ConfigKey, type ConfigProblem, type ConfigSource, type GatewayConfig } from './schema';
+import type { ConfigProblem, ConfigSource, ConfigValues, KeySpecs } from './schema';
 
 /** The effective config with the source of each key and the values that were rejected. */
-export interface ResolvedConfig {
-  values: GatewayConfig;
-  sources: Record<ConfigKey, ConfigSource>;
+export interface ResolvedConfig<S extends KeySpecs> {
+  values: ConfigValues<S>;
+  sources: Record<keyof S, ConfigSource>;
   problems: ConfigProblem[];
   unknownKeys: string[];
 }
 
-const KEYS = Object.keys(CONFIG_KEYS) as ConfigKey[];
-
 /** Validates each present key; a bad value falls back to that key's default and is reported. */
-export function resolveConfig(raw: Readonly<Record<string, string>>, fallbackSource: ConfigSource = 'default'): ResolvedConfig {
-  const values = {} as Record<ConfigKey, unknown>;
-  const sources = {} as Record<ConfigKey, ConfigSource>;
+export function resolveConfig<S extends KeySpecs>(specs: S, raw: Readonly<Record<string, string>>, fallbackSource: ConfigSource = 'default'): ResolvedConfig<S> {
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, ConfigSource> = {};
   const problems: ConfigProblem[] = [];
-  for (const key of KEYS) {
-    const spec = CONFIG_KEYS[key];
+  for (const [key, spec] of Object.entries(specs)) {
     const text = raw[key];
     if (text === undefined) {
       values[key] = spec.default;
@@ -34,8 +31,8 @@ export function resolveConfig(raw: Readonly<Record<string, string>>, fallbackSou
       problems.push({ key, reason: parsed.error.issues.map((i) => i.message).join('; ') });
     }
   }
-  const unknownKeys = Object.keys(raw).filter((k) => !(k in CONFIG_KEYS));
-  return { values: values as GatewayConfig, sources, problems, unknownKeys };
+  const unknownKeys = Object.keys(raw).filter((k) => !(k in specs));
+  return { values: values as ConfigValues<S>, sources: sources as Record<keyof S, ConfigSource>, problems, unknownKeys };
 }
 
 /** Keys below `prefix` with the prefix removed; folders (keys ending in '/') are skipped. */
@@ -49,6 +46,6 @@ export function relativeKeys(prefix: string, pairs: readonly { key: string; valu
 }
 
 /** The defaults as K/V strings, for seeding a fresh Consul. */
-export function defaultKvEntries(): Record<ConfigKey, string> {
-  return Object.fromEntries(KEYS.map((k) => [k, String(CONFIG_KEYS[k].default)])) as Record<ConfigKey, string>;
+export function defaultKvEntries(specs: KeySpecs): Record<string, string> {
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)]));
 }

@@ -7,9 +7,26 @@
  */
 import { z } from 'zod';
 
-const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** A DNS-style service name, as Consul and Cloud Map both accept. */
+export const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-function intKey(min: number, max: number) {
+/** One config key: its rule for the K/V string, its default, one line of docs. */
+export interface KeySpec {
+  schema: z.ZodType<string | number | boolean | string[], string>;
+  default: string | number | boolean | readonly string[];
+  doc: string;
+}
+
+/** A function's set of config keys. */
+export type KeySpecs = Record<string, KeySpec>;
+
+type Widen<T> = T extends number ? number : T extends boolean ? boolean : T extends string ? string : T extends readonly string[] ? string[] : never;
+
+/** The typed values of a key set. */
+export type ConfigValues<S extends KeySpecs> = { [K in keyof S]: Widen<S[K]['default']> };
+
+/** An integer key within [min, max]. */
+export function intKey(min: number, max: number) {
   return z
     .string()
     .trim()
@@ -18,7 +35,8 @@ function intKey(min: number, max: number) {
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
-function boolKey() {
+/** A `true`/`false` key. */
+export function boolKey() {
   return z
     .string()
     .trim()
@@ -30,7 +48,7 @@ function boolKey() {
 const optionalName = (what: string) =>
   z.string().trim().max(128, `${what} must be at most 128 characters`).regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`);
 
-/** Every key: zod rule for the K/V string, the default, and one line for the README. */
+/** The greeter gateway's keys (greet and status functions). */
 export const CONFIG_KEYS = {
   greeterService: { schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'), default: 'greeter', doc: 'Consul service name of the Greeter backends' },
   greeterTag: { schema: optionalName('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
@@ -48,13 +66,13 @@ export const CONFIG_KEYS = {
   leaseService: { schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'), default: 'greeter-gateway-lambda', doc: 'Service name of the execution-environment leases' },
   leaseTtlSeconds: { schema: intKey(2, 3_600), default: 30, doc: 'TTL of the lease check; invocations renew it at most once per third' },
   leaseDeregisterAfterSeconds: { schema: intKey(60, 86_400), default: 60, doc: 'Consul removes a lease this long after it turned critical (Consul minimum: 60)' },
-} as const;
+} as const satisfies KeySpecs;
 
-/** A config key name. */
+/** A config key name of the gateway. */
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 
-/** The effective, typed configuration. */
-export type GatewayConfig = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]['default'] extends number ? number : (typeof CONFIG_KEYS)[K]['default'] extends boolean ? boolean : string };
+/** The gateway's effective, typed configuration. */
+export type GatewayConfig = ConfigValues<typeof CONFIG_KEYS>;
 
 /** Where a value came from, as /status shows it. */
 export type ConfigSource = 'default' | 'kv' | 'default (invalid kv value)' | 'default (consul unreachable)';

@@ -12,6 +12,7 @@ import { readFunctionEnvironment, type FunctionEnvironment } from '../config/env
 import { ConsulKvProvider } from '../config/kv-provider';
 import { isMainThread } from 'node:worker_threads';
 import type { LoadedConfig } from '../config/config-store';
+import { CONFIG_KEYS } from '../config/schema';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
 import { registerConsulResolver } from '../grpc/resolver-consul';
 import { ExecutionLease } from '../lease/execution-lease';
@@ -21,7 +22,7 @@ import { errorSummary, logger } from '../log/logger';
 export interface GatewayRuntime {
   env: FunctionEnvironment;
   consul: ConsulApi;
-  config: ConfigStore;
+  config: ConfigStore<typeof CONFIG_KEYS>;
   watches: ServiceWatchRegistry;
   clients: GreeterClientPool;
   lease: ExecutionLease;
@@ -44,7 +45,9 @@ export function gatewayRuntime(): GatewayRuntime {
   if (runtime) return runtime;
   const env = readFunctionEnvironment();
   const consul = createConsulApi({ address: env.consulAddress, token: env.consulToken });
-  const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix);
+  const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix, CONFIG_KEYS, {
+    maxAgeSeconds: (v) => (typeof v.configMaxAgeSeconds === 'number' ? v.configMaxAgeSeconds : 0),
+  });
   const watches = new ServiceWatchRegistry(consulHealthSource(consul), () => {
     const v = config.current()?.values;
     return {
@@ -62,7 +65,7 @@ export function gatewayRuntime(): GatewayRuntime {
 }
 
 /** The start of every invocation: config (read on cold start only) and the lease renewal. */
-export async function beginInvocation(): Promise<{ rt: GatewayRuntime; loaded: LoadedConfig }> {
+export async function beginInvocation(): Promise<{ rt: GatewayRuntime; loaded: LoadedConfig<typeof CONFIG_KEYS> }> {
   const rt = gatewayRuntime();
   const loaded = await rt.config.get();
   const v = loaded.values;
