@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errorSummary, logger } from '../log/logger';
 import type { ConsulKvProvider, KvSnapshot } from './kv-provider';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
-import type { KeySpecs } from './schema';
+import type { KeySpecs } from './key-specs';
 
 /** The effective config plus where it came from. */
 export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {

@@ -1,5 +1,5 @@
 /** Pure merge of raw K/V strings over the defaults, key by key. */
-import type { ConfigProblem, ConfigSource, ConfigValues, KeySpecs } from './schema';
+import type { ConfigProblem, ConfigSource, ConfigValues, KeySpecs } from './key-specs';
 
 /** The effective config with the source of each key and the values that were rejected. */
 export interface ResolvedConfig<S extends KeySpecs> {

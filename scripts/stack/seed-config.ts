@@ -2,7 +2,8 @@
 import type { ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { defaultKvEntries } from '../../lib/config/resolve-config';
-import { CONFIG_KEYS, type KeySpecs } from '../../lib/config/schema';
+import type { KeySpecs } from '../../lib/config/key-specs';
+import { CONFIG_KEYS } from '../../lib/config/schema';
 
 /** Writes each default key that is absent (check-and-set 0); returns the keys written. */
 export async function seedDefaultConfig(admin: ConsulApi, prefix: string, specs: KeySpecs = CONFIG_KEYS, overrides: Record<string, string> = {}): Promise<string[]> {
