@@ -1,0 +1,56 @@
+/**
+ * What every function keeps at module scope for its execution environment: the
+ * Consul client, its config store and its lease. Domain runtimes (gateway,
+ * registry) build on it and hold the one instance in a clearly named variable.
+ */
+import { createConsulApi, type ConsulApi } from '../consul/consul-api';
+import { ConfigStore, type LoadedConfig } from '../config/config-store';
+import { readFunctionEnvironment, type FunctionEnvironment } from '../config/environment';
+import type { ConfigValues, KeySpecs } from '../config/key-specs';
+import { ConsulKvProvider } from '../config/kv-provider';
+import { ExecutionLease } from '../lease/execution-lease';
+import type { leaseKeys } from '../lease/lease-config';
+import { releaseOnSigterm } from '../lease/release-on-sigterm';
+
+/** Key sets that include the lease keys and the refresh age. */
+export type RuntimeKeySpecs = KeySpecs & ReturnType<typeof leaseKeys> & { configMaxAgeSeconds: KeySpecs[string] };
+
+/** The shared part of a function's module-scope state. */
+export interface FunctionRuntime<S extends RuntimeKeySpecs> {
+  env: FunctionEnvironment;
+  consul: ConsulApi;
+  config: ConfigStore<S>;
+  lease: ExecutionLease;
+  startedAt: number;
+  /** Stops using the environment's resources (tests, shutdown). */
+  close(): void;
+}
+
+/** Builds the runtime from the environment and the function's key set. */
+export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
+  const consul = createConsulApi({ address: env.consulAddress, token: env.consulToken });
+  const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix, specs, {
+    maxAgeSeconds: (v) => (typeof v.configMaxAgeSeconds === 'number' ? v.configMaxAgeSeconds : 0),
+  });
+  const lease = new ExecutionLease(consul);
+  const stopReleasing = releaseOnSigterm(lease);
+  return {
+    env,
+    consul,
+    config,
+    lease,
+    startedAt: Date.now(),
+    close() {
+      stopReleasing();
+      consul.destroy();
+    },
+  };
+}
+
+/** The start of every invocation: config (read on cold start only) and the lease renewal. */
+export async function beginInvocation<S extends RuntimeKeySpecs>(rt: FunctionRuntime<S>): Promise<LoadedConfig<S>> {
+  const loaded = await rt.config.get();
+  const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
+  if (v.leaseEnabled) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
+  return loaded;
+}
