@@ -64,9 +64,27 @@ export async function createToken(address: string, managementToken: string, poli
   return token.SecretID;
 }
 
+/** A policy to provision: a template name, or a named instance of a template with its own params. */
+export type PolicyRef = string | { name: string; template: string; params: PolicyParams };
+
 /** Creates or updates the given policies from their templates and a fresh token linked to all of them. */
-export async function provisionToken(address: string, managementToken: string, policies: string | string[], params: PolicyParams): Promise<string> {
-  const names = Array.isArray(policies) ? policies : [policies];
-  for (const p of names) await upsertPolicy(address, managementToken, p, renderPolicy(policyTemplate(p), params), `consul-grpc-lambda: ${p}`);
-  return createToken(address, managementToken, names, `consul-grpc-lambda: ${names.join(' + ')}`);
+export async function provisionToken(address: string, managementToken: string, policies: PolicyRef | PolicyRef[], params: PolicyParams): Promise<string> {
+  const refs = (Array.isArray(policies) ? policies : [policies]).map((p) => (typeof p === 'string' ? { name: p, template: p, params } : { ...p, params: { ...params, ...p.params } }));
+  for (const p of refs) await upsertPolicy(address, managementToken, p.name, renderPolicy(policyTemplate(p.template), p.params), `consul-grpc-lambda: ${p.name}`);
+  return createToken(address, managementToken, refs.map((p) => p.name), `consul-grpc-lambda: ${refs.map((p) => p.name).join(' + ')}`);
+}
+
+/** A base policy plus one instance of `template` per service prefix. */
+function withPrefixPolicies(base: string, template: string, servicePrefixes: readonly string[]): PolicyRef[] {
+  return [base, ...servicePrefixes.map((servicePrefix) => ({ name: `${template}-${servicePrefix.replace(/-+$/, '') || 'root'}`, template, params: { servicePrefix } }))];
+}
+
+/** The policies of the instance registry: its base policy plus one per allowed service prefix. */
+export function registryPolicies(servicePrefixes: readonly string[]): PolicyRef[] {
+  return withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes);
+}
+
+/** The policies of the health-sync job: its base policy plus one per probed service prefix. */
+export function healthSyncPolicies(probedPrefixes: readonly string[]): PolicyRef[] {
+  return withPrefixPolicies('health-sync', 'health-sync-probe', probedPrefixes);
 }

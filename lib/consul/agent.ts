@@ -53,3 +53,25 @@ export async function deregisterService(api: ConsulApi, id: string, opts: CallOp
 export async function updateTtlCheck(api: ConsulApi, checkId: string, state: 'pass' | 'fail', note: string, opts: CallOptions = {}): Promise<void> {
   await api.call(`consul.agent.check.${state}`, opts, (client, ctx) => client.agent.check[state]({ ctx, id: checkId, note }));
 }
+
+/** A service as the local agent knows it. */
+export interface AgentService {
+  id: string;
+  service: string;
+  address: string;
+  port: number;
+  tags: string[];
+  meta: Record<string, string>;
+}
+
+/** The agent's registration of service `id`, or undefined if it has none (or the token may not read it). */
+export async function agentService(api: ConsulApi, id: string, opts: CallOptions = {}): Promise<AgentService | undefined> {
+  if (!/^[A-Za-z0-9_.:-]+$/.test(id)) return undefined; // keeps the filter expression well-formed
+  const res = (await api.call('consul.agent.service.list', opts, (client, ctx) => client.agent.service.list({ ctx, filter: `ID == "${id}"` }))) as Record<
+    string,
+    { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null }
+  >;
+  const raw = res?.[id];
+  if (!raw || raw.ID !== id) return undefined;
+  return { id, service: raw.Service ?? '', address: raw.Address ?? '', port: raw.Port ?? 0, tags: raw.Tags ?? [], meta: raw.Meta ?? {} };
+}

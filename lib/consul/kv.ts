@@ -31,3 +31,17 @@ export async function kvPut(api: ConsulApi, key: string, value: string, opts: Ca
 export async function kvDelete(api: ConsulApi, key: string, opts: CallOptions & { recurse?: boolean } = {}): Promise<void> {
   await api.call('consul.kv.del', opts, (client, ctx) => client.kv.del({ key, ctx, recurse: opts.recurse ?? false }));
 }
+
+/** One key's value and ModifyIndex, or undefined when absent. */
+export async function kvGet(api: ConsulApi, key: string, opts: CallOptions = {}): Promise<KvPair | undefined> {
+  const res = await api.callIndexed('consul.kv.get', opts, (client, ctx) => client.kv.get({ key, ctx }));
+  const item = res.value as RawKvItem | undefined;
+  if (!item || typeof item.Key !== 'string') return undefined;
+  return { key: item.Key, value: typeof item.Value === 'string' ? item.Value : '', modifyIndex: Number(item.ModifyIndex ?? 0) };
+}
+
+/** Writes `value` only if the key's ModifyIndex is still `cas` (0: only if absent); false when it lost the race. */
+export async function kvCas(api: ConsulApi, key: string, value: string, cas: number, opts: CallOptions = {}): Promise<boolean> {
+  const result = await api.call('consul.kv.set', opts, (client, ctx) => client.kv.set({ key, value, ctx, cas }));
+  return result === true;
+}

@@ -26,15 +26,26 @@ export type RawWithResponse = [{ headers: Record<string, string | string[] | und
 export interface RawConsulClient {
   kv: {
     get(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;
-    set(opts: RawCommon & { key: string; value: string; cas?: number }): Promise<unknown>;
+    set(opts: RawCommon & { key: string; value: string; cas?: number; acquire?: string; release?: string }): Promise<unknown>;
     del(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;
   };
   health: {
     service(opts: RawCommon & { service: string; passing?: boolean; tag?: string }): Promise<unknown>;
   };
+  session: {
+    create(opts: RawCommon & { name?: string; ttl?: string; behavior?: 'release' | 'delete'; lockdelay?: string }): Promise<unknown>;
+    destroy(opts: RawCommon & { id: string }): Promise<unknown>;
+    renew(opts: RawCommon & { id: string }): Promise<unknown>;
+  };
+  catalog: {
+    service: {
+      list(opts: RawCommon): Promise<unknown>;
+    };
+  };
   agent: {
     self(opts?: RawCommon): Promise<unknown>;
     service: {
+      list(opts: RawCommon & { filter?: string }): Promise<unknown>;
       register(opts: RawCommon & Record<string, unknown>): Promise<unknown>;
       deregister(opts: RawCommon & { id: string }): Promise<unknown>;
     };

@@ -24,6 +24,8 @@ export interface GreeterOptions {
   failRate?: number;
   failCode?: string;
   checkInterval?: string;
+  /** false: serve only, do not register in Consul (e.g. to register through the registry API). */
+  register?: boolean;
   echo?: (line: string) => void;
 }
 
@@ -36,6 +38,7 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   if (o.failRate) args.push('--fail-rate', String(o.failRate));
   if (o.failCode) args.push('--fail-code', o.failCode);
   args.push('--check-interval', o.checkInterval ?? '1s');
+  if (o.register === false) args.push('--no-register');
   const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },

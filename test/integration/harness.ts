@@ -23,6 +23,8 @@ export interface TestStack {
   backendToken: string;
   greeters: GreeterBackend[];
   addGreeter(o: Omit<GreeterOptions, 'consulAddress' | 'token'>): Promise<GreeterBackend>;
+  /** A backend that serves but does not register itself. */
+  addGreeterUnregistered(o: { id: string }): Promise<GreeterBackend>;
   setConfig(values: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
@@ -48,6 +50,11 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
         greeters.push(g);
         // A new instance's gRPC check starts critical; wait for its first pass.
         await eventually(async () => (await passingIds(admin, o.service ?? 'greeter')).includes(o.id), 10_000, `${o.id} passing in Consul`);
+        return g;
+      },
+      async addGreeterUnregistered(o) {
+        const g = await startGreeter({ ...o, register: false, consulAddress: consul.address, token: '' });
+        greeters.push(g);
         return g;
       },
       async setConfig(values) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ConsulRequestError } from '../../../lib/consul/errors';
 import { GreetError } from '../../../lib/greeter/errors';
 import { invalidInput } from '../../../lib/http/errors';
 import { errorResponse } from '../../../lib/http/responses';
@@ -32,5 +33,14 @@ describe('errorResponse', () => {
     const r = errorResponse(new Error('secret token abc123 at /var/task/x.js:1:1'));
     assert.equal(r.statusCode, 500);
     assert.doesNotMatch(r.body ?? '', /abc123|x\.js/);
+  });
+});
+
+describe('errorResponse for Consul failures', () => {
+  it("passes Consul's ACL denial on as 403 and other failures as 503", () => {
+    assert.equal(errorResponse(new ConsulRequestError('consul.agent.service.register', 'Permission denied', 403)).statusCode, 403);
+    const r = errorResponse(new ConsulRequestError('consul.kv.get', 'connect ECONNREFUSED', undefined));
+    assert.equal(r.statusCode, 503);
+    assert.equal(r.headers?.['retry-after'], '1');
   });
 });

@@ -1,0 +1,12 @@
+# Token of the instance registry (the `instances` function). Service writes come from one
+# instance-registry-prefix policy per allowed prefix; here: its idempotency records, its
+# own execution-environment lease, and node reads for health listings.
+key_prefix "registry/idempotency/" {
+  policy = "write"
+}
+service "{{leaseService}}" {
+  policy = "write"
+}
+node_prefix "" {
+  policy = "read"
+}

@@ -1,0 +1,35 @@
+/**
+ * REST (API-key protected): `POST /instances`, `PUT /instances/{id}/heartbeat`,
+ * `DELETE /instances/{id}`, `GET /instances?service=…` — ephemeral workloads
+ * without a Consul agent register themselves through this function.
+ */
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { RequestError } from '../lib/http/errors';
+import { header, readJsonBody } from '../lib/http/event';
+import { httpHandler } from '../lib/http/handler';
+import { json } from '../lib/http/responses';
+import { deleteInstance, heartbeat, listInstances, registerInstance } from '../lib/registry/instance-registry';
+import { listQuery, policyFromConfig } from '../lib/registry/registry-policy';
+import { beginRegistryInvocation } from '../lib/registry/registry-runtime';
+import { parseInstanceId, parseRegistration } from '../lib/registry/registration-request';
+
+export const handler = httpHandler<APIGatewayProxyEvent>(async (event) => {
+  const { rt, loaded } = await beginRegistryInvocation();
+  const deps = { consul: rt.consul, signer: rt.signer, config: loaded.values };
+  const token = header(event, 'x-lease-token');
+  switch (`${event.httpMethod} ${event.resource}`) {
+    case 'POST /instances': {
+      const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
+      return json(201, await registerInstance(deps, reg, header(event, 'idempotency-key')));
+    }
+    case 'PUT /instances/{id}/heartbeat':
+      return json(200, await heartbeat(deps, parseInstanceId(event.pathParameters?.id), token));
+    case 'DELETE /instances/{id}':
+      await deleteInstance(deps, parseInstanceId(event.pathParameters?.id), token);
+      return { statusCode: 204, headers: { 'cache-control': 'no-store' }, body: '' };
+    case 'GET /instances':
+      return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
+    default:
+      throw new RequestError(405, 'METHOD_NOT_ALLOWED', 'method not allowed on this resource');
+  }
+});

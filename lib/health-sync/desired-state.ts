@@ -1,0 +1,20 @@
+/** Consul's view of the mirrored services as the Cloud Map desired state (pure). */
+import { isIPv4 } from 'node:net';
+import type { InstanceHealth } from '../consul/health';
+import type { DesiredService } from '../cloudmap/types';
+
+/** Instances become Cloud Map instances; only IPv4 addresses can be mirrored (AWS_INSTANCE_IPV4). */
+export function desiredServices(byService: ReadonlyMap<string, readonly InstanceHealth[]>): { services: DesiredService[]; skipped: string[] } {
+  const skipped: string[] = [];
+  const services = [...byService.entries()].map(([name, entries]) => ({
+    name,
+    instances: entries.flatMap(({ instance, status }) => {
+      if (!isIPv4(instance.address)) {
+        skipped.push(`${name}/${instance.id}: address ${instance.address} is not IPv4`);
+        return [];
+      }
+      return [{ id: instance.id, ipv4: instance.address, port: instance.port, tags: instance.tags, meta: instance.meta, healthy: status === 'passing' }];
+    }),
+  }));
+  return { services, skipped };
+}

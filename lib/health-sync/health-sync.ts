@@ -1,0 +1,136 @@
+/**
+ * One health-sync run: under a Consul lock, probe agentless instances over
+ * grpc.health.v1 and write their TTL checks (consul-esm's job, with
+ * consecutive-result thresholds), then mirror the configured services and
+ * their health into Cloud Map through a pure plan and a bounded apply
+ * (consul-aws's job, with health push, ownership and zero writes when idle).
+ */
+import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { serviceCheckId, updateTtlCheck } from '../consul/agent';
+import type { ConsulApi } from '../consul/consul-api';
+import { serviceHealth, type InstanceHealth } from '../consul/health';
+import { kvDelete, kvGetRecursive, kvPut } from '../consul/kv';
+import { tryLock } from '../consul/lock';
+import { applyPlan, type ApplySummary } from '../cloudmap/apply';
+import { mapBounded } from '../cloudmap/bounded';
+import { planSync } from '../cloudmap/plan';
+import { readCloudMapState } from '../cloudmap/read-state';
+import { isWriteAction, type SyncAction } from '../cloudmap/types';
+import { errorSummary, logger } from '../log/logger';
+import { desiredServices } from './desired-state';
+import { probeGrpcHealth, type ProbeResult } from './grpc-health-probe';
+import type { HealthSyncConfig } from './health-sync-config';
+import { nextProbeState, parseProbeState, type ProbeState } from './probe-state';
+
+/** K/V layout of the job: its lock and the anti-flap counters. */
+export const LOCK_KEY = 'health-sync/lock';
+export const PROBE_STATE_PREFIX = 'health-sync/probe-state/';
+/** Meta the registry writes on instances it registered with a gRPC check. */
+const PROBE_META = { check: 'lease-check', service: 'lease-probe-grpc-service' } as const;
+
+/** What a run needs. */
+export interface HealthSyncDeps {
+  consul: ConsulApi;
+  config: HealthSyncConfig;
+  cloudMap?: ServiceDiscoveryClient;
+  holder: string;
+  probe?: (address: string, port: number, service: string, timeoutMs: number) => Promise<ProbeResult>;
+}
+
+/** One probed instance in the report. */
+export interface ProbeReport {
+  service: string;
+  id: string;
+  ok: boolean;
+  output: string;
+  status: ProbeState['status'];
+  changed: boolean;
+}
+
+/** What a run did (or, dry, would do). */
+export interface HealthSyncReport {
+  dryRun: boolean;
+  skipped?: 'locked';
+  probes: ProbeReport[];
+  plan: SyncAction[];
+  cloudMap?: ApplySummary;
+  notMirrored: string[];
+  durationMs: number;
+}
+
+/** Runs the job once; a run that finds the lock taken skips and says so. */
+export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolean }): Promise<HealthSyncReport> {
+  const started = Date.now();
+  const cfg = deps.config;
+  const report: HealthSyncReport = { dryRun: opts.dryRun, probes: [], plan: [], notMirrored: [], durationMs: 0 };
+  // A dry run writes nothing, so it needs no lock and never blocks a real run.
+  const lock = opts.dryRun ? undefined : await tryLock(deps.consul, LOCK_KEY, cfg.lockTtlSeconds, deps.holder);
+  if (!opts.dryRun && !lock) {
+    logger.info('another health-sync run holds the lock; skipping this one');
+    return { ...report, skipped: 'locked', durationMs: Date.now() - started };
+  }
+  try {
+    const names = [...new Set([...cfg.services, ...cfg.probeServices])];
+    const health = new Map(await mapBounded(names, 8, async (n) => [n, await serviceHealth(deps.consul, n)] as const));
+    report.probes = await probeAndRecord(deps, health, opts.dryRun);
+    if (cfg.cloudMapEnabled && cfg.cloudMapNamespaceId && deps.cloudMap) {
+      // This run's probe verdicts override what Consul said before the probes.
+      const verdict = new Map(report.probes.map((p) => [p.id, p.status]));
+      const mirrored = new Map(
+        [...health].filter(([n]) => cfg.services.includes(n)).map(([n, entries]) => [n, entries.map((e) => ({ ...e, status: verdict.get(e.instance.id) ?? e.status }))]),
+      );
+      const desired = desiredServices(mirrored);
+      report.notMirrored = desired.skipped;
+      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker });
+      report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
+      report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun });
+      report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
+    }
+  } finally {
+    await lock?.release();
+  }
+  report.durationMs = Date.now() - started;
+  const writes = report.plan.filter(isWriteAction).length;
+  logger.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, cloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
+  return report;
+}
+
+async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly InstanceHealth[]>, dryRun: boolean): Promise<ProbeReport[]> {
+  const cfg = deps.config;
+  const targets = [...health].flatMap(([service, entries]) =>
+    entries.filter((e) => cfg.probeServices.includes(service) || e.instance.meta[PROBE_META.check] === 'grpc').map((e) => ({ service, entry: e })),
+  );
+  const stored = await kvGetRecursive(deps.consul, PROBE_STATE_PREFIX);
+  const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), p.value]));
+  const probe = deps.probe ?? probeGrpcHealth;
+  const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, entry }) => {
+    const { instance } = entry;
+    const result = await probe(instance.address, instance.port, instance.meta[PROBE_META.service] ?? '', cfg.probeTimeoutMs);
+    const prev = parseProbeState(states.get(instance.id));
+    const next = nextProbeState(prev, result.ok, cfg);
+    const changed = next.status !== prev.status;
+    if (!dryRun) {
+      try {
+        // Every run re-asserts the check (its TTL outlives a few missed runs, then it fails safe).
+        const note = `${result.output} (${next.status}; ${next.consecutiveFailures} failures / ${next.consecutiveSuccesses} successes in a row)`;
+        await updateTtlCheck(deps.consul, serviceCheckId(instance.id), next.status === 'passing' ? 'pass' : 'fail', note);
+        if (JSON.stringify(next) !== JSON.stringify(prev)) await kvPut(deps.consul, `${PROBE_STATE_PREFIX}${instance.id}`, JSON.stringify(next));
+      } catch (err) {
+        logger.warn('could not record a probe result', { service, id: instance.id, error: errorSummary(err) });
+      }
+    }
+    return { service, id: instance.id, ok: result.ok, output: result.output, status: next.status, changed };
+  });
+  if (!dryRun) {
+    // Counters of instances that left Consul are dropped, so nothing keeps probing them.
+    const live = new Set(targets.map((t) => t.entry.instance.id));
+    for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
+  }
+  return reports;
+}
+
+function mergeCalls(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}

@@ -1,0 +1,116 @@
+/**
+ * Registering short-lived workloads that run no Consul agent: each gets a
+ * server-chosen id, a TTL check on the registry's agent and a lease token that
+ * only its holder can use to renew or delete it.
+ */
+import { agentService, deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
+import type { ConsulApi } from '../consul/consul-api';
+import { serviceHealth } from '../consul/health';
+import { RequestError } from '../http/errors';
+import { claimIdempotencyKey, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
+import type { createLeaseSigner } from './lease-token';
+import type { RegistryConfig } from './registry-config';
+import { newInstanceId, type Registration } from './registration-request';
+
+/** What the caller gets back from a registration or heartbeat. */
+export interface LeaseGrant {
+  id: string;
+  leaseToken?: string;
+  expiresAt: string;
+}
+
+/** Dependencies of the registry operations. */
+export interface RegistryDeps {
+  consul: ConsulApi;
+  signer: ReturnType<typeof createLeaseSigner>;
+  config: RegistryConfig;
+  now?: () => number;
+}
+
+/** Meta keys the registry writes itself (clients may not set `lease-*` or `consul-*`). */
+export const META = { registeredBy: 'lease-registered-by', check: 'lease-check', ttl: 'lease-ttl-seconds', idempotency: 'lease-idempotency', probeService: 'lease-probe-grpc-service' } as const;
+
+/** Registers `reg`; with an Idempotency-Key a retry returns the first instance. */
+export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotencyKey?: string): Promise<LeaseGrant> {
+  const now = deps.now?.() ?? Date.now();
+  const grpc = reg.check.type === 'grpc';
+  const ttlSeconds = grpc ? deps.config.probeTtlSeconds : reg.ttlSeconds;
+  const id = newInstanceId(reg.service);
+  const expiresAt = now + ttlSeconds * 1000;
+  let claimedKey: string | undefined;
+  if (idempotencyKey) {
+    const hash = requestHash(reg);
+    const claim = await claimIdempotencyKey(deps.consul, idempotencyKey, { id, service: reg.service, requestHash: hash, expiresAt: now + deps.config.idempotencyTtlSeconds * 1000, createdAt: now }, now);
+    if (!claim.claimed) {
+      if (claim.existing.requestHash !== hash) throw new RequestError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
+      const existing = await agentService(deps.consul, claim.existing.id);
+      const ttl = Number(existing?.meta[META.ttl] ?? ttlSeconds);
+      return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + ttl * 1000).toISOString() };
+    }
+    claimedKey = idempotencyKvKey(idempotencyKey);
+  }
+  try {
+    await registerTtlService(deps.consul, {
+      id,
+      name: reg.service,
+      address: reg.address,
+      port: reg.port,
+      tags: reg.tags,
+      meta: {
+        ...reg.meta,
+        [META.registeredBy]: 'instance-registry',
+        [META.check]: reg.check.type,
+        [META.ttl]: String(ttlSeconds),
+        ...(grpc ? { [META.probeService]: reg.check.service ?? '' } : {}),
+        ...(claimedKey ? { [META.idempotency]: claimedKey.slice(-64) } : {}),
+      },
+      ttl: `${ttlSeconds}s`,
+      deregisterCriticalServiceAfter: `${deps.config.deregisterAfterSeconds}s`,
+      // A gRPC-checked instance waits for the health-sync probe; a TTL one is alive now.
+      initialStatus: grpc ? 'critical' : 'passing',
+      notes: grpc ? 'health set by the health-sync gRPC probe' : 'renewed by PUT /instances/{id}/heartbeat',
+    });
+  } catch (err) {
+    if (claimedKey) await releaseIdempotencyKey(deps.consul, claimedKey).catch(() => undefined);
+    throw err;
+  }
+  return { id, leaseToken: deps.signer.sign(id, reg.service), expiresAt: new Date(expiresAt).toISOString() };
+}
+
+async function authorize(deps: RegistryDeps, id: string, token: string | undefined) {
+  const svc = await agentService(deps.consul, id);
+  if (!svc || svc.meta[META.registeredBy] !== 'instance-registry') throw new RequestError(404, 'NOT_FOUND', 'no instance with this id');
+  if (!deps.signer.verify(token, id, svc.service)) throw new RequestError(403, 'FORBIDDEN', 'missing or wrong lease token');
+  return svc;
+}
+
+/** Renews the lease of `id` for the holder of its token. */
+export async function heartbeat(deps: RegistryDeps, id: string, token: string | undefined): Promise<LeaseGrant> {
+  const svc = await authorize(deps, id, token);
+  if (svc.meta[META.check] === 'grpc') throw new RequestError(409, 'HEALTH_IS_PROBED', 'this instance is health-checked over gRPC; heartbeats do not apply');
+  await updateTtlCheck(deps.consul, serviceCheckId(id), 'pass', 'heartbeat');
+  const ttl = Number(svc.meta[META.ttl] ?? deps.config.ttlDefaultSeconds);
+  return { id, expiresAt: new Date((deps.now?.() ?? Date.now()) + ttl * 1000).toISOString() };
+}
+
+/** Deregisters `id` for the holder of its token. */
+export async function deleteInstance(deps: RegistryDeps, id: string, token: string | undefined): Promise<void> {
+  const svc = await authorize(deps, id, token);
+  await deregisterService(deps.consul, id);
+  const idem = svc.meta[META.idempotency];
+  if (idem) await releaseIdempotencyKey(deps.consul, `registry/idempotency/${idem}`).catch(() => undefined);
+}
+
+/** Instances of `service` with their health, as the API lists them. */
+export async function listInstances(deps: RegistryDeps, service: string) {
+  const entries = await serviceHealth(deps.consul, service);
+  return entries.map(({ instance, status }) => ({
+    id: instance.id,
+    service: instance.service,
+    address: instance.address,
+    port: instance.port,
+    tags: instance.tags,
+    meta: instance.meta,
+    status,
+  }));
+}

@@ -1,0 +1,30 @@
+/** Turning the registry's config into validation policies (pure). */
+import { invalidInput } from '../http/errors';
+import { SERVICE_NAME } from '../config/key-specs';
+import { createAddressPolicy } from './address-policy';
+import type { RegistryConfig } from './registry-config';
+import type { RegistrationPolicy } from './registration-request';
+
+const cache = new WeakMap<RegistryConfig, RegistrationPolicy>();
+
+/** The registration policy for a config (memoised per config object: built once per change). */
+export function policyFromConfig(cfg: RegistryConfig): RegistrationPolicy {
+  let policy = cache.get(cfg);
+  if (!policy) {
+    policy = {
+      allowedServicePrefixes: cfg.allowedServicePrefixes,
+      address: createAddressPolicy({ allowedCidrs: cfg.allowedCidrs, allowLoopback: cfg.allowLoopback, allowLinkLocal: cfg.allowLinkLocal, allowMetadata: cfg.allowMetadataAddress }),
+      ttlSeconds: { min: cfg.ttlMinSeconds, max: cfg.ttlMaxSeconds, default: cfg.ttlDefaultSeconds },
+    };
+    cache.set(cfg, policy);
+  }
+  return policy;
+}
+
+/** The `service` query parameter of a list request: required, well-formed, inside the allowed prefixes. */
+export function listQuery(service: string | undefined, cfg: RegistryConfig): string {
+  if (!service) throw invalidInput('query parameter service is required');
+  if (!SERVICE_NAME.test(service)) throw invalidInput('service must be a DNS-style name');
+  if (!cfg.allowedServicePrefixes.some((p) => service.startsWith(p))) throw invalidInput(`service must start with one of: ${cfg.allowedServicePrefixes.join(', ')}`);
+  return service;
+}
