@@ -1,5 +1,8 @@
 # Token of the health-sync job: read what it mirrors, hold its lock, keep its counters,
 # renew its own lease. Writing probed checks comes from one health-sync-probe policy per prefix.
+key_prefix "{{configPrefix}}" {
+  policy = "read"
+}
 key_prefix "health-sync/" {
   policy = "write"
 }

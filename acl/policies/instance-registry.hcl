@@ -1,6 +1,9 @@
 # Token of the instance registry (the `instances` function). Service writes come from one
-# instance-registry-prefix policy per allowed prefix; here: its idempotency records, its
+# instance-registry-prefix policy per allowed prefix; here: its config (read), its idempotency records, its
 # own execution-environment lease, and node reads for health listings.
+key_prefix "{{configPrefix}}" {
+  policy = "read"
+}
 key_prefix "registry/idempotency/" {
   policy = "write"
 }

@@ -3,6 +3,7 @@
  * in the background after a max age, never on the hot path.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConsulRequestError } from '../consul/errors';
 import { errorSummary, logger } from '../log/logger';
 import type { ConsulKvProvider, KvSnapshot } from './kv-provider';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
@@ -57,6 +58,12 @@ export class ConfigStore<S extends KeySpecs> {
       try {
         return this.accept(await this.provider.getMultiple(this.prefix, { forceFetch: true, timeoutMs: Math.max(100, left) }));
       } catch (err) {
+        if (err instanceof ConsulRequestError && err.isPermissionDenied) {
+          // Retrying cannot help: the token lacks key_prefix read on the prefix.
+          logger.error('the Consul token may not read the config prefix; starting on defaults', { prefix: this.prefix, error: errorSummary(err) });
+          this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };
+          return this.loaded;
+        }
         if (deadline - this.now() <= 100) {
           logger.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
           this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };

@@ -43,7 +43,7 @@ before(async () => {
   });
   admin.destroy();
   // The token knows only two of the three prefixes the config allows: Consul has the last word.
-  registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['ephemeral-', 'greeter']), { leaseService: 'instance-registry-lambda' });
+  registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['ephemeral-', 'greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),
@@ -144,6 +144,7 @@ describe('registration API', () => {
 
   it('lets a TTL instance turn critical when its holder stops renewing', async () => {
     const r = await register({ ...base, port: 9100, ttl: '5s' });
+    assert.equal(r.status, 201, r.text);
     const id = String(r.body.id);
     await eventually(async () => {
       const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { id: string; status: string }[];
