@@ -49,12 +49,17 @@ async function main(): Promise<void> {
     process.env.CONSUL_HTTP_TOKEN = stack.gatewayToken;
     process.env.CONFIG_PREFIX = stack.prefix;
 
-    // Cold starts: config read + first discovery answer + new channel + first call.
+    // Cold starts: config read + lease registration + first discovery answer + new
+    // channel + first call; alternated with the lease off to isolate its cost.
     const cold: number[] = [];
-    for (let i = 0; i < 15; i++) {
+    const coldNoLease: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const lease = i % 2 === 0;
+      await stack.setConfig({ leaseEnabled: String(lease) });
       resetGatewayRuntime();
-      cold.push(await time(() => greetOnce(`cold${i}`)));
+      (lease ? cold : coldNoLease).push(await time(() => greetOnce(`cold${i}`)));
     }
+    await stack.setConfig({ leaseEnabled: 'true' });
 
     const raw = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
     for (let i = 0; i < 300; i++) {
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
     const r = stats(rawSamples);
     const p = stats(perCall);
     const c = stats(cold);
+    const cn = stats(coldNoLease);
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.log(`\nnode ${process.version}, ${N} warm calls each, loopback, 2 backends\n`);
     console.log('case                                   n      p50 ms   p99 ms  mean ms');
@@ -92,8 +98,10 @@ async function main(): Promise<void> {
     console.log(`greet handler, warm (Consul-routed) ${String(g.n).padStart(5)} ${fmt(g.p50)} ${fmt(g.p99)} ${fmt(g.mean)}`);
     console.log(`new client per call (seed article)  ${String(p.n).padStart(5)} ${fmt(p.p50)} ${fmt(p.p99)} ${fmt(p.mean)}`);
     console.log(`greet handler, cold start           ${String(c.n).padStart(5)} ${fmt(c.p50)} ${fmt(c.p99)} ${fmt(c.mean)}`);
+    console.log(`greet handler, cold start, no lease ${String(cn.n).padStart(5)} ${fmt(cn.p50)} ${fmt(cn.p99)} ${fmt(cn.mean)}`);
     console.log(`\nratio warm greet / raw:          p50 ${(g.p50 / r.p50).toFixed(2)}x   p99 ${(g.p99 / r.p99).toFixed(2)}x`);
     console.log(`ratio new-client-per-call / raw: p50 ${(p.p50 / r.p50).toFixed(2)}x   p99 ${(p.p99 / r.p99).toFixed(2)}x`);
+    console.log(`lease cost on cold start:        median +${(c.p50 - cn.p50).toFixed(3)} ms`);
   } finally {
     resetGatewayRuntime();
     await stack.stop();

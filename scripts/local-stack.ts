@@ -1,12 +1,19 @@
 /**
  * `npm start`: the whole local stack on loopback, stopped cleanly with Ctrl-C.
- * Consul dev agent (ACLs on, UI) → default config seeded into K/V → two Greeter
- * backends → serverless-offline with the greet and status functions.
+ * Consul dev agent (ACLs on, UI) → least-privilege tokens → moto (Cloud Map) →
+ * default config seeded into K/V → two Greeter backends → serverless-offline
+ * with the greet, status and instances functions and the health-sync schedule.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { provisionToken } from '../lib/consul/acl-admin';
+import { randomBytes } from 'node:crypto';
+import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
+import { createCloudMapClient } from '../lib/cloudmap/cloudmap-client';
+import { healthSyncPolicies, provisionToken, registryPolicies } from '../lib/consul/acl-admin';
+import { HEALTH_SYNC_KEYS } from '../lib/health-sync/health-sync-config';
+import { REGISTRY_KEYS } from '../lib/registry/registry-config';
+import { startMoto } from './stack/moto';
 import { createConsulApi } from '../lib/consul/consul-api';
 import { startConsulAgent } from './stack/consul-agent';
 import { startGreeter } from './stack/greeters';
@@ -47,6 +54,10 @@ function options() {
 }
 
 const PREFIX = 'config/greeter-gateway/local/';
+const REGISTRY_PREFIX = 'config/instance-registry/local/';
+const HEALTH_SYNC_PREFIX = 'config/health-sync/local/';
+/** The registry may register these locally: throwaway workloads, and more Greeters for greet. */
+const LOCAL_SERVICE_PREFIXES = ['ephemeral-', 'greeter'];
 
 async function main(): Promise<void> {
   const o = options();
@@ -67,10 +78,27 @@ async function main(): Promise<void> {
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
   const gatewayToken = await provisionToken(consul.address, consul.managementToken, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(consul.address, consul.managementToken, 'greeter-backend', params);
+  const registryToken = await provisionToken(consul.address, consul.managementToken, registryPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+  const healthSyncToken = await provisionToken(consul.address, consul.managementToken, healthSyncPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
+
+  console.log('• starting moto (Cloud Map emulator)…');
+  const moto = await startMoto({ echo: echo('moto') });
+  const cloudMap = createCloudMapClient({ region: 'us-east-1', endpoint: moto.endpoint });
+  const op = await cloudMap.send(new CreateHttpNamespaceCommand({ Name: 'consul-grpc-lambda-local' }));
+  const namespaceId = (await cloudMap.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
+  cloudMap.destroy();
+
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
-  const seeded = await seedDefaultConfig(admin, PREFIX);
+  const seeded = [
+    ...(await seedDefaultConfig(admin, PREFIX)),
+    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
+    ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
+  ];
   admin.destroy();
-  console.log(`• config: ${seeded.length} default key(s) seeded under ${PREFIX}`);
+  console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
+  const apiKey = randomBytes(24).toString('base64url');
+  const apiKeyFile = join(stateDir, 'registry-api-key');
+  writeFileSync(apiKeyFile, `${apiKey}\n`, { mode: 0o600 });
 
   for (const [i, port] of o.greeterPorts.entries()) {
     const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id: `greeter-${i + 1}`, port, echo: echo(`greeter-${i + 1}`) });
@@ -78,7 +106,16 @@ async function main(): Promise<void> {
   }
 
   console.log('• starting serverless-offline…');
-  const offline = await startOffline({ httpPort: o.httpPort, lambdaPort: o.lambdaPort, consulAddress: consul.address, gatewayToken, echo: echo('offline') });
+  const offline = await startOffline({
+    httpPort: o.httpPort,
+    lambdaPort: o.lambdaPort,
+    consulAddress: consul.address,
+    gatewayToken,
+    healthSyncToken,
+    registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('base64'), apiKey },
+    extraEnv: { AWS_REGION: 'us-east-1' },
+    echo: echo('offline'),
+  });
 
   console.log(`
 READY  local stack is up (Ctrl-C stops everything)
@@ -88,6 +125,13 @@ READY  local stack is up (Ctrl-C stops everything)
   curl ${offline.baseUrl}/hello/Ada
   curl -X POST ${offline.baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
   curl ${offline.baseUrl}/status
+
+  Instance registry (API key in ${apiKeyFile}):
+  curl -X POST ${offline.baseUrl}/instances -H "x-api-key: $(cat .local-stack/registry-api-key)" \\
+       -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
+  curl "${offline.baseUrl}/instances?service=ephemeral-job" -H "x-api-key: $(cat .local-stack/registry-api-key)"
+
+  Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}).
 `);
 }
 

@@ -18,6 +18,8 @@ export interface OfflineOptions {
   gatewayToken: string;
   /** Registry secrets; without them the `instances` function answers 500 and says why in its log. */
   registry?: { consulToken: string; signingKey: string; apiKey: string };
+  /** Token of the scheduled health-sync job (serverless-offline runs its schedule). */
+  healthSyncToken?: string;
   extraEnv?: Record<string, string>;
   echo?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -32,6 +34,7 @@ export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
       ...o.extraEnv,
       CONSUL_HTTP_ADDR: o.consulAddress,
       GREETER_GATEWAY_CONSUL_TOKEN: o.gatewayToken,
+      ...(o.healthSyncToken ? { HEALTH_SYNC_CONSUL_TOKEN: o.healthSyncToken } : {}),
       ...(o.registry ? { INSTANCE_REGISTRY_CONSUL_TOKEN: o.registry.consulToken, REGISTRY_SIGNING_KEY: o.registry.signingKey, REGISTRY_API_KEY: o.registry.apiKey } : {}),
       HTTP_PORT: String(o.httpPort),
       OFFLINE_LAMBDA_PORT: String(o.lambdaPort),
