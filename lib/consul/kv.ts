@@ -21,9 +21,8 @@ export async function kvGetRecursive(api: ConsulApi, prefix: string, opts: CallO
 
 /** Writes one key; with `onlyIfAbsent` it uses check-and-set 0 so an existing value is kept. */
 export async function kvPut(api: ConsulApi, key: string, value: string, opts: CallOptions & { onlyIfAbsent?: boolean } = {}): Promise<boolean> {
-  const result = await api.call('consul.kv.set', opts, (client, ctx) =>
-    client.kv.set({ key, value, ctx, ...(opts.onlyIfAbsent ? { cas: 0 } : {}) }),
-  );
+  if (opts.onlyIfAbsent) return kvCas(api, key, value, 0, opts);
+  const result = await api.call('consul.kv.set', opts, (client, ctx) => client.kv.set({ key, value, ctx }));
   return result === true;
 }
 
