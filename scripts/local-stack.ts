@@ -96,6 +96,9 @@ async function main(): Promise<void> {
   ];
   admin.destroy();
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
+  // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
+  const hsEnv = `CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\n`;
+  writeFileSync(join(stateDir, 'health-sync.env'), hsEnv, { mode: 0o600 });
   const apiKey = randomBytes(24).toString('base64url');
   const apiKeyFile = join(stateDir, 'registry-api-key');
   writeFileSync(apiKeyFile, `${apiKey}\n`, { mode: 0o600 });
@@ -131,7 +134,9 @@ READY  local stack is up (Ctrl-C stops everything)
        -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
   curl "${offline.baseUrl}/instances?service=ephemeral-job" -H "x-api-key: $(cat .local-stack/registry-api-key)"
 
-  Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}).
+  Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}); on demand:
+  env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run
+  env $(cat .local-stack/health-sync.env) npx serverless invoke local -f healthSync --data '{"dryRun":true}'
 `);
 }
 

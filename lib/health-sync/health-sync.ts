@@ -91,7 +91,7 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   }
   report.durationMs = Date.now() - started;
   const writes = report.plan.filter(isWriteAction).length;
-  logger.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, cloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
+  logger.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, plannedCloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
   return report;
 }
 
