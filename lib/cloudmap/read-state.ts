@@ -25,6 +25,8 @@ import type { ActualInstance, ActualService, CloudMapState, HealthStatus } from 
 export interface ReadOptions {
   /** When set, instances of services without this marker are not read (we never touch them). */
   ownerMarker?: string;
+  /** Names of services without the marker whose instances are read anyway (reverse sync imports them). */
+  alsoRead?: readonly string[];
   /**
    * Confirm each listed service's namespace with GetService (once per service id
    * and client). AWS applies the NAMESPACE_ID filter; moto ignores it, and the
@@ -55,7 +57,7 @@ export async function readCloudMapState(client: ServiceDiscoveryClient, namespac
   const inNamespace = await mapBounded(listed, concurrency, async (s) => opts.verifyNamespace === false || (await namespaceOf(client, counter, s.id)) === namespaceId);
   const services: ActualService[] = listed.filter((_, i) => inNamespace[i]);
 
-  const mine = services.filter((s) => opts.ownerMarker === undefined || isOwnedBy(s.description, opts.ownerMarker));
+  const mine = services.filter((s) => opts.ownerMarker === undefined || isOwnedBy(s.description, opts.ownerMarker) || opts.alsoRead?.includes(s.name));
   await mapBounded(mine, concurrency, async (svc) => {
     svc.instances = await readInstances(client, counter, svc, pageSize);
   });

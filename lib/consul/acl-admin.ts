@@ -88,3 +88,8 @@ export function registryPolicies(servicePrefixes: readonly string[]): PolicyRef[
 export function healthSyncPolicies(probedPrefixes: readonly string[]): PolicyRef[] {
   return withPrefixPolicies('health-sync', 'health-sync-probe', probedPrefixes);
 }
+
+/** Extra policies for the health-sync reverse direction: node write on the synthetic node, service write per imported service. */
+export function reverseSyncPolicies(reverseNode: string, services: readonly string[]): PolicyRef[] {
+  return services.map((service) => ({ name: `health-sync-reverse-${service}`, template: 'health-sync-reverse', params: { reverseNode, service } }));
+}

@@ -31,6 +31,7 @@ export interface RawConsulClient {
   };
   health: {
     service(opts: RawCommon & { service: string; passing?: boolean; tag?: string }): Promise<unknown>;
+    node(opts: RawCommon & { node: string }): Promise<unknown>;
   };
   session: {
     create(opts: RawCommon & { name?: string; ttl?: string; behavior?: 'release' | 'delete'; lockdelay?: string }): Promise<unknown>;
@@ -38,8 +39,10 @@ export interface RawConsulClient {
     renew(opts: RawCommon & { id: string }): Promise<unknown>;
   };
   catalog: {
-    service: {
-      list(opts: RawCommon): Promise<unknown>;
+    register(opts: RawCommon & Record<string, unknown>): Promise<unknown>;
+    deregister(opts: RawCommon & { node: string; serviceid?: string; checkid?: string }): Promise<unknown>;
+    node: {
+      services(opts: RawCommon & { node: string }): Promise<unknown>;
     };
   };
   agent: {

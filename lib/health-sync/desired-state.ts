@@ -2,6 +2,7 @@
 import { isIPv4 } from 'node:net';
 import type { InstanceHealth } from '../consul/health';
 import type { DesiredService } from '../cloudmap/types';
+import { EXTERNAL_SOURCE } from './reverse-plan';
 
 /** Instances become Cloud Map instances; only IPv4 addresses can be mirrored (AWS_INSTANCE_IPV4). */
 export function desiredServices(byService: ReadonlyMap<string, readonly InstanceHealth[]>): { services: DesiredService[]; skipped: string[] } {
@@ -9,6 +10,8 @@ export function desiredServices(byService: ReadonlyMap<string, readonly Instance
   const services = [...byService.entries()].map(([name, entries]) => ({
     name,
     instances: entries.flatMap(({ instance, status }) => {
+      // Imported from Cloud Map by the reverse sync: mirroring it back would loop.
+      if (instance.meta[EXTERNAL_SOURCE.key] === EXTERNAL_SOURCE.value) return [];
       if (!isIPv4(instance.address)) {
         skipped.push(`${name}/${instance.id}: address ${instance.address} is not IPv4`);
         return [];

@@ -22,6 +22,8 @@ export const HEALTH_SYNC_KEYS = {
   cloudMapEndpoint: { schema: z.string().trim().regex(/^(https?:\/\/[A-Za-z0-9.:[\]-]+\/?)?$/, 'must be an http(s) URL'), default: '', doc: 'Endpoint override (moto in tests; empty: AWS)' },
   ownerMarker: { schema: z.string().trim().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a short name'), default: 'consul-grpc-lambda', doc: 'Marker on the Cloud Map services this job owns' },
   applyConcurrency: { schema: intKey(1, 64), default: 8, doc: 'Cloud Map calls in flight at once' },
+  reverseServices: { schema: serviceList, default: [], doc: 'Cloud Map services (not ours) imported into Consul as external services; empty: reverse sync off' },
+  reverseNode: { schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a node name'), default: 'aws-cloud-map', doc: 'Synthetic Consul node that holds the imported services' },
   lockTtlSeconds: { schema: intKey(10, 86_400), default: 120, doc: 'TTL of the run lock session; a crashed holder loses the lock after it' },
   configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 0, doc: 'Re-read K/V in the background after this age (0: never)' },
   ...leaseKeys('health-sync-lambda'),

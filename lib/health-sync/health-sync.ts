@@ -12,15 +12,18 @@ import { serviceHealth, type InstanceHealth } from '../consul/health';
 import { kvDelete, kvGetRecursive, kvPut } from '../consul/kv';
 import { tryLock } from '../consul/lock';
 import { applyPlan, type ApplySummary } from '../cloudmap/apply';
-import { mapBounded } from '../cloudmap/bounded';
+import { forEachBounded, mapBounded } from '../cloudmap/bounded';
+import { isOwnedBy } from '../cloudmap/ownership';
+import { deregisterExternal, externalServices, registerExternal } from '../consul/catalog';
 import { planSync } from '../cloudmap/plan';
 import { readCloudMapState } from '../cloudmap/read-state';
-import { isWriteAction, type SyncAction } from '../cloudmap/types';
+import { isWriteAction, type ActualService, type SyncAction } from '../cloudmap/types';
 import { errorSummary, logger } from '../log/logger';
 import { desiredServices } from './desired-state';
 import { probeGrpcHealth, type ProbeResult } from './grpc-health-probe';
 import type { HealthSyncConfig } from './health-sync-config';
 import { nextProbeState, parseProbeState, type ProbeState } from './probe-state';
+import { EXTERNAL_SOURCE, planReverse, type ReversePlan } from './reverse-plan';
 
 /** K/V layout of the job: its lock and the anti-flap counters. */
 export const LOCK_KEY = 'health-sync/lock';
@@ -54,6 +57,8 @@ export interface HealthSyncReport {
   probes: ProbeReport[];
   plan: SyncAction[];
   cloudMap?: ApplySummary;
+  /** The reverse direction (Cloud Map → Consul), when configured. */
+  reverse?: ReversePlan & { errors: string[] };
   notMirrored: string[];
   durationMs: number;
 }
@@ -81,10 +86,14 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
       );
       const desired = desiredServices(mirrored);
       report.notMirrored = desired.skipped;
-      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker });
+      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices });
       report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
       report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun });
       report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
+      if (cfg.reverseServices.length) {
+        const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
+        report.reverse = await reverseSync(deps, foreign, opts.dryRun);
+      }
     }
   } finally {
     await lock?.release();
@@ -127,6 +136,17 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
     for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
   }
   return reports;
+}
+
+async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<ReversePlan & { errors: string[] }> {
+  const cfg = deps.config;
+  const plan = planReverse(foreign, cfg.reverseServices, await externalServices(deps.consul, cfg.reverseNode));
+  const errors: string[] = [];
+  if (dryRun) return { ...plan, errors };
+  const nodeMeta = { 'external-node': 'true', 'external-probe': 'false', [EXTERNAL_SOURCE.key]: EXTERNAL_SOURCE.value };
+  await forEachBounded(plan.register, cfg.applyConcurrency, (svc) => registerExternal(deps.consul, cfg.reverseNode, nodeMeta, svc).catch((err: unknown) => void errors.push(`${svc.id}: ${errorSummary(err).message}`)));
+  await forEachBounded(plan.deregister, cfg.applyConcurrency, (id) => deregisterExternal(deps.consul, cfg.reverseNode, id).catch((err: unknown) => void errors.push(`${id}: ${errorSummary(err).message}`)));
+  return { ...plan, errors };
 }
 
 function mergeCalls(a: Record<string, number>, b: Record<string, number>): Record<string, number> {

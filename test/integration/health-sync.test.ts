@@ -3,13 +3,24 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { CreateHttpNamespaceCommand, CreateServiceCommand, GetInstancesHealthStatusCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand, RegisterInstanceCommand, type ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import {
+  CreateHttpNamespaceCommand,
+  CreateServiceCommand,
+  DeregisterInstanceCommand,
+  GetInstancesHealthStatusCommand,
+  GetOperationCommand,
+  ListInstancesCommand,
+  ListServicesCommand,
+  RegisterInstanceCommand,
+  type ServiceDiscoveryClient,
+} from '@aws-sdk/client-servicediscovery';
 import { handler as greetHandler } from '../../functions/greet';
 import { handler as healthSyncHandler } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken, registryPolicies, reverseSyncPolicies } from '../../lib/consul/acl-admin';
 import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
+import { kvPut } from '../../lib/consul/kv';
 import { gatewayRuntime, resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
 import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
@@ -33,6 +44,7 @@ let namespaceId: string;
 let registryApi: ConsulApi;
 let syncToken: string;
 const ids: Record<string, string> = {};
+let foreignServiceId: string;
 const backends: Record<string, GreeterBackend> = {};
 
 const sync = async (dryRun = false) => (await healthSyncHandler({ dryRun })) as HealthSyncReport;
@@ -62,6 +74,7 @@ before(async () => {
   namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
   // A service someone else owns, in our list: it must never be touched.
   const foreign = await cm.send(new CreateServiceCommand({ Name: 'greeter-legacy', NamespaceId: namespaceId, Description: 'hand-made' }));
+  foreignServiceId = foreign.Service?.Id ?? '';
   await cm.send(new RegisterInstanceCommand({ ServiceId: foreign.Service?.Id, InstanceId: 'legacy-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }));
 
   const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
@@ -78,7 +91,10 @@ before(async () => {
   });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
-  syncToken = await provisionToken(stack.consul.address, stack.consul.managementToken, healthSyncPolicies(['greeter']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+  syncToken = await provisionToken(stack.consul.address, stack.consul.managementToken, [...healthSyncPolicies(['greeter']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
+    configPrefix: HS_PREFIX,
+    leaseService: 'health-sync-lambda',
+  });
   const registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['greeter']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   const config = { ...resolveConfig(REGISTRY_KEYS, {}).values, allowLoopback: true };
@@ -160,6 +176,32 @@ describe('health-sync', () => {
     await sync();
     assert.deepEqual(await cloudMapInstanceIds('greeter'), [ids.p1]);
     assert.deepEqual(await cloudMapInstanceIds('greeter-legacy'), ['legacy-1']);
+  });
+
+  it('optionally imports a foreign Cloud Map service into Consul, idempotently, without looping it back', async () => {
+    const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
+    await kvPut(admin, `${HS_PREFIX}reverseServices`, 'greeter-legacy');
+    admin.destroy();
+    resetHealthSyncRuntime(); // config is read on cold start
+    const first = await sync();
+    assert.deepEqual(first.reverse?.errors, []);
+    assert.equal(first.reverse?.register.length, 1);
+    const imported = (await fetch(`http://${stack.consul.address}/v1/health/service/greeter-legacy`, { headers: { 'x-consul-token': stack.consul.managementToken } }).then((r) => r.json())) as {
+      Node: { Node: string };
+      Service: { ID: string; Address: string; Meta: Record<string, string> };
+      Checks: { Status: string }[];
+    }[];
+    assert.equal(imported.length, 1);
+    assert.equal(imported[0]?.Node.Node, 'aws-cloud-map');
+    assert.equal(imported[0]?.Service.Address, '10.9.9.9');
+    assert.equal(imported[0]?.Service.Meta['external-source'], 'aws-cloud-map');
+    const second = await sync();
+    assert.deepEqual([second.reverse?.register.length, second.reverse?.deregister.length], [0, 0], 'no Consul writes when nothing changed');
+    assert.deepEqual(writesOf(second), [], 'the import is not mirrored back into Cloud Map');
+    await cm.send(new DeregisterInstanceCommand({ ServiceId: foreignServiceId, InstanceId: 'legacy-1' }));
+    const third = await sync();
+    assert.equal(third.reverse?.deregister.length, 1);
+    assert.deepEqual(await passingIds(stack.admin, 'greeter-legacy'), []);
   });
 
   it('two runs at once: one does the work, the other skips', async () => {
