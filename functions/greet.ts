@@ -7,5 +7,5 @@ import { json } from '../lib/http/responses';
 
 export const handler = httpHandler<APIGatewayProxyEventV2>(async (event, context) => {
   const name = event.requestContext?.http?.method === 'POST' ? nameFromBody(event) : nameFromPath(event);
-  return json(200, await greet(name, context.getRemainingTimeInMillis()));
+  return json(200, await greet(name, () => context.getRemainingTimeInMillis()));
 });

@@ -20,7 +20,9 @@ export const handler = httpHandler<APIGatewayProxyEvent>(async (event) => {
   switch (`${event.httpMethod} ${event.resource}`) {
     case 'POST /instances': {
       const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
-      return json(201, await registerInstance(deps, reg, header(event, 'idempotency-key')));
+      const key = header(event, 'idempotency-key');
+      const scope = key === undefined ? undefined : { key, caller: event.requestContext?.identity?.apiKeyId ?? '' };
+      return json(201, await registerInstance(deps, reg, scope));
     }
     case 'PUT /instances/{id}/heartbeat':
       return json(200, await heartbeat(deps, parseInstanceId(event.pathParameters?.id), token));

@@ -127,9 +127,9 @@ READY  local stack is up (Ctrl-C stops everything)
 
   curl ${offline.baseUrl}/hello/Ada
   curl -X POST ${offline.baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
-  curl ${offline.baseUrl}/status
+  curl ${offline.baseUrl}/status -H "x-api-key: $(cat .local-stack/registry-api-key)"
 
-  Instance registry (API key in ${apiKeyFile}):
+  Instance registry (API key in ${apiKeyFile}, also needed by /status):
   curl -X POST ${offline.baseUrl}/instances -H "x-api-key: $(cat .local-stack/registry-api-key)" \\
        -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
   curl "${offline.baseUrl}/instances?service=ephemeral-job" -H "x-api-key: $(cat .local-stack/registry-api-key)"

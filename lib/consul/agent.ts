@@ -64,14 +64,16 @@ export interface AgentService {
   meta: Record<string, string>;
 }
 
+type RawAgentService = { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null };
+
+/** The agent's services matching a filter expression (only those the token may read). */
+export async function agentServices(api: ConsulApi, filter: string, opts: CallOptions = {}): Promise<AgentService[]> {
+  const res = (await api.call('consul.agent.service.list', opts, (client, ctx) => client.agent.service.list({ ctx, filter }))) as Record<string, RawAgentService> | undefined;
+  return Object.values(res ?? {}).map((raw) => ({ id: raw.ID ?? '', service: raw.Service ?? '', address: raw.Address ?? '', port: raw.Port ?? 0, tags: raw.Tags ?? [], meta: raw.Meta ?? {} }));
+}
+
 /** The agent's registration of service `id`, or undefined if it has none (or the token may not read it). */
 export async function agentService(api: ConsulApi, id: string, opts: CallOptions = {}): Promise<AgentService | undefined> {
   if (!/^[A-Za-z0-9_.:-]+$/.test(id)) return undefined; // keeps the filter expression well-formed
-  const res = (await api.call('consul.agent.service.list', opts, (client, ctx) => client.agent.service.list({ ctx, filter: `ID == "${id}"` }))) as Record<
-    string,
-    { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null }
-  >;
-  const raw = res?.[id];
-  if (!raw || raw.ID !== id) return undefined;
-  return { id, service: raw.Service ?? '', address: raw.Address ?? '', port: raw.Port ?? 0, tags: raw.Tags ?? [], meta: raw.Meta ?? {} };
+  return (await agentServices(api, `ID == "${id}"`, opts)).find((s) => s.id === id);
 }

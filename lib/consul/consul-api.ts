@@ -80,8 +80,8 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       return await run(client, ctx);
     } catch (err) {
       if (err instanceof ConsulRequestError) throw err;
-      if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`, undefined, { cause: err });
-      if (reason === 'aborted') throw new ConsulTimeoutError(operation, 'aborted', undefined, { cause: err });
+      if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
+      if (reason === 'aborted') throw new ConsulTimeoutError(operation, 'aborted');
       throw toConsulError(operation, err);
     } finally {
       clearTimeout(timer);
@@ -105,8 +105,9 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
 function toConsulError(operation: string, err: unknown): ConsulRequestError {
   const statusCode = readStatusCode(err);
   const message = err instanceof Error ? err.message : String(err);
-  // Consul echoes nothing secret in error bodies, but keep messages short and single-line.
-  return new ConsulRequestError(operation, message.split('\n')[0]?.slice(0, 300) ?? 'failed', statusCode, { cause: err });
+  // No `cause`: the client's error holds the raw request, X-Consul-Token header included,
+  // and a logger that serialises causes would print it. Status and first line are enough.
+  return new ConsulRequestError(operation, message.split('\n')[0]?.slice(0, 300) ?? 'failed', statusCode);
 }
 
 function readStatusCode(err: unknown): number | undefined {

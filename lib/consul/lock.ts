@@ -22,7 +22,13 @@ export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, h
   const sessionId = session?.ID;
   if (!sessionId) throw new Error('Consul returned no session id');
   const destroy = () => api.call('consul.session.destroy', { timeoutMs: 2_000 }, (c, ctx) => c.session.destroy({ ctx, id: sessionId })).catch(() => undefined);
-  const acquired = await api.call('consul.kv.set', {}, (c, ctx) => c.kv.set({ ctx, key, value: JSON.stringify({ holder, at: new Date().toISOString() }), acquire: sessionId }));
+  let acquired: unknown;
+  try {
+    acquired = await api.call('consul.kv.set', {}, (c, ctx) => c.kv.set({ ctx, key, value: JSON.stringify({ holder, at: new Date().toISOString() }), acquire: sessionId }));
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
   if (acquired !== true) {
     await destroy();
     return undefined;

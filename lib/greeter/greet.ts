@@ -24,19 +24,20 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
   };
 }
 
-/** Greets `name` through a passing Greeter instance; throws GreetError on failure. */
-export async function greet(name: string, remainingMs: number | undefined): Promise<GreetResult> {
+/** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
+export async function greet(name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
   const { rt, loaded } = await beginInvocation();
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
   watch.ensureFresh();
-  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(cfg.coldStartWaitMs, remainingMs, cfg.deadlineMarginMs)));
+  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(cfg.coldStartWaitMs, remainingMs(), cfg.deadlineMarginMs)));
   const retryAfterSeconds = cfg.retryAfterSeconds;
   if (!instances?.length) {
     throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, { retryAfterSeconds, service: query.service });
   }
-  const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs, cfg.deadlineMarginMs);
+  // Read the Lambda's remaining time now: a cold start may have used some of it.
+  const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
   const client = rt.clients.get(consulTarget(query), cfg.channelMaxIdleMs);
   try {
     const res = await sayHelloWithRetry(client, name, { deadline: Date.now() + budget, maxAttempts: cfg.maxAttempts });

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { GreeterClient, HelloReply } from '../../proto/gen/helloworld';
+import { backoffMs } from '../consul/blocking-query';
 import { GreeterCallError, failureKind } from './errors';
 
 /** A successful call: the reply, the peer that sent it and how many attempts it took. */
@@ -34,8 +35,7 @@ function sayHelloOnce(client: GreeterClient, name: string, deadline: number): Pr
  * the one that just failed; a few ms lets round robin see the others.
  */
 export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(200, 20 * 2 ** Math.max(0, attempt - 2));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  return backoffMs(attempt - 1, 20, 200, random);
 }
 
 function isServiceError(err: unknown): err is ServiceError {

@@ -12,6 +12,11 @@ export function desiredServices(byService: ReadonlyMap<string, readonly Instance
     instances: entries.flatMap(({ instance, status }) => {
       // Imported from Cloud Map by the reverse sync: mirroring it back would loop.
       if (instance.meta[EXTERNAL_SOURCE.key] === EXTERNAL_SOURCE.value) return [];
+      // Cloud Map instance ids: at most 64 of [0-9a-zA-Z_/:.@-]; anything else would fail every run.
+      if (!/^[0-9a-zA-Z_/:.@-]{1,64}$/.test(instance.id)) {
+        skipped.push(`${name}/${instance.id}: id is not a valid Cloud Map instance id (64 characters at most)`);
+        return [];
+      }
       if (!isIPv4(instance.address)) {
         skipped.push(`${name}/${instance.id}: address ${instance.address} is not IPv4`);
         return [];

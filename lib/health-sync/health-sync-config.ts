@@ -25,7 +25,7 @@ export const HEALTH_SYNC_KEYS = {
   reverseServices: { schema: serviceList, default: [], doc: 'Cloud Map services (not ours) imported into Consul as external services; empty: reverse sync off' },
   reverseNode: { schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a node name'), default: 'aws-cloud-map', doc: 'Synthetic Consul node that holds the imported services' },
   lockTtlSeconds: { schema: intKey(10, 86_400), default: 120, doc: 'TTL of the run lock session; a crashed holder loses the lock after it' },
-  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 0, doc: 'Re-read K/V in the background after this age (0: never)' },
+  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
   ...leaseKeys('health-sync-lambda'),
 } as const satisfies KeySpecs;
 

@@ -25,7 +25,8 @@ function cloudMapClient(cfg: HealthSyncConfig): ServiceDiscoveryClient {
 /** Runs one health-sync in this execution environment (config and lease as every function). */
 export async function healthSyncInvocation(opts: { dryRun: boolean }): Promise<HealthSyncReport> {
   job ??= createFunctionRuntime(HEALTH_SYNC_KEYS);
-  const loaded = await beginInvocation(job);
+  // A dry run changes nothing in Consul, the lease included.
+  const loaded = await beginInvocation(job, { lease: !opts.dryRun });
   const cfg = loaded.values;
   const holder = `${process.env.AWS_LAMBDA_LOG_STREAM_NAME || 'local'} pid ${process.pid}`;
   return runHealthSync({ consul: job.consul, config: cfg, cloudMap: cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? cloudMapClient(cfg) : undefined, holder }, opts);

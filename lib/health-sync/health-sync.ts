@@ -6,7 +6,7 @@
  * (consul-aws's job, with health push, ownership and zero writes when idle).
  */
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import { serviceCheckId, updateTtlCheck } from '../consul/agent';
+import { agentServices, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth, type InstanceHealth } from '../consul/health';
 import { kvDelete, kvGetRecursive, kvPut } from '../consul/kv';
@@ -19,6 +19,7 @@ import { planSync } from '../cloudmap/plan';
 import { readCloudMapState } from '../cloudmap/read-state';
 import { isWriteAction, type ActualService, type SyncAction } from '../cloudmap/types';
 import { errorSummary, logger } from '../log/logger';
+import { META } from '../registry/instance-registry';
 import { desiredServices } from './desired-state';
 import { probeGrpcHealth, type ProbeResult } from './grpc-health-probe';
 import type { HealthSyncConfig } from './health-sync-config';
@@ -28,8 +29,6 @@ import { EXTERNAL_SOURCE, planReverse, type ReversePlan } from './reverse-plan';
 /** K/V layout of the job: its lock and the anti-flap counters. */
 export const LOCK_KEY = 'health-sync/lock';
 export const PROBE_STATE_PREFIX = 'health-sync/probe-state/';
-/** Meta the registry writes on instances it registered with a gRPC check. */
-const PROBE_META = { check: 'lease-check', service: 'lease-probe-grpc-service' } as const;
 
 /** What a run needs. */
 export interface HealthSyncDeps {
@@ -106,15 +105,16 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
 
 async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly InstanceHealth[]>, dryRun: boolean): Promise<ProbeReport[]> {
   const cfg = deps.config;
-  const targets = [...health].flatMap(([service, entries]) =>
-    entries.filter((e) => cfg.probeServices.includes(service) || e.instance.meta[PROBE_META.check] === 'grpc').map((e) => ({ service, entry: e })),
-  );
+  // Instances of the configured services, plus every instance the registry created with a
+  // gRPC check, whatever its service: those live on the agent, tagged by meta.
+  const configured = [...health].filter(([service]) => cfg.probeServices.includes(service)).flatMap(([, entries]) => entries.map((e) => e.instance));
+  const registered = await agentServices(deps.consul, `Meta["${META.check}"] == "grpc"`);
+  const targets = [...new Map([...configured, ...registered].map((i) => [i.id, { service: i.service, instance: i }])).values()];
   const stored = await kvGetRecursive(deps.consul, PROBE_STATE_PREFIX);
   const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), p.value]));
   const probe = deps.probe ?? probeGrpcHealth;
-  const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, entry }) => {
-    const { instance } = entry;
-    const result = await probe(instance.address, instance.port, instance.meta[PROBE_META.service] ?? '', cfg.probeTimeoutMs);
+  const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, instance }) => {
+    const result = await probe(instance.address, instance.port, instance.meta[META.probeService] ?? '', cfg.probeTimeoutMs);
     const prev = parseProbeState(states.get(instance.id));
     const next = nextProbeState(prev, result.ok, cfg);
     const changed = next.status !== prev.status;
@@ -132,7 +132,7 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
   });
   if (!dryRun) {
     // Counters of instances that left Consul are dropped, so nothing keeps probing them.
-    const live = new Set(targets.map((t) => t.entry.instance.id));
+    const live = new Set(targets.map((t) => t.instance.id));
     for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
   }
   return reports;

@@ -20,10 +20,17 @@ export interface IdempotencyRecord {
   createdAt: number;
 }
 
-/** The K/V key for a client's Idempotency-Key (hashed: the client's value never becomes a path). */
-export function idempotencyKvKey(idempotencyKey: string): string {
-  return `${IDEMPOTENCY_PREFIX}${createHash('sha256').update(idempotencyKey).digest('hex')}`;
+/**
+ * The K/V key for a client's Idempotency-Key, from a keyed digest (`keyedDigest`
+ * is an HMAC with the registry's secret): the record cannot be found, and the
+ * client's key cannot be guessed back, by anyone who can read K/V or meta.
+ */
+export function idempotencyKvKey(keyedDigest: string): string {
+  return `${IDEMPOTENCY_PREFIX}${createHash('sha256').update(keyedDigest).digest('hex')}`;
 }
+
+/** Idempotency-Key values we accept: long enough that they cannot be guessed (≥ 16 characters). */
+export const IDEMPOTENCY_KEY_FORMAT = /^[A-Za-z0-9_.:-]{16,128}$/;
 
 /** A stable hash of the validated request, to spot a key reused for a different request. */
 export function requestHash(request: unknown): string {
@@ -42,13 +49,15 @@ function canonicalJson(v: unknown): string {
 /** Result of a claim: ours, or the live record someone else wrote first. */
 export type ClaimResult = { claimed: true } | { claimed: false; existing: IdempotencyRecord };
 
-/** Claims `key` for `record`; an expired record is replaced, a live one is returned. */
-export async function claimIdempotencyKey(api: ConsulApi, key: string, record: IdempotencyRecord, now = Date.now()): Promise<ClaimResult> {
-  const kvKey = idempotencyKvKey(key);
+/**
+ * Claims `kvKey` for `record`. A live record is returned instead; an expired one,
+ * or one whose instance is gone (`stillExists` says no), is replaced.
+ */
+export async function claimIdempotencyKey(api: ConsulApi, kvKey: string, record: IdempotencyRecord, stillExists: (r: IdempotencyRecord) => Promise<boolean>, now = Date.now()): Promise<ClaimResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const current = await kvGet(api, kvKey);
     const existing = current ? parseRecord(current.value) : undefined;
-    if (existing && existing.expiresAt > now) return { claimed: false, existing };
+    if (existing && existing.expiresAt > now && (await stillExists(existing))) return { claimed: false, existing };
     if (await kvCas(api, kvKey, JSON.stringify(record), current?.modifyIndex ?? 0)) return { claimed: true };
   }
   throw new Error('could not claim the idempotency key after 3 attempts');

@@ -6,8 +6,8 @@
 import { agentService, deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth } from '../consul/health';
-import { RequestError } from '../http/errors';
-import { claimIdempotencyKey, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
+import { invalidInput, RequestError } from '../http/errors';
+import { claimIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
 import type { createLeaseSigner } from './lease-token';
 import type { RegistryConfig } from './registry-config';
 import { newInstanceId, type Registration } from './registration-request';
@@ -30,24 +30,37 @@ export interface RegistryDeps {
 /** Meta keys the registry writes itself (clients may not set `lease-*` or `consul-*`). */
 export const META = { registeredBy: 'lease-registered-by', check: 'lease-check', ttl: 'lease-ttl-seconds', idempotency: 'lease-idempotency', probeService: 'lease-probe-grpc-service' } as const;
 
-/** Registers `reg`; with an Idempotency-Key a retry returns the first instance. */
-export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotencyKey?: string): Promise<LeaseGrant> {
+/** An Idempotency-Key as sent, and who sent it (the API key id), which scopes it. */
+export interface IdempotencyScope {
+  key: string;
+  caller: string;
+}
+
+/** Registers `reg`; with an Idempotency-Key a retry by the same caller returns the first instance. */
+export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotency?: IdempotencyScope): Promise<LeaseGrant> {
   const now = deps.now?.() ?? Date.now();
   const grpc = reg.check.type === 'grpc';
   const ttlSeconds = grpc ? deps.config.probeTtlSeconds : reg.ttlSeconds;
   const id = newInstanceId(reg.service);
   const expiresAt = now + ttlSeconds * 1000;
   let claimedKey: string | undefined;
-  if (idempotencyKey) {
+  if (idempotency) {
+    if (!IDEMPOTENCY_KEY_FORMAT.test(idempotency.key)) throw invalidInput('Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
     const hash = requestHash(reg);
-    const claim = await claimIdempotencyKey(deps.consul, idempotencyKey, { id, service: reg.service, requestHash: hash, expiresAt: now + deps.config.idempotencyTtlSeconds * 1000, createdAt: now }, now);
+    const kvKey = idempotencyKvKey(deps.signer.sign(idempotency.caller || 'anonymous', idempotency.key));
+    const record = { id, service: reg.service, requestHash: hash, expiresAt: now + deps.config.idempotencyTtlSeconds * 1000, createdAt: now };
+    let existingTtl: number | undefined;
+    const claim = await claimIdempotencyKey(deps.consul, kvKey, record, async (r) => {
+      // An instance Consul already removed is not worth returning: register a new one.
+      const svc = await agentService(deps.consul, r.id);
+      existingTtl = svc ? Number(svc.meta[META.ttl] ?? ttlSeconds) : undefined;
+      return svc !== undefined;
+    }, now);
     if (!claim.claimed) {
       if (claim.existing.requestHash !== hash) throw new RequestError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
-      const existing = await agentService(deps.consul, claim.existing.id);
-      const ttl = Number(existing?.meta[META.ttl] ?? ttlSeconds);
-      return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + ttl * 1000).toISOString() };
+      return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
     }
-    claimedKey = idempotencyKvKey(idempotencyKey);
+    claimedKey = kvKey;
   }
   try {
     await registerTtlService(deps.consul, {
@@ -98,7 +111,7 @@ export async function deleteInstance(deps: RegistryDeps, id: string, token: stri
   const svc = await authorize(deps, id, token);
   await deregisterService(deps.consul, id);
   const idem = svc.meta[META.idempotency];
-  if (idem) await releaseIdempotencyKey(deps.consul, `registry/idempotency/${idem}`).catch(() => undefined);
+  if (idem) await releaseIdempotencyKey(deps.consul, `${IDEMPOTENCY_PREFIX}${idem}`).catch(() => undefined);
 }
 
 /** Instances of `service` with their health, as the API lists them. */
@@ -110,7 +123,8 @@ export async function listInstances(deps: RegistryDeps, service: string) {
     address: instance.address,
     port: instance.port,
     tags: instance.tags,
-    meta: instance.meta,
+    // The server's own lease-* meta (check kind, TTL, idempotency digest) is not for other callers.
+    meta: Object.fromEntries(Object.entries(instance.meta).filter(([k]) => !k.startsWith('lease-'))),
     status,
   }));
 }

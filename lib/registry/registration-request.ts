@@ -37,7 +37,8 @@ export interface Registration {
 const [MAX_TAGS, MAX_META_KEYS, MAX_META_VALUE_BYTES] = [16, 64, 512];
 const META_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 // The registry writes its own meta under these; a client value must not spoof it.
-const RESERVED_META = /^(consul|lease)-/i;
+// external-source marks services imported from Cloud Map, which the forward mirror skips.
+const RESERVED_META = /^(consul-|lease-|external-source$)/i;
 // Whole seconds or minutes only: the one format, so clients never guess at units.
 const DURATION = /^(\d+)(s|m)$/;
 const GRPC_SERVICE = /^[A-Za-z0-9_.-]{0,128}$/;
@@ -77,7 +78,7 @@ function metaProblem(raw: unknown): string | undefined {
     const name = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
     if (!META_KEY.test(key)) return `meta key ${name} must be 1–128 characters of A-Z a-z 0-9 _ -`;
     if (key === '__proto__') return 'meta key "__proto__" is not allowed';
-    if (RESERVED_META.test(key)) return `meta key ${name} is reserved: keys starting with consul- or lease- are written by the server`;
+    if (RESERVED_META.test(key)) return `meta key ${name} is reserved: keys starting with consul- or lease-, and external-source, are written by the server`;
     if (typeof value !== 'string') return `meta.${key} must be a string`;
     // Bytes, as Consul counts them, so Consul never rejects what we accepted.
     if (Buffer.byteLength(value, 'utf8') > MAX_META_VALUE_BYTES) return `meta.${key} must be at most ${MAX_META_VALUE_BYTES} bytes`;

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { boolKey, intKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { leaseKeys } from '../lease/lease-config';
+import { createAddressPolicy } from './address-policy';
 
 function listKey(item: z.ZodType<string, string>, what: string) {
   return z
@@ -11,7 +12,15 @@ function listKey(item: z.ZodType<string, string>, what: string) {
 }
 
 const prefix = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'each prefix must be lower-case letters, digits and -');
-const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'each entry must be a CIDR such as 10.0.0.0/8');
+// Checked by building a policy from it, so a value that passes here also works at run time.
+const cidr = z.string().refine((c) => {
+  try {
+    createAddressPolicy({ allowedCidrs: [c] });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'each entry must be a CIDR such as 10.0.0.0/8');
 
 /** Registry keys, with safe defaults: private ranges only, nothing special-purpose. */
 export const REGISTRY_KEYS = {

@@ -14,11 +14,18 @@ export function policyFromConfig(cfg: RegistryConfig): RegistrationPolicy {
     policy = {
       allowedServicePrefixes: cfg.allowedServicePrefixes,
       address: createAddressPolicy({ allowedCidrs: cfg.allowedCidrs, allowLoopback: cfg.allowLoopback, allowLinkLocal: cfg.allowLinkLocal, allowMetadata: cfg.allowMetadataAddress }),
-      ttlSeconds: { min: cfg.ttlMinSeconds, max: cfg.ttlMaxSeconds, default: cfg.ttlDefaultSeconds },
+      ttlSeconds: ttlBounds(cfg),
     };
     cache.set(cfg, policy);
   }
   return policy;
+}
+
+/** TTL bounds that always make sense, whatever combination of valid keys K/V holds. */
+export function ttlBounds(cfg: RegistryConfig): { min: number; max: number; default: number } {
+  const min = Math.min(cfg.ttlMinSeconds, cfg.ttlMaxSeconds);
+  const max = Math.max(cfg.ttlMinSeconds, cfg.ttlMaxSeconds);
+  return { min, max, default: Math.min(max, Math.max(min, cfg.ttlDefaultSeconds)) };
 }
 
 /** The `service` query parameter of a list request: required, well-formed, inside the allowed prefixes. */

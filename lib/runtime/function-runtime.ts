@@ -48,9 +48,9 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: 
 }
 
 /** The start of every invocation: config (read on cold start only) and the lease renewal. */
-export async function beginInvocation<S extends RuntimeKeySpecs>(rt: FunctionRuntime<S>): Promise<LoadedConfig<S>> {
+export async function beginInvocation<S extends RuntimeKeySpecs>(rt: FunctionRuntime<S>, opts: { lease?: boolean } = {}): Promise<LoadedConfig<S>> {
   const loaded = await rt.config.get();
   const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
-  if (v.leaseEnabled) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
+  if (v.leaseEnabled && opts.lease !== false) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
   return loaded;
 }

@@ -91,11 +91,11 @@ before(async () => {
   });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
-  syncToken = await provisionToken(stack.consul.address, stack.consul.managementToken, [...healthSyncPolicies(['greeter']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
+  syncToken = await provisionToken(stack.consul.address, stack.consul.managementToken, [...healthSyncPolicies(['greeter', 'ephemeral-']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
     configPrefix: HS_PREFIX,
     leaseService: 'health-sync-lambda',
   });
-  const registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['greeter']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['greeter', 'ephemeral-']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   const config = { ...resolveConfig(REGISTRY_KEYS, {}).values, allowLoopback: true };
   const deps = { consul: registryApi, signer: createLeaseSigner(randomBytes(32)), config };
@@ -104,6 +104,9 @@ before(async () => {
     const grant = await registerInstance(deps, { service: 'greeter', address: '127.0.0.1', port: backends[name].port, tags: ['probed'], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } });
     ids[name] = grant.id;
   }
+  // A gRPC-checked instance of a service that is neither mirrored nor in probeServices.
+  const extra = await registerInstance(deps, { service: 'ephemeral-probe', address: '127.0.0.1', port: backends.p1!.port, tags: [], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } });
+  ids.extra = extra.id;
   // The gateway runtime takes its token from the environment when it is created.
   Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix });
   gatewayRuntime();
@@ -129,7 +132,8 @@ describe('health-sync', () => {
     assert.deepEqual(await passingIds(stack.admin, 'greeter'), [], 'gRPC-checked instances start critical');
     const r = await sync();
     assert.equal(r.skipped, undefined);
-    assert.deepEqual(r.probes.map((p) => [p.id, p.status]).sort(), [[ids.p1, 'passing'], [ids.p2, 'passing']].sort());
+    assert.deepEqual(r.probes.map((p) => [p.id, p.status]).sort(), [[ids.p1, 'passing'], [ids.p2, 'passing'], [ids.extra, 'passing']].sort());
+    assert.deepEqual(await passingIds(stack.admin, 'ephemeral-probe'), [ids.extra], 'registry instances are probed whatever their service');
     assert.deepEqual((await passingIds(stack.admin, 'greeter')).sort(), [ids.p1, ids.p2].sort());
     assert.deepEqual(await cloudMapInstanceIds('greeter'), [ids.p1, ids.p2].sort());
     const health = await cloudMapHealth();

@@ -1,6 +1,7 @@
 // End to end over HTTP: the real Serverless CLI with serverless-offline, real
 // Consul (ACLs on), three real Greeter backends, one SIGKILLed mid-run.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
@@ -9,6 +10,7 @@ import { freePort, stopProcess } from '../../scripts/stack/processes';
 import { eventually, startTestStack, type TestStack } from './harness';
 
 let stack: TestStack;
+const apiKey = randomBytes(24).toString('hex');
 let offline: OfflineServer | undefined;
 
 async function get(path: string, init?: RequestInit) {
@@ -35,6 +37,7 @@ before(async () => {
     lambdaPort: await freePort(),
     consulAddress: stack.consul.address,
     gatewayToken: stack.gatewayToken,
+    registry: { consulToken: '', signingKey: randomBytes(32).toString('hex'), apiKey },
     extraEnv: { LOG_LEVEL: 'INFO' },
   });
 });
@@ -73,8 +76,9 @@ describe('HTTP through serverless-offline', () => {
     }
   });
 
-  it('GET /status shows config sources, instances and the Consul index, token redacted', async () => {
-    const r = await get('/status');
+  it('GET /status needs the API key, then shows config sources, instances and the Consul index, token redacted', async () => {
+    assert.equal((await get('/status')).status, 403);
+    const r = await get('/status', { headers: { 'x-api-key': apiKey } });
     assert.equal(r.status, 200, r.text);
     const cfg = r.body.config as Record<string, { value: unknown; source: string }>;
     assert.deepEqual(cfg.maxAttempts, { value: 3, source: 'kv' });
@@ -109,7 +113,7 @@ describe('HTTP through serverless-offline', () => {
     assert.ok(total > 50, `enough traffic flowed (${total} requests)`);
     assert.ok(servedBy.has('e2e-2'), 'the victim served traffic before it died');
     await eventually(async () => {
-      const s = await get('/status');
+      const s = await get('/status', { headers: { 'x-api-key': apiKey } });
       const inst = (s.body.discovery as { instances: { id: string }[] }[])[0]?.instances ?? [];
       return inst.length === 2 && !inst.some((i) => i.id === 'e2e-2');
     }, 10_000, 'Consul to drop the killed backend');

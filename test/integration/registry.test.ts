@@ -99,8 +99,15 @@ describe('registration API', () => {
     assert.equal(b.body.id, a.body.id);
     const c = await register({ ...base, port: 9001 }, { 'idempotency-key': key });
     assert.equal(c.status, 422);
-    const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { port: number }[];
+    assert.equal((await register({ ...base, port: 9002 }, { 'idempotency-key': 'short' })).status, 400, 'guessable keys are refused');
+    // Once the instance is gone, a retry registers a new one instead of returning a dead id.
+    await call('DELETE', `/instances/${String(a.body.id)}`, { headers: { 'x-lease-token': String(a.body.leaseToken) } });
+    const d = await register({ ...base, port: 9000 }, { 'idempotency-key': key });
+    assert.equal(d.status, 201);
+    assert.notEqual(d.body.id, a.body.id);
+    const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { port: number; meta: Record<string, string> }[];
     assert.equal(list.filter((i) => i.port === 9000).length, 1);
+    assert.ok(list.every((i) => !Object.keys(i.meta).some((k) => k.startsWith('lease-'))), 'server meta stays private');
   });
 
   it('rejects bad registrations with a clear 400 (or 413)', async () => {
