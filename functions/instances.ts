@@ -14,8 +14,8 @@ import { beginRegistryInvocation } from '../lib/registry/registry-runtime';
 import { parseInstanceId, parseRegistration } from '../lib/registry/registration-request';
 
 export const handler = httpHandler<APIGatewayProxyEvent>(async (event) => {
-  const { rt, loaded } = await beginRegistryInvocation();
-  const deps = { consul: rt.consul, signer: rt.signer, config: loaded.values };
+  const { rt, signer, loaded } = await beginRegistryInvocation();
+  const deps = { consul: rt.consul, signer, config: loaded.values };
   const token = header(event, 'x-lease-token');
   switch (`${event.httpMethod} ${event.resource}`) {
     case 'POST /instances': {

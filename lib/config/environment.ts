@@ -1,17 +1,20 @@
-/** The only settings that come from the environment: where Consul is, the token, the K/V prefix. */
+/** The only settings that come from the environment: where Consul is, the token (or its SSM name), the K/V prefix. */
 import { z } from 'zod';
 
 /** Connection settings for a function, read from its environment. */
 export interface FunctionEnvironment {
   consulAddress: string;
-  /** ACL token; never logged, redacted in /status. */
+  /** ACL token given directly (local); never logged, redacted in /status. */
   consulToken?: string;
+  /** SSM parameter holding the token (deployed): CONSUL_HTTP_TOKEN_PARAMETER. */
+  consulTokenParameter?: string;
   configPrefix: string;
 }
 
 const envSchema = z.object({
   CONSUL_HTTP_ADDR: z.string().trim().min(1).default('127.0.0.1:8500'),
   CONSUL_HTTP_TOKEN: z.string().trim().optional(),
+  CONSUL_HTTP_TOKEN_PARAMETER: z.string().trim().optional(),
   CONFIG_PREFIX: z
     .string()
     .trim()
@@ -27,5 +30,5 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
     throw new Error(`invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
   }
   const e = parsed.data;
-  return { consulAddress: e.CONSUL_HTTP_ADDR, consulToken: e.CONSUL_HTTP_TOKEN || undefined, configPrefix: e.CONFIG_PREFIX };
+  return { consulAddress: e.CONSUL_HTTP_ADDR, consulToken: e.CONSUL_HTTP_TOKEN || undefined, consulTokenParameter: e.CONSUL_HTTP_TOKEN_PARAMETER || undefined, configPrefix: e.CONFIG_PREFIX };
 }

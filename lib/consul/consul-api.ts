@@ -16,7 +16,8 @@ import { ConsulRequestError, ConsulTimeoutError } from './errors';
 /** How to reach Consul and with which ACL token. */
 export interface ConsulConnection {
   address: string;
-  token?: string;
+  /** The token, or a function giving it once it is known (it may come from SSM after start-up). */
+  token?: string | (() => string | undefined);
   /** Timeout for ordinary (non-blocking) calls. */
   timeoutMs?: number;
 }
@@ -57,7 +58,13 @@ const DEFAULT_TIMEOUT_MS = 2_000;
 /** Creates a ConsulApi; `token` is sent as X-Consul-Token and never logged. */
 export function createConsulApi(conn: ConsulConnection): ConsulApi {
   const { host, port, secure } = parseConsulAddress(conn.address);
-  const client = new Consul({ host, port, secure, defaults: conn.token ? { token: conn.token } : {} }) as unknown as RawConsulClient;
+  // Created on first use, so a token resolved after start-up (SSM) is the one sent.
+  let client: RawConsulClient | undefined;
+  const getClient = () => {
+    const token = typeof conn.token === 'function' ? conn.token() : conn.token;
+    client ??= new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    return client;
+  };
   const counts = new Map<string, number>();
   const defaultTimeout = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
@@ -77,7 +84,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.signal?.aborted) throw new ConsulTimeoutError(operation, 'aborted before start');
-      return await run(client, ctx);
+      return await run(getClient(), ctx);
     } catch (err) {
       if (err instanceof ConsulRequestError) throw err;
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
@@ -98,7 +105,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       const header = res.headers['x-consul-index'];
       return { value, index: Array.isArray(header) ? (header[0] ?? '0') : (header ?? '0') };
     },
-    destroy: () => client.destroy(),
+    destroy: () => client?.destroy(),
   };
 }
 

@@ -12,7 +12,7 @@ export async function gatewayStatus(): Promise<Record<string, unknown>> {
   await watch.waitForFirst(loaded.values.coldStartWaitMs);
   const config: Record<string, { value: unknown; source: string }> = {
     consulAddress: { value: rt.env.consulAddress, source: 'env' },
-    consulToken: { value: rt.env.consulToken ? '[redacted]' : null, source: 'env' },
+    consulToken: rt.env.consulToken ? { value: '[redacted]', source: 'env' } : { value: rt.env.consulTokenParameter ? `[redacted, from ${rt.env.consulTokenParameter}]` : null, source: 'ssm' },
     configPrefix: { value: rt.env.configPrefix, source: 'env' },
   };
   for (const [key, value] of Object.entries(loaded.values)) {

@@ -8,7 +8,7 @@ import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth } from '../consul/health';
 import { invalidInput, RequestError } from '../http/errors';
 import { claimIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
-import type { createLeaseSigner } from './lease-token';
+import type { LeaseSigner } from './lease-token';
 import type { RegistryConfig } from './registry-config';
 import { newInstanceId, type Registration } from './registration-request';
 
@@ -22,7 +22,7 @@ export interface LeaseGrant {
 /** Dependencies of the registry operations. */
 export interface RegistryDeps {
   consul: ConsulApi;
-  signer: ReturnType<typeof createLeaseSigner>;
+  signer: LeaseSigner;
   config: RegistryConfig;
   now?: () => number;
 }

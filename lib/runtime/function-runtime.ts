@@ -11,6 +11,7 @@ import { ConsulKvProvider } from '../config/kv-provider';
 import { ExecutionLease } from '../lease/execution-lease';
 import type { leaseKeys } from '../lease/lease-config';
 import { releaseOnSigterm } from '../lease/release-on-sigterm';
+import { resolveSecret } from '../config/secrets';
 
 /** Key sets that include the lease keys and the refresh age. */
 export type RuntimeKeySpecs = KeySpecs & ReturnType<typeof leaseKeys> & { configMaxAgeSeconds: KeySpecs[string] };
@@ -22,13 +23,17 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
   config: ConfigStore<S>;
   lease: ExecutionLease;
   startedAt: number;
+  /** Resolves the Consul token (from SSM when so configured) once per environment. */
+  ready(): Promise<void>;
   /** Stops using the environment's resources (tests, shutdown). */
   close(): void;
 }
 
 /** Builds the runtime from the environment and the function's key set. */
 export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
-  const consul = createConsulApi({ address: env.consulAddress, token: env.consulToken });
+  let token = env.consulToken;
+  let resolving: Promise<void> | undefined;
+  const consul = createConsulApi({ address: env.consulAddress, token: () => token });
   const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix, specs, {
     maxAgeSeconds: (v) => (typeof v.configMaxAgeSeconds === 'number' ? v.configMaxAgeSeconds : 0),
   });
@@ -40,6 +45,16 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: 
     config,
     lease,
     startedAt: Date.now(),
+    ready() {
+      resolving ??= resolveSecret('CONSUL_HTTP_TOKEN').then((t) => {
+        token = t;
+      });
+      // A failed fetch is retried by the next invocation rather than cached.
+      return resolving.catch((err: unknown) => {
+        resolving = undefined;
+        throw err;
+      });
+    },
     close() {
       stopReleasing();
       consul.destroy();
@@ -49,6 +64,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: 
 
 /** The start of every invocation: config (read on cold start only) and the lease renewal. */
 export async function beginInvocation<S extends RuntimeKeySpecs>(rt: FunctionRuntime<S>, opts: { lease?: boolean } = {}): Promise<LoadedConfig<S>> {
+  await rt.ready();
   const loaded = await rt.config.get();
   const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
   if (v.leaseEnabled && opts.lease !== false) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
