@@ -29,6 +29,7 @@ export async function resolveSecret(name: string, env: NodeJS.ProcessEnv = proce
     return value;
   } catch (err) {
     // Name the parameter, never a value.
-    throw new Error(`could not read ${name} from SSM parameter ${parameter}: ${err instanceof Error ? err.message : String(err)}`);
+    // The SDK's error carries the request, not the (unread) value, so it may stay as the cause.
+    throw new Error(`could not read ${name} from SSM parameter ${parameter}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }

@@ -89,10 +89,8 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
       report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
       report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun });
       report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
-      if (cfg.reverseServices.length) {
-        const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
-        report.reverse = await reverseSync(deps, foreign, opts.dryRun);
-      }
+      const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
+      report.reverse = await reverseSync(deps, foreign, opts.dryRun);
     }
   } finally {
     await lock?.release();
@@ -138,9 +136,12 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
   return reports;
 }
 
-async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<ReversePlan & { errors: string[] }> {
+async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<(ReversePlan & { errors: string[] }) | undefined> {
   const cfg = deps.config;
-  const plan = planReverse(foreign, cfg.reverseServices, await externalServices(deps.consul, cfg.reverseNode));
+  // Read the node even when the reverse sync is off: imports left from when it was on are removed.
+  const existing = await externalServices(deps.consul, cfg.reverseNode);
+  if (!cfg.reverseServices.length && !existing.length) return undefined;
+  const plan = planReverse(foreign, cfg.reverseServices, existing);
   const errors: string[] = [];
   if (dryRun) return { ...plan, errors };
   const nodeMeta = { 'external-node': 'true', 'external-probe': 'false', [EXTERNAL_SOURCE.key]: EXTERNAL_SOURCE.value };
