@@ -9,9 +9,6 @@ import { SERVICE_NAME } from '../config/key-specs';
 import { invalidInput } from '../http/errors';
 import type { AddressPolicy } from './address-policy';
 
-/** Largest registration body worth parsing (the same 16 KiB cap `readJsonBody` applies). */
-export const MAX_REGISTRATION_BODY_BYTES = 16 * 1024;
-
 /** What the deployment lets a workload register. */
 export interface RegistrationPolicy {
   allowedServicePrefixes: string[];
@@ -21,7 +18,7 @@ export interface RegistrationPolicy {
 
 // The ttl variant spells out its absent fields so `check.service` reads without narrowing first.
 /** How Consul learns the instance is alive: heartbeats (`ttl`) or a grpc.health.v1 probe (`service` '' = whole server). */
-export type RegistrationCheck = { type: 'ttl'; service?: undefined; intervalSeconds?: undefined } | { type: 'grpc'; service: string; intervalSeconds?: number };
+export type RegistrationCheck = { type: 'ttl'; service?: undefined } | { type: 'grpc'; service: string };
 
 /** A validated registration: defaults filled in, address in canonical form. */
 export interface Registration {
@@ -100,7 +97,6 @@ const grpcCheck = z.strictObject(
   {
     type: z.literal('grpc'),
     service: z.string({ error: 'check.service must be a string' }).regex(GRPC_SERVICE, 'check.service must be at most 128 characters of A-Z a-z 0-9 _ . -').optional(),
-    interval: duration('check.interval').refine((s) => s >= 5 && s <= 300, 'check.interval must be between 5s and 5m').optional(),
   },
   checkError,
 );
@@ -138,7 +134,8 @@ export function parseRegistration(input: unknown, policy: RegistrationPolicy): R
   const { min, max } = policy.ttlSeconds;
   if (d.ttl !== undefined && (d.ttl < min || d.ttl > max)) throw invalidInput(`ttl must be between ${min}s and ${max}s`);
   const c = d.check;
-  const grpc: RegistrationCheck | undefined = c?.type === 'grpc' ? { type: 'grpc', service: c.service ?? '', ...(c.interval !== undefined ? { intervalSeconds: c.interval } : {}) } : undefined;
+  // No interval: gRPC-checked instances are probed on the health-sync schedule.
+  const grpc: RegistrationCheck | undefined = c?.type === 'grpc' ? { type: 'grpc', service: c.service ?? '' } : undefined;
   return { service: d.service, address: address.address, port: d.port, tags: d.tags ?? [], meta: d.meta ?? {}, ttlSeconds: d.ttl ?? policy.ttlSeconds.default, check: grpc ?? { type: 'ttl' } };
 }
 
