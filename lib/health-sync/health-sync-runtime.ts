@@ -23,13 +23,15 @@ function cloudMapClient(cfg: HealthSyncConfig): ServiceDiscoveryClient {
 }
 
 /** Runs one health-sync in this execution environment (config and lease as every function). */
-export async function healthSyncInvocation(opts: { dryRun: boolean }): Promise<HealthSyncReport> {
+export async function healthSyncInvocation(opts: { dryRun: boolean; remainingMs?: () => number }): Promise<HealthSyncReport> {
   job ??= createFunctionRuntime(HEALTH_SYNC_KEYS);
   // A dry run changes nothing in Consul, the lease included.
   const loaded = await beginInvocation(job, { lease: !opts.dryRun });
   const cfg = loaded.values;
   const holder = `${process.env.AWS_LAMBDA_LOG_STREAM_NAME || 'local'} pid ${process.pid}`;
-  return runHealthSync({ consul: job.consul, config: cfg, cloudMap: cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? cloudMapClient(cfg) : undefined, holder }, opts);
+  // Keep 3 s to release the lock and answer before the Lambda's own timeout.
+  const deadline = opts.remainingMs ? Date.now() + opts.remainingMs() - 3_000 : undefined;
+  return runHealthSync({ consul: job.consul, config: cfg, cloudMap: cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? cloudMapClient(cfg) : undefined, holder, deadline }, opts);
 }
 
 /** Forgets the runtime (tests). */

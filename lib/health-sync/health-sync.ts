@@ -36,6 +36,8 @@ export interface HealthSyncDeps {
   config: HealthSyncConfig;
   cloudMap?: ServiceDiscoveryClient;
   holder: string;
+  /** Epoch ms by which the run must be done (the Lambda's time minus a margin); none: unbounded. */
+  deadline?: number;
   probe?: (address: string, port: number, service: string, timeoutMs: number) => Promise<ProbeResult>;
 }
 
@@ -59,8 +61,13 @@ export interface HealthSyncReport {
   /** The reverse direction (Cloud Map → Consul), when configured. */
   reverse?: ReversePlan & { errors: string[] };
   notMirrored: string[];
+  /** Set when the run stopped early to finish within its time. */
+  cutShort?: string;
   durationMs: number;
 }
+
+/** Least time the Cloud Map step is started with: one page of calls with retries. */
+const MIRROR_MIN_MS = 15_000;
 
 /** Runs the job once; a run that finds the lock taken skips and says so. */
 export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolean }): Promise<HealthSyncReport> {
@@ -77,7 +84,12 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
     const names = [...new Set([...cfg.services, ...cfg.probeServices])];
     const health = new Map(await mapBounded(names, 8, async (n) => [n, await serviceHealth(deps.consul, n)] as const));
     report.probes = await probeAndRecord(deps, health, opts.dryRun);
-    if (cfg.cloudMapEnabled && cfg.cloudMapNamespaceId && deps.cloudMap) {
+    const left = deps.deadline === undefined ? Infinity : deps.deadline - Date.now();
+    if (left < MIRROR_MIN_MS) {
+      // Better to skip the mirror this time than to be killed mid-apply holding the lock.
+      report.cutShort = `skipped the Cloud Map step: ${Math.max(0, Math.round(left))} ms left`;
+      logger.warn('health-sync ran short of time', { reason: report.cutShort });
+    } else if (cfg.cloudMapEnabled && cfg.cloudMapNamespaceId && deps.cloudMap) {
       // This run's probe verdicts override what Consul said before the probes.
       const verdict = new Map(report.probes.map((p) => [p.id, p.status]));
       const mirrored = new Map(
@@ -112,6 +124,7 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
   const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), p.value]));
   const probe = deps.probe ?? probeGrpcHealth;
   const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, instance }) => {
+    if (deps.deadline !== undefined && Date.now() + cfg.probeTimeoutMs > deps.deadline) return undefined; // no time to probe it
     const result = await probe(instance.address, instance.port, instance.meta[META.probeService] ?? '', cfg.probeTimeoutMs);
     const prev = parseProbeState(states.get(instance.id));
     const next = nextProbeState(prev, result.ok, cfg);
@@ -128,12 +141,14 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
     }
     return { service, id: instance.id, ok: result.ok, output: result.output, status: next.status, changed };
   });
+  const done = reports.filter((r): r is ProbeReport => r !== undefined);
+  if (done.length < targets.length) logger.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
   if (!dryRun) {
     // Counters of instances that left Consul are dropped, so nothing keeps probing them.
     const live = new Set(targets.map((t) => t.instance.id));
     for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
   }
-  return reports;
+  return done;
 }
 
 async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<(ReversePlan & { errors: string[] }) | undefined> {

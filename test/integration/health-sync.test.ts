@@ -208,6 +208,13 @@ describe('health-sync', () => {
     assert.deepEqual(await passingIds(stack.admin, 'greeter-legacy'), []);
   });
 
+  it('skips the Cloud Map step rather than overrun the Lambda', async () => {
+    const r = (await healthSyncHandler({}, { getRemainingTimeInMillis: () => 10_000 })) as HealthSyncReport;
+    assert.match(r.cutShort ?? '', /skipped the Cloud Map step/);
+    assert.equal(r.cloudMap, undefined);
+    assert.ok(r.probes.length > 0, 'probes still ran');
+  });
+
   it('two runs at once: one does the work, the other skips', async () => {
     const [a, b] = await Promise.all([sync(), sync()]);
     assert.deepEqual([a.skipped, b.skipped].sort(), ['locked', undefined].sort());
