@@ -1,5 +1,6 @@
 /** Consul agent endpoints for services whose health is a TTL check (leases, registered instances). */
 import type { CallOptions, ConsulApi } from './consul-api';
+import type { ServiceEntry } from './service-instances';
 
 /** A service registration on the local agent with one TTL check. */
 export interface TtlServiceRegistration {
@@ -55,14 +56,7 @@ export async function updateTtlCheck(api: ConsulApi, checkId: string, state: 'pa
 }
 
 /** A service as the local agent knows it. */
-export interface AgentService {
-  id: string;
-  service: string;
-  address: string;
-  port: number;
-  tags: string[];
-  meta: Record<string, string>;
-}
+export type AgentService = ServiceEntry;
 
 type RawAgentService = { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null };
 

@@ -4,15 +4,10 @@
  * status the writer sets, and `external-source` meta marks the origin.
  */
 import type { CallOptions, ConsulApi } from './consul-api';
+import type { ServiceEntry } from './service-instances';
 
-/** One external service instance on a synthetic node. */
-export interface ExternalService {
-  id: string;
-  service: string;
-  address: string;
-  port: number;
-  tags: string[];
-  meta: Record<string, string>;
+/** One external service instance on a synthetic node, with the health its writer set. */
+export interface ExternalService extends ServiceEntry {
   status: 'passing' | 'critical';
 }
 

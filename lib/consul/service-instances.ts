@@ -1,13 +1,17 @@
 /** Pure conversion of Consul health entries into the instances we route to. */
 
-/** One routable instance of a service. */
-export interface ServiceInstance {
+/** A service registration as every Consul endpoint describes it. */
+export interface ServiceEntry {
   id: string;
   service: string;
   address: string;
   port: number;
   tags: string[];
   meta: Record<string, string>;
+}
+
+/** One routable instance of a service, with the node it is registered on. */
+export interface ServiceInstance extends ServiceEntry {
   node: string;
 }
 
