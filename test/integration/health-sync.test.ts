@@ -22,7 +22,8 @@ import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { gatewayRuntime, resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
-import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
+import { LOCK_KEY, type HealthSyncReport } from '../../lib/health-sync/health-sync';
+import { tryLock } from '../../lib/consul/lock';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { resetHealthSyncRuntime } from '../../lib/health-sync/health-sync-runtime';
 import { registerInstance } from '../../lib/registry/instance-registry';
@@ -33,7 +34,7 @@ import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
-import { httpEvent, lambdaContext, passingIds, startTestStack, type TestStack } from './harness';
+import { eventually, httpEvent, lambdaContext, passingIds, startTestStack, type TestStack } from './harness';
 
 const HS_PREFIX = 'config/health-sync/test/';
 const WRITES = ['CreateService', 'RegisterInstance', 'DeregisterInstance', 'UpdateInstanceCustomHealthStatus'];
@@ -215,8 +216,28 @@ describe('health-sync', () => {
     assert.ok(r.probes.length > 0, 'probes still ran');
   });
 
-  it('two runs at once: one does the work, the other skips', async () => {
-    const [a, b] = await Promise.all([sync(), sync()]);
-    assert.deepEqual([a.skipped, b.skipped].sort(), ['locked', undefined].sort());
+  it('a run that finds another holding the lock skips, and runs once it is released', async () => {
+    const api = createConsulApi({ address: stack.consul.address, token: syncToken });
+    const held = await tryLock(api, LOCK_KEY, 30, 'a slow run');
+    try {
+      assert.ok(held, 'the test took the lock');
+      assert.equal((await sync()).skipped, 'locked');
+    } finally {
+      await held?.release();
+      api.destroy();
+    }
+    assert.equal((await sync()).skipped, undefined);
   });
+
+  it("a crashed holder's lock expires with its session", async () => {
+    // A holder that took the lock and died: a 10 s session nobody renews.
+    const headers = { 'x-consul-token': syncToken };
+    const session = (await (await fetch(`http://${stack.consul.address}/v1/session/create`, { method: 'PUT', headers, body: JSON.stringify({ TTL: '10s', Behavior: 'delete', LockDelay: '1s' }) })).json()) as { ID: string };
+    const took = await (await fetch(`http://${stack.consul.address}/v1/kv/${LOCK_KEY}?acquire=${session.ID}`, { method: 'PUT', headers, body: 'crashed' })).json();
+    assert.equal(took, true);
+    assert.equal((await sync()).skipped, 'locked');
+    // Consul invalidates an expired session between TTL and 2×TTL.
+    await eventually(async () => (await sync()).skipped === undefined, 30_000, 'the dead holder to lose the lock');
+  });
+
 });
