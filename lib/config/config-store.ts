@@ -7,7 +7,7 @@ import { ConsulRequestError } from '../consul/errors';
 import { errorSummary, logger } from '../log/logger';
 import type { ConsulKvProvider, KvSnapshot } from './kv-provider';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
-import type { KeySpecs } from './key-specs';
+import type { ConfigValues, KeySpecs } from './key-specs';
 
 /** The effective config plus where it came from. */
 export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
@@ -17,28 +17,28 @@ export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
 }
 
 /** Cold-start and retry timing; the cold-start budget cannot itself come from K/V. */
-export interface ConfigStoreOptions {
+export interface ConfigStoreOptions<S extends KeySpecs> {
   coldStartBudgetMs: number;
   /** How often to retry Consul while running on defaults because it was unreachable. */
   unreachableRetryMs: number;
   /** Seconds after which a loaded config is re-read in the background (0: never). */
-  maxAgeSeconds: (values: Record<string, unknown>) => number;
+  maxAgeSeconds: (values: ConfigValues<S>) => number;
 }
 
-const DEFAULTS: ConfigStoreOptions = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, maxAgeSeconds: () => 0 };
+const DEFAULTS = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, maxAgeSeconds: () => 0 };
 
 /** Holds the current config for one K/V prefix and key set. */
 export class ConfigStore<S extends KeySpecs> {
   private loaded?: LoadedConfig<S>;
   private snapshot?: KvSnapshot;
   private refreshing?: Promise<void>;
-  private readonly opts: ConfigStoreOptions;
+  private readonly opts: ConfigStoreOptions<S>;
 
   constructor(
     private readonly provider: ConsulKvProvider,
     readonly prefix: string,
     private readonly specs: S,
-    opts: Partial<ConfigStoreOptions> = {},
+    opts: Partial<ConfigStoreOptions<S>> = {},
     private readonly now: () => number = Date.now,
   ) {
     this.opts = { ...DEFAULTS, ...opts };

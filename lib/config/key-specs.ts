@@ -34,6 +34,14 @@ export function intKey(min: number, max: number) {
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+/** A comma-separated list key whose entries each match `item`, with `min`–`max` entries. */
+export function listKey(item: z.ZodType<string, string>, what: string, min: number, max: number) {
+  return z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(item).min(min, `must list at least ${min} ${what}(s)`).max(max, `must list at most ${max} ${what}s`));
+}
+
 /** A `true`/`false` key. */
 export function boolKey() {
   return z

@@ -56,9 +56,4 @@ export class ConsulKvProvider {
     this.cache.set(prefix, snapshot);
     return snapshot;
   }
-
-  /** The last snapshot of `prefix` without any I/O. */
-  peek(prefix: string): KvSnapshot | undefined {
-    return this.cache.get(prefix);
-  }
 }

@@ -1,6 +1,6 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
 import { z } from 'zod';
-import { leaseKeys } from '../lease/lease-config';
+import { runtimeKeys } from '../runtime/runtime-keys';
 import { intKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from './key-specs';
 
 /** The greeter gateway's keys (greet and status functions). */
@@ -16,8 +16,7 @@ export const CONFIG_KEYS = {
   discoveryMinIntervalMs: { schema: intKey(0, 60_000), default: 500, doc: 'Least time between two discovery polls (rate limit)' },
   coldStartWaitMs: { schema: intKey(100, 10_000), default: 1_500, doc: 'Longest a cold start waits for the first discovery answer' },
   channelMaxIdleMs: { schema: intKey(1_000, 3_600_000), default: 120_000, doc: 'A gRPC channel idle this long is replaced (its connections may have died while frozen)' },
-  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
-  ...leaseKeys('greeter-gateway-lambda'),
+  ...runtimeKeys('greeter-gateway-lambda'),
 } as const satisfies KeySpecs;
 
 /** A config key name of the gateway. */

@@ -4,7 +4,7 @@ import { invalidInput } from '../http/errors';
 import { readJsonBody, type HttpEventLike } from '../http/event';
 
 /** 1–128 characters (code points), no control characters. */
-export const nameSchema = z
+const nameSchema = z
   .string({ error: 'name must be a string' })
   .refine((s) => [...s].length >= 1, 'name must not be empty')
   .refine((s) => [...s].length <= 128, 'name must be at most 128 characters')

@@ -1,12 +1,9 @@
 /** The health-sync job's configuration keys. */
 import { z } from 'zod';
-import { boolKey, intKey, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
-import { leaseKeys } from '../lease/lease-config';
+import { boolKey, intKey, listKey, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { runtimeKeys } from '../runtime/runtime-keys';
 
-const serviceList = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(SERVICE_NAME, 'each service must be a DNS-style name')).max(500, 'at most 500 services'));
+const serviceList = listKey(z.string().regex(SERVICE_NAME, 'each service must be a DNS-style name'), 'service', 0, 500);
 
 /** Health-sync keys. */
 export const HEALTH_SYNC_KEYS = {
@@ -25,8 +22,7 @@ export const HEALTH_SYNC_KEYS = {
   reverseServices: { schema: serviceList, default: [], doc: 'Cloud Map services (not ours) imported into Consul as external services; empty: reverse sync off' },
   reverseNode: { schema: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be a node name'), default: 'aws-cloud-map', doc: 'Synthetic Consul node that holds the imported services' },
   lockTtlSeconds: { schema: intKey(10, 86_400), default: 120, doc: 'TTL of the run lock session; a crashed holder loses the lock after it' },
-  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
-  ...leaseKeys('health-sync-lambda'),
+  ...runtimeKeys('health-sync-lambda'),
 } as const satisfies KeySpecs;
 
 /** The job's effective config. */

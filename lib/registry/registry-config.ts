@@ -1,15 +1,8 @@
 /** The instance registry's configuration keys (the `instances` function). */
 import { z } from 'zod';
-import { boolKey, intKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
-import { leaseKeys } from '../lease/lease-config';
+import { boolKey, intKey, listKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { runtimeKeys } from '../runtime/runtime-keys';
 import { createAddressPolicy } from './address-policy';
-
-function listKey(item: z.ZodType<string, string>, what: string) {
-  return z
-    .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
-    .pipe(z.array(item).min(1, `must list at least one ${what}`).max(32, `at most 32 ${what}s`));
-}
 
 const prefix = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'each prefix must be lower-case letters, digits and -');
 // Checked by building a policy from it, so a value that passes here also works at run time.
@@ -24,8 +17,8 @@ const cidr = z.string().refine((c) => {
 
 /** Registry keys, with safe defaults: private ranges only, nothing special-purpose. */
 export const REGISTRY_KEYS = {
-  allowedServicePrefixes: { schema: listKey(prefix, 'prefix'), default: ['ephemeral-'], doc: 'Service names a workload may register must start with one of these (comma list)' },
-  allowedCidrs: { schema: listKey(cidr, 'CIDR'), default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], doc: 'Instance addresses must fall in one of these (comma list)' },
+  allowedServicePrefixes: { schema: listKey(prefix, 'prefix', 1, 32), default: ['ephemeral-'], doc: 'Service names a workload may register must start with one of these (comma list)' },
+  allowedCidrs: { schema: listKey(cidr, 'CIDR', 1, 32), default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], doc: 'Instance addresses must fall in one of these (comma list)' },
   allowLoopback: { schema: boolKey(), default: false, doc: 'Allow 127.0.0.0/8 and ::1 (local stack and tests only)' },
   allowLinkLocal: { schema: boolKey(), default: false, doc: 'Allow 169.254.0.0/16 and fe80::/10' },
   allowMetadataAddress: { schema: boolKey(), default: false, doc: 'Allow the instance-metadata address 169.254.169.254' },
@@ -35,8 +28,7 @@ export const REGISTRY_KEYS = {
   deregisterAfterSeconds: { schema: intKey(60, 86_400), default: 60, doc: 'Consul removes an instance this long after it turned critical (minimum 60)' },
   probeTtlSeconds: { schema: intKey(30, 86_400), default: 300, doc: 'TTL of gRPC-checked instances, refreshed by the health-sync probe' },
   idempotencyTtlSeconds: { schema: intKey(60, 604_800), default: 86_400, doc: 'How long an Idempotency-Key is remembered' },
-  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
-  ...leaseKeys('instance-registry-lambda'),
+  ...runtimeKeys('instance-registry-lambda'),
 } as const satisfies KeySpecs;
 
 /** The registry's effective, typed configuration. */

@@ -22,7 +22,7 @@ export function policyFromConfig(cfg: RegistryConfig): RegistrationPolicy {
 }
 
 /** TTL bounds that always make sense, whatever combination of valid keys K/V holds. */
-export function ttlBounds(cfg: RegistryConfig): { min: number; max: number; default: number } {
+function ttlBounds(cfg: RegistryConfig): { min: number; max: number; default: number } {
   const min = Math.min(cfg.ttlMinSeconds, cfg.ttlMaxSeconds);
   const max = Math.max(cfg.ttlMinSeconds, cfg.ttlMaxSeconds);
   return { min, max, default: Math.min(max, Math.max(min, cfg.ttlDefaultSeconds)) };

@@ -17,7 +17,7 @@ export interface RegistryRuntime extends FunctionRuntime<typeof REGISTRY_KEYS> {
 let registry: RegistryRuntime | undefined;
 
 /** The runtime of this execution environment, created on first use. */
-export function registryRuntime(): RegistryRuntime {
+function registryRuntime(): RegistryRuntime {
   registry ??= createFunctionRuntime(REGISTRY_KEYS);
   return registry;
 }
@@ -35,10 +35,4 @@ export async function beginRegistryInvocation(): Promise<{ rt: RegistryRuntime; 
   const rt = registryRuntime();
   const loaded = await begin(rt);
   return { rt, signer: await signer(rt), loaded };
-}
-
-/** Forgets the runtime; the next invocation starts cold (tests). */
-export function resetRegistryRuntime(): void {
-  registry?.close();
-  registry = undefined;
 }

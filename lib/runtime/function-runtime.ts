@@ -9,12 +9,12 @@ import { readFunctionEnvironment, type FunctionEnvironment } from '../config/env
 import type { ConfigValues, KeySpecs } from '../config/key-specs';
 import { ConsulKvProvider } from '../config/kv-provider';
 import { ExecutionLease } from '../lease/execution-lease';
-import type { leaseKeys } from '../lease/lease-config';
+import type { runtimeKeys } from './runtime-keys';
 import { releaseOnSigterm } from '../lease/release-on-sigterm';
 import { resolveSecret } from '../config/secrets';
 
-/** Key sets that include the lease keys and the refresh age. */
-export type RuntimeKeySpecs = KeySpecs & ReturnType<typeof leaseKeys> & { configMaxAgeSeconds: KeySpecs[string] };
+/** Key sets that include the shared keys (refresh age, lease). */
+export type RuntimeKeySpecs = KeySpecs & ReturnType<typeof runtimeKeys>;
 
 /** The shared part of a function's module-scope state. */
 export interface FunctionRuntime<S extends RuntimeKeySpecs> {
@@ -35,7 +35,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: 
   let resolving: Promise<void> | undefined;
   const consul = createConsulApi({ address: env.consulAddress, token: () => token });
   const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix, specs, {
-    maxAgeSeconds: (v) => (typeof v.configMaxAgeSeconds === 'number' ? v.configMaxAgeSeconds : 0),
+    maxAgeSeconds: (v) => v.configMaxAgeSeconds,
   });
   const lease = new ExecutionLease(consul);
   const stopReleasing = releaseOnSigterm(lease);
