@@ -4,13 +4,17 @@
  */
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { GreeterService, type GreeterServer, type HelloReply } from '../proto/gen/helloworld';
+import { loadReflectionDefinition } from './reflection-descriptors';
 
 export const GREETER_SERVICE_NAME = 'helloworld.Greeter';
 const GREETER_PROTO = path.resolve(__dirname, '../proto/helloworld.proto');
+// Reflection describes only the files it is given, so its own protos are added
+// for clients (grpcurl list) to see the reflection service like any other.
+const REFLECTION_PROTO_DIR = path.resolve(path.dirname(require.resolve('@grpc/reflection')), '../proto/grpc/reflection');
+const REFLECTION_PROTOS = ['v1', 'v1alpha'].map((v) => path.join(REFLECTION_PROTO_DIR, v, 'reflection.proto'));
 
 export interface GreeterServerOptions {
   host?: string;
@@ -97,8 +101,7 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
   const server = new grpc.Server();
   server.addService(GreeterService, { sayHello } satisfies GreeterServer);
   health.addToServer(server);
-  const reflectionDef = protoLoader.loadSync([GREETER_PROTO, healthProtoPath], { keepCase: true });
-  new ReflectionService(reflectionDef).addToServer(server);
+  new ReflectionService(loadReflectionDefinition([GREETER_PROTO, healthProtoPath, ...REFLECTION_PROTOS])).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort(host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) =>

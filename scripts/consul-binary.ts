@@ -7,8 +7,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { toolCacheDir } from './tool-cache';
 
 /** The pinned Consul version: the last MPL-2.0 release line. */
 export const CONSUL_VERSION = '1.16.1';
@@ -17,8 +17,7 @@ const BUILD_MODULE_DIR = resolve(__dirname, 'consul-build');
 
 /** Directory that holds the cached binary for the pinned version. */
 export function consulCacheDir(): string {
-  const base = process.env.CONSUL_GRPC_LAMBDA_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'consul-grpc-lambda');
-  return join(base, `consul-${CONSUL_VERSION}`);
+  return toolCacheDir('consul', CONSUL_VERSION);
 }
 
 function versionOf(bin: string): [number, number] | undefined {
