@@ -14,7 +14,7 @@ import { createCloudMapClient } from '../lib/cloudmap/cloudmap-client';
 import { planSync } from '../lib/cloudmap/plan';
 import { readCloudMapState } from '../lib/cloudmap/read-state';
 import { isWriteAction, type DesiredService } from '../lib/cloudmap/types';
-import { logger } from '../lib/log/logger';
+import { silentLog } from '../lib/log/logger';
 import { startMoto } from '../scripts/stack/moto';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 100);
@@ -54,7 +54,7 @@ async function run(name: string, client: ServiceDiscoveryClient, namespaceId: st
   const t1 = performance.now();
   const actions = planSync(desired, state, { namespaceId, ownerMarker: MARKER });
   const t2 = performance.now();
-  const summary = await applyPlan(client, actions, { concurrency: CONCURRENCY });
+  const summary = await applyPlan(client, actions, { concurrency: CONCURRENCY, log: silentLog });
   const t3 = performance.now();
   const calls = { ...state.calls };
   for (const [op, n] of Object.entries(summary.calls)) calls[op] = (calls[op] ?? 0) + n;
@@ -93,7 +93,6 @@ function printTable(results: RunResult[], peakRssMb: number, maxRssMb: number, m
 }
 
 async function main(): Promise<void> {
-  logger.setLogLevel('ERROR');
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   const moto = await startMoto();

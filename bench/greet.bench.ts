@@ -6,9 +6,7 @@
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { handler as greetHandler } from '../functions/greet';
-import { resetGatewayRuntime } from '../lib/greeter/gateway-runtime';
-import { logger } from '../lib/log/logger';
+import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
 import { httpEvent, lambdaContext, startTestStack } from '../test/integration/harness';
 
@@ -39,7 +37,7 @@ async function time(fn: () => Promise<void>): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  logger.setLogLevel('ERROR');
+  runtime.logger.setLogLevel('ERROR');
   const stack = await startTestStack('config/greeter-gateway/bench/');
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
@@ -56,7 +54,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 40; i++) {
       const lease = i % 2 === 0;
       await stack.setConfig({ leaseEnabled: String(lease) });
-      resetGatewayRuntime();
+      runtime.reset();
       (lease ? cold : coldNoLease).push(await time(() => greetOnce(`cold${i}`)));
     }
     await stack.setConfig({ leaseEnabled: 'true' });
@@ -103,7 +101,7 @@ async function main(): Promise<void> {
     console.log(`ratio new-client-per-call / raw: p50 ${(p.p50 / r.p50).toFixed(2)}x   p99 ${(p.p99 / r.p99).toFixed(2)}x`);
     console.log(`lease cost on cold start:        median +${(c.p50 - cn.p50).toFixed(3)} ms`);
   } finally {
-    resetGatewayRuntime();
+    runtime.reset();
     await stack.stop();
   }
 }

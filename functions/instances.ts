@@ -7,15 +7,18 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { RequestError } from '../lib/http/errors';
 import { header, readJsonBody } from '../lib/http/event';
 import { httpHandler } from '../lib/http/handler';
-import { json } from '../lib/http/responses';
+import { json, noContent } from '../lib/http/responses';
 import { deleteInstance, heartbeat, listInstances, registerInstance } from '../lib/registry/instance-registry';
 import { listQuery, policyFromConfig } from '../lib/registry/registry-policy';
-import { beginRegistryInvocation } from '../lib/registry/registry-runtime';
+import { createRegistryRuntime } from '../lib/registry/registry-runtime';
 import { parseInstanceId, parseRegistration } from '../lib/registry/registration-request';
+import { runtimeSlot } from '../lib/runtime/runtime-slot';
 
-export const handler = httpHandler<APIGatewayProxyEvent>(async (event) => {
-  const { rt, signer, loaded } = await beginRegistryInvocation();
-  const deps = { consul: rt.consul, signer, config: loaded.values };
+/** What this function keeps across warm invocations (see lib/registry/registry-runtime.ts). */
+export const runtime = runtimeSlot(createRegistryRuntime);
+
+export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, _context, rt) => {
+  const { deps, loaded } = await rt.beginRegistry();
   const token = header(event, 'x-lease-token');
   switch (`${event.httpMethod} ${event.resource}`) {
     case 'POST /instances': {
@@ -28,10 +31,10 @@ export const handler = httpHandler<APIGatewayProxyEvent>(async (event) => {
       return json(200, await heartbeat(deps, parseInstanceId(event.pathParameters?.id), token));
     case 'DELETE /instances/{id}':
       await deleteInstance(deps, parseInstanceId(event.pathParameters?.id), token);
-      return { statusCode: 204, headers: { 'cache-control': 'no-store' }, body: '' };
+      return noContent();
     case 'GET /instances':
       return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
     default:
-      throw new RequestError(405, 'METHOD_NOT_ALLOWED', 'method not allowed on this resource');
+      throw new RequestError('method_not_allowed', 'method not allowed on this resource');
   }
 });

@@ -75,11 +75,12 @@ async function main(): Promise<void> {
   // The UI needs a token to log in; keep it in a private file instead of printing it.
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
+  const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  const gatewayToken = await provisionToken(consul.address, consul.managementToken, ['greeter-gateway', 'greeter-gateway-lease'], params);
-  const backendToken = await provisionToken(consul.address, consul.managementToken, 'greeter-backend', params);
-  const registryToken = await provisionToken(consul.address, consul.managementToken, registryPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  const healthSyncToken = await provisionToken(consul.address, consul.managementToken, healthSyncPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
+  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+  const backendToken = await provisionToken(admin, 'greeter-backend', params);
+  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
 
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });
@@ -88,7 +89,6 @@ async function main(): Promise<void> {
   const namespaceId = (await cloudMap.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
   cloudMap.destroy();
 
-  const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   const seeded = [
     ...(await seedDefaultConfig(admin, PREFIX)),
     ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),

@@ -16,8 +16,8 @@ import {
   UpdateInstanceCustomHealthStatusCommand,
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
-import { errorSummary, logger } from '../log/logger';
-import { forEachBounded } from './bounded';
+import { errorSummary, type Log } from '../log/logger';
+import { forEachBounded } from '../util/bounded';
 import { CallCounter } from './call-counter';
 import { CloudMapRequestError } from './errors';
 import type { CreateServiceAction, SyncAction } from './types';
@@ -28,6 +28,7 @@ export interface ApplyOptions {
   concurrency: number;
   /** Count what would be done and make no write call. */
   dryRun?: boolean;
+  log: Log;
 }
 
 /** An action that failed and why. */
@@ -62,7 +63,7 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
   const fail = (action: SyncAction, err: unknown) => {
     summary.errors.push({ action, message: errorSummary(err).message });
     if (summary.errors.length <= LOGGED_ERRORS) {
-      logger.warn('Cloud Map sync action failed', { kind: action.kind, serviceName: action.serviceName, instanceId: 'instanceId' in action ? action.instanceId : undefined, error: errorSummary(err) });
+      opts.log.warn('Cloud Map sync action failed', { kind: action.kind, serviceName: action.serviceName, instanceId: 'instanceId' in action ? action.instanceId : undefined, error: errorSummary(err) });
     }
   };
 
@@ -92,13 +93,13 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
       for (const [i, a] of group.entries()) {
         try {
           const serviceId = a.serviceId ?? createdIds.get(a.serviceName);
-          if (serviceId === undefined) throw new Error(`service ${a.serviceName} has no id (creating it failed)`);
+          if (serviceId === undefined) throw new CloudMapRequestError(a.kind, `service ${a.serviceName} has no id (creating it failed)`);
           await run(client, counter, a, serviceId);
           count(summary, a);
         } catch (err) {
           fail(a, err);
           // Later steps for this instance assume this one happened (a health push needs the instance).
-          for (const rest of group.slice(i + 1)) fail(rest, new Error(`not attempted: the ${a.kind} before it failed`));
+          for (const rest of group.slice(i + 1)) fail(rest, new CloudMapRequestError(rest.kind, `not attempted: the ${a.kind} before it failed`));
           return;
         }
       }
@@ -109,7 +110,7 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
   summary.retries = counter.retries;
   summary.durationMs = Date.now() - started;
   const { errors, ...figures } = summary;
-  logger.info(opts.dryRun ? 'Cloud Map sync planned (dry run)' : 'Cloud Map sync applied', { ...figures, errors: errors.length });
+  opts.log.info(opts.dryRun ? 'Cloud Map sync planned (dry run)' : 'Cloud Map sync applied', { ...figures, errors: errors.length });
   return summary;
 }
 

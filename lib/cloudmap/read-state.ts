@@ -14,8 +14,8 @@ import {
   ListServicesCommand,
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
-import { logger } from '../log/logger';
-import { mapBounded } from './bounded';
+import { silentLog, type Log } from '../log/logger';
+import { mapBounded } from '../util/bounded';
 import { CallCounter } from './call-counter';
 import { CloudMapRequestError } from './errors';
 import { isOwnedBy } from './ownership';
@@ -37,6 +37,7 @@ export interface ReadOptions {
   pageSize?: number;
   /** Services read in parallel. Default 8. */
   concurrency?: number;
+  log?: Log;
 }
 
 // A service's namespace never changes, so warm invocations need not ask again.
@@ -59,12 +60,12 @@ export async function readCloudMapState(client: ServiceDiscoveryClient, namespac
 
   const mine = services.filter((s) => opts.ownerMarker === undefined || isOwnedBy(s.description, opts.ownerMarker) || opts.alsoRead?.includes(s.name));
   await mapBounded(mine, concurrency, async (svc) => {
-    svc.instances = await readInstances(client, counter, svc, pageSize);
+    svc.instances = await readInstances(client, counter, svc, pageSize, opts.log ?? silentLog);
   });
   return { namespaceId, services, calls: counter.calls };
 }
 
-async function readInstances(client: ServiceDiscoveryClient, counter: CallCounter, svc: ActualService, pageSize: number): Promise<ActualInstance[]> {
+async function readInstances(client: ServiceDiscoveryClient, counter: CallCounter, svc: ActualService, pageSize: number, log: Log): Promise<ActualInstance[]> {
   const pages = await allPages('ListInstances', (NextToken) =>
     counter.track('ListInstances', () => client.send(new ListInstancesCommand({ ServiceId: svc.id, MaxResults: pageSize, NextToken }))),
   );
@@ -73,7 +74,7 @@ async function readInstances(client: ServiceDiscoveryClient, counter: CallCounte
   const byId = new Map<string, Record<string, string>>();
   for (const i of pages.flatMap((p) => p.Instances ?? [])) if (i.Id) byId.set(i.Id, { ...(i.Attributes ?? {}) });
   const listed = pages.reduce((n, p) => n + (p.Instances?.length ?? 0), 0);
-  if (listed !== byId.size) logger.warn('Cloud Map listed an instance id more than once; keeping the last', { serviceId: svc.id, listed, unique: byId.size });
+  if (listed !== byId.size) log.warn('Cloud Map listed an instance id more than once; keeping the last', { serviceId: svc.id, listed, unique: byId.size });
 
   const health = new Map<string, HealthStatus>();
   if (svc.customHealth && byId.size > 0) {

@@ -1,13 +1,23 @@
 /**
- * Loads the gateway config once per execution environment and refreshes it
- * in the background after a max age, never on the hot path.
+ * A function's config: read from Consul K/V once per execution environment
+ * (bounded by the cold-start budget) and re-read in the background after
+ * `configMaxAgeSeconds`, never on the hot path. The only config cache.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConsulApi } from '../consul/consul-api';
 import { ConsulRequestError } from '../consul/errors';
-import { errorSummary, logger } from '../log/logger';
-import type { ConsulKvProvider, KvSnapshot } from './kv-provider';
+import { errorSummary, type Log } from '../log/logger';
+import { intKey, type ConfigValues, type KeySpecs } from './key-specs';
+import { readKvSnapshot, type KvSnapshot } from './kv-snapshot';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
-import type { ConfigValues, KeySpecs } from './key-specs';
+
+/** The key every function's key set carries for the store itself. */
+export const CONFIG_STORE_KEYS = {
+  configMaxAgeSeconds: { schema: intKey(0, 86_400), default: 60, doc: 'Re-read K/V in the background after this age (0: never)' },
+} as const;
+
+/** Key sets a ConfigStore can hold. */
+export type StoreKeySpecs = KeySpecs & typeof CONFIG_STORE_KEYS;
 
 /** The effective config plus where it came from. */
 export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
@@ -16,32 +26,35 @@ export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
   loadedAt: number;
 }
 
-/** Cold-start and retry timing; the cold-start budget cannot itself come from K/V. */
-export interface ConfigStoreOptions<S extends KeySpecs> {
+/** Cold-start and retry timing; these cannot come from K/V, which they guard. */
+export interface ConfigStoreTiming {
   coldStartBudgetMs: number;
   /** How often to retry Consul while running on defaults because it was unreachable. */
   unreachableRetryMs: number;
-  /** Seconds after which a loaded config is re-read in the background (0: never). */
-  maxAgeSeconds: (values: ConfigValues<S>) => number;
+  /** Timeout of a background re-read. */
+  refreshTimeoutMs: number;
 }
 
-const DEFAULTS = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, maxAgeSeconds: () => 0 };
+const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
 
 /** Holds the current config for one K/V prefix and key set. */
-export class ConfigStore<S extends KeySpecs> {
+export class ConfigStore<S extends StoreKeySpecs> {
   private loaded?: LoadedConfig<S>;
   private snapshot?: KvSnapshot;
   private refreshing?: Promise<void>;
-  private readonly opts: ConfigStoreOptions<S>;
+  private readonly timing: ConfigStoreTiming;
+  private readonly defaults: LoadedConfig<S>;
 
   constructor(
-    private readonly provider: ConsulKvProvider,
+    private readonly api: ConsulApi,
     readonly prefix: string,
     private readonly specs: S,
-    opts: Partial<ConfigStoreOptions<S>> = {},
+    private readonly log: Log,
+    timing: Partial<ConfigStoreTiming> = {},
     private readonly now: () => number = Date.now,
   ) {
-    this.opts = { ...DEFAULTS, ...opts };
+    this.timing = { ...TIMING, ...timing };
+    this.defaults = { ...resolveConfig(specs, {}), loadedAt: 0 };
   }
 
   /** The config, reading Consul only on the first call (bounded by the cold-start budget). */
@@ -50,24 +63,19 @@ export class ConfigStore<S extends KeySpecs> {
       this.refreshInBackground();
       return this.loaded;
     }
-    const deadline = this.now() + this.opts.coldStartBudgetMs;
-    let attempt = 0;
-    for (;;) {
-      attempt++;
-      const left = deadline - this.now();
+    const deadline = this.now() + this.timing.coldStartBudgetMs;
+    for (let attempt = 1; ; attempt++) {
       try {
-        return this.accept(await this.provider.getMultiple(this.prefix, { forceFetch: true, timeoutMs: Math.max(100, left) }));
+        return this.accept(await readKvSnapshot(this.api, this.prefix, Math.max(100, deadline - this.now())));
       } catch (err) {
         if (err instanceof ConsulRequestError && err.isPermissionDenied) {
           // Retrying cannot help: the token lacks key_prefix read on the prefix.
-          logger.error('the Consul token may not read the config prefix; starting on defaults', { prefix: this.prefix, error: errorSummary(err) });
-          this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };
-          return this.loaded;
+          this.log.error('the Consul token may not read the config prefix; starting on defaults', { prefix: this.prefix, error: errorSummary(err) });
+          return this.startOnDefaults();
         }
         if (deadline - this.now() <= 100) {
-          logger.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
-          this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };
-          return this.loaded;
+          this.log.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
+          return this.startOnDefaults();
         }
         await sleep(Math.min(200 * attempt, deadline - this.now() - 100));
       }
@@ -79,27 +87,36 @@ export class ConfigStore<S extends KeySpecs> {
     return this.loaded;
   }
 
+  /** The current values, or the defaults before the first load; never does I/O. */
+  values(): ConfigValues<S> {
+    return (this.loaded ?? this.defaults).values;
+  }
+
   /** Resolves when a background refresh in flight (if any) has finished; for tests. */
   async settled(): Promise<void> {
     await this.refreshing;
+  }
+
+  private startOnDefaults(): LoadedConfig<S> {
+    this.loaded = { ...resolveConfig(this.specs, {}, 'default (consul unreachable)'), loadedAt: this.now() };
+    return this.loaded;
   }
 
   private refreshInBackground(): void {
     const cfg = this.loaded;
     if (!cfg || this.refreshing) return;
     const onDefaults = cfg.index === undefined;
-    const maxAgeMs = onDefaults ? this.opts.unreachableRetryMs : this.opts.maxAgeSeconds(cfg.values) * 1000;
+    const maxAgeMs = onDefaults ? this.timing.unreachableRetryMs : cfg.values.configMaxAgeSeconds * 1000;
     if (!onDefaults && maxAgeMs === 0) return;
     if (this.now() - cfg.loadedAt < maxAgeMs) return;
-    this.refreshing = this.provider
-      .getMultiple(this.prefix, { forceFetch: true, timeoutMs: 2_000 })
+    this.refreshing = readKvSnapshot(this.api, this.prefix, this.timing.refreshTimeoutMs, this.snapshot)
       .then((snap) => {
         this.accept(snap);
       })
       .catch((err: unknown) => {
         // Keep serving the last good config (or defaults); try again after another max age.
         if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() };
-        logger.warn('config refresh failed; keeping the current config', { prefix: this.prefix, error: errorSummary(err) });
+        this.log.warn('config refresh failed; keeping the current config', { prefix: this.prefix, error: errorSummary(err) });
       })
       .finally(() => {
         this.refreshing = undefined;
@@ -107,20 +124,20 @@ export class ConfigStore<S extends KeySpecs> {
   }
 
   private accept(snap: KvSnapshot): LoadedConfig<S> {
-    if (this.loaded && this.snapshot && snap.values === this.snapshot.values) {
+    if (this.loaded && snap === this.snapshot) {
       // Unchanged index: skip validation and logging.
       this.loaded = { ...this.loaded, loadedAt: this.now() };
       return this.loaded;
     }
     const resolved = resolveConfig(this.specs, snap.values);
     for (const p of resolved.problems) {
-      logger.error('invalid config value in Consul K/V; using the default for this key', { key: `${this.prefix}${p.key}`, reason: p.reason });
+      this.log.error('invalid config value in Consul K/V; using the default for this key', { key: `${this.prefix}${p.key}`, reason: p.reason });
     }
-    if (resolved.unknownKeys.length) logger.warn('unknown config keys ignored', { prefix: this.prefix, keys: resolved.unknownKeys });
+    if (resolved.unknownKeys.length) this.log.warn('unknown config keys ignored', { prefix: this.prefix, keys: resolved.unknownKeys });
     const first = !this.loaded;
     this.snapshot = snap;
     this.loaded = { ...resolved, index: snap.index, loadedAt: this.now() };
-    logger.info(first ? 'config loaded from Consul K/V' : 'config changed in Consul K/V', { prefix: this.prefix, index: snap.index, problems: resolved.problems.length });
+    this.log.info(first ? 'config loaded from Consul K/V' : 'config changed in Consul K/V', { prefix: this.prefix, index: snap.index, problems: resolved.problems.length });
     return this.loaded;
   }
 }

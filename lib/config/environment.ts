@@ -1,5 +1,6 @@
 /** The only settings that come from the environment: where Consul is, the token (or its SSM name), the K/V prefix. */
 import { z } from 'zod';
+import { ConfigError } from './errors';
 
 /** Connection settings for a function, read from its environment. */
 export interface FunctionEnvironment {
@@ -27,7 +28,7 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError('invalid_environment', `invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
   }
   const e = parsed.data;
   return { consulAddress: e.CONSUL_HTTP_ADDR, consulToken: e.CONSUL_HTTP_TOKEN || undefined, consulTokenParameter: e.CONSUL_HTTP_TOKEN_PARAMETER || undefined, configPrefix: e.CONFIG_PREFIX };

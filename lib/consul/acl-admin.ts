@@ -1,12 +1,23 @@
 /**
  * Creating ACL policies and tokens with a management token (local stack, tests,
- * and the setup step of a deployment). Written on fetch because the `consul`
- * npm client has no ACL policy or token endpoints (only the legacy ACL API).
+ * and the setup step of a deployment), through the same ConsulApi as every
+ * other call: node-consul has no ACL policy or token methods (only the legacy
+ * ACL API), so these use its generic request path.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConsulAddress } from './consul-address';
+import { AppError } from '../errors/app-error';
+import type { ConsulApi } from './consul-api';
 import { ConsulRequestError } from './errors';
+
+/** A policy template that cannot be rendered: a setup mistake, never a request's. */
+export class PolicyTemplateError extends AppError<'invalid_template'> {
+  override name = 'PolicyTemplateError';
+  readonly domain = 'consul';
+  constructor(message: string) {
+    super('invalid_template', message);
+  }
+}
 
 /** Values substituted into the `{{name}}` placeholders of acl/policies/*.hcl. */
 export type PolicyParams = Record<string, string>;
@@ -15,8 +26,8 @@ export type PolicyParams = Record<string, string>;
 export function renderPolicy(template: string, params: PolicyParams): string {
   return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
     const value = params[name];
-    if (value === undefined) throw new Error(`policy placeholder {{${name}}} has no value`);
-    if (!/^[A-Za-z0-9_./-]*$/.test(value)) throw new Error(`policy value for ${name} has characters not allowed in a rule`);
+    if (value === undefined) throw new PolicyTemplateError(`policy placeholder {{${name}}} has no value`);
+    if (!/^[A-Za-z0-9_./-]*$/.test(value)) throw new PolicyTemplateError(`policy value for ${name} has characters not allowed in a rule`);
     return value;
   });
 }
@@ -26,41 +37,26 @@ export function policyTemplate(name: string, dir = join(__dirname, '..', '..', '
   return readFileSync(join(dir, `${name}.hcl`), 'utf8');
 }
 
-async function aclRequest(address: string, managementToken: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const { host, port, secure } = parseConsulAddress(address);
-  const url = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/v1${path}`;
-  const res = await fetch(url, {
-    method,
-    headers: { 'x-consul-token': managementToken, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(5_000),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new ConsulRequestError(`consul.acl ${method} ${path.split('/').slice(0, 3).join('/')}`, text.slice(0, 200), res.status);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
-
 /** Creates or updates the policy `name` with `rules`; returns its ID. */
-export async function upsertPolicy(address: string, managementToken: string, name: string, rules: string, description: string): Promise<string> {
+export async function upsertPolicy(admin: ConsulApi, name: string, rules: string, description: string): Promise<string> {
   let existing: { ID?: string } | undefined;
   try {
-    existing = (await aclRequest(address, managementToken, 'GET', `/acl/policy/name/${encodeURIComponent(name)}`)) as { ID?: string };
+    existing = (await admin.request('consul.acl.policy.read', { timeoutMs: 5_000 }, { method: 'GET', path: `/acl/policy/name/${encodeURIComponent(name)}` })) as { ID?: string } | undefined;
   } catch (err) {
     if (!(err instanceof ConsulRequestError) || (err.statusCode !== 404 && err.statusCode !== 403)) throw err;
   }
   const body = { Name: name, Description: description, Rules: rules };
-  const saved = existing?.ID
-    ? await aclRequest(address, managementToken, 'PUT', `/acl/policy/${existing.ID}`, body)
-    : await aclRequest(address, managementToken, 'PUT', '/acl/policy', body);
-  return (saved as { ID: string }).ID;
+  const path = existing?.ID ? `/acl/policy/${encodeURIComponent(existing.ID)}` : '/acl/policy';
+  const saved = (await admin.request('consul.acl.policy.write', { timeoutMs: 5_000 }, { method: 'PUT', path, body })) as { ID?: string } | undefined;
+  if (!saved?.ID) throw new ConsulRequestError('consul.acl.policy.write', 'answer carried no policy id');
+  return saved.ID;
 }
 
 /** Creates a token linked to the given policies; returns its SecretID (handle with care). */
-export async function createToken(address: string, managementToken: string, policyNames: string[], description: string): Promise<string> {
-  const token = (await aclRequest(address, managementToken, 'PUT', '/acl/token', {
-    Description: description,
-    Policies: policyNames.map((Name) => ({ Name })),
-  })) as { SecretID: string };
+export async function createToken(admin: ConsulApi, policyNames: string[], description: string): Promise<string> {
+  const body = { Description: description, Policies: policyNames.map((Name) => ({ Name })) };
+  const token = (await admin.request('consul.acl.token.create', { timeoutMs: 5_000 }, { method: 'PUT', path: '/acl/token', body })) as { SecretID?: string } | undefined;
+  if (!token?.SecretID) throw new ConsulRequestError('consul.acl.token.create', 'answer carried no token');
   return token.SecretID;
 }
 
@@ -68,10 +64,10 @@ export async function createToken(address: string, managementToken: string, poli
 export type PolicyRef = string | { name: string; template: string; params: PolicyParams };
 
 /** Creates or updates the given policies from their templates and a fresh token linked to all of them. */
-export async function provisionToken(address: string, managementToken: string, policies: PolicyRef | PolicyRef[], params: PolicyParams): Promise<string> {
+export async function provisionToken(admin: ConsulApi, policies: PolicyRef | PolicyRef[], params: PolicyParams): Promise<string> {
   const refs = (Array.isArray(policies) ? policies : [policies]).map((p) => (typeof p === 'string' ? { name: p, template: p, params } : { ...p, params: { ...params, ...p.params } }));
-  for (const p of refs) await upsertPolicy(address, managementToken, p.name, renderPolicy(policyTemplate(p.template), p.params), `consul-grpc-lambda: ${p.name}`);
-  return createToken(address, managementToken, refs.map((p) => p.name), `consul-grpc-lambda: ${refs.map((p) => p.name).join(' + ')}`);
+  for (const p of refs) await upsertPolicy(admin, p.name, renderPolicy(policyTemplate(p.template), p.params), `consul-grpc-lambda: ${p.name}`);
+  return createToken(admin, refs.map((p) => p.name), `consul-grpc-lambda: ${refs.map((p) => p.name).join(' + ')}`);
 }
 
 /** A base policy plus one instance of `template` per service prefix. */

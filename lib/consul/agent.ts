@@ -1,4 +1,4 @@
-/** Consul agent endpoints for services whose health is a TTL check (leases, registered instances). */
+/** Consul agent endpoints: services with a TTL check (leases, registered instances) or an agent-run gRPC check (backends). */
 import type { CallOptions, ConsulApi } from './consul-api';
 import type { ServiceEntry } from './service-instances';
 
@@ -41,6 +41,38 @@ export async function registerTtlService(api: ConsulApi, reg: TtlServiceRegistra
         deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter,
         ...(reg.notes ? { notes: reg.notes } : {}),
       },
+    }),
+  );
+}
+
+/** A service registration whose health the agent checks itself over grpc.health.v1. */
+export interface GrpcServiceRegistration {
+  id: string;
+  name: string;
+  address: string;
+  port: number;
+  tags?: string[];
+  meta?: Record<string, string>;
+  /** `host:port` the agent dials for the check. */
+  grpc: string;
+  /** Consul durations, e.g. `1s`. */
+  interval: string;
+  timeout: string;
+  deregisterCriticalServiceAfter: string;
+}
+
+/** Registers (or replaces) a service and its gRPC health check on the agent. */
+export async function registerGrpcService(api: ConsulApi, reg: GrpcServiceRegistration, opts: CallOptions = {}): Promise<void> {
+  await api.call('consul.agent.service.register', opts, (client, ctx) =>
+    client.agent.service.register({
+      ctx,
+      id: reg.id,
+      name: reg.name,
+      address: reg.address,
+      port: reg.port,
+      tags: reg.tags ?? [],
+      meta: reg.meta ?? {},
+      check: { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: false, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
     }),
   );
 }

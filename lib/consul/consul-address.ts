@@ -1,4 +1,5 @@
 /** Parsing of CONSUL_HTTP_ADDR in the forms the Consul CLI accepts. */
+import { ConsulAddressError } from './errors';
 
 /** Where the Consul HTTP API listens. */
 export interface ConsulAddress {
@@ -10,16 +11,16 @@ export interface ConsulAddress {
 /** Parses `host:port`, `http://host:port` or `https://host:port` (default port 8500). */
 export function parseConsulAddress(raw: string): ConsulAddress {
   const text = raw.trim();
-  if (!text) throw new Error('Consul address is empty');
+  if (!text) throw new ConsulAddressError('Consul address is empty');
   const withScheme = /^[a-z]+:\/\//i.test(text) ? text : `http://${text}`;
   let url: URL;
   try {
     url = new URL(withScheme);
   } catch {
-    throw new Error(`Consul address "${text}" is not host:port or a URL`);
+    throw new ConsulAddressError(`Consul address "${text}" is not host:port or a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`Consul address scheme must be http or https, got ${url.protocol}`);
+    throw new ConsulAddressError(`Consul address scheme must be http or https, got ${url.protocol}`);
   }
   const secure = url.protocol === 'https:';
   const port = url.port ? Number(url.port) : secure ? 443 : 8500;

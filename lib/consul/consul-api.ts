@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import Consul from 'consul';
 import { parseConsulAddress } from './consul-address';
-import type { RawConsulClient, RawWithResponse } from './raw-client';
+import type { RawConsulClient, RawMiddleware, RawWithResponse } from './raw-client';
 import { ConsulRequestError, ConsulTimeoutError } from './errors';
 
 /** How to reach Consul and with which ACL token. */
@@ -50,7 +50,16 @@ export interface ConsulApi {
   call<T>(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T>;
   /** Like `call`, but returns the body with the X-Consul-Index header (`ctx` must be passed on). */
   callIndexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>>;
+  /** An endpoint node-consul has no method for, through the same mapping; `path` is below /v1 and URL-encoded. */
+  request(operation: string, opts: CallOptions, req: RawEndpointRequest): Promise<unknown>;
   destroy(): void;
+}
+
+/** One call to an endpoint by method and path, with a JSON body. */
+export interface RawEndpointRequest {
+  method: 'GET' | 'PUT' | 'DELETE';
+  path: string;
+  body?: unknown;
 }
 
 const DEFAULT_TIMEOUT_MS = 2_000;
@@ -60,9 +69,12 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   const { host, port, secure } = parseConsulAddress(conn.address);
   // Created on first use, so a token resolved after start-up (SSM) is the one sent.
   let client: RawConsulClient | undefined;
+  let token: string | undefined;
   const getClient = () => {
-    const token = typeof conn.token === 'function' ? conn.token() : conn.token;
-    client ??= new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    if (!client) {
+      token = typeof conn.token === 'function' ? conn.token() : conn.token;
+      client = new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    }
     return client;
   };
   const counts = new Map<string, number>();
@@ -105,9 +117,19 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       const header = res.headers['x-consul-index'];
       return { value, index: Array.isArray(header) ? (header[0] ?? '0') : (header ?? '0') };
     },
+    request(operation, opts, req) {
+      return exec(operation, opts, false, (c, ctx) => {
+        const raw = { name: operation, path: req.path, ctx, headers: token ? { 'x-consul-token': token } : ({} as Record<string, string>), ...(req.body === undefined ? {} : { type: 'json' as const, body: req.body }) };
+        if (req.method === 'GET') return c._get(raw, bodyOrError);
+        if (req.method === 'PUT') return c._put(raw, bodyOrError);
+        return c._delete(raw, bodyOrError);
+      });
+    },
     destroy: () => client?.destroy(),
   };
 }
+
+const bodyOrError: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, request.res?.body));
 
 function toConsulError(operation: string, err: unknown): ConsulRequestError {
   const statusCode = readStatusCode(err);

@@ -1,24 +1,38 @@
 /** Errors raised at the boundary with the Consul HTTP API. */
+import { AppError } from '../errors/app-error';
+
+/** Consul refused the token (401/403, ACL default deny), or could not be used right now. */
+export type ConsulErrorKind = 'forbidden' | 'unavailable';
 
 /** A Consul HTTP call failed; `operation` names it (e.g. `consul.kv.get`). */
-export class ConsulRequestError extends Error {
+export class ConsulRequestError extends AppError<ConsulErrorKind> {
   override name = 'ConsulRequestError';
+  readonly domain = 'consul';
   constructor(
     readonly operation: string,
     message: string,
     readonly statusCode?: number,
     options?: { cause?: unknown },
   ) {
-    super(`${operation}: ${message}`, options);
+    super(statusCode === 401 || statusCode === 403 ? 'forbidden' : 'unavailable', `${operation}: ${message}`, options);
   }
 
   /** True for 401/403: the token lacks the permission (ACL default deny). */
   get isPermissionDenied(): boolean {
-    return this.statusCode === 403 || this.statusCode === 401;
+    return this.kind === 'forbidden';
   }
 }
 
 /** A Consul HTTP call hit its timeout or was cancelled by its caller. */
 export class ConsulTimeoutError extends ConsulRequestError {
   override name = 'ConsulTimeoutError';
+}
+
+/** Consul's address (CONSUL_HTTP_ADDR or a CLI flag) cannot be parsed. */
+export class ConsulAddressError extends AppError<'invalid_address'> {
+  override name = 'ConsulAddressError';
+  readonly domain = 'consul';
+  constructor(message: string) {
+    super('invalid_address', message);
+  }
 }

@@ -4,7 +4,8 @@
  * expires, and the live holder renews it at half the TTL while it works.
  */
 import type { ConsulApi } from './consul-api';
-import { errorSummary, logger } from '../log/logger';
+import { errorSummary, type Log } from '../log/logger';
+import { ConsulRequestError } from './errors';
 
 /** A held lock. */
 export interface HeldLock {
@@ -14,13 +15,13 @@ export interface HeldLock {
 }
 
 /** Tries once to take the lock at `key`; undefined when another holder has it. */
-export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, holder: string): Promise<HeldLock | undefined> {
+export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, holder: string, log: Log): Promise<HeldLock | undefined> {
   const session = (await api.call('consul.session.create', {}, (c, ctx) =>
     // lockdelay 1s: Consul's default of 15s would keep the lock unusable that long after a crash.
     c.session.create({ ctx, name: `lock ${key} (${holder})`, ttl: `${ttlSeconds}s`, behavior: 'delete', lockdelay: '1s' }),
   )) as { ID?: string };
   const sessionId = session?.ID;
-  if (!sessionId) throw new Error('Consul returned no session id');
+  if (!sessionId) throw new ConsulRequestError('consul.session.create', 'answer carried no session id');
   const destroy = () => api.call('consul.session.destroy', { timeoutMs: 2_000 }, (c, ctx) => c.session.destroy({ ctx, id: sessionId })).catch(() => undefined);
   let acquired: unknown;
   try {
@@ -34,7 +35,7 @@ export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, h
     return undefined;
   }
   const renew = setInterval(() => {
-    void api.call('consul.session.renew', { timeoutMs: 2_000 }, (c, ctx) => c.session.renew({ ctx, id: sessionId })).catch((err: unknown) => logger.warn('lock session renewal failed', { key, error: errorSummary(err) }));
+    void api.call('consul.session.renew', { timeoutMs: 2_000 }, (c, ctx) => c.session.renew({ ctx, id: sessionId })).catch((err: unknown) => log.warn('lock session renewal failed', { key, error: errorSummary(err) }));
   }, (ttlSeconds * 1000) / 2);
   renew.unref();
   return {

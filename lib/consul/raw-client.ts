@@ -22,8 +22,27 @@ export interface RawCommon {
 /** A response as returned when `ctx.includeResponse` is set: the HTTP response, then the body. */
 export type RawWithResponse = [{ headers: Record<string, string | string[] | undefined>; statusCode?: number }, unknown];
 
+/** A request in the form of papi, the HTTP client node-consul's endpoints are built on. */
+export interface RawRequest {
+  name: string;
+  /** Path below /v1, already URL-encoded. */
+  path: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  type?: 'json';
+  body?: unknown;
+  ctx?: EventEmitter;
+}
+
+/** papi middleware: reads the finished request and passes on an error or a value. */
+export type RawMiddleware = (request: { err?: Error; res?: { body?: unknown } }, next: (skip: boolean, err?: Error, value?: unknown) => void) => void;
+
 /** The node-consul methods we call. */
 export interface RawConsulClient {
+  /** papi's generic methods, for endpoints node-consul lacks (the ACL policy and token API). */
+  _get(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
+  _put(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
+  _delete(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
   kv: {
     get(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;
     set(opts: RawCommon & { key: string; value: string; cas?: number; acquire?: string; release?: string }): Promise<unknown>;

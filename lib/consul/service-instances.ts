@@ -15,13 +15,6 @@ export interface ServiceInstance extends ServiceEntry {
   node: string;
 }
 
-/** Which instances a watch follows: service name, optional tag filter and datacenter. */
-export interface ServiceQuery {
-  service: string;
-  tag?: string;
-  datacenter?: string;
-}
-
 interface RawEntry {
   Node?: { Node?: unknown; Address?: unknown };
   Service?: { ID?: unknown; Service?: unknown; Address?: unknown; Port?: unknown; Tags?: unknown; Meta?: unknown };
@@ -63,26 +56,4 @@ function isStringRecord(v: unknown): v is Record<string, string> {
 
 function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
   return a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node);
-}
-
-/** True when two sorted instance lists route identically (ids, addresses, ports, tags, meta). */
-export function sameInstances(a: readonly ServiceInstance[], b: readonly ServiceInstance[]): boolean {
-  if (a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i];
-    return y !== undefined && JSON.stringify(x) === JSON.stringify(y);
-  });
-}
-
-/** Finds the instance behind a grpc-js peer string such as `127.0.0.1:50051` or `[::1]:50051`. */
-export function instanceForPeer(instances: readonly ServiceInstance[], peer: string): ServiceInstance | undefined {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(peer.replace(/^ipv[46]:/, ''));
-  if (!m) return undefined;
-  const [, host, port] = m;
-  return instances.find((i) => i.address === host && i.port === Number(port));
-}
-
-/** A stable key for a query, used to share one watch per query in a process. */
-export function queryKey(q: ServiceQuery): string {
-  return JSON.stringify([q.service, q.tag ?? '', q.datacenter ?? '']);
 }

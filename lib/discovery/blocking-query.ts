@@ -1,7 +1,7 @@
 /**
  * Pure rules for Consul blocking queries, following Consul's documentation on
  * them: reset an index that goes backwards, never block on index 0 forever,
- * rate-limit loops that return at once, back off on errors with jitter.
+ * rate-limit loops that return at once. Backoff after errors is lib/util/backoff.
  */
 
 /** The index to send next, given the one we sent and the one Consul returned. */
@@ -28,12 +28,6 @@ export function pollTimeoutMs(waitSeconds: number, slackMs = 2_000): number {
 /** Delay before the next poll after a success, so a flapping index cannot spin the loop. */
 export function delayAfterSuccess(elapsedMs: number, minIntervalMs: number): number {
   return Math.max(0, minIntervalMs - elapsedMs);
-}
-
-/** Exponential backoff with full jitter after `failures` consecutive errors. */
-export function backoffMs(failures: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /**

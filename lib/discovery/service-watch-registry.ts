@@ -1,6 +1,7 @@
-/** One ServiceWatch per distinct query in a process, shared by the resolver and the handlers. */
-import type { HealthSource } from './health';
-import { queryKey, type ServiceQuery } from './service-instances';
+/** One ServiceWatch per distinct query in a function's runtime, shared by its gRPC resolver and its handlers. */
+import type { Log } from '../log/logger';
+import type { HealthSource } from './health-source';
+import { queryKey, type ServiceQuery } from './service-query';
 import { ServiceWatch, type ServiceWatchOptions } from './service-watch';
 
 /** Creates watches on demand and keeps them for the life of the execution environment. */
@@ -11,6 +12,7 @@ export class ServiceWatchRegistry {
   constructor(
     private readonly source: HealthSource,
     private readonly options: () => ServiceWatchOptions,
+    private readonly log: Log,
   ) {}
 
   /** The running watch for `query`, started on first use. */
@@ -18,7 +20,7 @@ export class ServiceWatchRegistry {
     const key = queryKey(query);
     let watch = this.watches.get(key);
     if (!watch) {
-      watch = new ServiceWatch(query, this.source, this.options);
+      watch = new ServiceWatch(query, this.source, this.options, this.log);
       this.watches.set(key, watch);
     }
     watch.start();
@@ -28,6 +30,11 @@ export class ServiceWatchRegistry {
   /** Every watch, for diagnostics. */
   all(): ServiceWatch[] {
     return [...this.watches.values()];
+  }
+
+  /** What a gRPC channel-option trace prints for this registry (it is carried in channel options). */
+  toJSON(): string {
+    return `ServiceWatchRegistry(${this.watches.size} watches)`;
   }
 
   /** Stops every watch (tests and graceful shutdown). */

@@ -1,19 +1,21 @@
 /**
  * Follows the passing instances of one service with Consul blocking queries.
  *
- * Lives at module scope (through ServiceWatchRegistry) so warm invocations read
+ * Lives in the function's runtime (through ServiceWatchRegistry) so warm invocations read
  * the cached list and make no Consul request while nothing changes. Lambda
  * freezes the process between invocations, which can leave a long poll hanging
  * on a dead socket: `ensureFresh()` spots a poll older than Consul could ever
  * take and restarts it, while callers keep the last list.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorSummary, logger } from '../log/logger';
-import { backoffMs, delayAfterSuccess, isPollStale, nextIndex } from './blocking-query';
-import type { HealthSource } from './health';
-import { sameInstances, type ServiceInstance, type ServiceQuery } from './service-instances';
+import type { ServiceInstance } from '../consul/service-instances';
+import { errorSummary, type Log } from '../log/logger';
+import { backoffMs } from '../util/backoff';
+import { delayAfterSuccess, isPollStale, nextIndex } from './blocking-query';
+import type { HealthSource } from './health-source';
+import { sameInstances, type ServiceQuery } from './service-query';
 
-/** Tuning of a watch; normalised by the config layer. */
+/** Tuning of a watch, read from the function's config before every poll. */
 export interface ServiceWatchOptions {
   waitSeconds: number;
   minIntervalMs: number;
@@ -53,6 +55,7 @@ export class ServiceWatch {
     readonly query: ServiceQuery,
     private readonly source: HealthSource,
     private readonly options: () => ServiceWatchOptions,
+    private readonly log: Log,
     private readonly now: () => number = Date.now,
   ) {
     let resolve!: () => void;
@@ -86,7 +89,7 @@ export class ServiceWatch {
       return true;
     }
     if (!isPollStale(this.pollStartedAt, this.now(), this.options().waitSeconds)) return false;
-    logger.warn('restarting a stale Consul poll (likely a frozen execution environment)', { query: this.query });
+    this.log.warn('restarting a stale Consul poll (likely a frozen execution environment)', { query: this.query });
     this.restarts++;
     this.controller?.abort();
     void this.loop(++this.generation);
@@ -149,7 +152,7 @@ export class ServiceWatch {
         failures++;
         this.lastError = errorSummary(err).message;
         // Log the first failure of a streak and then every tenth, not every retry.
-        if (failures === 1 || failures % 10 === 0) logger.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
+        if (failures === 1 || failures % 10 === 0) this.log.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
         pause = backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs);
       } finally {
         if (this.controller === controller) this.pollStartedAt = undefined;
@@ -169,7 +172,7 @@ export class ServiceWatch {
     if (!first && sameInstances(this.instances ?? [], next)) return;
     this.instances = next;
     this.lastUpdateAt = this.now();
-    logger.info('service instances changed', { query: this.query, count: next.length, index: this.index });
+    this.log.info('service instances changed', { query: this.query, count: next.length, index: this.index });
     for (const fn of this.listeners) fn(next);
     if (first) this.firstData.resolve();
   }

@@ -1,17 +1,31 @@
-/** Why a greet request could not be served; lib/http maps the kind to a status code. */
+/** Why a greet could not be served; the HTTP edge maps each kind to a status in one table. */
+import { AppError } from '../errors/app-error';
+import type { CallFailureKind } from '../grpc/errors';
 
-/** The ways a greet can fail after its input was accepted. */
-export type GreetFailureKind = 'no_healthy_instance' | 'unavailable' | 'deadline' | 'backend';
+/**
+ * One kind set for the whole greet path: the name was refused, no instance
+ * passes, or the call failed as the gRPC adapter classified it (kept as is).
+ */
+export type GreetErrorKind = 'invalid_name' | 'no_healthy_instance' | CallFailureKind;
+
+/** Extra facts the edge uses to shape the answer and the log line. */
+export interface GreetErrorDetails {
+  retryAfterSeconds?: number;
+  attempts?: number;
+  /** The Consul service the greet was routed to. */
+  backendService?: string;
+}
 
 /** A greet that failed; `message` is safe to show to the caller. */
-export class GreetError extends Error {
+export class GreetError extends AppError<GreetErrorKind> {
   override name = 'GreetError';
+  readonly domain = 'greet';
   constructor(
-    readonly kind: GreetFailureKind,
+    kind: GreetErrorKind,
     message: string,
-    readonly details: { retryAfterSeconds?: number; attempts?: number; service?: string } = {},
+    readonly details: GreetErrorDetails = {},
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(kind, message, options);
   }
 }

@@ -1,10 +1,10 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
 import { z } from 'zod';
+import { intKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
-import { intKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from './key-specs';
 
 /** The greeter gateway's keys (greet and status functions). */
-export const CONFIG_KEYS = {
+export const GATEWAY_KEYS = {
   greeterService: { schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'), default: 'greeter', doc: 'Consul service name of the Greeter backends' },
   greeterTag: { schema: optionalName('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
   greeterDatacenter: { schema: optionalName('datacenter'), default: '', doc: "Consul datacenter to discover in (empty: the agent's own)" },
@@ -14,14 +14,13 @@ export const CONFIG_KEYS = {
   retryAfterSeconds: { schema: intKey(1, 300), default: 1, doc: 'Retry-After sent with 503 responses' },
   discoveryWaitSeconds: { schema: intKey(1, 300), default: 30, doc: 'Blocking-query wait for service discovery' },
   discoveryMinIntervalMs: { schema: intKey(0, 60_000), default: 500, doc: 'Least time between two discovery polls (rate limit)' },
+  discoveryBackoffBaseMs: { schema: intKey(10, 60_000), default: 250, doc: 'First pause after a failed discovery poll; doubles per failure, with jitter' },
+  discoveryBackoffMaxMs: { schema: intKey(100, 300_000), default: 10_000, doc: 'Longest pause between failed discovery polls' },
   coldStartWaitMs: { schema: intKey(100, 10_000), default: 1_500, doc: 'Longest a cold start waits for the first discovery answer' },
   channelMaxIdleMs: { schema: intKey(1_000, 3_600_000), default: 120_000, doc: 'A gRPC channel idle this long is replaced (its connections may have died while frozen)' },
   ...runtimeKeys('greeter-gateway-lambda'),
 } as const satisfies KeySpecs;
 
-/** A config key name of the gateway. */
-export type ConfigKey = keyof typeof CONFIG_KEYS;
-
 /** The gateway's effective, typed configuration. */
-export type GatewayConfig = ConfigValues<typeof CONFIG_KEYS>;
+export type GatewayConfig = ConfigValues<typeof GATEWAY_KEYS>;
 

@@ -1,49 +1,41 @@
 /**
- * The module-scope state of the greeter gateway, in one place: the shared
- * function runtime (Consul client, config, lease) plus the discovery watches
- * and the gRPC channels. Created on the first invocation of an execution
- * environment and reused by every warm invocation after it.
+ * What lives across warm invocations of a gateway function (greet, status):
+ * the shared function runtime (logger, secrets, Consul client, config store,
+ * environment lease) plus the discovery watches and the gRPC channels that
+ * resolve through them. functions/greet.ts and functions/status.ts each hold
+ * one in their runtime slot and pass it to the use case.
  */
-import { consulHealthSource } from '../consul/health';
-import { ServiceWatchRegistry } from '../consul/service-watch-registry';
-import type { LoadedConfig } from '../config/config-store';
-import { CONFIG_KEYS } from '../config/schema';
+import { consulHealthSource } from '../discovery/health-source';
+import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
-import { registerConsulResolver } from '../grpc/resolver-consul';
-import { beginInvocation as begin, createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
+import type { Log } from '../log/logger';
+import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
+import { GATEWAY_KEYS } from './gateway-config';
 
-/** Everything a greet invocation reuses. */
-export interface GatewayRuntime extends FunctionRuntime<typeof CONFIG_KEYS> {
+/** Everything a gateway invocation reuses. */
+export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   watches: ServiceWatchRegistry;
   clients: GreeterClientPool;
 }
 
-let gateway: GatewayRuntime | undefined;
-
-/** The runtime of this execution environment, created on first use. */
-export function gatewayRuntime(): GatewayRuntime {
-  if (gateway) return gateway;
-  const base = createFunctionRuntime(CONFIG_KEYS);
-  const watches = new ServiceWatchRegistry(consulHealthSource(base.consul), () => {
-    const v = base.config.current()?.values;
-    return { waitSeconds: v?.discoveryWaitSeconds ?? 30, minIntervalMs: v?.discoveryMinIntervalMs ?? 500, backoffBaseMs: 250, backoffMaxMs: 10_000 };
-  });
-  registerConsulResolver(watches);
-  gateway = { ...base, watches, clients: new GreeterClientPool() };
-  return gateway;
-}
-
-/** The start of every gateway invocation: config and lease renewal. */
-export async function beginInvocation(): Promise<{ rt: GatewayRuntime; loaded: LoadedConfig<typeof CONFIG_KEYS> }> {
-  const rt = gatewayRuntime();
-  return { rt, loaded: await begin(rt) };
-}
-
-/** Stops polls and closes channels; the next invocation starts cold (tests, shutdown). */
-export function resetGatewayRuntime(): void {
-  if (!gateway) return;
-  gateway.watches.stopAll();
-  gateway.clients.closeAll();
-  gateway.close();
-  gateway = undefined;
+/** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
+export function createGatewayRuntime(log: Log): GatewayRuntime {
+  const base = createFunctionRuntime(GATEWAY_KEYS, log);
+  // Read before every poll, so a config refresh applies without a restart.
+  const watchOptions = () => {
+    const v = base.config.values();
+    return { waitSeconds: v.discoveryWaitSeconds, minIntervalMs: v.discoveryMinIntervalMs, backoffBaseMs: v.discoveryBackoffBaseMs, backoffMaxMs: v.discoveryBackoffMaxMs };
+  };
+  const watches = new ServiceWatchRegistry(consulHealthSource(base.consul), watchOptions, log);
+  const clients = new GreeterClientPool(watches);
+  return {
+    ...base,
+    watches,
+    clients,
+    close() {
+      watches.stopAll();
+      clients.closeAll();
+      base.close();
+    },
+  };
 }

@@ -1,12 +1,12 @@
 /** The `/status` view: effective config with sources, discovered instances, Consul indexes. */
-import { beginInvocation } from './gateway-runtime';
 import { greeterQuery } from './greet';
+import type { GatewayRuntime } from './gateway-runtime';
 
 const SECRET_KEY = /token|secret|password|key$/i;
 
 /** A JSON-ready status document; tokens and secret-looking keys are redacted. */
-export async function gatewayStatus(): Promise<Record<string, unknown>> {
-  const { rt, loaded } = await beginInvocation();
+export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, unknown>> {
+  const loaded = await rt.begin();
   const watch = rt.watches.get(greeterQuery(loaded.values));
   watch.ensureFresh();
   await watch.waitForFirst(loaded.values.coldStartWaitMs);

@@ -1,33 +1,33 @@
-/** Validation of the name to greet, from `GET /hello/{name}` or `POST /greet`. */
+/** Validation of the name to greet, from `GET /hello/{name}` or the body of `POST /greet` (pure). */
 import { z } from 'zod';
-import { invalidInput } from '../http/errors';
-import { readJsonBody, type HttpEventLike } from '../http/event';
+import { GreetError } from './errors';
 
-/** 1–128 characters (code points), no control characters. */
+// Characters that draw nothing: spaces and separators, controls, format characters
+// (U+200B, U+FEFF, U+2060…), lone combining marks, default-ignorables such as
+// U+3164, and the blank braille pattern. A name made only of these greets nobody.
+const INVISIBLE = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Z}\p{M}\p{Default_Ignorable_Code_Point}\u2800]*$/u;
+
+/** 1–128 characters (code points), at least one visible, no control characters. */
 const nameSchema = z
-  .string({ error: 'name must be a string' })
+  .string({ error: (i) => (i.input === undefined ? 'name is required' : 'name must be a string') })
   .refine((s) => [...s].length >= 1, 'name must not be empty')
   .refine((s) => [...s].length <= 128, 'name must be at most 128 characters')
-  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters');
+  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters')
+  .refine((s) => !INVISIBLE.test(s), 'name must contain a visible character');
 
 const greetBody = z.strictObject({ name: nameSchema }, { error: (i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : 'body must be a JSON object with a "name" string') });
 
-function firstMessage(err: z.ZodError): string {
-  return err.issues[0]?.message ?? 'invalid input';
+function parsed<T>(result: z.ZodSafeParseResult<T>): T {
+  if (result.success) return result.data;
+  throw new GreetError('invalid_name', result.error.issues[0]?.message ?? 'invalid name');
 }
 
-/** The name from the path parameter of `GET /hello/{name}`. */
-export function nameFromPath(event: HttpEventLike): string {
-  const raw = event.pathParameters?.name;
-  if (raw === undefined) throw invalidInput('name is required');
-  const parsed = nameSchema.safeParse(raw);
-  if (!parsed.success) throw invalidInput(firstMessage(parsed.error));
-  return parsed.data;
+/** The name in a path parameter (`undefined`: absent); throws GreetError `invalid_name`. */
+export function parseGreetName(raw: unknown): string {
+  return parsed(nameSchema.safeParse(raw));
 }
 
-/** The name from the JSON body of `POST /greet`. */
-export function nameFromBody(event: HttpEventLike): string {
-  const parsed = greetBody.safeParse(readJsonBody(event));
-  if (!parsed.success) throw invalidInput(firstMessage(parsed.error));
-  return parsed.data.name;
+/** The name in a parsed JSON body `{"name": "…"}`; throws GreetError `invalid_name`. */
+export function greetNameFromBody(body: unknown): string {
+  return parsed(greetBody.safeParse(body)).name;
 }

@@ -1,12 +1,12 @@
 /** The greet use case: config → discovery → SayHello with retries. */
-import { instanceForPeer, type ServiceQuery } from '../consul/service-instances';
-import type { GatewayConfig } from '../config/schema';
+import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError } from '../grpc/errors';
 import { sayHelloWithRetry } from '../grpc/greeter-call';
 import { GreetError } from './errors';
-import { beginInvocation } from './gateway-runtime';
+import type { GatewayConfig } from './gateway-config';
+import type { GatewayRuntime } from './gateway-runtime';
 
 /** What a successful greet returns to the caller. */
 export interface GreetResult {
@@ -25,17 +25,14 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
 }
 
 /** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
-export async function greet(name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
-  const { rt, loaded } = await beginInvocation();
-  const cfg = loaded.values;
+export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
+  const cfg = (await rt.begin()).values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
   watch.ensureFresh();
   const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(cfg.coldStartWaitMs, remainingMs(), cfg.deadlineMarginMs)));
-  const retryAfterSeconds = cfg.retryAfterSeconds;
-  if (!instances?.length) {
-    throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, { retryAfterSeconds, service: query.service });
-  }
+  const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service };
+  if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
   // Read the Lambda's remaining time now: a cold start may have used some of it.
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
   const client = rt.clients.get(consulTarget(query), cfg.channelMaxIdleMs);
@@ -49,9 +46,11 @@ export async function greet(name: string, remainingMs: () => number | undefined)
     };
   } catch (err) {
     if (!(err instanceof GreeterCallError)) throw err;
-    const details = { retryAfterSeconds, attempts: err.attempts, service: query.service };
-    if (err.kind === 'unavailable') throw new GreetError('unavailable', `every attempt to reach ${query.service} failed`, details, { cause: err });
-    if (err.kind === 'deadline') throw new GreetError('deadline', `${query.service} did not answer within ${budget} ms`, details, { cause: err });
-    throw new GreetError('backend', `${query.service} failed the call (gRPC status ${err.grpcCode})`, details, { cause: err });
+    const message = {
+      unavailable: `every attempt to reach ${query.service} failed`,
+      deadline: `${query.service} did not answer within ${budget} ms`,
+      backend: `${query.service} failed the call (gRPC status ${err.grpcCode})`,
+    }[err.kind];
+    throw new GreetError(err.kind, message, { ...details, attempts: err.attempts }, { cause: err });
   }
 }

@@ -1,5 +1,6 @@
 /** Pure mapping between a ServiceQuery and a `consul:` gRPC target string. */
-import type { ServiceQuery } from '../consul/service-instances';
+import type { ServiceQuery } from '../discovery/service-query';
+import { GrpcTargetError } from './errors';
 
 /** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2`. */
 export function consulTarget(q: ServiceQuery): string {
@@ -14,7 +15,7 @@ export function consulTarget(q: ServiceQuery): string {
 export function parseConsulTargetPath(path: string): ServiceQuery {
   const [name = '', qs = ''] = path.replace(/^\/+/, '').split('?', 2);
   const service = decodeURIComponent(name);
-  if (!service) throw new Error(`consul target "${path}" names no service`);
+  if (!service) throw new GrpcTargetError(`consul target "${path}" names no service`);
   const params = new URLSearchParams(qs);
   const tag = params.get('tag') || undefined;
   const datacenter = params.get('dc') || undefined;

@@ -1,25 +1,36 @@
-/** Errors of a Greeter call, classified for the HTTP layer. */
+/** Errors of the gRPC adapter: a Greeter call that failed, and a target that cannot resolve. */
 import { status } from '@grpc/grpc-js';
+import { AppError } from '../errors/app-error';
 
-/** How a call failed, which decides the HTTP status. */
-export type GreeterFailureKind = 'unavailable' | 'deadline' | 'backend';
+/** How a call failed: the gRPC status decides, and the greet use case keeps the kind as is. */
+export type CallFailureKind = 'unavailable' | 'deadline' | 'backend';
 
 /** A Greeter call that failed after `attempts` attempts. */
-export class GreeterCallError extends Error {
+export class GreeterCallError extends AppError<CallFailureKind> {
   override name = 'GreeterCallError';
+  readonly domain = 'grpc';
   constructor(
-    readonly kind: GreeterFailureKind,
+    kind: CallFailureKind,
     readonly grpcCode: number,
     readonly attempts: number,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(kind, message, options);
+  }
+}
+
+/** A `consul:` target this process cannot resolve (a bug in how the channel was built, never user input). */
+export class GrpcTargetError extends AppError<'invalid_target'> {
+  override name = 'GrpcTargetError';
+  readonly domain = 'grpc';
+  constructor(message: string) {
+    super('invalid_target', message);
   }
 }
 
 /** The kind of failure for a gRPC status code. */
-export function failureKind(code: number): GreeterFailureKind {
+export function failureKind(code: number): CallFailureKind {
   if (code === status.UNAVAILABLE) return 'unavailable';
   if (code === status.DEADLINE_EXCEEDED) return 'deadline';
   return 'backend';

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { GreeterClient, HelloReply } from '../../proto/gen/helloworld';
-import { backoffMs } from '../consul/blocking-query';
+import { backoffMs } from '../util/backoff';
 import { GreeterCallError, failureKind } from './errors';
 
 /** A successful call: the reply, the peer that sent it and how many attempts it took. */

@@ -1,11 +1,13 @@
 /**
  * Reused Greeter clients, one channel per target, for the life of the
- * execution environment. A channel left idle longer than `maxIdleMs` is
+ * function's runtime. A channel left idle longer than `maxIdleMs` is
  * replaced before use: after a Lambda freeze its connections can look READY
  * and then fail (grpc-node #2285), and a fresh connection costs ~1 ms.
  */
 import { credentials, type ChannelOptions } from '@grpc/grpc-js';
 import { GreeterClient } from '../../proto/gen/helloworld';
+import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
+import { consulResolverOptions, registerConsulResolver } from './resolver-consul';
 
 /** Channel options: round robin (only the loadBalancingConfig form selects it). */
 export const GREETER_CHANNEL_OPTIONS: ChannelOptions = {
@@ -20,12 +22,19 @@ interface Entry {
   lastUsedAt: number;
 }
 
-/** Holds one GreeterClient per target. */
+/** Holds one GreeterClient per target; `consul:` targets resolve through `watches`. */
 export class GreeterClientPool {
   private readonly entries = new Map<string, Entry>();
+  private readonly options: ChannelOptions;
   private replaced = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    watches: ServiceWatchRegistry,
+    private readonly now: () => number = Date.now,
+  ) {
+    registerConsulResolver();
+    this.options = { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(watches) };
+  }
 
   /** The client for `target`, replaced first if idle longer than `maxIdleMs`. */
   get(target: string, maxIdleMs: number): GreeterClient {
@@ -37,7 +46,7 @@ export class GreeterClientPool {
       entry = undefined;
     }
     if (!entry) {
-      entry = { client: new GreeterClient(target, credentials.createInsecure(), GREETER_CHANNEL_OPTIONS), lastUsedAt: now };
+      entry = { client: new GreeterClient(target, credentials.createInsecure(), this.options), lastUsedAt: now };
       this.entries.set(target, entry);
     }
     entry.lastUsedAt = now;

@@ -1,61 +1,87 @@
 /**
- * A grpc-js resolver for `consul:///<service>?tag=&dc=` targets, fed by the
- * process's ServiceWatchRegistry, so every channel shares one blocking query
- * per service instead of resolving on its own.
+ * A grpc-js resolver for `consul:///<service>?tag=&dc=` targets. grpc-js keeps
+ * resolvers in a process-wide table by scheme, so the registration holds no
+ * state: each channel carries its runtime's ServiceWatchRegistry in its
+ * options, and every channel of a runtime shares one blocking query per
+ * service instead of resolving on its own.
  */
 import { experimental, type ChannelOptions } from '@grpc/grpc-js';
-import type { ServiceInstance, ServiceQuery } from '../consul/service-instances';
-import type { ServiceWatchRegistry } from '../consul/service-watch-registry';
+import type { ServiceInstance } from '../consul/service-instances';
+import type { ServiceQuery } from '../discovery/service-query';
+import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { parseConsulTargetPath } from './consul-target';
+import { GrpcTargetError } from './errors';
 import { createEndpointReporter, type EndpointReporter } from './resolver-listener';
+
+/** The channel option that names the watch registry a `consul:` channel resolves through. */
+export const WATCH_REGISTRY_OPTION = 'consul-grpc-lambda.watch_registry';
 
 /** An unchanged list is re-sent at most this often: LB policies ask to re-resolve on every failure. */
 const MIN_REPUSH_MS = 1_000;
 
-/** Registers the `consul` scheme with grpc-js, bound to `registry` (replacing any earlier one). */
-export function registerConsulResolver(registry: ServiceWatchRegistry): void {
-  class ConsulResolver implements experimental.Resolver {
-    private readonly query: ServiceQuery;
-    private readonly report: EndpointReporter;
-    private unsubscribe?: () => void;
-    private lastPushed?: readonly ServiceInstance[];
-    private lastPushAt = 0;
-    private destroyed = false;
+/** Channel options that make a `consul:` target resolve through `registry`. */
+export function consulResolverOptions(registry: ServiceWatchRegistry): ChannelOptions {
+  return { [WATCH_REGISTRY_OPTION]: registry };
+}
 
-    constructor(target: experimental.GrpcUri, listener: experimental.ResolverListener, _options: ChannelOptions) {
-      this.query = parseConsulTargetPath(target.path);
-      this.report = createEndpointReporter(listener);
-    }
+function registryOf(options: ChannelOptions, target: experimental.GrpcUri): ServiceWatchRegistry {
+  // ChannelOptions is an untyped bag in grpc-js; the only writer of this key is consulResolverOptions.
+  const registry = options[WATCH_REGISTRY_OPTION] as ServiceWatchRegistry | undefined;
+  if (!registry) throw new GrpcTargetError(`channel for ${experimental.uriToString(target)} has no ${WATCH_REGISTRY_OPTION} option`);
+  return registry;
+}
 
-    static getDefaultAuthority(target: experimental.GrpcUri): string {
-      return parseConsulTargetPath(target.path).service;
-    }
+class ConsulResolver implements experimental.Resolver {
+  private readonly query: ServiceQuery;
+  private readonly registry: ServiceWatchRegistry;
+  private readonly report: EndpointReporter;
+  private unsubscribe?: () => void;
+  private lastPushed?: readonly ServiceInstance[];
+  private lastPushAt = 0;
+  private destroyed = false;
 
-    updateResolution(): void {
-      this.destroyed = false;
-      const watch = registry.get(this.query);
-      this.unsubscribe ??= watch.subscribe((list) => this.push(list, false));
-      watch.ensureFresh();
-      const list = watch.current();
-      if (list) this.push(list, true);
-    }
-
-    destroy(): void {
-      this.destroyed = true;
-      this.unsubscribe?.();
-      this.unsubscribe = undefined;
-    }
-
-    private push(list: readonly ServiceInstance[], onRequest: boolean): void {
-      const now = Date.now();
-      if (onRequest && list === this.lastPushed && now - this.lastPushAt < MIN_REPUSH_MS) return;
-      this.lastPushed = list;
-      this.lastPushAt = now;
-      // grpc-js forbids calling the listener synchronously from updateResolution.
-      setImmediate(() => {
-        if (!this.destroyed) this.report(list);
-      });
-    }
+  constructor(target: experimental.GrpcUri, listener: experimental.ResolverListener, options: ChannelOptions) {
+    this.query = parseConsulTargetPath(target.path);
+    this.registry = registryOf(options, target);
+    this.report = createEndpointReporter(listener);
   }
+
+  static getDefaultAuthority(target: experimental.GrpcUri): string {
+    return parseConsulTargetPath(target.path).service;
+  }
+
+  updateResolution(): void {
+    this.destroyed = false;
+    const watch = this.registry.get(this.query);
+    this.unsubscribe ??= watch.subscribe((list) => this.push(list, false));
+    watch.ensureFresh();
+    const list = watch.current();
+    if (list) this.push(list, true);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private push(list: readonly ServiceInstance[], onRequest: boolean): void {
+    const now = Date.now();
+    if (onRequest && list === this.lastPushed && now - this.lastPushAt < MIN_REPUSH_MS) return;
+    this.lastPushed = list;
+    this.lastPushAt = now;
+    // grpc-js forbids calling the listener synchronously from updateResolution.
+    setImmediate(() => {
+      if (!this.destroyed) this.report(list);
+    });
+  }
+}
+
+let registered = false;
+
+/** Registers the stateless `consul` scheme with grpc-js; idempotent. */
+export function registerConsulResolver(): void {
+  if (registered) return;
   experimental.registerResolver('consul', ConsulResolver);
+  registered = true;
 }

@@ -12,14 +12,14 @@ import { serviceHealth, type InstanceHealth } from '../consul/health';
 import { kvDelete, kvGetRecursive, kvPut } from '../consul/kv';
 import { tryLock } from '../consul/lock';
 import { applyPlan, type ApplySummary } from '../cloudmap/apply';
-import { forEachBounded, mapBounded } from '../cloudmap/bounded';
 import { isOwnedBy } from '../cloudmap/ownership';
 import { deregisterExternal, externalServices, registerExternal } from '../consul/catalog';
+import { GRPC_PROBED_FILTER, REGISTRATION_META } from '../consul/registration-meta';
 import { planSync } from '../cloudmap/plan';
 import { readCloudMapState } from '../cloudmap/read-state';
 import { isWriteAction, type ActualService, type SyncAction } from '../cloudmap/types';
-import { errorSummary, logger } from '../log/logger';
-import { META } from '../registry/instance-registry';
+import { errorSummary, type Log } from '../log/logger';
+import { forEachBounded, mapBounded } from '../util/bounded';
 import { desiredServices } from './desired-state';
 import { probeGrpcHealth, type ProbeResult } from './grpc-health-probe';
 import type { HealthSyncConfig } from './health-sync-config';
@@ -34,6 +34,7 @@ export const PROBE_STATE_PREFIX = 'health-sync/probe-state/';
 export interface HealthSyncDeps {
   consul: ConsulApi;
   config: HealthSyncConfig;
+  log: Log;
   cloudMap?: ServiceDiscoveryClient;
   holder: string;
   /** Epoch ms by which the run must be done (the Lambda's time minus a margin); none: unbounded. */
@@ -75,9 +76,9 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   const cfg = deps.config;
   const report: HealthSyncReport = { dryRun: opts.dryRun, probes: [], plan: [], notMirrored: [], durationMs: 0 };
   // A dry run writes nothing, so it needs no lock and never blocks a real run.
-  const lock = opts.dryRun ? undefined : await tryLock(deps.consul, LOCK_KEY, cfg.lockTtlSeconds, deps.holder);
+  const lock = opts.dryRun ? undefined : await tryLock(deps.consul, LOCK_KEY, cfg.lockTtlSeconds, deps.holder, deps.log);
   if (!opts.dryRun && !lock) {
-    logger.info('another health-sync run holds the lock; skipping this one');
+    deps.log.info('another health-sync run holds the lock; skipping this one');
     return { ...report, skipped: 'locked', durationMs: Date.now() - started };
   }
   try {
@@ -88,7 +89,7 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
     if (left < MIRROR_MIN_MS) {
       // Better to skip the mirror this time than to be killed mid-apply holding the lock.
       report.cutShort = `skipped the Cloud Map step: ${Math.max(0, Math.round(left))} ms left`;
-      logger.warn('health-sync ran short of time', { reason: report.cutShort });
+      deps.log.warn('health-sync ran short of time', { reason: report.cutShort });
     } else if (cfg.cloudMapEnabled && cfg.cloudMapNamespaceId && deps.cloudMap) {
       // This run's probe verdicts override what Consul said before the probes.
       const verdict = new Map(report.probes.map((p) => [p.id, p.status]));
@@ -97,9 +98,9 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
       );
       const desired = desiredServices(mirrored);
       report.notMirrored = desired.skipped;
-      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices });
+      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
       report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
-      report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun });
+      report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun, log: deps.log });
       report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
       const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
       report.reverse = await reverseSync(deps, foreign, opts.dryRun);
@@ -109,7 +110,7 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   }
   report.durationMs = Date.now() - started;
   const writes = report.plan.filter(isWriteAction).length;
-  logger.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, plannedCloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
+  deps.log.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, plannedCloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
   return report;
 }
 
@@ -118,14 +119,14 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
   // Instances of the configured services, plus every instance the registry created with a
   // gRPC check, whatever its service: those live on the agent, tagged by meta.
   const configured = [...health].filter(([service]) => cfg.probeServices.includes(service)).flatMap(([, entries]) => entries.map((e) => e.instance));
-  const registered = await agentServices(deps.consul, `Meta["${META.check}"] == "grpc"`);
+  const registered = await agentServices(deps.consul, GRPC_PROBED_FILTER);
   const targets = [...new Map([...configured, ...registered].map((i) => [i.id, { service: i.service, instance: i }])).values()];
   const stored = await kvGetRecursive(deps.consul, PROBE_STATE_PREFIX);
   const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), p.value]));
   const probe = deps.probe ?? probeGrpcHealth;
   const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, instance }) => {
     if (deps.deadline !== undefined && Date.now() + cfg.probeTimeoutMs > deps.deadline) return undefined; // no time to probe it
-    const result = await probe(instance.address, instance.port, instance.meta[META.probeService] ?? '', cfg.probeTimeoutMs);
+    const result = await probe(instance.address, instance.port, instance.meta[REGISTRATION_META.probeService] ?? '', cfg.probeTimeoutMs);
     const prev = parseProbeState(states.get(instance.id));
     const next = nextProbeState(prev, result.ok, cfg);
     const changed = next.status !== prev.status;
@@ -136,13 +137,13 @@ async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly
         await updateTtlCheck(deps.consul, serviceCheckId(instance.id), next.status === 'passing' ? 'pass' : 'fail', note);
         if (JSON.stringify(next) !== JSON.stringify(prev)) await kvPut(deps.consul, `${PROBE_STATE_PREFIX}${instance.id}`, JSON.stringify(next));
       } catch (err) {
-        logger.warn('could not record a probe result', { service, id: instance.id, error: errorSummary(err) });
+        deps.log.warn('could not record a probe result', { probedService: service, id: instance.id, error: errorSummary(err) });
       }
     }
     return { service, id: instance.id, ok: result.ok, output: result.output, status: next.status, changed };
   });
   const done = reports.filter((r): r is ProbeReport => r !== undefined);
-  if (done.length < targets.length) logger.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
+  if (done.length < targets.length) deps.log.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
   if (!dryRun) {
     // Counters of instances that left Consul are dropped, so nothing keeps probing them.
     const live = new Set(targets.map((t) => t.instance.id));

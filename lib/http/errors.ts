@@ -1,18 +1,16 @@
-/** Client errors raised while reading a request; each knows its HTTP status. */
+/** Errors of the HTTP edge itself: a request it cannot read, whatever the function. */
+import { AppError } from '../errors/app-error';
 
-/** A request the caller must fix: 4xx with a stable machine-readable code. */
-export class RequestError extends Error {
+/**
+ * - `invalid_body`: empty or not JSON.
+ * - `payload_too_large`: above MAX_BODY_BYTES.
+ * - `unsupported_media_type`: not application/json.
+ * - `method_not_allowed`: no route for this method and resource.
+ */
+export type RequestErrorKind = 'invalid_body' | 'payload_too_large' | 'unsupported_media_type' | 'method_not_allowed';
+
+/** A request the edge refused before any use case saw it. */
+export class RequestError extends AppError<RequestErrorKind> {
   override name = 'RequestError';
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** 400 for input that fails validation. */
-export function invalidInput(message: string): RequestError {
-  return new RequestError(400, 'INVALID_INPUT', message);
+  readonly domain = 'request';
 }

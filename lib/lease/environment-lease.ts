@@ -1,5 +1,7 @@
 /**
- * The execution environment as an instance in Consul, with a TTL check.
+ * The execution environment as an instance in Consul, with a TTL check: the
+ * environment lease (not to be confused with the instance tokens the registry
+ * hands to workloads).
  *
  * Registered once on cold start (one bounded request); renewed by invocations
  * at most once per third of the TTL without holding them up; registered again
@@ -10,7 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
-import { errorSummary, logger } from '../log/logger';
+import { errorSummary, type Log } from '../log/logger';
 import { leaseIdentity, renewalDue, type LeaseIdentity } from './lease-identity';
 
 /** Lease settings, from config. */
@@ -20,21 +22,37 @@ export interface LeaseSettings {
   deregisterAfterSeconds: number;
 }
 
+/** What /status shows: `lastRenewedAt` is the last success, `lastAttemptAt` the last try. */
+export interface LeaseSnapshot {
+  id?: string;
+  registered: boolean;
+  lastRenewedAt?: string;
+  lastAttemptAt?: string;
+  lastError?: string;
+  /** Consecutive failed registrations or renewals. */
+  failures: number;
+  /** Successful registrations after the agent had forgotten the lease. */
+  reRegistrations: number;
+}
+
 /** How long a renewal may hold up an invocation: enough to put the request on the wire. */
 const RENEWAL_HOLD_MS = 15;
 const REGISTER_TIMEOUT_MS = 1_000;
 
 /** One lease per execution environment. */
-export class ExecutionLease {
+export class EnvironmentLease {
   private identity?: LeaseIdentity;
   private registered = false;
+  private lastAttemptAt?: number;
   private lastRenewedAt?: number;
+  private lastError?: string;
   private inFlight?: Promise<void>;
   private failures = 0;
   private reRegistrations = 0;
 
   constructor(
     private readonly api: ConsulApi,
+    private readonly log: Log,
     private readonly coldStartAt = new Date(),
     private readonly now: () => number = Date.now,
   ) {}
@@ -43,12 +61,19 @@ export class ExecutionLease {
   async touch(settings: LeaseSettings): Promise<void> {
     const coldStart = this.identity === undefined;
     this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
-    if (!renewalDue(this.lastRenewedAt, this.now(), settings.ttlSeconds) || this.inFlight) return;
-    this.lastRenewedAt = this.now();
+    // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
+    if (!renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds) || this.inFlight) return;
+    this.lastAttemptAt = this.now();
     const work = (this.registered ? this.renew(settings) : this.register(settings))
+      .then(() => {
+        this.lastRenewedAt = this.now();
+        this.lastError = undefined;
+        this.failures = 0;
+      })
       .catch((err: unknown) => {
         this.failures++;
-        if (this.failures === 1 || this.failures % 10 === 0) logger.warn('lease registration or renewal failed', { leaseId: this.identity?.id, failures: this.failures, error: errorSummary(err) });
+        this.lastError = errorSummary(err).message;
+        if (this.failures === 1 || this.failures % 10 === 0) this.log.warn('lease registration or renewal failed', { leaseId: this.identity?.id, failures: this.failures, error: errorSummary(err) });
       })
       .finally(() => (this.inFlight = undefined));
     this.inFlight = work;
@@ -65,11 +90,14 @@ export class ExecutionLease {
   }
 
   /** Id and counters, for /status and tests. */
-  snapshot(): { id?: string; registered: boolean; lastRenewedAt?: string; failures: number; reRegistrations: number } {
+  snapshot(): LeaseSnapshot {
+    const iso = (t?: number) => (t === undefined ? undefined : new Date(t).toISOString());
     return {
       id: this.identity?.id,
       registered: this.registered,
-      lastRenewedAt: this.lastRenewedAt ? new Date(this.lastRenewedAt).toISOString() : undefined,
+      lastRenewedAt: iso(this.lastRenewedAt),
+      lastAttemptAt: iso(this.lastAttemptAt),
+      lastError: this.lastError,
       failures: this.failures,
       reRegistrations: this.reRegistrations,
     };
@@ -91,20 +119,19 @@ export class ExecutionLease {
       { timeoutMs: REGISTER_TIMEOUT_MS },
     );
     this.registered = true;
-    this.failures = 0;
   }
 
   private async renew(settings: LeaseSettings): Promise<void> {
     const id = this.identity?.id ?? '';
     try {
       await updateTtlCheck(this.api, serviceCheckId(id), 'pass', 'renewed by an invocation', { timeoutMs: REGISTER_TIMEOUT_MS });
-      this.failures = 0;
     } catch (err) {
       // The agent no longer knows the check (it restarted, or the lease was removed
       // while this environment was frozen): registering again restores it, passing.
-      logger.info('lease renewal failed; registering again', { leaseId: id, error: errorSummary(err) });
-      this.reRegistrations++;
+      // If the agent is unreachable this fails too and counts as one failure, not a re-registration.
+      this.log.info('lease renewal failed; registering again', { leaseId: id, error: errorSummary(err) });
       await this.register(settings);
+      this.reRegistrations++;
     }
   }
 }

@@ -1,13 +1,31 @@
 /**
- * One structured logger per process (Powertools), shared by every module.
+ * Structured logging (Powertools). Each function's runtime slot creates one
+ * logger and hands it to the parts it builds, so nothing logs through a
+ * module-scope singleton.
  *
- * Tokens never reach it: config and Consul code redact them before logging,
- * and `errorSummary` keeps stack traces out of log lines for expected errors.
+ * Tokens never reach a log: config and Consul code redact them first, and
+ * `errorSummary` keeps stack traces out of log lines for expected errors.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 
-/** The process-wide logger; its level comes from POWERTOOLS_LOG_LEVEL / LOG_LEVEL. */
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'consul-grpc-lambda' });
+/** Attributes of one log line. Powertools reserves `service`, `level`, `message`, `timestamp`: never use them. */
+export type LogAttributes = Record<string, unknown>;
+
+/** What the parts of a function need from a logger (a Powertools Logger is one). */
+export interface Log {
+  debug(message: string, ...attributes: LogAttributes[]): void;
+  info(message: string, ...attributes: LogAttributes[]): void;
+  warn(message: string, ...attributes: LogAttributes[]): void;
+  error(message: string, ...attributes: LogAttributes[]): void;
+}
+
+/** A logger named by POWERTOOLS_SERVICE_NAME (else `fallbackName`); its level comes from POWERTOOLS_LOG_LEVEL. */
+export function createLogger(fallbackName = 'consul-grpc-lambda'): Logger {
+  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? fallbackName });
+}
+
+/** A logger that drops everything (unit tests, benchmarks). */
+export const silentLog: Log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** Name and message of an error, without its stack, for log attributes. */
 export function errorSummary(err: unknown): { name: string; message: string } {

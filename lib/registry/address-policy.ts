@@ -6,6 +6,7 @@
  * explicit opt-in even when an allowed CIDR covers them.
  */
 import { BlockList, isIP, SocketAddress } from 'node:net';
+import { ConfigError } from '../config/errors';
 
 /** What the deployment allows; every special-purpose range is off unless set. */
 export interface AddressPolicyOptions {
@@ -50,7 +51,7 @@ function parseCidr(cidr: string): Subnet {
   const family = match ? isIP(match[1]) : 0;
   const prefix = match ? Number(match[2]) : NaN;
   if (!match || (family !== 4 && family !== 6) || prefix > (family === 4 ? 32 : 128)) {
-    throw new Error(`invalid CIDR ${JSON.stringify(cidr)} in allowedCidrs: expected an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8`);
+    throw new ConfigError('invalid_config', `invalid CIDR ${JSON.stringify(cidr)} in allowedCidrs: expected an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8`);
   }
   return { network: match[1], prefix, family };
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ConsulApi } from '../consul/consul-api';
 import { kvCas, kvDelete, kvGet } from '../consul/kv';
+import { RegistryError } from './errors';
 
 /** Where the records live; the registry's token may write only here in K/V. */
 export const IDEMPOTENCY_PREFIX = 'registry/idempotency/';
@@ -60,7 +61,7 @@ export async function claimIdempotencyKey(api: ConsulApi, kvKey: string, record:
     if (existing && existing.expiresAt > now && (await stillExists(existing))) return { claimed: false, existing };
     if (await kvCas(api, kvKey, JSON.stringify(record), current?.modifyIndex ?? 0)) return { claimed: true };
   }
-  throw new Error('could not claim the idempotency key after 3 attempts');
+  throw new RegistryError('idempotency_conflict', 'concurrent requests with this Idempotency-Key kept conflicting; retry');
 }
 
 /** Forgets a claim (the registration it guarded failed, or the instance was deleted). */

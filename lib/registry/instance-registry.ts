@@ -1,14 +1,15 @@
 /**
  * Registering short-lived workloads that run no Consul agent: each gets a
- * server-chosen id, a TTL check on the registry's agent and a lease token that
- * only its holder can use to renew or delete it.
+ * server-chosen id, a TTL check on the registry's agent and an instance token
+ * (the API's `leaseToken`) that only its holder can use to renew or delete it.
  */
 import { agentService, deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth } from '../consul/health';
-import { invalidInput, RequestError } from '../http/errors';
+import { REGISTRATION_META as META } from '../consul/registration-meta';
+import { RegistryError } from './errors';
 import { claimIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
-import type { LeaseSigner } from './lease-token';
+import type { InstanceTokenSigner } from './instance-token';
 import type { RegistryConfig } from './registry-config';
 import { newInstanceId, type Registration } from './registration-request';
 
@@ -22,13 +23,10 @@ export interface LeaseGrant {
 /** Dependencies of the registry operations. */
 export interface RegistryDeps {
   consul: ConsulApi;
-  signer: LeaseSigner;
+  signer: InstanceTokenSigner;
   config: RegistryConfig;
   now?: () => number;
 }
-
-/** Meta keys the registry writes itself (clients may not set `lease-*` or `consul-*`). */
-export const META = { registeredBy: 'lease-registered-by', check: 'lease-check', ttl: 'lease-ttl-seconds', idempotency: 'lease-idempotency', probeService: 'lease-probe-grpc-service' } as const;
 
 /** An Idempotency-Key as sent, and who sent it (the API key id), which scopes it. */
 export interface IdempotencyScope {
@@ -45,7 +43,7 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
   const expiresAt = now + ttlSeconds * 1000;
   let claimedKey: string | undefined;
   if (idempotency) {
-    if (!IDEMPOTENCY_KEY_FORMAT.test(idempotency.key)) throw invalidInput('Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
+    if (!IDEMPOTENCY_KEY_FORMAT.test(idempotency.key)) throw new RegistryError('invalid_request', 'Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
     const hash = requestHash(reg);
     const kvKey = idempotencyKvKey(deps.signer.sign(idempotency.caller || 'anonymous', idempotency.key));
     const record = { id, service: reg.service, requestHash: hash, expiresAt: now + deps.config.idempotencyTtlSeconds * 1000, createdAt: now };
@@ -57,7 +55,7 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
       return svc !== undefined;
     }, now);
     if (!claim.claimed) {
-      if (claim.existing.requestHash !== hash) throw new RequestError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request');
+      if (claim.existing.requestHash !== hash) throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
     }
     claimedKey = kvKey;
@@ -92,15 +90,15 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
 
 async function authorize(deps: RegistryDeps, id: string, token: string | undefined) {
   const svc = await agentService(deps.consul, id);
-  if (!svc || svc.meta[META.registeredBy] !== 'instance-registry') throw new RequestError(404, 'NOT_FOUND', 'no instance with this id');
-  if (!deps.signer.verify(token, id, svc.service)) throw new RequestError(403, 'FORBIDDEN', 'missing or wrong lease token');
+  if (!svc || svc.meta[META.registeredBy] !== 'instance-registry') throw new RegistryError('not_found', 'no instance with this id');
+  if (!deps.signer.verify(token, id, svc.service)) throw new RegistryError('forbidden', 'missing or wrong lease token');
   return svc;
 }
 
 /** Renews the lease of `id` for the holder of its token. */
 export async function heartbeat(deps: RegistryDeps, id: string, token: string | undefined): Promise<LeaseGrant> {
   const svc = await authorize(deps, id, token);
-  if (svc.meta[META.check] === 'grpc') throw new RequestError(409, 'HEALTH_IS_PROBED', 'this instance is health-checked over gRPC; heartbeats do not apply');
+  if (svc.meta[META.check] === 'grpc') throw new RegistryError('health_is_probed', 'this instance is health-checked over gRPC; heartbeats do not apply');
   await updateTtlCheck(deps.consul, serviceCheckId(id), 'pass', 'heartbeat');
   const ttl = Number(svc.meta[META.ttl] ?? deps.config.ttlDefaultSeconds);
   return { id, expiresAt: new Date((deps.now?.() ?? Date.now()) + ttl * 1000).toISOString() };

@@ -1,20 +1,23 @@
 /**
- * Lease tokens: an HMAC over an instance's id and service, handed to whoever
- * registered it. Holding the token is the only proof needed to renew or delete
- * the instance, so the registry stores no secrets per instance.
+ * Instance tokens: an HMAC over an instance's id and service, handed to whoever
+ * registered it (the API calls it the lease token: `leaseToken`, `x-lease-token`).
+ * Holding the token is the only proof needed to renew or delete the instance,
+ * so the registry stores no secrets per instance.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from '../config/errors';
+import { RegistryError } from './errors';
 
 /** Key material: raw bytes, or a string taken as its UTF-8 bytes. */
 export type SigningKey = Buffer | string;
 
 /** Extra keys that still verify (rotation: the new key signs, the old ones keep working). */
-export interface LeaseSignerOptions {
+export interface InstanceTokenSignerOptions {
   previousKeys?: SigningKey[];
 }
 
-/** Signs and checks lease tokens. */
-export interface LeaseSigner {
+/** Signs and checks instance tokens. */
+export interface InstanceTokenSigner {
   sign(id: string, service: string): string;
   verify(token: string | undefined, id: string, service: string): boolean;
 }
@@ -32,7 +35,8 @@ function keyBytes(key: SigningKey, which: string): Buffer {
   const bytes = valid ? Buffer.from(key) : Buffer.alloc(0);
   if (bytes.length < MIN_KEY_BYTES) {
     // Only the length is reported: the key itself must never reach a log.
-    throw new Error(
+    throw new ConfigError(
+      'invalid_secret',
       `${which} must be at least ${MIN_KEY_BYTES} bytes (got ${valid ? bytes.length : 'no key'}); ` +
         'set REGISTRY_SIGNING_KEY (and REGISTRY_SIGNING_KEY_PREVIOUS while rotating) to a random secret, e.g. the output of `openssl rand -base64 48`',
     );
@@ -50,12 +54,12 @@ function mac(key: Buffer, id: string, service: string): string {
 }
 
 /** A signer for `key`; `previousKeys` only verify. Throws if any key is shorter than 32 bytes. */
-export function createLeaseSigner(key: SigningKey, opts: LeaseSignerOptions = {}): LeaseSigner {
-  const current = keyBytes(key, 'the lease signing key');
-  const keys = [current, ...(opts.previousKeys ?? []).map((k, i) => keyBytes(k, `previous lease signing key #${i + 1}`))];
+export function createInstanceTokenSigner(key: SigningKey, opts: InstanceTokenSignerOptions = {}): InstanceTokenSigner {
+  const current = keyBytes(key, 'the registry signing key');
+  const keys = [current, ...(opts.previousKeys ?? []).map((k, i) => keyBytes(k, `previous registry signing key #${i + 1}`))];
   return {
     sign(id, service) {
-      if (!unambiguous(id, service)) throw new Error('lease tokens need an id and service without newlines');
+      if (!unambiguous(id, service)) throw new RegistryError('invalid_request', 'instance tokens need an id and service without newlines');
       return mac(current, id, service);
     },
     verify(token, id, service) {

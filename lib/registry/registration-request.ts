@@ -1,12 +1,12 @@
 /**
  * Validation of `POST /instances` bodies and of instance ids. Pure: the policy
  * (service prefixes, address rules, TTL bounds) comes from config, and every
- * failure is a 400 whose message names the field.
+ * failure is a RegistryError whose message names the field.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { SERVICE_NAME } from '../config/key-specs';
-import { invalidInput } from '../http/errors';
+import { RegistryError } from './errors';
 import type { AddressPolicy } from './address-policy';
 
 /** What the deployment lets a workload register. */
@@ -42,6 +42,8 @@ const GRPC_SERVICE = /^[A-Za-z0-9_.-]{0,128}$/;
 const INSTANCE_ID = /^[a-z0-9-]{1,63}-[0-9a-f]{16}$/;
 
 type Issue = z.core.$ZodRawIssue;
+
+const invalid = (message: string) => new RegistryError('invalid_request', message);
 
 const text = (field: string) => z.string({ error: (i) => (i.input === undefined ? `${field} is required` : `${field} must be a string`) });
 
@@ -117,40 +119,40 @@ const body = z.strictObject(
   { error: objectError('body', '') },
 );
 
-/** The registration in `body` under `policy`; throws a 400 `RequestError` naming the first bad field. */
+/** The registration in `body` under `policy`; throws RegistryError `invalid_request` naming the first bad field. */
 export function parseRegistration(input: unknown, policy: RegistrationPolicy): Registration {
   const parsed = body.safeParse(input);
   if (!parsed.success) {
     // A misspelt field usually also shows up as a missing one; naming the unknown field is the useful hint.
     const issues = parsed.error.issues;
-    throw invalidInput((issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0])?.message ?? 'invalid registration');
+    throw invalid((issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0])?.message ?? 'invalid registration');
   }
   const d = parsed.data;
   if (!policy.allowedServicePrefixes.some((p) => d.service.startsWith(p))) {
-    throw invalidInput(`service must start with one of: ${policy.allowedServicePrefixes.join(', ') || '(none configured)'}`);
+    throw invalid(`service must start with one of: ${policy.allowedServicePrefixes.join(', ') || '(none configured)'}`);
   }
   const address = policy.address.check(d.address);
-  if (!address.ok) throw invalidInput(`address rejected: ${address.reason}`);
+  if (!address.ok) throw invalid(`address rejected: ${address.reason}`);
   const { min, max } = policy.ttlSeconds;
-  if (d.ttl !== undefined && (d.ttl < min || d.ttl > max)) throw invalidInput(`ttl must be between ${min}s and ${max}s`);
+  if (d.ttl !== undefined && (d.ttl < min || d.ttl > max)) throw invalid(`ttl must be between ${min}s and ${max}s`);
   const c = d.check;
   // No interval: gRPC-checked instances are probed on the health-sync schedule.
   const grpc: RegistrationCheck | undefined = c?.type === 'grpc' ? { type: 'grpc', service: c.service ?? '' } : undefined;
   return { service: d.service, address: address.address, port: d.port, tags: d.tags ?? [], meta: d.meta ?? {}, ttlSeconds: d.ttl ?? policy.ttlSeconds.default, check: grpc ?? { type: 'ttl' } };
 }
 
-/** The `{id}` path parameter; 400 unless it has the form `newInstanceId` makes. */
+/** The `{id}` path parameter; RegistryError `invalid_request` unless it has the form `newInstanceId` makes. */
 export function parseInstanceId(raw: unknown): string {
-  if (raw === undefined || raw === '') throw invalidInput('id is required');
-  if (typeof raw !== 'string' || !INSTANCE_ID.test(raw)) throw invalidInput('id must be an instance id as returned by POST /instances (service name, "-", 16 hex digits)');
+  if (raw === undefined || raw === '') throw invalid('id is required');
+  if (typeof raw !== 'string' || !INSTANCE_ID.test(raw)) throw invalid('id must be an instance id as returned by POST /instances (service name, "-", 16 hex digits)');
   return raw;
 }
 
 /** A fresh id: the service name (cut to 63 characters) + '-' + 16 random hex digits, ≤ 80 characters. */
 export function newInstanceId(service: string, random: (n: number) => Buffer = randomBytes): string {
   const name = service.slice(0, 63);
-  if (!/^[a-z0-9-]+$/.test(name)) throw new Error('newInstanceId needs a validated service name');
+  if (!/^[a-z0-9-]+$/.test(name)) throw new RegistryError('invalid_request', 'newInstanceId needs a validated service name');
   const suffix = random(8).toString('hex');
-  if (!/^[0-9a-f]{16}$/.test(suffix)) throw new Error('the random source must return 8 bytes');
+  if (!/^[0-9a-f]{16}$/.test(suffix)) throw new RegistryError('invalid_request', 'the random source must return 8 bytes');
   return `${name}-${suffix}`;
 }

@@ -1,7 +1,7 @@
 /** Turning the registry's config into validation policies (pure). */
-import { invalidInput } from '../http/errors';
 import { SERVICE_NAME } from '../config/key-specs';
 import { createAddressPolicy } from './address-policy';
+import { RegistryError } from './errors';
 import type { RegistryConfig } from './registry-config';
 import type { RegistrationPolicy } from './registration-request';
 
@@ -30,8 +30,8 @@ function ttlBounds(cfg: RegistryConfig): { min: number; max: number; default: nu
 
 /** The `service` query parameter of a list request: required, well-formed, inside the allowed prefixes. */
 export function listQuery(service: string | undefined, cfg: RegistryConfig): string {
-  if (!service) throw invalidInput('query parameter service is required');
-  if (!SERVICE_NAME.test(service)) throw invalidInput('service must be a DNS-style name');
-  if (!cfg.allowedServicePrefixes.some((p) => service.startsWith(p))) throw invalidInput(`service must start with one of: ${cfg.allowedServicePrefixes.join(', ')}`);
+  if (!service) throw new RegistryError('invalid_request', 'query parameter service is required');
+  if (!SERVICE_NAME.test(service)) throw new RegistryError('invalid_request', 'service must be a DNS-style name');
+  if (!cfg.allowedServicePrefixes.some((p) => service.startsWith(p))) throw new RegistryError('invalid_request', `service must start with one of: ${cfg.allowedServicePrefixes.join(', ')}`);
   return service;
 }

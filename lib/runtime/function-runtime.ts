@@ -1,72 +1,75 @@
 /**
- * What every function keeps at module scope for its execution environment: the
- * Consul client, its config store and its lease. Domain runtimes (gateway,
- * registry) build on it and hold the one instance in a clearly named variable.
+ * The part of every function's runtime that is the same for all of them: its
+ * environment, logger, secrets, Consul client, config store and environment
+ * lease. A domain runtime (gateway, registry, health-sync) adds its own parts
+ * on top; the function's runtime slot holds the one instance.
  */
 import { createConsulApi, type ConsulApi } from '../consul/consul-api';
 import { ConfigStore, type LoadedConfig } from '../config/config-store';
 import { readFunctionEnvironment, type FunctionEnvironment } from '../config/environment';
 import type { ConfigValues, KeySpecs } from '../config/key-specs';
-import { ConsulKvProvider } from '../config/kv-provider';
-import { ExecutionLease } from '../lease/execution-lease';
-import type { runtimeKeys } from './runtime-keys';
+import { createSecretResolver, type SecretResolver } from '../config/secrets';
+import { EnvironmentLease } from '../lease/environment-lease';
 import { releaseOnSigterm } from '../lease/release-on-sigterm';
-import { resolveSecret } from '../config/secrets';
+import type { Log } from '../log/logger';
+import type { runtimeKeys } from './runtime-keys';
 
 /** Key sets that include the shared keys (refresh age, lease). */
 export type RuntimeKeySpecs = KeySpecs & ReturnType<typeof runtimeKeys>;
 
-/** The shared part of a function's module-scope state. */
+/** The shared part of a function's per-environment state. */
 export interface FunctionRuntime<S extends RuntimeKeySpecs> {
   env: FunctionEnvironment;
+  log: Log;
+  secrets: SecretResolver;
   consul: ConsulApi;
   config: ConfigStore<S>;
-  lease: ExecutionLease;
+  lease: EnvironmentLease;
   startedAt: number;
-  /** Resolves the Consul token (from SSM when so configured) once per environment. */
-  ready(): Promise<void>;
+  /** The start of every invocation: token (once), config (read on cold start only), lease renewal. */
+  begin(opts?: { lease?: boolean }): Promise<LoadedConfig<S>>;
   /** Stops using the environment's resources (tests, shutdown). */
   close(): void;
 }
 
-/** Builds the runtime from the environment and the function's key set. */
-export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
+/** Builds the shared runtime from the environment and the function's key set; throws ConfigError on a bad environment. */
+export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: Log, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
   let token = env.consulToken;
   let resolving: Promise<void> | undefined;
+  const secrets = createSecretResolver();
   const consul = createConsulApi({ address: env.consulAddress, token: () => token });
-  const config = new ConfigStore(new ConsulKvProvider(consul), env.configPrefix, specs, {
-    maxAgeSeconds: (v) => v.configMaxAgeSeconds,
-  });
-  const lease = new ExecutionLease(consul);
-  const stopReleasing = releaseOnSigterm(lease);
+  const config = new ConfigStore(consul, env.configPrefix, specs, log);
+  const lease = new EnvironmentLease(consul, log);
+  const stopReleasing = releaseOnSigterm(lease, log);
+  // Resolves the Consul token (from SSM when so configured) once per environment;
+  // a failed fetch is retried by the next invocation rather than cached.
+  const ready = () => {
+    resolving ??= secrets.resolve('CONSUL_HTTP_TOKEN').then((t) => {
+      token = t;
+    });
+    return resolving.catch((err: unknown) => {
+      resolving = undefined;
+      throw err;
+    });
+  };
   return {
     env,
+    log,
+    secrets,
     consul,
     config,
     lease,
     startedAt: Date.now(),
-    ready() {
-      resolving ??= resolveSecret('CONSUL_HTTP_TOKEN').then((t) => {
-        token = t;
-      });
-      // A failed fetch is retried by the next invocation rather than cached.
-      return resolving.catch((err: unknown) => {
-        resolving = undefined;
-        throw err;
-      });
+    async begin(opts = {}) {
+      await ready();
+      const loaded = await config.get();
+      const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
+      if (v.leaseEnabled && opts.lease !== false) await lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
+      return loaded;
     },
     close() {
       stopReleasing();
       consul.destroy();
     },
   };
-}
-
-/** The start of every invocation: config (read on cold start only) and the lease renewal. */
-export async function beginInvocation<S extends RuntimeKeySpecs>(rt: FunctionRuntime<S>, opts: { lease?: boolean } = {}): Promise<LoadedConfig<S>> {
-  await rt.ready();
-  const loaded = await rt.config.get();
-  const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
-  if (v.leaseEnabled && opts.lease !== false) await rt.lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
-  return loaded;
 }

@@ -20,7 +20,7 @@ import { ownerDescription } from '../../lib/cloudmap/ownership';
 import { planSync } from '../../lib/cloudmap/plan';
 import { readCloudMapState } from '../../lib/cloudmap/read-state';
 import { isWriteAction, type DesiredInstance, type DesiredService, type SyncAction } from '../../lib/cloudmap/types';
-import { logger } from '../../lib/log/logger';
+import { silentLog } from '../../lib/log/logger';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 
 const MARKER = 'health-sync/it';
@@ -43,7 +43,7 @@ const desired = (): DesiredService[] => [
 async function sync(dryRun = false): Promise<{ actions: SyncAction[]; summary: ApplySummary; reads: Record<string, number> }> {
   const state = await readCloudMapState(client, namespaceId, { ownerMarker: MARKER });
   const actions = planSync(desired(), state, { namespaceId, ownerMarker: MARKER });
-  const summary = await applyPlan(client, actions, { concurrency: 4, dryRun });
+  const summary = await applyPlan(client, actions, { concurrency: 4, dryRun, log: silentLog });
   assert.deepEqual(summary.errors, []);
   return { actions, summary, reads: state.calls };
 }
@@ -75,7 +75,6 @@ async function discover(status: 'HEALTHY' | 'UNHEALTHY'): Promise<string[]> {
 
 describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
   before(async () => {
-    logger.setLogLevel('WARN');
     moto = await startMoto();
     client = createCloudMapClient({ region: 'eu-west-1', endpoint: moto.endpoint, maxAttempts: 3 });
     namespaceId = await createNamespace(NS_NAME);

@@ -2,9 +2,8 @@
 // a real Consul (ACLs on, least-privilege token) and real Greeter backends.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { handler as greetHandler } from '../../functions/greet';
-import { handler as statusHandler } from '../../functions/status';
-import { gatewayRuntime, resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
+import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { freePort } from '../../scripts/stack/processes';
 import { eventually, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
 
@@ -23,7 +22,29 @@ async function status() {
   };
 }
 
+/** Runs `fn` while collecting what the process writes to stdout and stderr (the logger writes warnings to stderr). */
+async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
+  const chunks: string[] = [];
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((s) => s.write.bind(s));
+  streams.forEach((stream, i) => {
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      chunks.push(String(chunk));
+      return writes[i]!(chunk, ...rest);
+    }) as typeof stream.write;
+  });
+  try {
+    return { result: await fn(), output: chunks.join('') };
+  } finally {
+    streams.forEach((stream, i) => (stream.write = writes[i]!));
+  }
+}
+
 let stack: TestStack;
+const resetRuntimes = () => {
+  greetRuntime.reset();
+  statusRuntime.reset();
+};
 
 before(async () => {
   stack = await startTestStack();
@@ -38,12 +59,12 @@ before(async () => {
   useFunctionEnvironment(stack);
 });
 after(async () => {
-  resetGatewayRuntime();
+  resetRuntimes();
   await stack?.stop();
 });
 beforeEach(async () => {
   // Every test starts cold, on the shared defaults of this file.
-  resetGatewayRuntime();
+  resetRuntimes();
   useFunctionEnvironment(stack);
   await stack.setConfig({ greeterTag: 'plain', callDeadlineMs: '2000', maxAttempts: '3' });
 });
@@ -68,9 +89,9 @@ describe('greet function on real Consul', () => {
 
   it('makes zero Consul requests on warm invocations while nothing changes', async () => {
     assert.equal((await greet('cold')).status, 200);
-    const rt = gatewayRuntime();
-    // Let the watch settle into its blocking query.
-    await new Promise((r) => setTimeout(r, 300));
+    const rt = greetRuntime.get();
+    // The watch has settled once its second poll (the blocking one) is on the wire.
+    await eventually(() => (rt.watches.all()[0]?.snapshot().polls ?? 0) >= 2, 5_000, 'the blocking poll');
     const before = Object.fromEntries(rt.consul.requestCounts);
     for (let i = 0; i < 20; i++) assert.equal((await greet(`warm${i}`)).status, 200);
     assert.deepEqual(Object.fromEntries(rt.consul.requestCounts), before);
@@ -79,10 +100,13 @@ describe('greet function on real Consul', () => {
 
   it('answers 503 with Retry-After when no instance passes', async () => {
     await stack.setConfig({ greeterTag: 'nobody-has-this-tag', retryAfterSeconds: '7' });
-    const r = await greet('Ada');
+    const { result: r, output } = await captureOutput(() => greet('Ada'));
     assert.equal(r.status, 503);
     assert.equal(r.body.error?.code, 'NO_HEALTHY_INSTANCE');
     assert.equal(r.headers['retry-after'], '7');
+    // One structured warning naming the backend service, and no Powertools complaint about a reserved key.
+    assert.match(output, /"message":"greet request failed".*"backendService":"greeter"/);
+    assert.doesNotMatch(output, /reserved key/);
     await stack.setConfig({ retryAfterSeconds: '1' });
   });
 
@@ -147,7 +171,7 @@ describe('config from Consul K/V', () => {
     await stack.setConfig({ callDeadlineMs: '1500' });
     // Warm: configMaxAgeSeconds=0 means no refresh, so the old value stays.
     assert.equal((await status()).config.callDeadlineMs?.value, 1234);
-    resetGatewayRuntime();
+    resetRuntimes();
     assert.equal((await status()).config.callDeadlineMs?.value, 1500);
   });
 
@@ -155,10 +179,16 @@ describe('config from Consul K/V', () => {
     await stack.setConfig({ configMaxAgeSeconds: '1', callDeadlineMs: '1111' });
     assert.equal((await status()).config.callDeadlineMs?.value, 1111);
     await stack.setConfig({ callDeadlineMs: '2222' });
-    await new Promise((r) => setTimeout(r, 1_100));
-    await status(); // triggers the refresh, not awaited by the invocation
-    await gatewayRuntime().config.settled();
-    assert.equal((await status()).config.callDeadlineMs?.value, 2222);
+    // Each invocation past the max age starts a refresh it does not wait for; the next one sees its result.
+    await eventually(
+      async () => {
+        await status();
+        await statusRuntime.get().config.settled();
+        return (await status()).config.callDeadlineMs?.value === 2222;
+      },
+      5_000,
+      'the refreshed value',
+    );
     await stack.setConfig({ configMaxAgeSeconds: '0' });
   });
 
@@ -172,7 +202,7 @@ describe('config from Consul K/V', () => {
   });
 
   it('starts on defaults within a bounded time when Consul is unreachable', async () => {
-    resetGatewayRuntime();
+    resetRuntimes();
     useFunctionEnvironment(stack, `127.0.0.1:${await freePort()}`);
     const t0 = Date.now();
     const s = await status();

@@ -7,7 +7,7 @@
 import type { Context } from 'aws-lambda';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { consulHealthSource } from '../../lib/consul/health';
+import { consulHealthSource } from '../../lib/discovery/health-source';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../scripts/stack/greeters';
@@ -36,8 +36,8 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   try {
     const params = { configPrefix: prefix, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-    const gatewayToken = await provisionToken(consul.address, consul.managementToken, ['greeter-gateway', 'greeter-gateway-lease'], params);
-    const backendToken = await provisionToken(consul.address, consul.managementToken, 'greeter-backend', params);
+    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+    const backendToken = await provisionToken(admin, 'greeter-backend', params);
     const stack: TestStack = {
       consul,
       admin,

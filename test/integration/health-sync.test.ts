@@ -14,20 +14,19 @@ import {
   RegisterInstanceCommand,
   type ServiceDiscoveryClient,
 } from '@aws-sdk/client-servicediscovery';
-import { handler as greetHandler } from '../../functions/greet';
-import { handler as healthSyncHandler } from '../../functions/health-sync';
+import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { healthSyncPolicies, provisionToken, registryPolicies, reverseSyncPolicies } from '../../lib/consul/acl-admin';
 import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
-import { gatewayRuntime, resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
 import { LOCK_KEY, type HealthSyncReport } from '../../lib/health-sync/health-sync';
 import { tryLock } from '../../lib/consul/lock';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
-import { resetHealthSyncRuntime } from '../../lib/health-sync/health-sync-runtime';
+import { silentLog } from '../../lib/log/logger';
 import { registerInstance } from '../../lib/registry/instance-registry';
-import { createLeaseSigner } from '../../lib/registry/lease-token';
+import { createInstanceTokenSigner } from '../../lib/registry/instance-token';
 import { resolveConfig } from '../../lib/config/resolve-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
@@ -92,14 +91,14 @@ before(async () => {
   });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
-  syncToken = await provisionToken(stack.consul.address, stack.consul.managementToken, [...healthSyncPolicies(['greeter', 'ephemeral-']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
+  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['greeter', 'ephemeral-']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
     configPrefix: HS_PREFIX,
     leaseService: 'health-sync-lambda',
   });
-  const registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['greeter', 'ephemeral-']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.admin, registryPolicies(['greeter', 'ephemeral-']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   const config = { ...resolveConfig(REGISTRY_KEYS, {}).values, allowLoopback: true };
-  const deps = { consul: registryApi, signer: createLeaseSigner(randomBytes(32)), config };
+  const deps = { consul: registryApi, signer: createInstanceTokenSigner(randomBytes(32)), config };
   for (const name of ['p1', 'p2']) {
     backends[name] = await startGreeter({ id: name, register: false, consulAddress: stack.consul.address, token: '' });
     const grant = await registerInstance(deps, { service: 'greeter', address: '127.0.0.1', port: backends[name].port, tags: ['probed'], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } });
@@ -110,12 +109,12 @@ before(async () => {
   ids.extra = extra.id;
   // The gateway runtime takes its token from the environment when it is created.
   Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix });
-  gatewayRuntime();
+  greetRuntime.get();
   useHealthSyncEnv();
 });
 after(async () => {
-  resetGatewayRuntime();
-  resetHealthSyncRuntime();
+  greetRuntime.reset();
+  healthSyncRuntime.reset();
   registryApi?.destroy();
   cm?.destroy();
   await Promise.all(Object.values(backends).map((b) => stopProcess(b.process, 'SIGKILL')));
@@ -156,8 +155,8 @@ describe('health-sync', () => {
     assert.match(second.probes.find((p) => p.id === ids.p2)?.output ?? '', /UNAVAILABLE|no answer/);
     assert.equal((await cloudMapHealth())[ids.p2 ?? ''], 'UNHEALTHY');
     assert.deepEqual(await passingIds(stack.admin, 'greeter'), [ids.p1]);
-    const watch = gatewayRuntime().watches.get({ service: 'greeter', tag: 'probed' });
-    for (let i = 0; i < 20 && watch.current()?.length !== 1; i++) await new Promise((r) => setTimeout(r, 100));
+    const watch = greetRuntime.get().watches.get({ service: 'greeter', tag: 'probed' });
+    await eventually(() => watch.current()?.length === 1, 5_000, 'discovery to drop the dead backend');
     for (let i = 0; i < 5; i++) assert.equal(await greetServedBy(), ids.p1);
   });
 
@@ -187,7 +186,7 @@ describe('health-sync', () => {
     const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
     await kvPut(admin, `${HS_PREFIX}reverseServices`, 'greeter-legacy');
     admin.destroy();
-    resetHealthSyncRuntime(); // config is read on cold start
+    healthSyncRuntime.reset(); // config is read on cold start
     const first = await sync();
     assert.deepEqual(first.reverse?.errors, []);
     assert.equal(first.reverse?.register.length, 1);
@@ -218,7 +217,7 @@ describe('health-sync', () => {
 
   it('a run that finds another holding the lock skips, and runs once it is released', async () => {
     const api = createConsulApi({ address: stack.consul.address, token: syncToken });
-    const held = await tryLock(api, LOCK_KEY, 30, 'a slow run');
+    const held = await tryLock(api, LOCK_KEY, 30, 'a slow run', silentLog);
     try {
       assert.ok(held, 'the test took the lock');
       assert.equal((await sync()).skipped, 'locked');

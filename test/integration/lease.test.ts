@@ -3,13 +3,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { handler as statusHandler } from '../../functions/status';
+import { handler as statusHandler, runtime } from '../../functions/status';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
 import { kvPut } from '../../lib/consul/kv';
-import { gatewayRuntime, resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
 import { startProcess, stopProcess, waitForLine } from '../../scripts/stack/processes';
 import { eventually, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
 
@@ -32,19 +31,28 @@ async function invoke(): Promise<void> {
   const res = await statusHandler(httpEvent('GET'), lambdaContext());
   assert.equal(res.statusCode, 200, res.body);
 }
-const leaseId = () => gatewayRuntime().lease.snapshot().id ?? '';
+const lease = () => runtime.get().lease.snapshot();
+const leaseId = () => lease().id ?? '';
+/** Invokes until the lease was renewed once more: renewals are due once per TTL/3. */
+async function invokeUntilRenewed(): Promise<void> {
+  const before = lease().lastRenewedAt;
+  await eventually(async () => {
+    await invoke();
+    return lease().lastRenewedAt !== before;
+  }, 5_000, 'a lease renewal');
+}
 
 before(async () => {
   stack = await startTestStack();
   Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: 'greet', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/24/[$LATEST]abc123' });
 });
 after(async () => {
-  resetGatewayRuntime();
+  runtime.reset();
   for (const k of ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME']) delete process.env[k];
   await stack?.stop();
 });
 beforeEach(async () => {
-  resetGatewayRuntime();
+  runtime.reset();
   useFunctionEnvironment(stack);
   await stack.setConfig({ leaseEnabled: 'true', leaseTtlSeconds: '3', coldStartWaitMs: '100' });
 });
@@ -66,11 +74,10 @@ describe('execution-environment lease', () => {
   it('is renewed by invocations and turns critical once they stop', async () => {
     await invoke();
     const id = leaseId();
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setTimeout(r, 1_200)); // > TTL/3
-      await invoke(); // renews in the background
-    }
-    await new Promise((r) => setTimeout(r, 200));
+    const registeredAt = Date.now();
+    // Three renewals, one per TTL/3, carry the lease past its 3 s TTL.
+    for (let i = 0; i < 3; i++) await invokeUntilRenewed();
+    assert.ok(Date.now() - registeredAt >= 2_000, 'renewals are spaced by TTL/3');
     assert.equal(await leaseStatus(id), 'passing', 'kept alive past its 3 s TTL');
     await eventually(async () => (await leaseStatus(id)) === 'critical', 6_000, 'the lease to turn critical without renewals');
   });
@@ -80,17 +87,17 @@ describe('execution-environment lease', () => {
     const id = leaseId();
     await deregisterService(stack.admin, id);
     assert.equal(await leaseStatus(id), undefined);
-    await new Promise((r) => setTimeout(r, 1_100));
-    await invoke();
+    await invokeUntilRenewed();
     await eventually(async () => (await leaseStatus(id)) === 'passing', 3_000, 'the lease to come back');
-    assert.equal(gatewayRuntime().lease.snapshot().reRegistrations, 1);
+    assert.equal(lease().reRegistrations, 1);
+    assert.equal(lease().failures, 0);
   });
 
   it('is not registered when turned off by config', async () => {
     await stack.setConfig({ leaseEnabled: 'false' });
     const before = (await leaseEntries()).length;
     await invoke();
-    assert.equal(gatewayRuntime().lease.snapshot().id, undefined);
+    assert.equal(lease().id, undefined);
     assert.equal((await leaseEntries()).length, before);
   });
 
@@ -127,7 +134,7 @@ describe('least privilege, enforced by Consul', () => {
   });
 
   it('lets a read-only token register nothing', async () => {
-    const token = await provisionToken(stack.consul.address, stack.consul.managementToken, 'greeter-gateway', { configPrefix: stack.prefix, greeterService: 'greeter' });
+    const token = await provisionToken(stack.admin, 'greeter-gateway', { configPrefix: stack.prefix, greeterService: 'greeter' });
     const api = createConsulApi({ address: stack.consul.address, token });
     try {
       await assert.rejects(registerTtlService(api, reg('greeter-gateway-lambda')), (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied);

@@ -43,7 +43,7 @@ before(async () => {
   });
   admin.destroy();
   // The token knows only two of the three prefixes the config allows: Consul has the last word.
-  registryToken = await provisionToken(stack.consul.address, stack.consul.managementToken, registryPolicies(['ephemeral-', 'greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
+  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-', 'greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),

@@ -5,11 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { GreeterClient, type HelloReply } from '../../proto/gen/helloworld';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { consulHealthSource } from '../../lib/consul/health';
-import { ServiceWatchRegistry } from '../../lib/consul/service-watch-registry';
+import { consulHealthSource } from '../../lib/discovery/health-source';
+import { ServiceWatchRegistry } from '../../lib/discovery/service-watch-registry';
 import { consulTarget } from '../../lib/grpc/consul-target';
 import { GREETER_CHANNEL_OPTIONS } from '../../lib/grpc/greeter-client-pool';
-import { registerConsulResolver } from '../../lib/grpc/resolver-consul';
+import { consulResolverOptions, registerConsulResolver } from '../../lib/grpc/resolver-consul';
+import { silentLog } from '../../lib/log/logger';
 import { stopProcess } from '../../scripts/stack/processes';
 import { eventually, startTestStack, type TestStack } from './harness';
 
@@ -17,6 +18,7 @@ let stack: TestStack;
 let api: ConsulApi;
 let registry: ServiceWatchRegistry;
 let client: GreeterClient;
+const WATCH_OPTIONS = () => ({ waitSeconds: 10, minIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500 });
 
 function sayHello(name: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -30,9 +32,9 @@ before(async () => {
   stack = await startTestStack();
   for (const id of ['rr-1', 'rr-2', 'rr-3']) await stack.addGreeter({ id, tags: ['rr'] });
   api = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
-  registry = new ServiceWatchRegistry(consulHealthSource(api), () => ({ waitSeconds: 10, minIntervalMs: 0, backoffBaseMs: 50, backoffMaxMs: 500 }));
-  registerConsulResolver(registry);
-  client = new GreeterClient(consulTarget({ service: 'greeter', tag: 'rr' }), credentials.createInsecure(), GREETER_CHANNEL_OPTIONS);
+  registry = new ServiceWatchRegistry(consulHealthSource(api), WATCH_OPTIONS, silentLog);
+  registerConsulResolver();
+  client = new GreeterClient(consulTarget({ service: 'greeter', tag: 'rr' }), credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(registry) });
 });
 after(async () => {
   client?.close();
@@ -69,5 +71,26 @@ describe('consul: resolver with grpc-js round_robin', () => {
       for (let i = 0; i < 9; i++) seen.add(await sayHello(`new${i}`));
       return seen.has('rr-4');
     }, 5_000, 'calls reaching the new instance');
+  });
+
+  it('resolves each channel through the watches of its own runtime, however many runtimes the process holds', async () => {
+    // A second runtime whose token may read nothing: its channels find no instance.
+    const deniedApi = createConsulApi({ address: stack.consul.address, token: 'no-such-token' });
+    const denied = new ServiceWatchRegistry(consulHealthSource(deniedApi), WATCH_OPTIONS, silentLog);
+    const target = consulTarget({ service: 'greeter', tag: 'rr' });
+    const deniedClient = new GreeterClient(target, credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(denied) });
+    // Built after the other one: with one process-wide registry, the last one built would win.
+    const fresh = new GreeterClient(target, credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(registry) });
+    try {
+      const call = (c: GreeterClient) =>
+        new Promise<number>((resolve) => c.sayHello({ name: 'x' }, new Metadata(), { deadline: Date.now() + 1_500 }, (err) => resolve(err ? err.code : 0)));
+      assert.equal(await call(fresh), 0, 'the first runtime still routes');
+      assert.notEqual(await call(deniedClient), 0, 'the denied runtime finds nothing to route to');
+    } finally {
+      fresh.close();
+      deniedClient.close();
+      denied.stopAll();
+      deniedApi.destroy();
+    }
   });
 });

@@ -3,9 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { handler as greetHandler } from '../../functions/greet';
-import { handler as statusHandler } from '../../functions/status';
-import { resetGatewayRuntime } from '../../lib/greeter/gateway-runtime';
+import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { httpEvent, lambdaContext, startTestStack, type TestStack } from './harness';
 
@@ -24,7 +23,8 @@ before(async () => {
   Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: '', CONSUL_HTTP_TOKEN_PARAMETER: PARAM, CONFIG_PREFIX: stack.prefix });
 });
 after(async () => {
-  resetGatewayRuntime();
+  greetRuntime.reset();
+  statusRuntime.reset();
   await moto?.stop();
   await stack?.stop();
 });
@@ -40,10 +40,11 @@ describe('secrets from SSM', () => {
   });
 
   it('fails clearly, naming the parameter but no value, when the parameter is missing', async () => {
-    resetGatewayRuntime();
+    greetRuntime.reset();
     process.env.CONSUL_HTTP_TOKEN_PARAMETER = '/consul-grpc-lambda/test/missing';
     const res = await greetHandler(httpEvent('GET', { name: 'Ada' }), lambdaContext());
     assert.equal(res.statusCode, 500);
+    assert.equal((JSON.parse(res.body ?? '{}') as { error: { code: string } }).error.code, 'MISCONFIGURED');
     assert.doesNotMatch(res.body ?? '', /missing|ssm/i, 'details stay in the logs');
     process.env.CONSUL_HTTP_TOKEN_PARAMETER = PARAM;
   });

@@ -1,0 +1,33 @@
+/** Where a service watch gets its data: an interface, and its Consul implementation. */
+import type { CallOptions, ConsulApi, Indexed } from '../consul/consul-api';
+import { toServiceInstances, type ServiceInstance } from '../consul/service-instances';
+import { pollTimeoutMs } from './blocking-query';
+import type { ServiceQuery } from './service-query';
+
+/** Where a service watch gets its data; an interface so the loop can be unit-tested. */
+export interface HealthSource {
+  /** Passing instances of `query`, blocking up to `waitSeconds` while `index` is current. */
+  passingInstances(query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal): Promise<Indexed<ServiceInstance[]>>;
+}
+
+/** A HealthSource backed by `/v1/health/service/<svc>?passing&stale`. */
+export function consulHealthSource(api: ConsulApi): HealthSource {
+  return {
+    async passingInstances(query, index, waitSeconds, signal) {
+      const opts: CallOptions = { signal, timeoutMs: index ? pollTimeoutMs(waitSeconds) : undefined };
+      const res = await api.callIndexed('consul.health.service', opts, (client, ctx) =>
+        client.health.service({
+          service: query.service,
+          passing: true,
+          // Any server may answer: discovery tolerates a little staleness and stays up without a leader.
+          stale: true,
+          ctx,
+          ...(query.tag ? { tag: query.tag } : {}),
+          ...(query.datacenter ? { dc: query.datacenter } : {}),
+          ...(index ? { index, wait: `${waitSeconds}s` } : {}),
+        }),
+      );
+      return { value: toServiceInstances(res.value), index: res.index };
+    },
+  };
+}
