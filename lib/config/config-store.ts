@@ -8,7 +8,7 @@ import type { ConsulApi } from '../consul/consul-api';
 import { ConsulRequestError } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
 import { intKey, type ConfigValues, type KeySpecs } from './key-specs';
-import { readKvSnapshot, type KvSnapshot } from './kv-snapshot';
+import { readKvSnapshot, type KvSnapshot, type ReadFreshness } from './kv-snapshot';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
 
 /** The key every function's key set carries for the store itself. */
@@ -23,6 +23,8 @@ export type StoreKeySpecs = KeySpecs & typeof CONFIG_STORE_KEYS;
 export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
   /** X-Consul-Index of the K/V read, absent when running on defaults. */
   index?: string;
+  /** How fresh the K/V read was (a stale read during an election), absent when running on defaults. */
+  freshness?: ReadFreshness;
   loadedAt: number;
 }
 
@@ -124,9 +126,14 @@ export class ConfigStore<S extends StoreKeySpecs> {
   }
 
   private accept(snap: KvSnapshot): LoadedConfig<S> {
-    if (this.loaded && snap === this.snapshot) {
+    if (snap.freshness.stale) {
+      // Served by a follower without a leader's confirmation: fine for config, but say how old it may be.
+      this.log.warn('config read from a stale server', { prefix: this.prefix, knownLeader: snap.freshness.knownLeader, lastContactMs: snap.freshness.lastContactMs });
+    }
+    if (this.loaded && snap.values === this.snapshot?.values) {
       // Unchanged index: skip validation and logging.
-      this.loaded = { ...this.loaded, loadedAt: this.now() };
+      this.snapshot = snap;
+      this.loaded = { ...this.loaded, freshness: snap.freshness, loadedAt: this.now() };
       return this.loaded;
     }
     const resolved = resolveConfig(this.specs, snap.values);
@@ -136,7 +143,7 @@ export class ConfigStore<S extends StoreKeySpecs> {
     if (resolved.unknownKeys.length) this.log.warn('unknown config keys ignored', { prefix: this.prefix, keys: resolved.unknownKeys });
     const first = !this.loaded;
     this.snapshot = snap;
-    this.loaded = { ...resolved, index: snap.index, loadedAt: this.now() };
+    this.loaded = { ...resolved, index: snap.index, freshness: snap.freshness, loadedAt: this.now() };
     this.log.info(first ? 'config loaded from Consul K/V' : 'config changed in Consul K/V', { prefix: this.prefix, index: snap.index, problems: resolved.problems.length });
     return this.loaded;
   }

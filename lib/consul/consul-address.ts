@@ -28,3 +28,15 @@ export function parseConsulAddress(raw: string): ConsulAddress {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return { host, port, secure };
 }
+
+/** Parses CONSUL_HTTP_ADDR as one address or a comma-separated list (client agents, or servers with no load balancer). */
+export function parseConsulAddresses(raw: string): ConsulAddress[] {
+  const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  if (!list.length) throw new ConsulAddressError('Consul address is empty');
+  return list.map(parseConsulAddress);
+}
+
+/** `http(s)://host:port`, with IPv6 hosts bracketed. */
+export function consulAddressUrl(a: ConsulAddress): string {
+  return `${a.secure ? 'https' : 'http'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+}

@@ -9,12 +9,13 @@
  */
 import { EventEmitter } from 'node:events';
 import Consul from 'consul';
-import { parseConsulAddress } from './consul-address';
+import { consulAddressUrl, parseConsulAddresses } from './consul-address';
 import type { RawConsulClient, RawMiddleware, RawWithResponse } from './raw-client';
 import { ConsulRequestError, ConsulTimeoutError } from './errors';
 
 /** How to reach Consul and with which ACL token. */
 export interface ConsulConnection {
+  /** One address, or a comma-separated list tried in order when one stops answering. */
   address: string;
   /** The token, or a function giving it once it is known (it may come from SSM after start-up). */
   token?: string | (() => string | undefined);
@@ -24,14 +25,21 @@ export interface ConsulConnection {
 
 /** Per-call options shared by every operation. */
 export interface CallOptions {
+  /** The whole budget of the call, every address tried included. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** A blocking query: one address gets the whole budget (a long poll is not a hang). */
+  blocking?: boolean;
 }
 
-/** A call result with the X-Consul-Index that came with it. */
+/** A call result with the X-Consul-Index that came with it, and how fresh a server said it was. */
 export interface Indexed<T> {
   value: T;
   index: string;
+  /** X-Consul-KnownLeader: false when the answering server knew of no leader (a stale read during an election). */
+  knownLeader?: boolean;
+  /** X-Consul-LastContact: ms since the answering server last heard from the leader (0 on the leader). */
+  lastContactMs?: number;
 }
 
 /** One raw K/V pair as Consul returns it (value already base64-decoded). */
@@ -41,9 +49,12 @@ export interface KvPair {
   modifyIndex: number;
 }
 
-/** A Consul client bound to one address and token. */
+/** A Consul client bound to a list of addresses and one token. */
 export interface ConsulApi {
+  /** The address calls go to now; it moves to the next one when this one stops answering. */
   readonly address: string;
+  /** How many times a call moved on to the next address. */
+  readonly failovers: number;
   /** Number of HTTP requests started, per operation name. */
   readonly requestCounts: ReadonlyMap<string, number>;
   /** Runs a raw call through the shared timeout/cancel/error mapping. */
@@ -64,25 +75,27 @@ export interface RawEndpointRequest {
 
 const DEFAULT_TIMEOUT_MS = 2_000;
 
+/** Least time an attempt gets before the call moves on to the next address. */
+const MIN_ATTEMPT_MS = 250;
+
 /** Creates a ConsulApi; `token` is sent as X-Consul-Token and never logged. */
 export function createConsulApi(conn: ConsulConnection): ConsulApi {
-  const { host, port, secure } = parseConsulAddress(conn.address);
+  const endpoints = parseConsulAddresses(conn.address);
   // Created on first use, so a token resolved after start-up (SSM) is the one sent.
-  let client: RawConsulClient | undefined;
+  const clients: (RawConsulClient | undefined)[] = endpoints.map(() => undefined);
   let token: string | undefined;
-  const getClient = () => {
-    if (!client) {
-      token = typeof conn.token === 'function' ? conn.token() : conn.token;
-      client = new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient;
-    }
-    return client;
+  let current = 0;
+  let failovers = 0;
+  const clientFor = (i: number): RawConsulClient => {
+    if (clients.every((c) => c === undefined)) token = typeof conn.token === 'function' ? conn.token() : conn.token;
+    const { host, port, secure } = endpoints[i] ?? endpoints[0]!;
+    return (clients[i] ??= new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient);
   };
   const counts = new Map<string, number>();
   const defaultTimeout = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  async function exec<T>(operation: string, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+  async function attempt<T>(operation: string, i: number, timeoutMs: number, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
-    const timeoutMs = opts.timeoutMs ?? defaultTimeout;
     // node-consul cancels a request when its context emits 'cancel'.
     const ctx = Object.assign(new EventEmitter(), { includeResponse });
     let reason: 'timeout' | 'aborted' | undefined;
@@ -96,7 +109,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.signal?.aborted) throw new ConsulTimeoutError(operation, 'aborted before start');
-      return await run(getClient(), ctx);
+      return await run(clientFor(i), ctx);
     } catch (err) {
       if (err instanceof ConsulRequestError) throw err;
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
@@ -108,14 +121,49 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     }
   }
 
+  // One budget for the whole call: an address that does not answer gets its share of
+  // it, then the call moves on; the address it moved to is kept for later calls.
+  async function exec<T>(operation: string, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (opts.timeoutMs ?? defaultTimeout);
+    for (let tried = 1; ; tried++) {
+      const i = current;
+      const left = deadline - Date.now();
+      const untried = endpoints.length - tried + 1;
+      const share = opts.blocking || untried <= 1 ? left : Math.max(MIN_ATTEMPT_MS, Math.floor(left / untried));
+      try {
+        return await attempt(operation, i, share, opts, includeResponse, run);
+      } catch (err) {
+        if (tried >= endpoints.length || !isUnreachable(err) || opts.signal?.aborted || deadline - Date.now() < MIN_ATTEMPT_MS / 2) throw err;
+        if (current === i) {
+          current = (i + 1) % endpoints.length;
+          failovers++;
+        }
+      }
+    }
+  }
+
   return {
-    address: `${secure ? 'https' : 'http'}://${host}:${port}`,
+    get address() {
+      return consulAddressUrl(endpoints[current] ?? endpoints[0]!);
+    },
+    get failovers() {
+      return failovers;
+    },
     requestCounts: counts,
     call: (operation, opts, run) => exec(operation, opts, false, run),
     async callIndexed(operation, opts, run) {
       const [res, value] = (await exec(operation, opts, true, run)) as RawWithResponse;
-      const header = res.headers['x-consul-index'];
-      return { value, index: Array.isArray(header) ? (header[0] ?? '0') : (header ?? '0') };
+      const header = (name: string) => {
+        const h = res.headers[name];
+        return Array.isArray(h) ? h[0] : h;
+      };
+      const lastContact = Number(header('x-consul-lastcontact'));
+      return {
+        value,
+        index: header('x-consul-index') ?? '0',
+        knownLeader: header('x-consul-knownleader') === undefined ? undefined : header('x-consul-knownleader') === 'true',
+        lastContactMs: Number.isFinite(lastContact) ? lastContact : undefined,
+      };
     },
     request(operation, opts, req) {
       return exec(operation, opts, false, (c, ctx) => {
@@ -125,8 +173,16 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
         return c._delete(raw, bodyOrError);
       });
     },
-    destroy: () => client?.destroy(),
+    destroy: () => {
+      for (const c of clients) c?.destroy();
+    },
   };
+}
+
+/** True when the address did not answer at all (refused, reset, timed out), so another one may. */
+function isUnreachable(err: unknown): boolean {
+  if (err instanceof ConsulTimeoutError) return !/aborted/.test(err.message);
+  return err instanceof ConsulRequestError && err.statusCode === undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message);
 }
 
 const bodyOrError: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, request.res?.body));

@@ -8,15 +8,15 @@ interface RawKvItem {
 }
 
 /** One recursive read of `prefix`; a missing prefix is an empty list, not an error. */
-export async function kvGetRecursive(api: ConsulApi, prefix: string, opts: CallOptions & { index?: string; waitSeconds?: number } = {}): Promise<Indexed<KvPair[]>> {
-  const res = await api.callIndexed('consul.kv.get', opts, (client, ctx) =>
-    client.kv.get({ key: prefix, recurse: true, ctx, ...(opts.index ? { index: opts.index, wait: `${opts.waitSeconds ?? 0}s` } : {}) }),
+export async function kvGetRecursive(api: ConsulApi, prefix: string, opts: CallOptions & { index?: string; waitSeconds?: number; stale?: boolean } = {}): Promise<Indexed<KvPair[]>> {
+  const res = await api.callIndexed(opts.stale ? 'consul.kv.get.stale' : 'consul.kv.get', opts, (client, ctx) =>
+    client.kv.get({ key: prefix, recurse: true, ctx, ...(opts.stale ? { stale: true } : {}), ...(opts.index ? { index: opts.index, wait: `${opts.waitSeconds ?? 0}s` } : {}) }),
   );
   const items = Array.isArray(res.value) ? (res.value as RawKvItem[]) : [];
   const pairs = items
     .filter((i): i is { Key: string; Value: unknown; ModifyIndex: unknown } => typeof i.Key === 'string')
     .map((i) => ({ key: i.Key, value: typeof i.Value === 'string' ? i.Value : '', modifyIndex: Number(i.ModifyIndex ?? 0) }));
-  return { value: pairs, index: res.index };
+  return { ...res, value: pairs };
 }
 
 /** Writes one key; with `onlyIfAbsent` it uses check-and-set 0 so an existing value is kept. */

@@ -14,7 +14,7 @@ export interface HealthSource {
 export function consulHealthSource(api: ConsulApi): HealthSource {
   return {
     async passingInstances(query, index, waitSeconds, signal) {
-      const opts: CallOptions = { signal, timeoutMs: index ? pollTimeoutMs(waitSeconds) : undefined };
+      const opts: CallOptions = index ? { signal, timeoutMs: pollTimeoutMs(waitSeconds), blocking: true } : { signal };
       const res = await api.callIndexed('consul.health.service', opts, (client, ctx) =>
         client.health.service({
           service: query.service,

@@ -49,7 +49,8 @@ export class ServiceWatch {
   private polls = 0;
   private restarts = 0;
   private readonly listeners = new Set<Listener>();
-  private readonly firstData: { promise: Promise<void>; resolve: () => void };
+  // Settles with the first poll that ends, answer or error: a cold start waits for no more.
+  private readonly firstOutcome: { promise: Promise<void>; resolve: () => void };
 
   constructor(
     readonly query: ServiceQuery,
@@ -60,7 +61,7 @@ export class ServiceWatch {
   ) {
     let resolve!: () => void;
     const promise = new Promise<void>((r) => (resolve = r));
-    this.firstData = { promise, resolve };
+    this.firstOutcome = { promise, resolve };
   }
 
   /** The cached passing instances, or undefined before the first answer. */
@@ -96,14 +97,14 @@ export class ServiceWatch {
     return true;
   }
 
-  /** Resolves with the instances once known, or undefined after `timeoutMs`. */
+  /** Resolves with the instances once known; undefined if the first poll failed or `timeoutMs` passed first. */
   async waitForFirst(timeoutMs: number): Promise<readonly ServiceInstance[] | undefined> {
     if (this.instances) return this.instances;
     this.start();
     const cancel = new AbortController();
     const timer = sleep(timeoutMs, undefined, { signal: cancel.signal }).catch(() => undefined);
     try {
-      await Promise.race([this.firstData.promise, timer]);
+      await Promise.race([this.firstOutcome.promise, timer]);
     } finally {
       cancel.abort();
     }
@@ -154,6 +155,7 @@ export class ServiceWatch {
         // Log the first failure of a streak and then every tenth, not every retry.
         if (failures === 1 || failures % 10 === 0) this.log.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
         pause = backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs);
+        this.firstOutcome.resolve();
       } finally {
         if (this.controller === controller) this.pollStartedAt = undefined;
       }
@@ -174,6 +176,6 @@ export class ServiceWatch {
     this.lastUpdateAt = this.now();
     this.log.info('service instances changed', { query: this.query, count: next.length, index: this.index });
     for (const fn of this.listeners) fn(next);
-    if (first) this.firstData.resolve();
+    if (first) this.firstOutcome.resolve();
   }
 }

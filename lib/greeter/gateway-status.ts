@@ -21,6 +21,10 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
   return {
     config,
     configIndex: loaded.index ?? null,
+    // A stale read (no leader during an election) says how long since its server heard from one.
+    configFreshness: loaded.freshness ?? null,
+    consulAddressInUse: rt.consul.address,
+    consulFailovers: rt.consul.failovers,
     configProblems: loaded.problems,
     discovery: rt.watches.all().map((w) => {
       const s = w.snapshot();

@@ -8,6 +8,9 @@ import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
 
+/** Longest a cold start waits for discovery once config found Consul unreachable. */
+const UNREACHABLE_DISCOVERY_WAIT_MS = 400;
+
 /** What a successful greet returns to the caller. */
 export interface GreetResult {
   message: string;
@@ -26,11 +29,14 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
 
 /** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
 export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
-  const cfg = (await rt.begin()).values;
+  const loaded = await rt.begin();
+  const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
   watch.ensureFresh();
-  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(cfg.coldStartWaitMs, remainingMs(), cfg.deadlineMarginMs)));
+  // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
+  const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
+  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
   const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service };
   if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
   // Read the Lambda's remaining time now: a cold start may have used some of it.

@@ -57,8 +57,12 @@ export class EnvironmentLease {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Called by every invocation: registers on the first, renews when due, never throws. */
-  async touch(settings: LeaseSettings): Promise<void> {
+  /**
+   * Called by every invocation: registers on the first, renews when due, never throws.
+   * `waitOnColdStart: false` sends the first registration without waiting for it
+   * (Consul already failed this cold start once; the answer must not wait twice).
+   */
+  async touch(settings: LeaseSettings, waitOnColdStart = true): Promise<void> {
     const coldStart = this.identity === undefined;
     this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
     // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
@@ -78,7 +82,7 @@ export class EnvironmentLease {
       .finally(() => (this.inFlight = undefined));
     this.inFlight = work;
     // The cold start waits for its one bounded registration; later work only briefly.
-    if (coldStart) await work;
+    if (coldStart && waitOnColdStart) await work;
     else await Promise.race([work, sleep(RENEWAL_HOLD_MS)]);
   }
 

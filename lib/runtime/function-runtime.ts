@@ -64,7 +64,8 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
       await ready();
       const loaded = await config.get();
       const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
-      if (v.leaseEnabled && opts.lease !== false) await lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds });
+      // On defaults because Consul did not answer: register the lease without waiting for it again.
+      if (v.leaseEnabled && opts.lease !== false) await lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds }, loaded.index !== undefined);
       return loaded;
     },
     close() {

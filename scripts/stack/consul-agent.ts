@@ -33,6 +33,8 @@ export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<C
   const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const managementToken = randomUUID();
   const hcl = `
+# Nothing we start may call out to the internet.
+disable_update_check = true
 ports {
   http = ${httpPort}
   grpc = ${grpc}
@@ -59,6 +61,8 @@ acl {
     ['agent', '-dev', '-ui', '-client', '127.0.0.1', '-bind', '127.0.0.1', '-log-level', 'warn', '-data-dir', join(dataDir, 'data'), '-config-file', join(dataDir, 'agent.hcl')],
     { echo: opts.echo },
   );
+  // However it ends (stop(), stopAll, a crash), its data dir goes with it.
+  void proc.exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
   const address = `127.0.0.1:${httpPort}`;
   const stop = async () => {
     await stopProcess(proc, 'SIGINT', 5_000);
@@ -77,7 +81,7 @@ async function waitUntilReady(address: string, token: string, proc: ManagedProce
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null) throw new Error(`consul exited with ${proc.child.exitCode}:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`consul exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
       const leader = await fetch(`http://${address}/v1/status/leader`, { signal: AbortSignal.timeout(1_000) });
       const self = await fetch(`http://${address}/v1/acl/token/self`, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(1_000) });
