@@ -13,6 +13,8 @@ export interface ServiceEntry {
 /** One routable instance of a service, with the node it is registered on. */
 export interface ServiceInstance extends ServiceEntry {
   node: string;
+  /** Set when the instance was found in a failover datacenter rather than the one asked first. */
+  datacenter?: string;
 }
 
 interface RawEntry {

@@ -1,4 +1,4 @@
-/** What discovery follows (a service, optionally a tag and a datacenter) and pure helpers on instance lists. */
+/** What discovery follows (a service, optionally a tag, a datacenter and failover datacenters) and pure helpers on instance lists. */
 import type { ServiceInstance } from '../consul/service-instances';
 
 /** Which instances a watch follows: service name, optional tag filter and datacenter. */
@@ -6,6 +6,8 @@ export interface ServiceQuery {
   service: string;
   tag?: string;
   datacenter?: string;
+  /** Datacenters to fall back to, in order, while the first has no passing instance. */
+  failover?: readonly string[];
 }
 
 /** True when two sorted instance lists route identically (ids, addresses, ports, tags, meta). */
@@ -27,5 +29,5 @@ export function instanceForPeer(instances: readonly ServiceInstance[], peer: str
 
 /** A stable key for a query, used to share one watch per query in a process. */
 export function queryKey(q: ServiceQuery): string {
-  return JSON.stringify([q.service, q.tag ?? '', q.datacenter ?? '']);
+  return JSON.stringify([q.service, q.tag ?? '', q.datacenter ?? '', ...(q.failover ?? [])]);
 }

@@ -1,12 +1,15 @@
 /** One ServiceWatch per distinct query in a function's runtime, shared by its gRPC resolver and its handlers. */
 import type { Log } from '../log/logger';
+import { FailoverWatch } from './failover-watch';
 import type { HealthSource } from './health-source';
+import type { InstanceWatch } from './instance-watch';
 import { queryKey, type ServiceQuery } from './service-query';
 import { ServiceWatch, type ServiceWatchOptions } from './service-watch';
 
 /** Creates watches on demand and keeps them for the life of the execution environment. */
 export class ServiceWatchRegistry {
   private readonly watches = new Map<string, ServiceWatch>();
+  private readonly failovers = new Map<string, FailoverWatch>();
 
   /** `options` is read before every poll, so a config refresh applies without a restart. */
   constructor(
@@ -15,19 +18,32 @@ export class ServiceWatchRegistry {
     private readonly log: Log,
   ) {}
 
-  /** The running watch for `query`, started on first use. */
-  get(query: ServiceQuery): ServiceWatch {
+  /** The running watch for `query`, started on first use; with `failover` datacenters, a FailoverWatch over them. */
+  get(query: ServiceQuery): InstanceWatch {
+    const { failover, ...single } = query;
+    if (!failover?.length) return this.single(single, true);
+    const key = queryKey(query);
+    let watch = this.failovers.get(key);
+    if (!watch) {
+      const remotes = failover.map((datacenter) => this.single({ ...single, datacenter }, false));
+      watch = new FailoverWatch(query, this.single(single, true), remotes);
+      this.failovers.set(key, watch);
+    }
+    return watch;
+  }
+
+  private single(query: ServiceQuery, start: boolean): ServiceWatch {
     const key = queryKey(query);
     let watch = this.watches.get(key);
     if (!watch) {
       watch = new ServiceWatch(query, this.source, this.options, this.log);
       this.watches.set(key, watch);
     }
-    watch.start();
+    if (start) watch.start();
     return watch;
   }
 
-  /** Every watch, for diagnostics. */
+  /** Every single-datacenter watch, for diagnostics. */
   all(): ServiceWatch[] {
     return [...this.watches.values()];
   }
@@ -41,5 +57,6 @@ export class ServiceWatchRegistry {
   stopAll(): void {
     for (const w of this.watches.values()) w.stop();
     this.watches.clear();
+    this.failovers.clear();
   }
 }

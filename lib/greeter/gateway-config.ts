@@ -1,6 +1,6 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
 import { z } from 'zod';
-import { intKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { intKey, listKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 
 /** The greeter gateway's keys (greet and status functions). */
@@ -8,6 +8,7 @@ export const GATEWAY_KEYS = {
   greeterService: { schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'), default: 'greeter', doc: 'Consul service name of the Greeter backends' },
   greeterTag: { schema: optionalName('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
   greeterDatacenter: { schema: optionalName('datacenter'), default: '', doc: "Consul datacenter to discover in (empty: the agent's own)" },
+  greeterFailoverDatacenters: { schema: listKey(optionalName('datacenter').min(1), 'datacenter', 0, 8), default: [], doc: 'Datacenters to route to, in order, while the first has no passing instance (comma list; empty: no failover)' },
   callDeadlineMs: { schema: intKey(50, 60_000), default: 2_000, doc: 'Deadline for one greet request, all attempts included' },
   deadlineMarginMs: { schema: intKey(0, 10_000), default: 250, doc: "Time kept back from the Lambda's remaining time to answer" },
   maxAttempts: { schema: intKey(1, 10), default: 3, doc: 'Attempts per request; UNAVAILABLE is retried on another instance' },

@@ -14,7 +14,8 @@ const UNREACHABLE_DISCOVERY_WAIT_MS = 400;
 /** What a successful greet returns to the caller. */
 export interface GreetResult {
   message: string;
-  servedBy: { id: string; address: string; port: number };
+  /** `datacenter` is set when a failover datacenter served the call. */
+  servedBy: { id: string; address: string; port: number; datacenter?: string };
   attempts: number;
 }
 
@@ -24,6 +25,7 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
     service: cfg.greeterService,
     ...(cfg.greeterTag ? { tag: cfg.greeterTag } : {}),
     ...(cfg.greeterDatacenter ? { datacenter: cfg.greeterDatacenter } : {}),
+    ...(cfg.greeterFailoverDatacenters.length ? { failover: cfg.greeterFailoverDatacenters } : {}),
   };
 }
 
@@ -47,7 +49,7 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
     const served = instanceForPeer(watch.current() ?? instances, res.peer);
     return {
       message: res.reply.message,
-      servedBy: served ? { id: served.id, address: served.address, port: served.port } : { id: 'unknown', address: res.peer, port: 0 },
+      servedBy: served ? { id: served.id, address: served.address, port: served.port, ...(served.datacenter ? { datacenter: served.datacenter } : {}) } : { id: 'unknown', address: res.peer, port: 0 },
       attempts: res.attempts,
     };
   } catch (err) {

@@ -2,11 +2,12 @@
 import type { ServiceQuery } from '../discovery/service-query';
 import { GrpcTargetError } from './errors';
 
-/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2`. */
+/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2&failover=dc3,dc4`. */
 export function consulTarget(q: ServiceQuery): string {
   const params = new URLSearchParams();
   if (q.tag) params.set('tag', q.tag);
   if (q.datacenter) params.set('dc', q.datacenter);
+  if (q.failover?.length) params.set('failover', q.failover.join(','));
   const qs = params.toString();
   return `consul:///${encodeURIComponent(q.service)}${qs ? `?${qs}` : ''}`;
 }
@@ -19,5 +20,6 @@ export function parseConsulTargetPath(path: string): ServiceQuery {
   const params = new URLSearchParams(qs);
   const tag = params.get('tag') || undefined;
   const datacenter = params.get('dc') || undefined;
-  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}) };
+  const failover = (params.get('failover') ?? '').split(',').filter(Boolean);
+  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}), ...(failover.length ? { failover } : {}) };
 }

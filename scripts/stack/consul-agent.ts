@@ -13,6 +13,9 @@ import { freePort, startProcess, stopProcess, type ManagedProcess } from './proc
 export interface ConsulAgent {
   address: string;
   httpPort: number;
+  /** `127.0.0.1:<serf_wan port>`: where another datacenter joins this one over the WAN. */
+  wanAddress: string;
+  datacenter: string;
   managementToken: string;
   process: ManagedProcess;
   stop(): Promise<void>;
@@ -21,6 +24,10 @@ export interface ConsulAgent {
 /** Options of the dev agent. */
 export interface ConsulAgentOptions {
   httpPort?: number;
+  /** Default `dc1`. */
+  datacenter?: string;
+  /** Makes this agent a secondary datacenter: joins `primary` over the WAN and replicates its ACLs. */
+  primary?: { datacenter: string; wanAddress: string; managementToken: string };
   echo?: (line: string) => void;
   readyTimeoutMs?: number;
 }
@@ -31,8 +38,16 @@ export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<C
   const dataDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-consul-'));
   const httpPort = opts.httpPort ?? (await freePort());
   const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const managementToken = randomUUID();
+  const managementToken = opts.primary?.managementToken ?? randomUUID();
+  const datacenter = opts.datacenter ?? 'dc1';
+  // A secondary trusts the primary's tokens (replicated) instead of bootstrapping its own.
+  const aclTokens = opts.primary
+    ? `replication = "${managementToken}"\n    agent = "${managementToken}"`
+    : `initial_management = "${managementToken}"\n    agent = "${managementToken}"`;
+  const wan = opts.primary ? `primary_datacenter = "${opts.primary.datacenter}"\nretry_join_wan = ["${opts.primary.wanAddress}"]` : `primary_datacenter = "${datacenter}"`;
   const hcl = `
+datacenter = "${datacenter}"
+${wan}
 # Nothing we start may call out to the internet.
 disable_update_check = true
 ports {
@@ -48,9 +63,9 @@ acl {
   enabled = true
   default_policy = "deny"
   enable_token_persistence = false
+  enable_token_replication = ${opts.primary ? 'true' : 'false'}
   tokens {
-    initial_management = "${managementToken}"
-    agent = "${managementToken}"
+    ${aclTokens}
   }
 }
 `;
@@ -74,7 +89,7 @@ acl {
     await stop();
     throw err;
   }
-  return { address, httpPort, managementToken, process: proc, stop };
+  return { address, httpPort, wanAddress: `127.0.0.1:${serfWan}`, datacenter, managementToken, process: proc, stop };
 }
 
 async function waitUntilReady(address: string, token: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
