@@ -5,7 +5,7 @@
  * with the greet, status and instances functions and the health-sync schedule.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
@@ -18,11 +18,13 @@ import { createConsulApi } from '../lib/consul/consul-api';
 import { startConsulAgent } from './stack/consul-agent';
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
-import { assertPortFree, stopAll } from './stack/processes';
+import { assertPortFree, describeUnexpectedExit, stopAll, supervise } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
 
-const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--verbose]
-Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS.`;
+const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--verbose]
+  --state-dir  where the tokens, API key and health-sync.env are written (default: .local-stack/ in the repo)
+Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR.
+If any process of the stack dies, the stack says which, stops the rest and exits non-zero.`;
 
 function options() {
   const { values } = parseArgs({
@@ -31,6 +33,7 @@ function options() {
       'http-port': { type: 'string', default: process.env.HTTP_PORT ?? '3000' },
       'lambda-port': { type: 'string', default: process.env.OFFLINE_LAMBDA_PORT ?? '3002' },
       'greeter-ports': { type: 'string', default: process.env.GREETER_PORTS ?? '50051,50052' },
+      'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? join(__dirname, '..', '.local-stack') },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -49,6 +52,7 @@ function options() {
     httpPort: port('http-port', values['http-port']),
     lambdaPort: port('lambda-port', values['lambda-port']),
     greeterPorts: values['greeter-ports'].split(',').map((p) => port('greeter-ports', p.trim())),
+    stateDir: resolve(values['state-dir']),
     verbose: values.verbose,
   };
 }
@@ -59,8 +63,20 @@ const HEALTH_SYNC_PREFIX = 'config/health-sync/local/';
 /** The registry may register these locally: throwaway workloads, and more Greeters for greet. */
 const LOCAL_SERVICE_PREFIXES = ['ephemeral-', 'greeter'];
 
+/** A path as a shell word: quoted only when it needs to be. */
+const sh = (path: string) => (/^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`);
+
 async function main(): Promise<void> {
   const o = options();
+  // The AWS SDK warns (9 lines, once per process) that it will drop Node 20; this stack, the functions
+  // in serverless-offline and the on-demand health-sync runs inherit this and keep quiet. Set it to
+  // anything but "true" to see the warning again.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // A child that dies on its own (crash, OOM, kill -9) takes the whole stack down, loudly.
+  supervise((exit) => {
+    console.error(`\n${describeUnexpectedExit(exit)}`);
+    void shutdown(1);
+  });
   const echo = (tag: string) => (o.verbose ? (line: string) => console.log(`[${tag}] ${line}`) : undefined);
   await assertPortFree(o.consulPort, 'Consul HTTP, --consul-port');
   await assertPortFree(o.httpPort, 'HTTP API, --http-port');
@@ -69,7 +85,7 @@ async function main(): Promise<void> {
 
   console.log('• starting Consul (ACLs on, default deny)…');
   const consul = await startConsulAgent({ httpPort: o.consulPort, echo: echo('consul') });
-  const stateDir = join(__dirname, '..', '.local-stack');
+  const stateDir = o.stateDir;
   mkdirSync(stateDir, { recursive: true });
   const tokenFile = join(stateDir, 'management-token');
   // The UI needs a token to log in; keep it in a private file instead of printing it.
@@ -97,8 +113,9 @@ async function main(): Promise<void> {
   admin.destroy();
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
   // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
-  const hsEnv = `CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\n`;
-  writeFileSync(join(stateDir, 'health-sync.env'), hsEnv, { mode: 0o600 });
+  const hsEnv = `CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\nAWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED}\n`;
+  const hsEnvFile = join(stateDir, 'health-sync.env');
+  writeFileSync(hsEnvFile, hsEnv, { mode: 0o600 });
   const apiKey = randomBytes(24).toString('base64url');
   const apiKeyFile = join(stateDir, 'registry-api-key');
   writeFileSync(apiKeyFile, `${apiKey}\n`, { mode: 0o600 });
@@ -120,6 +137,9 @@ async function main(): Promise<void> {
     echo: echo('offline'),
   });
 
+  // Absolute paths, so the commands below work from any directory.
+  const key = `"x-api-key: $(cat ${sh(apiKeyFile)})"`;
+  const root = sh(join(__dirname, '..'));
   console.log(`
 READY  local stack is up (Ctrl-C stops everything)
   Consul UI   http://${consul.address}/ui  (log in with the token in ${tokenFile})
@@ -127,16 +147,16 @@ READY  local stack is up (Ctrl-C stops everything)
 
   curl ${offline.baseUrl}/hello/Ada
   curl -X POST ${offline.baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
-  curl ${offline.baseUrl}/status -H "x-api-key: $(cat .local-stack/registry-api-key)"
+  curl ${offline.baseUrl}/status -H ${key}
 
   Instance registry (API key in ${apiKeyFile}, also needed by /status):
-  curl -X POST ${offline.baseUrl}/instances -H "x-api-key: $(cat .local-stack/registry-api-key)" \\
+  curl -X POST ${offline.baseUrl}/instances -H ${key} \\
        -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
-  curl "${offline.baseUrl}/instances?service=ephemeral-job" -H "x-api-key: $(cat .local-stack/registry-api-key)"
+  curl "${offline.baseUrl}/instances?service=ephemeral-job" -H ${key}
 
   Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}); on demand:
-  env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run
-  env $(cat .local-stack/health-sync.env) npx serverless invoke local -f healthSync --data '{"dryRun":true}'
+  env $(cat ${sh(hsEnvFile)}) npm --prefix ${root} run health-sync -- --dry-run
+  (cd ${root} && env $(cat ${sh(hsEnvFile)}) npx serverless invoke local -f healthSync --data '{"dryRun":true}')
 `);
 }
 

@@ -97,7 +97,7 @@ async function waitUntilAnswering(endpoint: string, proc: ManagedProcess, timeou
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null) throw new Error(`moto exited with ${proc.child.exitCode}:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`moto exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
       // moto's own dashboard API: answers once the server accepts requests.
       const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });

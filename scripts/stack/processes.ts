@@ -3,6 +3,9 @@
  * every one is stopped at the end, also when a test fails or the parent is
  * interrupted. Each child gets its own process group, so helpers it spawns
  * (npx, worker processes) die with it.
+ *
+ * Supervision is opt-in (`supervise`): the local stack wants to hear when a
+ * child dies on its own, while tests kill backends on purpose.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -16,9 +19,43 @@ export interface ManagedProcess {
   /** Called with every output line; see waitForLine. */
   lineListeners: Set<(line: string) => void>;
   exited: Promise<number | null>;
+  /** True once stopProcess/stopAll asked it to stop: its exit is then expected. */
+  stopRequested: boolean;
+}
+
+/** A child that exited while nobody was stopping it. */
+export interface UnexpectedExit {
+  name: string;
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Its last output lines (stdout and stderr, interleaved as read). */
+  lastLines: string[];
 }
 
 const live = new Set<ManagedProcess>();
+let onUnexpectedExit: ((exit: UnexpectedExit) => void) | undefined;
+let stoppingAll = false;
+
+/**
+ * Opts in to supervision: `handler` is called once for each tracked child that
+ * exits while neither stopProcess nor stopAll was asked to stop it (a crash,
+ * a SIGKILL from outside). Returns a function that ends the supervision.
+ */
+export function supervise(handler: (exit: UnexpectedExit) => void): () => void {
+  onUnexpectedExit = handler;
+  return () => {
+    if (onUnexpectedExit === handler) onUnexpectedExit = undefined;
+  };
+}
+
+/** One readable paragraph: which child, how it ended, its last output lines. */
+export function describeUnexpectedExit(e: UnexpectedExit, lines = 10): string {
+  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
+  const tail = e.lastLines.slice(-lines);
+  const out = tail.length ? `its last ${tail.length} output line(s):\n${tail.map((l) => `    | ${l}`).join('\n')}` : 'it printed nothing';
+  return `✖ ${e.name} (pid ${e.pid ?? '?'}) ${how} unexpectedly; ${out}`;
+}
 
 function killGroup(p: ManagedProcess, signal: NodeJS.Signals): void {
   if (p.child.exitCode !== null || p.child.signalCode !== null || p.child.pid === undefined) return;
@@ -39,9 +76,31 @@ export function startProcess(name: string, cmd: string, args: string[], opts: Sp
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const p: ManagedProcess = { name, child, output, lineListeners: new Set(), exited };
+  const p: ManagedProcess = { name, child, output, lineListeners: new Set(), exited, stopRequested: false };
   live.add(p);
   void exited.then(() => live.delete(p));
+  child.once('exit', (code, signal) => {
+    if (p.stopRequested || stoppingAll || !onUnexpectedExit) return;
+    // Helpers it started (its process group) must not outlive it.
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // group already empty
+      }
+    }
+    // 'close' comes once its pipes are drained, so the last lines are in `output`;
+    // don't wait on a pipe that a surviving helper might still hold open.
+    let reported = false;
+    const report = () => {
+      if (reported) return;
+      reported = true;
+      clearTimeout(timer);
+      onUnexpectedExit?.({ name, pid: child.pid, code, signal, lastLines: output.slice(-20) });
+    };
+    const timer = setTimeout(report, 1_000);
+    child.once('close', report);
+  });
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
@@ -81,15 +140,21 @@ export function waitForLine(p: ManagedProcess, pattern: RegExp, timeoutMs: numbe
 
 /** Stops a child: `signal` first, SIGKILL after `graceMs`. Resolves once it has exited. */
 export async function stopProcess(p: ManagedProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+  p.stopRequested = true;
   killGroup(p, signal);
   const timer = setTimeout(() => killGroup(p, 'SIGKILL'), graceMs);
   await p.exited;
   clearTimeout(timer);
 }
 
-/** Stops every tracked child (reverse start order). */
+/**
+ * Stops every tracked child, one after the other in reverse start order, so
+ * dependents (Greeters deregistering, offline) go while Consul still answers.
+ * Exits from then on are expected.
+ */
 export async function stopAll(graceMs = 5_000): Promise<void> {
-  await Promise.all([...live].reverse().map((p) => stopProcess(p, 'SIGTERM', graceMs)));
+  stoppingAll = true;
+  for (const p of [...live].reverse()) await stopProcess(p, 'SIGTERM', graceMs);
 }
 
 /** A free TCP port on 127.0.0.1. */

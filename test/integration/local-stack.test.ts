@@ -1,0 +1,127 @@
+// `npm start` as a developer runs it: the real local stack (Consul, moto, two Greeters,
+// serverless-offline) on free ports, with its state files in a temp dir. When one of its
+// processes dies (here the Consul agent, SIGKILLed) the stack must say which, stop every
+// other child and exit non-zero: nothing may be left running.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ensureConsulBinary } from '../../scripts/consul-binary';
+import { ensureMoto } from '../../scripts/stack/moto';
+import { freePort, startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { eventually } from './harness';
+
+const ROOT = join(__dirname, '..', '..');
+/** Every process the stack starts inherits this variable, so we can find them all, orphans too. */
+const MARKER = 'CONSUL_GRPC_LAMBDA_STACK_TEST_RUN';
+const runId = randomUUID();
+
+/** A running process, as /proc tells it. */
+interface ProcInfo {
+  pid: number;
+  pgid: number;
+  state: string;
+  argv: string[];
+}
+
+function readProc(pid: number): (ProcInfo & { environ: string }) | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces; the fields after it are fixed.
+    const [state = '', , pgid = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    return { pid, pgid: Number(pgid), state, argv, environ };
+  } catch {
+    return undefined; // gone meanwhile, or not ours to read
+  }
+}
+
+/** Live (not zombie) processes started by this test's stack, the stack itself included. */
+function stackProcesses(): ProcInfo[] {
+  const mark = `${MARKER}=${runId}`;
+  const found: ProcInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const p = readProc(Number(entry));
+    if (!p || p.state === 'Z' || !p.environ.split('\0').includes(mark)) continue;
+    found.push({ pid: p.pid, pgid: p.pgid, state: p.state, argv: p.argv });
+  }
+  return found;
+}
+
+const describeProcs = (ps: ProcInfo[]) => ps.map((p) => `${p.pid} [${p.state}] ${p.argv.join(' ').slice(0, 160)}`).join('\n');
+
+let stack: ManagedProcess | undefined;
+let stateDir = '';
+
+before(() => {
+  // Build or install once up front (minutes on a fresh machine), so the stack's own start is quick.
+  ensureConsulBinary((l) => console.error(l));
+  ensureMoto((l) => console.error(l));
+  stateDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-stack-state-'));
+});
+
+after(() => {
+  // Whatever happened above: nothing the stack started may outlive the test.
+  const ownPgid = readProc(process.pid)?.pgid;
+  const groups = new Set(stackProcesses().map((p) => p.pgid));
+  if (stack?.child.pid !== undefined) groups.add(stack.child.pid);
+  for (const pgid of groups) {
+    if (pgid === ownPgid || pgid <= 1) continue;
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
+  it('says which process died, stops all the others and exits non-zero when Consul is SIGKILLed', { timeout: 300_000 }, async () => {
+    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const args = ['--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
+    stack = startProcess('local stack', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, [MARKER]: runId },
+    });
+    const s = stack;
+    await waitForLine(s, /^READY\s/, 180_000);
+
+    // Its state files went to the dir we gave it, and the printed commands name them by absolute path.
+    for (const f of ['management-token', 'registry-api-key', 'health-sync.env']) assert.ok(existsSync(join(stateDir, f)), `${f} in ${stateDir}`);
+    const printed = s.output.join('\n');
+    const statusCurl = s.output.find((l) => l.includes('/status -H')) ?? '';
+    assert.ok(statusCurl.includes('$(cat ') && statusCurl.includes(join(stateDir, 'registry-api-key')), printed);
+    assert.doesNotMatch(printed, /NodeVersionSupportWarning/);
+
+    const running = stackProcesses();
+    const role = (re: RegExp) => running.filter((p) => re.test(p.argv.join(' ')));
+    const [consul, ...moreConsuls] = role(/(^|\/)consul agent -dev /);
+    assert.ok(consul && moreConsuls.length === 0, `one Consul agent among:\n${describeProcs(running)}`);
+    assert.equal(role(/greeter-service\/main\.ts/).length, 2, describeProcs(running));
+    assert.equal(role(/moto_server/).length, 1, describeProcs(running));
+    assert.equal(role(/serverless\.js offline start/).length, 1, describeProcs(running));
+    const consulDataDir = dirname(consul.argv[consul.argv.indexOf('-data-dir') + 1] ?? '');
+
+    process.kill(consul.pid, 'SIGKILL');
+
+    await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit').catch((err: Error) => {
+      assert.fail(`${err.message}; its output:\n${s.output.slice(-40).join('\n')}`);
+    });
+    const out = s.output.join('\n');
+    assert.equal(s.child.signalCode, null, out);
+    assert.notEqual(s.child.exitCode, 0, out);
+    assert.match(out, new RegExp(`✖ consul \\(pid ${consul.pid}\\) was killed by SIGKILL unexpectedly; its last \\d+ output line`), out);
+    assert.match(out, /• stopped$/m, out);
+
+    // The stack waits for its children before it exits; their helpers (tsx's esbuild) follow at once.
+    await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone').catch(() => {
+      assert.fail(`left running after the stack exited:\n${describeProcs(stackProcesses())}`);
+    });
+    assert.ok(consulDataDir.startsWith(tmpdir()) && !existsSync(consulDataDir), `Consul's data dir ${consulDataDir} removed`);
+  });
+});
