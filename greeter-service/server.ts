@@ -72,10 +72,9 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
       if (done) return;
       done = true;
       active--;
-      const header = new grpc.Metadata();
-      header.set('x-instance-id', instanceId);
-      const trailer = header.clone();
-      call.sendMetadata(header);
+      // Errors go out trailers-only: a client may retry or hedge a call only until it has seen headers.
+      const trailer = new grpc.Metadata();
+      trailer.set('x-instance-id', instanceId);
       const name = call.request.name.trim();
       if (name === '') {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'name must not be empty', metadata: trailer });
@@ -83,6 +82,7 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
         callback({ code: failCode, details: `injected failure on ${instanceId}`, metadata: trailer });
       } else {
         const reply: HelloReply = { message: `Hello, ${name}! (from ${instanceId})` };
+        call.sendMetadata(trailer.clone());
         callback(null, reply, trailer);
       }
     };

@@ -37,16 +37,16 @@ export function policyTemplate(name: string, dir = join(__dirname, '..', '..', '
   return readFileSync(join(dir, `${name}.hcl`), 'utf8');
 }
 
-/** Creates or updates the policy `name` with `rules`; returns its ID. */
-export async function upsertPolicy(admin: ConsulApi, name: string, rules: string, description: string): Promise<string> {
-  let existing: { ID?: string } | undefined;
-  try {
-    existing = (await admin.request('consul.acl.policy.read', { timeoutMs: 5_000 }, { method: 'GET', path: `/acl/policy/name/${encodeURIComponent(name)}` })) as { ID?: string } | undefined;
-  } catch (err) {
-    if (!(err instanceof ConsulRequestError) || (err.statusCode !== 404 && err.statusCode !== 403)) throw err;
-  }
+/** The IDs of the existing policies by name: one list call, so Consul logs no "ACL not found" per lookup. */
+export async function policyIds(admin: ConsulApi): Promise<Map<string, string>> {
+  const list = (await admin.request('consul.acl.policy.list', { timeoutMs: 5_000 }, { method: 'GET', path: '/acl/policies' })) as { ID?: string; Name?: string }[] | undefined;
+  return new Map((list ?? []).flatMap((p) => (p.ID && p.Name ? [[p.Name, p.ID] as const] : [])));
+}
+
+/** Creates or updates the policy `name` with `rules` (`existingId`: its ID, if it exists); returns its ID. */
+export async function upsertPolicy(admin: ConsulApi, name: string, rules: string, description: string, existingId?: string): Promise<string> {
   const body = { Name: name, Description: description, Rules: rules };
-  const path = existing?.ID ? `/acl/policy/${encodeURIComponent(existing.ID)}` : '/acl/policy';
+  const path = existingId ? `/acl/policy/${encodeURIComponent(existingId)}` : '/acl/policy';
   const saved = (await admin.request('consul.acl.policy.write', { timeoutMs: 5_000 }, { method: 'PUT', path, body })) as { ID?: string } | undefined;
   if (!saved?.ID) throw new ConsulRequestError('consul.acl.policy.write', 'answer carried no policy id');
   return saved.ID;
@@ -66,7 +66,8 @@ export type PolicyRef = string | { name: string; template: string; params: Polic
 /** Creates or updates the given policies from their templates and a fresh token linked to all of them. */
 export async function provisionToken(admin: ConsulApi, policies: PolicyRef | PolicyRef[], params: PolicyParams): Promise<string> {
   const refs = (Array.isArray(policies) ? policies : [policies]).map((p) => (typeof p === 'string' ? { name: p, template: p, params } : { ...p, params: { ...params, ...p.params } }));
-  for (const p of refs) await upsertPolicy(admin, p.name, renderPolicy(policyTemplate(p.template), p.params), `consul-grpc-lambda: ${p.name}`);
+  const existing = await policyIds(admin);
+  for (const p of refs) await upsertPolicy(admin, p.name, renderPolicy(policyTemplate(p.template), p.params), `consul-grpc-lambda: ${p.name}`, existing.get(p.name));
   return createToken(admin, refs.map((p) => p.name), `consul-grpc-lambda: ${refs.map((p) => p.name).join(' + ')}`);
 }
 

@@ -7,6 +7,7 @@
  */
 import { consulHealthSource } from '../discovery/health-source';
 import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
+import { CallPolicy } from '../grpc/call-policy';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
 import type { Log } from '../log/logger';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
@@ -15,6 +16,8 @@ import { GATEWAY_KEYS } from './gateway-config';
 /** Everything a gateway invocation reuses. */
 export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   watches: ServiceWatchRegistry;
+  /** Observed latencies and the hedging / ejection config the channels follow. */
+  callPolicy: CallPolicy;
   clients: GreeterClientPool;
 }
 
@@ -27,10 +30,15 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
     return { waitSeconds: v.discoveryWaitSeconds, minIntervalMs: v.discoveryMinIntervalMs, backoffBaseMs: v.discoveryBackoffBaseMs, backoffMaxMs: v.discoveryBackoffMaxMs };
   };
   const watches = new ServiceWatchRegistry(consulHealthSource(base.consul), watchOptions, log);
-  const clients = new GreeterClientPool(watches);
+  const callPolicy = new CallPolicy(() => {
+    const v = base.config.values();
+    return { maxAttempts: v.maxAttempts, hedgeMinDelayMs: v.hedgeMinDelayMs, hedgeMaxDelayMs: v.hedgeMaxDelayMs, ejectionFailurePercent: v.ejectionFailurePercent, ejectionMinRequests: v.ejectionMinRequests, ejectionBaseMs: v.ejectionBaseMs };
+  });
+  const clients = new GreeterClientPool(watches, Date.now, callPolicy);
   return {
     ...base,
     watches,
+    callPolicy,
     clients,
     close() {
       watches.stopAll();

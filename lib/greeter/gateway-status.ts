@@ -32,6 +32,7 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
     }),
     consulRequests: Object.fromEntries(rt.consul.requestCounts),
     channelsReplaced: rt.clients.replacedCount(),
+    calls: rt.callPolicy.snapshot(),
     lease: loaded.values.leaseEnabled ? rt.lease.snapshot() : { enabled: false },
     environmentStartedAt: new Date(rt.startedAt).toISOString(),
   };

@@ -3,7 +3,7 @@ import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError } from '../grpc/errors';
-import { sayHelloWithRetry } from '../grpc/greeter-call';
+import { sayHello } from '../grpc/greeter-call';
 import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
@@ -43,9 +43,12 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
   // Read the Lambda's remaining time now: a cold start may have used some of it.
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
-  const client = rt.clients.get(consulTarget(query), cfg.channelMaxIdleMs);
+  const target = consulTarget(query);
+  const client = rt.clients.get(target, cfg.channelMaxIdleMs);
+  const started = Date.now();
   try {
-    const res = await sayHelloWithRetry(client, name, { deadline: Date.now() + budget, maxAttempts: cfg.maxAttempts });
+    const res = await sayHello(client, name, { deadline: started + budget, newChannel: rt.clients.isNew(target) });
+    rt.callPolicy.record({ ok: true, attempts: res.attempts, latencyMs: Date.now() - started });
     const served = instanceForPeer(watch.current() ?? instances, res.peer);
     return {
       message: res.reply.message,
@@ -54,6 +57,7 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
     };
   } catch (err) {
     if (!(err instanceof GreeterCallError)) throw err;
+    rt.callPolicy.record({ ok: false, attempts: err.attempts });
     const message = {
       unavailable: `every attempt to reach ${query.service} failed`,
       deadline: `${query.service} did not answer within ${budget} ms`,

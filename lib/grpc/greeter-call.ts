@@ -1,6 +1,13 @@
-/** SayHello with retries on UNAVAILABLE within one overall deadline. */
+/**
+ * One SayHello call within one overall deadline. Retries and hedges are
+ * grpc-js's own (the channel's service config, see call-policy.ts): this
+ * file reads how many attempts the call took and classifies failures, and
+ * covers the one case the library cannot: on a new channel only the first
+ * instance to connect is READY, and grpc-js sends the next attempt after an
+ * UNAVAILABLE at once, so every attempt can land on that one instance.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { GreeterClient, HelloReply } from '../../proto/gen/helloworld';
 import { backoffMs } from '../util/backoff';
 import { GreeterCallError, failureKind } from './errors';
@@ -16,59 +23,53 @@ export interface GreeterCallResult {
 export interface GreeterCallOptions {
   /** Absolute deadline (epoch ms) covering every attempt. */
   deadline: number;
-  maxAttempts: number;
-  now?: () => number;
+  /** The channel was just created: its other instances may still be connecting. */
+  newChannel?: boolean;
 }
 
-function sayHelloOnce(client: GreeterClient, name: string, deadline: number): Promise<{ reply: HelloReply; peer: string }> {
-  return new Promise((resolve, reject) => {
-    const call = client.sayHello({ name }, new Metadata(), { deadline }, (err: ServiceError | null, reply?: HelloReply) => {
-      if (err) reject(err);
-      else resolve({ reply: reply ?? { message: '' }, peer: call.getPeer() });
-    });
-  });
-}
+// grpc-js (gRFC A6) adds this to the answer of a call that needed more than one attempt.
+const PREVIOUS_ATTEMPTS = 'grpc-previous-rpc-attempts';
 
-/**
- * Pause before retry `attempt` (2, 3, …): short and jittered. Without it a retry
- * at cold start lands on the only subchannel that is READY yet, which is often
- * the one that just failed; a few ms lets round robin see the others.
- */
-export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
-  return backoffMs(attempt - 1, 20, 200, random);
-}
-
-function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number';
+function attemptsIn(metadata: Metadata | undefined): number | undefined {
+  const previous = Number(metadata?.get(PREVIOUS_ATTEMPTS)[0]);
+  return Number.isInteger(previous) && previous >= 0 ? previous + 1 : undefined;
 }
 
 /**
- * Calls SayHello; an UNAVAILABLE answer is retried while attempts and time are
- * left (round robin sends the retry to the next ready instance). Throws
- * GreeterCallError classified as unavailable, deadline or backend.
+ * Calls SayHello; throws GreeterCallError classified as unavailable, deadline or backend.
+ * On a new channel, a call whose attempts were all refused is made once more after
+ * 10–40 ms, time allowing, when the other instances have had time to connect.
  */
-export async function sayHelloWithRetry(client: GreeterClient, name: string, opts: GreeterCallOptions): Promise<GreeterCallResult> {
-  const now = opts.now ?? Date.now;
-  let lastError: ServiceError | undefined;
-  for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
-    if (now() >= opts.deadline) {
-      throw new GreeterCallError('deadline', status.DEADLINE_EXCEEDED, attempt - 1, 'deadline passed before the backend answered', { cause: lastError });
-    }
+export async function sayHello(client: GreeterClient, name: string, opts: GreeterCallOptions): Promise<GreeterCallResult> {
+  try {
+    return await callOnce(client, name, opts.deadline);
+  } catch (err) {
+    const pause = backoffMs(2, 20, 40);
+    if (!opts.newChannel || !(err instanceof GreeterCallError) || err.kind !== 'unavailable' || Date.now() + pause >= opts.deadline) throw err;
+    await sleep(pause);
     try {
-      const { reply, peer } = await sayHelloOnce(client, name, opts.deadline);
-      return { reply, peer, attempts: attempt };
-    } catch (err) {
-      if (!isServiceError(err)) throw err;
-      lastError = err;
-      const kind = failureKind(err.code);
-      const pause = retryDelayMs(attempt + 1);
-      if (kind === 'unavailable' && attempt < opts.maxAttempts && now() + pause < opts.deadline) {
-        await sleep(pause);
-        continue;
-      }
-      throw new GreeterCallError(kind, err.code, attempt, err.details || err.message, { cause: err });
+      const second = await callOnce(client, name, opts.deadline);
+      return { ...second, attempts: second.attempts + err.attempts };
+    } catch (again) {
+      if (!(again instanceof GreeterCallError)) throw again;
+      throw new GreeterCallError(again.kind, again.grpcCode, again.attempts + err.attempts, again.message, { cause: again.cause });
     }
   }
-  // Unreachable while maxAttempts >= 1; kept for the type checker.
-  throw new GreeterCallError('unavailable', status.UNAVAILABLE, opts.maxAttempts, 'no attempt made');
+}
+
+function callOnce(client: GreeterClient, name: string, deadline: number): Promise<GreeterCallResult> {
+  return new Promise((resolve, reject) => {
+    let attempts = 1;
+    const call = client.sayHello({ name }, new Metadata(), { deadline }, (err: ServiceError | null, reply?: HelloReply) => {
+      if (err) {
+        const tried = attemptsIn(err.metadata) ?? attempts;
+        reject(new GreeterCallError(failureKind(err.code), err.code, tried, err.details || err.message, { cause: err }));
+      } else {
+        resolve({ reply: reply ?? { message: '' }, peer: call.getPeer(), attempts });
+      }
+    });
+    call.on('metadata', (metadata: Metadata) => {
+      attempts = attemptsIn(metadata) ?? 1;
+    });
+  });
 }

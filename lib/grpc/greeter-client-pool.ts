@@ -7,11 +7,14 @@
 import { credentials, type ChannelOptions } from '@grpc/grpc-js';
 import { GreeterClient } from '../../proto/gen/helloworld';
 import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
+import type { CallPolicy } from './call-policy';
 import { consulResolverOptions, registerConsulResolver } from './resolver-consul';
 
-/** Channel options: round robin (only the loadBalancingConfig form selects it). */
+/** Channel options: round robin (only the loadBalancingConfig form selects it) until a CallPolicy's config replaces it. */
 export const GREETER_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // grpc-js caps attempts at 5 unless told otherwise; maxAttempts allows 10.
+  'grpc-node.retry_max_attempts_limit': 10,
   // Reconnect fast after a backend restart; RR skips failed subchannels meanwhile.
   'grpc.initial_reconnect_backoff_ms': 200,
   'grpc.max_reconnect_backoff_ms': 5_000,
@@ -19,10 +22,14 @@ export const GREETER_CHANNEL_OPTIONS: ChannelOptions = {
 
 interface Entry {
   client: GreeterClient;
+  createdAt: number;
   lastUsedAt: number;
 }
 
-/** Holds one GreeterClient per target; `consul:` targets resolve through `watches`. */
+/** A channel this young may still be connecting to its other instances. */
+const NEW_CHANNEL_MS = 1_000;
+
+/** Holds one GreeterClient per target; `consul:` targets resolve through `watches`, with `policy`'s hedging and ejection. */
 export class GreeterClientPool {
   private readonly entries = new Map<string, Entry>();
   private readonly options: ChannelOptions;
@@ -31,9 +38,14 @@ export class GreeterClientPool {
   constructor(
     watches: ServiceWatchRegistry,
     private readonly now: () => number = Date.now,
+    policy?: CallPolicy,
   ) {
     registerConsulResolver();
-    this.options = { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(watches) };
+    this.options = {
+      ...GREETER_CHANNEL_OPTIONS,
+      ...(policy ? { 'grpc.service_config': JSON.stringify(policy.serviceConfig()) } : {}),
+      ...consulResolverOptions(watches, policy),
+    };
   }
 
   /** The client for `target`, replaced first if idle longer than `maxIdleMs`. */
@@ -46,11 +58,17 @@ export class GreeterClientPool {
       entry = undefined;
     }
     if (!entry) {
-      entry = { client: new GreeterClient(target, credentials.createInsecure(), this.options), lastUsedAt: now };
+      entry = { client: new GreeterClient(target, credentials.createInsecure(), this.options), createdAt: now, lastUsedAt: now };
       this.entries.set(target, entry);
     }
     entry.lastUsedAt = now;
     return entry.client;
+  }
+
+  /** True while the channel for `target` is younger than a second (see greeter-call.ts). */
+  isNew(target: string): boolean {
+    const entry = this.entries.get(target);
+    return entry !== undefined && this.now() - entry.createdAt < NEW_CHANNEL_MS;
   }
 
   /** How many channels were replaced for being idle too long. */
