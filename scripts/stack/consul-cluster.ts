@@ -21,6 +21,8 @@ export interface ClusterNode {
   address: string;
   /** `127.0.0.1:<server port>` (servers only): what /v1/status/leader names. */
   raftAddress?: string;
+  /** `127.0.0.1:<serf_wan port>` (servers only): where another datacenter joins over the WAN. */
+  wanAddress?: string;
   process: ManagedProcess;
   frozen: boolean;
 }
@@ -83,7 +85,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   const launch = (s: NodeSpec): ManagedProcess =>
     startProcess(`consul ${s.name}`, bin, ['agent', '-config-file', join(s.dir, 'agent.hcl')], { echo: opts.echo && ((l) => opts.echo?.(`[${s.name}] ${l}`)) });
   for (const s of specs) {
-    nodes.push({ name: s.name, role: s.role, address: `127.0.0.1:${s.ports.http}`, raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined, process: launch(s), frozen: false });
+    nodes.push({ name: s.name, role: s.role, address: `127.0.0.1:${s.ports.http}`, raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined, wanAddress: s.role === 'server' ? `127.0.0.1:${s.ports.serfWan}` : undefined, process: launch(s), frozen: false });
   }
   const stop = async () => {
     for (const n of nodes) if (n.frozen) n.process.child.kill('SIGCONT');

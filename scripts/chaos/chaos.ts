@@ -1,0 +1,222 @@
+/**
+ * `npm run chaos`: each failure scenario under steady traffic, against the packaged greet bundle
+ * running in its own process (scripts/chaos/traffic.mjs), on real parts: a 3-server Consul
+ * cluster with two client agents, a second datacenter joined over the WAN, and Greeter backends.
+ * Prints one row per scenario: requests sent and failed during the fault window, p50/p99/max
+ * latency in that window, and the time from the fault to the last failed or slow request.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { provisionToken } from '../../lib/consul/acl-admin';
+import { createConsulApi } from '../../lib/consul/consul-api';
+import { passingIds } from '../../test/integration/harness';
+import { startConsulAgent, type ConsulAgent } from '../stack/consul-agent';
+import { startConsulCluster, type ConsulCluster } from '../stack/consul-cluster';
+import { startGreeter, type GreeterBackend } from '../stack/greeters';
+import { startProcess, stopAll, stopProcess, type ManagedProcess } from '../stack/processes';
+import { seedDefaultConfig } from '../stack/seed-config';
+import { packageFunctions } from '../rie/package-functions';
+import { extractZip } from '../rie/zip';
+
+const PREFIX = 'config/greeter-gateway/chaos/';
+const WINDOW_MS = Number(process.env.CHAOS_WINDOW_MS ?? 6_000);
+
+interface Line {
+  t: number;
+  ms: number;
+  status: number;
+  attempts?: number;
+  dc?: string;
+  code?: string;
+  configSource?: string;
+  stale?: boolean | null;
+}
+
+interface Row {
+  scenario: string;
+  sent: number;
+  failed: number;
+  p50: number;
+  p99: number;
+  max: number;
+  recoverMs: number;
+  note: string;
+}
+
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
+
+async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function traffic(bundle: string, env: NodeJS.ProcessEnv, mode: 'loop' | 'once'): { proc: ManagedProcess; lines: () => Line[] } {
+  const proc = startProcess(`traffic ${mode}`, process.execPath, [join(__dirname, 'traffic.mjs'), bundle, mode], { env });
+  // Every line, not the process's bounded output buffer: a window holds thousands of requests.
+  const all: Line[] = [];
+  proc.lineListeners.add((l) => {
+    if (l.startsWith('{"t"')) all.push(JSON.parse(l) as Line);
+  });
+  return { proc, lines: () => all };
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-chaos-'));
+  let cluster: ConsulCluster | undefined;
+  let dc2: ConsulAgent | undefined;
+  try {
+    console.log('• packaging the greet function…');
+    const pkg = await packageFunctions({ env: { LOG_LEVEL: 'ERROR' } });
+    const greetZip = pkg.functions.get('greet')?.zip;
+    if (!greetZip) throw new Error('no greet bundle');
+    const bundle = join(work, 'greet');
+    extractZip(greetZip, bundle);
+    pkg.remove();
+
+    console.log('• starting a 3-server Consul cluster, 2 client agents and a second datacenter…');
+    cluster = await startConsulCluster({ clients: 2 });
+    const [client1, client2] = [cluster.clients[0]!, cluster.clients[1]!];
+    const admin = createConsulApi({ address: client2.address, token: cluster.managementToken });
+    const wan = cluster.servers[0]?.wanAddress ?? '';
+    dc2 = await startConsulAgent({ datacenter: 'dc2', primary: { datacenter: 'dc1', wanAddress: wan, managementToken: cluster.managementToken } });
+    const dc2Admin = createConsulApi({ address: dc2.address, token: cluster.managementToken });
+    const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
+    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    await seedDefaultConfig(admin, PREFIX, undefined, { discoveryMinIntervalMs: '0', greeterFailoverDatacenters: 'dc2', ejectionMinRequests: '5' });
+    await until(async () => (await fetch(`http://${dc2?.address}/v1/acl/token/self`, { headers: { 'x-consul-token': backendToken } })).ok, 20_000, 'dc2 to know the tokens');
+
+    const local: GreeterBackend[] = [];
+    const startLocal = async (id: string, port?: number) => {
+      const g = await startGreeter({ id, port, consulAddress: client2.address, token: backendToken });
+      const at = local.findIndex((x) => x.id === id);
+      if (at >= 0) local[at] = g;
+      else local.push(g);
+    };
+    for (const id of ['local-1', 'local-2', 'local-3']) await startLocal(id);
+    await startGreeter({ id: 'remote-1', consulAddress: dc2.address, token: backendToken });
+    await until(async () => (await passingIds(admin, 'greeter')).length === 3 && (await passingIds(dc2Admin, 'greeter')).length === 1, 20_000, 'backends passing');
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      CONSUL_HTTP_ADDR: `${client1.address},${client2.address}`,
+      CONSUL_HTTP_TOKEN: gatewayToken,
+      CONFIG_PREFIX: PREFIX,
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    const rows: Row[] = [];
+    const run = async (scenario: string, fault: () => Promise<string | void>, restore: () => Promise<void>) => {
+      const t = traffic(bundle, env, 'loop');
+      try {
+        await until(() => t.lines().length >= 100, 30_000, `${scenario}: warm traffic`);
+        const before = t.lines().map((l) => l.ms);
+        const slow = Math.max(50, 5 * q(before, 0.99));
+        const faultAt = Date.now();
+        const note = (await fault()) ?? '';
+        await until(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
+        await stopProcess(t.proc, 'SIGTERM', 3_000);
+        const during = t.lines().filter((l) => l.t >= faultAt);
+        const bad = during.filter((l) => l.status !== 200 || l.ms > slow);
+        const ms = during.map((l) => l.ms);
+        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note });
+      } finally {
+        await stopProcess(t.proc, 'SIGKILL', 0);
+        await restore();
+      }
+    };
+    const restartNode = (node: ConsulCluster['nodes'][number]) => async () => {
+      await cluster?.restart(node);
+      await cluster?.waitForLeader();
+    };
+
+    console.log('• running the scenarios (each under steady traffic)…');
+    const leader = await cluster.waitForLeader();
+    await run('leader SIGKILL', async () => void (await cluster?.kill(leader)), restartNode(leader));
+    const currentLeader = await cluster.waitForLeader();
+    const aFollower = cluster.servers.find((s) => s !== currentLeader)!;
+    await run('follower SIGKILL', async () => void (await cluster?.kill(aFollower)), restartNode(aFollower));
+    await run('client agent SIGKILL (the first address)', async () => void (await cluster?.kill(client1)), restartNode(client1));
+    const victim = () => local.find((g) => g.id === 'local-2')!;
+    await run(
+      'backend SIGKILL',
+      async () => void (await stopProcess(victim().process, 'SIGKILL', 0)),
+      async () => {
+        await startLocal('local-2', victim().port);
+        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 20_000, 'local-2 back');
+      },
+    );
+    await run(
+      'backend SIGSTOP (hangs, Consul check still passing for a while)',
+      async () => void victim().process.child.kill('SIGSTOP'),
+      async () => {
+        victim().process.child.kill('SIGCONT');
+        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local-2 passing again');
+      },
+    );
+    await run(
+      'all local backends SIGKILL (dc2 takes over)',
+      async () => {
+        await Promise.all(local.map((g) => stopProcess(g.process, 'SIGKILL', 0)));
+        return 'served from dc2 after the switch';
+      },
+      async () => {
+        for (const g of [...local]) await startLocal(g.id, g.port);
+        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local backends back');
+      },
+    );
+
+    // Cold starts: a fresh process per invocation, first normally, then right after a leader kill.
+    const coldOnce = async () => {
+      const t = traffic(bundle, env, 'once');
+      await t.proc.exited;
+      const line = t.lines()[0];
+      if (!line) throw new Error(`cold start printed nothing:\n${t.proc.output.slice(-10).join('\n')}`);
+      return line;
+    };
+    const normal = [await coldOnce(), await coldOnce(), await coldOnce()];
+    const electing = await cluster.waitForLeader();
+    await cluster.kill(electing);
+    const duringElection = await coldOnce();
+    await cluster.restart(electing);
+    await cluster.waitForLeader();
+    const normalMs = q(normal.map((l) => l.ms), 0.5);
+    rows.push({
+      scenario: 'cold start during an election',
+      sent: 1,
+      failed: duringElection.status === 200 ? 0 : 1,
+      p50: duringElection.ms,
+      p99: duringElection.ms,
+      max: duringElection.ms,
+      recoverMs: 0,
+      note: `normal cold invocation ${normalMs.toFixed(0)} ms; config from ${duringElection.configSource ?? '?'}${duringElection.stale ? ' (stale read)' : ''}`,
+    });
+
+    admin.destroy();
+    dc2Admin.destroy();
+    console.log(`\nnode ${process.version}, packaged greet bundle, fault window ${WINDOW_MS} ms\n`);
+    console.log('scenario                                                          sent  failed   p50 ms   p99 ms   max ms  recover ms  note');
+    for (const r of rows) {
+      const n = (x: number) => x.toFixed(1).padStart(8);
+      console.log(`${r.scenario.padEnd(64)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(7)} ${n(r.p50)} ${n(r.p99)} ${n(r.max)} ${String(Math.round(r.recoverMs)).padStart(11)}  ${r.note}`);
+    }
+  } finally {
+    await stopAll(3_000);
+    await cluster?.stop();
+    await dc2?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,46 @@
+// Steady traffic for `npm run chaos`: loads the *packaged* greet bundle (as Lambda would, from an
+// unzipped folder) in this process and invokes its handler back to back, printing one JSON line
+// per invocation. `once` makes a single (cold) invocation and prints where its config came from.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const [bundleDir, mode = 'loop'] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
+const { handler, runtime } = require(join(bundleDir, 'functions', 'greet.js'));
+
+let seq = 0;
+const event = () => ({
+  version: '2.0',
+  routeKey: 'GET /hello/{name}',
+  rawPath: `/hello/c${seq}`,
+  rawQueryString: '',
+  headers: {},
+  pathParameters: { name: `c${seq}` },
+  isBase64Encoded: false,
+  requestContext: { http: { method: 'GET', path: `/hello/c${seq}`, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'chaos' } },
+});
+const context = () => {
+  const end = Date.now() + 10_000;
+  return { functionName: 'greet', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:local:0:function:greet', memoryLimitInMB: '256', awsRequestId: `chaos-${seq}`, logGroupName: 'chaos', logStreamName: 'chaos', getRemainingTimeInMillis: () => end - Date.now() };
+};
+
+async function invoke() {
+  seq++;
+  const t0 = performance.now();
+  const res = await handler(event(), context());
+  const ms = performance.now() - t0;
+  const body = JSON.parse(res.body ?? '{}');
+  return { t: Date.now(), ms, status: res.statusCode, attempts: body.attempts, dc: body.servedBy?.datacenter, code: body.error?.code };
+}
+
+if (mode === 'once') {
+  const r = await invoke();
+  const loaded = runtime.peek()?.config.current();
+  process.stdout.write(`${JSON.stringify({ ...r, configSource: loaded?.sources.callDeadlineMs, stale: loaded?.freshness?.stale ?? null })}\n`);
+  process.exit(0);
+}
+
+let stopping = false;
+process.on('SIGTERM', () => (stopping = true));
+while (!stopping) process.stdout.write(`${JSON.stringify(await invoke())}\n`);
+process.exit(0);
