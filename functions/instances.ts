@@ -17,8 +17,11 @@ import { runtimeSlot } from '../lib/runtime/runtime-slot';
 /** What this function keeps across warm invocations (see lib/registry/registry-runtime.ts). */
 export const runtime = runtimeSlot(createRegistryRuntime);
 
-export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, _context, rt) => {
-  const { deps, loaded } = await rt.beginRegistry();
+// Each Consul call may wait out a leader election, within what the Lambda has left.
+const consulBudgetMs = (remainingMs: number) => Math.max(2_000, Math.min(8_000, remainingMs - 1_000));
+
+export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, context, rt) => {
+  const { deps, loaded } = await rt.beginRegistry(consulBudgetMs(context.getRemainingTimeInMillis()));
   const token = header(event, 'x-lease-token');
   switch (`${event.httpMethod} ${event.resource}`) {
     case 'POST /instances': {

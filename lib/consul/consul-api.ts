@@ -8,9 +8,11 @@
  * tests and /status can show how many requests a code path made.
  */
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
 import { consulAddressUrl, parseConsulAddresses } from './consul-address';
 import type { RawConsulClient, RawMiddleware, RawWithResponse } from './raw-client';
+import { backoffMs } from '../util/backoff';
 import { ConsulRequestError, ConsulTimeoutError } from './errors';
 
 /** How to reach Consul and with which ACL token. */
@@ -30,6 +32,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** A blocking query: one address gets the whole budget (a long poll is not a hang). */
   blocking?: boolean;
+  /**
+   * Retry a 5xx answer (no leader yet, or a forward to a leader that just died) with
+   * backoff while the budget lasts: for writes that must not fail over an election.
+   */
+  retryServerErrors?: boolean;
 }
 
 /** A call result with the X-Consul-Index that came with it, and how fresh a server said it was. */
@@ -125,6 +132,19 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   // it, then the call moves on; the address it moved to is kept for later calls.
   async function exec<T>(operation: string, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
     const deadline = Date.now() + (opts.timeoutMs ?? defaultTimeout);
+    for (let serverErrors = 1; ; serverErrors++) {
+      try {
+        return await failover(operation, deadline, opts, includeResponse, run);
+      } catch (err) {
+        const pause = backoffMs(serverErrors, 50, 1_000);
+        const serverError = err instanceof ConsulRequestError && (err.statusCode ?? 0) >= 500;
+        if (!opts.retryServerErrors || !serverError || opts.signal?.aborted || Date.now() + pause + MIN_ATTEMPT_MS > deadline) throw err;
+        await sleep(pause);
+      }
+    }
+  }
+
+  async function failover<T>(operation: string, deadline: number, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
     for (let tried = 1; ; tried++) {
       const i = current;
       const left = deadline - Date.now();

@@ -5,7 +5,7 @@
  * concurrent retries: one claims, the other returns the winner's instance.
  */
 import { createHash } from 'node:crypto';
-import type { ConsulApi } from '../consul/consul-api';
+import type { CallOptions, ConsulApi } from '../consul/consul-api';
 import { kvCas, kvDelete, kvGet } from '../consul/kv';
 import { RegistryError } from './errors';
 
@@ -54,19 +54,19 @@ export type ClaimResult = { claimed: true } | { claimed: false; existing: Idempo
  * Claims `kvKey` for `record`. A live record is returned instead; an expired one,
  * or one whose instance is gone (`stillExists` says no), is replaced.
  */
-export async function claimIdempotencyKey(api: ConsulApi, kvKey: string, record: IdempotencyRecord, stillExists: (r: IdempotencyRecord) => Promise<boolean>, now = Date.now()): Promise<ClaimResult> {
+export async function claimIdempotencyKey(api: ConsulApi, kvKey: string, record: IdempotencyRecord, stillExists: (r: IdempotencyRecord) => Promise<boolean>, now = Date.now(), opts: CallOptions = {}): Promise<ClaimResult> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const current = await kvGet(api, kvKey);
+    const current = await kvGet(api, kvKey, opts);
     const existing = current ? parseRecord(current.value) : undefined;
     if (existing && existing.expiresAt > now && (await stillExists(existing))) return { claimed: false, existing };
-    if (await kvCas(api, kvKey, JSON.stringify(record), current?.modifyIndex ?? 0)) return { claimed: true };
+    if (await kvCas(api, kvKey, JSON.stringify(record), current?.modifyIndex ?? 0, opts)) return { claimed: true };
   }
   throw new RegistryError('idempotency_conflict', 'concurrent requests with this Idempotency-Key kept conflicting; retry');
 }
 
 /** Forgets a claim (the registration it guarded failed, or the instance was deleted). */
-export async function releaseIdempotencyKey(api: ConsulApi, kvKey: string): Promise<void> {
-  await kvDelete(api, kvKey);
+export async function releaseIdempotencyKey(api: ConsulApi, kvKey: string, opts: CallOptions = {}): Promise<void> {
+  await kvDelete(api, kvKey, opts);
 }
 
 function parseRecord(text: string): IdempotencyRecord | undefined {

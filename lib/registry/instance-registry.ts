@@ -26,6 +26,12 @@ export interface RegistryDeps {
   signer: InstanceTokenSigner;
   config: RegistryConfig;
   now?: () => number;
+  /**
+   * Budget of each Consul call. During a leader election Consul holds writes (and
+   * consistent reads) until a leader is elected: a budget from the Lambda's
+   * remaining time lets them go through instead of failing after the default 2 s.
+   */
+  timeoutMs?: number;
 }
 
 /** An Idempotency-Key as sent, and who sent it (the API key id), which scopes it. */
@@ -33,6 +39,9 @@ export interface IdempotencyScope {
   key: string;
   caller: string;
 }
+
+// A registration, heartbeat or delete that meets an election waits for the new leader.
+const budget = (deps: RegistryDeps) => ({ retryServerErrors: true, ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }) });
 
 /** Registers `reg`; with an Idempotency-Key a retry by the same caller returns the first instance. */
 export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotency?: IdempotencyScope): Promise<LeaseGrant> {
@@ -50,10 +59,10 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
     let existingTtl: number | undefined;
     const claim = await claimIdempotencyKey(deps.consul, kvKey, record, async (r) => {
       // An instance Consul already removed is not worth returning: register a new one.
-      const svc = await agentService(deps.consul, r.id);
+      const svc = await agentService(deps.consul, r.id, budget(deps));
       existingTtl = svc ? Number(svc.meta[META.ttl] ?? ttlSeconds) : undefined;
       return svc !== undefined;
-    }, now);
+    }, now, budget(deps));
     if (!claim.claimed) {
       if (claim.existing.requestHash !== hash) throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
@@ -80,16 +89,16 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
       // A gRPC-checked instance waits for the health-sync probe; a TTL one is alive now.
       initialStatus: grpc ? 'critical' : 'passing',
       notes: grpc ? 'health set by the health-sync gRPC probe' : 'renewed by PUT /instances/{id}/heartbeat',
-    });
+    }, budget(deps));
   } catch (err) {
-    if (claimedKey) await releaseIdempotencyKey(deps.consul, claimedKey).catch(() => undefined);
+    if (claimedKey) await releaseIdempotencyKey(deps.consul, claimedKey, budget(deps)).catch(() => undefined);
     throw err;
   }
   return { id, leaseToken: deps.signer.sign(id, reg.service), expiresAt: new Date(expiresAt).toISOString() };
 }
 
 async function authorize(deps: RegistryDeps, id: string, token: string | undefined) {
-  const svc = await agentService(deps.consul, id);
+  const svc = await agentService(deps.consul, id, budget(deps));
   if (!svc || svc.meta[META.registeredBy] !== 'instance-registry') throw new RegistryError('not_found', 'no instance with this id');
   if (!deps.signer.verify(token, id, svc.service)) throw new RegistryError('forbidden', 'missing or wrong lease token');
   return svc;
@@ -99,7 +108,7 @@ async function authorize(deps: RegistryDeps, id: string, token: string | undefin
 export async function heartbeat(deps: RegistryDeps, id: string, token: string | undefined): Promise<LeaseGrant> {
   const svc = await authorize(deps, id, token);
   if (svc.meta[META.check] === 'grpc') throw new RegistryError('health_is_probed', 'this instance is health-checked over gRPC; heartbeats do not apply');
-  await updateTtlCheck(deps.consul, serviceCheckId(id), 'pass', 'heartbeat');
+  await updateTtlCheck(deps.consul, serviceCheckId(id), 'pass', 'heartbeat', budget(deps));
   const ttl = Number(svc.meta[META.ttl] ?? deps.config.ttlDefaultSeconds);
   return { id, expiresAt: new Date((deps.now?.() ?? Date.now()) + ttl * 1000).toISOString() };
 }
@@ -107,14 +116,14 @@ export async function heartbeat(deps: RegistryDeps, id: string, token: string | 
 /** Deregisters `id` for the holder of its token. */
 export async function deleteInstance(deps: RegistryDeps, id: string, token: string | undefined): Promise<void> {
   const svc = await authorize(deps, id, token);
-  await deregisterService(deps.consul, id);
+  await deregisterService(deps.consul, id, budget(deps));
   const idem = svc.meta[META.idempotency];
-  if (idem) await releaseIdempotencyKey(deps.consul, `${IDEMPOTENCY_PREFIX}${idem}`).catch(() => undefined);
+  if (idem) await releaseIdempotencyKey(deps.consul, `${IDEMPOTENCY_PREFIX}${idem}`, budget(deps)).catch(() => undefined);
 }
 
 /** Instances of `service` with their health, as the API lists them. */
 export async function listInstances(deps: RegistryDeps, service: string) {
-  const entries = await serviceHealth(deps.consul, service);
+  const entries = await serviceHealth(deps.consul, service, budget(deps));
   return entries.map(({ instance, status }) => ({
     id: instance.id,
     service: instance.service,

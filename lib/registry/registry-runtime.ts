@@ -13,8 +13,8 @@ import { REGISTRY_KEYS } from './registry-config';
 
 /** Everything a registry invocation reuses. */
 export interface RegistryRuntime extends FunctionRuntime<typeof REGISTRY_KEYS> {
-  /** The start of every registry invocation: secrets (once), config and lease renewal. */
-  beginRegistry(): Promise<{ deps: RegistryDeps; loaded: LoadedConfig<typeof REGISTRY_KEYS> }>;
+  /** The start of every registry invocation: secrets (once), config and lease renewal; Consul calls get `timeoutMs` each. */
+  beginRegistry(timeoutMs?: number): Promise<{ deps: RegistryDeps; loaded: LoadedConfig<typeof REGISTRY_KEYS> }>;
 }
 
 /** Builds the registry runtime from the environment; throws ConfigError on a bad one. */
@@ -28,10 +28,10 @@ export function createRegistryRuntime(log: Log): RegistryRuntime {
   };
   return {
     ...base,
-    async beginRegistry() {
+    async beginRegistry(timeoutMs) {
       const loaded = await base.begin();
       signer ??= await loadSigner();
-      return { deps: { consul: base.consul, signer, config: loaded.values }, loaded };
+      return { deps: { consul: base.consul, signer, config: loaded.values, timeoutMs }, loaded };
     },
   };
 }

@@ -3,9 +3,12 @@
 // agents while the chaos handle kills the leader, kills or freezes an agent.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulCluster, type ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
@@ -17,6 +20,8 @@ const PREFIX = 'config/greeter-gateway/cluster/';
 let cluster: ConsulCluster;
 let admin: ConsulApi;
 let gatewayToken: string;
+let registryToken: string;
+const REGISTRY_PREFIX = 'config/instance-registry/cluster/';
 const greeters: GreeterBackend[] = [];
 
 async function greet(name: string) {
@@ -60,6 +65,7 @@ before(async () => {
   gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
   await seedDefaultConfig(admin, PREFIX, undefined, { callDeadlineMs: '1777', discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0' });
+  registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
   // The backends live on the second agent, so the first can die without taking them along.
   for (const id of ['c-1', 'c-2']) greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
   await eventually(async () => (await passingIds(admin, 'greeter')).length === 2, 15_000, 'both backends passing');
@@ -68,6 +74,7 @@ before(async () => {
 after(async () => {
   greetRuntime.reset();
   statusRuntime.reset();
+  instancesRuntime.reset();
   await Promise.all(greeters.map((g) => stopProcess(g.process, 'SIGKILL')));
   admin?.destroy();
   await cluster?.stop();
@@ -144,5 +151,29 @@ describe('functions on a Consul cluster through elections and dead agents', { ti
     const t1 = Date.now();
     assert.equal((await greet('Ada')).status, 503);
     assert.ok(Date.now() - t1 < 2_000, `refused connections answered in ${Date.now() - t1} ms`);
+  });
+
+  it('lets a registry write made during an election wait for the new leader instead of failing', async () => {
+    Object.assign(process.env, { CONSUL_HTTP_ADDR: `${client1().address},${client2().address}`, CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: randomBytes(32).toString('hex') });
+    instancesRuntime.reset();
+    const post = (key: string) =>
+      instancesHandler(
+        {
+          httpMethod: 'POST',
+          resource: '/instances',
+          headers: { 'content-type': 'application/json', 'idempotency-key': key },
+          body: JSON.stringify({ service: 'ephemeral-job', address: '10.0.0.7', port: 8080 }),
+          requestContext: { identity: { apiKeyId: 'test-key' } },
+        } as unknown as APIGatewayProxyEvent,
+        lambdaContext(10_000),
+      );
+    // Warm: config, token and signer are in place, so only the writes meet the election.
+    assert.equal((await post(`warm-${randomBytes(8).toString('hex')}`)).statusCode, 201);
+    await cluster.kill(await cluster.waitForLeader());
+    const t0 = Date.now();
+    const res = await post(`during-election-${randomBytes(8).toString('hex')}`);
+    assert.equal(res.statusCode, 201, res.body);
+    assert.ok(Date.now() - t0 < 9_000, `answered within the Lambda's time (${Date.now() - t0} ms)`);
+    instancesRuntime.reset();
   });
 });
