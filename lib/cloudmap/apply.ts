@@ -52,6 +52,9 @@ export interface ApplySummary {
 }
 
 type InstanceAction = Exclude<SyncAction, CreateServiceAction | { kind: 'skipForeignService' }>;
+
+/** The Cloud Map API operation behind each instance action, for errors. */
+const OPERATION: Record<InstanceAction['kind'], string> = { registerInstance: 'RegisterInstance', deregisterInstance: 'DeregisterInstance', updateHealth: 'UpdateInstanceCustomHealthStatus' };
 // Every failure is in the summary; logging each would flood the log when a whole run fails.
 const LOGGED_ERRORS = 5;
 
@@ -93,13 +96,13 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
       for (const [i, a] of group.entries()) {
         try {
           const serviceId = a.serviceId ?? createdIds.get(a.serviceName);
-          if (serviceId === undefined) throw new CloudMapRequestError(a.kind, `service ${a.serviceName} has no id (creating it failed)`);
+          if (serviceId === undefined) throw new CloudMapRequestError(OPERATION[a.kind], `service ${a.serviceName} has no id (creating it failed)`);
           await run(client, counter, a, serviceId);
           count(summary, a);
         } catch (err) {
           fail(a, err);
           // Later steps for this instance assume this one happened (a health push needs the instance).
-          for (const rest of group.slice(i + 1)) fail(rest, new CloudMapRequestError(rest.kind, `not attempted: the ${a.kind} before it failed`));
+          for (const rest of group.slice(i + 1)) fail(rest, new CloudMapRequestError(OPERATION[rest.kind], `not attempted: the ${a.kind} before it failed`));
           return;
         }
       }

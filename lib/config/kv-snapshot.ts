@@ -36,8 +36,13 @@ export const STALE_AFTER_MS = 200;
 export async function readKvSnapshot(api: ConsulApi, prefix: string, timeoutMs: number, previous?: KvSnapshot, staleAfterMs = STALE_AFTER_MS): Promise<KvSnapshot> {
   const { res, stale } = await firstAnswer(api, prefix, timeoutMs, staleAfterMs);
   const freshness = { stale, knownLeader: res.knownLeader, lastContactMs: res.lastContactMs };
-  if (previous && previous.index === res.index) return previous.freshness.stale === stale ? previous : { ...previous, freshness };
+  // Same index, same values (kept by identity); how fresh this read was is always the latest.
+  if (previous && previous.index === res.index) return sameFreshness(previous.freshness, freshness) ? previous : { ...previous, freshness };
   return { values: relativeKeys(prefix, res.value), index: res.index, freshness };
+}
+
+function sameFreshness(a: ReadFreshness, b: ReadFreshness): boolean {
+  return a.stale === b.stale && a.knownLeader === b.knownLeader && a.lastContactMs === b.lastContactMs;
 }
 
 async function firstAnswer(api: ConsulApi, prefix: string, timeoutMs: number, staleAfterMs: number): Promise<{ res: Indexed<KvPair[]>; stale: boolean }> {

@@ -49,8 +49,9 @@ export class ServiceWatch {
   private polls = 0;
   private restarts = 0;
   private readonly listeners = new Set<Listener>();
-  // Settles with the first poll that ends, answer or error: a cold start waits for no more.
-  private readonly firstOutcome: { promise: Promise<void>; resolve: () => void };
+  // Settles when the poll in flight ends, answer or error, and is then replaced: a wait for
+  // data gives up after the next poll fails, not after one that failed before it began.
+  private pollEnd = deferred();
 
   constructor(
     readonly query: ServiceQuery,
@@ -58,11 +59,7 @@ export class ServiceWatch {
     private readonly options: () => ServiceWatchOptions,
     private readonly log: Log,
     private readonly now: () => number = Date.now,
-  ) {
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    this.firstOutcome = { promise, resolve };
-  }
+  ) {}
 
   /** The cached passing instances, or undefined before the first answer. */
   current(): readonly ServiceInstance[] | undefined {
@@ -97,14 +94,14 @@ export class ServiceWatch {
     return true;
   }
 
-  /** Resolves with the instances once known; undefined if the first poll failed or `timeoutMs` passed first. */
+  /** Resolves with the instances once known; undefined if the next poll fails or `timeoutMs` passes first. */
   async waitForFirst(timeoutMs: number): Promise<readonly ServiceInstance[] | undefined> {
     if (this.instances) return this.instances;
     this.start();
     const cancel = new AbortController();
     const timer = sleep(timeoutMs, undefined, { signal: cancel.signal }).catch(() => undefined);
     try {
-      await Promise.race([this.firstOutcome.promise, timer]);
+      await Promise.race([this.pollEnd.promise, timer]);
     } finally {
       cancel.abort();
     }
@@ -155,7 +152,7 @@ export class ServiceWatch {
         // Log the first failure of a streak and then every tenth, not every retry.
         if (failures === 1 || failures % 10 === 0) this.log.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
         pause = backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs);
-        this.firstOutcome.resolve();
+        this.endPoll();
       } finally {
         if (this.controller === controller) this.pollStartedAt = undefined;
       }
@@ -176,6 +173,17 @@ export class ServiceWatch {
     this.lastUpdateAt = this.now();
     this.log.info('service instances changed', { query: this.query, count: next.length, index: this.index });
     for (const fn of this.listeners) fn(next);
-    if (first) this.firstOutcome.resolve();
+    if (first) this.endPoll();
   }
+
+  private endPoll(): void {
+    this.pollEnd.resolve();
+    this.pollEnd = deferred();
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }

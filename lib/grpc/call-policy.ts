@@ -44,6 +44,8 @@ const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms %
 
 /** The channel's service config for `settings` and a hedging delay; `throttled`: one attempt per call (pure). */
 export function greeterServiceConfig(s: CallPolicySettings, hedgeDelayMs: number, throttled = false): ServiceConfigJson {
+  // SayHello is idempotent, so a duplicate attempt costs only load.
+  const attempts = throttled ? 1 : s.maxAttempts;
   return {
     loadBalancingConfig: [
       {
@@ -59,13 +61,8 @@ export function greeterServiceConfig(s: CallPolicySettings, hedgeDelayMs: number
         },
       },
     ],
-    methodConfig: [
-      {
-        name: [{ service: 'helloworld.Greeter', method: 'SayHello' }],
-        // SayHello is idempotent, so a duplicate attempt costs only load.
-        hedgingPolicy: { maxAttempts: throttled ? 1 : s.maxAttempts, hedgingDelay: seconds(hedgeDelayMs), nonFatalStatusCodes: ['UNAVAILABLE'] },
-      },
-    ],
+    // grpc-js wants at least 2 attempts in a hedging policy; one attempt is no policy at all.
+    methodConfig: attempts >= 2 ? [{ name: [{ service: 'helloworld.Greeter', method: 'SayHello' }], hedgingPolicy: { maxAttempts: attempts, hedgingDelay: seconds(hedgeDelayMs), nonFatalStatusCodes: ['UNAVAILABLE'] } }] : [],
   };
 }
 

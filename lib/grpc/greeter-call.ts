@@ -38,7 +38,7 @@ function attemptsIn(metadata: Metadata | undefined): number | undefined {
 /**
  * Calls SayHello; throws GreeterCallError classified as unavailable, deadline or backend.
  * On a new channel, a call whose attempts were all refused is made once more after
- * 10–40 ms, time allowing, when the other instances have had time to connect.
+ * 20–40 ms, time allowing, when the other instances have had time to connect.
  */
 export async function sayHello(client: GreeterClient, name: string, opts: GreeterCallOptions): Promise<GreeterCallResult> {
   try {

@@ -86,11 +86,12 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
     const health = new Map(await mapBounded(names, 8, async (n) => [n, await serviceHealth(deps.consul, n)] as const));
     report.probes = await probeAndRecord(deps, health, opts.dryRun);
     const left = deps.deadline === undefined ? Infinity : deps.deadline - Date.now();
-    if (left < MIRROR_MIN_MS) {
+    const cloudMap = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? deps.cloudMap : undefined;
+    if (cloudMap && left < MIRROR_MIN_MS) {
       // Better to skip the mirror this time than to be killed mid-apply holding the lock.
       report.cutShort = `skipped the Cloud Map step: ${Math.max(0, Math.round(left))} ms left`;
       deps.log.warn('health-sync ran short of time', { reason: report.cutShort });
-    } else if (cfg.cloudMapEnabled && cfg.cloudMapNamespaceId && deps.cloudMap) {
+    } else if (cloudMap) {
       // This run's probe verdicts override what Consul said before the probes.
       const verdict = new Map(report.probes.map((p) => [p.id, p.status]));
       const mirrored = new Map(
@@ -98,9 +99,9 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
       );
       const desired = desiredServices(mirrored);
       report.notMirrored = desired.skipped;
-      const actual = await readCloudMapState(deps.cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
+      const actual = await readCloudMapState(cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
       report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
-      report.cloudMap = await applyPlan(deps.cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun, log: deps.log });
+      report.cloudMap = await applyPlan(cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun, log: deps.log });
       report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
       const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
       report.reverse = await reverseSync(deps, foreign, opts.dryRun);

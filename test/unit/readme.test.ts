@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { KeySpecs } from '../../lib/config/key-specs';
-import { CONFIG_KEYS } from '../../lib/config/schema';
+import { GATEWAY_KEYS } from '../../lib/greeter/gateway-config';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 
@@ -15,7 +15,7 @@ function shown(v: KeySpecs[string]['default']): string {
 }
 
 describe('README', () => {
-  for (const [name, specs] of Object.entries({ gateway: CONFIG_KEYS, registry: REGISTRY_KEYS, 'health-sync': HEALTH_SYNC_KEYS } as Record<string, KeySpecs>)) {
+  for (const [name, specs] of Object.entries({ gateway: GATEWAY_KEYS, registry: REGISTRY_KEYS, 'health-sync': HEALTH_SYNC_KEYS } as Record<string, KeySpecs>)) {
     it(`documents every ${name} config key with its default`, () => {
       for (const [key, spec] of Object.entries(specs)) {
         // Shared keys (lease*, configMaxAgeSeconds) are documented once, with the gateway's defaults.

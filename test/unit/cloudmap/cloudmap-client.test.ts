@@ -8,6 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { DiscoverInstancesCommand, ListServicesCommand } from '@aws-sdk/client-servicediscovery';
 import { applyPlan } from '../../../lib/cloudmap/apply';
 import { createCloudMapClient } from '../../../lib/cloudmap/cloudmap-client';
+import { silentLog } from '../../../lib/log/logger';
 
 interface Seen {
   target: string;
@@ -112,7 +113,7 @@ describe('applyPlan with the real client', { timeout: 20_000 }, () => {
     const s = await applyPlan(
       client,
       [{ kind: 'registerInstance', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' }, reason: 'new', droppedAttributes: 0 }],
-      { concurrency: 1 },
+      { concurrency: 1, log: silentLog },
     );
     assert.deepEqual(s.errors, []);
     assert.equal(s.registered, 1);
@@ -125,7 +126,7 @@ describe('applyPlan with the real client', { timeout: 20_000 }, () => {
   it('reports a write still throttled after maxAttempts as a throttling error', async () => {
     replies = [awsError(400, 'RequestLimitExceeded'), awsError(400, 'RequestLimitExceeded')];
     const client = createCloudMapClient({ region: 'eu-west-1', endpoint, maxAttempts: 2 });
-    const s = await applyPlan(client, [{ kind: 'updateHealth', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', status: 'HEALTHY' }], { concurrency: 1 });
+    const s = await applyPlan(client, [{ kind: 'updateHealth', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', status: 'HEALTHY' }], { concurrency: 1, log: silentLog });
     assert.equal(s.healthChanges, 0);
     assert.match(s.errors[0]?.message ?? '', /^UpdateInstanceCustomHealthStatus: RequestLimitExceeded from fake$/);
     assert.equal(s.retries, 1);

@@ -10,6 +10,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { CloudMapRequestError } from '../../../lib/cloudmap/errors';
 import { readCloudMapState } from '../../../lib/cloudmap/read-state';
+import { recordingLog } from '../helpers/recording-log';
 
 const OURS = 'managed-by: t';
 
@@ -82,8 +83,10 @@ describe('readCloudMapState', () => {
     const { client, cm } = setup();
     cm.on(ListServicesCommand).resolves({ Services: [{ Id: 'srv-a', Name: 'a', Description: OURS }] });
     cm.on(ListInstancesCommand).resolves({ Instances: [{ Id: '1', Attributes: { v: 'old' } }, { Id: '1', Attributes: { v: 'new' } }] });
-    const state = await readCloudMapState(client, 'ns-1', { verifyNamespace: false });
+    const log = recordingLog();
+    const state = await readCloudMapState(client, 'ns-1', { verifyNamespace: false, log });
     assert.deepEqual(state.services[0]?.instances, [{ id: '1', attributes: { v: 'new' }, health: 'UNKNOWN' }]);
+    assert.deepEqual(log.lines, [{ level: 'warn', message: 'Cloud Map listed an instance id more than once; keeping the last', attributes: { serviceId: 'srv-a', listed: 2, unique: 1 } }]);
   });
 
   it('stops when a NextToken comes back twice instead of looping forever', async () => {

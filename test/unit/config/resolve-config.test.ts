@@ -1,25 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultKvEntries, relativeKeys, resolveConfig } from '../../../lib/config/resolve-config';
-import { CONFIG_KEYS } from '../../../lib/config/schema';
+import { GATEWAY_KEYS } from '../../../lib/greeter/gateway-config';
 
 describe('resolveConfig', () => {
   it('uses every default when K/V is empty', () => {
-    const r = resolveConfig(CONFIG_KEYS, {});
-    assert.equal(r.values.callDeadlineMs, CONFIG_KEYS.callDeadlineMs.default);
+    const r = resolveConfig(GATEWAY_KEYS, {});
+    assert.equal(r.values.callDeadlineMs, GATEWAY_KEYS.callDeadlineMs.default);
     assert.equal(r.sources.callDeadlineMs, 'default');
     assert.deepEqual(r.problems, []);
   });
   it('takes valid K/V values, typed', () => {
-    const r = resolveConfig(CONFIG_KEYS, { callDeadlineMs: ' 1500 ', greeterService: 'billing', greeterTag: 'v2' });
+    const r = resolveConfig(GATEWAY_KEYS, { callDeadlineMs: ' 1500 ', greeterService: 'billing', greeterTag: 'v2' });
     assert.equal(r.values.callDeadlineMs, 1500);
     assert.equal(r.values.greeterService, 'billing');
     assert.equal(r.sources.greeterTag, 'kv');
   });
   it('falls back per key on a bad value and names the key and the reason', () => {
-    const r = resolveConfig(CONFIG_KEYS, { maxAttempts: '0', callDeadlineMs: 'fast', greeterService: 'Bad_Name', discoveryWaitSeconds: '20' });
-    assert.equal(r.values.maxAttempts, CONFIG_KEYS.maxAttempts.default);
-    assert.equal(r.values.callDeadlineMs, CONFIG_KEYS.callDeadlineMs.default);
+    const r = resolveConfig(GATEWAY_KEYS, { maxAttempts: '0', callDeadlineMs: 'fast', greeterService: 'Bad_Name', discoveryWaitSeconds: '20' });
+    assert.equal(r.values.maxAttempts, GATEWAY_KEYS.maxAttempts.default);
+    assert.equal(r.values.callDeadlineMs, GATEWAY_KEYS.callDeadlineMs.default);
     assert.equal(r.values.greeterService, 'greeter');
     assert.equal(r.values.discoveryWaitSeconds, 20);
     assert.equal(r.sources.maxAttempts, 'default (invalid kv value)');
@@ -27,9 +27,9 @@ describe('resolveConfig', () => {
     assert.match(r.problems.find((p) => p.key === 'maxAttempts')?.reason ?? '', /at least 1/);
     assert.match(r.problems.find((p) => p.key === 'callDeadlineMs')?.reason ?? '', /integer/);
   });
-  it('reports unknown keys', () => assert.deepEqual(resolveConfig(CONFIG_KEYS, { typo: '1' }).unknownKeys, ['typo']));
+  it('reports unknown keys', () => assert.deepEqual(resolveConfig(GATEWAY_KEYS, { typo: '1' }).unknownKeys, ['typo']));
   it('marks the fallback source when Consul was unreachable', () => {
-    assert.equal(resolveConfig(CONFIG_KEYS, {}, 'default (consul unreachable)').sources.maxAttempts, 'default (consul unreachable)');
+    assert.equal(resolveConfig(GATEWAY_KEYS, {}, 'default (consul unreachable)').sources.maxAttempts, 'default (consul unreachable)');
   });
 });
 
@@ -46,7 +46,7 @@ describe('relativeKeys', () => {
 
 describe('defaultKvEntries', () => {
   it('round-trips through resolveConfig without problems', () => {
-    const r = resolveConfig(CONFIG_KEYS, defaultKvEntries(CONFIG_KEYS));
+    const r = resolveConfig(GATEWAY_KEYS, defaultKvEntries(GATEWAY_KEYS));
     assert.deepEqual(r.problems, []);
     assert.ok(Object.values(r.sources).every((s) => s === 'kv'));
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseConsulAddress } from '../../../lib/consul/consul-address';
+import { consulAddressUrl, parseConsulAddress, parseConsulAddresses } from '../../../lib/consul/consul-address';
+import { ConsulAddressError } from '../../../lib/consul/errors';
 
 describe('parseConsulAddress', () => {
   it('reads host:port', () => assert.deepEqual(parseConsulAddress('127.0.0.1:8501'), { host: '127.0.0.1', port: 8501, secure: false }));
@@ -12,5 +13,37 @@ describe('parseConsulAddress', () => {
   it('rejects empty input and other schemes', () => {
     assert.throws(() => parseConsulAddress(' '), /empty/);
     assert.throws(() => parseConsulAddress('ftp://x:1'), /scheme/);
+  });
+});
+
+describe('parseConsulAddresses', () => {
+  it('reads one address as a list of one', () => {
+    assert.deepEqual(parseConsulAddresses('127.0.0.1:8500'), [{ host: '127.0.0.1', port: 8500, secure: false }]);
+  });
+
+  it('reads a comma-separated list in order, ignoring blanks around and between entries', () => {
+    assert.deepEqual(parseConsulAddresses(' 10.0.0.1:8500, https://consul-b ,,[::1]:8501 '), [
+      { host: '10.0.0.1', port: 8500, secure: false },
+      { host: 'consul-b', port: 443, secure: true },
+      { host: '::1', port: 8501, secure: false },
+    ]);
+  });
+
+  it('rejects an empty list and a bad entry, as ConsulAddressError', () => {
+    for (const raw of ['', ' , ', '10.0.0.1:8500,ftp://x:1']) {
+      assert.throws(() => parseConsulAddresses(raw), (err: unknown) => err instanceof ConsulAddressError && err.kind === 'invalid_address');
+    }
+  });
+});
+
+describe('consulAddressUrl', () => {
+  it('writes scheme, host and port, bracketing IPv6 hosts', () => {
+    assert.equal(consulAddressUrl({ host: '10.0.0.1', port: 8500, secure: false }), 'http://10.0.0.1:8500');
+    assert.equal(consulAddressUrl({ host: 'consul', port: 443, secure: true }), 'https://consul:443');
+    assert.equal(consulAddressUrl({ host: '::1', port: 8500, secure: false }), 'http://[::1]:8500');
+  });
+
+  it('round-trips with parseConsulAddress', () => {
+    for (const raw of ['http://10.0.0.1:8500', 'https://consul:8501', 'http://[fd00::1]:8500']) assert.equal(consulAddressUrl(parseConsulAddress(raw)), raw);
   });
 });

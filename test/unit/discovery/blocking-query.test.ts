@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backoffMs, delayAfterSuccess, isPollStale, nextIndex, pollTimeoutMs } from '../../../lib/consul/blocking-query';
+import { delayAfterSuccess, isPollStale, nextIndex, pollTimeoutMs } from '../../../lib/discovery/blocking-query';
 
 describe('nextIndex', () => {
   it('keeps a growing index', () => assert.equal(nextIndex('10', '12'), '12'));
@@ -23,14 +23,5 @@ describe('poll timing', () => {
     assert.equal(isPollStale(undefined, 1e9, 30), false);
     assert.equal(isPollStale(0, pollTimeoutMs(30), 30), false);
     assert.equal(isPollStale(0, pollTimeoutMs(30) + 1, 30), true);
-  });
-});
-
-describe('backoffMs', () => {
-  it('grows exponentially up to the cap, with jitter in the upper half', () => {
-    assert.equal(backoffMs(1, 100, 10_000, () => 0), 50);
-    assert.equal(backoffMs(1, 100, 10_000, () => 1), 100);
-    assert.equal(backoffMs(4, 100, 10_000, () => 1), 800);
-    assert.equal(backoffMs(20, 100, 10_000, () => 1), 10_000);
   });
 });

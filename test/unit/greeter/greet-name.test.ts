@@ -1,41 +1,80 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nameFromBody, nameFromPath } from '../../../lib/greeter/greet-input';
-import { RequestError } from '../../../lib/http/errors';
+import { GreetError } from '../../../lib/greeter/errors';
+import { greetNameFromBody, parseGreetName } from '../../../lib/greeter/greet-name';
 
-function rejects(fn: () => unknown, status: number, message: RegExp) {
-  assert.throws(fn, (err: unknown) => err instanceof RequestError && err.status === status && message.test(err.message));
+/** Asserts `fn` throws GreetError `invalid_name` with a message matching `message`. */
+function refused(fn: () => unknown, message: RegExp) {
+  assert.throws(fn, (err: unknown) => err instanceof GreetError && err.kind === 'invalid_name' && err.domain === 'greet' && message.test(err.message));
 }
 
-describe('nameFromPath', () => {
+describe('parseGreetName', () => {
   it('accepts 1–128 characters, counting code points', () => {
-    assert.equal(nameFromPath({ pathParameters: { name: 'Ada' } }), 'Ada');
-    assert.equal(nameFromPath({ pathParameters: { name: '😀'.repeat(128) } }), '😀'.repeat(128));
+    assert.equal(parseGreetName('Ada'), 'Ada');
+    assert.equal(parseGreetName('😀'.repeat(128)), '😀'.repeat(128));
+    assert.equal(parseGreetName('x'), 'x');
   });
-  it('rejects empty, too long and control characters', () => {
-    rejects(() => nameFromPath({ pathParameters: { name: '' } }), 400, /empty/);
-    rejects(() => nameFromPath({ pathParameters: { name: 'a'.repeat(129) } }), 400, /128/);
-    rejects(() => nameFromPath({ pathParameters: { name: 'a\u0000b' } }), 400, /control/);
-    rejects(() => nameFromPath({ pathParameters: {} }), 400, /required/);
+
+  it('refuses empty, too long and control characters', () => {
+    refused(() => parseGreetName(''), /empty/);
+    refused(() => parseGreetName('a'.repeat(129)), /128/);
+    refused(() => parseGreetName('😀'.repeat(129)), /128/);
+    refused(() => parseGreetName('a\u0000b'), /control/);
+    refused(() => parseGreetName('a\u007fb'), /control/);
+  });
+
+  it('refuses a missing name and a name that is not a string', () => {
+    refused(() => parseGreetName(undefined), /required/);
+    refused(() => parseGreetName(42), /must be a string/);
+    refused(() => parseGreetName(null), /must be a string/);
+  });
+
+  // Regression: these used to be greeted as an empty-looking name.
+  for (const [label, name] of [
+    ['one space', ' '],
+    ['three spaces', '   '],
+    ['a zero-width space', '\u200B'],
+    ['a line separator', '\u2028'],
+    ['a byte-order mark', '\uFEFF'],
+    ['a Hangul filler', '\u3164'],
+    ['a blank braille pattern', '\u2800'],
+    ['spaces around a zero-width space', ' \u200B '],
+    ['a lone combining mark', '\u0301'],
+    ['a word joiner between no-break spaces', '\u00A0\u2060\u00A0'],
+  ] as const) {
+    it(`refuses a name with no visible character: ${label}`, () => {
+      refused(() => parseGreetName(name), /visible character|control/);
+    });
+  }
+
+  it('accepts a name with visible characters and surrounding spaces, as given', () => {
+    assert.equal(parseGreetName(' Ada '), ' Ada ');
+    assert.equal(parseGreetName('e\u0301'), 'e\u0301');
+    assert.equal(parseGreetName('Ada\u200BLovelace'), 'Ada\u200BLovelace');
   });
 });
 
-describe('nameFromBody', () => {
-  const body = (b: string, extra: object = {}) => ({ body: b, headers: { 'Content-Type': 'application/json' }, ...extra });
-  it('reads {"name"} and base64 bodies', () => {
-    assert.equal(nameFromBody(body('{"name":"Grace"}')), 'Grace');
-    assert.equal(nameFromBody(body(Buffer.from('{"name":"Linus"}').toString('base64'), { isBase64Encoded: true })), 'Linus');
+describe('greetNameFromBody', () => {
+  it('reads the name of a {"name": …} object', () => {
+    assert.equal(greetNameFromBody({ name: 'Grace' }), 'Grace');
   });
-  it('rejects bad JSON, wrong shapes and unknown fields with 400', () => {
-    rejects(() => nameFromBody(body('{')), 400, /not valid JSON/);
-    rejects(() => nameFromBody(body('')), 400, /JSON object/);
-    rejects(() => nameFromBody(body('[]')), 400, /JSON object/);
-    rejects(() => nameFromBody(body('{"name":42}')), 400, /string/);
-    rejects(() => nameFromBody(body('{"name":"a","admin":true}')), 400, /unknown field.*admin/);
-    rejects(() => nameFromBody(body('{"name":"\\u0007"}')), 400, /control/);
+
+  it('refuses bodies that are not an object, naming the expected shape', () => {
+    for (const body of [[], null, 0, false, '', 'Grace', 42]) refused(() => greetNameFromBody(body), /JSON object with a "name" string/);
   });
-  it('rejects other media types with 415 and huge bodies with 413', () => {
-    rejects(() => nameFromBody({ body: 'name=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, /application\/json/);
-    rejects(() => nameFromBody(body(`{"name":"${'a'.repeat(20_000)}"}`)), 413, /at most/);
+
+  it('refuses a missing or non-string name', () => {
+    refused(() => greetNameFromBody({}), /name is required/);
+    refused(() => greetNameFromBody({ name: 42 }), /name must be a string/);
+  });
+
+  it('refuses unknown fields, naming them', () => {
+    refused(() => greetNameFromBody({ name: 'a', admin: true }), /unknown field.*admin/);
+  });
+
+  it('applies the same name rules as the path parameter', () => {
+    refused(() => greetNameFromBody({ name: '\u0007' }), /control/);
+    refused(() => greetNameFromBody({ name: ' \u200B ' }), /visible character/);
+    refused(() => greetNameFromBody({ name: 'a'.repeat(129) }), /128/);
   });
 });

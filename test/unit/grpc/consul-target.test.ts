@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { consulTarget, parseConsulTargetPath } from '../../../lib/grpc/consul-target';
+import { GrpcTargetError } from '../../../lib/grpc/errors';
 
 describe('consul targets', () => {
   it('round-trips service, tag and datacenter', () => {
@@ -9,6 +10,21 @@ describe('consul targets', () => {
     assert.equal(t, 'consul:///greeter?tag=v1&dc=dc2');
     assert.deepEqual(parseConsulTargetPath(t.slice('consul:///'.length)), q);
   });
+  it('round-trips failover datacenters in order', () => {
+    const q = { service: 'greeter', failover: ['dc3', 'dc2'] };
+    const t = consulTarget(q);
+    assert.equal(t, 'consul:///greeter?failover=dc3%2Cdc2');
+    assert.deepEqual(parseConsulTargetPath(t.slice('consul:///'.length)), q);
+  });
+  it('leaves out an empty failover list', () => {
+    assert.equal(consulTarget({ service: 'greeter', failover: [] }), 'consul:///greeter');
+    assert.deepEqual(parseConsulTargetPath('greeter?failover=,'), { service: 'greeter' });
+  });
+  it('encodes a service name that needs it', () => {
+    const t = consulTarget({ service: 'a b/c' });
+    assert.equal(t, 'consul:///a%20b%2Fc');
+    assert.equal(parseConsulTargetPath(t.slice('consul:///'.length)).service, 'a b/c');
+  });
   it('omits empty filters', () => assert.deepEqual(parseConsulTargetPath('greeter'), { service: 'greeter' }));
-  it('rejects a target without a service', () => assert.throws(() => parseConsulTargetPath('?tag=x'), /no service/));
+  it('rejects a target without a service as a GrpcTargetError', () => assert.throws(() => parseConsulTargetPath('?tag=x'), (err: unknown) => err instanceof GrpcTargetError && err.kind === 'invalid_target' && /no service/.test(err.message)));
 });

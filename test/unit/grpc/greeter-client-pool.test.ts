@@ -1,26 +1,77 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { connectivityState } from '@grpc/grpc-js';
+import type { HealthSource } from '../../../lib/discovery/health-source';
+import { ServiceWatchRegistry } from '../../../lib/discovery/service-watch-registry';
 import { GreeterClientPool } from '../../../lib/grpc/greeter-client-pool';
+import { silentLog } from '../../../lib/log/logger';
+
+// No test here makes a call, so no channel resolves and the source is never asked.
+const source: HealthSource = { passingInstances: () => Promise.reject(new Error('not expected in this test')) };
+const registry = () => new ServiceWatchRegistry(source, () => ({ waitSeconds: 1, minIntervalMs: 0, backoffBaseMs: 10, backoffMaxMs: 100 }), silentLog);
+const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean): connectivityState } }) => c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
 
 describe('GreeterClientPool', () => {
   it('reuses one channel per target across warm invocations', () => {
     let now = 0;
-    const pool = new GreeterClientPool(() => now);
+    const pool = new GreeterClientPool(registry(), () => now);
     const a = pool.get('consul:///greeter', 60_000);
     now += 59_000;
     assert.equal(pool.get('consul:///greeter', 60_000), a);
     assert.notEqual(pool.get('consul:///greeter?tag=v2', 60_000), a);
+    assert.equal(pool.replacedCount(), 0);
     pool.closeAll();
   });
 
-  it('replaces a channel left idle longer than the limit (its connections may have died while frozen)', () => {
+  it('measures idleness from the last use, not from creation', () => {
     let now = 0;
-    const pool = new GreeterClientPool(() => now);
+    const pool = new GreeterClientPool(registry(), () => now);
+    const a = pool.get('consul:///greeter', 60_000);
+    now += 50_000;
+    pool.get('consul:///greeter', 60_000);
+    now += 50_000;
+    assert.equal(pool.get('consul:///greeter', 60_000), a);
+    pool.closeAll();
+  });
+
+  it('replaces and closes a channel left idle longer than the limit (its connections may have died while frozen)', () => {
+    let now = 0;
+    const pool = new GreeterClientPool(registry(), () => now);
     const a = pool.get('consul:///greeter', 60_000);
     now += 60_001;
     const b = pool.get('consul:///greeter', 60_000);
     assert.notEqual(b, a);
+    assert.equal(isShutDown(a), true);
+    assert.equal(isShutDown(b), false);
     assert.equal(pool.replacedCount(), 1);
+    pool.closeAll();
+  });
+
+  it('closes every channel on closeAll and builds new ones afterwards', () => {
+    const pool = new GreeterClientPool(registry(), () => 0);
+    const a = pool.get('consul:///greeter', 60_000);
+    const b = pool.get('consul:///other', 60_000);
+    pool.closeAll();
+    assert.equal(isShutDown(a), true);
+    assert.equal(isShutDown(b), true);
+    const c = pool.get('consul:///greeter', 60_000);
+    assert.notEqual(c, a);
+    pool.closeAll();
+  });
+
+  it('calls a channel new for its first second only, and a replaced channel new again', () => {
+    let now = 0;
+    const pool = new GreeterClientPool(registry(), () => now);
+    assert.equal(pool.isNew('consul:///greeter'), false, 'no channel yet');
+    pool.get('consul:///greeter', 60_000);
+    now = 999;
+    assert.equal(pool.isNew('consul:///greeter'), true);
+    pool.get('consul:///greeter', 60_000);
+    now = 1_000;
+    assert.equal(pool.isNew('consul:///greeter'), false, 'use does not make it new again');
+    now = 70_000;
+    pool.get('consul:///greeter', 60_000);
+    assert.equal(pool.isNew('consul:///greeter'), true);
     pool.closeAll();
   });
 });

@@ -31,4 +31,15 @@ describe('resolver listener adapter (grpc-js 1.14 contract)', () => {
     assert.match(note, /no passing instance/);
     assert.deepEqual(toEndpoints([]), []);
   });
+  it('passes a service config on as StatusOr, and null when there is none', () => {
+    const configs: unknown[] = [];
+    const report = createEndpointReporter((_e, _a, config) => {
+      configs.push(config);
+      return true;
+    });
+    const serviceConfig = { loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] };
+    report([inst], serviceConfig);
+    report([inst]);
+    assert.deepEqual(configs, [{ ok: true, value: serviceConfig }, null]);
+  });
 });

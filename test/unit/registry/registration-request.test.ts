@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestError } from '../../../lib/http/errors';
 import { createAddressPolicy } from '../../../lib/registry/address-policy';
+import { RegistryError } from '../../../lib/registry/errors';
 import { newInstanceId, parseInstanceId, parseRegistration, type RegistrationPolicy } from '../../../lib/registry/registration-request';
 
 const policy: RegistrationPolicy = {
@@ -14,7 +14,7 @@ const base = { service: 'a-job', address: '10.1.2.3', port: 8080 };
 const parse = (body: unknown) => parseRegistration(body, policy);
 
 function rejects(body: unknown, message: RegExp) {
-  assert.throws(() => parse(body), (err: unknown) => err instanceof RequestError && err.status === 400 && err.code === 'INVALID_INPUT' && message.test(err.message));
+  assert.throws(() => parse(body), (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message));
 }
 
 const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
@@ -162,9 +162,9 @@ describe('instance ids', () => {
     assert.throws(() => newInstanceId('a-job', () => Buffer.alloc(4)), /8 bytes/);
   });
 
-  it('parse back when well-formed and answer 400 otherwise', () => {
+  it('parse back when well-formed and are refused as an invalid request otherwise', () => {
     assert.equal(parseInstanceId('a-job-0123456789abcdef'), 'a-job-0123456789abcdef');
-    const bad = (raw: unknown, message: RegExp) => assert.throws(() => parseInstanceId(raw), (err: unknown) => err instanceof RequestError && err.status === 400 && message.test(err.message));
+    const bad = (raw: unknown, message: RegExp) => assert.throws(() => parseInstanceId(raw), (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message));
     bad(undefined, /id is required/);
     bad('', /id is required/);
     for (const raw of ['a-job', 'a-job-0123456789ABCDEF', 'a-job-0123456789abcde', `${'s'.repeat(64)}-0123456789abcdef`, '../x-0123456789abcdef', 'a_job-0123456789abcdef', 42]) bad(raw, /id must be an instance id/);
