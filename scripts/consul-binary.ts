@@ -5,10 +5,10 @@
  * module proxy through the helper module in scripts/consul-build/ and cache the
  * result under ~/.cache so a machine builds it once.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { toolCacheDir } from './tool-cache';
+import { goBuild, toolCacheDir } from './tool-cache';
 
 /** The pinned Consul version: the last MPL-2.0 release line. */
 export const CONSUL_VERSION = '1.16.1';
@@ -44,24 +44,7 @@ export function ensureConsulBinary(log: (line: string) => void = () => {}): stri
   if (onPath) return onPath;
 
   log(`building Consul v${CONSUL_VERSION} from the Go module proxy (first time only, a few minutes on 2 cores)…`);
-  mkdirSync(consulCacheDir(), { recursive: true });
-  const tmp = `${cached}.tmp-${process.pid}`;
-  try {
-    execFileSync(
-      'go',
-      ['build', '-mod=readonly', '-trimpath', '-ldflags=-s -w -checklinkname=0', '-o', tmp, 'github.com/hashicorp/consul'],
-      {
-        cwd: BUILD_MODULE_DIR,
-        stdio: ['ignore', 'inherit', 'inherit'],
-        // go.sum is committed, so every download is checked against it; the public
-        // checksum database is not reachable from every machine we run on.
-        env: { ...process.env, CGO_ENABLED: '0', GOSUMDB: 'off', GOFLAGS: '-buildvcs=false' },
-      },
-    );
-    renameSync(tmp, cached);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  goBuild(BUILD_MODULE_DIR, 'github.com/hashicorp/consul', cached, '-s -w -checklinkname=0');
   if (!versionOf(cached)) throw new Error(`built ${cached} but it does not run`);
   log(`Consul cached at ${cached}`);
   return cached;

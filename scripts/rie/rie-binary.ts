@@ -14,24 +14,15 @@
  * `--runtime-interface-emulator-address` it listens on 0.0.0.0:8080. So it is never run
  * to check it; a stamp file written after a good build names the version instead.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { toolCacheDir } from '../tool-cache';
+import { goBuild, pinnedModuleVersion, toolCacheDir } from '../tool-cache';
 
 const BUILD_MODULE_DIR = resolve(__dirname, '..', 'rie-build');
 const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator';
 
-function pinnedVersion(): string {
-  // go.mod is the one place the version is pinned, so the cache can never name a different one.
-  const goMod = readFileSync(join(BUILD_MODULE_DIR, 'go.mod'), 'utf8');
-  const m = new RegExp(`^require ${RIE_MODULE.replaceAll('.', '\\.')} (v\\S+)$`, 'm').exec(goMod);
-  if (!m?.[1]) throw new Error(`${BUILD_MODULE_DIR}/go.mod does not require ${RIE_MODULE}`);
-  return m[1];
-}
-
 /** The pinned emulator version (a Go pseudo-version, as required in scripts/rie-build/go.mod). */
-export const RIE_VERSION = pinnedVersion();
+export const RIE_VERSION = pinnedModuleVersion(BUILD_MODULE_DIR, RIE_MODULE);
 
 /** Directory that holds the cached binary for the pinned version. */
 export function rieCacheDir(): string {
@@ -55,23 +46,8 @@ export function ensureRieBinary(log: (line: string) => void = () => {}): string 
   if (isCached(cached)) return cached;
 
   log(`building aws-lambda-rie ${RIE_VERSION} from the Go module proxy (first time only, about a minute on 2 cores)…`);
-  mkdirSync(rieCacheDir(), { recursive: true });
-  // Built beside the target and renamed, so a concurrent or interrupted build never leaves a half-written binary.
-  const tmp = `${cached}.tmp-${process.pid}`;
-  try {
-    execFileSync('go', ['build', '-mod=readonly', '-trimpath', '-ldflags=-s -w', '-o', tmp, `${RIE_MODULE}/cmd/aws-lambda-rie`], {
-      cwd: BUILD_MODULE_DIR,
-      stdio: ['ignore', 'inherit', 'inherit'],
-      // As for grpcurl: go.sum is committed, so every download is checked against it; the public
-      // checksum database is not reachable from every machine we run on. GOFLAGS is replaced so a
-      // caller's -mod=vendor or similar cannot change what is built.
-      env: { ...process.env, CGO_ENABLED: '0', GOSUMDB: 'off', GOFLAGS: '-buildvcs=false' },
-    });
-    renameSync(tmp, cached);
-    writeFileSync(stampOf(cached), `${RIE_VERSION}\n`);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  goBuild(BUILD_MODULE_DIR, `${RIE_MODULE}/cmd/aws-lambda-rie`, cached);
+  writeFileSync(stampOf(cached), `${RIE_VERSION}\n`);
   if (!existsSync(cached)) throw new Error(`built aws-lambda-rie but ${cached} is missing`);
   log(`aws-lambda-rie cached at ${cached}`);
   return cached;
