@@ -2,7 +2,7 @@
 import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
-import { GreeterCallError } from '../grpc/errors';
+import { GreeterCallError, statusName } from '../grpc/errors';
 import { sayHello } from '../grpc/greeter-call';
 import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
@@ -61,7 +61,7 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
     const message = {
       unavailable: `every attempt to reach ${query.service} failed`,
       deadline: `${query.service} did not answer within ${budget} ms`,
-      backend: `${query.service} failed the call (gRPC status ${err.grpcCode})`,
+      backend: `${query.service} failed the call (${statusName(err.grpcCode)})`,
     }[err.kind];
     throw new GreetError(err.kind, message, { ...details, attempts: err.attempts }, { cause: err });
   }

@@ -29,6 +29,11 @@ export class GrpcTargetError extends AppError<'invalid_target'> {
   }
 }
 
+/** The name of a gRPC status code (`UNAVAILABLE`), for messages that callers read. */
+export function statusName(code: number): string {
+  return status[code] ?? `status ${code}`;
+}
+
 /** The kind of failure for a gRPC status code. */
 export function failureKind(code: number): CallFailureKind {
   if (code === status.UNAVAILABLE) return 'unavailable';
