@@ -7,11 +7,13 @@
 import type { Context } from 'aws-lambda';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { consulHealthSource } from '../../lib/discovery/health-source';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../scripts/stack/greeters';
+import { passingIds } from '../../scripts/stack/passing';
 import { stopProcess } from '../../scripts/stack/processes';
+
+export { passingIds };
 
 /** A running test stack. */
 export interface TestStack {
@@ -72,12 +74,6 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
     await consul.stop();
     throw err;
   }
-}
-
-/** Ids of the passing instances of `service`, read with the management token. */
-export async function passingIds(admin: ConsulApi, service: string): Promise<string[]> {
-  const res = await consulHealthSource(admin).passingInstances({ service }, undefined, 0, new AbortController().signal);
-  return res.value.map((i) => i.id);
 }
 
 /** Points the in-process functions at the stack, as serverless.yml does for a deployed function. */
