@@ -38,6 +38,8 @@ export type ServiceConfigJson = ServiceConfig;
 const THROTTLING = { maxTokens: 10, tokenRatio: 1 };
 // Samples needed before the p95 is trusted; until then the delay is the configured maximum.
 const MIN_SAMPLES = 20;
+// Calls between two computations of the p95.
+const RECOMPUTE_EVERY = 10;
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
@@ -79,6 +81,7 @@ export class CallPolicy {
   private readonly listeners = new Set<() => void>();
   private published: number;
   private tokens = THROTTLING.maxTokens;
+  private recorded = 0;
   private throttled = false;
 
   constructor(private readonly settings: () => CallPolicySettings) {
@@ -95,7 +98,8 @@ export class CallPolicy {
     const failedAttempts = call.ok ? call.attempts - 1 : call.attempts;
     this.tokens = Math.min(THROTTLING.maxTokens, Math.max(0, this.tokens - failedAttempts + (call.ok ? THROTTLING.tokenRatio : 0)));
     const throttled = this.tokens <= THROTTLING.maxTokens / 2;
-    const next = this.currentDelayMs();
+    // The percentile sorts the window: on the warm path it is worth it once every few calls.
+    const next = ++this.recorded % RECOMPUTE_EVERY === 0 || throttled !== this.throttled ? this.currentDelayMs() : this.published;
     const delayMoved = Math.abs(next - this.published) >= Math.max(2, this.published / 4);
     if (!delayMoved && throttled === this.throttled) return;
     this.published = next;
