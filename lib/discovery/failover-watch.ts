@@ -79,7 +79,10 @@ export class FailoverWatch implements InstanceWatch {
         }
       }
     }
-    next ??= local;
+    // Local is empty and a remote datacenter has not answered yet: not known, rather than
+    // empty, so a caller waits (bounded) for the failover instead of failing at once.
+    const remotePending = this.remotesStarted && this.remotes.some((w) => w.current() === undefined);
+    if (!next && !(local?.length === 0 && remotePending)) next = local;
     if (next === this.served || (next && this.served && sameInstances(next, this.served))) return;
     this.served = next;
     if (next) for (const fn of this.listeners) fn(next);

@@ -111,7 +111,10 @@ async function main(): Promise<void> {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const rows: Row[] = [];
+    // CHAOS_ONLY=<text> runs only the scenarios whose name contains it.
+    const only = process.env.CHAOS_ONLY;
     const run = async (scenario: string, fault: () => Promise<string | void>, restore: () => Promise<void>) => {
+      if (only && !scenario.includes(only)) return;
       const t = traffic(bundle, env, 'loop');
       try {
         await until(() => t.lines().length >= 100, 30_000, `${scenario}: warm traffic`);
@@ -122,9 +125,13 @@ async function main(): Promise<void> {
         await until(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
         await stopProcess(t.proc, 'SIGTERM', 3_000);
         const during = t.lines().filter((l) => l.t >= faultAt);
+        if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0) throw new Error(`${scenario}: the traffic process died:\n${t.proc.output.filter((l) => !l.startsWith('{"t"')).slice(-20).join('\n')}`);
         const bad = during.filter((l) => l.status !== 200 || l.ms > slow);
         const ms = during.map((l) => l.ms);
-        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note });
+        const codes = new Map<string, number>();
+        for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
+        const failures = [...codes].map(([c, n]) => `${n} ${c}`).join(', ');
+        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, failures].filter(Boolean).join('; ') });
       } finally {
         await stopProcess(t.proc, 'SIGKILL', 0);
         await restore();

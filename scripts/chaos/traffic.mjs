@@ -42,5 +42,11 @@ if (mode === 'once') {
 
 let stopping = false;
 process.on('SIGTERM', () => (stopping = true));
-while (!stopping) process.stdout.write(`${JSON.stringify(await invoke())}\n`);
+while (!stopping) {
+  // Wait for the pipe when it is full: a tight loop of fast answers must not lose lines at exit.
+  if (!process.stdout.write(`${JSON.stringify(await invoke())}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+  // Lambda gives the event loop a turn between invocations; an answer that needed no I/O must not
+  // starve the sockets (discovery polls) of this process.
+  await new Promise((r) => setImmediate(r));
+}
 process.exit(0);

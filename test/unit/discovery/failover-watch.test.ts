@@ -110,7 +110,18 @@ describe('FailoverWatch', () => {
     t.mock.timers.tick(1);
     await drainMicrotasks();
     assert.equal(settled, true, 'the wait for dc2 got what was left of the bound');
-    assert.deepEqual(await first, []);
+    assert.equal(await first, undefined, 'not known: the local list is empty and dc2 has not answered');
+  });
+
+  it('serves nothing known while the local list is empty and a remote has not answered, then the remote list', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const { watch, pollOf } = setup();
+    (await pollOf(undefined)).resolve({ value: [], index: '5' });
+    await drainMicrotasks();
+    assert.equal(watch.current(), undefined, 'a caller waits for the failover rather than failing at once');
+    (await pollOf('dc2')).resolve({ value: [instance('r1', 2)], index: '9' });
+    await drainMicrotasks();
+    assert.deepEqual(watch.current()?.map((i) => [i.id, i.datacenter]), [['r1', 'dc2']]);
   });
 
   it('restarts stale polls of the remote watches only once they were started', async (t) => {
