@@ -107,7 +107,7 @@ async function main(): Promise<void> {
 
   const seeded = [
     ...(await seedDefaultConfig(admin, PREFIX)),
-    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
+    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
     ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
   ];
   admin.destroy();

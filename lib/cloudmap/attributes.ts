@@ -26,6 +26,18 @@ export const TAGS_KEY = 'consul-tags';
 /** Prefix of the attributes holding Consul service meta. */
 export const META_PREFIX = 'consul-meta-';
 
+// The instance registry's own meta (REGISTRATION_META in lib/consul/registration-meta.ts:
+// check kind, TTL, idempotency digest, ...) is private to Consul: GET /instances hides it and
+// it must never reach Cloud Map either. A local copy of the prefix because cloudmap stands
+// alone among the adapters (docs/architecture.md); test/unit/cloudmap/attributes.test.ts holds
+// it to REGISTRATION_META. Any case, as the registry reserves the prefix in any case.
+const PRIVATE_META = /^lease-/i;
+
+/** True for a Consul meta key that is never published as an attribute (the registry's `lease-*`). */
+export function isPrivateMeta(key: string): boolean {
+  return PRIVATE_META.test(key);
+}
+
 // Cloud Map's AttributeKey / AttributeValue patterns: printable ASCII, and a
 // value may hold inner spaces or tabs but not start or end with them.
 const KEY_PATTERN = /^[!-~]+$/;
@@ -41,7 +53,7 @@ export interface InstanceAttributes {
   dropped: number;
 }
 
-/** Builds the Cloud Map attributes of `inst`: address, port, tags and meta, within the limits. */
+/** Builds the Cloud Map attributes of `inst`: address, port, tags and meta (private meta left out), within the limits. */
 export function instanceAttributes(inst: DesiredInstance): InstanceAttributes {
   const kept = new Map<string, string>([
     ['AWS_INSTANCE_IPV4', inst.ipv4],
@@ -64,6 +76,8 @@ export function instanceAttributes(inst: DesiredInstance): InstanceAttributes {
   }
 
   for (const [k, v] of sortedEntries(inst.meta)) {
+    // Left out by rule, not for lack of room: not counted as dropped.
+    if (isPrivateMeta(k)) continue;
     const key = META_PREFIX + k;
     if (validKey(key) && validValue(v) && fits(key, v)) add(key, v);
     else dropped++;

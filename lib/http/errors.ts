@@ -2,7 +2,7 @@
 import { AppError } from '../errors/app-error';
 
 /**
- * - `invalid_body`: empty or not JSON.
+ * - `invalid_body`: empty, not JSON, or an object with a duplicate key.
  * - `payload_too_large`: above MAX_BODY_BYTES.
  * - `unsupported_media_type`: not application/json.
  * - `method_not_allowed`: no route for this method and resource.

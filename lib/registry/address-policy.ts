@@ -4,6 +4,10 @@
  * them at a target: only literal IPs inside the configured CIDRs pass, and the
  * special-purpose ranges (loopback, link-local, instance metadata) need an
  * explicit opt-in even when an allowed CIDR covers them.
+ *
+ * An opt-in only lifts its ban; it never adds a range. So `allowLoopback` admits
+ * 127.0.0.0/8 and ::1 (any spelling) alike, and each only when `allowedCidrs`
+ * also covers it: list `127.0.0.0/8,::1/128` for both families.
  */
 import { BlockList, isIP, SocketAddress } from 'node:net';
 import { ConfigError } from '../config/errors';
@@ -43,6 +47,8 @@ const BROADCAST = ranges('255.255.255.255/32');
 // AWS's IMDS on IPv4 and on Nitro's IPv6 endpoint: credentials live behind these.
 const METADATA = ranges('169.254.169.254/32', 'fd00:ec2::254/128');
 const LOOPBACK = ranges('127.0.0.0/8', '::1/128');
+// What to add to allowedCidrs when allowLoopback is on but no CIDR covers the address.
+const LOOPBACK_CIDR = { 4: '127.0.0.0/8', 6: '::1/128' } as const;
 const LINK_LOCAL = ranges('169.254.0.0/16', 'fe80::/10');
 
 // Throws naming the entry, so a bad config value is easy to find.
@@ -81,15 +87,18 @@ export function createAddressPolicy(opts: AddressPolicyOptions): AddressPolicy {
       if (within(UNSPECIFIED)) return deny('unspecified addresses (0.0.0.0/8, ::) are never allowed');
       if (within(MULTICAST)) return deny('multicast addresses are never allowed');
       if (within(BROADCAST)) return deny('the broadcast address is never allowed');
+      let hint = '';
       // The metadata rule is the specific one: allowLinkLocal alone never opens it.
       if (within(METADATA)) {
         if (!opts.allowMetadata) return deny('the instance-metadata address is not allowed');
       } else if (within(LOOPBACK)) {
         if (!opts.allowLoopback) return deny('loopback addresses are not allowed');
+        // A local stack listing only 127.0.0.0/8 refuses ::1: say so rather than look like a bug.
+        hint = ` (allowLoopback lifts only the loopback ban: add ${LOOPBACK_CIDR[family]} to allowedCidrs)`;
       } else if (within(LINK_LOCAL)) {
         if (!opts.allowLinkLocal) return deny('link-local addresses are not allowed');
       }
-      if (!within(allowed)) return deny('not inside any allowed CIDR');
+      if (!within(allowed)) return deny(`not inside any allowed CIDR${hint}`);
       return { ok: true, family, address };
     },
   };

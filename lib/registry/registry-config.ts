@@ -19,7 +19,7 @@ const cidr = z.string().refine((c) => {
 export const REGISTRY_KEYS = {
   allowedServicePrefixes: { schema: listKey(prefix, 'prefix', 1, 32), default: ['ephemeral-'], doc: 'Service names a workload may register must start with one of these (comma list)' },
   allowedCidrs: { schema: listKey(cidr, 'CIDR', 1, 32), default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], doc: 'Instance addresses must fall in one of these (comma list)' },
-  allowLoopback: { schema: boolKey(), default: false, doc: 'Allow 127.0.0.0/8 and ::1 (local stack and tests only)' },
+  allowLoopback: { schema: boolKey(), default: false, doc: 'Lift the ban on 127.0.0.0/8 and ::1; the address must still be inside allowedCidrs (local stack and tests only)' },
   allowLinkLocal: { schema: boolKey(), default: false, doc: 'Allow 169.254.0.0/16 and fe80::/10' },
   allowMetadataAddress: { schema: boolKey(), default: false, doc: 'Allow the instance-metadata address 169.254.169.254' },
   ttlMinSeconds: { schema: intKey(5, 86_400), default: 10, doc: 'Shortest lease TTL a workload may ask for' },

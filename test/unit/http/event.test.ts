@@ -64,6 +64,61 @@ describe('readJsonBody', () => {
   });
 });
 
+// Security review: JSON.parse keeps the last of two equal keys, so a body could show one service
+// to whatever reads it first (a log, a WAF rule) and register another.
+describe('readJsonBody with duplicate keys', () => {
+  const dup = (body: string, message: RegExp) => refused(json(body), 'invalid_body', message);
+
+  it('refuses a duplicate top-level key, naming it', () => {
+    dup('{"service":"ephemeral-x","address":"10.0.0.1","port":1,"service":"greeter"}', /^duplicate key "service" in body$/);
+    dup('{"a":1,"a":1}', /^duplicate key "a" in body$/);
+  });
+
+  it('treats escaped spellings of a key as that key', () => {
+    dup('{"service":"ephemeral-x","\\u0073ervice":"greeter"}', /^duplicate key "service" in body$/);
+    dup('{"\\u0073\\u0065rvice":"ephemeral-x","servic\\u0065":"greeter"}', /^duplicate key "service" in body$/);
+    dup('{"a\\/b":1,"a/b":2}', /^duplicate key "a\/b" in body$/);
+    dup('{"\\ud83d\\ude00":1,"\u{1F600}":2}', /^duplicate key "\u{1F600}" in body$/u);
+    dup('{"__proto__":1,"\\u005f_proto__":2}', /^duplicate key "__proto__" in body$/);
+  });
+
+  it('refuses duplicates at any depth, naming where', () => {
+    dup('{"meta":{"owner":"a","owner":"b"}}', /^duplicate key "owner" in body\.meta$/);
+    dup('{"check":{"type":"grpc","type":"ttl"}}', /^duplicate key "type" in body\.check$/);
+    dup('[{"a":1},{"b":1,"b":2}]', /^duplicate key "b" in body\[1\]$/);
+    dup('{"x":[[],[{"y":{"z":1,"z":2}}]]}', /^duplicate key "z" in body\.x\[1\]\[0\]\.y$/);
+    dup('{"a b":{"k":1,"k":1}}', /^duplicate key "k" in body\["a b"\]$/);
+    dup('{"a":"}{[,:\\"","a,b":1,"a":2}', /^duplicate key "a" in body$/);
+    dup('{"a\\\\":1,"b":{},"a\\\\":2}', /^duplicate key "a\\\\" in body$/);
+    dup('{"":1,"":2}', /^duplicate key "" in body$/);
+  });
+
+  it('keeps equal keys in different objects, and strings that only look like keys', () => {
+    assert.deepEqual(readJsonBody(json('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}')), { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] });
+    assert.deepEqual(readJsonBody(json('{"a":"\\"a\\":1,\\"a\\":2","b":"{\\"c\\":1,\\"c\\":2}","c":["a","a"]}')), { a: '"a":1,"a":2', b: '{"c":1,"c":2}', c: ['a', 'a'] });
+    assert.deepEqual(readJsonBody(json(' { "a" : 1 , "A" : 2 , "a " : 3 } ')), { a: 1, A: 2, 'a ': 3 });
+    assert.deepEqual(readJsonBody(json('{"\\\\":1,"\\"":2,"":3}')), { '\\': 1, '"': 2, '': 3 });
+  });
+
+  it('names a long or odd key readably and briefly', () => {
+    const long = 'k'.repeat(5_000);
+    refused(json(`{"${long}":1,"${long}":2}`), 'invalid_body', /^duplicate key "k{40}…" in body$/);
+    dup('{"a\\nb":1,"a\\u000ab":2}', /^duplicate key "a\\nb" in body$/);
+  });
+
+  it('still checks the size first, and reports broken JSON as broken, not as a duplicate', () => {
+    refused(json(`{"a":1,"a":2,"pad":"${'x'.repeat(MAX_BODY_BYTES)}"}`), 'payload_too_large', /at most/);
+    refused(json('{"a":1,"a":2'), 'invalid_body', /not valid JSON/);
+  });
+
+  it('reaches a registration only when no key is repeated', () => {
+    const policy: RegistrationPolicy = { allowedServicePrefixes: ['ephemeral-'], address: createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }), ttlSeconds: { min: 10, max: 60, default: 30 } };
+    const body = '{"service":"ephemeral-x","address":"10.0.0.1","port":1,"\\u0073ervice":"ephemeral-y"}';
+    assert.throws(() => parseRegistration(readJsonBody(json(body)), policy), (err: unknown) => err instanceof RequestError && err.kind === 'invalid_body');
+    assert.equal(errorResponse(new RequestError('invalid_body', 'duplicate key "service" in body'), silentLog).statusCode, 400);
+  });
+});
+
 // Regression: serverless-offline hands a falsy JSON body (0, false) over as the parsed
 // value, which used to reach the schema as "no body" or crash with a TypeError.
 describe('readJsonBody with falsy JSON bodies', () => {

@@ -60,6 +60,45 @@ describe('createAddressPolicy', () => {
     denied('127.0.0.1', /not inside any allowed CIDR/, { allowLoopback: true });
   });
 
+  // Security review: "allowLoopback=true, yet ::1 is refused". allowLoopback only lifts the loopback
+  // ban; the address must still be inside allowedCidrs, for 127.0.0.0/8 and ::1 alike. These pin that
+  // the two families get the same verdict under every combination, in every spelling of ::1.
+  const V6_LOOPBACK = ['::1', '0:0:0:0:0:0:0:1', '0::1', '::0:1', '0000:0000:0000:0000:0000:0000:0000:0001', '::0.0.0.1'];
+  for (const [label, allowedCidrs] of [
+    ['both loopback ranges', ['127.0.0.0/8', '::1/128']],
+    ['everything', ['0.0.0.0/0', '::/0']],
+    ['private ranges only', PRIVATE],
+  ] as const) {
+    it(`gives 127.0.0.1 and every spelling of ::1 the same verdict, allowed CIDRs: ${label}`, () => {
+      for (const allowLoopback of [false, true]) {
+        const opts = { allowedCidrs: [...allowedCidrs], allowLoopback };
+        const v4 = verdict('127.0.0.1', opts);
+        for (const a of V6_LOOPBACK) {
+          const v6 = verdict(a, opts);
+          assert.equal(v6.ok, v4.ok, `${a} vs 127.0.0.1 with ${JSON.stringify(opts)}`);
+          if (v6.ok) assert.deepEqual(v6, { ok: true, family: 6, address: '::1' });
+          if (!v6.ok && !v4.ok) assert.equal(v6.reason.replace('::1/128', '127.0.0.0/8'), v4.reason, `${a} is refused for the same reason`);
+        }
+      }
+    });
+  }
+
+  it('accepts ::1 with allowLoopback once ::1/128 is listed, as 127.0.0.1 once 127.0.0.0/8 is', () => {
+    const opts = { allowedCidrs: ['127.0.0.0/8', '::1/128', ...PRIVATE], allowLoopback: true };
+    assert.deepEqual(verdict('::1', opts), { ok: true, family: 6, address: '::1' });
+    assert.deepEqual(verdict('127.0.0.1', opts), { ok: true, family: 4, address: '127.0.0.1' });
+    denied('::1', /loopback/, { ...opts, allowLoopback: false });
+  });
+
+  it('says how to admit a loopback address that allowLoopback allows but no allowed CIDR covers', () => {
+    // The local stack lists 127.0.0.0/8 only: ::1 is refused, and the reason must say why.
+    const opts = { allowedCidrs: ['127.0.0.0/8', ...PRIVATE], allowLoopback: true };
+    denied('::1', /^not inside any allowed CIDR \(allowLoopback lifts only the loopback ban: add ::1\/128 to allowedCidrs\)$/, opts);
+    denied('127.0.0.1', /^not inside any allowed CIDR \(allowLoopback lifts only the loopback ban: add 127\.0\.0\.0\/8 to allowedCidrs\)$/, { allowLoopback: true });
+    // An ordinary address gets no such hint.
+    denied('8.8.8.8', /^not inside any allowed CIDR$/, opts);
+  });
+
   it('denies link-local unless allowed, even inside an allowed CIDR', () => {
     const opts = { allowedCidrs: ['169.254.0.0/16', 'fe80::/10'] };
     denied('169.254.1.1', /link-local/, opts);

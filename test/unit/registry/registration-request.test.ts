@@ -72,6 +72,18 @@ describe('parseRegistration', () => {
     assert.equal(parse({ ...base, address: 'FD00:0:0::1' }).address, 'fd00::1');
   });
 
+  it('registers ::1 in any spelling under allowLoopback when ::1/128 is an allowed CIDR, and says what is missing when it is not', () => {
+    const loopback = (allowedCidrs: string[]): RegistrationPolicy => ({ ...policy, address: createAddressPolicy({ allowedCidrs, allowLoopback: true }) });
+    for (const address of ['::1', '0:0:0:0:0:0:0:1', '::0:1']) {
+      assert.equal(parseRegistration({ ...base, address }, loopback(['127.0.0.0/8', '::1/128'])).address, '::1');
+      assert.throws(
+        () => parseRegistration({ ...base, address }, loopback(['127.0.0.0/8'])),
+        (err: unknown) => err instanceof RegistryError && /^address rejected: not inside any allowed CIDR \(.*add ::1\/128 to allowedCidrs\)$/.test(err.message),
+      );
+    }
+    assert.equal(parseRegistration({ ...base, address: '127.0.0.1' }, loopback(['127.0.0.0/8', '::1/128'])).address, '127.0.0.1');
+  });
+
   it('accepts ports 1–65535 and rejects the rest', () => {
     assert.equal(parse({ ...base, port: 1 }).port, 1);
     assert.equal(parse({ ...base, port: 65535 }).port, 65535);
