@@ -10,6 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createToken, upsertPolicy } from '../../lib/consul/acl-admin';
+import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
@@ -220,16 +222,21 @@ async function setAgentTokens(cluster: ConsulCluster): Promise<void> {
     if (Date.now() > until) throw new Error(`the ACL system did not come up (${res?.status ?? 'no answer'})`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const put = async (address: string, path: string, body: unknown) => {
-    const res = await fetch(`http://${address}/v1${path}`, { method: 'PUT', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) throw new Error(`PUT ${path} on ${address}: ${res.status} ${await res.text()}`);
-    const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as { ID?: string; SecretID?: string } | undefined;
-  };
-  for (const n of cluster.nodes) {
-    const rules = `node "${n.name}" { policy = "write" }\nservice_prefix "" { policy = "read" }`;
-    const policy = (await put(leader.address, '/acl/policy', { Name: `agent-${n.name}`, Rules: rules })) as { ID?: string };
-    const token = (await put(leader.address, '/acl/token', { Description: `agent token of ${n.name}`, Policies: [{ ID: policy.ID }] })) as { SecretID?: string };
-    await put(n.address, '/agent/token/agent', { Token: token.SecretID });
+  // Through the project's one Consul access path, like every other ACL setup.
+  const admin = createConsulApi({ address: leader.address, token: cluster.managementToken, timeoutMs: 5_000 });
+  try {
+    for (const n of cluster.nodes) {
+      const rules = `node "${n.name}" { policy = "write" }\nservice_prefix "" { policy = "read" }`;
+      await upsertPolicy(admin, `agent-${n.name}`, rules, `agent policy of ${n.name}`);
+      const token = await createToken(admin, [`agent-${n.name}`], `agent token of ${n.name}`);
+      const agent = createConsulApi({ address: n.address, token: cluster.managementToken, timeoutMs: 5_000 });
+      try {
+        await agent.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/agent', body: { Token: token } });
+      } finally {
+        agent.destroy();
+      }
+    }
+  } finally {
+    admin.destroy();
   }
 }
