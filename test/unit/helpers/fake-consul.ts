@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { CallOptions, ConsulApi, Indexed } from '../../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../../lib/consul/errors';
 import type { RawConsulClient } from '../../../lib/consul/raw-client';
+import type { ServiceEntry } from '../../../lib/consul/service-instances';
 import { deferred, type Deferred } from './deferred';
 
 /** One call as the lib made it: the operation name and the options the raw client got. */
@@ -22,13 +23,7 @@ export interface RecordedCall {
 }
 
 /** A service on the fake agent, with the status of its single check. */
-export interface FakeAgentService {
-  id: string;
-  service: string;
-  address: string;
-  port: number;
-  tags: string[];
-  meta: Record<string, string>;
+export interface FakeAgentService extends ServiceEntry {
   status: 'passing' | 'warning' | 'critical';
   output: string;
   /** The check as registered (ttl, deregister-after, notes), when it came through register. */
