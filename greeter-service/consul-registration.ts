@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { readConsulTlsFiles } from '../lib/config/environment';
 import { deregisterService, registerGrpcService } from '../lib/consul/agent';
 import type { ConsulAddress } from '../lib/consul/consul-address';
 import { createConsulApi } from '../lib/consul/consul-api';
@@ -53,7 +54,8 @@ function packageVersion(): string {
 export async function registerGreeter(opts: RegisterGreeterOptions): Promise<GreeterRegistration> {
   const { host, port, secure } = opts.agent;
   const address = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const consul = createConsulApi({ address, token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined });
+  // An https agent is verified against CONSUL_CACERT (and shown CONSUL_CLIENT_CERT/KEY), as Consul's CLI does.
+  const consul = createConsulApi({ address, token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined, tls: opts.agent.secure ? readConsulTlsFiles() : undefined });
   const serviceId = opts.instanceId;
   try {
     await registerGrpcService(

@@ -29,11 +29,18 @@ export function parseConsulAddress(raw: string): ConsulAddress {
   return { host, port, secure };
 }
 
-/** Parses CONSUL_HTTP_ADDR as one address or a comma-separated list (client agents, or servers with no load balancer). */
+/**
+ * Parses CONSUL_HTTP_ADDR as one address or a comma-separated list (client agents, or servers with no load balancer).
+ * A list is all https or all http: failing over from an https address must never drop TLS.
+ */
 export function parseConsulAddresses(raw: string): ConsulAddress[] {
   const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
   if (!list.length) throw new ConsulAddressError('Consul address is empty');
-  return list.map(parseConsulAddress);
+  const addresses = list.map(parseConsulAddress);
+  if (addresses.some((a) => a.secure) && addresses.some((a) => !a.secure)) {
+    throw new ConsulAddressError('Consul address list mixes https and http (a bare host:port is http); a failover must not drop TLS, so give every address https://');
+  }
+  return addresses;
 }
 
 /** `http(s)://host:port`, with IPv6 hosts bracketed. */

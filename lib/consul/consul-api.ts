@@ -8,9 +8,10 @@
  * tests and /status can show how many requests a code path made.
  */
 import { EventEmitter } from 'node:events';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
-import { consulAddressUrl, parseConsulAddresses } from './consul-address';
+import { consulAddressUrl, parseConsulAddresses, type ConsulAddress } from './consul-address';
 import type { RawConsulClient, RawMiddleware, RawWithResponse } from './raw-client';
 import { backoffMs } from '../util/backoff';
 import { ConsulRequestError, ConsulTimeoutError } from './errors';
@@ -23,6 +24,33 @@ export interface ConsulConnection {
   token?: string | (() => string | undefined);
   /** Timeout for ordinary (non-blocking) calls. */
   timeoutMs?: number;
+  /**
+   * How to verify an https agent (and prove who we are to one with verify_incoming), or a
+   * function giving it once known (a CA from SSM). Read when the first client is built, like
+   * the token. Without it an https address is verified against Node's default trust store;
+   * verification is never turned off.
+   */
+  tls?: ConsulTls | (() => ConsulTls | undefined);
+}
+
+/** TLS material for https addresses: PEM text, not file paths (the caller reads files or SSM). */
+export interface ConsulTls {
+  /** CA certificate(s) that signed the agent's certificate (CONSUL_CACERT). */
+  ca?: string;
+  /** Client certificate and its key, for an agent with verify_incoming (CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY). */
+  cert?: string;
+  key?: string;
+  /** The name the agent's certificate must carry, instead of the address's host; also sent as SNI (CONSUL_TLS_SERVER_NAME). */
+  serverName?: string;
+}
+
+/**
+ * The agent's certificate did not verify (unknown CA, wrong name, expired), or the agent refused
+ * ours: an unavailable ConsulRequestError (503 CONSUL_UNAVAILABLE at the edge) that is never
+ * treated as "no answer", so a call does not move on to another address because of it.
+ */
+export class ConsulTlsError extends ConsulRequestError {
+  override name = 'ConsulTlsError';
 }
 
 /** Per-call options shared by every operation. */
@@ -91,12 +119,23 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   // Created on first use, so a token resolved after start-up (SSM) is the one sent.
   const clients: (RawConsulClient | undefined)[] = endpoints.map(() => undefined);
   let token: string | undefined;
+  let tls: ConsulTls | undefined;
   let current = 0;
   let failovers = 0;
   const clientFor = (i: number): RawConsulClient => {
-    if (clients.every((c) => c === undefined)) token = typeof conn.token === 'function' ? conn.token() : conn.token;
+    if (clients.every((c) => c === undefined)) {
+      token = typeof conn.token === 'function' ? conn.token() : conn.token;
+      tls = typeof conn.tls === 'function' ? conn.tls() : conn.tls;
+    }
+    const existing = clients[i];
+    if (existing) return existing;
     const { host, port, secure } = endpoints[i] ?? endpoints[0]!;
-    return (clients[i] ??= new Consul({ host, port, secure, defaults: token ? { token } : {} }) as unknown as RawConsulClient);
+    // node-consul hands `agent` to every request (papi); ours carries the TLS material and keeps
+    // connections alive as its default agent would. rejectUnauthorized stays at Node's default (true).
+    const agent = secure ? new HttpsAgent({ keepAlive: true, ...httpsOptions(tls) }) : undefined;
+    const client = new Consul({ host, port, secure, ...(agent ? { agent } : {}), defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    clients[i] = client;
+    return client;
   };
   const counts = new Map<string, number>();
   const defaultTimeout = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -121,7 +160,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       if (err instanceof ConsulRequestError) throw err;
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
       if (reason === 'aborted') throw new ConsulTimeoutError(operation, 'aborted');
-      throw toConsulError(operation, err);
+      throw toConsulError(operation, err, endpoints[i] ?? endpoints[0]!);
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -205,11 +244,69 @@ function isUnreachable(err: unknown): boolean {
   return err instanceof ConsulRequestError && err.statusCode === undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message);
 }
 
+/** The https.Agent options for `tls`; only what is set, so Node's defaults (verification on) hold. */
+function httpsOptions(tls: ConsulTls | undefined): { ca?: string; cert?: string; key?: string; servername?: string } {
+  return {
+    ...(tls?.ca ? { ca: tls.ca } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    ...(tls?.serverName ? { servername: tls.serverName } : {}),
+  };
+}
+
+/** OpenSSL's certificate verification results as Node reports them in `err.code`. */
+const TLS_VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/** The TLS error code of a failed request (verification, a name mismatch, a handshake alert, a TLS protocol error), if it is one. */
+function tlsErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, library } = e as { code?: unknown; library?: unknown };
+    if (typeof code === 'string' && (TLS_VERIFY_CODES.has(code) || /^ERR_(TLS|SSL)_/.test(code))) return code;
+    // A record OpenSSL could not read (e.g. the address speaks plain HTTP) surfaces as a write EPROTO.
+    if (code === 'EPROTO' || (typeof library === 'string' && /SSL/.test(library))) return typeof code === 'string' ? code : 'SSL';
+  }
+  return undefined;
+}
+
 const bodyOrError: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, request.res?.body));
 
-function toConsulError(operation: string, err: unknown): ConsulRequestError {
+function toConsulError(operation: string, err: unknown, endpoint: ConsulAddress): ConsulRequestError {
   const statusCode = readStatusCode(err);
   const message = err instanceof Error ? err.message : String(err);
+  const tlsCode = endpoint.secure ? tlsErrorCode(err) : undefined;
+  if (tlsCode) {
+    // Fails closed: the request was not sent (or the agent refused our certificate). Say so plainly.
+    const detail = message.replace(/^consul: /, '').split('\n')[0]?.slice(0, 300);
+    return new ConsulTlsError(operation, `TLS verification failed for ${consulAddressUrl(endpoint)} (${tlsCode}): ${detail}`);
+  }
   // No `cause`: the client's error holds the raw request, X-Consul-Token header included,
   // and a logger that serialises causes would print it. Status and first line are enough.
   return new ConsulRequestError(operation, message.split('\n')[0]?.slice(0, 300) ?? 'failed', statusCode);

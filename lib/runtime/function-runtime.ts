@@ -4,9 +4,9 @@
  * lease. A domain runtime (gateway, registry, health-sync) adds its own parts
  * on top; the function's runtime slot holds the one instance.
  */
-import { createConsulApi, type ConsulApi } from '../consul/consul-api';
+import { createConsulApi, ConsulTlsError, type ConsulApi, type ConsulTls } from '../consul/consul-api';
 import { ConfigStore, type LoadedConfig } from '../config/config-store';
-import { readFunctionEnvironment, type FunctionEnvironment } from '../config/environment';
+import { readFunctionEnvironment, resolveConsulTls, type FunctionEnvironment } from '../config/environment';
 import type { ConfigValues, KeySpecs } from '../config/key-specs';
 import { createSecretResolver, type SecretResolver } from '../config/secrets';
 import { EnvironmentLease } from '../lease/environment-lease';
@@ -32,21 +32,31 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
   close(): void;
 }
 
+/** How long the cold-start TLS check waits for an answer before leaving an unreachable Consul to the config store. */
+const TLS_CHECK_TIMEOUT_MS = 1_000;
+
 /** Builds the shared runtime from the environment and the function's key set; throws ConfigError on a bad environment. */
 export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: Log, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
   let token = env.consulToken;
+  let tls: ConsulTls | undefined;
   let resolving: Promise<void> | undefined;
   const secrets = createSecretResolver();
-  const consul = createConsulApi({ address: env.consulAddress, token: () => token });
+  const consul = createConsulApi({ address: env.consulAddress, token: () => token, tls: () => tls });
+  // A list is all https or all http (parseConsulAddresses), so the first address says which.
+  const secure = consul.address.startsWith('https:');
   const config = new ConfigStore(consul, env.configPrefix, specs, log);
   const lease = new EnvironmentLease(consul, log);
   const stopReleasing = releaseOnSigterm(lease, log);
-  // Resolves the Consul token (from SSM when so configured) once per environment;
-  // a failed fetch is retried by the next invocation rather than cached.
+  // Resolves the Consul token and, for https, the TLS material (from files, or SSM when so
+  // configured) once per environment, then checks that the agent's certificate verifies;
+  // a failure is retried by the next invocation rather than cached.
   const ready = () => {
-    resolving ??= secrets.resolve('CONSUL_HTTP_TOKEN').then((t) => {
+    resolving ??= (async () => {
+      const [t, material] = await Promise.all([secrets.resolve('CONSUL_HTTP_TOKEN'), secure ? resolveConsulTls(env.consulTls, secrets) : undefined]);
       token = t;
-    });
+      tls = material;
+      if (secure) await checkTls(consul);
+    })();
     return resolving.catch((err: unknown) => {
       resolving = undefined;
       throw err;
@@ -73,4 +83,18 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
       consul.destroy();
     },
   };
+}
+
+/**
+ * Fails the cold start closed when the agent's certificate does not verify (or it refuses ours):
+ * the config store would otherwise take that for "unreachable" and start on defaults. One
+ * ACL-free request on the connection the config read then reuses; an agent that does not
+ * answer is left to the config store's own cold-start handling.
+ */
+async function checkTls(consul: ConsulApi): Promise<void> {
+  try {
+    await consul.request('consul.status.leader', { timeoutMs: TLS_CHECK_TIMEOUT_MS }, { method: 'GET', path: '/status/leader' });
+  } catch (err) {
+    if (err instanceof ConsulTlsError) throw err;
+  }
 }

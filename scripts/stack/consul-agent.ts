@@ -3,7 +3,8 @@
  * loopback ports, with its own data dir, for the local stack and the tests.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureConsulBinary } from '../consul-binary';
@@ -11,7 +12,9 @@ import { freePort, startProcess, stopProcess, type ManagedProcess } from './proc
 
 /** A running agent; `managementToken` is for setup only, never for functions. */
 export interface ConsulAgent {
+  /** `127.0.0.1:<port>`, or `https://127.0.0.1:<port>` with TLS. */
   address: string;
+  /** The HTTP API port (the HTTPS port with TLS). */
   httpPort: number;
   /** `127.0.0.1:<serf_wan port>`: where another datacenter joins this one over the WAN. */
   wanAddress: string;
@@ -30,6 +33,20 @@ export interface ConsulAgentOptions {
   primary?: { datacenter: string; wanAddress: string; managementToken: string };
   echo?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** Serve the HTTP API over HTTPS only (plain HTTP off) with these PEM files (see consul-tls.ts). */
+  tls?: ConsulAgentTls;
+}
+
+/** TLS of the dev agent's HTTP API. */
+export interface ConsulAgentTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Require a client certificate signed by the CA on every HTTPS request. */
+  verifyIncoming: boolean;
+  /** What the readiness probe presents when verifyIncoming is on. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
 }
 
 /** Starts the agent and resolves once it has a leader and its ACL system answers. */
@@ -51,7 +68,8 @@ ${wan}
 # Nothing we start may call out to the internet.
 disable_update_check = true
 ports {
-  http = ${httpPort}
+  ${opts.tls ? `http = -1
+  https = ${httpPort}` : `http = ${httpPort}`}
   grpc = ${grpc}
   grpc_tls = -1
   dns = -1
@@ -68,7 +86,7 @@ acl {
     ${aclTokens}
   }
 }
-`;
+${opts.tls ? tlsStanza(opts.tls) : ''}`;
   writeFileSync(join(dataDir, 'agent.hcl'), hcl, { mode: 0o600 });
   const proc = startProcess(
     'consul',
@@ -78,13 +96,13 @@ acl {
   );
   // However it ends (stop(), stopAll, a crash), its data dir goes with it.
   void proc.exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
-  const address = `127.0.0.1:${httpPort}`;
+  const address = opts.tls ? `https://127.0.0.1:${httpPort}` : `127.0.0.1:${httpPort}`;
   const stop = async () => {
     await stopProcess(proc, 'SIGINT', 5_000);
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000);
+    await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000, opts.tls);
   } catch (err) {
     await stop();
     throw err;
@@ -92,15 +110,49 @@ acl {
   return { address, httpPort, wanAddress: `127.0.0.1:${serfWan}`, datacenter, managementToken, process: proc, stop };
 }
 
-async function waitUntilReady(address: string, token: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
+/** Consul 1.16's `tls` stanza: the defaults apply to the HTTPS API (and internal RPC). */
+function tlsStanza(t: ConsulAgentTls): string {
+  return `tls {
+  defaults {
+    ca_file = ${JSON.stringify(t.caFile)}
+    cert_file = ${JSON.stringify(t.certFile)}
+    key_file = ${JSON.stringify(t.keyFile)}
+    verify_incoming = ${t.verifyIncoming}
+  }
+}
+`;
+}
+
+/** One GET with a 1 s timeout: fetch for plain HTTP, node:https with the CA (and client certificate) for TLS. */
+async function probe(address: string, path: string, headers: Record<string, string>, tls: ConsulAgentTls | undefined): Promise<{ ok: boolean; status: number; body: string }> {
+  if (!tls) {
+    const res = await fetch(`http://${address}${path}`, { headers, signal: AbortSignal.timeout(1_000) });
+    return { ok: res.ok, status: res.status, body: await res.text() };
+  }
+  const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${address}${path}`, { headers, ca: read(tls.caFile), cert: read(tls.clientCertFile), key: read(tls.clientKeyFile), timeout: 1_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out after 1000 ms')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitUntilReady(address: string, token: string, proc: ManagedProcess, timeoutMs: number, tls?: ConsulAgentTls): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`consul exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
-      const leader = await fetch(`http://${address}/v1/status/leader`, { signal: AbortSignal.timeout(1_000) });
-      const self = await fetch(`http://${address}/v1/acl/token/self`, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(1_000) });
-      if (leader.ok && (await leader.text()).length > 2 && self.ok) return;
+      const leader = await probe(address, '/v1/status/leader', {}, tls);
+      const self = await probe(address, '/v1/acl/token/self', { 'x-consul-token': token }, tls);
+      if (leader.ok && leader.body.length > 2 && self.ok) return;
       last = `leader ${leader.status}, acl ${self.status}`;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);

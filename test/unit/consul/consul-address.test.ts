@@ -22,11 +22,21 @@ describe('parseConsulAddresses', () => {
   });
 
   it('reads a comma-separated list in order, ignoring blanks around and between entries', () => {
-    assert.deepEqual(parseConsulAddresses(' 10.0.0.1:8500, https://consul-b ,,[::1]:8501 '), [
+    assert.deepEqual(parseConsulAddresses(' 10.0.0.1:8500, http://consul-b ,,[::1]:8501 '), [
       { host: '10.0.0.1', port: 8500, secure: false },
-      { host: 'consul-b', port: 443, secure: true },
+      { host: 'consul-b', port: 8500, secure: false },
       { host: '::1', port: 8501, secure: false },
     ]);
+    assert.deepEqual(parseConsulAddresses('https://consul-a:8501,https://[::1]:8501'), [
+      { host: 'consul-a', port: 8501, secure: true },
+      { host: '::1', port: 8501, secure: true },
+    ]);
+  });
+
+  it('refuses a list that mixes https and http, so a failover never drops TLS', () => {
+    for (const raw of ['https://consul-a:8501,consul-b:8500', 'http://consul-a:8500,https://consul-b:8501']) {
+      assert.throws(() => parseConsulAddresses(raw), (err: unknown) => err instanceof ConsulAddressError && /mixes https and http/.test(err.message));
+    }
   });
 
   it('rejects an empty list and a bad entry, as ConsulAddressError', () => {

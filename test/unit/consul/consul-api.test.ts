@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { createConsulApi } from '../../../lib/consul/consul-api';
+import { ConsulTlsError, createConsulApi } from '../../../lib/consul/consul-api';
 import { ConsulRequestError, ConsulTimeoutError } from '../../../lib/consul/errors';
 import { kvGetRecursive } from '../../../lib/consul/kv';
 import { deferred, drainMicrotasks } from '../helpers/deferred';
@@ -137,6 +137,24 @@ describe('createConsulApi', () => {
     try {
       await assert.rejects(kvGetRecursive(api, 'config/'), (err: unknown) => err instanceof ConsulRequestError && err.kind === 'unavailable' && err.statusCode === undefined && /ECONNREFUSED/.test(err.message));
       assert.equal(api.requestCounts.get('consul.kv.get'), 2);
+    } finally {
+      api.destroy();
+    }
+  });
+
+  it('fails closed on a TLS failure: no move to the next address, no plain HTTP, one clear error', GUARD, async () => {
+    // Plain HTTP servers behind https:// addresses: the TLS handshake itself fails.
+    const first = await consulServer(kvAnswer());
+    const second = await consulServer(kvAnswer());
+    const api = createConsulApi({ address: `https://${first.address},https://${second.address}` });
+    try {
+      await assert.rejects(
+        kvGetRecursive(api, 'config/'),
+        (err: unknown) => err instanceof ConsulTlsError && err instanceof ConsulRequestError && err.kind === 'unavailable' && err.statusCode === undefined && err.message.startsWith(`consul.kv.get: TLS verification failed for https://${first.address} (`) && /EPROTO|ERR_SSL_/.test(err.message),
+      );
+      assert.equal(first.requests.length + second.requests.length, 0, 'no request was sent in plain HTTP');
+      assert.equal(api.failovers, 0);
+      assert.equal(api.address, `https://${first.address}`);
     } finally {
       api.destroy();
     }

@@ -1,0 +1,60 @@
+/**
+ * Certificates for a Consul agent with TLS, made by Consul's own CLI (`consul tls ca create`,
+ * `consul tls cert create`) in a temp dir: a CA, a server certificate for `server.<dc>.consul`,
+ * `localhost` and 127.0.0.1, and a client certificate for callers of an agent with verify_incoming.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureConsulBinary } from '../consul-binary';
+
+/** PEM files in `dir`; `remove()` deletes the dir. */
+export interface ConsulTlsFiles {
+  dir: string;
+  caFile: string;
+  caKeyFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+  remove(): void;
+}
+
+/** Options of the certificates. */
+export interface ConsulTlsOptions {
+  /** Default `dc1`; the server certificate names `server.<dc>.consul`. */
+  datacenter?: string;
+  /** Validity of every certificate, default 2 days (they live as long as a test run). */
+  days?: number;
+}
+
+/** Makes a CA and a server and a client certificate signed by it. */
+export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFiles {
+  const bin = ensureConsulBinary((l) => console.error(l));
+  const dc = opts.datacenter ?? 'dc1';
+  const days = String(opts.days ?? 2);
+  const dir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-tls-'));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    // The CLI writes into its working directory and picks up the CA it finds there.
+    const run = (args: string[]) => execFileSync(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    run(['tls', 'ca', 'create', '-days', days]);
+    run(['tls', 'cert', 'create', '-server', '-dc', dc, '-days', days]);
+    run(['tls', 'cert', 'create', '-client', '-dc', dc, '-days', days]);
+  } catch (err) {
+    remove();
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`consul tls failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
+  }
+  return {
+    dir,
+    caFile: join(dir, 'consul-agent-ca.pem'),
+    caKeyFile: join(dir, 'consul-agent-ca-key.pem'),
+    serverCertFile: join(dir, `${dc}-server-consul-0.pem`),
+    serverKeyFile: join(dir, `${dc}-server-consul-0-key.pem`),
+    clientCertFile: join(dir, `${dc}-client-consul-0.pem`),
+    clientKeyFile: join(dir, `${dc}-client-consul-0-key.pem`),
+    remove,
+  };
+}

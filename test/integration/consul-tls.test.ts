@@ -1,0 +1,199 @@
+// TLS to Consul: a real dev agent serving its API over HTTPS only (plain HTTP off) with
+// verify_incoming on, certificates made by Consul's own CLI. The greet and status functions
+// run in-process over https with the CA and a client certificate (from files, then from SSM
+// in moto); a wrong CA or server name fails closed with one error line and a 503.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
+import { provisionToken } from '../../lib/consul/acl-admin';
+import { registerGrpcService } from '../../lib/consul/agent';
+import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
+import { kvPut } from '../../lib/consul/kv';
+import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
+import { createConsulTlsFiles, type ConsulTlsFiles } from '../../scripts/stack/consul-tls';
+import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
+import { startMoto, type MotoServer } from '../../scripts/stack/moto';
+import { stopProcess } from '../../scripts/stack/processes';
+import { eventually, httpEvent, lambdaContext, passingIds } from './harness';
+
+const PREFIX = 'config/greeter-gateway/tls/';
+const SAVED_ENV = { ...process.env };
+
+let certs: ConsulTlsFiles;
+let otherCa: ConsulTlsFiles;
+let consul: ConsulAgent;
+let admin: ConsulApi;
+let moto: MotoServer | undefined;
+let gatewayToken: string;
+let backendToken: string;
+const greeters: GreeterBackend[] = [];
+
+type Json = { error?: { code: string; message: string } } & Record<string, unknown>;
+async function greet(name: string) {
+  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
+  return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as Json };
+}
+
+/** Runs `fn` while collecting the function's log lines (Powertools JSON, to stdout and stderr). */
+async function captureLogLines<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+  const chunks: string[] = [];
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((s) => s.write.bind(s));
+  streams.forEach((stream, i) => {
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      chunks.push(String(chunk));
+      return writes[i]!(chunk, ...rest);
+    }) as typeof stream.write;
+  });
+  try {
+    const result = await fn();
+    // Chunk by chunk: the test runner writes its own (binary) events to stdout in between.
+    return { result, lines: chunks.flatMap((c) => c.split('\n')).filter((l) => l.startsWith('{"level":')) };
+  } finally {
+    streams.forEach((stream, i) => (stream.write = writes[i]!));
+  }
+}
+
+const resetRuntimes = () => {
+  greetRuntime.reset();
+  statusRuntime.reset();
+};
+
+/** The functions' environment for the TLS agent; `over` sets (or, with undefined, removes) variables. */
+function useTlsEnvironment(over: Record<string, string | undefined> = {}): void {
+  const env: Record<string, string | undefined> = {
+    CONSUL_HTTP_ADDR: consul.address,
+    CONSUL_HTTP_TOKEN: gatewayToken,
+    CONFIG_PREFIX: PREFIX,
+    CONSUL_CACERT: certs.caFile,
+    CONSUL_CLIENT_CERT: certs.clientCertFile,
+    CONSUL_CLIENT_KEY: certs.clientKeyFile,
+    CONSUL_CACERT_PARAMETER: undefined,
+    CONSUL_CLIENT_CERT_PARAMETER: undefined,
+    CONSUL_CLIENT_KEY_PARAMETER: undefined,
+    CONSUL_TLS_SERVER_NAME: undefined,
+    ...over,
+  };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+}
+
+before(async () => {
+  certs = createConsulTlsFiles();
+  otherCa = createConsulTlsFiles();
+  consul = await startConsulAgent({
+    tls: { caFile: certs.caFile, certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, verifyIncoming: true, clientCertFile: certs.clientCertFile, clientKeyFile: certs.clientKeyFile },
+  });
+  admin = createConsulApi({
+    address: consul.address,
+    token: consul.managementToken,
+    tls: { ca: readFileSync(certs.caFile, 'utf8'), cert: readFileSync(certs.clientCertFile, 'utf8'), key: readFileSync(certs.clientKeyFile, 'utf8') },
+  });
+  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
+  gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+  backendToken = await provisionToken(admin, 'greeter-backend', params);
+  for (const [k, v] of Object.entries({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '3000', greeterTag: 'tls' })) await kvPut(admin, `${PREFIX}${k}`, v);
+  // A backend registered through the admin client over https (the agent checks it over plain gRPC).
+  const g = await startGreeter({ id: 'tls-1', register: false, consulAddress: consul.address, token: '' });
+  greeters.push(g);
+  await registerGrpcService(admin, { id: 'tls-1', name: 'greeter', address: '127.0.0.1', port: g.port, tags: ['tls'], grpc: `127.0.0.1:${g.port}`, interval: '1s', timeout: '1s', deregisterCriticalServiceAfter: '1m' });
+  await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-1'), 10_000, 'tls-1 passing in Consul');
+});
+
+after(async () => {
+  resetRuntimes();
+  await Promise.all(greeters.map((g) => stopProcess(g.process, 'SIGKILL')));
+  admin?.destroy();
+  await consul?.stop();
+  await moto?.stop();
+  certs?.remove();
+  otherCa?.remove();
+  for (const k of Object.keys(process.env)) if (!(k in SAVED_ENV)) delete process.env[k];
+  Object.assign(process.env, SAVED_ENV);
+});
+
+beforeEach(() => {
+  resetRuntimes();
+  useTlsEnvironment();
+});
+
+describe('TLS to Consul (https only, verify_incoming on)', () => {
+  it('the agent serves no plain HTTP', async () => {
+    const plain = await fetch(`http://127.0.0.1:${consul.httpPort}/v1/status/leader`, { signal: AbortSignal.timeout(2_000) });
+    assert.equal(plain.status, 400, 'the HTTPS port answers plain HTTP with 400 only');
+  });
+
+  it('greets and shows status over https with the CA and a client certificate from files', async () => {
+    const r = await greet('Ada');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(String(r.body.message), /Hello, Ada! \(from tls-1\)/);
+    const res = await statusHandler(httpEvent('GET'), lambdaContext());
+    assert.equal(res.statusCode, 200, res.body);
+    const s = JSON.parse(res.body ?? '{}') as { config: Record<string, { value: unknown; source: string }>; discovery: { instances: { id: string }[] }[] };
+    assert.equal(s.config.consulAddress?.value, consul.address);
+    assert.equal(s.config.greeterTag?.source, 'kv', 'config read from K/V over https');
+    assert.deepEqual(s.discovery[0]?.instances.map((i) => i.id), ['tls-1']);
+    assert.ok(greetRuntime.get().consul.address.startsWith('https://'));
+  });
+
+  it('a Greeter backend registers itself over https', async () => {
+    const g = await startGreeter({ id: 'tls-self', tags: ['tls-self'], consulAddress: consul.address, token: backendToken });
+    greeters.push(g);
+    await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-self'), 10_000, 'tls-self passing in Consul');
+    await stopProcess(g.process, 'SIGTERM', 10_000);
+    // It deregistered over https on its way out.
+    assert.ok(!(await passingIds(admin, 'greeter')).includes('tls-self'));
+  });
+
+  for (const c of [
+    { name: 'a CA that did not sign the agent', env: () => ({ CONSUL_CACERT: otherCa.caFile }), code: /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/ },
+    { name: 'a server name the certificate does not carry', env: () => ({ CONSUL_TLS_SERVER_NAME: 'wrong' }), code: /ERR_TLS_CERT_ALTNAME_INVALID/ },
+    { name: 'no client certificate (verify_incoming)', env: () => ({ CONSUL_CLIENT_CERT: undefined, CONSUL_CLIENT_KEY: undefined }), code: /ERR_SSL_/ },
+  ]) {
+    it(`fails closed with 503 CONSUL_UNAVAILABLE and one clear error line for ${c.name}`, async () => {
+      useTlsEnvironment(c.env());
+      const { result: r, lines } = await captureLogLines(() => greet('Ada'));
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.equal(r.body.error?.code, 'CONSUL_UNAVAILABLE');
+      assert.ok(r.headers['retry-after']);
+      assert.equal(lines.length, 1, `one log line:\n${lines.join('\n')}`);
+      const line = JSON.parse(lines[0]!) as { level: string; error?: { name: string; message: string } };
+      assert.equal(line.level, 'ERROR');
+      assert.equal(line.error?.name, 'ConsulTlsError');
+      assert.match(line.error?.message ?? '', new RegExp(`TLS verification failed for ${consul.address.replace(/[.]/g, '\\.')}`));
+      assert.match(line.error?.message ?? '', c.code);
+      // Nothing was read or written after the failed check, and the client stayed on https.
+      const rt = greetRuntime.get();
+      assert.deepEqual(Object.fromEntries(rt.consul.requestCounts), { 'consul.status.leader': 1 });
+      assert.equal(rt.consul.address, consul.address);
+      assert.equal(rt.consul.failovers, 0);
+      // The next invocation checks again and fails the same way.
+      assert.equal((await greet('Ada')).body.error?.code, 'CONSUL_UNAVAILABLE');
+    });
+  }
+
+  it('reads the CA, client certificate and key from SSM parameters when no file is given', async () => {
+    moto = await startMoto();
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+    const ssm = new SSMClient({});
+    const names = { CONSUL_CACERT: certs.caFile, CONSUL_CLIENT_CERT: certs.clientCertFile, CONSUL_CLIENT_KEY: certs.clientKeyFile };
+    const over: Record<string, string | undefined> = {};
+    for (const [name, file] of Object.entries(names)) {
+      const param = `/consul-grpc-lambda/test/${name.toLowerCase()}`;
+      await ssm.send(new PutParameterCommand({ Name: param, Value: readFileSync(file, 'utf8'), Type: 'SecureString' }));
+      over[name] = undefined;
+      over[`${name}_PARAMETER`] = param;
+    }
+    ssm.destroy();
+    useTlsEnvironment(over);
+    const r = await greet('Grace');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.match(String(r.body.message), /Hello, Grace!/);
+  });
+});
