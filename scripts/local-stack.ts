@@ -60,8 +60,17 @@ function options() {
 const PREFIX = 'config/greeter-gateway/local/';
 const REGISTRY_PREFIX = 'config/instance-registry/local/';
 const HEALTH_SYNC_PREFIX = 'config/health-sync/local/';
-/** The registry may register these locally: throwaway workloads, and more Greeters for greet. */
-const LOCAL_SERVICE_PREFIXES = ['ephemeral-', 'greeter'];
+/** The registry may register throwaway workloads under these prefixes (each ends with "-"). */
+const LOCAL_SERVICE_PREFIXES = ['ephemeral-'];
+/**
+ * Exact names opened besides the prefixes (allowedServices): none. `greeter` takes /hello's traffic,
+ * so holding the API key must not be enough to join it, and the demo never needs to. To try it, put
+ * `greeter` here: the registry's token then gets `service "greeter"` write (an exact rule, never a
+ * prefix, which would also reach greeter-gateway-lambda) and the config `allowedServices=greeter`.
+ */
+const LOCAL_SERVICES: string[] = [];
+/** Services whose TTL checks health-sync may set (its probe grant, separate from the registry's names). */
+const HEALTH_SYNC_PROBE_PREFIXES = ['ephemeral-', 'greeter'];
 
 /** A path as a shell word: quoted only when it needs to be. */
 const sh = (path: string) => (/^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`);
@@ -95,8 +104,8 @@ async function main(): Promise<void> {
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
-  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(LOCAL_SERVICE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
+  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
 
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });
@@ -107,7 +116,7 @@ async function main(): Promise<void> {
 
   const seeded = [
     ...(await seedDefaultConfig(admin, PREFIX)),
-    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
+    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedServices: LOCAL_SERVICES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
     ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
   ];
   admin.destroy();

@@ -76,9 +76,19 @@ function withPrefixPolicies(base: string, template: string, servicePrefixes: rea
   return [base, ...servicePrefixes.map((servicePrefix) => ({ name: `${template}-${servicePrefix.replace(/-+$/, '') || 'root'}`, template, params: { servicePrefix } }))];
 }
 
-/** The policies of the instance registry: its base policy plus one per allowed service prefix. */
-export function registryPolicies(servicePrefixes: readonly string[]): PolicyRef[] {
-  return withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes);
+/**
+ * The policies of the instance registry: its base policy, one per allowed service prefix and one per
+ * exact service (`allowedServices`). Every prefix must end with "-" (a word boundary): `service_prefix
+ * "greeter"` would let the registry's token register and deregister `greeter` itself and every
+ * `greeter…` lease, which it does not own.
+ */
+export function registryPolicies(servicePrefixes: readonly string[], services: readonly string[] = []): PolicyRef[] {
+  const bad = servicePrefixes.find((p) => !/^[a-z0-9][a-z0-9-]*-$/.test(p));
+  if (bad !== undefined) throw new PolicyTemplateError(`registry service prefix ${JSON.stringify(bad)} must end with "-"; name a single service exactly instead`);
+  return [
+    ...withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes),
+    ...services.map((service) => ({ name: `instance-registry-service-${service}`, template: 'instance-registry-service', params: { service } })),
+  ];
 }
 
 /** The policies of the health-sync job: its base policy plus one per probed service prefix. */

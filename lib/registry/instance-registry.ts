@@ -12,6 +12,7 @@ import { claimIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempo
 import type { InstanceTokenSigner } from './instance-token';
 import type { RegistryConfig } from './registry-config';
 import { newInstanceId, type Registration } from './registration-request';
+import { serviceNameProblem } from './service-names';
 
 /** What the caller gets back from a registration or heartbeat. */
 export interface LeaseGrant {
@@ -45,6 +46,9 @@ const budget = (deps: RegistryDeps) => ({ retryServerErrors: true, ...(deps.time
 
 /** Registers `reg`; with an Idempotency-Key a retry by the same caller returns the first instance. */
 export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotency?: IdempotencyScope): Promise<LeaseGrant> {
+  // Checked again here, so no caller of the use case can reach a routed service or a lease.
+  const refused = serviceNameProblem(reg.service, deps.config);
+  if (refused) throw new RegistryError('invalid_request', refused);
   const now = deps.now?.() ?? Date.now();
   const grpc = reg.check.type === 'grpc';
   const ttlSeconds = grpc ? deps.config.probeTtlSeconds : reg.ttlSeconds;

@@ -8,10 +8,15 @@ import { z } from 'zod';
 import { SERVICE_NAME } from '../config/key-specs';
 import { RegistryError } from './errors';
 import type { AddressPolicy } from './address-policy';
+import { serviceNameProblem } from './service-names';
 
 /** What the deployment lets a workload register. */
 export interface RegistrationPolicy {
   allowedServicePrefixes: string[];
+  /** Exact names allowed besides the prefixes, protected ones included (default none). */
+  allowedServices?: string[];
+  /** Names refused under a prefix (default: `greeter`); `*-lambda` names always are. */
+  protectedServices?: string[];
   address: AddressPolicy;
   ttlSeconds: { min: number; max: number; default: number };
 }
@@ -128,9 +133,8 @@ export function parseRegistration(input: unknown, policy: RegistrationPolicy): R
     throw invalid((issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0])?.message ?? 'invalid registration');
   }
   const d = parsed.data;
-  if (!policy.allowedServicePrefixes.some((p) => d.service.startsWith(p))) {
-    throw invalid(`service must start with one of: ${policy.allowedServicePrefixes.join(', ') || '(none configured)'}`);
-  }
+  const refused = serviceNameProblem(d.service, policy);
+  if (refused) throw invalid(refused);
   const address = policy.address.check(d.address);
   if (!address.ok) throw invalid(`address rejected: ${address.reason}`);
   const { min, max } = policy.ttlSeconds;

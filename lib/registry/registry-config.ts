@@ -1,10 +1,13 @@
 /** The instance registry's configuration keys (the `instances` function). */
 import { z } from 'zod';
-import { boolKey, intKey, listKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { boolKey, intKey, listKey, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 import { createAddressPolicy } from './address-policy';
 
-const prefix = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'each prefix must be lower-case letters, digits and -');
+// A prefix ends at a word boundary (its last character is -): `greeter` would also admit
+// `greeter` itself, `greeter-gateway-lambda` and `greeterx`; `ephemeral-` admits only `ephemeral-…`.
+const prefix = z.string().regex(/^[a-z0-9][a-z0-9-]{0,61}-$/, 'each prefix must be lower-case letters, digits and -, and end with - (a word boundary)');
+const service = z.string().regex(SERVICE_NAME, 'each service must be a DNS-style name (lower-case letters, digits and -)');
 // Checked by building a policy from it, so a value that passes here also works at run time.
 const cidr = z.string().refine((c) => {
   try {
@@ -17,7 +20,9 @@ const cidr = z.string().refine((c) => {
 
 /** Registry keys, with safe defaults: private ranges only, nothing special-purpose. */
 export const REGISTRY_KEYS = {
-  allowedServicePrefixes: { schema: listKey(prefix, 'prefix', 1, 32), default: ['ephemeral-'], doc: 'Service names a workload may register must start with one of these (comma list)' },
+  allowedServicePrefixes: { schema: listKey(prefix, 'prefix', 1, 32), default: ['ephemeral-'], doc: 'Service names a workload may register must start with one of these; each ends with - (comma list)' },
+  allowedServices: { schema: listKey(service, 'service', 0, 32), default: [] as string[], doc: 'Exact service names a workload may register besides the prefixes; the only way to open a protected name (comma list)' },
+  protectedServices: { schema: listKey(service, 'service', 0, 32), default: ['greeter'], doc: 'Services that take traffic (the gateway\'s greeterService): never registrable by prefix, only through allowedServices (comma list); names ending in -lambda (leases) always are' },
   allowedCidrs: { schema: listKey(cidr, 'CIDR', 1, 32), default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'], doc: 'Instance addresses must fall in one of these (comma list)' },
   allowLoopback: { schema: boolKey(), default: false, doc: 'Lift the ban on 127.0.0.0/8 and ::1; the address must still be inside allowedCidrs (local stack and tests only)' },
   allowLinkLocal: { schema: boolKey(), default: false, doc: 'Allow 169.254.0.0/16 and fe80::/10' },

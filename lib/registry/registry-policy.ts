@@ -4,6 +4,7 @@ import { createAddressPolicy } from './address-policy';
 import { RegistryError } from './errors';
 import type { RegistryConfig } from './registry-config';
 import type { RegistrationPolicy } from './registration-request';
+import { serviceNameProblem } from './service-names';
 
 const cache = new WeakMap<RegistryConfig, RegistrationPolicy>();
 
@@ -13,6 +14,8 @@ export function policyFromConfig(cfg: RegistryConfig): RegistrationPolicy {
   if (!policy) {
     policy = {
       allowedServicePrefixes: cfg.allowedServicePrefixes,
+      allowedServices: cfg.allowedServices,
+      protectedServices: cfg.protectedServices,
       address: createAddressPolicy({ allowedCidrs: cfg.allowedCidrs, allowLoopback: cfg.allowLoopback, allowLinkLocal: cfg.allowLinkLocal, allowMetadata: cfg.allowMetadataAddress }),
       ttlSeconds: ttlBounds(cfg),
     };
@@ -28,10 +31,12 @@ function ttlBounds(cfg: RegistryConfig): { min: number; max: number; default: nu
   return { min, max, default: Math.min(max, Math.max(min, cfg.ttlDefaultSeconds)) };
 }
 
-/** The `service` query parameter of a list request: required, well-formed, inside the allowed prefixes. */
+/** The `service` query parameter of a list request: required, well-formed, a name the API may register. */
 export function listQuery(service: string | undefined, cfg: RegistryConfig): string {
   if (!service) throw new RegistryError('invalid_request', 'query parameter service is required');
   if (!SERVICE_NAME.test(service)) throw new RegistryError('invalid_request', 'service must be a DNS-style name');
-  if (!cfg.allowedServicePrefixes.some((p) => service.startsWith(p))) throw new RegistryError('invalid_request', `service must start with one of: ${cfg.allowedServicePrefixes.join(', ')}`);
+  // The same names as registration: the API shows no service it could not register (a routed one, a lease).
+  const refused = serviceNameProblem(service, cfg);
+  if (refused) throw new RegistryError('invalid_request', refused);
   return service;
 }

@@ -95,9 +95,10 @@ before(async () => {
     configPrefix: HS_PREFIX,
     leaseService: 'health-sync-lambda',
   });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['greeter', 'ephemeral-']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
-  const config = { ...resolveConfig(REGISTRY_KEYS, {}).values, allowLoopback: true };
+  // `greeter` takes traffic: the registry registers it only when named exactly (allowedServices), never by prefix.
+  const config = { ...resolveConfig(REGISTRY_KEYS, { allowedServices: 'greeter' }).values, allowLoopback: true };
   const deps = { consul: registryApi, signer: createInstanceTokenSigner(randomBytes(32)), config };
   for (const name of ['p1', 'p2']) {
     backends[name] = await startGreeter({ id: name, register: false, consulAddress: stack.consul.address, token: '' });

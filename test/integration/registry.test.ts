@@ -36,14 +36,16 @@ before(async () => {
   const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'ephemeral' });
   await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, {
-    allowedServicePrefixes: 'ephemeral-,greeter,rogue-',
+    allowedServicePrefixes: 'ephemeral-,rogue-',
+    // greeter takes /hello's traffic: opened by its exact name only (registry-abuse.test.ts tries the rest).
+    allowedServices: 'greeter',
     allowedCidrs: '10.0.0.0/8,127.0.0.0/8,169.254.0.0/16',
     allowLoopback: 'true',
     ttlMinSeconds: '5',
   });
   admin.destroy();
-  // The token knows only two of the three prefixes the config allows: Consul has the last word.
-  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-', 'greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
+  // The token knows only one of the two prefixes the config allows (and greeter): Consul has the last word.
+  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),

@@ -4,6 +4,7 @@ import { resolveConfig } from '../../../lib/config/resolve-config';
 import { RegistryError } from '../../../lib/registry/errors';
 import { REGISTRY_KEYS, type RegistryConfig } from '../../../lib/registry/registry-config';
 import { listQuery, policyFromConfig } from '../../../lib/registry/registry-policy';
+import { parseRegistration } from '../../../lib/registry/registration-request';
 
 const config = (raw: Record<string, string> = {}): RegistryConfig => resolveConfig(REGISTRY_KEYS, raw).values;
 
@@ -45,5 +46,53 @@ describe('listQuery', () => {
     invalid(() => listQuery('', cfg), /service is required/);
     invalid(() => listQuery('Ephemeral_Job', cfg), /DNS-style/);
     invalid(() => listQuery('greeter', cfg), /start with one of: ephemeral-/);
+  });
+});
+
+// Issue 10 part 3: an API-key holder must not take over routed traffic or fake a lease.
+describe('service names the API may register (traffic takeover)', () => {
+  const base = { address: '10.1.2.3', port: 8080 };
+  const refusal = (raw: Record<string, string>, service: string): string | undefined => {
+    try {
+      parseRegistration({ ...base, service }, policyFromConfig(config(raw)));
+      return undefined;
+    } catch (err) {
+      assert.ok(err instanceof RegistryError && err.kind === 'invalid_request', String(err));
+      return err.message;
+    }
+  };
+
+  it('rejects a prefix without its "-" boundary as an invalid value: the key falls back to its default', () => {
+    const resolved = resolveConfig(REGISTRY_KEYS, { allowedServicePrefixes: 'ephemeral-,greeter' });
+    assert.deepEqual(resolved.values.allowedServicePrefixes, ['ephemeral-']);
+    assert.equal(resolved.sources.allowedServicePrefixes, 'default (invalid kv value)');
+    assert.match(resolved.problems.find((p) => p.key === 'allowedServicePrefixes')?.reason ?? '', /end with -/);
+  });
+
+  it('refuses the routed greeter, a fake gateway lease and greeterx under the old local-stack config', () => {
+    const oldLocal = { allowedServicePrefixes: 'ephemeral-,greeter' };
+    for (const service of ['greeter', 'greeter-gateway-lambda', 'greeterx']) assert.ok(refusal(oldLocal, service), `${service} must be refused`);
+    assert.equal(refusal(oldLocal, 'ephemeral-job'), undefined);
+  });
+
+  it('refuses every -lambda lease and every protected name even under an allowed prefix', () => {
+    const wide = { allowedServicePrefixes: 'greeter-,instance-,health-,ephemeral-' };
+    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'health-sync-lambda', 'ephemeral-x-lambda']) assert.match(refusal(wide, service) ?? '', /-lambda/, service);
+    assert.match(refusal({ allowedServicePrefixes: 'ephemeral-', protectedServices: 'ephemeral-greeter' }, 'ephemeral-greeter') ?? '', /protected/);
+    assert.equal(refusal(wide, 'greeter-v2'), undefined, 'an ordinary name under a prefix is fine');
+  });
+
+  it('opens a protected name only when listed exactly in allowedServices', () => {
+    const local = { allowedServicePrefixes: 'ephemeral-', allowedServices: 'greeter' };
+    assert.equal(refusal(local, 'greeter'), undefined);
+    for (const service of ['greeterx', 'greeter-gateway-lambda', 'greeter-2']) assert.match(refusal(local, service) ?? '', /start with one of: ephemeral- or be one of: greeter/, service);
+    assert.equal(refusal({ allowedServicePrefixes: 'ephemeral-', allowedServices: 'greeter-gateway-lambda' }, 'greeter-gateway-lambda'), undefined, 'an operator may name even a lease, exactly');
+  });
+
+  it('lists only names the API may register', () => {
+    const cfg = config({ allowedServicePrefixes: 'ephemeral-,greeter-', allowedServices: 'greeter' });
+    assert.equal(listQuery('greeter', cfg), 'greeter');
+    invalid(() => listQuery('greeter-gateway-lambda', cfg), /-lambda/);
+    invalid(() => listQuery('greeter', config({ allowedServicePrefixes: 'ephemeral-,greeter' })), /start with one of: ephemeral-/);
   });
 });
