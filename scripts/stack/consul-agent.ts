@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { provisionToken } from '../../lib/consul/acl-admin';
+import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
@@ -57,13 +59,14 @@ export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<C
   const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const managementToken = opts.primary?.managementToken ?? randomUUID();
   const datacenter = opts.datacenter ?? 'dc1';
-  // A secondary trusts the primary's tokens (replicated) instead of bootstrapping its own.
-  const aclTokens = opts.primary
-    ? `replication = "${managementToken}"\n    agent = "${managementToken}"`
-    : `initial_management = "${managementToken}"\n    agent = "${managementToken}"`;
+  // A secondary trusts the primary's tokens (replicated) instead of bootstrapping its own. The agent
+  // token is set once the agent is up: a least-privilege one of its own, not the management token.
+  const aclTokens = opts.primary ? `replication = "${managementToken}"` : `initial_management = "${managementToken}"`;
+  const nodeName = `consul-grpc-lambda-${datacenter}`;
   const wan = opts.primary ? `primary_datacenter = "${opts.primary.datacenter}"\nretry_join_wan = ["${opts.primary.wanAddress}"]` : `primary_datacenter = "${datacenter}"`;
   const hcl = `
 datacenter = "${datacenter}"
+node_name = "${nodeName}"
 ${wan}
 # Nothing we start may call out to the internet.
 disable_update_check = true
@@ -103,6 +106,7 @@ ${opts.tls ? tlsStanza(opts.tls) : ''}`;
   };
   try {
     await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000, opts.tls);
+    await setAgentToken(address, managementToken, nodeName, opts.tls);
   } catch (err) {
     await stop();
     throw err;
@@ -160,4 +164,16 @@ async function waitUntilReady(address: string, token: string, proc: ManagedProce
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`consul at ${address} not ready within ${timeoutMs} ms (${last}):\n${proc.output.slice(-20).join('\n')}`);
+}
+
+/** Gives the agent its own token (node write on itself, service read), as Consul's docs describe. */
+async function setAgentToken(address: string, managementToken: string, nodeName: string, tls?: ConsulAgentTls): Promise<void> {
+  const material = tls ? { ca: readFileSync(tls.caFile, 'utf8'), ...(tls.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile, 'utf8'), key: readFileSync(tls.clientKeyFile, 'utf8') } : {}) } : undefined;
+  const admin = createConsulApi({ address, token: managementToken, timeoutMs: 5_000, tls: material });
+  try {
+    const token = await provisionToken(admin, { name: `consul-agent-${nodeName}`, template: 'consul-agent', params: { nodeName } }, {});
+    await admin.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/agent', body: { Token: token } });
+  } finally {
+    admin.destroy();
+  }
 }
