@@ -10,7 +10,7 @@ import path from 'node:path';
 import { readConsulTlsFiles } from '../lib/config/environment';
 import { deregisterService, registerGrpcService } from '../lib/consul/agent';
 import type { ConsulAddress } from '../lib/consul/consul-address';
-import { createConsulApi } from '../lib/consul/consul-api';
+import { createConsulApi, type ConsulApi } from '../lib/consul/consul-api';
 import { hostPort } from './server';
 
 /** What to register. */
@@ -29,6 +29,8 @@ export interface RegisterGreeterOptions {
   checkInterval?: string;
   /** Upper bound for the register call, in ms. */
   timeoutMs?: number;
+  /** Register as Connect-native (`Connect.Native = true`, TCP check instead of the gRPC one). */
+  connectNative?: boolean;
 }
 
 /** A registered instance. */
@@ -50,12 +52,17 @@ function packageVersion(): string {
   }
 }
 
-/** Registers the instance with a gRPC health check and returns a handle to deregister it. */
-export async function registerGreeter(opts: RegisterGreeterOptions): Promise<GreeterRegistration> {
-  const { host, port, secure } = opts.agent;
+/** A ConsulApi for the agent at `agent` with the token in CONSUL_HTTP_TOKEN. */
+export function greeterConsulApi(agent: ConsulAddress): ConsulApi {
+  const { host, port, secure } = agent;
   const address = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // An https agent is verified against CONSUL_CACERT (and shown CONSUL_CLIENT_CERT/KEY), as Consul's CLI does.
-  const consul = createConsulApi({ address, token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined, tls: opts.agent.secure ? readConsulTlsFiles() : undefined });
+  return createConsulApi({ address, token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined, tls: secure ? readConsulTlsFiles() : undefined });
+}
+
+/** Registers the instance with a gRPC health check and returns a handle to deregister it. */
+export async function registerGreeter(opts: RegisterGreeterOptions): Promise<GreeterRegistration> {
+  const consul = greeterConsulApi(opts.agent);
   const serviceId = opts.instanceId;
   try {
     await registerGrpcService(
@@ -72,6 +79,7 @@ export async function registerGreeter(opts: RegisterGreeterOptions): Promise<Gre
         timeout: '1s',
         // Lets Consul clean up after an instance that died without deregistering.
         deregisterCriticalServiceAfter: '1m',
+        ...(opts.connectNative ? { connectNative: true } : {}),
       },
       { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS },
     );

@@ -5,7 +5,8 @@
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseConsulAddress } from '../lib/consul/consul-address';
-import { type GreeterRegistration, registerGreeter } from './consul-registration';
+import { startConnectNative } from './connect-native';
+import { greeterConsulApi, type GreeterRegistration, registerGreeter } from './consul-registration';
 import { type GreeterServerHandle, startGreeterServer } from './server';
 
 const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
@@ -19,6 +20,9 @@ const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
   --latency-ms <n>         artificial delay per call (default 0)
   --fail-rate <0..1>       share of calls failing (default 0)
   --fail-code <NAME>       gRPC status of those failures (default UNAVAILABLE)
+  --connect                serve Connect-native: mTLS with the leaf certificate from the local agent,
+                           client certificates required, every call authorized by Consul intentions
+  --connect-identity <s>   service identity whose leaf to present (default: --service; tests only)
   --no-register            do not register in Consul
   -h, --help               show this help`;
 
@@ -58,6 +62,8 @@ function parseCli(argv: string[]) {
       'fail-rate': { type: 'string' },
       'fail-code': { type: 'string', default: 'UNAVAILABLE' },
       'no-register': { type: 'boolean', default: false },
+      connect: { type: 'boolean', default: false },
+      'connect-identity': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -65,7 +71,7 @@ function parseCli(argv: string[]) {
   const latencyMs = num('latency-ms', values['latency-ms'], 0, (n) => Number.isFinite(n) && n >= 0);
   const failRate = num('fail-rate', values['fail-rate'], 0, (n) => n >= 0 && n <= 1);
   if (values.host.trim() === '') throw new UsageError('--host must not be empty');
-  for (const [flag, v] of [['id', values.id], ['service', values.service]] as const) {
+  for (const [flag, v] of [['id', values.id], ['service', values.service], ['connect-identity', values['connect-identity']]] as const) {
     if (v !== undefined && !NAME_RE.test(v)) throw new UsageError(`invalid --${flag} "${v}" (use letters, digits, . _ -)`);
   }
   if (!DURATION_RE.test(values['check-interval'])) {
@@ -103,10 +109,14 @@ async function main(): Promise<void> {
 
   // With --port 0 the real port is unknown until bind, so the pid keeps the default id unique.
   const id = cli.id ?? `greeter-${cli.port === 0 ? `pid${process.pid}` : cli.port}`;
+  const connect = cli.connect
+    ? await startConnectNative(greeterConsulApi(cli.agent), cli.service, cli['connect-identity'] ?? cli.service, { debug: () => undefined, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) })
+    : undefined;
   const server: GreeterServerHandle = await startGreeterServer({
     host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate, failCode: cli.failCode,
+    ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
   });
-  log('info', 'greeter listening', { id, host: cli.host, port: server.port });
+  log('info', 'greeter listening', { id, host: cli.host, port: server.port, ...(connect ? { connect: connect.serviceUri } : {}) });
 
   // Kept as a promise so a signal during startup still deregisters once registration lands.
   let registration: Promise<GreeterRegistration | undefined> = Promise.resolve(undefined);
@@ -132,7 +142,7 @@ async function main(): Promise<void> {
   if (!cli['no-register']) {
     registration = registerGreeter({
       agent: cli.agent, service: cli.service, instanceId: id, address: advertiseAddress(cli.host),
-      port: server.port, tags: cli.tags, checkInterval: cli['check-interval'],
+      port: server.port, tags: cli.tags, checkInterval: cli['check-interval'], connectNative: cli.connect,
     });
     try {
       await registration;

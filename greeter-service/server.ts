@@ -26,6 +26,10 @@ export interface GreeterServerOptions {
   failRate?: number;
   /** gRPC status of injected failures (default UNAVAILABLE), to test non-retryable errors. */
   failCode?: grpc.status;
+  /** Server credentials (default: plaintext); Connect-native mode passes mTLS ones. */
+  credentials?: grpc.ServerCredentials;
+  /** Decides each Greeter call before it is served: a string is the reason to answer PERMISSION_DENIED. */
+  authorize?: (call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<string | undefined>;
 }
 
 export interface GreeterServerHandle {
@@ -64,7 +68,7 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
     health.setStatus(GREETER_SERVICE_NAME, status);
   };
 
-  const sayHello: GreeterServer['sayHello'] = (call, callback) => {
+  const serve: GreeterServer['sayHello'] = (call, callback) => {
     active++;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
@@ -98,13 +102,29 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
     else respond();
   };
 
+  const { authorize } = opts;
+  const sayHello: GreeterServer['sayHello'] = !authorize
+    ? serve
+    : (call, callback) => {
+        authorize(call).then(
+          (denied) => {
+            if (denied === undefined) return serve(call, callback);
+            const trailer = new grpc.Metadata();
+            trailer.set('x-instance-id', instanceId);
+            callback({ code: grpc.status.PERMISSION_DENIED, details: denied, metadata: trailer });
+          },
+          // Consul could not say: refuse, but as a failure another instance may not share.
+          (err: unknown) => callback({ code: grpc.status.UNAVAILABLE, details: `authorization unavailable: ${err instanceof Error ? err.message : String(err)}` }),
+        );
+      };
+
   const server = new grpc.Server();
   server.addService(GreeterService, { sayHello } satisfies GreeterServer);
   health.addToServer(server);
   new ReflectionService(loadReflectionDefinition([GREETER_PROTO, healthProtoPath, ...REFLECTION_PROTOS])).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(hostPort(host, opts.port), grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(hostPort(host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

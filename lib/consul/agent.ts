@@ -55,13 +55,18 @@ export interface GrpcServiceRegistration {
   meta?: Record<string, string>;
   /** `host:port` the agent dials for the check. */
   grpc: string;
+  /**
+   * Connect-native (`Connect.Native = true`): the service serves mTLS with its own leaf certificate and
+   * requires client certificates, which the agent's gRPC check cannot present, so the check is TCP instead.
+   */
+  connectNative?: boolean;
   /** Consul durations, e.g. `1s`. */
   interval: string;
   timeout: string;
   deregisterCriticalServiceAfter: string;
 }
 
-/** Registers (or replaces) a service and its gRPC health check on the agent. */
+/** Registers (or replaces) a service and its gRPC health check (TCP when Connect-native) on the agent. */
 export async function registerGrpcService(api: ConsulApi, reg: GrpcServiceRegistration, opts: CallOptions = {}): Promise<void> {
   await api.call('consul.agent.service.register', opts, (client, ctx) =>
     client.agent.service.register({
@@ -72,7 +77,10 @@ export async function registerGrpcService(api: ConsulApi, reg: GrpcServiceRegist
       port: reg.port,
       tags: reg.tags ?? [],
       meta: reg.meta ?? {},
-      check: { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: false, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
+      ...(reg.connectNative ? { connect: { native: true } } : {}),
+      check: reg.connectNative
+        ? { name: `TCP check of ${reg.id} (Connect-native mTLS)`, tcp: reg.grpc, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter }
+        : { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: false, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
     }),
   );
 }

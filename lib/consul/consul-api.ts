@@ -98,13 +98,17 @@ export interface ConsulApi {
   callIndexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>>;
   /** An endpoint node-consul has no method for, through the same mapping; `path` is below /v1 and URL-encoded. */
   request(operation: string, opts: CallOptions, req: RawEndpointRequest): Promise<unknown>;
+  /** Like `request` (GET only), but returns the body with the X-Consul-Index header, for blocking queries. */
+  requestIndexed(operation: string, opts: CallOptions, req: Omit<RawEndpointRequest, 'method' | 'body'>): Promise<Indexed<unknown>>;
   destroy(): void;
 }
 
 /** One call to an endpoint by method and path, with a JSON body. */
 export interface RawEndpointRequest {
-  method: 'GET' | 'PUT' | 'DELETE';
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
+  /** Query parameters (encoded here). */
+  query?: Record<string, string>;
   body?: unknown;
 }
 
@@ -201,6 +205,32 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     }
   }
 
+  function rawRequest(operation: string, req: Omit<RawEndpointRequest, 'method'>, ctx: EventEmitter) {
+    return {
+      name: operation,
+      path: req.path,
+      ctx,
+      headers: token ? { 'x-consul-token': token } : ({} as Record<string, string>),
+      ...(req.query ? { query: req.query } : {}),
+      ...(req.body === undefined ? {} : { type: 'json' as const, body: req.body }),
+    };
+  }
+
+  async function indexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>> {
+    const [res, value] = (await exec(operation, opts, true, run)) as RawWithResponse;
+    const header = (name: string) => {
+      const h = res.headers[name];
+      return Array.isArray(h) ? h[0] : h;
+    };
+    const lastContact = Number(header('x-consul-lastcontact'));
+    return {
+      value,
+      index: header('x-consul-index') ?? '0',
+      knownLeader: header('x-consul-knownleader') === undefined ? undefined : header('x-consul-knownleader') === 'true',
+      lastContactMs: Number.isFinite(lastContact) ? lastContact : undefined,
+    };
+  }
+
   return {
     get address() {
       return consulAddressUrl(endpoints[current] ?? endpoints[0]!);
@@ -210,27 +240,18 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     },
     requestCounts: counts,
     call: (operation, opts, run) => exec(operation, opts, false, run),
-    async callIndexed(operation, opts, run) {
-      const [res, value] = (await exec(operation, opts, true, run)) as RawWithResponse;
-      const header = (name: string) => {
-        const h = res.headers[name];
-        return Array.isArray(h) ? h[0] : h;
-      };
-      const lastContact = Number(header('x-consul-lastcontact'));
-      return {
-        value,
-        index: header('x-consul-index') ?? '0',
-        knownLeader: header('x-consul-knownleader') === undefined ? undefined : header('x-consul-knownleader') === 'true',
-        lastContactMs: Number.isFinite(lastContact) ? lastContact : undefined,
-      };
-    },
+    callIndexed: (operation, opts, run) => indexed(operation, opts, run),
     request(operation, opts, req) {
       return exec(operation, opts, false, (c, ctx) => {
-        const raw = { name: operation, path: req.path, ctx, headers: token ? { 'x-consul-token': token } : ({} as Record<string, string>), ...(req.body === undefined ? {} : { type: 'json' as const, body: req.body }) };
+        const raw = rawRequest(operation, req, ctx);
         if (req.method === 'GET') return c._get(raw, bodyOrError);
         if (req.method === 'PUT') return c._put(raw, bodyOrError);
+        if (req.method === 'POST') return c._post(raw, bodyOrError);
         return c._delete(raw, bodyOrError);
       });
+    },
+    requestIndexed(operation, opts, req) {
+      return indexed(operation, opts, (c, ctx) => c._get(rawRequest(operation, req, ctx), responseAndBody));
     },
     destroy: () => {
       for (const c of clients) c?.destroy();
@@ -297,6 +318,8 @@ function tlsErrorCode(err: unknown): string | undefined {
 }
 
 const bodyOrError: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, request.res?.body));
+/** Like bodyOrError, but keeps the response (headers) as callIndexed expects it. */
+const responseAndBody: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, [request.res, request.res?.body]));
 
 function toConsulError(operation: string, err: unknown, endpoint: ConsulAddress): ConsulRequestError {
   const statusCode = readStatusCode(err);

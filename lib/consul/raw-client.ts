@@ -35,13 +35,14 @@ export interface RawRequest {
 }
 
 /** papi middleware: reads the finished request and passes on an error or a value. */
-export type RawMiddleware = (request: { err?: Error; res?: { body?: unknown } }, next: (skip: boolean, err?: Error, value?: unknown) => void) => void;
+export type RawMiddleware = (request: { err?: Error; res?: { body?: unknown; headers?: Record<string, string | string[] | undefined> } }, next: (skip: boolean, err?: Error, value?: unknown) => void) => void;
 
 /** The node-consul methods we call. */
 export interface RawConsulClient {
   /** papi's generic methods, for endpoints node-consul lacks (the ACL policy and token API). */
   _get(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
   _put(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
+  _post(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
   _delete(req: RawRequest, middleware: RawMiddleware): Promise<unknown>;
   kv: {
     get(opts: RawCommon & { key: string; recurse?: boolean }): Promise<unknown>;

@@ -10,11 +10,26 @@ export interface HealthSource {
   passingInstances(query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal): Promise<Indexed<ServiceInstance[]>>;
 }
 
-/** A HealthSource backed by `/v1/health/service/<svc>?passing&stale`. */
+/** A HealthSource backed by `/v1/health/service/<svc>?passing&stale` (`/v1/health/connect/<svc>` for a `connect` query). */
 export function consulHealthSource(api: ConsulApi): HealthSource {
   return {
     async passingInstances(query, index, waitSeconds, signal) {
       const opts: CallOptions = index ? { signal, timeoutMs: pollTimeoutMs(waitSeconds), blocking: true } : { signal };
+      if (query.connect) {
+        // node-consul has no method for the Connect health endpoint; same parameters, same answer shape.
+        const res = await api.requestIndexed('consul.health.connect', opts, {
+          path: `/health/connect/${encodeURIComponent(query.service)}`,
+          query: {
+            passing: 'true',
+            stale: 'true',
+            ...(query.datacenter ? { dc: query.datacenter } : {}),
+            ...(index ? { index, wait: `${waitSeconds}s` } : {}),
+          },
+        });
+        // Consul (1.16) ignores `tag` on this endpoint, so the tag filter is applied here.
+        const all = toServiceInstances(res.value);
+        return { value: query.tag ? all.filter((i) => i.tags.includes(query.tag!)) : all, index: res.index };
+      }
       const res = await api.callIndexed('consul.health.service', opts, (client, ctx) =>
         client.health.service({
           service: query.service,

@@ -8,6 +8,8 @@ export interface ServiceQuery {
   datacenter?: string;
   /** Datacenters to fall back to, in order, while the first has no passing instance. */
   failover?: readonly string[];
+  /** Connect-capable instances only (`/v1/health/connect/<service>`): Connect-native ones and those behind a sidecar. */
+  connect?: boolean;
 }
 
 /** True when two sorted instance lists route identically (ids, addresses, ports, tags, meta). */
@@ -29,5 +31,5 @@ export function instanceForPeer(instances: readonly ServiceInstance[], peer: str
 
 /** A stable key for a query, used to share one watch per query in a process. */
 export function queryKey(q: ServiceQuery): string {
-  return JSON.stringify([q.service, q.tag ?? '', q.datacenter ?? '', ...(q.failover ?? [])]);
+  return JSON.stringify([q.connect ? 'connect' : 'plain', q.service, q.tag ?? '', q.datacenter ?? '', ...(q.failover ?? [])]);
 }

@@ -9,6 +9,8 @@ export const GATEWAY_KEYS = {
   greeterTag: { schema: optionalName('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
   greeterDatacenter: { schema: optionalName('datacenter'), default: '', doc: "Consul datacenter to discover in (empty: the agent's own)" },
   greeterFailoverDatacenters: { schema: listKey(optionalName('datacenter').min(1), 'datacenter', 0, 8), default: [], doc: 'Datacenters to route to, in order, while the first has no passing instance (comma list; empty: no failover)' },
+  greeterTransport: { schema: z.string().trim().pipe(z.enum(['plaintext', 'connect'], "must be 'plaintext' or 'connect'")), default: 'plaintext', doc: "How to reach the Greeters: 'plaintext' gRPC, or 'connect' (Connect-native mTLS, authorized by intentions; discovers /v1/health/connect)" },
+  gatewayIdentity: { schema: z.string().trim().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'), default: '', doc: "Connect service identity the gateway presents (its token needs service:write on it; empty: leaseService)" },
   callDeadlineMs: { schema: intKey(50, 60_000), default: 2_000, doc: 'Deadline for one greet request, all attempts included' },
   deadlineMarginMs: { schema: intKey(0, 10_000), default: 250, doc: "Time kept back from the Lambda's remaining time to answer" },
   maxAttempts: { schema: intKey(1, 10), default: 3, doc: 'Attempts per request, hedged ones included; UNAVAILABLE moves on to another instance at once' },

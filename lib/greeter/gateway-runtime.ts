@@ -5,6 +5,7 @@
  * resolve through them. functions/greet.ts and functions/status.ts each hold
  * one in their runtime slot and pass it to the use case.
  */
+import { ConnectCertificates } from '../connect/connect-certificates';
 import { consulHealthSource } from '../discovery/health-source';
 import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { CallPolicy } from '../grpc/call-policy';
@@ -19,6 +20,10 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   /** Observed latencies and the hedging / ejection config the channels follow. */
   callPolicy: CallPolicy;
   clients: GreeterClientPool;
+  /** The Connect certificates of `identity` (leaf and roots), watched in the background from first use on. */
+  connectCertificates(identity: string): ConnectCertificates;
+  /** Every Connect identity watched so far, for /status. */
+  connectIdentities(): ConnectCertificates[];
 }
 
 /** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
@@ -35,12 +40,25 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
     return { maxAttempts: v.maxAttempts, hedgeMinDelayMs: v.hedgeMinDelayMs, hedgeMaxDelayMs: v.hedgeMaxDelayMs, ejectionFailurePercent: v.ejectionFailurePercent, ejectionMinRequests: v.ejectionMinRequests, ejectionBaseMs: v.ejectionBaseMs };
   });
   const clients = new GreeterClientPool(watches, Date.now, callPolicy);
+  const identities = new Map<string, ConnectCertificates>();
   return {
     ...base,
     watches,
     callPolicy,
     clients,
+    connectCertificates(identity) {
+      let certs = identities.get(identity);
+      if (!certs) {
+        certs = new ConnectCertificates(base.consul, identity, log);
+        identities.set(identity, certs);
+      }
+      certs.start();
+      return certs;
+    },
+    connectIdentities: () => [...identities.values()],
     close() {
+      for (const c of identities.values()) c.stop();
+      identities.clear();
       watches.stopAll();
       clients.closeAll();
       base.close();

@@ -1,4 +1,6 @@
 /** The greet use case: config → discovery → SayHello with retries. */
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { connectChannelCredentials } from '../connect/credentials';
 import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
@@ -26,7 +28,13 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
     ...(cfg.greeterTag ? { tag: cfg.greeterTag } : {}),
     ...(cfg.greeterDatacenter ? { datacenter: cfg.greeterDatacenter } : {}),
     ...(cfg.greeterFailoverDatacenters.length ? { failover: cfg.greeterFailoverDatacenters } : {}),
+    ...(cfg.greeterTransport === 'connect' ? { connect: true } : {}),
   };
+}
+
+/** The Connect identity the gateway presents. */
+export function gatewayIdentity(cfg: GatewayConfig): string {
+  return cfg.gatewayIdentity || cfg.leaseService;
 }
 
 /** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
@@ -36,15 +44,25 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
   watch.ensureFresh();
+  // Started before discovery is awaited, so a cold start fetches both at once; warm, it is cached.
+  const identity = query.connect ? gatewayIdentity(cfg) : undefined;
+  const certs = identity ? rt.connectCertificates(identity) : undefined;
   // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
   const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
   const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
-  const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service };
+  const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service, ...(identity ? { sourceIdentity: identity } : {}) };
   if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
+  let creds: (() => ChannelCredentials) | undefined;
+  if (certs) {
+    // Only a cold start waits here: afterwards the background watches keep the material current.
+    if (!certs.current()) await certs.ready(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs));
+    if (!certs.current()) throw new GreetError('unavailable', `no Connect certificate for ${identity} yet`, details);
+    creds = () => connectChannelCredentials(certs, query.service);
+  }
   // Read the Lambda's remaining time now: a cold start may have used some of it.
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
   const target = consulTarget(query);
-  const client = rt.clients.get(target, cfg.channelMaxIdleMs);
+  const client = rt.clients.get(target, cfg.channelMaxIdleMs, creds);
   const started = Date.now();
   try {
     const res = await sayHello(client, name, { deadline: started + budget, newChannel: rt.clients.isNew(target) });
@@ -58,11 +76,13 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   } catch (err) {
     if (!(err instanceof GreeterCallError)) throw err;
     rt.callPolicy.record({ ok: false, attempts: err.attempts });
+    const kind = err.kind === 'permission_denied' ? (identity ? 'forbidden_by_intention' : 'backend') : err.kind;
     const message = {
       unavailable: `every attempt to reach ${query.service} failed`,
       deadline: `${query.service} did not answer within ${budget} ms`,
+      forbidden_by_intention: `Consul intentions do not allow ${identity ?? ''} to call ${query.service}`,
       backend: `${query.service} failed the call (${statusName(err.grpcCode)})`,
-    }[err.kind];
-    throw new GreetError(err.kind, message, { ...details, attempts: err.attempts }, { cause: err });
+    }[kind];
+    throw new GreetError(kind, message, { ...details, attempts: err.attempts }, { cause: err });
   }
 }

@@ -2,12 +2,13 @@
 import type { ServiceQuery } from '../discovery/service-query';
 import { GrpcTargetError } from './errors';
 
-/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2&failover=dc3,dc4`. */
+/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2&failover=dc3,dc4` (`&connect=1`: Connect-capable instances). */
 export function consulTarget(q: ServiceQuery): string {
   const params = new URLSearchParams();
   if (q.tag) params.set('tag', q.tag);
   if (q.datacenter) params.set('dc', q.datacenter);
   if (q.failover?.length) params.set('failover', q.failover.join(','));
+  if (q.connect) params.set('connect', '1');
   const qs = params.toString();
   return `consul:///${encodeURIComponent(q.service)}${qs ? `?${qs}` : ''}`;
 }
@@ -21,5 +22,6 @@ export function parseConsulTargetPath(path: string): ServiceQuery {
   const tag = params.get('tag') || undefined;
   const datacenter = params.get('dc') || undefined;
   const failover = (params.get('failover') ?? '').split(',').filter(Boolean);
-  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}), ...(failover.length ? { failover } : {}) };
+  const connect = params.get('connect') === '1';
+  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}), ...(failover.length ? { failover } : {}), ...(connect ? { connect } : {}) };
 }

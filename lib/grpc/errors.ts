@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { AppError } from '../errors/app-error';
 
 /** How a call failed: the gRPC status decides, and the greet use case keeps the kind as is. */
-export type CallFailureKind = 'unavailable' | 'deadline' | 'backend';
+export type CallFailureKind = 'unavailable' | 'deadline' | 'permission_denied' | 'backend';
 
 /** A Greeter call that failed after `attempts` attempts. */
 export class GreeterCallError extends AppError<CallFailureKind> {
@@ -38,5 +38,6 @@ export function statusName(code: number): string {
 export function failureKind(code: number): CallFailureKind {
   if (code === status.UNAVAILABLE) return 'unavailable';
   if (code === status.DEADLINE_EXCEEDED) return 'deadline';
+  if (code === status.PERMISSION_DENIED) return 'permission_denied';
   return 'backend';
 }

@@ -4,7 +4,7 @@
  * replaced before use: after a Lambda freeze its connections can look READY
  * and then fail (grpc-node #2285), and a fresh connection costs ~1 ms.
  */
-import { credentials, type ChannelOptions } from '@grpc/grpc-js';
+import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { GreeterClient } from '../../proto/gen/helloworld';
 import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import type { CallPolicy } from './call-policy';
@@ -48,8 +48,11 @@ export class GreeterClientPool {
     };
   }
 
-  /** The client for `target`, replaced first if idle longer than `maxIdleMs`. */
-  get(target: string, maxIdleMs: number): GreeterClient {
+  /**
+   * The client for `target`, replaced first if idle longer than `maxIdleMs`. `creds` (default plaintext)
+   * are used when the channel is created; a target keeps the credentials it was created with.
+   */
+  get(target: string, maxIdleMs: number, creds?: () => ChannelCredentials): GreeterClient {
     const now = this.now();
     let entry = this.entries.get(target);
     if (entry && now - entry.lastUsedAt > maxIdleMs) {
@@ -58,7 +61,7 @@ export class GreeterClientPool {
       entry = undefined;
     }
     if (!entry) {
-      entry = { client: new GreeterClient(target, credentials.createInsecure(), this.options), createdAt: now, lastUsedAt: now };
+      entry = { client: new GreeterClient(target, creds ? creds() : credentials.createInsecure(), this.options), createdAt: now, lastUsedAt: now };
       this.entries.set(target, entry);
     }
     entry.lastUsedAt = now;

@@ -36,6 +36,7 @@ const GREET: Record<GreetErrorKind, Answer> = {
   unavailable: { status: 503, code: 'BACKEND_UNAVAILABLE', log: 'warn' },
   deadline: { status: 504, code: 'DEADLINE_EXCEEDED', log: 'warn' },
   backend: { status: 502, code: 'BACKEND_ERROR', log: 'warn' },
+  forbidden_by_intention: { status: 403, code: 'INTENTION_DENIED', log: 'warn' },
 };
 
 const REGISTRY: Record<RegistryErrorKind, Answer> = {

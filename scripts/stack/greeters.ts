@@ -26,6 +26,10 @@ export interface GreeterOptions {
   checkInterval?: string;
   /** false: serve only, do not register in Consul (e.g. to register through the registry API). */
   register?: boolean;
+  /** Serve Connect-native (mTLS, intentions); the token then needs service:write for its leaf too. */
+  connect?: boolean;
+  /** Present the leaf of this service instead (tests of a backend with the wrong identity). */
+  connectIdentity?: string;
   echo?: (line: string) => void;
 }
 
@@ -39,6 +43,8 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   if (o.failCode) args.push('--fail-code', o.failCode);
   args.push('--check-interval', o.checkInterval ?? '1s');
   if (o.register === false) args.push('--no-register');
+  if (o.connect) args.push('--connect');
+  if (o.connectIdentity) args.push('--connect-identity', o.connectIdentity);
   const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },

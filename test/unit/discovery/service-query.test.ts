@@ -53,9 +53,9 @@ describe('instanceForPeer', () => {
 });
 
 describe('queryKey', () => {
-  it('differs by service, tag and datacenter', () => {
-    const keys = new Set([queryKey({ service: 's' }), queryKey({ service: 't' }), queryKey({ service: 's', tag: 't' }), queryKey({ service: 's', datacenter: 'dc2' })]);
-    assert.equal(keys.size, 4);
+  it('differs by service, tag, datacenter and Connect', () => {
+    const keys = new Set([queryKey({ service: 's' }), queryKey({ service: 't' }), queryKey({ service: 's', tag: 't' }), queryKey({ service: 's', datacenter: 'dc2' }), queryKey({ service: 's', connect: true })]);
+    assert.equal(keys.size, 5);
   });
 
   it('differs by the failover datacenters and their order', () => {

@@ -16,6 +16,13 @@ describe('consul targets', () => {
     assert.equal(t, 'consul:///greeter?failover=dc3%2Cdc2');
     assert.deepEqual(parseConsulTargetPath(t.slice('consul:///'.length)), q);
   });
+  it('round-trips a Connect query, which never shares a target with a plaintext one', () => {
+    const q = { service: 'greeter', tag: 'v1', connect: true };
+    const t = consulTarget(q);
+    assert.equal(t, 'consul:///greeter?tag=v1&connect=1');
+    assert.notEqual(t, consulTarget({ service: 'greeter', tag: 'v1' }));
+    assert.deepEqual(parseConsulTargetPath(t.slice('consul:///'.length)), q);
+  });
   it('leaves out an empty failover list', () => {
     assert.equal(consulTarget({ service: 'greeter', failover: [] }), 'consul:///greeter');
     assert.deepEqual(parseConsulTargetPath('greeter?failover=,'), { service: 'greeter' });

@@ -88,6 +88,7 @@ describe('sayHello', () => {
   for (const [code, kind] of [
     [status.UNAVAILABLE, 'unavailable'],
     [status.DEADLINE_EXCEEDED, 'deadline'],
+    [status.PERMISSION_DENIED, 'permission_denied'],
     [status.INTERNAL, 'backend'],
     [status.UNKNOWN, 'backend'],
     [status.INVALID_ARGUMENT, 'backend'],

@@ -124,6 +124,10 @@ export class FakeConsul implements ConsulApi {
     return Promise.reject(new Error(`FakeConsul does not implement raw endpoint ${operation}`));
   }
 
+  requestIndexed(operation: string): Promise<Indexed<unknown>> {
+    return Promise.reject(new Error(`FakeConsul does not implement raw endpoint ${operation}`));
+  }
+
   destroy(): void {
     this.destroyed = true;
   }
@@ -155,6 +159,7 @@ export class FakeConsul implements ConsulApi {
     return {
       _get: notRaw,
       _put: notRaw,
+      _post: notRaw,
       _delete: notRaw,
       kv: {
         get: async (a) => {

@@ -59,6 +59,7 @@ describe('errorResponse for greet errors', () => {
     unavailable: { status: 503, code: 'BACKEND_UNAVAILABLE', retryAfter: '7', logged: 'warn' },
     deadline: { status: 504, code: 'DEADLINE_EXCEEDED', logged: 'warn' },
     backend: { status: 502, code: 'BACKEND_ERROR', logged: 'warn' },
+    forbidden_by_intention: { status: 403, code: 'INTENTION_DENIED', logged: 'warn' },
   };
   for (const [kind, want] of Object.entries(table) as [GreetErrorKind, Expected][]) {
     it(`answers ${kind} with ${want.status} ${want.code}${want.retryAfter ? ' and Retry-After' : ''}, showing the message`, () => {

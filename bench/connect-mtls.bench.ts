@@ -1,0 +1,106 @@
+/**
+ * `node --import tsx bench/connect-mtls.bench.ts`: the warm-path cost of Connect-native mTLS against
+ * plaintext in the same run. Two gateway runtimes (one per transport, each with its own config prefix)
+ * greet through the greet use case in-process, against a real Consul with ACLs and two backends per
+ * transport; blocks alternate so drift on a shared machine hits both alike. Also: cold starts per
+ * transport (config, discovery, and for mTLS the leaf + roots and the first handshake).
+ */
+import { performance } from 'node:perf_hooks';
+import { kvPut } from '../lib/consul/kv';
+import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
+import { greet } from '../lib/greeter/greet';
+import { silentLog } from '../lib/log/logger';
+import { startTestStack } from '../test/integration/harness';
+
+const N = Number(process.env.BENCH_N ?? 2000);
+const BLOCK = 100;
+const PREFIX = 'config/greeter-gateway/bench/';
+
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function runtimeFor(prefix: string): GatewayRuntime {
+  process.env.CONFIG_PREFIX = prefix;
+  return createGatewayRuntime(silentLog);
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack(PREFIX);
+  try {
+    const put = async (sub: string, values: Record<string, string>) => {
+      for (const [k, v] of Object.entries(values)) await kvPut(stack.admin, `${PREFIX}${sub}${k}`, v);
+    };
+    await put('plain/', { discoveryMinIntervalMs: '0', greeterTag: 'plain' });
+    await put('mtls/', { discoveryMinIntervalMs: '0', greeterTag: 'mtls', greeterTransport: 'connect' });
+    await stack.admin.request('bench.intention', {}, { method: 'PUT', path: '/connect/intentions/exact', query: { source: 'greeter-gateway-lambda', destination: 'greeter' }, body: { Action: 'allow' } });
+    await stack.addGreeter({ id: 'plain-1', tags: ['plain'] });
+    await stack.addGreeter({ id: 'plain-2', tags: ['plain'] });
+    await stack.addGreeter({ id: 'mtls-1', tags: ['mtls'], connect: true });
+    await stack.addGreeter({ id: 'mtls-2', tags: ['mtls'], connect: true });
+    process.env.CONSUL_HTTP_ADDR = stack.consul.address;
+    process.env.CONSUL_HTTP_TOKEN = stack.gatewayToken;
+
+    const call = (rt: GatewayRuntime, name: string) => greet(rt, name, () => 10_000);
+    const coldPlain: number[] = [];
+    const coldMtls: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      for (const [sub, out] of [['plain/', coldPlain], ['mtls/', coldMtls]] as const) {
+        const rt = runtimeFor(`${PREFIX}${sub}`);
+        out.push(await time(() => call(rt, 'cold')));
+        rt.close();
+      }
+    }
+
+    const plain = runtimeFor(`${PREFIX}plain/`);
+    const mtls = runtimeFor(`${PREFIX}mtls/`);
+    for (let i = 0; i < 300; i++) {
+      await call(plain, 'warm');
+      await call(mtls, 'warm');
+    }
+    const p: number[] = [];
+    const m: number[] = [];
+    for (let done = 0; done < N; done += BLOCK) {
+      for (let i = 0; i < BLOCK; i++) p.push(await time(() => call(plain, `p${i}`)));
+      for (let i = 0; i < BLOCK; i++) m.push(await time(() => call(mtls, `m${i}`)));
+    }
+    const served = new Set<string>();
+    for (let i = 0; i < 20; i++) served.add((await call(mtls, 'who')).servedBy.id);
+    if ([...served].some((id) => !id.startsWith('mtls-'))) throw new Error(`the mTLS runtime was served by ${[...served].join(', ')}`);
+    plain.close();
+    mtls.close();
+
+    const sp = stats(p);
+    const sm = stats(m);
+    const cp = stats(coldPlain);
+    const cm = stats(coldMtls);
+    const fmt = (x: number) => x.toFixed(3).padStart(8);
+    console.log(`\nnode ${process.version}, ${N} warm greets per transport (greet use case in-process), loopback, 2 backends each\n`);
+    console.log('case                               n      p50 ms   p99 ms  mean ms');
+    console.log(`warm greet, plaintext         ${String(sp.n).padStart(5)} ${fmt(sp.p50)} ${fmt(sp.p99)} ${fmt(sp.mean)}`);
+    console.log(`warm greet, Connect mTLS      ${String(sm.n).padStart(5)} ${fmt(sm.p50)} ${fmt(sm.p99)} ${fmt(sm.mean)}`);
+    console.log(`cold start, plaintext         ${String(cp.n).padStart(5)} ${fmt(cp.p50)} ${fmt(cp.p99)} ${fmt(cp.mean)}`);
+    console.log(`cold start, Connect mTLS      ${String(cm.n).padStart(5)} ${fmt(cm.p50)} ${fmt(cm.p99)} ${fmt(cm.mean)}`);
+    console.log(`\nwarm mTLS / plaintext: p50 ${(sm.p50 / sp.p50).toFixed(2)}x (+${(sm.p50 - sp.p50).toFixed(3)} ms)   p99 ${(sm.p99 / sp.p99).toFixed(2)}x`);
+    console.log(`cold mTLS - plaintext: median +${(cm.p50 - cp.p50).toFixed(3)} ms`);
+    console.log(`mTLS calls served by: ${[...served].sort().join(', ')}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
