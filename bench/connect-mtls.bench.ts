@@ -5,28 +5,16 @@
  * transport; blocks alternate so drift on a shared machine hits both alike. Also: cold starts per
  * transport (config, discovery, and for mTLS the leaf + roots and the first handshake).
  */
-import { performance } from 'node:perf_hooks';
 import { kvPut } from '../lib/consul/kv';
 import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { startTestStack } from '../test/integration/harness';
+import { stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const BLOCK = 100;
 const PREFIX = 'config/greeter-gateway/bench/';
-
-function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 function runtimeFor(prefix: string): GatewayRuntime {
   process.env.CONFIG_PREFIX = prefix;

@@ -5,10 +5,10 @@
  * the seed article's new-client-per-call. Prints p50/p99 and ratios.
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
 import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
 import { httpEvent, lambdaContext, startTestStack } from '../test/integration/harness';
+import { stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const BLOCK = 100;
@@ -22,18 +22,6 @@ function rawCall(client: GreeterClient, name: string): Promise<void> {
 async function greetOnce(name: string): Promise<void> {
   const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
   if (res.statusCode !== 200) throw new Error(`greet answered ${res.statusCode}: ${res.body}`);
-}
-
-function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-async function time(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
 }
 
 async function main(): Promise<void> {

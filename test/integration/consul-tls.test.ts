@@ -17,7 +17,7 @@ import { createConsulTlsFiles, type ConsulTlsFiles } from '../../scripts/stack/c
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
-import { eventually, httpEvent, lambdaContext, passingIds } from './harness';
+import { captureOutput, eventually, httpEvent, lambdaContext, passingIds } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
 const SAVED_ENV = { ...process.env };
@@ -35,26 +35,6 @@ type Json = { error?: { code: string; message: string } } & Record<string, unkno
 async function greet(name: string) {
   const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
   return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as Json };
-}
-
-/** Runs `fn` while collecting the function's log lines (Powertools JSON, to stdout and stderr). */
-async function captureLogLines<T>(fn: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
-  const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((s) => s.write.bind(s));
-  streams.forEach((stream, i) => {
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      chunks.push(String(chunk));
-      return writes[i]!(chunk, ...rest);
-    }) as typeof stream.write;
-  });
-  try {
-    const result = await fn();
-    // Chunk by chunk: the test runner writes its own (binary) events to stdout in between.
-    return { result, lines: chunks.flatMap((c) => c.split('\n')).filter((l) => l.startsWith('{"level":')) };
-  } finally {
-    streams.forEach((stream, i) => (stream.write = writes[i]!));
-  }
 }
 
 const resetRuntimes = () => {
@@ -158,7 +138,7 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
   ]) {
     it(`fails closed with 503 CONSUL_UNAVAILABLE and one clear error line for ${c.name}`, async () => {
       useTlsEnvironment(c.env());
-      const { result: r, lines } = await captureLogLines(() => greet('Ada'));
+      const { result: r, logLines: lines } = await captureOutput(() => greet('Ada'));
       assert.equal(r.status, 503, JSON.stringify(r.body));
       assert.equal(r.body.error?.code, 'CONSUL_UNAVAILABLE');
       assert.ok(r.headers['retry-after']);

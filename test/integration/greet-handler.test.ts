@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { freePort } from '../../scripts/stack/processes';
-import { eventually, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
+import { captureOutput, eventually, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
 
 type Json = Record<string, unknown> & { error?: { code: string; message: string } };
 async function greet(name: string, remainingMs?: number) {
@@ -20,24 +20,6 @@ async function status() {
     discovery: { instances: { id: string }[] }[];
     consulRequests: Record<string, number>;
   };
-}
-
-/** Runs `fn` while collecting what the process writes to stdout and stderr (the logger writes warnings to stderr). */
-async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string }> {
-  const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((s) => s.write.bind(s));
-  streams.forEach((stream, i) => {
-    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-      chunks.push(String(chunk));
-      return writes[i]!(chunk, ...rest);
-    }) as typeof stream.write;
-  });
-  try {
-    return { result: await fn(), output: chunks.join('') };
-  } finally {
-    streams.forEach((stream, i) => (stream.write = writes[i]!));
-  }
 }
 
 let stack: TestStack;

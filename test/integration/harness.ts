@@ -127,3 +127,27 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
+
+/**
+ * Runs `fn` while collecting what the process writes to stdout and stderr (the logger writes
+ * warnings and errors to stderr); `logLines` are the logger's JSON lines among them.
+ */
+export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: T; output: string; logLines: string[] }> {
+  const chunks: string[] = [];
+  const streams = [process.stdout, process.stderr];
+  const writes = streams.map((s) => s.write.bind(s));
+  streams.forEach((stream, i) => {
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      chunks.push(String(chunk));
+      return writes[i]!(chunk, ...rest);
+    }) as typeof stream.write;
+  });
+  try {
+    const result = await fn();
+    // Chunk by chunk: the test runner writes its own (binary) events to stdout in between.
+    const logLines = chunks.flatMap((c) => c.split('\n')).filter((l) => l.startsWith('{"level":'));
+    return { result, output: chunks.join(''), logLines };
+  } finally {
+    streams.forEach((stream, i) => (stream.write = writes[i]!));
+  }
+}
