@@ -14,7 +14,7 @@ import Consul from 'consul';
 import { consulAddressUrl, parseConsulAddresses, type ConsulAddress } from './consul-address';
 import type { RawConsulClient, RawMiddleware, RawWithResponse } from './raw-client';
 import { backoffMs } from '../util/backoff';
-import { ConsulRequestError, ConsulTimeoutError } from './errors';
+import { ConsulRequestError, ConsulTimeoutError, ConsulTlsError } from './errors';
 
 /** How to reach Consul and with which ACL token. */
 export interface ConsulConnection {
@@ -42,15 +42,6 @@ export interface ConsulTls {
   key?: string;
   /** The name the agent's certificate must carry, instead of the address's host; also sent as SNI (CONSUL_TLS_SERVER_NAME). */
   serverName?: string;
-}
-
-/**
- * The agent's certificate did not verify (unknown CA, wrong name, expired), or the agent refused
- * ours: an unavailable ConsulRequestError (503 CONSUL_UNAVAILABLE at the edge) that is never
- * treated as "no answer", so a call does not move on to another address because of it.
- */
-export class ConsulTlsError extends ConsulRequestError {
-  override name = 'ConsulTlsError';
 }
 
 /** Per-call options shared by every operation. */

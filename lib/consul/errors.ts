@@ -28,6 +28,15 @@ export class ConsulTimeoutError extends ConsulRequestError {
   override name = 'ConsulTimeoutError';
 }
 
+/**
+ * The agent's certificate did not verify (unknown CA, wrong name, expired), or the agent refused
+ * ours: an unavailable ConsulRequestError (503 CONSUL_UNAVAILABLE at the edge) that is never
+ * treated as "no answer", so a call does not move on to another address because of it.
+ */
+export class ConsulTlsError extends ConsulRequestError {
+  override name = 'ConsulTlsError';
+}
+
 /** Consul's address (CONSUL_HTTP_ADDR or a CLI flag) cannot be parsed. */
 export class ConsulAddressError extends AppError<'invalid_address'> {
   override name = 'ConsulAddressError';

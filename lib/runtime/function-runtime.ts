@@ -4,7 +4,8 @@
  * lease. A domain runtime (gateway, registry, health-sync) adds its own parts
  * on top; the function's runtime slot holds the one instance.
  */
-import { createConsulApi, ConsulTlsError, type ConsulApi, type ConsulTls } from '../consul/consul-api';
+import { createConsulApi, type ConsulApi, type ConsulTls } from '../consul/consul-api';
+import { ConsulTlsError } from '../consul/errors';
 import { ConfigStore, type LoadedConfig } from '../config/config-store';
 import { readFunctionEnvironment, resolveConsulTls, type FunctionEnvironment } from '../config/environment';
 import type { ConfigValues, KeySpecs } from '../config/key-specs';

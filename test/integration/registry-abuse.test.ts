@@ -41,10 +41,8 @@ const catalogNames = async () => Object.keys((await fetch(`http://${stack.consul
 
 before(async () => {
   stack = await startTestStack('config/greeter-gateway/local/');
-  const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
-  await seedDefaultConfig(admin, stack.prefix);
-  await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: PREFIXES.join(','), allowedServices: SERVICES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8', allowLoopback: 'true' });
-  admin.destroy();
+  await seedDefaultConfig(stack.admin, stack.prefix);
+  await seedDefaultConfig(stack.admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: PREFIXES.join(','), allowedServices: SERVICES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8', allowLoopback: 'true' });
   await stack.addGreeter({ id: BACKEND_ID });
   const registryToken = await provisionToken(stack.admin, registryPolicies(PREFIXES, SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { ConsulTlsError, createConsulApi } from '../../../lib/consul/consul-api';
-import { ConsulRequestError, ConsulTimeoutError } from '../../../lib/consul/errors';
+import { createConsulApi } from '../../../lib/consul/consul-api';
+import { ConsulRequestError, ConsulTimeoutError, ConsulTlsError } from '../../../lib/consul/errors';
 import { kvGetRecursive } from '../../../lib/consul/kv';
 import { deferred, drainMicrotasks } from '../helpers/deferred';
 
