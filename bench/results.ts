@@ -1,0 +1,87 @@
+/**
+ * The shape of what each benchmark writes to bench/results/<section>.json, so that
+ * bench/report.ts can merge them into bench/results/latest.json and draw the chart.
+ * Every figure is in milliseconds unless its name says otherwise.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+/** Percentiles of one set of samples. */
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p90?: number;
+  p99: number;
+  mean: number;
+}
+
+/** Warm path (bench/greet.bench.ts). */
+export interface WarmResult {
+  /** One entry per path: raw grpc-js, our greet handler, the seed article's lookup + new client per call. */
+  latency: Array<{ path: 'raw' | 'greet' | 'seed' | string } & Percentiles>;
+  ratios: Record<string, number>;
+  /** 16 in flight: calls per second of one environment against raw grpc-js. */
+  concurrency?: { inFlight: number; greetPerSec: number; rawPerSec: number; ratio: number };
+  [extra: string]: unknown;
+}
+
+/** Cold start in the Lambda Runtime Interface Emulator (bench/cold-start.bench.ts). */
+export interface ColdStartResult {
+  /** Medians: the emulator's init duration and the first invocation, ours and the minimal floor Lambda. */
+  greet: { initMs: number; firstInvokeMs: number; totalMs: number };
+  floor: { initMs: number; firstInvokeMs: number; totalMs: number };
+  ratio: number;
+  /** Median time of each cold-start step, in the order they happen. */
+  breakdown: Array<{ step: string; ms: number }>;
+  [extra: string]: unknown;
+}
+
+/** Bundles (bench/bundle.bench.ts): size, require time and memory per function. */
+export interface BundleResult {
+  functions: Array<{ name: string; bytes: number; requireMs: number; rssMb?: number }>;
+  grpcJsAlone: { bytes?: number; requireMs: number; rssMb?: number };
+  [extra: string]: unknown;
+}
+
+/** Fleet-scale model (bench/fleet/*): Consul's load against the number of warm environments. */
+export interface FleetResult {
+  rows: Array<{
+    environments: number;
+    processes: number;
+    consulRequestsPerSec: number;
+    consulCpuPercent: number;
+    consulRssMb: number;
+    propagationP50Ms: number;
+    propagationMaxMs: number;
+    connectionsPerIp: number;
+    http429: number;
+  }>;
+  /** The formula for users, in words and numbers. */
+  formula: string;
+  [extra: string]: unknown;
+}
+
+/** What every section carries besides its figures: where and when it ran. */
+export interface RunInfo {
+  node: string;
+  cpus: string;
+  cores: number;
+  memoryGiB: number;
+  finishedAt: string;
+}
+
+/** This machine and now. */
+export function runInfo(): RunInfo {
+  const c = cpus();
+  return { node: process.version, cpus: c[0]?.model ?? 'unknown', cores: c.length, memoryGiB: Math.round(totalmem() / 2 ** 30), finishedAt: new Date().toISOString() };
+}
+
+/** Writes one section's figures to bench/results/<section>.json. */
+export function writeResult(section: 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls', data: object): string {
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${section}.json`);
+  writeFileSync(file, `${JSON.stringify({ section, run: runInfo(), ...data }, null, 2)}\n`);
+  return file;
+}
