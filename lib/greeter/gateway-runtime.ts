@@ -13,6 +13,7 @@ import { GreeterClientPool } from '../grpc/greeter-client-pool';
 import type { Log } from '../log/logger';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { GATEWAY_KEYS } from './gateway-config';
+import { loadGreeterCa } from './greeter-ca';
 
 /** Everything a gateway invocation reuses. */
 export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
@@ -24,6 +25,8 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   connectCertificates(identity: string): ConnectCertificates;
   /** Every Connect identity watched so far, for /status. */
   connectIdentities(): ConnectCertificates[];
+  /** The Greeters' CA for greeterTransport=tls, read once per environment (a failed read is retried next time). */
+  greeterCa(): Promise<string | undefined>;
 }
 
 /** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
@@ -41,6 +44,7 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
   });
   const clients = new GreeterClientPool(watches, Date.now, callPolicy);
   const identities = new Map<string, ConnectCertificates>();
+  let ca: Promise<string | undefined> | undefined;
   return {
     ...base,
     watches,
@@ -56,6 +60,13 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
       return certs;
     },
     connectIdentities: () => [...identities.values()],
+    greeterCa() {
+      ca ??= loadGreeterCa(base.secrets).catch((err: unknown) => {
+        ca = undefined;
+        throw err;
+      });
+      return ca;
+    },
     close() {
       for (const c of identities.values()) c.stop();
       identities.clear();

@@ -6,6 +6,7 @@ import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError, statusName } from '../grpc/errors';
 import { sayHello } from '../grpc/greeter-call';
+import { greeterTlsCredentials } from '../grpc/tls-credentials';
 import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
@@ -37,6 +38,11 @@ export function gatewayIdentity(cfg: GatewayConfig): string {
   return cfg.gatewayIdentity || cfg.leaseService;
 }
 
+/** The name every Greeter certificate must carry with greeterTransport=tls. */
+export function greeterTlsServerName(cfg: GatewayConfig): string {
+  return cfg.greeterTlsServerName || `${cfg.greeterService}.service.consul`;
+}
+
 /** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
 export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
   const loaded = await rt.begin();
@@ -47,6 +53,10 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   // Started before discovery is awaited, so a cold start fetches both at once; warm, it is cached.
   const identity = query.connect ? gatewayIdentity(cfg) : undefined;
   const certs = identity ? rt.connectCertificates(identity) : undefined;
+  const tlsName = cfg.greeterTransport === 'tls' ? greeterTlsServerName(cfg) : undefined;
+  const ca = tlsName ? rt.greeterCa() : undefined;
+  // Awaited below, after discovery; until then a failed read must not count as unhandled.
+  ca?.catch(() => undefined);
   // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
   const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
   const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
@@ -58,10 +68,13 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
     if (!certs.current()) await certs.ready(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs));
     if (!certs.current()) throw new GreetError('unavailable', `no Connect certificate for ${identity} yet`, details);
     creds = () => connectChannelCredentials(certs, query.service);
+  } else if (ca && tlsName) {
+    const pem = await ca;
+    creds = () => greeterTlsCredentials(pem, tlsName);
   }
   // Read the Lambda's remaining time now: a cold start may have used some of it.
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
-  const target = consulTarget(query);
+  const target = consulTarget(query, tlsName ? { tlsServerName: tlsName } : {});
   const client = rt.clients.get(target, cfg.channelMaxIdleMs, creds);
   const started = Date.now();
   try {

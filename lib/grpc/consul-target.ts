@@ -2,13 +2,17 @@
 import type { ServiceQuery } from '../discovery/service-query';
 import { GrpcTargetError } from './errors';
 
-/** The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2&failover=dc3,dc4` (`&connect=1`: Connect-capable instances). */
-export function consulTarget(q: ServiceQuery): string {
+/**
+ * The gRPC target for a query, e.g. `consul:///greeter?tag=v1&dc=dc2&failover=dc3,dc4` (`&connect=1`: Connect-capable
+ * instances; `&tls=<name>`: TLS channels that verify `name`, so that they never share a channel with plaintext ones).
+ */
+export function consulTarget(q: ServiceQuery, transport: { tlsServerName?: string } = {}): string {
   const params = new URLSearchParams();
   if (q.tag) params.set('tag', q.tag);
   if (q.datacenter) params.set('dc', q.datacenter);
   if (q.failover?.length) params.set('failover', q.failover.join(','));
   if (q.connect) params.set('connect', '1');
+  if (transport.tlsServerName) params.set('tls', transport.tlsServerName);
   const qs = params.toString();
   return `consul:///${encodeURIComponent(q.service)}${qs ? `?${qs}` : ''}`;
 }
