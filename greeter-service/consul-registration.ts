@@ -31,6 +31,8 @@ export interface RegisterGreeterOptions {
   timeoutMs?: number;
   /** Register as Connect-native (`Connect.Native = true`, TCP check instead of the gRPC one). */
   connectNative?: boolean;
+  /** The instance serves TLS: its check speaks TLS, verifying this name only when `verify` is set. */
+  tls?: { serverName: string; verify: boolean };
 }
 
 /** A registered instance. */
@@ -80,6 +82,7 @@ export async function registerGreeter(opts: RegisterGreeterOptions): Promise<Gre
         // Lets Consul clean up after an instance that died without deregistering.
         deregisterCriticalServiceAfter: '1m',
         ...(opts.connectNative ? { connectNative: true } : {}),
+        ...(opts.tls ? { tls: opts.tls } : {}),
       },
       { timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS },
     );

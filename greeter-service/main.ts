@@ -2,6 +2,7 @@
  * CLI entry for one Greeter instance: serve, register in Consul, print READY,
  * and on SIGTERM/SIGINT leave Consul before draining so callers move away first.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseConsulAddress } from '../lib/consul/consul-address';
@@ -23,6 +24,11 @@ const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
   --connect                serve Connect-native: mTLS with the leaf certificate from the local agent,
                            client certificates required, every call authorized by Consul intentions
   --connect-identity <s>   service identity whose leaf to present (default: --service; tests only)
+  --tls-cert <file>        serve gRPC over TLS with this PEM certificate (chain) ...
+  --tls-key <file>         ... and its PEM private key (outside the mesh; callers use greeterTransport=tls)
+  --tls-server-name <n>    the name the certificate carries, for the agent's check (default <service>.service.consul)
+  --check-tls-verify       the agent's check verifies the certificate too (needs enable_agent_tls_for_checks
+                           and the CA in the agent's TLS config; default: the check only speaks TLS)
   --no-register            do not register in Consul
   -h, --help               show this help`;
 
@@ -64,6 +70,10 @@ function parseCli(argv: string[]) {
       'no-register': { type: 'boolean', default: false },
       connect: { type: 'boolean', default: false },
       'connect-identity': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-server-name': { type: 'string' },
+      'check-tls-verify': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,7 +81,7 @@ function parseCli(argv: string[]) {
   const latencyMs = num('latency-ms', values['latency-ms'], 0, (n) => Number.isFinite(n) && n >= 0);
   const failRate = num('fail-rate', values['fail-rate'], 0, (n) => n >= 0 && n <= 1);
   if (values.host.trim() === '') throw new UsageError('--host must not be empty');
-  for (const [flag, v] of [['id', values.id], ['service', values.service], ['connect-identity', values['connect-identity']]] as const) {
+  for (const [flag, v] of [['id', values.id], ['service', values.service], ['connect-identity', values['connect-identity']], ['tls-server-name', values['tls-server-name']]] as const) {
     if (v !== undefined && !NAME_RE.test(v)) throw new UsageError(`invalid --${flag} "${v}" (use letters, digits, . _ -)`);
   }
   if (!DURATION_RE.test(values['check-interval'])) {
@@ -83,10 +93,24 @@ function parseCli(argv: string[]) {
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
+  if (values['tls-cert'] && values.connect) throw new UsageError('--tls-cert and --connect exclude each other (Connect-native serves its own leaf)');
   const tags = values.tags.split(',').map((t) => t.trim()).filter((t) => t !== '');
   const failCode = grpc.status[values['fail-code'] as keyof typeof grpc.status];
   if (typeof failCode !== 'number' || failCode === grpc.status.OK) throw new UsageError(`invalid --fail-code "${values['fail-code']}"`);
   return { ...values, port, latencyMs, failRate, failCode, tags, agent };
+}
+
+/** TLS server credentials from PEM files (no client certificates asked for: callers outside the mesh authenticate otherwise). */
+function tlsServerCredentials(certFile: string, keyFile: string): grpc.ServerCredentials {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  };
+  return grpc.ServerCredentials.createSsl(null, [{ cert_chain: read('tls-cert', certFile), private_key: read('tls-key', keyFile) }], false);
 }
 
 /** Wildcard binds are not dialable, so Consul gets loopback for them instead. */
@@ -112,9 +136,11 @@ async function main(): Promise<void> {
   const connect = cli.connect
     ? await startConnectNative(greeterConsulApi(cli.agent), cli.service, cli['connect-identity'] ?? cli.service, { debug: () => undefined, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) })
     : undefined;
+  const tls = cli['tls-cert'] && cli['tls-key'] ? tlsServerCredentials(cli['tls-cert'], cli['tls-key']) : undefined;
   const server: GreeterServerHandle = await startGreeterServer({
     host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate, failCode: cli.failCode,
     ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
+    ...(tls ? { credentials: tls } : {}),
   });
   log('info', 'greeter listening', { id, host: cli.host, port: server.port, ...(connect ? { connect: connect.serviceUri } : {}) });
 
@@ -143,6 +169,7 @@ async function main(): Promise<void> {
     registration = registerGreeter({
       agent: cli.agent, service: cli.service, instanceId: id, address: advertiseAddress(cli.host),
       port: server.port, tags: cli.tags, checkInterval: cli['check-interval'], connectNative: cli.connect,
+      ...(tls ? { tls: { serverName: cli['tls-server-name'] ?? `${cli.service}.service.consul`, verify: cli['check-tls-verify'] } } : {}),
     });
     try {
       await registration;

@@ -69,8 +69,12 @@ const LOCAL_SERVICE_PREFIXES = ['ephemeral-'];
  * prefix, which would also reach greeter-gateway-lambda) and the config `allowedServices=greeter`.
  */
 const LOCAL_SERVICES: string[] = [];
-/** Services whose TTL checks health-sync may set (its probe grant, separate from the registry's names). */
-const HEALTH_SYNC_PROBE_PREFIXES = ['ephemeral-', 'greeter'];
+/**
+ * Services whose TTL checks health-sync may set (its probe grant, separate from the registry's names):
+ * prefixes end with "-" like the registry's, and `greeter` is named exactly, never as a prefix.
+ */
+const HEALTH_SYNC_PROBE_PREFIXES = ['ephemeral-'];
+const HEALTH_SYNC_PROBE_SERVICES = ['greeter'];
 
 /** A path as a shell word: quoted only when it needs to be. */
 const sh = (path: string) => (/^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`);
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
   const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
+  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
 
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });

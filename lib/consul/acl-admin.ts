@@ -83,17 +83,23 @@ function withPrefixPolicies(base: string, template: string, servicePrefixes: rea
  * `greeter…` lease, which it does not own.
  */
 export function registryPolicies(servicePrefixes: readonly string[], services: readonly string[] = []): PolicyRef[] {
-  const bad = servicePrefixes.find((p) => !/^[a-z0-9][a-z0-9-]*-$/.test(p));
-  if (bad !== undefined) throw new PolicyTemplateError(`registry service prefix ${JSON.stringify(bad)} must end with "-"; name a single service exactly instead`);
-  return [
-    ...withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes),
-    ...services.map((service) => ({ name: `instance-registry-service-${service}`, template: 'instance-registry-service', params: { service } })),
-  ];
+  checkPrefixes('registry', servicePrefixes);
+  return [...withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes), ...exactServicePolicies('instance-registry-service', services)];
 }
 
-/** The policies of the health-sync job: its base policy plus one per probed service prefix. */
-export function healthSyncPolicies(probedPrefixes: readonly string[]): PolicyRef[] {
-  return withPrefixPolicies('health-sync', 'health-sync-probe', probedPrefixes);
+/** The policies of the health-sync job: its base policy, one per probed service prefix (ending in "-", as the registry's) and one per exact probed service. */
+export function healthSyncPolicies(probedPrefixes: readonly string[], probedServices: readonly string[] = []): PolicyRef[] {
+  checkPrefixes('health-sync probe', probedPrefixes);
+  return [...withPrefixPolicies('health-sync', 'health-sync-probe', probedPrefixes), ...exactServicePolicies('health-sync-probe-service', probedServices)];
+}
+
+function checkPrefixes(what: string, prefixes: readonly string[]): void {
+  const bad = prefixes.find((p) => !/^[a-z0-9][a-z0-9-]*-$/.test(p));
+  if (bad !== undefined) throw new PolicyTemplateError(`${what} service prefix ${JSON.stringify(bad)} must end with "-"; name a single service exactly instead`);
+}
+
+function exactServicePolicies(template: string, services: readonly string[]): PolicyRef[] {
+  return services.map((service) => ({ name: `${template}-${service}`, template, params: { service } }));
 }
 
 /** Extra policies for the health-sync reverse direction: node write on the synthetic node, service write per imported service. */

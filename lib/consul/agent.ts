@@ -60,6 +60,12 @@ export interface GrpcServiceRegistration {
    * requires client certificates, which the agent's gRPC check cannot present, so the check is TCP instead.
    */
   connectNative?: boolean;
+  /**
+   * The service serves gRPC over TLS: the check speaks TLS to it, verifying `serverName` only when
+   * `verify` is set. An agent verifies check certificates against its own CA only with
+   * `enable_agent_tls_for_checks`; without it the check trusts only the system roots, which a private CA is not in.
+   */
+  tls?: { serverName: string; verify: boolean };
   /** Consul durations, e.g. `1s`. */
   interval: string;
   timeout: string;
@@ -80,7 +86,7 @@ export async function registerGrpcService(api: ConsulApi, reg: GrpcServiceRegist
       ...(reg.connectNative ? { connect: { native: true } } : {}),
       check: reg.connectNative
         ? { name: `TCP check of ${reg.id} (Connect-native mTLS)`, tcp: reg.grpc, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter }
-        : { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: false, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
+        : { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: Boolean(reg.tls), ...(reg.tls ? { tlsservername: reg.tls.serverName, tlsskipverify: !reg.tls.verify } : {}), interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
     }),
   );
 }

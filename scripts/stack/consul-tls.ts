@@ -31,22 +31,13 @@ export interface ConsulTlsOptions {
 
 /** Makes a CA and a server and a client certificate signed by it. */
 export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFiles {
-  const bin = ensureConsulBinary((l) => console.error(l));
   const dc = opts.datacenter ?? 'dc1';
   const days = String(opts.days ?? 2);
-  const dir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-tls-'));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  try {
-    // The CLI writes into its working directory and picks up the CA it finds there.
-    const run = (args: string[]) => execFileSync(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
-    run(['tls', 'ca', 'create', '-days', days]);
-    run(['tls', 'cert', 'create', '-server', '-dc', dc, '-days', days]);
-    run(['tls', 'cert', 'create', '-client', '-dc', dc, '-days', days]);
-  } catch (err) {
-    remove();
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`consul tls failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
-  }
+  const dir = consulTls([
+    ['tls', 'ca', 'create', '-days', days],
+    ['tls', 'cert', 'create', '-server', '-dc', dc, '-days', days],
+    ['tls', 'cert', 'create', '-client', '-dc', dc, '-days', days],
+  ]);
   return {
     dir,
     caFile: join(dir, 'consul-agent-ca.pem'),
@@ -55,6 +46,48 @@ export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFile
     serverKeyFile: join(dir, `${dc}-server-consul-0-key.pem`),
     clientCertFile: join(dir, `${dc}-client-consul-0.pem`),
     clientKeyFile: join(dir, `${dc}-client-consul-0-key.pem`),
-    remove,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A CA of its own for Greeter backends outside the mesh, and one server certificate signed by it. */
+export interface GreeterTlsFiles {
+  dir: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  remove(): void;
+}
+
+/**
+ * Makes a Greeter CA (domain `greeter`, so it can never pass for a Consul agent's CA) and a server
+ * certificate for `serverName`, `localhost` and 127.0.0.1, with Consul's CLI.
+ */
+export function createGreeterTlsFiles(serverName: string, days = 2): GreeterTlsFiles {
+  const dir = consulTls([
+    ['tls', 'ca', 'create', '-domain', 'greeter', '-days', String(days)],
+    ['tls', 'cert', 'create', '-server', '-domain', 'greeter', '-additional-dnsname', serverName, '-days', String(days)],
+  ]);
+  return {
+    dir,
+    caFile: join(dir, 'greeter-agent-ca.pem'),
+    certFile: join(dir, 'dc1-server-greeter-0.pem'),
+    keyFile: join(dir, 'dc1-server-greeter-0-key.pem'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Runs `consul tls …` commands in a new private temp dir and returns it (removed again on failure). */
+function consulTls(commands: string[][]): string {
+  const bin = ensureConsulBinary((l) => console.error(l));
+  const dir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-tls-'));
+  try {
+    // The CLI writes into its working directory and picks up the CA it finds there.
+    for (const args of commands) execFileSync(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`consul tls failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
+  }
+  return dir;
 }

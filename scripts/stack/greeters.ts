@@ -30,6 +30,8 @@ export interface GreeterOptions {
   connect?: boolean;
   /** Present the leaf of this service instead (tests of a backend with the wrong identity). */
   connectIdentity?: string;
+  /** Serve gRPC over TLS with these PEM files (callers use greeterTransport=tls). */
+  tls?: { certFile: string; keyFile: string; serverName?: string };
   echo?: (line: string) => void;
 }
 
@@ -45,6 +47,7 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   if (o.register === false) args.push('--no-register');
   if (o.connect) args.push('--connect');
   if (o.connectIdentity) args.push('--connect-identity', o.connectIdentity);
+  if (o.tls) args.push('--tls-cert', o.tls.certFile, '--tls-key', o.tls.keyFile, ...(o.tls.serverName ? ['--tls-server-name', o.tls.serverName] : []));
   const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { policyTemplate, renderPolicy } from '../../../lib/consul/acl-admin';
+import { healthSyncPolicies, policyTemplate, registryPolicies, renderPolicy } from '../../../lib/consul/acl-admin';
 
 describe('ACL policy templates', () => {
   it('renders the shipped gateway policy as read-only on its prefix and service', () => {
@@ -12,5 +12,21 @@ describe('ACL policy templates', () => {
   it('refuses a missing placeholder and values that could inject rules', () => {
     assert.throws(() => renderPolicy('service "{{x}}" {}', {}), /no value/);
     assert.throws(() => renderPolicy('service "{{x}}" {}', { x: 'a" { policy = "write" } #' }), /not allowed/);
+  });
+});
+
+describe('per-prefix and exact-service policies', () => {
+  it('refuse a prefix without a word boundary, for the registry and the health-sync probe alike', () => {
+    assert.throws(() => healthSyncPolicies(['greeter']), /health-sync probe service prefix "greeter" must end with "-"/);
+    assert.throws(() => registryPolicies(['ephemeral']), /registry service prefix "ephemeral" must end with "-"/);
+  });
+  it('grant an exact service by name only, never as a prefix that would reach greeter-gateway-lambda', () => {
+    const refs = healthSyncPolicies(['ephemeral-'], ['greeter']);
+    assert.deepEqual(refs.map((r) => (typeof r === 'string' ? r : r.name)), ['health-sync', 'health-sync-probe-ephemeral', 'health-sync-probe-service-greeter']);
+    const exact = refs.find((r) => typeof r !== 'string' && r.template === 'health-sync-probe-service');
+    assert.ok(exact && typeof exact !== 'string');
+    const rules = renderPolicy(policyTemplate(exact.template), exact.params);
+    assert.match(rules, /^service "greeter" \{\s*policy = "write"/m);
+    assert.doesNotMatch(rules, /service_prefix/);
   });
 });
