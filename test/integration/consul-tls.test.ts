@@ -5,18 +5,27 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { CreateHttpNamespaceCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand } from '@aws-sdk/client-servicediscovery';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
+import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
+import { healthSyncPolicies, provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
 import { registerGrpcService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { createConsulTlsFiles, type ConsulTlsFiles } from '../../scripts/stack/consul-tls';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
+import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
+import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
+import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { captureOutput, eventually, httpEvent, lambdaContext, passingIds } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
@@ -40,7 +49,16 @@ async function greet(name: string) {
 const resetRuntimes = () => {
   greetRuntime.reset();
   statusRuntime.reset();
+  instancesRuntime.reset();
+  healthSyncRuntime.reset();
 };
+
+/** Starts moto once, for the SSM and Cloud Map cases. */
+async function motoServer(): Promise<MotoServer> {
+  moto ??= await startMoto();
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+  return moto;
+}
 
 /** The functions' environment for the TLS agent; `over` sets (or, with undefined, removes) variables. */
 function useTlsEnvironment(over: Record<string, string | undefined> = {}): void {
@@ -159,8 +177,7 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
   }
 
   it('reads the CA, client certificate and key from SSM parameters when no file is given', async () => {
-    moto = await startMoto();
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+    await motoServer();
     const ssm = new SSMClient({});
     const names = { CONSUL_CACERT: certs.caFile, CONSUL_CLIENT_CERT: certs.clientCertFile, CONSUL_CLIENT_KEY: certs.clientKeyFile };
     const over: Record<string, string | undefined> = {};
@@ -175,5 +192,79 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
     const r = await greet('Grace');
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.match(String(r.body.message), /Hello, Grace!/);
+  });
+});
+
+describe('the instance registry and health-sync over https (verify_incoming on)', () => {
+  const REGISTRY_PREFIX = 'config/instance-registry/tls/';
+  const HS_PREFIX = 'config/health-sync/tls/';
+  /** A REST (API Gateway v1) event for the instances function, as API Gateway hands it over after the API key check. */
+  const rest = (httpMethod: string, resource: string, o: { body?: unknown; id?: string; query?: Record<string, string>; leaseToken?: string } = {}) =>
+    ({
+      httpMethod,
+      resource,
+      path: resource.replace('{id}', o.id ?? ''),
+      headers: { 'content-type': 'application/json', ...(o.leaseToken ? { 'x-lease-token': o.leaseToken } : {}) },
+      body: o.body === undefined ? null : JSON.stringify(o.body),
+      pathParameters: o.id ? { id: o.id } : null,
+      queryStringParameters: o.query ?? null,
+      requestContext: { identity: { apiKeyId: 'tls-test' } },
+      isBase64Encoded: false,
+    }) as unknown as APIGatewayProxyEvent;
+  const instances = async (event: APIGatewayProxyEvent) => {
+    const res = await instancesHandler(event, lambdaContext());
+    return { status: res.statusCode, body: JSON.parse(res.body || '{}') as Record<string, unknown> };
+  };
+
+  it('registers, lists, heartbeats and deletes an instance, and health-sync probes it and mirrors it into Cloud Map', async () => {
+    const m = await motoServer();
+    const cm = createCloudMapClient({ region: 'us-east-1', endpoint: m.endpoint });
+    try {
+      const op = await cm.send(new CreateHttpNamespaceCommand({ Name: `tls-${randomBytes(3).toString('hex')}` }));
+      const namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
+      await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedCidrs: '127.0.0.0/8', allowLoopback: 'true', leaseEnabled: 'false' });
+      await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
+        services: 'ephemeral-tls', probeServices: 'ephemeral-tls', successesBeforePassing: '1', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: m.endpoint, cloudMapRegion: 'us-east-1', leaseEnabled: 'false',
+      });
+      const registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+      const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+      const backend = greeters[0];
+      assert.ok(backend);
+
+      useTlsEnvironment({ CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: randomBytes(32).toString('base64') });
+      const created = await instances(rest('POST', '/instances', { body: { service: 'ephemeral-tls', address: '127.0.0.1', port: backend.port, check: { type: 'grpc' } } }));
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const { id, leaseToken } = created.body as { id: string; leaseToken: string };
+      // A heartbeat-kept (TTL) instance beside the probed one.
+      const kept = await instances(rest('POST', '/instances', { body: { service: 'ephemeral-tls', address: '127.0.0.2', port: 8080, ttl: '60s' } }));
+      assert.equal(kept.status, 201, JSON.stringify(kept.body));
+      const ttl = kept.body as { id: string; leaseToken: string };
+      assert.equal((await instances(rest('PUT', '/instances/{id}/heartbeat', { id: ttl.id, leaseToken: ttl.leaseToken }))).status, 200);
+      const listed = await instances(rest('GET', '/instances', { query: { service: 'ephemeral-tls' } }));
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      assert.deepEqual((listed.body.instances as { id: string }[]).map((i) => i.id).sort(), [id, ttl.id].sort());
+
+      // The probe (over gRPC) passes; its verdict and the Cloud Map mirror go through Consul over https.
+      useTlsEnvironment({ CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX });
+      const first = (await healthSyncHandler({}, lambdaContext(60_000))) as { probes: { id: string; status: string }[]; cloudMap?: { errors: unknown[] } };
+      assert.equal(first.probes.find((p) => p.id === id)?.status, 'passing', JSON.stringify(first.probes));
+      assert.deepEqual(first.cloudMap?.errors, [], JSON.stringify(first));
+      assert.ok((await passingIds(admin, 'ephemeral-tls')).includes(id), 'passing in Consul');
+      const service = ((await cm.send(new ListServicesCommand({}))).Services ?? []).find((x) => x.Name === 'ephemeral-tls');
+      const mirrored = ((await cm.send(new ListInstancesCommand({ ServiceId: service?.Id }))).Instances ?? []).map((i) => i.Id);
+      assert.deepEqual(mirrored.sort(), [id, ttl.id].sort());
+
+      useTlsEnvironment({ CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: process.env.REGISTRY_SIGNING_KEY });
+      assert.equal((await instances(rest('DELETE', '/instances/{id}', { id, leaseToken }))).status, 204);
+      assert.equal((await instances(rest('DELETE', '/instances/{id}', { id: ttl.id, leaseToken: ttl.leaseToken }))).status, 204);
+      useTlsEnvironment({ CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX });
+      healthSyncRuntime.reset();
+      await healthSyncHandler({}, lambdaContext(60_000));
+      const left = ((await cm.send(new ListInstancesCommand({ ServiceId: service?.Id }))).Instances ?? []).map((i) => i.Id);
+      assert.deepEqual(left, [], 'the mirror follows the delete');
+    } finally {
+      cm.destroy();
+      delete process.env.REGISTRY_SIGNING_KEY;
+    }
   });
 });
