@@ -14,16 +14,22 @@ import { healthSyncPolicies, provisionToken, registryPolicies } from '../lib/con
 import { HEALTH_SYNC_KEYS } from '../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../lib/registry/registry-config';
 import { startMoto } from './stack/moto';
+import { readConsulTlsFiles } from '../lib/config/environment';
 import { createConsulApi } from '../lib/consul/consul-api';
+import { ensureConsulBinary } from './consul-binary';
 import { startConsulAgent } from './stack/consul-agent';
+import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } from './stack/consul-tls';
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
 import { assertPortFree, describeUnexpectedExit, stopAll, supervise } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
 
-const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--verbose]
+const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls] [--verbose]
   --state-dir  where the tokens, API key and health-sync.env are written (default: .local-stack/ in the repo)
-Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR.
+  --tls        Consul serves HTTPS only (verify_incoming on), the Greeters serve TLS and the gateway
+               dials them with greeterTransport=tls; certificates made by Consul's CLI in a private
+               temp dir that is removed when the stack stops
+Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR, LOCAL_STACK_TLS=1.
 If any process of the stack dies, the stack says which, stops the rest and exits non-zero.`;
 
 function options() {
@@ -34,6 +40,7 @@ function options() {
       'lambda-port': { type: 'string', default: process.env.OFFLINE_LAMBDA_PORT ?? '3002' },
       'greeter-ports': { type: 'string', default: process.env.GREETER_PORTS ?? '50051,50052' },
       'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? join(__dirname, '..', '.local-stack') },
+      tls: { type: 'boolean', default: process.env.LOCAL_STACK_TLS === '1' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -53,6 +60,7 @@ function options() {
     lambdaPort: port('lambda-port', values['lambda-port']),
     greeterPorts: values['greeter-ports'].split(',').map((p) => port('greeter-ports', p.trim())),
     stateDir: resolve(values['state-dir']),
+    tls: values.tls,
     verbose: values.verbose,
   };
 }
@@ -96,15 +104,23 @@ async function main(): Promise<void> {
   await assertPortFree(o.lambdaPort, 'offline Lambda API, --lambda-port');
   for (const p of o.greeterPorts) await assertPortFree(p, 'Greeter backend, --greeter-ports');
 
-  console.log('• starting Consul (ACLs on, default deny)…');
-  const consul = await startConsulAgent({ httpPort: o.consulPort, echo: echo('consul') });
+  const tls = o.tls ? makeTlsFiles() : undefined;
+  console.log(`• starting Consul (ACLs on, default deny${tls ? ', HTTPS only with verify_incoming' : ''})…`);
+  const consul = await startConsulAgent({
+    httpPort: o.consulPort,
+    echo: echo('consul'),
+    ...(tls ? { tls: { caFile: tls.consul.caFile, certFile: tls.consul.serverCertFile, keyFile: tls.consul.serverKeyFile, verifyIncoming: true, clientCertFile: tls.consul.clientCertFile, clientKeyFile: tls.consul.clientKeyFile } } : {}),
+  });
+  // Everything below (tokens, config, the Greeters, the functions in serverless-offline) talks to
+  // Consul with the CLI's variables: over https when --tls.
+  if (tls) Object.assign(process.env, tls.env);
   const stateDir = o.stateDir;
   mkdirSync(stateDir, { recursive: true });
   const tokenFile = join(stateDir, 'management-token');
   // The UI needs a token to log in; keep it in a private file instead of printing it.
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
-  const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
+  const admin = createConsulApi({ address: consul.address, token: consul.managementToken, tls: readConsulTlsFiles() });
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
@@ -119,14 +135,15 @@ async function main(): Promise<void> {
   cloudMap.destroy();
 
   const seeded = [
-    ...(await seedDefaultConfig(admin, PREFIX)),
+    ...(await seedDefaultConfig(admin, PREFIX, undefined, tls ? { greeterTransport: 'tls' } : {})),
     ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedServices: LOCAL_SERVICES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
     ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
   ];
   admin.destroy();
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
   // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
-  const hsEnv = `CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\nAWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED}\n`;
+  const tlsEnv = tls ? Object.entries(tls.env).map(([k, v]) => `${k}=${v}\n`).join('') : '';
+  const hsEnv = `${tlsEnv}CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\nAWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED}\n`;
   const hsEnvFile = join(stateDir, 'health-sync.env');
   writeFileSync(hsEnvFile, hsEnv, { mode: 0o600 });
   const apiKey = randomBytes(24).toString('base64url');
@@ -134,8 +151,8 @@ async function main(): Promise<void> {
   writeFileSync(apiKeyFile, `${apiKey}\n`, { mode: 0o600 });
 
   for (const [i, port] of o.greeterPorts.entries()) {
-    const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id: `greeter-${i + 1}`, port, echo: echo(`greeter-${i + 1}`) });
-    console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}, registered in Consul`);
+    const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id: `greeter-${i + 1}`, port, echo: echo(`greeter-${i + 1}`), ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}) });
+    console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}${tls ? ' (TLS)' : ''}, registered in Consul`);
   }
 
   console.log('• starting serverless-offline…');
@@ -155,7 +172,10 @@ async function main(): Promise<void> {
   const root = sh(join(__dirname, '..'));
   console.log(`
 READY  local stack is up (Ctrl-C stops everything)
-  Consul UI   http://${consul.address}/ui  (log in with the token in ${tokenFile})
+  Consul UI   ${tls ? '' : 'http://'}${consul.address}/ui  (log in with the token in ${tokenFile})${tls ? `
+  TLS         CA and client certificate in ${tls.consul.dir} (removed on stop); e.g.
+              env $(cat ${sh(hsEnvFile)}) CONSUL_HTTP_TOKEN=$(cat ${sh(tokenFile)}) ${sh(ensureConsulBinary())} members
+              grpcurl -cacert ${tls.greeter.caFile} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list` : ''}
   HTTP API    ${offline.baseUrl}
 
   curl ${offline.baseUrl}/hello/Ada
@@ -171,6 +191,27 @@ READY  local stack is up (Ctrl-C stops everything)
   env $(cat ${sh(hsEnvFile)}) npm --prefix ${root} run health-sync -- --dry-run
   (cd ${root} && env $(cat ${sh(hsEnvFile)}) npx serverless invoke local -f healthSync --data '{"dryRun":true}')
 `);
+}
+
+/**
+ * Consul's and the Greeters' certificates for --tls, in private temp dirs removed on every exit path
+ * (they hold private keys); `env` is what the stack's processes read them from.
+ */
+function makeTlsFiles() {
+  const consul = createConsulTlsFiles();
+  let greeter: GreeterTlsFiles;
+  try {
+    greeter = createGreeterTlsFiles('greeter.service.consul');
+  } catch (err) {
+    consul.remove();
+    throw err;
+  }
+  process.on('exit', () => {
+    consul.remove();
+    greeter.remove();
+  });
+  const env = { CONSUL_CACERT: consul.caFile, CONSUL_CLIENT_CERT: consul.clientCertFile, CONSUL_CLIENT_KEY: consul.clientKeyFile, GREETER_CACERT: greeter.caFile };
+  return { consul, greeter, env };
 }
 
 let stopping = false;

@@ -124,4 +124,32 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     });
     assert.ok(consulDataDir.startsWith(tmpdir()) && !existsSync(consulDataDir), `Consul's data dir ${consulDataDir} removed`);
   });
+  it('--tls: Consul over HTTPS only, Greeters over TLS, /hello answers; Ctrl-C removes every certificate and key', { timeout: 300_000 }, async () => {
+    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const args = ['--tls', '--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
+    stack = startProcess('local stack --tls', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, [MARKER]: runId },
+    });
+    const s = stack;
+    await waitForLine(s, /^READY\s/, 180_000);
+    const printed = s.output.join('\n');
+    const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
+    const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
+    assert.ok(existsSync(join(consulTlsDir, 'dc1-client-consul-0-key.pem')) && existsSync(greeterCa), printed);
+
+    const plain = await fetch(`http://127.0.0.1:${consulPort}/v1/status/leader`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(plain.status, 400, 'Consul answers plain HTTP only with 400');
+    const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
+    const body = (await hello.json()) as { message?: string };
+    assert.equal(hello.status, 200, JSON.stringify(body));
+    assert.match(body.message ?? '', /^Hello, Ada! \(from greeter-[12]\)$/);
+
+    process.kill(s.child.pid ?? 0, 'SIGINT');
+    await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
+    assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
+    assert.ok(!existsSync(consulTlsDir), `${consulTlsDir} removed`);
+    assert.ok(!existsSync(dirname(greeterCa)), `${dirname(greeterCa)} removed`);
+    await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
+  });
 });
