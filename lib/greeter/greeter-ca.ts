@@ -28,12 +28,14 @@ export async function loadGreeterCa(secrets: SecretResolver, env: NodeJS.Process
 /** The text if its first PEM block parses as a CA certificate. */
 function checkCa(text: string, from: string, kind: 'invalid_environment' | 'invalid_secret'): string {
   const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0];
-  let ca = false;
-  try {
-    ca = block !== undefined && new X509Certificate(block).ca;
-  } catch {
-    ca = false;
-  }
-  if (!ca) throw new ConfigError(kind, `GREETER_CACERT (${from}) holds no PEM CA certificate`);
+  if (!isCaCertificate(block)) throw new ConfigError(kind, `GREETER_CACERT (${from}) holds no PEM CA certificate`);
   return text;
+}
+
+function isCaCertificate(pem: string | undefined): boolean {
+  try {
+    return pem !== undefined && new X509Certificate(pem).ca;
+  } catch {
+    return false;
+  }
 }
