@@ -3,11 +3,13 @@
 // one server name, on a real Consul dev agent whose gRPC checks speak TLS to them.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
+import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { createGreeterTlsFiles, type GreeterTlsFiles } from '../../scripts/stack/consul-tls';
 import { captureOutput, eventually, httpEvent, lambdaContext, passingIds, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
 
@@ -22,6 +24,8 @@ let stack: TestStack;
 let pki: GreeterTlsFiles;
 let rogue: GreeterTlsFiles;
 let tlsPort = 0;
+let moto: MotoServer | undefined;
+const SAVED_ENV = { ...process.env };
 
 before(async () => {
   pki = createGreeterTlsFiles(NAME);
@@ -37,7 +41,9 @@ before(async () => {
 });
 after(async () => {
   greetRuntime.reset();
-  delete process.env.GREETER_CACERT;
+  for (const k of Object.keys(process.env)) if (!(k in SAVED_ENV)) delete process.env[k];
+  Object.assign(process.env, SAVED_ENV);
+  await moto?.stop();
   await stack?.stop();
   pki?.remove();
   rogue?.remove();
@@ -71,6 +77,23 @@ describe('greet over TLS to Greeters outside the mesh', () => {
       assert.equal(r.body.error?.code, 'BACKEND_UNAVAILABLE', what);
       assert.match(output, why, `${what}: the log says why`);
       assert.doesNotMatch(output, /Hello, Mallory/);
+    }
+  });
+
+  it('reads the CA from the SSM parameter named by GREETER_CACERT_PARAMETER when no file is given', async () => {
+    moto = await startMoto();
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+    const ssm = new SSMClient({});
+    await ssm.send(new PutParameterCommand({ Name: '/consul-grpc-lambda/test/tls/greeter-ca', Value: readFileSync(pki.caFile, 'utf8'), Type: 'SecureString' }));
+    ssm.destroy();
+    delete process.env.GREETER_CACERT;
+    process.env.GREETER_CACERT_PARAMETER = '/consul-grpc-lambda/test/tls/greeter-ca';
+    try {
+      const r = await greet('Grace');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.servedBy?.id, 'tls-1');
+    } finally {
+      delete process.env.GREETER_CACERT_PARAMETER;
     }
   });
 
