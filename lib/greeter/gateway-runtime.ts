@@ -11,7 +11,9 @@ import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { CallPolicy } from '../grpc/call-policy';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
 import type { Log } from '../log/logger';
+import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
+import { createRuntimeMetrics } from '../runtime/runtime-metrics';
 import { GATEWAY_KEYS } from './gateway-config';
 import { loadGreeterCa } from './greeter-ca';
 
@@ -21,6 +23,8 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   /** Observed latencies and the hedging / ejection config the channels follow. */
   callPolicy: CallPolicy;
   clients: GreeterClientPool;
+  /** Greet latency, attempts, instances discovered, Consul requests (EMF, buffered). */
+  metrics: FunctionMetrics;
   /** The Connect certificates of `identity` (leaf and roots), watched in the background from first use on. */
   connectCertificates(identity: string): ConnectCertificates;
   /** Every Connect identity watched so far, for /status. */
@@ -50,6 +54,7 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
     watches,
     callPolicy,
     clients,
+    metrics: createRuntimeMetrics(base),
     connectCertificates(identity) {
       let certs = identities.get(identity);
       if (!certs) {

@@ -1,4 +1,5 @@
 /** The greet use case: config → discovery → SayHello with retries. */
+import { performance } from 'node:perf_hooks';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { connectChannelCredentials } from '../connect/credentials';
 import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
@@ -7,6 +8,7 @@ import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError, statusName } from '../grpc/errors';
 import { sayHello } from '../grpc/greeter-call';
 import { greeterTlsCredentials } from '../grpc/tls-credentials';
+import { coldStartTrace } from '../runtime/cold-start-trace';
 import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
@@ -45,6 +47,21 @@ export function greeterTlsServerName(cfg: GatewayConfig): string {
 
 /** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
 export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
+  const t0 = performance.now();
+  try {
+    const result = await greetOnce(rt, name, remainingMs);
+    rt.metrics.latency('GreetLatency', performance.now() - t0);
+    rt.metrics.level('GreetAttempts', result.attempts);
+    return result;
+  } catch (err) {
+    rt.metrics.count('GreetErrors');
+    throw err;
+  } finally {
+    rt.metrics.flush();
+  }
+}
+
+async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
   const loaded = await rt.begin();
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
@@ -61,6 +78,8 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
   const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
   const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service, ...(identity ? { sourceIdentity: identity } : {}) };
+  coldStartTrace.mark('discovery');
+  rt.metrics.level('InstancesDiscovered', instances?.length ?? 0);
   if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
   let creds: (() => ChannelCredentials) | undefined;
   if (certs) {
@@ -76,9 +95,12 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
   const target = consulTarget(query, tlsName ? { tlsServerName: tlsName } : {});
   const client = rt.clients.get(target, cfg.channelMaxIdleMs, creds);
+  coldStartTrace.markWhenReady('connect', client);
   const started = Date.now();
   try {
     const res = await sayHello(client, name, { deadline: started + budget, newChannel: rt.clients.isNew(target) });
+    coldStartTrace.mark('call');
+    coldStartTrace.end(rt.log);
     rt.callPolicy.record({ ok: true, attempts: res.attempts, latencyMs: Date.now() - started });
     const served = instanceForPeer(watch.current() ?? instances, res.peer);
     return {

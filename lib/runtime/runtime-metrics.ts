@@ -1,0 +1,34 @@
+/**
+ * One function's metrics (see lib/metrics/function-metrics.ts) with the counters every runtime shares
+ * added at each flush: Consul requests since the last one, and the environment lease's re-registrations.
+ */
+import type { ConsulApi } from '../consul/consul-api';
+import type { EnvironmentLease } from '../lease/environment-lease';
+import { createFunctionMetrics, type FunctionMetrics } from '../metrics/function-metrics';
+
+/**
+ * The least time between two EMF lines. CloudWatch's standard resolution is one minute; a line every
+ * 10 s keeps values at most 10 s late, and a quiet function (an invocation a minute) flushes every time.
+ */
+export const METRICS_FLUSH_INTERVAL_MS = 10_000;
+
+/** Metrics for a runtime built on `consul` and `lease`; off unless POWERTOOLS_METRICS_NAMESPACE is set. */
+export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: EnvironmentLease }, env: NodeJS.ProcessEnv = process.env): FunctionMetrics {
+  let requests = 0;
+  let reRegistrations = 0;
+  return createFunctionMetrics({
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE?.trim() || undefined,
+    service: env.POWERTOOLS_SERVICE_NAME?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'consul-grpc-lambda',
+    flushIntervalMs: METRICS_FLUSH_INTERVAL_MS,
+    collect(count) {
+      let total = 0;
+      for (const n of parts.consul.requestCounts.values()) total += n;
+      count('ConsulRequests', total - requests);
+      requests = total;
+      const lease = parts.lease.snapshot();
+      count('LeaseReRegistrations', lease.reRegistrations - reRegistrations);
+      reRegistrations = lease.reRegistrations;
+      count('LeaseFailures', lease.failures > 0 ? 1 : 0);
+    },
+  });
+}
