@@ -6,7 +6,9 @@
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../cloudmap/cloudmap-client';
 import type { Log } from '../log/logger';
+import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
+import { createRuntimeMetrics } from '../runtime/runtime-metrics';
 import { runHealthSync, type HealthSyncReport } from './health-sync';
 import { HEALTH_SYNC_KEYS, type HealthSyncConfig } from './health-sync-config';
 
@@ -14,6 +16,22 @@ import { HEALTH_SYNC_KEYS, type HealthSyncConfig } from './health-sync-config';
 export interface HealthSyncRuntime extends FunctionRuntime<typeof HEALTH_SYNC_KEYS> {
   /** One run in this environment (config and lease as every function; a dry run renews no lease). */
   run(opts: { dryRun: boolean; remainingMs?: () => number }): Promise<HealthSyncReport>;
+  /** Probes, status changes, Cloud Map writes and errors per run (EMF, published after every run). */
+  metrics: FunctionMetrics;
+}
+
+/** The counters one run adds to the job's metrics. */
+export function recordHealthSyncRun(metrics: FunctionMetrics, report: HealthSyncReport): void {
+  metrics.count('HealthSyncRuns');
+  if (report.skipped) metrics.count('HealthSyncSkipped');
+  metrics.count('HealthSyncProbes', report.probes.length);
+  metrics.count('HealthSyncStatusChanges', report.probes.filter((p) => p.changed).length);
+  const cm = report.cloudMap;
+  if (cm) {
+    metrics.count('CloudMapWrites', cm.created + cm.registered + cm.deregistered + cm.healthChanges);
+    metrics.count('CloudMapErrors', cm.errors.length);
+  }
+  metrics.latency('HealthSyncDuration', report.durationMs);
 }
 
 /** Builds the health-sync runtime from the environment; throws ConfigError on a bad one. */
@@ -29,8 +47,10 @@ export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
     }
     return cloudMap.client;
   };
+  const metrics = createRuntimeMetrics(base);
   return {
     ...base,
+    metrics,
     async run(opts) {
       // A dry run changes nothing in Consul, the lease included.
       const cfg = (await base.begin({ lease: !opts.dryRun })).values;
@@ -38,7 +58,13 @@ export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
       // Keep 3 s to release the lock and answer before the Lambda's own timeout.
       const deadline = opts.remainingMs ? Date.now() + opts.remainingMs() - 3_000 : undefined;
       const client = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? cloudMapClient(cfg) : undefined;
-      return runHealthSync({ consul: base.consul, config: cfg, log, cloudMap: client, holder, deadline }, opts);
+      const report = await runHealthSync({ consul: base.consul, config: cfg, log, cloudMap: client, holder, deadline }, opts);
+      // A dry run changes nothing, so it counts nothing either. Once a minute: publish every run.
+      if (!opts.dryRun) {
+        recordHealthSyncRun(metrics, report);
+        metrics.flush(true);
+      }
+      return report;
     },
     close() {
       cloudMap?.client.destroy();

@@ -1,0 +1,91 @@
+/**
+ * `node --import tsx bench/metrics.bench.ts`: what Powertools Metrics (EMF) costs a warm greet. Two
+ * gateway runtimes greet through the greet use case in-process against a real Consul with ACLs and
+ * two backends, one with metrics on (POWERTOOLS_METRICS_NAMESPACE set) and one without; blocks
+ * alternate so drift hits both alike. Also times one EMF line on its own (what the invocation that
+ * crosses the 10 s interval pays).
+ */
+import { performance } from 'node:perf_hooks';
+import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
+import { greet } from '../lib/greeter/greet';
+import { silentLog } from '../lib/log/logger';
+import { createFunctionMetrics } from '../lib/metrics/function-metrics';
+import { startTestStack } from '../test/integration/harness';
+import { stats, time } from './measure';
+import { writeResult } from './results';
+
+const N = Number(process.env.BENCH_N ?? 2000);
+const BLOCK = 100;
+
+function runtime(namespace: string | undefined): GatewayRuntime {
+  if (namespace) process.env.POWERTOOLS_METRICS_NAMESPACE = namespace;
+  else delete process.env.POWERTOOLS_METRICS_NAMESPACE;
+  return createGatewayRuntime(silentLog);
+}
+
+/** Median time of one EMF line holding 100 latency values and a few counters, with stdout muted. */
+function emfLineMs(): number {
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = (() => true) as typeof process.stdout.write;
+  try {
+    const m = createFunctionMetrics({ namespace: 'bench', service: 'greet', flushIntervalMs: 0 });
+    const samples: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      for (let v = 0; v < 100; v++) m.latency('GreetLatency', v / 10);
+      m.count('ConsulRequests', 3);
+      m.count('GreetErrors', 0);
+      const t0 = performance.now();
+      m.flush(true);
+      samples.push(performance.now() - t0);
+    }
+    return stats(samples).p50;
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+async function main(): Promise<void> {
+  const stack = await startTestStack('config/greeter-gateway/bench-metrics/');
+  try {
+    await stack.setConfig({ discoveryMinIntervalMs: '0' });
+    await stack.addGreeter({ id: 'metrics-1' });
+    await stack.addGreeter({ id: 'metrics-2' });
+    Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix });
+    const off = runtime(undefined);
+    const on = runtime('consul-grpc-lambda-bench');
+    const call = (rt: GatewayRuntime, name: string) => greet(rt, name, () => 10_000);
+    for (let i = 0; i < 300; i++) {
+      await call(off, 'warm');
+      await call(on, 'warm');
+    }
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let done = 0; done < N; done += BLOCK) {
+      for (let i = 0; i < BLOCK; i++) a.push(await time(() => call(off, `a${i}`)));
+      for (let i = 0; i < BLOCK; i++) b.push(await time(() => call(on, `b${i}`)));
+    }
+    off.close();
+    on.close();
+    const sa = stats(a);
+    const sb = stats(b);
+    const line = emfLineMs();
+    const fmt = (x: number) => x.toFixed(3).padStart(8);
+    console.error(`\nnode ${process.version}, ${N} warm greets each (greet use case in-process), loopback, 2 backends\n`);
+    console.error('case                         n      p50 ms   p99 ms  mean ms');
+    console.error(`metrics off            ${String(sa.n).padStart(5)} ${fmt(sa.p50)} ${fmt(sa.p99)} ${fmt(sa.mean)}`);
+    console.error(`metrics on (EMF)       ${String(sb.n).padStart(5)} ${fmt(sb.p50)} ${fmt(sb.p99)} ${fmt(sb.mean)}`);
+    console.error(`\non / off: p50 ${(sb.p50 / sa.p50).toFixed(3)}x (${(sb.p50 - sa.p50 >= 0 ? '+' : '')}${(sb.p50 - sa.p50).toFixed(3)} ms)   p99 ${(sb.p99 / sa.p99).toFixed(3)}x`);
+    console.error(`one EMF line (100 latency values + counters): median ${line.toFixed(3)} ms, paid once per 10 s`);
+    writeResult('metrics', { off: sa, on: sb, ratioP50: sb.p50 / sa.p50, ratioP99: sb.p99 / sa.p99, emfLineMs: line, flushIntervalMs: 10_000 });
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
