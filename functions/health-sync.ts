@@ -1,6 +1,6 @@
 /** Scheduled: probe agentless instances, keep Consul checks honest, mirror into Cloud Map. */
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HealthSyncError } from '../lib/health-sync/errors';
 import { createHealthSyncRuntime } from '../lib/health-sync/health-sync-runtime';
 import { runtimeSlot } from '../lib/runtime/runtime-slot';

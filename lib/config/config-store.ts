@@ -5,8 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsulApi } from '../consul/consul-api';
-import { ConsulRequestError } from '../consul/errors';
+import { ConsulRequestError, isThrottled } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
+import { spreadMs } from '../util/backoff';
 import { intKey, type ConfigValues, type KeySpecs } from './key-specs';
 import { readKvSnapshot, type KvSnapshot, type ReadFreshness } from './kv-snapshot';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
@@ -79,7 +80,10 @@ export class ConfigStore<S extends StoreKeySpecs> {
           this.log.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
           return this.startOnDefaults();
         }
-        await sleep(Math.min(200 * attempt, deadline - this.now() - 100));
+        // After a 429 (the agent's per-IP connection cap) the pause is jittered, so environments
+        // refused in the same instant do not come back in the same instant.
+        const pause = 200 * attempt + (isThrottled(err) ? spreadMs(200 * attempt) : 0);
+        await sleep(Math.min(pause, deadline - this.now() - 100));
       }
     }
   }
@@ -116,8 +120,10 @@ export class ConfigStore<S extends StoreKeySpecs> {
         this.accept(snap);
       })
       .catch((err: unknown) => {
-        // Keep serving the last good config (or defaults); try again after another max age.
-        if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() };
+        // Keep serving the last good config (or defaults); try again after another max age,
+        // or, after a 429, at a random point in its second half, so a throttled fleet spreads out.
+        const spread = isThrottled(err) ? spreadMs(maxAgeMs / 2) : 0;
+        if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() - spread };
         this.log.warn('config refresh failed; keeping the current config', { prefix: this.prefix, error: errorSummary(err) });
       })
       .finally(() => {

@@ -1,6 +1,6 @@
 /** The only settings that come from the environment: where Consul is, the token (or its SSM name), TLS to Consul, the K/V prefix. */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConsulTls } from '../consul/consul-api';
 import { ConfigError } from './errors';
 import type { SecretResolver } from './secrets';

@@ -4,7 +4,7 @@
  * plain strings under the function's prefix, and every key is validated on
  * its own so one bad write falls back for that key only.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A DNS-style service name, as Consul and Cloud Map both accept. */
 export const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

@@ -1,5 +1,5 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { intKey, listKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 

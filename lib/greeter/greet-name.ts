@@ -1,5 +1,5 @@
 /** Validation of the name to greet, from `GET /hello/{name}` or the body of `POST /greet` (pure). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GreetError } from './errors';
 
 // Characters that draw nothing: spaces and separators, controls, format characters

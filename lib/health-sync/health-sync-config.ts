@@ -1,5 +1,5 @@
 /** The health-sync job's configuration keys. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolKey, intKey, listKey, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 

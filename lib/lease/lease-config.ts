@@ -1,5 +1,5 @@
 /** The lease keys every function's config carries; only the default service name differs. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolKey, intKey, SERVICE_NAME } from '../config/key-specs';
 
 /** Lease keys with `defaultService` as the default lease service name. */

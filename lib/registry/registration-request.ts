@@ -4,7 +4,7 @@
  * failure is a RegistryError whose message names the field.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SERVICE_NAME } from '../config/key-specs';
 import { RegistryError } from './errors';
 import type { AddressPolicy } from './address-policy';

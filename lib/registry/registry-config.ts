@@ -1,5 +1,5 @@
 /** The instance registry's configuration keys (the `instances` function). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { boolKey, intKey, listKey, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 import { createAddressPolicy } from './address-policy';

@@ -15,6 +15,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BuildOptions } from 'esbuild';
 import { startProcess, stopProcess } from '../stack/processes';
 
 const ROOT = join(__dirname, '..', '..');
@@ -44,7 +45,30 @@ export interface PackagedFunction {
 export interface PackageOutput {
   dir: string;
   functions: Map<string, PackagedFunction>;
+  /** The esbuild options serverless-esbuild built the bundles with (see `deployEsbuildOptions`). */
+  esbuild: BuildOptions;
   remove(): void;
+}
+
+/** serverless-esbuild's own settings, which esbuild does not know (its bundle.js strips the same list). */
+const PLUGIN_ONLY = new Set(['concurrency', 'zipConcurrency', 'exclude', 'external', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory', 'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals', 'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'config', 'plugins']);
+
+/**
+ * The esbuild options of `custom.esbuild` (as the framework resolved it) the way serverless-esbuild
+ * hands them to esbuild: plugin settings dropped, `external` and `exclude` both external, so a
+ * bench or test can bundle other entries exactly as the deployment does.
+ */
+export function deployEsbuildOptions(custom: Record<string, unknown>): BuildOptions {
+  const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const exclude = list(custom.exclude);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(custom)) if (!PLUGIN_ONLY.has(k)) out[k] = v;
+  return { ...(out as BuildOptions), external: [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)] };
+}
+
+/** The bundle (`functions/greet.js` for handler `functions/greet.handler`) in a zip extracted into `dir`. */
+export function bundlePath(fn: PackagedFunction, dir: string): string {
+  return join(dir, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`);
 }
 
 interface TemplateFunction {
@@ -88,6 +112,14 @@ export function readPackage(dir: string): Map<string, PackagedFunction> {
   return out;
 }
 
+/** The esbuild options a package dir was built with, from the framework's resolved state. */
+export function readEsbuildOptions(dir: string): BuildOptions {
+  const state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as { service: { custom?: { esbuild?: Record<string, unknown> } } };
+  const custom = state.service.custom?.esbuild;
+  if (!custom) throw new Error(`${dir}: no custom.esbuild in serverless-state.json`);
+  return deployEsbuildOptions(custom);
+}
+
 /** Options of a packaging run. */
 export interface PackageOptions {
   stage?: string;
@@ -116,7 +148,7 @@ export async function packageFunctions(o: PackageOptions = {}): Promise<PackageO
     const timer = setTimeout(() => void stopProcess(proc, 'SIGTERM', 2_000), o.timeoutMs ?? 180_000);
     const code = await proc.exited.finally(() => clearTimeout(timer));
     if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${proc.output.slice(-30).join('\n')}`);
-    return { dir: out, functions: readPackage(out), remove };
+    return { dir: out, functions: readPackage(out), esbuild: readEsbuildOptions(out), remove };
   } catch (err) {
     remove();
     throw err;

@@ -35,7 +35,11 @@ const SECRETS = {
 const CLI_ENV = { ...SECRETS, LOG_LEVEL: undefined };
 
 // What serverless.yml means, written out: handler, timeout, role and environment of each function.
-const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_LOG_LEVEL: 'INFO', CONSUL_HTTP_TOKEN: '' };
+// TLS is off by default: its variables are present and empty (the same as unset to the functions).
+const TLS_ENV = Object.fromEntries(
+  ['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'GREETER_CACERT', 'CONSUL_CACERT_PARAMETER', 'CONSUL_CLIENT_CERT_PARAMETER', 'CONSUL_CLIENT_KEY_PARAMETER', 'CONSUL_TLS_SERVER_NAME', 'GREETER_CACERT_PARAMETER'].map((k) => [k, '']),
+);
+const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda', ...TLS_ENV, CONSUL_HTTP_TOKEN: '' };
 const gatewayEnv = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
 const FUNCTIONS: Record<string, { handler: string; timeout: number; role: 'shared' | 'healthSync'; env: Record<string, string> }> = {
   greet: { handler: 'functions/greet.handler', timeout: 10, role: 'shared', env: gatewayEnv('greet') },
@@ -171,7 +175,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       const c = configs.get(key)!;
       assert.equal(c.Handler, want.handler, key);
       assert.equal(c.Runtime, 'nodejs22.x', key);
-      assert.equal(c.MemorySize, 256, key);
+      assert.equal(c.MemorySize, key === 'healthSync' ? 256 : 128, key);
       assert.equal(c.Timeout, want.timeout, key);
       assert.deepEqual(c.Environment?.Variables, { ...COMMON_ENV, ...want.env }, `${key}: environment names and values`);
     }
@@ -182,7 +186,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     for (const [name, value] of Object.entries(SECRETS)) assert.ok(!everything.includes(value), `${name} from the CLI's environment leaked`);
     for (const [key, c] of configs) {
       const vars = c.Environment?.Variables ?? {};
-      for (const [k, v] of Object.entries(vars)) if (k.endsWith('_PARAMETER')) assert.match(v, new RegExp(`^${PREFIX}/`), `${key}.${k} names a parameter of the stage`);
+      for (const [k, v] of Object.entries(vars)) if (k.endsWith('_PARAMETER') && v !== '') assert.match(v, new RegExp(`^${PREFIX}/`), `${key}.${k} names a parameter of the stage`);
       assert.equal(vars.CONSUL_HTTP_TOKEN, '', `${key} carries no token`);
     }
   });

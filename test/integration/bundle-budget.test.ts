@@ -1,0 +1,86 @@
+// The bundle budget: each function packaged as for a deployment (`serverless package`, the
+// esbuild settings of serverless.yml) must stay within its budget in bench/bundle-budgets.json,
+// ship only its bundle (no source map, no node_modules), and load on its own: what it leaves
+// out of the bundle (@aws-sdk/client-ssm, @grpc/proto-loader) must not be needed at require time.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { bundlePath, packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
+import { extractZip } from '../../scripts/rie/zip';
+
+const BUDGETS_FILE = join(__dirname, '..', '..', 'bench', 'bundle-budgets.json');
+/** A budget more than this much above its bundle no longer guards anything: lower it. */
+const SLACK = 1.15;
+
+let pkg: PackageOutput | undefined;
+let work: string;
+const bundles = new Map<string, { js: string; files: string[]; kib: number }>();
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'bundle-budget-'));
+  pkg = await packageFunctions();
+  for (const fn of pkg.functions.values()) {
+    const dir = join(work, fn.name);
+    const files = extractZip(fn.zip, dir);
+    const js = bundlePath(fn, dir);
+    bundles.set(fn.name, { js, files: files.sort(), kib: statSync(js).size / 1024 });
+  }
+});
+
+after(() => {
+  pkg?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function budgets(): Record<string, number> {
+  const raw = JSON.parse(readFileSync(BUDGETS_FILE, 'utf8')) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_'))) as Record<string, number>;
+}
+
+describe('bundle budget', () => {
+  it('has one budget per packaged function, each a positive number of KiB', () => {
+    assert.deepEqual(Object.keys(budgets()).sort(), [...bundles.keys()].sort());
+    for (const [name, kib] of Object.entries(budgets())) assert.ok(Number.isFinite(kib) && kib > 0, `${name}: budget ${kib}`);
+  });
+
+  it('keeps every bundle within its budget', () => {
+    for (const [name, b] of bundles) {
+      const budget = budgets()[name] ?? 0;
+      assert.ok(b.kib <= budget, `${name}: bundle is ${b.kib.toFixed(0)} KiB, over its budget of ${budget} KiB (bench/bundle-budgets.json; see what grew with esbuild --metafile)`);
+    }
+  });
+
+  it('keeps every budget tight enough to catch growth', () => {
+    for (const [name, b] of bundles) {
+      const budget = budgets()[name] ?? Infinity;
+      assert.ok(budget <= b.kib * SLACK, `${name}: budget ${budget} KiB is more than ${SLACK}× its ${b.kib.toFixed(0)} KiB bundle; lower it to ${Math.ceil(b.kib * 1.05)}`);
+    }
+  });
+
+  it('ships only the bundle: no source map, no node_modules', () => {
+    for (const [name, b] of bundles) {
+      const fn = pkg?.functions.get(name);
+      assert.ok(fn);
+      assert.deepEqual(b.files, [`${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`], `${name}: files in the zip`);
+      assert.doesNotMatch(readFileSync(b.js, 'utf8').slice(-200), /sourceMappingURL/, `${name}: no source map reference`);
+    }
+  });
+
+  it('loads each bundle on its own, without the modules it leaves out', () => {
+    for (const [name, b] of bundles) {
+      // A fresh node in an empty dir (no node_modules to fall back on), as in /var/task.
+      const code = `const m=require(${JSON.stringify(b.js)});if(typeof m.handler!=='function')throw new Error('no handler');
+const loaded=Object.keys(require.cache).filter(f=>f!==${JSON.stringify(b.js)});if(loaded.length)throw new Error('loaded '+loaded.join(','));`;
+      try {
+        execFileSync(process.execPath, ['-e', code], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+      } catch (err) {
+        assert.fail(`${name} does not load on its own: ${String((err as { stderr?: Buffer }).stderr ?? err).slice(0, 1000)}`);
+      }
+    }
+    // And the check can fail: a bundle that needs a left-out module at require time is refused.
+    assert.throws(() => execFileSync(process.execPath, ['-e', "require('@aws-sdk/client-ssm')"], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }), /Cannot find module/);
+  });
+});
