@@ -13,6 +13,7 @@ import { createSecretResolver, type SecretResolver } from '../config/secrets';
 import { EnvironmentLease } from '../lease/environment-lease';
 import { releaseOnSigterm } from '../lease/release-on-sigterm';
 import type { Log } from '../log/logger';
+import { coldStartTrace, type ColdStartTrace } from './cold-start-trace';
 import type { runtimeKeys } from './runtime-keys';
 
 /** Key sets that include the shared keys (refresh age, lease). */
@@ -27,8 +28,14 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
   config: ConfigStore<S>;
   lease: EnvironmentLease;
   startedAt: number;
-  /** The start of every invocation: token (once), config (read on cold start only), lease renewal. */
-  begin(opts?: { lease?: boolean }): Promise<LoadedConfig<S>>;
+  /**
+   * The start of every invocation: token (once), config (read on cold start only), lease renewal.
+   * `leaseInParallel` returns without waiting for the cold start's lease registration, so the use case
+   * can discover and connect meanwhile; it must then await `leaseSettled()` before it answers.
+   */
+  begin(opts?: { lease?: boolean; leaseInParallel?: boolean }): Promise<LoadedConfig<S>>;
+  /** Resolves once the lease work the last `begin` started has finished; never rejects (the lease logs its own failures). */
+  leaseSettled(): Promise<void>;
   /** Stops using the environment's resources (tests, shutdown). */
   close(): void;
 }
@@ -36,18 +43,22 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
 /** How long the cold-start TLS check waits for an answer before leaving an unreachable Consul to the config store. */
 const TLS_CHECK_TIMEOUT_MS = 1_000;
 
-/** Builds the shared runtime from the environment and the function's key set; throws ConfigError on a bad environment. */
-export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: Log, env: FunctionEnvironment = readFunctionEnvironment()): FunctionRuntime<S> {
+/** Builds the shared runtime from the environment and the function's key set (`deps` replace the Consul client and the trace, for tests); throws ConfigError on a bad environment. */
+export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: Log, env: FunctionEnvironment = readFunctionEnvironment(), deps: { consul?: ConsulApi; trace?: ColdStartTrace } = {}): FunctionRuntime<S> {
+  const trace = deps.trace ?? coldStartTrace;
   let token = env.consulToken;
   let tls: ConsulTls | undefined;
   let resolving: Promise<void> | undefined;
   const secrets = createSecretResolver();
-  const consul = createConsulApi({ address: env.consulAddress, token: () => token, tls: () => tls });
+  const consul = deps.consul ?? createConsulApi({ address: env.consulAddress, token: () => token, tls: () => tls });
   // A list is all https or all http (parseConsulAddresses), so the first address says which.
   const secure = consul.address.startsWith('https:');
   const config = new ConfigStore(consul, env.configPrefix, specs, log);
   const lease = new EnvironmentLease(consul, log);
   const stopReleasing = releaseOnSigterm(lease, log);
+  trace.mark('handler');
+  let leasing: Promise<void> = Promise.resolve();
+  let begun = false;
   // Resolves the Consul token and, for https, the TLS material (from files, or SSM when so
   // configured) once per environment, then checks that the agent's certificate verifies;
   // a failure is retried by the next invocation rather than cached.
@@ -72,13 +83,24 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
     lease,
     startedAt: Date.now(),
     async begin(opts = {}) {
+      // A first invocation that failed before its use case ended the trace: log what it reached.
+      if (begun) trace.end(log);
+      begun = true;
       await ready();
+      trace.mark('secrets');
       const loaded = await config.get();
+      trace.mark('config');
       const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
-      // On defaults because Consul did not answer: register the lease without waiting for it again.
-      if (v.leaseEnabled && opts.lease !== false) await lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds }, loaded.index !== undefined);
+      if (v.leaseEnabled && opts.lease !== false) {
+        // On defaults because Consul did not answer: register the lease without waiting for it again.
+        // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
+        const touching = lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds }, loaded.index !== undefined);
+        leasing = trace.active ? touching.then(() => trace.mark('lease')) : touching;
+        if (!opts.leaseInParallel) await leasing;
+      }
       return loaded;
     },
+    leaseSettled: () => leasing,
     close() {
       stopReleasing();
       consul.destroy();

@@ -1,0 +1,97 @@
+// begin()'s lease modes on the in-memory Consul: by default the cold start waits for its lease
+// registration; with leaseInParallel it returns at once and leaseSettled() says when it is done.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { COLD_START_TRACE_MESSAGE, ColdStartTrace } from '../../../lib/runtime/cold-start-trace';
+import { createFunctionRuntime } from '../../../lib/runtime/function-runtime';
+import { runtimeKeys } from '../../../lib/runtime/runtime-keys';
+import { drainMicrotasks } from '../helpers/deferred';
+import { consulError, FakeConsul } from '../helpers/fake-consul';
+import { recordingLog } from '../helpers/recording-log';
+
+const PREFIX = 'config/test/';
+const REGISTER = 'consul.agent.service.register';
+
+function setup(trace?: ColdStartTrace) {
+  const consul = new FakeConsul();
+  consul.putKv(`${PREFIX}leaseService`, 'test-lambda');
+  const log = recordingLog();
+  const rt = createFunctionRuntime(runtimeKeys('test-lambda'), log, { consulAddress: consul.address, consulToken: 'token', configPrefix: PREFIX }, { consul, trace });
+  return { consul, log, rt };
+}
+
+/** True once `p` has settled (checked after the queued continuations have run). */
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await drainMicrotasks();
+  return done;
+}
+
+describe('createFunctionRuntime begin()', () => {
+  it('waits for the cold start lease registration by default', async () => {
+    const { consul, rt } = setup();
+    const gate = consul.hold(REGISTER);
+    const begin = rt.begin();
+    assert.equal(await settled(begin), false, 'held by the registration');
+    gate.resolve();
+    const loaded = await begin;
+    assert.equal(loaded.values.leaseService, 'test-lambda');
+    assert.equal(rt.lease.snapshot().registered, true);
+    rt.close();
+  });
+
+  it('with leaseInParallel returns while the registration is in flight; leaseSettled() resolves once it is done', async () => {
+    const { consul, rt } = setup();
+    const gate = consul.hold(REGISTER);
+    const loaded = await rt.begin({ leaseInParallel: true });
+    assert.equal(loaded.values.leaseService, 'test-lambda');
+    assert.equal(consul.callsOf(REGISTER).length, 1, 'the registration was sent');
+    assert.equal(rt.lease.snapshot().registered, false);
+    const leaseDone = rt.leaseSettled();
+    assert.equal(await settled(leaseDone), false, 'not settled while the registration is held');
+    gate.resolve();
+    await leaseDone;
+    assert.equal(rt.lease.snapshot().registered, true);
+    rt.close();
+  });
+
+  it('with leaseInParallel a failed registration settles without rejecting and is logged once', async () => {
+    const { consul, log, rt } = setup();
+    consul.failOn(REGISTER, consulError(REGISTER, 500));
+    await rt.begin({ leaseInParallel: true });
+    await rt.leaseSettled();
+    assert.deepEqual(log.messages('warn'), ['lease registration or renewal failed']);
+    assert.equal(rt.lease.snapshot().failures, 1);
+    rt.close();
+  });
+
+  it('does not touch the lease when asked not to, and leaseSettled() is then already settled', async () => {
+    const { consul, rt } = setup();
+    await rt.begin({ lease: false });
+    assert.equal(consul.callsOf(REGISTER).length, 0);
+    assert.equal(await settled(rt.leaseSettled()), true);
+    rt.close();
+  });
+
+  it('traces the cold start steps when tracing is on; a second invocation logs what the first reached', async () => {
+    let now = 0;
+    const trace = new ColdStartTrace(true, () => ++now);
+    const { consul, log, rt } = setup(trace);
+    const gate = consul.hold(REGISTER);
+    await rt.begin({ leaseInParallel: true });
+    assert.deepEqual(trace.steps().map((s) => s.step), ['handler', 'secrets', 'config']);
+    gate.resolve();
+    await rt.leaseSettled();
+    assert.deepEqual(trace.steps().map((s) => s.step), ['handler', 'secrets', 'config', 'lease']);
+    assert.deepEqual(log.messages('info').filter((m) => m === COLD_START_TRACE_MESSAGE), [], 'nothing logged until the trace ends');
+    await rt.begin();
+    const line = log.lines.find((l) => l.message === COLD_START_TRACE_MESSAGE);
+    assert.deepEqual((line?.attributes.coldStart as { steps: { step: string }[] }).steps.map((s) => s.step), ['handler', 'secrets', 'config', 'lease']);
+    assert.equal(trace.active, false);
+    rt.close();
+  });
+});
