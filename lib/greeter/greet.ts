@@ -57,12 +57,15 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
     rt.metrics.count('GreetErrors');
     throw err;
   } finally {
+    // The cold start's lease registration ran beside discovery and the first call; it still lands
+    // before the answer, so an environment that answered is always registered.
+    await rt.leaseSettled();
     rt.metrics.flush();
   }
 }
 
 async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
-  const loaded = await rt.begin();
+  const loaded = await rt.begin({ leaseInParallel: true });
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);
