@@ -1,94 +1,176 @@
 /**
- * `npm run bench`: warm `greet` invocations (handler called in-process, real
- * Consul with ACLs, two local Greeter backends) against baselines measured in
- * the same run: a raw grpc-js call on a reused channel to a fixed address, and
- * the seed article's new-client-per-call. Prints p50/p99 and ratios.
+ * `npm run bench:warm`: warm `greet` invocations (the handler called in-process, real Consul
+ * with ACLs, two real Greeter backends) against baselines measured in the same run, in
+ * interleaved turns so that drift on a shared machine hits every path alike:
+ * - raw: grpc-js on one reused channel to the fixed addresses of the same two backends
+ *   (round robin), the floor for "call these backends";
+ * - raw1: the same to one fixed address (what a single-backend client would see);
+ * - seed: the seed article's pattern per request: a Consul HTTP lookup of the passing
+ *   instances, then a new client (own subchannel pool, so a new connection) and a call.
+ * Then warm throughput of one environment with 16 requests in flight, greet against raw, and
+ * the in-process cost of the lease on a cold start. Writes bench/results/warm.json.
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
-import { httpEvent, lambdaContext, startTestStack } from '../test/integration/harness';
-import { stats, time } from './measure';
+import { httpEvent, lambdaContext, startTestStack, type TestStack } from '../test/integration/harness';
+import { round, stats, throughput, time } from './measure';
+import { writeResult, type Percentiles, type WarmResult } from './results';
 
-const N = Number(process.env.BENCH_N ?? 3000);
-const BLOCK = 100;
+const N = Number(process.env.BENCH_N ?? 5000);
+/** Calls per path in one turn: small, so that a burst of load from elsewhere on the machine falls on every path alike. */
+const BLOCK = 20;
+/** Seed samples per turn: each costs a lookup and a new connection, so fewer are enough. */
+const SEED_BLOCK = 4;
+const IN_FLIGHT = 16;
+const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT_CALLS ?? 1500);
+const CONCURRENT_ROUNDS = 7;
+const CALL_TIMEOUT_MS = 2_000;
+const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 
-function rawCall(client: GreeterClient, name: string): Promise<void> {
+function call(client: GreeterClient, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.sayHello({ name }, new Metadata(), { deadline: Date.now() + 2_000 }, (err: Error | null) => (err ? reject(err) : resolve()));
+    client.sayHello({ name }, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) => (err ? reject(err) : resolve()));
   });
 }
 
 async function greetOnce(name: string): Promise<void> {
   const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  if (res.statusCode !== 200) throw new Error(`greet answered ${res.statusCode}: ${res.body}`);
+  if (res.statusCode !== 200) throw new Error(`greet answered ${res.statusCode}: ${String(res.body)}`);
+}
+
+interface HealthEntry {
+  Node: { Address: string };
+  Service: { Address: string; Port: number };
+}
+
+/** The seed article's request: look the service up in Consul, dial a new client to one instance, call, close. */
+async function seedOnce(consulUrl: string, token: string, name: string): Promise<void> {
+  const res = await fetch(`${consulUrl}/v1/health/service/greeter?passing`, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  if (!res.ok) throw new Error(`Consul answered ${res.status}`);
+  const entries = (await res.json()) as HealthEntry[];
+  const pick = entries[Math.floor(Math.random() * entries.length)];
+  if (!pick) throw new Error('no passing greeter');
+  // A local subchannel pool, or grpc-js would hand the new client the previous client's connection.
+  const client = new GreeterClient(`${pick.Service.Address || pick.Node.Address}:${pick.Service.Port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  try {
+    await call(client, name);
+  } finally {
+    client.close();
+  }
+}
+
+function percentiles(path: string, samples: number[]): { path: string } & Percentiles {
+  const s = stats(samples);
+  return { path, n: s.n, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), mean: round(s.mean) };
+}
+
+/** Cold starts in-process (config, lease, first discovery answer, new channel, first call), alternating the lease on and off. */
+async function inProcessColdStarts(stack: TestStack): Promise<{ withLease: Percentiles; withoutLease: Percentiles; leaseCostMs: number }> {
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const lease = i % 2 === 0;
+    await stack.setConfig({ leaseEnabled: String(lease) });
+    runtime.reset();
+    (lease ? on : off).push(await time(() => greetOnce(`cold${i}`)));
+  }
+  await stack.setConfig({ leaseEnabled: 'true' });
+  runtime.reset();
+  const a = percentiles('lease on', on);
+  const b = percentiles('lease off', off);
+  return { withLease: a, withoutLease: b, leaseCostMs: round(a.p50 - b.p50) };
 }
 
 async function main(): Promise<void> {
   runtime.logger.setLogLevel('ERROR');
   const stack = await startTestStack('config/greeter-gateway/bench/');
+  const clients: GreeterClient[] = [];
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
-    const [a] = [await stack.addGreeter({ id: 'bench-1' }), await stack.addGreeter({ id: 'bench-2' })];
-    if (!a) throw new Error('no backend');
+    const a = await stack.addGreeter({ id: 'bench-1' });
+    const b = await stack.addGreeter({ id: 'bench-2' });
     process.env.CONSUL_HTTP_ADDR = stack.consul.address;
     process.env.CONSUL_HTTP_TOKEN = stack.gatewayToken;
     process.env.CONFIG_PREFIX = stack.prefix;
+    const consulUrl = /^https?:\/\//.test(stack.consul.address) ? stack.consul.address : `http://${stack.consul.address}`;
 
-    // Cold starts: config read + lease registration + first discovery answer + new
-    // channel + first call; alternated with the lease off to isolate its cost.
-    const cold: number[] = [];
-    const coldNoLease: number[] = [];
-    for (let i = 0; i < 40; i++) {
-      const lease = i % 2 === 0;
-      await stack.setConfig({ leaseEnabled: String(lease) });
-      runtime.reset();
-      (lease ? cold : coldNoLease).push(await time(() => greetOnce(`cold${i}`)));
-    }
-    await stack.setConfig({ leaseEnabled: 'true' });
+    const coldInProcess = await inProcessColdStarts(stack);
 
-    const raw = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
-    for (let i = 0; i < 300; i++) {
-      await rawCall(raw, 'warm');
-      await greetOnce('warm');
+    const raw = new GreeterClient(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
+    const raw1 = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
+    clients.push(raw, raw1);
+    const paths: Record<string, { run: (i: number) => Promise<void>; block: number; samples: number[]; cpuUs: number[] }> = {
+      raw: { run: (i) => call(raw, `r${i}`), block: BLOCK, samples: [], cpuUs: [] },
+      greet: { run: (i) => greetOnce(`g${i}`), block: BLOCK, samples: [], cpuUs: [] },
+      raw1: { run: (i) => call(raw1, `o${i}`), block: BLOCK, samples: [], cpuUs: [] },
+      seed: { run: (i) => seedOnce(consulUrl, stack.gatewayToken, `s${i}`), block: SEED_BLOCK, samples: [], cpuUs: [] },
+    };
+    for (const p of Object.values(paths)) for (let i = 0; i < 300; i++) await p.run(i);
+    // Interleaved turns, in an order that rotates, so that no path always follows the same one (and its garbage).
+    const order = Object.values(paths);
+    for (let turn = 0; turn * BLOCK < N; turn++) {
+      for (let k = 0; k < order.length; k++) {
+        const p = order[(turn + k) % order.length]!;
+        const cpu0 = process.cpuUsage();
+        for (let i = 0; i < p.block; i++) p.samples.push(await time(() => p.run(i)));
+        const cpu = process.cpuUsage(cpu0);
+        p.cpuUs.push((cpu.user + cpu.system) / p.block);
+      }
     }
-    // Interleave blocks so drift on a shared 2-core machine hits both sides alike.
-    const greetSamples: number[] = [];
-    const rawSamples: number[] = [];
-    for (let done = 0; done < N; done += BLOCK) {
-      for (let i = 0; i < BLOCK; i++) rawSamples.push(await time(() => rawCall(raw, `r${i}`)));
-      for (let i = 0; i < BLOCK; i++) greetSamples.push(await time(() => greetOnce(`g${i}`)));
-    }
-    const perCall: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      perCall.push(
-        await time(async () => {
-          // A local subchannel pool, or grpc-js would hand the new client the old connection.
-          const c = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
-          await rawCall(c, 'seed');
-          c.close();
-        }),
-      );
-    }
-    raw.close();
 
-    const g = stats(greetSamples);
-    const r = stats(rawSamples);
-    const p = stats(perCall);
-    const c = stats(cold);
-    const cn = stats(coldNoLease);
+    // Throughput: alternate the two so that neither gets the quieter moment of the machine; keep the median round.
+    const greetRates: number[] = [];
+    const rawRates: number[] = [];
+    for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
+      rawRates.push(await throughput(() => call(raw, 'c'), CONCURRENT_CALLS, IN_FLIGHT));
+      greetRates.push(await throughput(() => greetOnce('c'), CONCURRENT_CALLS, IN_FLIGHT));
+    }
+    const greetPerSec = stats(greetRates).p50;
+    const rawPerSec = stats(rawRates).p50;
+
+    const latency = Object.entries(paths).map(([path, p]) => percentiles(path, p.samples));
+    const by = Object.fromEntries(latency.map((l) => [l.path, l]));
+    const ratio = (x: string, y: string, q: 'p50' | 'p90' | 'p99') => round(by[x]![q]! / by[y]![q]!, 2);
+    const result: WarmResult = {
+      latency,
+      ratios: {
+        'greet/raw p50': ratio('greet', 'raw', 'p50'),
+        'greet/raw p90': ratio('greet', 'raw', 'p90'),
+        'greet/raw p99': ratio('greet', 'raw', 'p99'),
+        'seed/greet p50': ratio('seed', 'greet', 'p50'),
+        'seed/greet p99': ratio('seed', 'greet', 'p99'),
+        'greet/raw1 p50': ratio('greet', 'raw1', 'p50'),
+        'greet/raw1 p99': ratio('greet', 'raw1', 'p99'),
+        'raw/raw1 p50': ratio('raw', 'raw1', 'p50'),
+      },
+      concurrency: { inFlight: IN_FLIGHT, greetPerSec: Math.round(greetPerSec), rawPerSec: Math.round(rawPerSec), ratio: round(greetPerSec / rawPerSec, 2) },
+      paths: {
+        raw: 'grpc-js, one reused channel, fixed addresses of the same 2 backends, round robin',
+        raw1: 'grpc-js, one reused channel, one fixed address',
+        greet: 'greet handler in-process, warm: Consul-routed channel with hedging, outlier ejection and retry budget',
+        seed: 'per request: Consul /v1/health/service/greeter?passing over HTTP, new client (own subchannel pool), call, close',
+      },
+      // This process's CPU per call (all its threads; the backends' own CPU is not in it), median of the turns:
+      // less sensitive than latency to what else runs on the machine.
+      cpuPerCallUs: Object.fromEntries(Object.entries(paths).map(([path, p]) => [path, Math.round(stats(p.cpuUs).p50)])),
+      backends: 2,
+      warmCallsPerPath: N,
+      coldInProcess,
+    };
+
     const fmt = (x: number) => x.toFixed(3).padStart(8);
-    console.log(`\nnode ${process.version}, ${N} warm calls each, loopback, 2 backends\n`);
-    console.log('case                                   n      p50 ms   p99 ms  mean ms');
-    console.log(`raw grpc-js, reused channel, fixed  ${String(r.n).padStart(5)} ${fmt(r.p50)} ${fmt(r.p99)} ${fmt(r.mean)}`);
-    console.log(`greet handler, warm (Consul-routed) ${String(g.n).padStart(5)} ${fmt(g.p50)} ${fmt(g.p99)} ${fmt(g.mean)}`);
-    console.log(`new client per call (seed article)  ${String(p.n).padStart(5)} ${fmt(p.p50)} ${fmt(p.p99)} ${fmt(p.mean)}`);
-    console.log(`greet handler, cold start           ${String(c.n).padStart(5)} ${fmt(c.p50)} ${fmt(c.p99)} ${fmt(c.mean)}`);
-    console.log(`greet handler, cold start, no lease ${String(cn.n).padStart(5)} ${fmt(cn.p50)} ${fmt(cn.p99)} ${fmt(cn.mean)}`);
-    console.log(`\nratio warm greet / raw:          p50 ${(g.p50 / r.p50).toFixed(2)}x   p99 ${(g.p99 / r.p99).toFixed(2)}x`);
-    console.log(`ratio new-client-per-call / raw: p50 ${(p.p50 / r.p50).toFixed(2)}x   p99 ${(p.p99 / r.p99).toFixed(2)}x`);
-    console.log(`lease cost on cold start:        median +${(c.p50 - cn.p50).toFixed(3)} ms`);
+    console.log(`\nnode ${process.version}, ${N} warm calls per path (seed ${by.seed!.n}), loopback, 2 backends\n`);
+    console.log('path       n      p50 ms   p90 ms   p99 ms  mean ms');
+    for (const l of latency) console.log(`${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${fmt(l.p90 ?? NaN)} ${fmt(l.p99)} ${fmt(l.mean)}`);
+    console.log('');
+    for (const [k, v] of Object.entries(result.ratios)) console.log(`${k.padEnd(16)} ${v.toFixed(2)}x`);
+    console.log(`\nCPU per call (this process, median turn): ${Object.entries(result.cpuPerCallUs as Record<string, number>).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
+    console.log(`${IN_FLIGHT} in flight: greet ${Math.round(greetPerSec)} calls/s, raw ${Math.round(rawPerSec)} calls/s, ratio ${result.concurrency?.ratio.toFixed(2)}`);
+    console.log(`in-process cold start: ${coldInProcess.withLease.p50.toFixed(1)} ms with lease, ${coldInProcess.withoutLease.p50.toFixed(1)} ms without (median lease cost ${coldInProcess.leaseCostMs} ms)`);
+    console.log(`\nwrote ${writeResult('warm', result)}`);
   } finally {
+    for (const c of clients) c.close();
     runtime.reset();
     await stack.stop();
   }

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { chartSpec, wrap } from '../../../bench/chart-spec';
+import { mergeSections, type Merged } from '../../../bench/report-model';
+import { summaryMarkdown } from '../../../bench/summary-table';
+
+const run = (finishedAt: string, cpus = 'Test CPU 9000') => ({ node: 'v20.0.0', cpus, cores: 2, memoryGiB: 8, finishedAt });
+
+const warm = {
+  section: 'warm',
+  run: run('2026-01-02T10:00:00.000Z'),
+  latency: [
+    { path: 'raw', n: 100, p50: 0.4, p90: 0.6, p99: 1.2, mean: 0.5 },
+    { path: 'greet', n: 100, p50: 0.44, p90: 0.7, p99: 1.5, mean: 0.55 },
+    { path: 'seed', n: 20, p50: 3.3, p90: 5, p99: 9, mean: 3.6 },
+  ],
+  ratios: { 'greet/raw p50': 1.1, 'greet/raw p99': 1.25, 'seed/greet p50': 7.5 },
+  concurrency: { inFlight: 16, greetPerSec: 1800, rawPerSec: 2000, ratio: 0.9 },
+  cpuPerCallUs: { raw: 200, greet: 230 },
+  extraFigure: 42,
+};
+const cold = {
+  section: 'cold-start',
+  run: run('2026-01-03T09:00:00.000Z'),
+  greet: { initMs: 300, firstInvokeMs: 60, totalMs: 360 },
+  floor: { initMs: 250, firstInvokeMs: 40, totalMs: 290 },
+  ratio: 1.24,
+  breakdown: [
+    { step: 'import', ms: 120 },
+    { step: 'config', ms: 20 },
+  ],
+};
+const fleet = {
+  section: 'fleet',
+  run: run('2026-01-03T11:00:00.000Z'),
+  rows: [10, 100].map((environments) => ({
+    environments,
+    processes: 1,
+    consulRequestsPerSec: environments / 10,
+    consulCpuPercent: 1,
+    consulRssMb: 100,
+    propagationP50Ms: 50,
+    propagationMaxMs: 90,
+    connectionsPerIp: environments + 1,
+    http429: 0,
+    agentHttpPerSec: environments / 8,
+  })),
+  formula: 'N environments cost about N/8 requests per second',
+};
+const files = (...sections: object[]) => sections.map((s) => ({ file: `${(s as { section: string }).section}.json`, text: JSON.stringify(s) }));
+const NOW = new Date('2026-01-04T00:00:00.000Z');
+
+function panelTitles(merged: Merged): string[] {
+  const spec = chartSpec(merged);
+  assert.ok(spec && 'vconcat' in spec);
+  return spec.vconcat.map((p) => {
+    const t = (p as { title?: { text: string } }).title;
+    return t?.text ?? '';
+  });
+}
+
+describe('mergeSections', () => {
+  it('keeps each section with its extras, and states the machine and the days of the run', () => {
+    const merged = mergeSections(files(warm, cold), NOW);
+    assert.deepEqual(Object.keys(merged.sections).sort(), ['cold-start', 'warm']);
+    assert.equal(merged.sections.warm?.extraFigure, 42);
+    assert.equal(merged.machine, 'Test CPU 9000, 2 cores, 8 GiB, node v20.0.0');
+    assert.equal(merged.date, '2026-01-02 – 2026-01-03');
+    assert.equal(merged.generatedAt, NOW.toISOString());
+    assert.deepEqual(merged.skipped, []);
+  });
+
+  it('names both machines when sections ran on different ones', () => {
+    const merged = mergeSections(files(warm, { ...cold, run: run('2026-01-02T11:00:00.000Z', 'Other CPU') }), NOW);
+    assert.match(merged.machine, /Test CPU 9000.*; Other CPU/);
+    assert.equal(merged.date, '2026-01-02');
+  });
+
+  it('skips a file that is not JSON or lacks a field the report reads, saying which', () => {
+    const broken = { ...cold, breakdown: [{ step: 'import' }] };
+    const merged = mergeSections([...files(warm, broken), { file: 'half.json', text: '{"section": "fl' }], NOW);
+    assert.deepEqual(Object.keys(merged.sections), ['warm']);
+    assert.deepEqual(merged.skipped, [
+      { file: 'cold-start.json', reason: 'cold-start: breakdown.0.ms: Invalid input: expected number, received undefined' },
+      { file: 'half.json', reason: 'not valid JSON' },
+    ]);
+  });
+
+  it('keeps an unknown section that has the envelope', () => {
+    const merged = mergeSections(files({ section: 'mtls', run: run('2026-01-02T00:00:00.000Z'), overheadMs: 0.1 }), NOW);
+    assert.ok(merged.sections.mtls);
+  });
+});
+
+describe('chartSpec', () => {
+  it('draws one panel per section present, in a fixed order', () => {
+    assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), ['Warm path latency (ms)', 'Cold start (ms)', 'Fleet: Consul load and change propagation']);
+    assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation']);
+    assert.equal(chartSpec(mergeSections(files({ section: 'bundle', run: run('2026-01-02T00:00:00.000Z'), functions: [], grpcJsAlone: { requireMs: 1 } }), NOW)), undefined);
+  });
+
+  it('puts every percentile of every path, the cold-start steps and both fleet series in the data', () => {
+    const spec = chartSpec(mergeSections(files(warm, cold, fleet), NOW));
+    assert.ok(spec && 'vconcat' in spec);
+    const [w, c, f] = spec.vconcat as unknown as Array<{ data?: { values: Array<Record<string, unknown>> }; hconcat?: Array<{ data: { values: Array<Record<string, unknown>> } }> }>;
+    assert.equal(w?.data?.values.length, 9);
+    assert.ok(w?.data?.values.some((v) => v.path === 'greet (ours)' && v.percentile === 'p99' && v.ms === 1.5));
+    assert.deepEqual(
+      c?.data?.values.filter((v) => v.bar === 'greet, by step').map((v) => [v.step, v.ms]),
+      [
+        ['import', 120],
+        ['config', 20],
+      ],
+    );
+    assert.deepEqual(
+      f?.hconcat?.[0]?.data.values.filter((v) => v.environments === 100).map((v) => v.requestsPerSec),
+      [10, 12.5],
+    );
+  });
+
+  it('is a spec vega-lite compiles', async () => {
+    const vl = await import('vega-lite');
+    const spec = chartSpec(mergeSections(files(warm, cold, fleet), NOW));
+    assert.ok(spec);
+    const compiled = vl.compile(spec).spec;
+    assert.ok(Array.isArray(compiled.marks) && compiled.marks.length >= 3);
+  });
+
+  it('wraps a long subtitle at spaces', () => {
+    assert.deepEqual(wrap('aaa bbb ccc ddd', 7), ['aaa bbb', 'ccc ddd']);
+    assert.deepEqual(wrap('', 7), []);
+  });
+});
+
+describe('summaryMarkdown', () => {
+  it('states the machine and date, each figure against its target, and what is missing', () => {
+    const md = summaryMarkdown(mergeSections(files(warm, cold), NOW));
+    assert.match(md, /^Measured on Test CPU 9000, 2 cores, 8 GiB, node v20\.0\.0, 2026-01-02 – 2026-01-03/);
+    assert.match(md, /\| Warm p50, greet \/ raw grpc-js \| 1\.10× ✅ \(0\.440 ms \/ 0\.400 ms\) \| ≤ 1\.15× \|/);
+    assert.match(md, /\| Warm p99, greet \/ raw grpc-js \| 1\.25× ❌/);
+    assert.match(md, /seed pattern \/ greet \| 7\.50× ✅/);
+    assert.match(md, /CPU per call in the calling process, greet \/ raw grpc-js \| 1\.15× \(230 µs \/ 200 µs\)/);
+    assert.match(md, /16 in flight, greet \/ raw throughput \| 0\.90× \(1800 \/ 2000 calls\/s\)/);
+    assert.match(md, /greet \/ floor \| 1\.24× ✅ \(360 ms \/ 290 ms\)/);
+    assert.match(md, /Not in this run: bundle, fleet\./);
+  });
+
+  it('holds the fleet table, one row per size, and the formula', () => {
+    const md = summaryMarkdown(mergeSections(files(fleet), NOW));
+    const rows = md.split('\n').filter((l) => /^\| \d+ \|/.test(l));
+    assert.equal(rows.length, 2);
+    assert.match(rows[1] ?? '', /^\| 100 \| 1 \| 10\.0 \| 1\.0 \| 100 \| 50 ms \/ 90 ms \| 101 \| 0 \|$/);
+    assert.match(md, /Formula: N environments cost about N\/8/);
+  });
+});
