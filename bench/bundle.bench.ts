@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { startLambdaRie } from '../scripts/rie/lambda-rie';
+import { pathToFileURL } from 'node:url';
 import { bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
 import { extractZip } from '../scripts/rie/zip';
 import { httpEvent, startTestStack } from '../test/integration/harness';
@@ -38,36 +39,42 @@ function parseResult(out: string): Record<string, number> {
   return JSON.parse(line.slice(RESULT.length)) as Record<string, number>;
 }
 
-/** Wall time of `require`, and its CPU time (steadier when other work shares the machine). */
+/**
+ * The bundle as the Lambda runtime client loads it, with import() (an .mjs bundle as its module, a
+ * CommonJS one through its default export); `expr` is an expression for the loaded exports.
+ */
+const load = (file: string) => `(await import(${JSON.stringify(pathToFileURL(file).href)}))`;
+const exportsOf = (file: string) => `((m)=>m.default??m)(${load(file)})`;
+
+/** Wall time of loading the bundle, and its CPU time (steadier when other work shares the machine). */
 const requireProbe = (file: string) =>
-  `const c0=process.cpuUsage(),t=performance.now();require(${JSON.stringify(file)});const ms=performance.now()-t,c=process.cpuUsage(c0);
-console.log(${JSON.stringify(RESULT)}+JSON.stringify({ms,cpuMs:(c.user+c.system)/1000,rssMb:process.memoryUsage().rss/2**20}))`;
+  `(async()=>{const c0=process.cpuUsage(),t=performance.now();${load(file)};const ms=performance.now()-t,c=process.cpuUsage(c0);
+console.log(${JSON.stringify(RESULT)}+JSON.stringify({ms,cpuMs:(c.user+c.system)/1000,rssMb:process.memoryUsage().rss/2**20}))})()`;
 
 /**
  * An unexpected error inside the handler (a throwing event getter), answered 500, then its stack
  * read as a crash report or an uncaught exception prints it: where --enable-source-maps maps frames.
  */
-const errorProbe = (file: string) => `const h=require(${JSON.stringify(file)}).handler;
+const errorProbe = (file: string) => `(async()=>{const h=${exportsOf(file)}.handler;
 const ctx={awsRequestId:'r',functionName:'greet',getRemainingTimeInMillis:()=>5000};
 let err;const ev={get requestContext(){throw (err=new Error('boom'))}};
 const t=performance.now();h(ev,ctx).then(r=>{if(r.statusCode!==500)throw new Error('expected 500, got '+r.statusCode);
 if(!String(err.stack).includes('boom'))throw new Error('no stack');
-console.log(${JSON.stringify(RESULT)}+JSON.stringify({ms:performance.now()-t}))})`;
+console.log(${JSON.stringify(RESULT)}+JSON.stringify({ms:performance.now()-t}))})})()`;
 
 /** 200 sequential greet invocations through the packaged handler; RSS after, and peak (VmHWM). */
-const greetRssProbe = (file: string, event: unknown) => `const h=require(${JSON.stringify(file)}).handler;
-const ev=${JSON.stringify(event)};
-(async()=>{for(let i=0;i<${INVOCATIONS};i++){const r=await h(ev,{awsRequestId:'r'+i,functionName:'greet',getRemainingTimeInMillis:()=>5000});
+const greetRssProbe = (file: string, event: unknown) => `const ev=${JSON.stringify(event)};
+(async()=>{const h=${exportsOf(file)}.handler;for(let i=0;i<${INVOCATIONS};i++){const r=await h(ev,{awsRequestId:'r'+i,functionName:'greet',getRemainingTimeInMillis:()=>5000});
 if(r.statusCode!==200)throw new Error('greet answered '+r.statusCode+' '+r.body)}
 ${rssTail}})().catch(e=>{console.error(e);process.exit(1)})`;
 
 /** grpc-js alone: one channel, 200 SayHello calls with hand-encoded bytes (no codegen in the baseline). */
-const grpcRssProbe = (file: string, port: number) => `const g=require(${JSON.stringify(file)});
+const grpcRssProbe = (file: string, port: number) => `(async()=>{const g=${exportsOf(file)};
 const C=g.makeGenericClientConstructor({sayHello:{path:'/helloworld.Greeter/SayHello',requestStream:false,responseStream:false,
 requestSerialize:b=>b,requestDeserialize:b=>b,responseSerialize:b=>b,responseDeserialize:b=>b}},'Greeter');
 const c=new C('127.0.0.1:${port}',g.credentials.createInsecure());
 const call=(n)=>new Promise((ok,ko)=>c.sayHello(Buffer.concat([Buffer.from([10,n.length]),Buffer.from(n)]),{deadline:Date.now()+2000},(e,r)=>e?ko(e):ok(r)));
-(async()=>{for(let i=0;i<${INVOCATIONS};i++)await call('bench'+i);
+for(let i=0;i<${INVOCATIONS};i++)await call('bench'+i);
 ${rssTail}})().catch(e=>{console.error(e);process.exit(1)})`;
 
 const rssTail = `const hwm=Number(/VmHWM:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])/1024;
@@ -111,7 +118,9 @@ async function main(): Promise<void> {
     mkdirSync(join(work, 'grpc-js'));
     const entry = join(work, 'grpc-js', 'entry.js');
     writeFileSync(entry, "module.exports = require('@grpc/grpc-js');\n");
-    const grpcJs = join(work, 'grpc-js', 'index.js');
+    // Same module format as the deployed bundles (.mjs for an ES module build).
+    const ext = options.format === 'esm' ? '.mjs' : '.js';
+    const grpcJs = join(work, 'grpc-js', `index${ext}`);
     await build({ ...options, entryPoints: [entry], outfile: grpcJs, nodePaths: [join(__dirname, '..', 'node_modules')] });
     const grpcBytes = statSync(grpcJs).size;
 
@@ -119,7 +128,7 @@ async function main(): Promise<void> {
     // to, so Node never uses it), to price what --enable-source-maps costs when it does map.
     const greet = fns.find((f) => f.fn.name === 'greet');
     if (!greet) throw new Error('no greet function in the package');
-    const mapped = join(work, 'greet-mapped', 'greet.js');
+    const mapped = join(work, 'greet-mapped', `greet${ext}`);
     mkdirSync(join(work, 'greet-mapped'));
     await build({ ...options, entryPoints: [join(__dirname, '..', 'functions', 'greet.ts')], outfile: mapped, sourcemap: 'linked' });
 

@@ -66,9 +66,10 @@ export function deployEsbuildOptions(custom: Record<string, unknown>): BuildOpti
   return { ...(out as BuildOptions), external: [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)] };
 }
 
-/** The bundle (`functions/greet.js` for handler `functions/greet.handler`) in a zip extracted into `dir`. */
+/** The bundle (`functions/greet.mjs`, or `.js` for a CommonJS build, for handler `functions/greet.handler`) in a zip extracted into `dir`. */
 export function bundlePath(fn: PackagedFunction, dir: string): string {
-  return join(dir, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`);
+  const base = join(dir, fn.handler.slice(0, fn.handler.lastIndexOf('.')));
+  return existsSync(`${base}.mjs`) ? `${base}.mjs` : `${base}.js`;
 }
 
 interface TemplateFunction {

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { bundlePath, packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
 import { extractZip } from '../../scripts/rie/zip';
 
@@ -64,7 +65,7 @@ describe('bundle budget', () => {
     for (const [name, b] of bundles) {
       const fn = pkg?.functions.get(name);
       assert.ok(fn);
-      assert.deepEqual(b.files, [`${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`], `${name}: files in the zip`);
+      assert.deepEqual(b.files, [`${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.mjs`], `${name}: files in the zip (one ES module)`);
       assert.doesNotMatch(readFileSync(b.js, 'utf8').slice(-200), /sourceMappingURL/, `${name}: no source map reference`);
     }
   });
@@ -72,10 +73,11 @@ describe('bundle budget', () => {
   it('loads each bundle on its own, without the modules it leaves out', () => {
     for (const [name, b] of bundles) {
       // A fresh node in an empty dir (no node_modules to fall back on), as in /var/task.
-      const code = `const m=require(${JSON.stringify(b.js)});if(typeof m.handler!=='function')throw new Error('no handler');
-const loaded=Object.keys(require.cache).filter(f=>f!==${JSON.stringify(b.js)});if(loaded.length)throw new Error('loaded '+loaded.join(','));`;
+      // Loaded with import(), as the runtime client does; whatever CommonJS it pulled in would be in require.cache.
+      const code = `const m=await import(${JSON.stringify(pathToFileURL(b.js).href)});if(typeof m.handler!=='function')throw new Error('no handler');
+const {createRequire}=await import('node:module');const loaded=Object.keys(createRequire(import.meta.url).cache);if(loaded.length)throw new Error('loaded '+loaded.join(','));`;
       try {
-        execFileSync(process.execPath, ['-e', code], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+        execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
       } catch (err) {
         assert.fail(`${name} does not load on its own: ${String((err as { stderr?: Buffer }).stderr ?? err).slice(0, 1000)}`);
       }
