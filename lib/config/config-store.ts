@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsulApi } from '../consul/consul-api';
 import { ConsulRequestError, isThrottled } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
-import { spreadMs } from '../util/backoff';
+import { backoffMs, spreadMs } from '../util/backoff';
 import { intKey, type ConfigValues, type KeySpecs } from './key-specs';
 import { readKvSnapshot, type KvSnapshot, type ReadFreshness } from './kv-snapshot';
 import { resolveConfig, type ResolvedConfig } from './resolve-config';
@@ -38,6 +38,9 @@ export interface ConfigStoreTiming {
   refreshTimeoutMs: number;
 }
 
+/** Longest pause between background refreshes while the agent keeps answering 429 (unless the max age is longer). */
+const MAX_THROTTLED_BACKOFF_MS = 60_000;
+
 const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
 
 /** Holds the current config for one K/V prefix and key set. */
@@ -45,6 +48,8 @@ export class ConfigStore<S extends StoreKeySpecs> {
   private loaded?: LoadedConfig<S>;
   private snapshot?: KvSnapshot;
   private refreshing?: Promise<void>;
+  /** Consecutive background refreshes answered 429. */
+  private throttledStreak = 0;
   private readonly timing: ConfigStoreTiming;
   private readonly defaults: LoadedConfig<S>;
 
@@ -117,13 +122,16 @@ export class ConfigStore<S extends StoreKeySpecs> {
     if (this.now() - cfg.loadedAt < maxAgeMs) return;
     this.refreshing = readKvSnapshot(this.api, this.prefix, this.timing.refreshTimeoutMs, this.snapshot)
       .then((snap) => {
+        this.throttledStreak = 0;
         this.accept(snap);
       })
       .catch((err: unknown) => {
-        // Keep serving the last good config (or defaults); try again after another max age,
-        // or, after a 429, at a random point in its second half, so a throttled fleet spreads out.
-        const spread = isThrottled(err) ? spreadMs(maxAgeMs / 2) : 0;
-        if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() - spread };
+        // Keep serving the last good config (or defaults); try again after another max age. After
+        // a 429, back off from one max age, jittered into its upper half and doubling while the agent
+        // keeps refusing (up to a minute, or the max age if longer), so a throttled fleet spreads out.
+        this.throttledStreak = isThrottled(err) ? this.throttledStreak + 1 : 0;
+        const wait = this.throttledStreak ? backoffMs(this.throttledStreak, maxAgeMs, Math.max(maxAgeMs, MAX_THROTTLED_BACKOFF_MS)) : maxAgeMs;
+        if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() - maxAgeMs + wait };
         this.log.warn('config refresh failed; keeping the current config', { prefix: this.prefix, error: errorSummary(err) });
       })
       .finally(() => {

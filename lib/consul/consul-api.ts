@@ -8,6 +8,7 @@
  * tests and /status can show how many requests a code path made.
  */
 import { EventEmitter } from 'node:events';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
@@ -111,25 +112,27 @@ const MIN_ATTEMPT_MS = 250;
 /** Creates a ConsulApi; `token` is sent as X-Consul-Token and never logged. */
 export function createConsulApi(conn: ConsulConnection): ConsulApi {
   const endpoints = parseConsulAddresses(conn.address);
-  // Created on first use, so a token resolved after start-up (SSM) is the one sent.
-  const clients: (RawConsulClient | undefined)[] = endpoints.map(() => undefined);
+  // Created on first use, so a token resolved after start-up (SSM) is the one sent. Two per
+  // address: one for blocking queries (keep-alive), one for every other call (see `agentFor`).
+  const clients: { long?: RawConsulClient; short?: RawConsulClient }[] = endpoints.map(() => ({}));
   let token: string | undefined;
   let tls: ConsulTls | undefined;
   let current = 0;
   let failovers = 0;
-  const clientFor = (i: number): RawConsulClient => {
-    if (clients.every((c) => c === undefined)) {
+  const clientFor = (i: number, blocking: boolean): RawConsulClient => {
+    if (clients.every((c) => c.long === undefined && c.short === undefined)) {
       token = typeof conn.token === 'function' ? conn.token() : conn.token;
       tls = typeof conn.tls === 'function' ? conn.tls() : conn.tls;
     }
-    const existing = clients[i];
+    const slot = clients[i] ?? clients[0]!;
+    const existing = blocking ? slot.long : slot.short;
     if (existing) return existing;
     const { host, port, secure } = endpoints[i] ?? endpoints[0]!;
-    // node-consul hands `agent` to every request (papi); ours carries the TLS material and keeps
-    // connections alive as its default agent would. rejectUnauthorized stays at Node's default (true).
-    const agent = secure ? new HttpsAgent({ keepAlive: true, ...httpsOptions(tls) }) : undefined;
-    const client = new Consul({ host, port, secure, ...(agent ? { agent } : {}), defaults: token ? { token } : {} }) as unknown as RawConsulClient;
-    clients[i] = client;
+    // node-consul hands `agent` to every request (papi); ours carries the TLS material.
+    // rejectUnauthorized stays at Node's default (true).
+    const client = new Consul({ host, port, secure, agent: agentFor(secure, blocking, tls), defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    if (blocking) slot.long = client;
+    else slot.short = client;
     return client;
   };
   const counts = new Map<string, number>();
@@ -150,7 +153,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       if (opts.signal?.aborted) throw new ConsulTimeoutError(operation, 'aborted before start');
-      return await run(clientFor(i), ctx);
+      return await run(clientFor(i, opts.blocking === true), ctx);
     } catch (err) {
       if (err instanceof ConsulRequestError) throw err;
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
@@ -245,9 +248,27 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       return indexed(operation, opts, (c, ctx) => c._get(rawRequest(operation, req, ctx), responseAndBody));
     },
     destroy: () => {
-      for (const c of clients) c?.destroy();
+      for (const c of clients) {
+        c.long?.destroy();
+        c.short?.destroy();
+      }
     },
   };
+}
+
+/**
+ * The HTTP agent of one client. Consul counts every open connection of a source IP against
+ * `limits.http_max_conns_per_client` (idle keep-alive ones too, and a frozen Lambda keeps its
+ * sockets open) and answers 429 beyond it; many environments share one IP behind a VPC's
+ * Hyperplane ENI. So an environment keeps one long-lived connection per blocking query
+ * (keep-alive: the next poll reuses it) and sends every other call (config reads, lease
+ * writes: a few per minute) on a connection that closes after its answer, instead of
+ * leaving a second idle socket open for the life of the environment. Over https, the agent's
+ * TLS session cache lets those short connections resume the session.
+ */
+function agentFor(secure: boolean, blocking: boolean, tls: ConsulTls | undefined): HttpAgent | HttpsAgent {
+  const options = { keepAlive: blocking };
+  return secure ? new HttpsAgent({ ...options, ...httpsOptions(tls) }) : new HttpAgent(options);
 }
 
 /** True when the address did not answer at all (refused, reset, timed out), so another one may. */

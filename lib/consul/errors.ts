@@ -21,6 +21,21 @@ export class ConsulRequestError extends AppError<ConsulErrorKind> {
   get isPermissionDenied(): boolean {
     return this.kind === 'forbidden';
   }
+
+  /**
+   * True for 429: the agent refused the request because this source IP holds more than
+   * `limits.http_max_conns_per_client` connections (or a rate limit applies). Still an
+   * `unavailable` kind for the edge (503 with Retry-After), but callers treat it as a
+   * signal to back off with jitter and keep serving their cache, never to retry at once.
+   */
+  get isThrottled(): boolean {
+    return this.statusCode === 429;
+  }
+}
+
+/** True when `err` is a Consul 429 (see ConsulRequestError.isThrottled). */
+export function isThrottled(err: unknown): boolean {
+  return err instanceof ConsulRequestError && err.isThrottled;
 }
 
 /** A Consul HTTP call hit its timeout or was cancelled by its caller. */

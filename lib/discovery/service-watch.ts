@@ -10,7 +10,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceInstance } from '../consul/service-instances';
 import { errorSummary, type Log } from '../log/logger';
-import { backoffMs } from '../util/backoff';
+import { isThrottled } from '../consul/errors';
+import { spreadMs, throttledBackoffMs } from '../util/backoff';
 import { delayAfterSuccess, isPollStale, nextIndex } from './blocking-query';
 import type { HealthSource } from './health-source';
 import { sameInstances, type ServiceQuery } from './service-query';
@@ -21,7 +22,16 @@ export interface ServiceWatchOptions {
   minIntervalMs: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /**
+   * Upper bound of a random pause before the next poll after a blocking poll answered with a
+   * change (default REPOLL_SPREAD_MS). A change answers every environment's watch at once; the
+   * spread keeps them from all asking again in the same instant. The change itself is not delayed.
+   */
+  repollSpreadMs?: number;
 }
+
+/** Default of ServiceWatchOptions.repollSpreadMs. */
+export const REPOLL_SPREAD_MS = 1_000;
 
 /** What /status shows about a watch. */
 export interface ServiceWatchSnapshot {
@@ -32,6 +42,8 @@ export interface ServiceWatchSnapshot {
   lastError?: string;
   polls: number;
   restarts: number;
+  /** Polls Consul answered with 429 (throttled). */
+  throttled: number;
 }
 
 type Listener = (instances: readonly ServiceInstance[]) => void;
@@ -48,6 +60,7 @@ export class ServiceWatch {
   private running = false;
   private polls = 0;
   private restarts = 0;
+  private throttled = 0;
   private readonly listeners = new Set<Listener>();
   // Settles when the poll in flight ends, answer or error, and is then replaced: a wait for
   // data gives up after the next poll fails, not after one that failed before it began.
@@ -124,6 +137,7 @@ export class ServiceWatch {
       lastError: this.lastError,
       polls: this.polls,
       restarts: this.restarts,
+      throttled: this.throttled,
     };
   }
 
@@ -142,16 +156,22 @@ export class ServiceWatch {
         if (gen !== this.generation) return;
         failures = 0;
         this.lastError = undefined;
+        const blocked = this.index !== undefined;
+        const previous = this.index;
         this.index = nextIndex(this.index, res.index);
         this.accept(res.value);
         pause = delayAfterSuccess(this.now() - startedAt, opts.minIntervalMs);
+        if (blocked && this.index !== previous) pause += spreadMs(opts.repollSpreadMs ?? REPOLL_SPREAD_MS);
       } catch (err) {
         if (gen !== this.generation) return;
         failures++;
         this.lastError = errorSummary(err).message;
+        const throttled = isThrottled(err);
+        if (throttled) this.throttled++;
         // Log the first failure of a streak and then every tenth, not every retry.
-        if (failures === 1 || failures % 10 === 0) this.log.warn('Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
-        pause = backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs);
+        if (failures === 1 || failures % 10 === 0) this.log.warn(throttled ? 'Consul throttled the service poll (429); backing off, serving the cached list' : 'Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
+        // A 429 (the agent's per-IP connection cap) backs off from a longer first step, with jitter.
+        pause = throttledBackoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs, throttled);
         this.endPoll();
       } finally {
         if (this.controller === controller) this.pollStartedAt = undefined;

@@ -12,7 +12,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
+import { ConsulRequestError, ConsulTimeoutError, isThrottled } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
+import { backoffMs } from '../util/backoff';
 import { leaseIdentity, renewalDue, type LeaseIdentity } from './lease-identity';
 
 /** Lease settings, from config. */
@@ -38,6 +40,8 @@ export interface LeaseSnapshot {
 /** How long a renewal may hold up an invocation: enough to put the request on the wire. */
 const RENEWAL_HOLD_MS = 15;
 const REGISTER_TIMEOUT_MS = 1_000;
+/** Longest pause between tries while the agent stays overloaded. */
+const MAX_OVERLOAD_BACKOFF_MS = 300_000;
 
 /** One lease per execution environment. */
 export class EnvironmentLease {
@@ -49,6 +53,9 @@ export class EnvironmentLease {
   private inFlight?: Promise<void>;
   private failures = 0;
   private reRegistrations = 0;
+  /** Consecutive failures that said the agent is overloaded, and when the next try may go out. */
+  private overloads = 0;
+  private notBefore?: number;
 
   constructor(
     private readonly api: ConsulApi,
@@ -66,10 +73,14 @@ export class EnvironmentLease {
     const coldStart = this.identity === undefined;
     this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
     // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
-    if (!renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds) || this.inFlight) return;
+    // While the agent is overloaded the backoff decides when to try again, otherwise a third of the TTL.
+    const due = this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
+    if (!due || this.inFlight) return;
     this.lastAttemptAt = this.now();
     const work = (this.registered ? this.renew(settings) : this.register(settings))
       .then(() => {
+        this.overloads = 0;
+        this.notBefore = undefined;
         this.lastRenewedAt = this.now();
         this.lastError = undefined;
         this.failures = 0;
@@ -77,6 +88,16 @@ export class EnvironmentLease {
       .catch((err: unknown) => {
         this.failures++;
         this.lastError = errorSummary(err).message;
+        // An overloaded agent (429: its per-IP connection cap; or no answer in time) is met by the
+        // whole fleet at once: back off exponentially from a third of the TTL, with jitter, so the
+        // fleet neither comes back in step nor keeps a struggling agent busy with registrations.
+        if (agentOverloaded(err)) {
+          this.overloads++;
+          this.notBefore = this.now() + backoffMs(this.overloads, (settings.ttlSeconds * 1000) / 3, MAX_OVERLOAD_BACKOFF_MS);
+        } else {
+          this.overloads = 0;
+          this.notBefore = undefined;
+        }
         if (this.failures === 1 || this.failures % 10 === 0) this.log.warn('lease registration or renewal failed', { leaseId: this.identity?.id, failures: this.failures, error: errorSummary(err) });
       })
       .finally(() => (this.inFlight = undefined));
@@ -130,12 +151,25 @@ export class EnvironmentLease {
     try {
       await updateTtlCheck(this.api, serviceCheckId(id), 'pass', 'renewed by an invocation', { timeoutMs: REGISTER_TIMEOUT_MS });
     } catch (err) {
-      // The agent no longer knows the check (it restarted, or the lease was removed
-      // while this environment was frozen): registering again restores it, passing.
-      // If the agent is unreachable this fails too and counts as one failure, not a re-registration.
+      // Only an agent that answered it does not know the check (404: it restarted, or the lease was
+      // removed while this environment was frozen) is helped by registering again. A 429, a timeout
+      // or no answer is not: a registration is the agent's heaviest write (its state lock, a sync to
+      // the servers), and at fleet scale turning every slow renewal into one overloads the agent.
+      if (!agentForgotCheck(err)) throw err;
+      // Registering again restores the lease, passing.
       this.log.info('lease renewal failed; registering again', { leaseId: id, error: errorSummary(err) });
       await this.register(settings);
       this.reRegistrations++;
     }
   }
+}
+
+/** True when the agent answered that it has no such TTL check (404, or Consul's 500 for a check without a TTL). */
+function agentForgotCheck(err: unknown): boolean {
+  return err instanceof ConsulRequestError && (err.statusCode === 404 || (err.statusCode === 500 && /does not have associated TTL/.test(err.message)));
+}
+
+/** True for a 429 or a request the agent did not answer in time: it is there, but overloaded. */
+function agentOverloaded(err: unknown): boolean {
+  return isThrottled(err) || (err instanceof ConsulTimeoutError && !/aborted/.test(err.message));
 }

@@ -37,6 +37,20 @@ export interface ConsulAgentOptions {
   readyTimeoutMs?: number;
   /** Serve the HTTP API over HTTPS only (plain HTTP off) with these PEM files (see consul-tls.ts). */
   tls?: ConsulAgentTls;
+  /** The agent's `limits` stanza, e.g. a low `http_max_conns_per_client` to see its 429s. */
+  limits?: ConsulAgentLimits;
+}
+
+/** Agent limits (Consul's `limits` stanza); unset fields keep Consul's defaults. */
+export interface ConsulAgentLimits {
+  /** Concurrent HTTP connections per client IP before the agent answers 429 (Consul's default: 200). */
+  httpMaxConnsPerClient?: number;
+}
+
+/** The `limits` stanza for `limits`, or nothing. */
+export function limitsStanza(limits: ConsulAgentLimits | undefined): string {
+  if (limits?.httpMaxConnsPerClient === undefined) return '';
+  return `limits {\n  http_max_conns_per_client = ${Math.floor(limits.httpMaxConnsPerClient)}\n}\n`;
 }
 
 /** TLS of the dev agent's HTTP API. */
@@ -89,7 +103,8 @@ acl {
     ${aclTokens}
   }
 }
-${opts.tls ? tlsStanza(opts.tls) : ''}`;
+${opts.tls ? tlsStanza(opts.tls) : ''}
+${limitsStanza(opts.limits)}`;
   writeFileSync(join(dataDir, 'agent.hcl'), hcl, { mode: 0o600 });
   const proc = startProcess(
     'consul',

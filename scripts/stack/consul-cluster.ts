@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createToken, upsertPolicy } from '../../lib/consul/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
+import { limitsStanza, type ConsulAgentLimits } from './consul-agent';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** One agent of the cluster. */
@@ -56,6 +57,10 @@ export interface ClusterOptions {
   clients?: number;
   echo?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** The `limits` stanza of the client agents (the servers keep Consul's defaults); a list gives one per client, in order. */
+  clientLimits?: ConsulAgentLimits | ConsulAgentLimits[];
+  /** Keep Prometheus-format counters (`/v1/agent/metrics?format=prometheus`) on every node, for benchmarks. */
+  telemetry?: boolean;
 }
 
 interface NodeSpec {
@@ -81,7 +86,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   const join_ = specs.filter((s) => s.role === 'server').map((s) => `"127.0.0.1:${s.ports.serfLan}"`);
   for (const s of specs) {
     mkdirSync(join(s.dir, 'data'), { recursive: true });
-    writeFileSync(join(s.dir, 'agent.hcl'), agentConfig(s, join_, managementToken), { mode: 0o600 });
+    writeFileSync(join(s.dir, 'agent.hcl'), agentConfig(s, join_, managementToken) + extraStanzas(s, opts), { mode: 0o600 });
   }
   const nodes: ClusterNode[] = [];
   const launch = (s: NodeSpec): ManagedProcess =>
@@ -189,6 +194,14 @@ acl {
   }
 }
 `;
+}
+
+/** The additive stanzas a node gets from `opts`: its client limits, and telemetry. */
+function extraStanzas(s: NodeSpec, opts: ClusterOptions): string {
+  const clientIndex = Number(s.name.replace(/^client-/, '')) - 1;
+  const limits = s.role !== 'client' ? undefined : Array.isArray(opts.clientLimits) ? opts.clientLimits[clientIndex] : opts.clientLimits;
+  const telemetry = opts.telemetry ? 'telemetry {\n  prometheus_retention_time = "10m"\n  disable_hostname = true\n}\n' : '';
+  return limitsStanza(limits) + telemetry;
 }
 
 async function waitForAnswer(node: ClusterNode, timeoutMs: number): Promise<void> {

@@ -10,7 +10,7 @@ import { drainMicrotasks } from '../helpers/deferred';
 import { fakeHealthSource, instance, type Poll } from '../helpers/fake-health-source';
 
 const QUERY = { service: 'greeter', failover: ['dc2', 'dc3'] };
-const options = () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 });
+const options = () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0 });
 let registry: ServiceWatchRegistry | undefined;
 afterEach(() => registry?.stopAll());
 

@@ -4,7 +4,7 @@ import { ServiceWatchRegistry } from '../../../lib/discovery/service-watch-regis
 import { silentLog } from '../../../lib/log/logger';
 import { fakeHealthSource } from '../helpers/fake-health-source';
 
-const options = () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 });
+const options = () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0 });
 let registry: ServiceWatchRegistry | undefined;
 afterEach(() => registry?.stopAll());
 

@@ -10,7 +10,7 @@ import { recordingLog } from '../helpers/recording-log';
 import { fakeHealthSource, instance as inst } from '../helpers/fake-health-source';
 
 const QUERY = { service: 'greeter' };
-const options = (o: Partial<ServiceWatchOptions> = {}) => () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, ...o });
+const options = (o: Partial<ServiceWatchOptions> = {}) => () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0, ...o });
 let watch: ServiceWatch | undefined;
 afterEach(() => watch?.stop());
 
@@ -138,7 +138,7 @@ describe('ServiceWatch', () => {
   it('reads its options before every poll, so a config change applies without a restart', async () => {
     const src = fakeHealthSource();
     let waitSeconds = 30;
-    watch = new ServiceWatch(QUERY, src.source, () => ({ waitSeconds, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 }), silentLog);
+    watch = new ServiceWatch(QUERY, src.source, () => ({ waitSeconds, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0 }), silentLog);
     watch.start();
     const poll1 = await src.nextPoll();
     waitSeconds = 5;
