@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceInstance } from '../consul/service-instances';
 import { errorSummary, type Log } from '../log/logger';
-import { isThrottled } from '../consul/errors';
+import { ConsulRequestError, isThrottled } from '../consul/errors';
 import { spreadMs, throttledBackoffMs } from '../util/backoff';
 import { delayAfterSuccess, isPollStale, nextIndex } from './blocking-query';
 import type { HealthSource } from './health-source';
@@ -65,6 +65,8 @@ export class ServiceWatch {
   // Settles when the poll in flight ends, answer or error, and is then replaced: a wait for
   // data gives up after the next poll fails, not after one that failed before it began.
   private pollEnd = deferred();
+  /** Whether the last failed poll was an answer that may pass on retry (see waitForFirst). */
+  private lastFailureTransient = false;
 
   constructor(
     readonly query: ServiceQuery,
@@ -112,9 +114,17 @@ export class ServiceWatch {
     if (this.instances) return this.instances;
     this.start();
     const cancel = new AbortController();
-    const timer = sleep(timeoutMs, undefined, { signal: cancel.signal }).catch(() => undefined);
+    let timedOut = false;
+    const timer = sleep(timeoutMs, undefined, { signal: cancel.signal }).then(
+      () => void (timedOut = true),
+      () => undefined,
+    );
     try {
-      await Promise.race([this.pollEnd.promise, timer]);
+      // An agent that answered with a 5xx (its servers are electing a leader) or a 429 is likely to
+      // answer the retry that follows a short backoff: keep waiting, within the time given. No answer
+      // at all, or a refusal (403), ends the wait at once: the caller answers 503 without delay.
+      do await Promise.race([this.pollEnd.promise, timer]);
+      while (!this.instances && !timedOut && this.lastFailureTransient);
     } finally {
       cancel.abort();
     }
@@ -166,6 +176,7 @@ export class ServiceWatch {
         if (gen !== this.generation) return;
         failures++;
         this.lastError = errorSummary(err).message;
+        this.lastFailureTransient = err instanceof ConsulRequestError && err.statusCode !== undefined && (err.statusCode >= 500 || err.statusCode === 429);
         const throttled = isThrottled(err);
         if (throttled) this.throttled++;
         // Log the first failure of a streak and then every tenth, not every retry.

@@ -3,6 +3,7 @@
 // starts, so no test waits for real time.
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, type TestContext } from 'node:test';
+import { ConsulRequestError } from '../../../lib/consul/errors';
 import { ServiceWatch, type ServiceWatchOptions } from '../../../lib/discovery/service-watch';
 import { silentLog } from '../../../lib/log/logger';
 import { drainMicrotasks } from '../helpers/deferred';
@@ -225,6 +226,32 @@ describe('ServiceWatch', () => {
     t.mock.timers.tick(1_000);
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '5' });
     assert.deepEqual((await later)?.map((i) => i.id), ['a']);
+  });
+
+  it('keeps waiting across a 5xx answer (servers electing a leader) until the retry answers, within the bound', async (t) => {
+    fakeTime(t);
+    const src = fakeHealthSource();
+    watch = new ServiceWatch(QUERY, src.source, options(), silentLog);
+    let settled = false;
+    const first = watch.waitForFirst(10_000).finally(() => (settled = true));
+    (await src.nextPoll()).reject(new ConsulRequestError('consul.health.service', 'rpc error: No cluster leader', 500));
+    await drainMicrotasks();
+    assert.equal(settled, false, 'a 5xx does not end the wait');
+    t.mock.timers.tick(1_000);
+    (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '7' });
+    assert.deepEqual((await first)?.map((i) => i.id), ['a']);
+  });
+
+  it('a refusal (403) ends the wait at once', async (t) => {
+    fakeTime(t);
+    const src = fakeHealthSource();
+    watch = new ServiceWatch(QUERY, src.source, options(), silentLog);
+    let settled = false;
+    const first = watch.waitForFirst(10_000).finally(() => (settled = true));
+    (await src.nextPoll()).reject(new ConsulRequestError('consul.health.service', 'Permission denied', 403));
+    await drainMicrotasks();
+    assert.equal(settled, true);
+    assert.equal(await first, undefined);
   });
 
   it('gives up waiting for a first answer after the bound', async (t) => {
