@@ -84,6 +84,8 @@ export interface ConsulApi {
   readonly failovers: number;
   /** Number of HTTP requests started, per operation name. */
   readonly requestCounts: ReadonlyMap<string, number>;
+  /** HTTP requests that failed: no answer, a timeout, an error status (not ones the caller cancelled). */
+  readonly requestErrors: number;
   /** Runs a raw call through the shared timeout/cancel/error mapping. */
   call<T>(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T>;
   /** Like `call`, but returns the body with the X-Consul-Index header (`ctx` must be passed on). */
@@ -119,6 +121,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   let tls: ConsulTls | undefined;
   let current = 0;
   let failovers = 0;
+  let requestErrors = 0;
   const clientFor = (i: number, blocking: boolean): RawConsulClient => {
     if (clients.every((c) => c.long === undefined && c.short === undefined)) {
       token = typeof conn.token === 'function' ? conn.token() : conn.token;
@@ -155,6 +158,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       if (opts.signal?.aborted) throw new ConsulTimeoutError(operation, 'aborted before start');
       return await run(clientFor(i, opts.blocking === true), ctx);
     } catch (err) {
+      if (reason !== 'aborted' && !opts.signal?.aborted) requestErrors++;
       if (err instanceof ConsulRequestError) throw err;
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
       if (reason === 'aborted') throw new ConsulTimeoutError(operation, 'aborted');
@@ -231,6 +235,9 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     },
     get failovers() {
       return failovers;
+    },
+    get requestErrors() {
+      return requestErrors;
     },
     requestCounts: counts,
     call: (operation, opts, run) => exec(operation, opts, false, run),

@@ -35,6 +35,9 @@ export interface LeaseSnapshot {
   failures: number;
   /** Successful registrations after the agent had forgotten the lease. */
   reRegistrations: number;
+  /** Successful registrations and renewals so far, and failed ones (counters for metrics). */
+  renewals: number;
+  failedAttempts: number;
 }
 
 /** How long a renewal may hold up an invocation: enough to put the request on the wire. */
@@ -53,6 +56,8 @@ export class EnvironmentLease {
   private inFlight?: Promise<void>;
   private failures = 0;
   private reRegistrations = 0;
+  private renewals = 0;
+  private failedAttempts = 0;
   /** Consecutive failures that said the agent is overloaded, and when the next try may go out. */
   private overloads = 0;
   private notBefore?: number;
@@ -84,9 +89,11 @@ export class EnvironmentLease {
         this.lastRenewedAt = this.now();
         this.lastError = undefined;
         this.failures = 0;
+        this.renewals++;
       })
       .catch((err: unknown) => {
         this.failures++;
+        this.failedAttempts++;
         this.lastError = errorSummary(err).message;
         // An overloaded agent (429: its per-IP connection cap; or no answer in time) is met by the
         // whole fleet at once: back off exponentially from a third of the TTL, with jitter, so the
@@ -125,6 +132,8 @@ export class EnvironmentLease {
       lastError: this.lastError,
       failures: this.failures,
       reRegistrations: this.reRegistrations,
+      renewals: this.renewals,
+      failedAttempts: this.failedAttempts,
     };
   }
 

@@ -1,6 +1,7 @@
 /**
  * One function's metrics (see lib/metrics/function-metrics.ts) with the counters every runtime shares
- * added at each flush: Consul requests since the last one, and the environment lease's re-registrations.
+ * added at each flush: Consul requests and failed requests since the last one, and the environment
+ * lease's successful and failed registrations or renewals.
  */
 import type { ConsulApi } from '../consul/consul-api';
 import type { EnvironmentLease } from '../lease/environment-lease';
@@ -15,7 +16,9 @@ export const METRICS_FLUSH_INTERVAL_MS = 10_000;
 /** Metrics for a runtime built on `consul` and `lease`; off unless POWERTOOLS_METRICS_NAMESPACE is set. */
 export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: EnvironmentLease }, env: NodeJS.ProcessEnv = process.env): FunctionMetrics {
   let requests = 0;
-  let reRegistrations = 0;
+  let errors = 0;
+  let renewals = 0;
+  let failedRenewals = 0;
   return createFunctionMetrics({
     namespace: env.POWERTOOLS_METRICS_NAMESPACE?.trim() || undefined,
     service: env.POWERTOOLS_SERVICE_NAME?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'consul-grpc-lambda',
@@ -25,10 +28,13 @@ export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: Environm
       for (const n of parts.consul.requestCounts.values()) total += n;
       count('ConsulRequests', total - requests);
       requests = total;
+      count('ConsulErrors', parts.consul.requestErrors - errors);
+      errors = parts.consul.requestErrors;
       const lease = parts.lease.snapshot();
-      count('LeaseReRegistrations', lease.reRegistrations - reRegistrations);
-      reRegistrations = lease.reRegistrations;
-      count('LeaseFailures', lease.failures > 0 ? 1 : 0);
+      count('LeaseRenewals', lease.renewals - renewals);
+      renewals = lease.renewals;
+      count('LeaseFailures', lease.failedAttempts - failedRenewals);
+      failedRenewals = lease.failedAttempts;
     },
   });
 }

@@ -111,6 +111,7 @@ describe('createConsulApi', () => {
       await kvGetRecursive(api, 'config/');
       assert.equal(up.requests.length, 2);
       assert.equal(api.requestCounts.get('consul.kv.get'), 3, 'every attempt is counted');
+      assert.equal(api.requestErrors, 1, 'the refused attempt is an error, the answers are not');
       assert.equal(api.failovers, 1, 'the second call went straight to the address that answers');
     } finally {
       api.destroy();
@@ -126,6 +127,7 @@ describe('createConsulApi', () => {
         await assert.rejects(kvGetRecursive(api, 'config/'), (err: unknown) => err instanceof ConsulRequestError && err.statusCode === status);
         assert.equal(second.requests.length, 0);
         assert.equal(api.failovers, 0);
+        assert.equal(api.requestErrors, 1);
       } finally {
         api.destroy();
       }

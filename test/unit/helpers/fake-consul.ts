@@ -50,6 +50,7 @@ export function consulError(operation: string, status: number | undefined, messa
 export class FakeConsul implements ConsulApi {
   readonly address = 'http://consul.test:8500';
   readonly failovers = 0;
+  readonly requestErrors = 0;
   readonly requestCounts = new Map<string, number>();
   readonly calls: RecordedCall[] = [];
   readonly kv = new Map<string, FakeKvEntry>();

@@ -30,7 +30,7 @@ describe('EnvironmentLease', () => {
     await lease.touch(SETTINGS);
     const snap = lease.snapshot();
     assert.match(snap.id ?? '', /^gw-lease-[0-9a-f]{16}$/);
-    assert.deepEqual({ ...snap, id: undefined }, { id: undefined, registered: true, lastRenewedAt: iso(T0), lastAttemptAt: iso(T0), lastError: undefined, failures: 0, reRegistrations: 0 });
+    assert.deepEqual({ ...snap, id: undefined }, { id: undefined, registered: true, lastRenewedAt: iso(T0), lastAttemptAt: iso(T0), lastError: undefined, failures: 0, reRegistrations: 0, renewals: 1, failedAttempts: 0 });
     const svc = consul.services.get(snap.id ?? '');
     assert.equal(svc?.service, 'gw-lease');
     assert.deepEqual(svc?.tags, ['lambda', 'lease']);
