@@ -15,6 +15,7 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string }> = [
   { name: 'cold-start', file: 'cold-start.bench.ts' },
   { name: 'bundle', file: 'bundle.bench.ts' },
   { name: 'fleet', file: 'fleet/fleet.bench.ts' },
+  { name: 'metrics', file: 'metrics.bench.ts' },
 ];
 
 /** Longest one benchmark may run before it is stopped (BENCH_TIMEOUT_MIN, default 30). */

@@ -41,6 +41,12 @@ function bundleRows(b: BundleSection): string[] {
   });
 }
 
+/** The metrics section's two figures, read defensively: it is kept as written (no schema of its own). */
+function metricsRows(m: unknown): string[] {
+  const f = (k: string) => (typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number' ? ((m as Record<string, number>)[k]) : undefined);
+  return [`| Metrics (EMF) on / off, warm greet p50 | ${x(f('ratioP50'))} (one EMF line: ${ms(f('emfLineMs'), 3)}, at most every 10 s) | (reported) |`];
+}
+
 function fleetTable(f: FleetSection): string[] {
   return [
     '| environments | processes | Consul req/s | Consul CPU % | Consul RSS MB | change reaches all: p50 / max | connections per IP | 429s |',
@@ -67,6 +73,7 @@ export function summaryMarkdown(merged: Merged): string {
     ...(warm ? warmRows(warm) : []),
     ...(cold ? coldRows(cold) : []),
     ...(bundle ? bundleRows(bundle) : []),
+    ...(merged.sections.metrics ? metricsRows(merged.sections.metrics) : []),
   ];
   if (fleet) lines.push('', ...fleetTable(fleet));
   if (missing.length) lines.push('', `Not in this run: ${missing.join(', ')}.`);
