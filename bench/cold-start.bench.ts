@@ -16,6 +16,7 @@
  * lib/runtime/cold-start-trace.ts). Env: BENCH_COLD_N (pairs, default 15), BENCH_COLD_OUTAGE_N
  * (runs per outage scenario, default 3), BENCH_COLD_SCENARIOS (default "floor,election,unreachable").
  */
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import { provisionToken } from '../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../lib/consul/consul-api';
 import { COLD_START_TRACE_MESSAGE, type TraceStep } from '../lib/runtime/cold-start-trace';
 import { startLambdaRie } from '../scripts/rie/lambda-rie';
-import { packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
+import { bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
 import { ensureRic } from '../scripts/rie/ric';
 import { ensureRieBinary } from '../scripts/rie/rie-binary';
 import { extractZip } from '../scripts/rie/zip';
@@ -135,7 +136,7 @@ function expectOk(run: ColdRun, what: string): ColdRun {
 function loadMs(bundle: string, how: 'import' | 'require', nodeOptions: string | undefined): number {
   const script =
     how === 'import'
-      ? `import{performance as p}from'node:perf_hooks';await import('node:fs');const t=p.now();await import(${JSON.stringify(bundle)});process.stdout.write(String(p.now()-t))`
+      ? `import{performance as p}from'node:perf_hooks';await import('node:fs');const t=p.now();await import(${JSON.stringify(pathToFileURL(bundle).href)});process.stdout.write(String(p.now()-t))`
       : `const{performance:p}=require('node:perf_hooks');const t=p.now();require(${JSON.stringify(bundle)});process.stdout.write(String(p.now()-t))`;
   const args = how === 'import' ? ['--input-type=module', '-e', script] : ['-e', script];
   const r = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, encoding: 'utf8', timeout: 30_000 });
@@ -194,7 +195,7 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
     cleanup.push(() => rmSync(unpacked, { recursive: true, force: true }));
     const bundleOf = (fn: PackagedFunction, dir: string) => {
       extractZip(fn.zip, join(unpacked, dir));
-      return join(unpacked, dir, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.js`);
+      return bundlePath(fn, join(unpacked, dir));
     };
     const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor') };
     const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[] };
@@ -210,8 +211,9 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       // In the same rounds, so the import figures see the same machine load as the cold starts.
       load.greetImport.push(loadMs(bundles.greet, 'import', greet.environment.NODE_OPTIONS));
       load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn.environment.NODE_OPTIONS));
-      load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
-      load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
+      // An ES module build cannot be `require`d (Node 20): the figure is for CommonJS packages only.
+      if (bundles.greet.endsWith('.js')) load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
+      if (bundles.floor.endsWith('.js')) load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
     }
     const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs', number>;
     return { runs, load: loadMedians };

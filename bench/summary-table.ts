@@ -37,7 +37,7 @@ function bundleRows(b: BundleSection): string[] {
   const alone = b.grpcJsAlone.requireMs;
   return b.functions.map((f) => {
     const ratio = alone > 0 ? f.requireMs / alone : undefined;
-    return `| Bundle ${f.name}: size; require / grpc-js alone | ${kb(f.bytes)}${mark(f.bytes, (v) => v <= 600 * 1024)}; ${x(ratio)}${mark(ratio, (v) => v <= 1.3)} (${ms(f.requireMs, 1)} / ${ms(alone, 1)}) | ≤ 600 KB; ≤ 1.3× |`;
+    return `| Bundle ${f.name}: size; load (as the runtime client loads it) / grpc-js alone | ${kb(f.bytes)}${mark(f.bytes, (v) => v <= 600 * 1024)}; ${x(ratio)}${mark(ratio, (v) => v <= 1.3)} (${ms(f.requireMs, 1)} / ${ms(alone, 1)}) | ≤ 600 KB; ≤ 1.3× |`;
   });
 }
 

@@ -77,7 +77,8 @@ async function inTempDir(prefix: string, make: (dir: string, remove: () => void)
 export function packageFloor(packageDir: string, like: PackagedFunction, greeterAddress: string): Promise<BenchPackage> {
   return inTempDir('consul-grpc-lambda-floor-', async (dir, remove) => {
     const { options, ignored } = packagedEsbuildOptions(packageDir);
-    const zip = await bundleAndZip(join(__dirname, 'floor.ts'), dir, 'floor.js', options);
+    // The same module format as the package: an ES module build is `.mjs`.
+    const zip = await bundleAndZip(join(__dirname, 'floor.ts'), dir, options.format === 'esm' ? 'floor.mjs' : 'floor.js', options);
     const environment: Record<string, string> = { FLOOR_GREETER_ADDR: greeterAddress };
     if (like.environment.NODE_OPTIONS !== undefined) environment.NODE_OPTIONS = like.environment.NODE_OPTIONS;
     const fn: PackagedFunction = { ...like, name: 'floor', functionName: `${like.functionName.replace(/-[^-]+$/, '')}-floor`, zip, handler: 'floor.handler', environment };
