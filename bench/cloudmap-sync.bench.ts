@@ -16,6 +16,7 @@ import { readCloudMapState } from '../lib/cloudmap/read-state';
 import { isWriteAction, type DesiredService } from '../lib/cloudmap/types';
 import { silentLog } from '../lib/log/logger';
 import { startMoto } from '../scripts/stack/moto';
+import { runMain } from './measure';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 100);
 const PER_SERVICE = Number(process.env.BENCH_INSTANCES ?? 100);
@@ -114,10 +115,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

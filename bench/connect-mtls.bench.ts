@@ -10,7 +10,7 @@ import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gatewa
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { startTestStack } from '../test/integration/harness';
-import { stats, time } from './measure';
+import { runMain, stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const BLOCK = 100;
@@ -85,10 +85,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -14,7 +14,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
 import { httpEvent, lambdaContext, startTestStack, type TestStack } from '../test/integration/harness';
-import { round, stats, throughput, time } from './measure';
+import { round, runMain, stats, throughput, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 5000);
@@ -176,10 +176,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -11,7 +11,7 @@ import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { createFunctionMetrics } from '../lib/metrics/function-metrics';
 import { startTestStack } from '../test/integration/harness';
-import { stats, time } from './measure';
+import { runMain, stats, time } from './measure';
 import { writeResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -82,10 +82,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+runMain(main);
