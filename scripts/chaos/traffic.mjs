@@ -1,12 +1,15 @@
 // Steady traffic for `npm run chaos`: loads the *packaged* greet bundle (as Lambda would, from an
 // unzipped folder) in this process and invokes its handler back to back, printing one JSON line
 // per invocation. `once` makes a single (cold) invocation and prints where its config came from.
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const [bundleDir, mode = 'loop'] = process.argv.slice(2);
-const require = createRequire(import.meta.url);
-const { handler, runtime } = require(join(bundleDir, 'functions', 'greet.js'));
+// The bundle is an ES module (greet.mjs); a CommonJS build (greet.js) loads the same way.
+const esm = join(bundleDir, 'functions', 'greet.mjs');
+const loaded = await import(pathToFileURL(existsSync(esm) ? esm : join(bundleDir, 'functions', 'greet.js')).href);
+const { handler, runtime } = loaded.handler ? loaded : loaded.default;
 
 let seq = 0;
 const event = () => ({
