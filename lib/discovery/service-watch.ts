@@ -25,7 +25,8 @@ export interface ServiceWatchOptions {
   /**
    * Upper bound of a random pause before the next poll after a blocking poll answered with a
    * change (default REPOLL_SPREAD_MS). A change answers every environment's watch at once; the
-   * spread keeps them from all asking again in the same instant. The change itself is not delayed.
+   * spread keeps them from all asking again in the same instant. The change itself is not delayed, and
+   * a change that removed instances is followed at once (losses come in series when a zone fails).
    */
   repollSpreadMs?: number;
 }
@@ -169,9 +170,12 @@ export class ServiceWatch {
         const blocked = this.index !== undefined;
         const previous = this.index;
         this.index = nextIndex(this.index, res.index);
+        const before = this.instances?.length ?? 0;
         this.accept(res.value);
         pause = delayAfterSuccess(this.now() - startedAt, opts.minIntervalMs);
-        if (blocked && this.index !== previous) pause += spreadMs(opts.repollSpreadMs ?? REPOLL_SPREAD_MS);
+        // A list that lost instances is asked again at once: the next loss (the last local instance,
+        // which switches to a failover datacenter) must not wait out the spread.
+        if (blocked && this.index !== previous && res.value.length >= before) pause += spreadMs(opts.repollSpreadMs ?? REPOLL_SPREAD_MS);
       } catch (err) {
         if (gen !== this.generation) return;
         failures++;

@@ -82,6 +82,20 @@ describe('ServiceWatch after a change', () => {
     assert.equal(src.all[2]?.index, '9');
   });
 
+  it('re-polls at once after a change that lost instances: the next loss must not wait out the spread', async (t) => {
+    fakeTime(t, 0.99);
+    const src = fakeHealthSource();
+    watch = new ServiceWatch(QUERY, src.source, options({ repollSpreadMs: 2_000 }), recordingLog());
+    watch.start();
+    (await src.nextPoll()).resolve({ value: [inst('a', 1), inst('b', 2)], index: '7' });
+    (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '8' });
+    const next = await src.nextPoll();
+    assert.equal(next.index, '8', 'asked again at once, without a pause');
+    next.resolve({ value: [], index: '9' });
+    await drainMicrotasks();
+    assert.deepEqual(watch.current(), []);
+  });
+
   it('re-polls at once when the wait ran out without a change (Consul already spreads those)', async (t) => {
     fakeTime(t, 0.99);
     const src = fakeHealthSource();
