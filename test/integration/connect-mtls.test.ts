@@ -4,15 +4,11 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { runtime as greetRuntime } from '../../functions/greet';
 import { startGreeter } from '../../scripts/stack/greeters';
-import { eventually, httpEvent, lambdaContext, passingIds, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
+import { eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string }; servedBy?: { id: string } };
-async function greet(name: string) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? '{}') as Json };
-}
+const greet = (name: string) => invokeGreet(name);
 
 const GATEWAY = 'greeter-gateway-lambda';
 let stack: TestStack;

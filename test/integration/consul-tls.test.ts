@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateHttpNamespaceCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand } from '@aws-sdk/client-servicediscovery';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
@@ -26,7 +26,7 @@ import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { captureOutput, eventually, httpEvent, lambdaContext, passingIds } from './harness';
+import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, passingIds } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
 const SAVED_ENV = { ...process.env };
@@ -40,11 +40,7 @@ let gatewayToken: string;
 let backendToken: string;
 const greeters: GreeterBackend[] = [];
 
-type Json = { error?: { code: string; message: string } } & Record<string, unknown>;
-async function greet(name: string) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as Json };
-}
+const greet = (name: string) => invokeGreet(name);
 
 const resetRuntimes = () => {
   greetRuntime.reset();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
@@ -14,7 +14,7 @@ import { startConsulCluster, type ConsulCluster } from '../../scripts/stack/cons
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { freePort, stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { eventually, httpEvent, lambdaContext, passingIds } from './harness';
+import { eventually, httpEvent, invokeGreet, lambdaContext, passingIds } from './harness';
 
 const PREFIX = 'config/greeter-gateway/cluster/';
 let cluster: ConsulCluster;
@@ -24,10 +24,7 @@ let registryToken: string;
 const REGISTRY_PREFIX = 'config/instance-registry/cluster/';
 const greeters: GreeterBackend[] = [];
 
-async function greet(name: string) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? '{}') as { error?: { code: string } } };
-}
+const greet = (name: string) => invokeGreet(name);
 async function status() {
   const res = await statusHandler(httpEvent('GET'), lambdaContext());
   assert.equal(res.statusCode, 200, res.body);

@@ -3,14 +3,14 @@
 // greeterFailoverDatacenters=dc2.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { handler as greetHandler, runtime } from '../../functions/greet';
+import { runtime } from '../../functions/greet';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { eventually, httpEvent, lambdaContext, passingIds } from './harness';
+import { eventually, invokeGreet, passingIds } from './harness';
 
 const PREFIX = 'config/greeter-gateway/dcs/';
 let dc1: ConsulAgent;
@@ -22,9 +22,8 @@ const greeters: GreeterBackend[] = [];
 
 type Served = { id: string; datacenter?: string };
 async function greet(name: string) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  const body = JSON.parse(res.body ?? '{}') as { servedBy?: Served; error?: { code: string } };
-  return { status: res.statusCode ?? 0, servedBy: body.servedBy, code: body.error?.code };
+  const { status, body } = await invokeGreet(name);
+  return { status, servedBy: body.servedBy as Served | undefined, code: body.error?.code };
 }
 
 before(async () => {

@@ -3,19 +3,18 @@
 // slow call to another instance, and outlier detection ejects the hung one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { handler as greetHandler, runtime } from '../../functions/greet';
+import { runtime } from '../../functions/greet';
 import { registerTtlService } from '../../lib/consul/agent';
 import { stopProcess } from '../../scripts/stack/processes';
-import { eventually, httpEvent, lambdaContext, passingIds, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
+import { eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
 let stack: TestStack;
 
 type Answer = { status: number; ms: number; attempts: number; id: string };
 async function greet(name: string): Promise<Answer> {
   const t0 = Date.now();
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  const body = JSON.parse(res.body ?? '{}') as { attempts?: number; servedBy?: { id: string } };
-  return { status: res.statusCode ?? 0, ms: Date.now() - t0, attempts: body.attempts ?? 0, id: body.servedBy?.id ?? '' };
+  const { status, body } = await invokeGreet(name);
+  return { status, ms: Date.now() - t0, attempts: body.attempts ?? 0, id: body.servedBy?.id ?? '' };
 }
 const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)] ?? NaN;
 

@@ -2,16 +2,12 @@
 // a real Consul (ACLs on, least-privilege token) and real Greeter backends.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { freePort } from '../../scripts/stack/processes';
-import { captureOutput, eventually, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
+import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string } };
-async function greet(name: string, remainingMs?: number) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext(remainingMs));
-  return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as Json };
-}
+const greet = invokeGreet;
 async function status() {
   const res = await statusHandler(httpEvent('GET'), lambdaContext());
   return JSON.parse(res.body ?? '{}') as {

@@ -6,18 +6,14 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
+import { runtime as greetRuntime } from '../../functions/greet';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { createGreeterTlsFiles, type GreeterTlsFiles } from '../../scripts/stack/consul-tls';
-import { captureOutput, eventually, httpEvent, lambdaContext, passingIds, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
+import { captureOutput, eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
-type Json = Record<string, unknown> & { error?: { code: string; message: string }; servedBy?: { id: string } };
-async function greet(name: string) {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
-  return { status: res.statusCode ?? 0, body: JSON.parse(res.body ?? '{}') as Json };
-}
+const greet = (name: string) => invokeGreet(name);
 
 const NAME = 'greeter.service.consul';
 let stack: TestStack;

@@ -5,6 +5,7 @@
  * so it runs when tests fail too.
  */
 import type { Context } from 'aws-lambda';
+import { handler as greetHandler } from '../../functions/greet';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
@@ -116,6 +117,20 @@ export function httpEvent(method: 'GET' | 'POST', opts: { name?: string; body?: 
     isBase64Encoded: false,
     requestContext: { http: { method, path: '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' } },
   } as unknown as import('aws-lambda').APIGatewayProxyEventV2;
+}
+
+/** The greet function's JSON answer: a greeting, or an error. */
+export type GreetBody = Record<string, unknown> & {
+  message?: string;
+  attempts?: number;
+  servedBy?: { id: string; address?: string; port?: number; datacenter?: string };
+  error?: { code: string; message: string };
+};
+
+/** Calls the greet function in-process, as Lambda does, for `GET /hello/{name}`: its status, headers and parsed body. */
+export async function invokeGreet(name: string, remainingMs?: number): Promise<{ status: number; headers: Record<string, unknown>; body: GreetBody }> {
+  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext(remainingMs));
+  return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as GreetBody };
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. */
