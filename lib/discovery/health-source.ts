@@ -4,15 +4,28 @@ import { toServiceInstances, type ServiceInstance } from '../consul/service-inst
 import { pollTimeoutMs } from './blocking-query';
 import type { ServiceQuery } from './service-query';
 
-/** Where a service watch gets its data; an interface so the loop can be unit-tested. */
+/** The discovery sources a gateway can be configured with. */
+export type DiscoverySourceName = 'consul' | 'dns' | 'cloudmap';
+
+/**
+ * Where a service watch gets its data; an interface so the loop can be unit-tested.
+ * A source that cannot block (DNS, Cloud Map) emulates a blocking query: with an `index`
+ * it answers when its list changed or `waitSeconds` passed, and its indexes are decimal
+ * counters that grow with every change, so ServiceWatch treats every source alike.
+ */
 export interface HealthSource {
+  /** Which source this is (for a fallback: its primary), for /status, logs and metrics. */
+  readonly name: DiscoverySourceName;
   /** Passing instances of `query`, blocking up to `waitSeconds` while `index` is current. */
   passingInstances(query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal): Promise<Indexed<ServiceInstance[]>>;
+  /** A call found an address of `query` dead: look again now rather than at the next refresh (no-op where Consul pushes changes). */
+  invalidate?(query: ServiceQuery): void;
 }
 
 /** A HealthSource backed by `/v1/health/service/<svc>?passing&stale` (`/v1/health/connect/<svc>` for a `connect` query). */
 export function consulHealthSource(api: ConsulApi): HealthSource {
   return {
+    name: 'consul',
     async passingInstances(query, index, waitSeconds, signal) {
       const opts: CallOptions = index ? { signal, timeoutMs: pollTimeoutMs(waitSeconds), blocking: true } : { signal };
       if (query.connect) {

@@ -43,6 +43,19 @@ export class ServiceWatchRegistry {
     return watch;
   }
 
+  /** Tells the source that a call found an instance of `query` (or of its failover datacenters) dead. */
+  invalidate(query: ServiceQuery): void {
+    if (!this.source.invalidate) return;
+    const { failover, ...single } = query;
+    this.source.invalidate(single);
+    for (const datacenter of failover ?? []) this.source.invalidate({ ...single, datacenter });
+  }
+
+  /** The source the watches read (for /status and metrics). */
+  get sourceName(): string {
+    return this.source.name;
+  }
+
   /** Every single-datacenter watch, for diagnostics. */
   all(): ServiceWatch[] {
     return [...this.watches.values()];

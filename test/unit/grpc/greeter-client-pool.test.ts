@@ -7,7 +7,7 @@ import { GreeterClientPool } from '../../../lib/grpc/greeter-client-pool';
 import { silentLog } from '../../../lib/log/logger';
 
 // No test here makes a call, so no channel resolves and the source is never asked.
-const source: HealthSource = { passingInstances: () => Promise.reject(new Error('not expected in this test')) };
+const source: HealthSource = { name: 'consul', passingInstances: () => Promise.reject(new Error('not expected in this test')) };
 const registry = () => new ServiceWatchRegistry(source, () => ({ waitSeconds: 1, minIntervalMs: 0, backoffBaseMs: 10, backoffMaxMs: 100 }), silentLog);
 const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean): connectivityState } }) => c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
 

@@ -19,6 +19,7 @@ export function fakeHealthSource() {
   const all: Poll[] = [];
   let taken = 0;
   const source: HealthSource = {
+    name: 'consul',
     passingInstances(query, index, waitSeconds, signal) {
       return new Promise((resolve, reject) => {
         // Like a real request, an aborted poll fails at once.
