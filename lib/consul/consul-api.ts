@@ -279,7 +279,7 @@ function agentFor(secure: boolean, blocking: boolean, tls: ConsulTls | undefined
 }
 
 /** True when the address did not answer at all (refused, reset, timed out), so another one may. */
-function isUnreachable(err: unknown): boolean {
+export function isUnreachable(err: unknown): boolean {
   if (err instanceof ConsulTimeoutError) return !/aborted/.test(err.message);
   return err instanceof ConsulRequestError && err.statusCode === undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message);
 }
