@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { SERVICE_NAME } from '../config/key-specs';
 import { RegistryError } from './errors';
 import type { AddressPolicy } from './address-policy';
-import { serviceNameProblem } from './service-names';
+import { hiddenCharacterProblem, serviceNameProblem } from './service-names';
 
 /** What the deployment lets a workload register. */
 export interface RegistrationPolicy {
@@ -69,7 +69,10 @@ const tags = z
     list.forEach((tag, i) => {
       const length = [...tag].length;
       if (length < 1 || length > 64) ctx.addIssue({ code: 'custom', message: `tags[${i}] must be 1–64 characters` });
-      else if (/\p{Cc}/u.test(tag)) ctx.addIssue({ code: 'custom', message: `tags[${i}] must not contain control characters` });
+      else {
+        const hidden = hiddenCharacterProblem(tag);
+        if (hidden) ctx.addIssue({ code: 'custom', message: `tags[${i}] ${hidden}` });
+      }
     });
   });
 

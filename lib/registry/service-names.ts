@@ -46,3 +46,20 @@ export function serviceNameProblem(service: string, rule: ServiceNameRule): stri
   }
   return undefined;
 }
+
+// \p{C}: controls, format characters (zero-width U+200B–U+200D, U+2060, U+FEFF; bidi U+200E/F,
+// U+202A–U+202E, U+2066–U+2069), surrogates, private use, unassigned. Separators other than the
+// plain space look like one but compare differently. A name (ASCII by SERVICE_NAME) has none of these.
+const HIDDEN = /[\p{C}\p{Zl}\p{Zp}]|(?! )\p{Zs}/u;
+
+/**
+ * Why `text` (a tag) could show a reader something other than what it holds; undefined when it cannot.
+ * The rule names follow implicitly: no invisible, reordering or look-alike-space characters.
+ */
+export function hiddenCharacterProblem(text: string): string | undefined {
+  const m = HIDDEN.exec(text);
+  if (!m) return undefined;
+  const cp = m[0].codePointAt(0) ?? 0;
+  const at = [...text.slice(0, m.index)].length;
+  return `must not contain control, zero-width, bidi or other invisible characters (U+${cp.toString(16).toUpperCase().padStart(4, '0')} at character ${at + 1})`;
+}

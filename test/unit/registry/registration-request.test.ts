@@ -96,9 +96,33 @@ describe('parseRegistration', () => {
     rejects({ ...base, tags: Array.from({ length: 17 }, (_, i) => `t${i}`) }, /tags must hold at most 16/);
     rejects({ ...base, tags: ['ok', ''] }, /tags\[1\] must be 1–64 characters/);
     rejects({ ...base, tags: ['x'.repeat(65)] }, /tags\[0\] must be 1–64/);
-    rejects({ ...base, tags: ['a\nb'] }, /tags\[0\] must not contain control characters/);
+    rejects({ ...base, tags: ['a\nb'] }, /tags\[0\] must not contain control, .*U\+000A/);
     rejects({ ...base, tags: 'batch' }, /tags must be an array of strings/);
     rejects({ ...base, tags: [1] }, /tags must be an array of strings/);
+  });
+
+  it('refuses zero-width, bidi and other invisible characters in tags, as names do (issue 17)', () => {
+    const hidden: [string, string][] = [
+      ['\u200b', '200B'], // zero-width space
+      ['\u200c', '200C'], // zero-width non-joiner
+      ['\u200d', '200D'], // zero-width joiner
+      ['\u2060', '2060'], // word joiner
+      ['\ufeff', 'FEFF'], // BOM
+      ['\u200e', '200E'], // left-to-right mark
+      ['\u200f', '200F'], // right-to-left mark
+      ['\u202e', '202E'], // right-to-left override
+      ['\u2066', '2066'], // left-to-right isolate
+      ['\u2069', '2069'], // pop directional isolate
+      ['\u00ad', '00AD'], // soft hyphen
+      ['\u00a0', '00A0'], // no-break space, looks like a space
+      ['\u2028', '2028'], // line separator
+      ['\ue000', 'E000'], // private use
+    ];
+    for (const [ch, code] of hidden) {
+      rejects({ ...base, tags: ['ok', `prod${ch}`] }, new RegExp(`tags\\[1\\] must not contain control, zero-width, bidi .*U\\+${code} at character 5`));
+    }
+    // What stays allowed: letters beyond ASCII, emoji and the plain space.
+    assert.deepEqual(parse({ ...base, tags: ['région', 'blue green', '😀'] }).tags, ['région', 'blue green', '😀']);
   });
 
   it('counts tag length in characters, not UTF-16 units', () => {

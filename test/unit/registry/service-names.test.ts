@@ -9,7 +9,7 @@ import { RegistryError } from '../../../lib/registry/errors';
 import { registerInstance } from '../../../lib/registry/instance-registry';
 import { createInstanceTokenSigner } from '../../../lib/registry/instance-token';
 import { REGISTRY_KEYS } from '../../../lib/registry/registry-config';
-import { serviceNameProblem } from '../../../lib/registry/service-names';
+import { hiddenCharacterProblem, serviceNameProblem } from '../../../lib/registry/service-names';
 import { FakeConsul } from '../helpers/fake-consul';
 
 describe('serviceNameProblem', () => {
@@ -55,5 +55,18 @@ describe('registryPolicies: the token reaches only the registry\'s own names', (
     assert.match(text, /service "greeter" \{\s*policy = "write"/);
     assert.doesNotMatch(text, /service_prefix "greeter/);
     assert.doesNotMatch(text, /service_prefix "" \{\s*policy = "write"/);
+  });
+});
+
+describe('hiddenCharacterProblem', () => {
+  it('finds invisible and reordering characters, naming the code point and its position', () => {
+    assert.equal(hiddenCharacterProblem('plain text é 😀'), undefined);
+    assert.match(hiddenCharacterProblem('ab\u202ecd') ?? '', /U\+202E at character 3/);
+    assert.match(hiddenCharacterProblem('😀\u200b') ?? '', /U\+200B at character 2/, 'positions count characters, not UTF-16 units');
+    assert.match(hiddenCharacterProblem('\u0007') ?? '', /U\+0007/);
+  });
+
+  it('never finds one in a valid service name, so names and tags share one rule', () => {
+    for (const name of ['ephemeral-job', 'a', 'x1-2-3']) assert.equal(hiddenCharacterProblem(name), undefined);
   });
 });
