@@ -1,4 +1,8 @@
-/** The only settings that come from the environment: where Consul is, the token (or its SSM name), TLS to Consul, the K/V prefix. */
+/**
+ * The only settings that come from the environment: where Consul is, the token (or its SSM name), TLS to
+ * Consul, the K/V prefix, and how a gateway discovers (its source and fallbacks): these decide how Consul
+ * and its K/V are reached, so they must hold when Consul cannot answer.
+ */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import type { ConsulTls } from '../consul/consul-api';
@@ -141,4 +145,68 @@ function checkPem(name: string, text: string, kind: 'certificate' | 'private key
   const ok = kind === 'certificate' ? /-----BEGIN CERTIFICATE-----/.test(text) : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
   if (!ok) throw new ConfigError(from.startsWith('SSM') ? 'invalid_secret' : 'invalid_environment', `${name} (${from}) holds no PEM ${kind}`);
   return text;
+}
+
+/** The discovery sources, as the environment names them. */
+const SOURCES = ['consul', 'dns', 'cloudmap'] as const;
+/** A discovery source a gateway can use. */
+export type DiscoverySourceSetting = (typeof SOURCES)[number];
+
+/** How a gateway discovers its backends: DISCOVERY_SOURCE, DISCOVERY_FALLBACK and what the sources named need. */
+export interface DiscoveryEnvironment {
+  /** DISCOVERY_SOURCE (default consul). */
+  source: DiscoverySourceSetting;
+  /** DISCOVERY_FALLBACK: sources tried in order while the primary gives no answer (default none). */
+  fallbacks: DiscoverySourceSetting[];
+  /** CONSUL_DNS_ADDR: the resolvers (ip:port) in front of Consul's DNS interface; set when dns is used. */
+  dnsServers: string[];
+  /** CLOUDMAP_NAMESPACE and friends; set when cloudmap is used. */
+  cloudMap?: { namespace: string; region: string; endpoint?: string; pollSeconds?: number };
+}
+
+// '' means unset: serverless.yml passes every param, and an unused one as ''.
+const blankAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const sourceName = z.enum(SOURCES, "must be 'consul', 'dns' or 'cloudmap'");
+const ipPort = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
+const commaList = (v: unknown) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v);
+
+const discoverySchema = z.object({
+  DISCOVERY_SOURCE: z.preprocess(blankAsUnset, z.string().trim().pipe(sourceName).default('consul')),
+  DISCOVERY_FALLBACK: z.preprocess(blankAsUnset, z.preprocess(commaList, z.array(sourceName).max(2)).default([])),
+  CONSUL_DNS_ADDR: z.preprocess(blankAsUnset, z.preprocess(commaList, z.array(z.string().regex(ipPort, 'each entry must be ip:port (IPv6 as [ip]:port)')).min(1)).optional()),
+  CLOUDMAP_NAMESPACE: z.preprocess(blankAsUnset, z.string().trim().regex(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name').optional()),
+  CLOUDMAP_REGION: z.preprocess(blankAsUnset, z.string().trim().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region').optional()),
+  CLOUDMAP_ENDPOINT: z.preprocess(blankAsUnset, z.string().trim().regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL').optional()),
+  CLOUDMAP_POLL_SECONDS: z.preprocess(blankAsUnset, z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(300, 'must be at most 300').optional()),
+});
+
+/** Reads and validates a gateway's discovery settings; throws ConfigError naming the variable on a bad or missing value. */
+export function readDiscoveryEnvironment(env: NodeJS.ProcessEnv = process.env): DiscoveryEnvironment {
+  const parsed = discoverySchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError('invalid_environment', `invalid environment variable ${issue?.path[0]?.toString() ?? '?'}: ${issue?.message ?? 'invalid'}`);
+  }
+  const e = parsed.data;
+  const fallbacks = e.DISCOVERY_FALLBACK;
+  if (fallbacks.includes(e.DISCOVERY_SOURCE)) throw new ConfigError('invalid_environment', `invalid environment variable DISCOVERY_FALLBACK: ${e.DISCOVERY_SOURCE} is the primary (DISCOVERY_SOURCE) already`);
+  if (new Set(fallbacks).size !== fallbacks.length) throw new ConfigError('invalid_environment', 'invalid environment variable DISCOVERY_FALLBACK: a source is listed twice');
+  const used = [e.DISCOVERY_SOURCE, ...fallbacks];
+  if (used.includes('dns') && !e.CONSUL_DNS_ADDR) throw new ConfigError('invalid_environment', 'missing environment variable CONSUL_DNS_ADDR: the dns discovery source needs the resolvers (ip:port, comma list)');
+  if (used.includes('cloudmap') && !e.CLOUDMAP_NAMESPACE) throw new ConfigError('invalid_environment', 'missing environment variable CLOUDMAP_NAMESPACE: the cloudmap discovery source needs the namespace health-sync mirrors into');
+  return {
+    source: e.DISCOVERY_SOURCE,
+    fallbacks,
+    dnsServers: used.includes('dns') ? (e.CONSUL_DNS_ADDR ?? []) : [],
+    ...(used.includes('cloudmap') && e.CLOUDMAP_NAMESPACE
+      ? {
+          cloudMap: {
+            namespace: e.CLOUDMAP_NAMESPACE,
+            region: e.CLOUDMAP_REGION ?? (env.AWS_REGION?.trim() || 'us-east-1'),
+            ...(e.CLOUDMAP_ENDPOINT ? { endpoint: e.CLOUDMAP_ENDPOINT } : {}),
+            ...(e.CLOUDMAP_POLL_SECONDS !== undefined ? { pollSeconds: e.CLOUDMAP_POLL_SECONDS } : {}),
+          },
+        }
+      : {}),
+  };
 }
