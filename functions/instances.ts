@@ -20,24 +20,34 @@ export const runtime = runtimeSlot(createRegistryRuntime);
 // Each Consul call may wait out a leader election, within what the Lambda has left.
 const consulBudgetMs = (remainingMs: number) => Math.max(2_000, Math.min(8_000, remainingMs - 1_000));
 
+const ROUTES = { 'POST /instances': 'register', 'PUT /instances/{id}/heartbeat': 'heartbeat', 'DELETE /instances/{id}': 'delete', 'GET /instances': 'list' } as const;
+type Route = (typeof ROUTES)[keyof typeof ROUTES];
+
+function route(event: APIGatewayProxyEvent): Route {
+  const key = `${event.httpMethod} ${event.resource}`;
+  if (!Object.hasOwn(ROUTES, key)) throw new RequestError('method_not_allowed', 'method not allowed on this resource');
+  return ROUTES[key as keyof typeof ROUTES];
+}
+
 export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, context, rt) => {
+  // Routed, and the path id checked, before any I/O: a wrong method or a malformed id costs no Consul round trip.
+  const to = route(event);
+  const id = to === 'heartbeat' || to === 'delete' ? parseInstanceId(event.pathParameters?.id) : '';
   const { deps, loaded } = await rt.beginRegistry(consulBudgetMs(context.getRemainingTimeInMillis()));
   const token = header(event, 'x-lease-token');
-  switch (`${event.httpMethod} ${event.resource}`) {
-    case 'POST /instances': {
+  switch (to) {
+    case 'register': {
       const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
       const key = header(event, 'idempotency-key');
       const scope = key === undefined ? undefined : { key, caller: event.requestContext?.identity?.apiKeyId ?? '' };
       return json(201, await registerInstance(deps, reg, scope));
     }
-    case 'PUT /instances/{id}/heartbeat':
-      return json(200, await heartbeat(deps, parseInstanceId(event.pathParameters?.id), token));
-    case 'DELETE /instances/{id}':
-      await deleteInstance(deps, parseInstanceId(event.pathParameters?.id), token);
+    case 'heartbeat':
+      return json(200, await heartbeat(deps, id, token));
+    case 'delete':
+      await deleteInstance(deps, id, token);
       return noContent();
-    case 'GET /instances':
+    case 'list':
       return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
-    default:
-      throw new RequestError('method_not_allowed', 'method not allowed on this resource');
   }
 });

@@ -6,7 +6,7 @@
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { ConfigError, type ConfigErrorKind } from '../config/errors';
-import { ConsulRequestError, type ConsulErrorKind } from '../consul/errors';
+import { ConsulAddressError, ConsulRequestError, type ConsulErrorKind } from '../consul/errors';
 import type { AppError } from '../errors/app-error';
 import { GreetError, type GreetErrorKind } from '../greeter/errors';
 import { errorSummary, type Log } from '../log/logger';
@@ -73,6 +73,8 @@ function answerFor(err: unknown): { answer: Answer; known?: AppError } {
   if (err instanceof RegistryError) return { answer: REGISTRY[err.kind], known: err };
   if (err instanceof ConsulRequestError) return { answer: CONSUL[err.kind], known: err };
   if (err instanceof ConfigError) return { answer: CONFIG[err.kind], known: err };
+  // CONSUL_HTTP_ADDR that cannot be used (a mixed http/https list, a bad scheme) is a deploy-time mistake, as a bad variable is.
+  if (err instanceof ConsulAddressError) return { answer: CONFIG.invalid_environment, known: err };
   return { answer: INTERNAL };
 }
 

@@ -145,6 +145,13 @@ describe('errorResponse for config errors', () => {
   }
 });
 
+describe('errorResponse for an unusable Consul address', () => {
+  it('answers a mixed http/https list 500 MISCONFIGURED with a fixed message, the detail only in the log (issue 17)', () => {
+    const log = check(new ConsulAddressError('Consul address list mixes https and http'), { status: 500, code: 'MISCONFIGURED', logged: 'error' }, 'the function is misconfigured; its log says how');
+    assert.match(JSON.stringify(log.lines[0]?.attributes), /mixes https and http/);
+  });
+});
+
 describe('errorResponse for unknown errors', () => {
   const secretError = () => {
     const err = new TypeError('secret token abc123 leaked');
@@ -177,7 +184,6 @@ describe('errorResponse for unknown errors', () => {
     const others = [
       new HealthSyncError('invalid_input', 'hidden-1'),
       new GreeterCallError('backend', 2, 1, 'hidden-2'),
-      new ConsulAddressError('hidden-3'),
       new CloudMapRequestError('ListServices', 'hidden-4', 'AccessDenied'),
     ];
     for (const err of others) {
