@@ -3,8 +3,13 @@
  * datacenter in order. The list served is the first non-empty one, so traffic
  * leaves the local datacenter only while it has no passing instance and comes
  * back as soon as it has one again. The remote watches start the first time
- * the local list is empty and then keep following (one blocking query each),
- * so a second local outage fails over without a cold wait.
+ * the local list is empty, or earlier when a call fails over within the call
+ * (lib/grpc/datacenter-failover.ts asks the registry for the same watch), and
+ * then keep following, so a second local outage fails over without a cold wait.
+ * Idle, a remote watch costs one blocking query per remote datacenter and
+ * environment: a request every discoveryWaitSeconds (30 s by default), each
+ * holding one connection to the agent, forwarded by the local servers over the
+ * WAN; it is not started before the first outage for that reason.
  */
 import type { ServiceInstance } from '../consul/service-instances';
 import type { InstanceWatch } from './instance-watch';

@@ -1,12 +1,14 @@
 /** The greet use case: config → discovery → SayHello with retries. */
 import { performance } from 'node:perf_hooks';
 import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { ServiceInstance } from '../consul/service-instances';
 import { connectChannelCredentials } from '../connect/credentials';
 import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError, statusName } from '../grpc/errors';
-import { sayHello } from '../grpc/greeter-call';
+import { callAcrossDatacenters } from '../grpc/datacenter-failover';
+import { sayHello, type GreeterCallResult } from '../grpc/greeter-call';
 import { greeterTlsCredentials } from '../grpc/tls-credentials';
 import { coldStartTrace } from '../runtime/cold-start-trace';
 import { GreetError } from './errors';
@@ -64,6 +66,43 @@ export async function greet(rt: GatewayRuntime, name: string, remainingMs: () =>
   }
 }
 
+/** Least time between two "failed over" log lines of one runtime: an outage fails over every call. */
+const FAILOVER_LOG_INTERVAL_MS = 10_000;
+const failoverLog = new WeakMap<GatewayRuntime, { at: number; since: number }>();
+
+/** Counts a call served by another datacenter than the one it went to first, and logs it at most every 10 s. */
+function noteFailover(rt: GatewayRuntime, where: { service: string; from: string; to: string | undefined }): void {
+  rt.metrics.count('GreetFailovers');
+  const state = failoverLog.get(rt) ?? { at: -Infinity, since: 0 };
+  state.since++;
+  failoverLog.set(rt, state);
+  if (Date.now() - state.at < FAILOVER_LOG_INTERVAL_MS) return;
+  rt.log.warn('calls failed over to another datacenter within the call (every attempt in the first was UNAVAILABLE)', { ...where, calls: state.since });
+  state.at = Date.now();
+  state.since = 0;
+}
+
+/**
+ * SayHello in failover datacenter `q.datacenter`, through its own channel and watch; undefined when
+ * it has no passing instance. The watch is the one FailoverWatch keeps for that datacenter: it starts
+ * here at the first call that fails over (if Consul had not emptied the local list before), then
+ * keeps following, so the next outage finds the list warm.
+ */
+async function callInDatacenter(
+  rt: GatewayRuntime,
+  q: ServiceQuery,
+  name: string,
+  o: { deadline: number; transport: { tlsServerName?: string }; maxIdleMs: number; creds?: () => ChannelCredentials },
+): Promise<(GreeterCallResult & { instances: readonly ServiceInstance[] }) | undefined> {
+  const watch = rt.watches.get(q);
+  watch.ensureFresh();
+  const instances = watch.current() ?? (await watch.waitForFirst(Math.max(0, o.deadline - Date.now())));
+  if (!instances?.length) return undefined;
+  const target = consulTarget(q, o.transport);
+  const client = rt.clients.get(target, o.maxIdleMs, o.creds);
+  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target) })), instances };
+}
+
 async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
   const loaded = await rt.begin({ leaseInParallel: true });
   const cfg = loaded.values;
@@ -96,20 +135,37 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
   }
   // Read the Lambda's remaining time now: a cold start may have used some of it.
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
-  const target = consulTarget(query, tlsName ? { tlsServerName: tlsName } : {});
+  const transport = tlsName ? { tlsServerName: tlsName } : {};
+  const target = consulTarget(query, transport);
   const client = rt.clients.get(target, cfg.channelMaxIdleMs, creds);
   coldStartTrace.markWhenReady('connect', client);
   const started = Date.now();
+  const deadline = started + budget;
+  const { failover = [], ...single } = query;
   try {
-    const res = await sayHello(client, name, { deadline: started + budget, newChannel: rt.clients.isNew(target) });
+    const call = await callAcrossDatacenters({
+      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target) })), instances: watch.current() ?? instances }),
+      // The watch serves a failover datacenter's list once Consul marked every local instance critical.
+      servedDatacenter: instances[0]?.datacenter,
+      failover,
+      deadline,
+      inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { deadline, transport, maxIdleMs: cfg.channelMaxIdleMs, creds }),
+      budgetAllows: (lost) => rt.callPolicy.allowsFailover(lost),
+      // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
+      onUnavailable: () => rt.watches.invalidate(query),
+    });
+    const res = call.result;
     coldStartTrace.mark('call');
     coldStartTrace.end(rt.log);
-    rt.callPolicy.record({ ok: true, attempts: res.attempts, latencyMs: Date.now() - started });
-    const served = instanceForPeer(watch.current() ?? instances, res.peer);
+    // A failed-over call's time is mostly the other datacenter's distance: it would skew the local hedging delay.
+    rt.callPolicy.record({ ok: true, attempts: call.attempts, ...(call.failedOver ? {} : { latencyMs: Date.now() - started }) });
+    if (call.failedOver) noteFailover(rt, { service: query.service, from: instances[0]?.datacenter ?? 'local', to: call.datacenter });
+    const served = instanceForPeer(res.instances, res.peer);
+    const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
     return {
       message: res.reply.message,
-      servedBy: served ? { id: served.id, address: served.address, port: served.port, ...(served.datacenter ? { datacenter: served.datacenter } : {}) } : { id: 'unknown', address: res.peer, port: 0 },
-      attempts: res.attempts,
+      servedBy: { ...(served ? { id: served.id, address: served.address, port: served.port } : { id: 'unknown', address: res.peer, port: 0 }), ...(datacenter ? { datacenter } : {}) },
+      attempts: call.attempts,
     };
   } catch (err) {
     if (!(err instanceof GreeterCallError)) throw err;

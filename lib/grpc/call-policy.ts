@@ -9,6 +9,8 @@
  *   `retryThrottling` to retries but not to hedges, so the policy keeps the
  *   bucket itself and, once it runs low, publishes a config with one attempt
  *   per call until successes refill it; a sick fleet gets no retry storm;
+ *   the same bucket bounds failing over to another datacenter within a call
+ *   (datacenter-failover.ts, failoverWithinBudget);
  * - outlier detection: an instance whose attempts keep failing (a hung one's
  *   are cancelled, which counts) is ejected for a while.
  * The delay is pushed to the channel through the `consul:` resolver, so it
@@ -68,6 +70,17 @@ export function greeterServiceConfig(s: CallPolicySettings, hedgeDelayMs: number
   };
 }
 
+/**
+ * Whether a call that already lost `lostAttempts` may try another datacenter (pure): the bucket
+ * must keep a token after them. Unlike hedging, this holds below the throttling threshold: while
+ * the other datacenter answers, each call costs one token and gives one back, so failing over
+ * stays possible for as long as it works, and a failure everywhere (two lost tokens a call)
+ * empties the bucket and ends it after a few calls.
+ */
+export function failoverWithinBudget(tokens: number, lostAttempts: number): boolean {
+  return tokens - lostAttempts >= 1;
+}
+
 /** The hedging delay for a p95 (undefined: too few samples), within the configured bounds (pure). */
 export function hedgeDelayMs(p95: number | undefined, s: CallPolicySettings): number {
   const min = Math.min(s.hedgeMinDelayMs, s.hedgeMaxDelayMs);
@@ -105,6 +118,11 @@ export class CallPolicy {
     this.published = next;
     this.throttled = throttled;
     for (const fn of this.listeners) fn();
+  }
+
+  /** True while the retry budget lets a call that lost `lostAttempts` attempts try another datacenter. */
+  allowsFailover(lostAttempts: number): boolean {
+    return failoverWithinBudget(this.tokens, lostAttempts);
   }
 
   /** The hedging delay in force. */
