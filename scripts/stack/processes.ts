@@ -157,17 +157,8 @@ export async function stopAll(graceMs = 5_000): Promise<void> {
   for (const p of [...live].reverse()) await stopProcess(p, 'SIGTERM', graceMs);
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1, never handed out twice (see free-port.ts for what is guaranteed across processes). */
+export { freePort } from './free-port';
 
 /** Rejects with a clear message when `port` on 127.0.0.1 is already taken. */
 export function assertPortFree(port: number, what: string): Promise<void> {
