@@ -4,7 +4,7 @@
  * `configMaxAgeSeconds`, never on the hot path. The only config cache.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConsulApi } from '../consul/consul-api';
+import { isUnreachable, type ConsulApi } from '../consul/consul-api';
 import { ConsulRequestError, isThrottled } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
 import { backoffMs, spreadMs } from '../util/backoff';
@@ -32,6 +32,12 @@ export interface LoadedConfig<S extends KeySpecs> extends ResolvedConfig<S> {
 /** Cold-start and retry timing; these cannot come from K/V, which they guard. */
 export interface ConfigStoreTiming {
   coldStartBudgetMs: number;
+  /**
+   * The part of that budget spent while every Consul address refuses the connection (no answer at
+   * all): an agent that is down stays down longer than a cold start can wait, and a gateway with a
+   * discovery fallback must answer within ~1 s with all of Consul dead.
+   */
+  noAnswerBudgetMs: number;
   /** How often to retry Consul while running on defaults because it was unreachable. */
   unreachableRetryMs: number;
   /** Timeout of a background re-read. */
@@ -41,7 +47,7 @@ export interface ConfigStoreTiming {
 /** Longest pause between background refreshes while the agent keeps answering 429 (unless the max age is longer). */
 const MAX_THROTTLED_BACKOFF_MS = 60_000;
 
-const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
+const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 300, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
 
 /** Holds the current config for one K/V prefix and key set. */
 export class ConfigStore<S extends StoreKeySpecs> {
@@ -71,7 +77,8 @@ export class ConfigStore<S extends StoreKeySpecs> {
       this.refreshInBackground();
       return this.loaded;
     }
-    const deadline = this.now() + this.timing.coldStartBudgetMs;
+    const start = this.now();
+    let deadline = start + this.timing.coldStartBudgetMs;
     for (let attempt = 1; ; attempt++) {
       try {
         return this.accept(await readKvSnapshot(this.api, this.prefix, Math.max(100, deadline - this.now())));
@@ -81,6 +88,7 @@ export class ConfigStore<S extends StoreKeySpecs> {
           this.log.error('the Consul token may not read the config prefix; starting on defaults', { prefix: this.prefix, error: errorSummary(err) });
           return this.startOnDefaults();
         }
+        if (isUnreachable(err)) deadline = Math.min(deadline, start + this.timing.noAnswerBudgetMs);
         if (deadline - this.now() <= 100) {
           this.log.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
           return this.startOnDefaults();

@@ -1,7 +1,7 @@
 /**
  * One function's metrics (see lib/metrics/function-metrics.ts) with the counters every runtime shares
- * added at each flush: Consul requests and failed requests since the last one, and the environment
- * lease's successful and failed registrations or renewals.
+ * added at each flush: Consul requests and failed requests since the last one, the environment
+ * lease's successful and failed registrations or renewals, and discovery answers served by a fallback.
  */
 import type { ConsulApi } from '../consul/consul-api';
 import type { EnvironmentLease } from '../lease/environment-lease';
@@ -13,9 +13,14 @@ import { createFunctionMetrics, type FunctionMetrics } from '../metrics/function
  */
 export const METRICS_FLUSH_INTERVAL_MS = 10_000;
 
-/** Metrics for a runtime built on `consul` and `lease`; off unless POWERTOOLS_METRICS_NAMESPACE is set. */
-export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: EnvironmentLease }, env: NodeJS.ProcessEnv = process.env): FunctionMetrics {
+/**
+ * Metrics for a runtime built on `consul` and `lease` (and, for a gateway with a discovery fallback,
+ * `discovery`: DiscoveryFallbackServed, the answers a fallback source served since the last line);
+ * off unless POWERTOOLS_METRICS_NAMESPACE is set.
+ */
+export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: EnvironmentLease; discovery?: { readonly fallbackAnswers: number } }, env: NodeJS.ProcessEnv = process.env): FunctionMetrics {
   let requests = 0;
+  let fallbackServed = 0;
   let errors = 0;
   let renewals = 0;
   let failedRenewals = 0;
@@ -35,6 +40,11 @@ export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: Environm
       renewals = lease.renewals;
       count('LeaseFailures', lease.failedAttempts - failedRenewals);
       failedRenewals = lease.failedAttempts;
+      // Only with a fallback configured: one more key on the line, none for the others.
+      if (parts.discovery) {
+        count('DiscoveryFallbackServed', parts.discovery.fallbackAnswers - fallbackServed);
+        fallbackServed = parts.discovery.fallbackAnswers;
+      }
     },
   });
 }

@@ -87,7 +87,7 @@ describe('ConfigStore cold start', () => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const consul = new FakeConsul();
     const log = recordingLog();
-    const store = new ConfigStore(consul, PREFIX, SPECS, log, { coldStartBudgetMs: 1_500 }, () => Date.now());
+    const store = new ConfigStore(consul, PREFIX, SPECS, log, { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 1_500 }, () => Date.now());
     const attemptsAt: number[] = [];
     consul.onCall = (call) => call.operation === 'consul.kv.get' && attemptsAt.push(Date.now());
     // Every server is down: the default read and the stale read that follows it both fail.
@@ -109,11 +109,28 @@ describe('ConfigStore cold start', () => {
     assert.equal(line?.attributes.attempts, 5);
   });
 
+  it('gives refused connections only noAnswerBudgetMs of the budget (one retry by default), then starts on defaults', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const consul = new FakeConsul();
+    const store = new ConfigStore(consul, PREFIX, SPECS, recordingLog(), { coldStartBudgetMs: 1_500 }, () => Date.now());
+    const attemptsAt: number[] = [];
+    consul.onCall = (call) => call.operation === 'consul.kv.get' && attemptsAt.push(Date.now());
+    consul.failOn(/^consul\.kv\.get/, consulError('consul.kv.get', undefined, 'connect ECONNREFUSED'));
+    let settled = false;
+    const loading = store.get().finally(() => (settled = true));
+    while (!settled) {
+      await drainMicrotasks();
+      t.mock.timers.tick(50);
+    }
+    assert.equal((await loading).sources.maxAttempts, 'default (consul unreachable)');
+    assert.deepEqual(attemptsAt, [0, 200]);
+  });
+
   it('loads K/V when Consul answers on a retry within the budget', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const consul = new FakeConsul();
     consul.putKv(`${PREFIX}maxAttempts`, '7');
-    const store = new ConfigStore(consul, PREFIX, SPECS, recordingLog(), { coldStartBudgetMs: 1_500 }, () => Date.now());
+    const store = new ConfigStore(consul, PREFIX, SPECS, recordingLog(), { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 1_500 }, () => Date.now());
     consul.failOn(/^consul\.kv\.get/, consulError('consul.kv.get', undefined, 'connect ECONNREFUSED'), 4); // two attempts, two reads each
     let settled = false;
     const loading = store.get().finally(() => (settled = true));
