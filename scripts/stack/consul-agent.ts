@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { provisionToken } from '../../lib/consul/acl-admin';
-import { createConsulApi } from '../../lib/consul/consul-api';
+import { createConsulApi, type ConsulTls } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
@@ -20,6 +20,8 @@ export interface ConsulAgent {
   httpPort: number;
   /** `127.0.0.1:<serf_wan port>`: where another datacenter joins this one over the WAN. */
   wanAddress: string;
+  /** `127.0.0.1:<dns port>` (UDP and TCP) when started with `dns: true`. */
+  dnsAddress?: string;
   datacenter: string;
   managementToken: string;
   process: ManagedProcess;
@@ -39,6 +41,70 @@ export interface ConsulAgentOptions {
   tls?: ConsulAgentTls;
   /** The agent's `limits` stanza, e.g. a low `http_max_conns_per_client` to see its 429s. */
   limits?: ConsulAgentLimits;
+  /**
+   * Serve Consul's DNS interface on a free loopback port, with the `dns_config` of a discovery
+   * source behind a caching forwarder (dnsConfigStanza) and a least-privilege default token so
+   * DNS can read services and nodes under default deny. Off by default (`dns = -1`).
+   */
+  dns?: boolean;
+}
+
+/**
+ * The TTL (seconds) Consul's DNS gives service and node records: how long a caching forwarder
+ * may serve an answer, hence the bound on how late an environment sees a change, and the
+ * period of the forwarder's queries to Consul per name.
+ */
+export const CONSUL_DNS_TTL_SECONDS = 5;
+
+/**
+ * The `dns_config` a DNS discovery source needs (the operator-facing settings, see the DNS part's
+ * notes): passing instances only (Consul returns `warning` ones otherwise), any server may answer
+ * (stale reads, so DNS keeps answering without a leader), answers from the agent cache (kept fresh
+ * by one background blocking query per name, so Consul's servers see no query per DNS question),
+ * the TC bit on an answer trimmed to fit UDP (Node's resolver sends no EDNS, so Consul trims to 3
+ * records; with the bit set the resolver asks again over TCP and gets every instance),
+ * a short TTL on service and node records (SRV targets are node or `.addr.` names, whose
+ * A/AAAA records carry node_ttl), so a cache downstream keeps an answer at most that long, and
+ * the same negative TTL (the SOA's min_ttl), so "no passing instance" is cached as long, not 0 s.
+ */
+export function dnsConfigStanza(ttlSeconds = CONSUL_DNS_TTL_SECONDS): string {
+  return `dns_config {
+  only_passing = true
+  allow_stale = true
+  use_cache = true
+  enable_truncate = true
+  node_ttl = "${ttlSeconds}s"
+  service_ttl {
+    "*" = "${ttlSeconds}s"
+  }
+  soa {
+    min_ttl = ${ttlSeconds}
+  }
+}
+`;
+}
+
+/**
+ * Makes a least-privilege DNS token (acl/policies/consul-dns.hcl) the default token of the agents at
+ * `addresses` (Consul 1.16 has no DNS token of its own: DNS answers with the default token), so DNS can
+ * read services and nodes under default deny.
+ */
+export async function setDnsDefaultToken(managementToken: string, addresses: readonly string[], tls?: ConsulTls): Promise<void> {
+  const admin = createConsulApi({ address: addresses.join(','), token: managementToken, timeoutMs: 5_000, tls });
+  let token: string;
+  try {
+    token = await provisionToken(admin, 'consul-dns', {});
+  } finally {
+    admin.destroy();
+  }
+  for (const address of addresses) {
+    const agent = createConsulApi({ address, token: managementToken, timeoutMs: 5_000, tls });
+    try {
+      await agent.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/default', body: { Token: token } });
+    } finally {
+      agent.destroy();
+    }
+  }
 }
 
 /** Agent limits (Consul's `limits` stanza); unset fields keep Consul's defaults. */
@@ -71,6 +137,8 @@ export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<C
   const dataDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-consul-'));
   const httpPort = opts.httpPort ?? (await freePort());
   const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // freePort probes TCP; Consul's DNS listens on UDP and TCP of the same port.
+  const dnsPort = opts.dns ? await freePort() : undefined;
   const managementToken = opts.primary?.managementToken ?? randomUUID();
   const datacenter = opts.datacenter ?? 'dc1';
   // A secondary trusts the primary's tokens (replicated) instead of bootstrapping its own. The agent
@@ -89,7 +157,7 @@ ports {
   https = ${httpPort}` : `http = ${httpPort}`}
   grpc = ${grpc}
   grpc_tls = -1
-  dns = -1
+  dns = ${dnsPort ?? -1}
   serf_lan = ${serfLan}
   serf_wan = ${serfWan}
   server = ${server}
@@ -104,7 +172,8 @@ acl {
   }
 }
 ${opts.tls ? tlsStanza(opts.tls) : ''}
-${limitsStanza(opts.limits)}`;
+${limitsStanza(opts.limits)}
+${opts.dns ? dnsConfigStanza() : ''}`;
   writeFileSync(join(dataDir, 'agent.hcl'), hcl, { mode: 0o600 });
   const proc = startProcess(
     'consul',
@@ -122,11 +191,12 @@ ${limitsStanza(opts.limits)}`;
   try {
     await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000, opts.tls);
     await setAgentToken(address, managementToken, nodeName, opts.tls);
+    if (opts.dns) await setDnsDefaultToken(managementToken, [address], tlsMaterial(opts.tls));
   } catch (err) {
     await stop();
     throw err;
   }
-  return { address, httpPort, wanAddress: `127.0.0.1:${serfWan}`, datacenter, managementToken, process: proc, stop };
+  return { address, httpPort, wanAddress: `127.0.0.1:${serfWan}`, ...(dnsPort ? { dnsAddress: `127.0.0.1:${dnsPort}` } : {}), datacenter, managementToken, process: proc, stop };
 }
 
 /** Consul 1.16's `tls` stanza: the defaults apply to the HTTPS API (and internal RPC). */
@@ -183,12 +253,16 @@ async function waitUntilReady(address: string, token: string, proc: ManagedProce
 
 /** Gives the agent its own token (node write on itself, service read), as Consul's docs describe. */
 async function setAgentToken(address: string, managementToken: string, nodeName: string, tls?: ConsulAgentTls): Promise<void> {
-  const material = tls ? { ca: readFileSync(tls.caFile, 'utf8'), ...(tls.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile, 'utf8'), key: readFileSync(tls.clientKeyFile, 'utf8') } : {}) } : undefined;
-  const admin = createConsulApi({ address, token: managementToken, timeoutMs: 5_000, tls: material });
+  const admin = createConsulApi({ address, token: managementToken, timeoutMs: 5_000, tls: tlsMaterial(tls) });
   try {
     const token = await provisionToken(admin, { name: `consul-agent-${nodeName}`, template: 'consul-agent', params: { nodeName } }, {});
     await admin.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/agent', body: { Token: token } });
   } finally {
     admin.destroy();
   }
+}
+
+/** The PEM text of the agent's TLS files, for a ConsulApi. */
+function tlsMaterial(tls: ConsulAgentTls | undefined): ConsulTls | undefined {
+  return tls ? { ca: readFileSync(tls.caFile, 'utf8'), ...(tls.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile, 'utf8'), key: readFileSync(tls.clientKeyFile, 'utf8') } : {}) } : undefined;
 }
