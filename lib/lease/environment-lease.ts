@@ -1,28 +1,25 @@
 /**
- * The execution environment as an instance in Consul, with a TTL check: the
- * environment lease (not to be confused with the instance tokens the registry
- * hands to workloads).
+ * The execution environment's lease in Consul: the environment lease (not to be
+ * confused with the instance tokens the registry hands to workloads).
  *
  * Registered once on cold start (one bounded request); renewed by invocations
  * at most once per third of the TTL without holding them up; registered again
- * when the agent has forgotten it (agent restart, or removed while frozen).
- * An environment that Lambda reaps stops renewing, turns critical after the
- * TTL and is removed by Consul after `deregisterAfterSeconds`.
+ * when Consul has forgotten it (agent restart, session expired, or removed
+ * while frozen). An environment that Lambda reaps stops renewing and Consul
+ * removes its lease: in agent mode after the TTL plus `deregisterAfterSeconds`,
+ * in session mode when the session's TTL lapses (see the two LeaseStores).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deregisterService, registerTtlService, serviceCheckId, updateTtlCheck } from '../consul/agent';
 import type { ConsulApi } from '../consul/consul-api';
-import { ConsulRequestError, ConsulTimeoutError, isThrottled } from '../consul/errors';
+import { ConsulTimeoutError, isThrottled } from '../consul/errors';
 import { errorSummary, type Log } from '../log/logger';
 import { backoffMs } from '../util/backoff';
+import { AgentLeaseStore } from './agent-lease-store';
 import { leaseIdentity, renewalDue, type LeaseIdentity } from './lease-identity';
+import type { LeaseMode, LeaseSettings, LeaseStore } from './lease-store';
+import { SessionLeaseStore } from './session-lease-store';
 
-/** Lease settings, from config. */
-export interface LeaseSettings {
-  service: string;
-  ttlSeconds: number;
-  deregisterAfterSeconds: number;
-}
+export type { LeaseMode, LeaseSettings } from './lease-store';
 
 /** What /status shows: `lastRenewedAt` is the last success, `lastAttemptAt` the last try. */
 export interface LeaseSnapshot {
@@ -38,6 +35,10 @@ export interface LeaseSnapshot {
   /** Successful registrations and renewals so far, and failed ones (counters for metrics). */
   renewals: number;
   failedAttempts: number;
+  /** Session mode only: the mode, the session id and the K/V key the lease holds. */
+  mode?: 'session';
+  sessionId?: string;
+  key?: string;
 }
 
 /** How long a renewal may hold up an invocation: enough to put the request on the wire. */
@@ -49,6 +50,8 @@ const MAX_OVERLOAD_BACKOFF_MS = 300_000;
 /** One lease per execution environment. */
 export class EnvironmentLease {
   private identity?: LeaseIdentity;
+  /** Chosen on the first touch from the settings' mode; config is read once per environment. */
+  private store?: LeaseStore;
   private registered = false;
   private lastAttemptAt?: number;
   private lastRenewedAt?: number;
@@ -77,6 +80,7 @@ export class EnvironmentLease {
   async touch(settings: LeaseSettings, waitOnColdStart = true): Promise<void> {
     const coldStart = this.identity === undefined;
     this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
+    this.store ??= this.createStore(settings.mode ?? 'agent');
     // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
     // While the agent is overloaded the backoff decides when to try again, otherwise a third of the TTL.
     const due = this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
@@ -116,8 +120,8 @@ export class EnvironmentLease {
 
   /** Removes the lease, bounded in time; for SIGTERM. */
   async release(timeoutMs: number): Promise<void> {
-    if (!this.registered || !this.identity) return;
-    await deregisterService(this.api, this.identity.id, { timeoutMs });
+    if (!this.registered || !this.identity || !this.store) return;
+    await this.store.release(this.identity, timeoutMs);
     this.registered = false;
   }
 
@@ -134,48 +138,29 @@ export class EnvironmentLease {
       reRegistrations: this.reRegistrations,
       renewals: this.renewals,
       failedAttempts: this.failedAttempts,
+      ...(this.store?.mode === 'session' ? { mode: 'session' as const, ...this.store.details() } : {}),
     };
   }
 
   private async register(settings: LeaseSettings): Promise<void> {
     const identity = this.identity ?? leaseIdentity(settings.service, this.coldStartAt);
-    await registerTtlService(
-      this.api,
-      {
-        id: identity.id,
-        name: settings.service,
-        tags: ['lambda', 'lease'],
-        meta: identity.meta,
-        ttl: `${settings.ttlSeconds}s`,
-        deregisterCriticalServiceAfter: `${settings.deregisterAfterSeconds}s`,
-        notes: 'Lambda execution environment; renewed by its invocations',
-      },
-      { timeoutMs: REGISTER_TIMEOUT_MS },
-    );
+    await this.currentStore().register(identity, settings, REGISTER_TIMEOUT_MS);
     this.registered = true;
   }
 
   private async renew(settings: LeaseSettings): Promise<void> {
-    const id = this.identity?.id ?? '';
-    try {
-      await updateTtlCheck(this.api, serviceCheckId(id), 'pass', 'renewed by an invocation', { timeoutMs: REGISTER_TIMEOUT_MS });
-    } catch (err) {
-      // Only an agent that answered it does not know the check (404: it restarted, or the lease was
-      // removed while this environment was frozen) is helped by registering again. A 429, a timeout
-      // or no answer is not: a registration is the agent's heaviest write (its state lock, a sync to
-      // the servers), and at fleet scale turning every slow renewal into one overloads the agent.
-      if (!agentForgotCheck(err)) throw err;
-      // Registering again restores the lease, passing.
-      this.log.info('lease renewal failed; registering again', { leaseId: id, error: errorSummary(err) });
-      await this.register(settings);
-      this.reRegistrations++;
-    }
+    const identity = this.identity ?? leaseIdentity(settings.service, this.coldStartAt);
+    if (await this.currentStore().renew(identity, settings, REGISTER_TIMEOUT_MS)) this.reRegistrations++;
   }
-}
 
-/** True when the agent answered that it has no such TTL check (404, or Consul's 500 for a check without a TTL). */
-function agentForgotCheck(err: unknown): boolean {
-  return err instanceof ConsulRequestError && (err.statusCode === 404 || (err.statusCode === 500 && /does not have associated TTL/.test(err.message)));
+  private currentStore(): LeaseStore {
+    this.store ??= this.createStore('agent');
+    return this.store;
+  }
+
+  private createStore(mode: LeaseMode): LeaseStore {
+    return mode === 'session' ? new SessionLeaseStore(this.api, this.log) : new AgentLeaseStore(this.api, this.log);
+  }
 }
 
 /** True for a 429 or a request the agent did not answer in time: it is there, but overloaded. */

@@ -11,6 +11,7 @@ import { readFunctionEnvironment, resolveConsulTls, type FunctionEnvironment } f
 import type { ConfigValues, KeySpecs } from '../config/key-specs';
 import { createSecretResolver, type SecretResolver } from '../config/secrets';
 import { EnvironmentLease } from '../lease/environment-lease';
+import { leaseSettingsFrom } from '../lease/lease-config';
 import { releaseOnSigterm } from '../lease/release-on-sigterm';
 import type { Log } from '../log/logger';
 import { coldStartTrace, type ColdStartTrace } from './cold-start-trace';
@@ -94,7 +95,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
       if (v.leaseEnabled && opts.lease !== false) {
         // On defaults because Consul did not answer: register the lease without waiting for it again.
         // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
-        const touching = lease.touch({ service: v.leaseService, ttlSeconds: v.leaseTtlSeconds, deregisterAfterSeconds: v.leaseDeregisterAfterSeconds }, loaded.index !== undefined);
+        const touching = lease.touch(leaseSettingsFrom(v), loaded.index !== undefined);
         leasing = trace.active ? touching.then(() => trace.mark('lease')) : touching;
         if (!opts.leaseInParallel) await leasing;
       }
