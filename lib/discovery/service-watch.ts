@@ -43,7 +43,7 @@ export interface ServiceWatchSnapshot {
   lastError?: string;
   polls: number;
   restarts: number;
-  /** Polls Consul answered with 429 (throttled). */
+  /** Polls the source refused as throttled (a Consul 429, Cloud Map's RequestLimitExceeded). */
   throttled: number;
 }
 
@@ -180,8 +180,8 @@ export class ServiceWatch {
         if (gen !== this.generation) return;
         failures++;
         this.lastError = errorSummary(err).message;
-        this.lastFailureTransient = err instanceof ConsulRequestError && err.statusCode !== undefined && (err.statusCode >= 500 || err.statusCode === 429);
-        const throttled = isThrottled(err);
+        const throttled = isThrottledError(err);
+        this.lastFailureTransient = throttled || (err instanceof ConsulRequestError && err.statusCode !== undefined && err.statusCode >= 500);
         if (throttled) this.throttled++;
         // Log the first failure of a streak and then every tenth, not every retry.
         if (failures === 1 || failures % 10 === 0) this.log.warn(throttled ? 'Consul throttled the service poll (429); backing off, serving the cached list' : 'Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
@@ -215,6 +215,14 @@ export class ServiceWatch {
     this.pollEnd.resolve();
     this.pollEnd = deferred();
   }
+}
+
+/**
+ * True for a Consul 429, or any source's error that carries `throttled: true` (Cloud Map's
+ * RequestLimitExceeded, through the cloudmap source): the watch backs off from a longer first step.
+ */
+export function isThrottledError(err: unknown): boolean {
+  return isThrottled(err) || (typeof err === 'object' && err !== null && (err as { throttled?: unknown }).throttled === true);
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
