@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createToken, upsertPolicy } from '../../lib/consul/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
-import { limitsStanza, type ConsulAgentLimits } from './consul-agent';
+import { dnsConfigStanza, limitsStanza, setDnsDefaultToken, type ConsulAgentLimits } from './consul-agent';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** One agent of the cluster. */
@@ -26,6 +26,8 @@ export interface ClusterNode {
   raftAddress?: string;
   /** `127.0.0.1:<serf_wan port>` (servers only): where another datacenter joins over the WAN. */
   wanAddress?: string;
+  /** `127.0.0.1:<dns port>` (UDP and TCP) when the cluster was started with `dns: true`. */
+  dnsAddress?: string;
   process: ManagedProcess;
   frozen: boolean;
 }
@@ -61,13 +63,15 @@ export interface ClusterOptions {
   clientLimits?: ConsulAgentLimits | ConsulAgentLimits[];
   /** Keep Prometheus-format counters (`/v1/agent/metrics?format=prometheus`) on every node, for benchmarks. */
   telemetry?: boolean;
+  /** Serve Consul DNS on every node (free ports), with the dns_config and default token of consul-agent.ts's `dns` option. */
+  dns?: boolean;
 }
 
 interface NodeSpec {
   name: string;
   role: 'server' | 'client';
   dir: string;
-  ports: { http: number; serfLan: number; serfWan: number; server: number };
+  ports: { http: number; serfLan: number; serfWan: number; server: number; dns?: number };
 }
 
 /** Starts 3 servers and `clients` client agents (default 1); resolves once a leader is elected and every agent has its token. */
@@ -79,7 +83,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   for (const [role, count] of [['server', 3], ['client', opts.clients ?? 1]] as const) {
     for (let i = 1; i <= count; i++) {
       const name = `${role}-${i}`;
-      const ports = { http: await freePort(), serfLan: await freePort(), serfWan: await freePort(), server: await freePort() };
+      const ports = { http: await freePort(), serfLan: await freePort(), serfWan: await freePort(), server: await freePort(), ...(opts.dns ? { dns: await freePort() } : {}) };
       specs.push({ name, role, dir: join(root, name), ports });
     }
   }
@@ -92,7 +96,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   const launch = (s: NodeSpec): ManagedProcess =>
     startProcess(`consul ${s.name}`, bin, ['agent', '-config-file', join(s.dir, 'agent.hcl')], { echo: opts.echo && ((l) => opts.echo?.(`[${s.name}] ${l}`)) });
   for (const s of specs) {
-    nodes.push({ name: s.name, role: s.role, address: `127.0.0.1:${s.ports.http}`, raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined, wanAddress: s.role === 'server' ? `127.0.0.1:${s.ports.serfWan}` : undefined, process: launch(s), frozen: false });
+    nodes.push({ name: s.name, role: s.role, address: `127.0.0.1:${s.ports.http}`, raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined, wanAddress: s.role === 'server' ? `127.0.0.1:${s.ports.serfWan}` : undefined, ...(s.ports.dns ? { dnsAddress: `127.0.0.1:${s.ports.dns}` } : {}), process: launch(s), frozen: false });
   }
   const stop = async () => {
     for (const n of nodes) if (n.frozen) n.process.child.kill('SIGCONT');
@@ -153,6 +157,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
     await waitForLeader(opts.readyTimeoutMs ?? 30_000);
     for (const n of nodes) await waitForAnswer(n, opts.readyTimeoutMs ?? 30_000);
     await setAgentTokens(cluster);
+    if (opts.dns) await setDnsDefaultToken(managementToken, nodes.map((n) => n.address));
   } catch (err) {
     await stop();
     throw err;
@@ -179,7 +184,7 @@ ports {
   https = -1
   grpc = -1
   grpc_tls = -1
-  dns = -1
+  dns = ${s.ports.dns ?? -1}
   serf_lan = ${s.ports.serfLan}
   serf_wan = ${s.ports.serfWan}
   server = ${s.ports.server}
@@ -201,7 +206,7 @@ function extraStanzas(s: NodeSpec, opts: ClusterOptions): string {
   const clientIndex = Number(s.name.replace(/^client-/, '')) - 1;
   const limits = s.role !== 'client' ? undefined : Array.isArray(opts.clientLimits) ? opts.clientLimits[clientIndex] : opts.clientLimits;
   const telemetry = opts.telemetry ? 'telemetry {\n  prometheus_retention_time = "10m"\n  disable_hostname = true\n}\n' : '';
-  return limitsStanza(limits) + telemetry;
+  return limitsStanza(limits) + telemetry + (opts.dns ? dnsConfigStanza() : '');
 }
 
 async function waitForAnswer(node: ClusterNode, timeoutMs: number): Promise<void> {
