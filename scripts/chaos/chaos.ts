@@ -3,9 +3,10 @@
  * running in its own process (scripts/chaos/traffic.mjs), on real parts: a 3-server Consul
  * cluster with two client agents, a second datacenter joined over the WAN, and Greeter backends.
  * Prints one row per scenario: requests sent and failed during the fault window, p50/p99/max
- * latency in that window, and the time from the fault to the last failed or slow request.
+ * latency in that window, and the time from the fault to the last failed or slow request; then the
+ * same as a Markdown table. CHAOS_RESULTS=<file> also writes the rows and that table as JSON.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { provisionToken } from '../../lib/consul/acl-admin';
@@ -18,6 +19,7 @@ import { passingIds } from '../stack/passing';
 import { seedDefaultConfig } from '../stack/seed-config';
 import { packageFunctions } from '../rie/package-functions';
 import { extractZip } from '../rie/zip';
+import { chaosResults, fixedWidthTable, markdownTable, type ChaosRow } from './chaos-table';
 
 const PREFIX = 'config/greeter-gateway/chaos/';
 const WINDOW_MS = Number(process.env.CHAOS_WINDOW_MS ?? 6_000);
@@ -31,17 +33,6 @@ interface Line {
   code?: string;
   configSource?: string;
   stale?: boolean | null;
-}
-
-interface Row {
-  scenario: string;
-  sent: number;
-  failed: number;
-  p50: number;
-  p99: number;
-  max: number;
-  recoverMs: number;
-  note: string;
 }
 
 const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
@@ -110,7 +101,7 @@ async function main(): Promise<void> {
       POWERTOOLS_LOG_LEVEL: 'ERROR',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
-    const rows: Row[] = [];
+    const rows: ChaosRow[] = [];
     // CHAOS_ONLY=<text> runs only the scenarios whose name contains it.
     const only = process.env.CHAOS_ONLY;
     const run = async (scenario: string, fault: () => Promise<string | void>, restore: () => Promise<void>) => {
@@ -131,7 +122,7 @@ async function main(): Promise<void> {
         const codes = new Map<string, number>();
         for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
         const failures = [...codes].map(([c, n]) => `${n} ${c}`).join(', ');
-        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, failures].filter(Boolean).join('; ') });
+        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, remote: during.filter((l) => l.status === 200 && l.dc).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, failures].filter(Boolean).join('; ') });
       } finally {
         await stopProcess(t.proc, 'SIGKILL', 0);
         await restore();
@@ -170,7 +161,7 @@ async function main(): Promise<void> {
       'all local backends SIGKILL (dc2 takes over)',
       async () => {
         await Promise.all(local.map((g) => stopProcess(g.process, 'SIGKILL', 0)));
-        return 'served from dc2 after the switch';
+        return 'dc2 serves from the first refused call on, within the call';
       },
       async () => {
         for (const g of [...local]) await startLocal(g.id, g.port);
@@ -197,6 +188,7 @@ async function main(): Promise<void> {
       scenario: 'cold start during an election',
       sent: 1,
       failed: duringElection.status === 200 ? 0 : 1,
+      remote: duringElection.dc ? 1 : 0,
       p50: duringElection.ms,
       p99: duringElection.ms,
       max: duringElection.ms,
@@ -207,10 +199,12 @@ async function main(): Promise<void> {
     admin.destroy();
     dc2Admin.destroy();
     console.log(`\nnode ${process.version}, packaged greet bundle, fault window ${WINDOW_MS} ms\n`);
-    console.log('scenario                                                          sent  failed   p50 ms   p99 ms   max ms  recover ms  note');
-    for (const r of rows) {
-      const n = (x: number) => x.toFixed(1).padStart(8);
-      console.log(`${r.scenario.padEnd(64)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(7)} ${n(r.p50)} ${n(r.p99)} ${n(r.max)} ${String(Math.round(r.recoverMs)).padStart(11)}  ${r.note}`);
+    console.log(fixedWidthTable(rows));
+    console.log(`\n${markdownTable(rows)}`);
+    const out = process.env.CHAOS_RESULTS;
+    if (out) {
+      writeFileSync(out, `${JSON.stringify(chaosResults(rows, { date: new Date(), node: process.version, windowMs: WINDOW_MS }), null, 2)}\n`);
+      console.log(`\nresults written to ${out}`);
     }
   } finally {
     await stopAll(3_000);
