@@ -6,7 +6,7 @@
  * one in their runtime slot and pass it to the use case.
  */
 import { ConnectCertificates } from '../connect/connect-certificates';
-import { consulHealthSource } from '../discovery/health-source';
+import { readDiscoveryEnvironment } from '../config/environment';
 import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { CallPolicy } from '../grpc/call-policy';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
@@ -15,11 +15,14 @@ import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics';
 import { GATEWAY_KEYS } from './gateway-config';
+import { createGatewayDiscovery, type GatewayDiscovery } from './gateway-discovery';
 import { loadGreeterCa } from './greeter-ca';
 
 /** Everything a gateway invocation reuses. */
 export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   watches: ServiceWatchRegistry;
+  /** The discovery source the watches read (DISCOVERY_SOURCE, with DISCOVERY_FALLBACK), and which one served each query. */
+  discovery: GatewayDiscovery;
   /** Observed latencies and the hedging / ejection config the channels follow. */
   callPolicy: CallPolicy;
   clients: GreeterClientPool;
@@ -35,13 +38,16 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
 
 /** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
 export function createGatewayRuntime(log: Log): GatewayRuntime {
+  // Read first: a bad discovery setting is a ConfigError before anything is built.
+  const discoveryEnv = readDiscoveryEnvironment();
   const base = createFunctionRuntime(GATEWAY_KEYS, log);
+  const discovery = createGatewayDiscovery(discoveryEnv, base.consul, log);
   // Read before every poll, so a config refresh applies without a restart.
   const watchOptions = () => {
     const v = base.config.values();
     return { waitSeconds: v.discoveryWaitSeconds, minIntervalMs: v.discoveryMinIntervalMs, backoffBaseMs: v.discoveryBackoffBaseMs, backoffMaxMs: v.discoveryBackoffMaxMs };
   };
-  const watches = new ServiceWatchRegistry(consulHealthSource(base.consul), watchOptions, log);
+  const watches = new ServiceWatchRegistry(discovery.source, watchOptions, log);
   const callPolicy = new CallPolicy(() => {
     const v = base.config.values();
     return { maxAttempts: v.maxAttempts, hedgeMinDelayMs: v.hedgeMinDelayMs, hedgeMaxDelayMs: v.hedgeMaxDelayMs, ejectionFailurePercent: v.ejectionFailurePercent, ejectionMinRequests: v.ejectionMinRequests, ejectionBaseMs: v.ejectionBaseMs };
@@ -52,9 +58,10 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
   return {
     ...base,
     watches,
+    discovery,
     callPolicy,
     clients,
-    metrics: createRuntimeMetrics(base),
+    metrics: createRuntimeMetrics({ ...base, discovery: discovery.fallback }),
     connectCertificates(identity) {
       let certs = identities.get(identity);
       if (!certs) {
@@ -76,6 +83,7 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
       for (const c of identities.values()) c.stop();
       identities.clear();
       watches.stopAll();
+      discovery.close();
       clients.closeAll();
       base.close();
     },

@@ -1,4 +1,4 @@
-/** The `/status` view: effective config with sources, discovered instances, Consul indexes. */
+/** The `/status` view: effective config with sources, the discovery source and which one served, discovered instances, indexes. */
 import { greeterQuery } from './greet';
 import type { GatewayRuntime } from './gateway-runtime';
 
@@ -26,9 +26,11 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
     consulAddressInUse: rt.consul.address,
     consulFailovers: rt.consul.failovers,
     configProblems: loaded.problems,
+    // Which source serves (DISCOVERY_SOURCE, its fallbacks and, with them, whether one is serving now).
+    discoverySource: rt.discovery.snapshot(),
     discovery: rt.watches.all().map((w) => {
       const s = w.snapshot();
-      return { ...s, instances: (s.instances ?? []).map(({ id, address, port, tags }) => ({ id, address, port, tags })) };
+      return { ...s, servedBy: rt.discovery.servedBy(s.query) ?? null, instances: (s.instances ?? []).map(({ id, address, port, tags }) => ({ id, address, port, tags })) };
     }),
     consulRequests: Object.fromEntries(rt.consul.requestCounts),
     channelsReplaced: rt.clients.replacedCount(),

@@ -1,0 +1,65 @@
+/**
+ * Builds the discovery source a gateway's watches read, from its environment (DISCOVERY_SOURCE,
+ * DISCOVERY_FALLBACK and what they need): Consul's blocking queries, Consul DNS through a caching
+ * resolver, or the Cloud Map mirror, with an ordered fallback while the primary gives no answer.
+ * Here, in the use case's runtime, because the Cloud Map reader (lib/cloudmap) and discovery
+ * (lib/discovery) are adapters that may not import each other.
+ */
+import { createDiscoverInstancesClient, type DiscoverInstancesClient } from '../cloudmap/discover-instances';
+import type { DiscoveryEnvironment, DiscoverySourceSetting } from '../config/environment';
+import { ConfigError } from '../config/errors';
+import type { ConsulApi } from '../consul/consul-api';
+import { cloudMapHealthSource } from '../discovery/cloudmap-source';
+import { fallbackHealthSource, type FallbackHealthSource, type FallbackSnapshot } from '../discovery/fallback-source';
+import { consulHealthSource, type DiscoverySourceName, type HealthSource } from '../discovery/health-source';
+import type { ServiceQuery } from '../discovery/service-query';
+import type { Log } from '../log/logger';
+
+/** Default poll interval of the Cloud Map source when CLOUDMAP_POLL_SECONDS is unset (docs/fleet-scale.md: fits ~2,500 environments at half the quota). */
+export const DEFAULT_CLOUDMAP_POLL_SECONDS = 5;
+
+/** The source a gateway discovers through, and what /status and metrics read from it. */
+export interface GatewayDiscovery {
+  source: HealthSource;
+  /** Set when DISCOVERY_FALLBACK names at least one source. */
+  fallback?: FallbackHealthSource;
+  /** Which source served `query`'s current list (the primary's name without a fallback). */
+  servedBy(query: ServiceQuery): DiscoverySourceName | undefined;
+  /** What /status shows about the sources. */
+  snapshot(): { source: DiscoverySourceName; fallbacks: DiscoverySourceName[]; cloudMapCalls?: number; fallback?: FallbackSnapshot };
+  close(): void;
+}
+
+/** Builds the configured sources over `consul`; nothing connects before the first poll. */
+export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: ConsulApi, log: Log): GatewayDiscovery {
+  let cloudMap: DiscoverInstancesClient | undefined;
+  const build = (name: DiscoverySourceSetting): HealthSource => {
+    if (name === 'consul') return consulHealthSource(consul);
+    if (name === 'cloudmap') {
+      // readDiscoveryEnvironment guarantees the namespace whenever cloudmap is named.
+      const cm = env.cloudMap!;
+      cloudMap = createDiscoverInstancesClient({ region: cm.region, ...(cm.endpoint ? { endpoint: cm.endpoint } : {}) });
+      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: (cm.pollSeconds ?? DEFAULT_CLOUDMAP_POLL_SECONDS) * 1000, log });
+    }
+    return dnsSource(env, log);
+  };
+  const primary = build(env.source);
+  const fallback = env.fallbacks.length ? fallbackHealthSource(primary, env.fallbacks.map(build), { log }) : undefined;
+  const source = fallback ?? primary;
+  return {
+    source,
+    ...(fallback ? { fallback } : {}),
+    servedBy: (query) => (fallback ? fallback.servedBy(query) : primary.name),
+    snapshot: () => ({
+      source: primary.name,
+      fallbacks: [...env.fallbacks],
+      ...(cloudMap ? { cloudMapCalls: cloudMap.calls } : {}),
+      ...(fallback ? { fallback: fallback.snapshot() } : {}),
+    }),
+    close: () => cloudMap?.close(),
+  };
+}
+
+function dnsSource(_env: DiscoveryEnvironment, _log: Log): HealthSource {
+  throw new ConfigError('invalid_environment', 'DISCOVERY_SOURCE=dns: the dns source is not built yet');
+}
