@@ -26,7 +26,8 @@ export interface StageSpec {
  * `ci`, a deployed stage (tokens only as SSM parameter names). VPC lists keep their empty defaults.
  */
 export const LOCAL_STAGE: StageSpec = { stage: 'local', params: {} };
-export const DEPLOYED_STAGE: StageSpec = { stage: 'ci', params: { consulHttpAddr: 'consul.service.internal:8500', cloudMapNamespaceId: 'ns-0123456789abcdef' } };
+// The gateway discovers through Consul with the Cloud Map mirror as its fallback (the namespace deploy:local creates).
+export const DEPLOYED_STAGE: StageSpec = { stage: 'ci', params: { consulHttpAddr: 'consul.service.internal:8500', cloudMapNamespaceId: 'ns-0123456789abcdef', discoveryFallback: 'cloudmap', cloudMapNamespace: 'consul-grpc-lambda-ci' } };
 
 // Build output, caches and VCS data of the working tree stay out of the copy.
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.build', '.local-stack', 'coverage']);

@@ -40,7 +40,10 @@ const TLS_ENV = Object.fromEntries(
   ['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'GREETER_CACERT', 'CONSUL_CACERT_PARAMETER', 'CONSUL_CLIENT_CERT_PARAMETER', 'CONSUL_CLIENT_KEY_PARAMETER', 'CONSUL_TLS_SERVER_NAME', 'GREETER_CACERT_PARAMETER'].map((k) => [k, '']),
 );
 const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda', ...TLS_ENV, CONSUL_HTTP_TOKEN: '' };
-const gatewayEnv = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
+const NAMESPACE = `consul-grpc-lambda-${STAGE}`;
+// Discovery through Consul with the Cloud Map mirror as fallback; the unused settings present and empty.
+const DISCOVERY_ENV = { DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: 'cloudmap', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: '', CLOUDMAP_POLL_SECONDS: '', CLOUDMAP_ENDPOINT: '' };
+const gatewayEnv = (service: string) => ({ ...DISCOVERY_ENV, POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
 const FUNCTIONS: Record<string, { handler: string; timeout: number; role: 'shared' | 'healthSync'; env: Record<string, string> }> = {
   greet: { handler: 'functions/greet.handler', timeout: 10, role: 'shared', env: gatewayEnv('greet') },
   status: { handler: 'functions/status.handler', timeout: 10, role: 'shared', env: gatewayEnv('status') },
@@ -135,8 +138,8 @@ before(async () => {
   const cfg = motoClientConfig(moto.endpoint, REGION);
   [cfn, lambda, iam, events, apigw] = [new CloudFormationClient(cfg), new LambdaClient(cfg), new IAMClient(cfg), new EventBridgeClient(cfg), new APIGatewayClient(cfg)];
   // A real namespace in moto's Cloud Map: the health-sync role's conditions must name it.
-  namespaceId = await ensureNamespace(moto.endpoint, REGION, `consul-grpc-lambda-${STAGE}`);
-  spec = { stage: STAGE, region: REGION, params: { consulHttpAddr: CONSUL_ADDR, cloudMapNamespaceId: namespaceId } };
+  namespaceId = await ensureNamespace(moto.endpoint, REGION, NAMESPACE);
+  spec = { stage: STAGE, region: REGION, params: { consulHttpAddr: CONSUL_ADDR, cloudMapNamespaceId: namespaceId, discoveryFallback: 'cloudmap', cloudMapNamespace: NAMESPACE } };
   copy = copyService();
   pkg = tempDir('pkg');
   await timed('package', () => packageStage(copy!, spec, pkg, { env: CLI_ENV }));
@@ -250,11 +253,13 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     assert.deepEqual(planKey?.Properties, { KeyId: { Ref: 'ApiGatewayApiKey1' }, KeyType: 'API_KEY', UsagePlanId: { Ref: 'ApiGatewayUsagePlan' } });
   });
 
-  it('grants the shared role only logs and ssm:GetParameter on the stage prefix, and healthSync its own Cloud Map role', async () => {
+  it('grants the shared role only logs, ssm:GetParameter on the stage prefix and DiscoverInstances in the mirror namespace, and healthSync its own Cloud Map role', async () => {
     const shared = await roleStatements(configs.get('greet')?.Role ?? '');
     for (const key of ['status', 'instances']) assert.equal(configs.get(key)?.Role, configs.get('greet')?.Role, `${key} uses the shared role`);
     const actions = shared.statements.flatMap((s) => arr(s.Action)).sort();
-    assert.deepEqual(actions, [...LOG_ACTIONS, 'ssm:GetParameter'].sort());
+    assert.deepEqual(actions, [...LOG_ACTIONS, 'ssm:GetParameter', 'servicediscovery:DiscoverInstances'].sort());
+    const discover = shared.statements.find((s) => arr(s.Action).includes('servicediscovery:DiscoverInstances'));
+    assert.deepEqual(discover?.Condition, { StringEquals: { 'servicediscovery:NamespaceName': NAMESPACE } }, 'only the namespace the gateway reads');
     for (const s of shared.statements.filter((x) => arr(x.Action).some((a) => a.startsWith('logs:'))))
       for (const r of arr(s.Resource)) assert.match(r, new RegExp(`^arn:aws:logs:${REGION}:${account}:log-group:/aws/lambda/${STACK}\\*:`));
     const ssm = shared.statements.find((s) => arr(s.Action).includes('ssm:GetParameter'));
