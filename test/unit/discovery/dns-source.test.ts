@@ -113,12 +113,13 @@ describe('dnsHealthSource', () => {
     const { source, resolver, clock } = setup();
     const first = await source.passingInstances(q, undefined, 30, never);
     let done: { index: string; value: unknown[] } | undefined;
+    const result = () => done;
     void source.passingInstances(q, first.index, 30, never).then((r) => (done = r));
     await clock.advance(5_499);
     assert.equal(resolver.srvCalls, 1, 'no lookup before 5 s × 1.1');
     await clock.advance(1);
     assert.equal(resolver.srvCalls, 2);
-    assert.equal(done, undefined, 'an unchanged list keeps waiting');
+    assert.equal(result(), undefined, 'an unchanged list keeps waiting');
     resolver.srv.set('greeter.service.consul', srvOf(['n1.node.dc1.consul', 7001]));
     await clock.advance(5_500);
     assert.equal(resolver.srvCalls, 3);
@@ -130,9 +131,10 @@ describe('dnsHealthSource', () => {
     const { source, resolver, clock } = setup();
     const first = await source.passingInstances(q, undefined, 30, never);
     let done: { index: string } | undefined;
+    const result = () => done;
     void source.passingInstances(q, first.index, 8, never).then((r) => (done = r));
     await clock.advance(7_999);
-    assert.equal(done, undefined);
+    assert.equal(result(), undefined);
     await clock.advance(1);
     assert.equal(done?.index, '1');
     assert.equal(resolver.srvCalls, 2, 'one refresh at 5.5 s, none at the deadline');
