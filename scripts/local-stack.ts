@@ -3,7 +3,11 @@
  * Consul dev agent (ACLs on, UI) → least-privilege tokens → moto (Cloud Map) →
  * default config seeded into K/V → two Greeter backends → serverless-offline
  * with the greet, status and instances functions and the health-sync schedule.
+ * `--discovery dns` puts CoreDNS (a caching forwarder) in front of the agent's DNS
+ * port; `--discovery cloudmap` writes the mirror with a first health-sync pass.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,18 +22,25 @@ import { readConsulTlsFiles } from '../lib/config/environment';
 import { createConsulApi } from '../lib/consul/consul-api';
 import { ensureConsulBinary } from './consul-binary';
 import { startConsulAgent } from './stack/consul-agent';
+import { startCoreDns } from './stack/coredns';
+import { passingIds } from './stack/passing';
 import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } from './stack/consul-tls';
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
 import { assertPortFree, describeUnexpectedExit, stopAll, supervise } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
 
-const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls] [--verbose]
+const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls]
+                 [--discovery consul|dns|cloudmap] [--fallback LIST] [--verbose]
   --state-dir  where the tokens, API key and health-sync.env are written (default: .local-stack/ in the repo)
   --tls        Consul serves HTTPS only (verify_incoming on), the Greeters serve TLS and the gateway
                dials them with greeterTransport=tls; certificates made by Consul's CLI in a private
                temp dir that is removed when the stack stops
-Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR, LOCAL_STACK_TLS=1.
+  --discovery  the gateway's discovery source (DISCOVERY_SOURCE, default consul): dns starts the agent's DNS
+               port with CoreDNS in front (CONSUL_DNS_ADDR); cloudmap reads the mirror health-sync writes in moto
+  --fallback   sources tried in order while the primary cannot answer (DISCOVERY_FALLBACK, e.g. cloudmap)
+Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR, LOCAL_STACK_TLS=1,
+LOCAL_STACK_DISCOVERY, LOCAL_STACK_FALLBACK.
 If any process of the stack dies, the stack says which, stops the rest and exits non-zero.`;
 
 function options() {
@@ -41,6 +52,8 @@ function options() {
       'greeter-ports': { type: 'string', default: process.env.GREETER_PORTS ?? '50051,50052' },
       'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? join(__dirname, '..', '.local-stack') },
       tls: { type: 'boolean', default: process.env.LOCAL_STACK_TLS === '1' },
+      discovery: { type: 'string', default: process.env.LOCAL_STACK_DISCOVERY ?? 'consul' },
+      fallback: { type: 'string', default: process.env.LOCAL_STACK_FALLBACK ?? '' },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -61,11 +74,29 @@ function options() {
     greeterPorts: values['greeter-ports'].split(',').map((p) => port('greeter-ports', p.trim())),
     stateDir: resolve(values['state-dir']),
     tls: values.tls,
+    ...discoveryOptions(values.discovery, values.fallback),
     verbose: values.verbose,
   };
 }
 
+const SOURCES = ['consul', 'dns', 'cloudmap'] as const;
+type Source = (typeof SOURCES)[number];
+
+/** --discovery and --fallback, checked here so a typo fails before anything starts (the functions check them again). */
+function discoveryOptions(discovery: string, fallback: string): { discovery: Source; fallback: Source[] } {
+  const source = (name: string, v: string): Source => {
+    if (!(SOURCES as readonly string[]).includes(v)) throw new Error(`--${name} must be consul, dns or cloudmap, got "${v}"`);
+    return v as Source;
+  };
+  const list = fallback.split(',').map((x) => x.trim()).filter(Boolean).map((v) => source('fallback', v));
+  const primary = source('discovery', discovery);
+  if (list.includes(primary)) throw new Error(`--fallback must not name the primary (${primary}) again`);
+  return { discovery: primary, fallback: list };
+}
+
 const PREFIX = 'config/greeter-gateway/local/';
+/** The Cloud Map namespace (moto) health-sync mirrors into and the cloudmap source reads. */
+const NAMESPACE = 'consul-grpc-lambda-local';
 const REGISTRY_PREFIX = 'config/instance-registry/local/';
 const HEALTH_SYNC_PREFIX = 'config/health-sync/local/';
 /** The registry may register throwaway workloads under these prefixes (each ends with "-"). */
@@ -106,8 +137,11 @@ async function main(): Promise<void> {
 
   const tls = o.tls ? makeTlsFiles() : undefined;
   console.log(`• starting Consul (ACLs on, default deny${tls ? ', HTTPS only with verify_incoming' : ''})…`);
+  const usesDns = [o.discovery, ...o.fallback].includes('dns');
+  const usesCloudMap = [o.discovery, ...o.fallback].includes('cloudmap');
   const consul = await startConsulAgent({
     httpPort: o.consulPort,
+    ...(usesDns ? { dns: true } : {}),
     echo: echo('consul'),
     ...(tls ? { tls: { caFile: tls.consul.caFile, certFile: tls.consul.serverCertFile, keyFile: tls.consul.serverKeyFile, verifyIncoming: true, clientCertFile: tls.consul.clientCertFile, clientKeyFile: tls.consul.clientKeyFile } } : {}),
   });
@@ -130,7 +164,7 @@ async function main(): Promise<void> {
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });
   const cloudMap = createCloudMapClient({ region: 'us-east-1', endpoint: moto.endpoint });
-  const op = await cloudMap.send(new CreateHttpNamespaceCommand({ Name: 'consul-grpc-lambda-local' }));
+  const op = await cloudMap.send(new CreateHttpNamespaceCommand({ Name: NAMESPACE }));
   const namespaceId = (await cloudMap.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
   cloudMap.destroy();
 
@@ -139,7 +173,6 @@ async function main(): Promise<void> {
     ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedServices: LOCAL_SERVICES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
     ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
   ];
-  admin.destroy();
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
   // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
   const tlsEnv = tls ? Object.entries(tls.env).map(([k, v]) => `${k}=${v}\n`).join('') : '';
@@ -155,6 +188,28 @@ async function main(): Promise<void> {
     console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}${tls ? ' (TLS)' : ''}, registered in Consul`);
   }
 
+  // The gateway's discovery: what DISCOVERY_SOURCE / DISCOVERY_FALLBACK need (serverless.yml reads them for stage local).
+  const discoveryEnv: Record<string, string> = { DISCOVERY_SOURCE: o.discovery, DISCOVERY_FALLBACK: o.fallback.join(',') };
+  let dnsAddress: string | undefined;
+  if (usesDns) {
+    if (!consul.dnsAddress) throw new Error('the Consul agent did not open its DNS port');
+    console.log('• starting CoreDNS (forward + cache for consul.) in front of the agent\'s DNS port…');
+    dnsAddress = (await startCoreDns({ upstreams: [consul.dnsAddress], echo: echo('coredns') })).address;
+    discoveryEnv.CONSUL_DNS_ADDR = dnsAddress;
+  }
+  if (usesCloudMap) {
+    Object.assign(discoveryEnv, { CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_ENDPOINT: moto.endpoint, CLOUDMAP_REGION: 'us-east-1' });
+    // The mirror must exist before the first greet: wait for the Greeters to pass, then one health-sync pass.
+    const deadline = Date.now() + 30_000;
+    while ((await passingIds(admin, 'greeter')).length < o.greeterPorts.length) {
+      if (Date.now() > deadline) throw new Error('the Greeters did not pass their checks within 30 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.log('• health-sync: first pass, mirroring the Greeters into Cloud Map…');
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(__dirname, 'health-sync.ts')], { env: { ...process.env, ...envFileVars(hsEnv) }, timeout: 60_000 });
+  }
+  admin.destroy();
+
   console.log('• starting serverless-offline…');
   const offline = await startOffline({
     httpPort: o.httpPort,
@@ -163,7 +218,7 @@ async function main(): Promise<void> {
     gatewayToken,
     healthSyncToken,
     registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('base64'), apiKey },
-    extraEnv: { AWS_REGION: 'us-east-1' },
+    extraEnv: { AWS_REGION: 'us-east-1', ...discoveryEnv },
     echo: echo('offline'),
   });
 
@@ -177,6 +232,7 @@ READY  local stack is up (Ctrl-C stops everything)
               env $(cat ${sh(hsEnvFile)}) CONSUL_HTTP_TOKEN=$(cat ${sh(tokenFile)}) ${sh(ensureConsulBinary())} members
               grpcurl -cacert ${tls.greeter.caFile} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list` : ''}
   HTTP API    ${offline.baseUrl}
+  Discovery   ${discoveryBanner(o.discovery, o.fallback, dnsAddress, moto.endpoint, offline.baseUrl, key)}
 
   curl ${offline.baseUrl}/hello/Ada
   curl -X POST ${offline.baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
@@ -191,6 +247,27 @@ READY  local stack is up (Ctrl-C stops everything)
   env $(cat ${sh(hsEnvFile)}) npm --prefix ${root} run health-sync -- --dry-run
   (cd ${root} && env $(cat ${sh(hsEnvFile)}) npx serverless invoke local -f healthSync --data '{"dryRun":true}')
 `);
+}
+
+/** KEY=value lines as variables. */
+function envFileVars(text: string): Record<string, string> {
+  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+/** Which source the gateway discovers through, and a command that shows what that source holds. */
+function discoveryBanner(source: Source, fallback: Source[], dnsAddress: string | undefined, motoEndpoint: string, baseUrl: string, key: string): string {
+  const lines = [`${source}${fallback.length ? `, falling back to ${fallback.join(', then ')} while it cannot answer` : ''} (which one served: curl -s ${baseUrl}/status -H ${key} | jq '.discoverySource, [.discovery[].servedBy]')`];
+  if (dnsAddress) {
+    const [host, port] = dnsAddress.split(':');
+    lines.push(`Consul DNS through CoreDNS at ${dnsAddress}:`, `node -e "const r=new (require('dns').promises.Resolver)();r.setServers(['${host}:${port}']);r.resolveSrv('greeter.service.consul').then((a)=>console.log(a))"`);
+  }
+  if ([source, ...fallback].includes('cloudmap')) {
+    lines.push(
+      `Cloud Map mirror (moto ${motoEndpoint}, namespace ${NAMESPACE}):`,
+      `curl -s ${motoEndpoint}/ -H 'x-amz-target: Route53AutoNaming_v20170314.DiscoverInstances' -H 'content-type: application/x-amz-json-1.1' -H 'authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/servicediscovery/aws4_request' -d '{"NamespaceName":"${NAMESPACE}","ServiceName":"greeter","HealthStatus":"HEALTHY"}' | jq '.Instances[].Attributes'`,
+    );
+  }
+  return lines.join('\n              ');
 }
 
 /**
