@@ -7,9 +7,9 @@
  */
 import { createDiscoverInstancesClient, type DiscoverInstancesClient } from '../cloudmap/discover-instances';
 import type { DiscoveryEnvironment, DiscoverySourceSetting } from '../config/environment';
-import { ConfigError } from '../config/errors';
 import type { ConsulApi } from '../consul/consul-api';
 import { cloudMapHealthSource } from '../discovery/cloudmap-source';
+import { dnsHealthSource, type DnsHealthSource } from '../discovery/dns-source';
 import { fallbackHealthSource, type FallbackHealthSource, type FallbackSnapshot } from '../discovery/fallback-source';
 import { consulHealthSource, type DiscoverySourceName, type HealthSource } from '../discovery/health-source';
 import type { ServiceQuery } from '../discovery/service-query';
@@ -26,13 +26,14 @@ export interface GatewayDiscovery {
   /** Which source served `query`'s current list (the primary's name without a fallback). */
   servedBy(query: ServiceQuery): DiscoverySourceName | undefined;
   /** What /status shows about the sources. */
-  snapshot(): { source: DiscoverySourceName; fallbacks: DiscoverySourceName[]; cloudMapCalls?: number; fallback?: FallbackSnapshot };
+  snapshot(): { source: DiscoverySourceName; fallbacks: DiscoverySourceName[]; dnsServers?: string[]; dnsLookups?: number; cloudMapCalls?: number; fallback?: FallbackSnapshot };
   close(): void;
 }
 
 /** Builds the configured sources over `consul`; nothing connects before the first poll. */
 export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: ConsulApi, log: Log): GatewayDiscovery {
   let cloudMap: DiscoverInstancesClient | undefined;
+  let dns: DnsHealthSource | undefined;
   const build = (name: DiscoverySourceSetting): HealthSource => {
     if (name === 'consul') return consulHealthSource(consul);
     if (name === 'cloudmap') {
@@ -41,7 +42,8 @@ export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: Consul
       cloudMap = createDiscoverInstancesClient({ region: cm.region, ...(cm.endpoint ? { endpoint: cm.endpoint } : {}) });
       return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: (cm.pollSeconds ?? DEFAULT_CLOUDMAP_POLL_SECONDS) * 1000, log });
     }
-    return dnsSource(env, log);
+    dns = dnsHealthSource({ servers: env.dnsServers, log });
+    return dns;
   };
   const primary = build(env.source);
   const fallback = env.fallbacks.length ? fallbackHealthSource(primary, env.fallbacks.map(build), { log }) : undefined;
@@ -53,13 +55,10 @@ export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: Consul
     snapshot: () => ({
       source: primary.name,
       fallbacks: [...env.fallbacks],
+      ...(dns ? { dnsServers: [...env.dnsServers], dnsLookups: dns.lookups } : {}),
       ...(cloudMap ? { cloudMapCalls: cloudMap.calls } : {}),
       ...(fallback ? { fallback: fallback.snapshot() } : {}),
     }),
     close: () => cloudMap?.close(),
   };
-}
-
-function dnsSource(_env: DiscoveryEnvironment, _log: Log): HealthSource {
-  throw new ConfigError('invalid_environment', 'DISCOVERY_SOURCE=dns: the dns source is not built yet');
 }

@@ -33,3 +33,13 @@ describe('createGatewayDiscovery', () => {
     d.close();
   });
 });
+
+describe('createGatewayDiscovery with dns', () => {
+  it('builds the DNS source on the configured resolvers, with Consul as its fallback', () => {
+    const d = createGatewayDiscovery({ source: 'dns', fallbacks: ['consul'], dnsServers: ['127.0.0.1:8600'] }, new FakeConsul(), silentLog);
+    assert.equal(d.source.name, 'dns');
+    const snap = d.snapshot();
+    assert.deepEqual([snap.source, snap.fallbacks, snap.dnsServers, snap.dnsLookups], ['dns', ['consul'], ['127.0.0.1:8600'], 0]);
+    d.close();
+  });
+});
