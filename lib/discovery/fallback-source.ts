@@ -74,6 +74,8 @@ interface QueryState {
   served?: number;
   inner?: string;
   outward?: bigint;
+  /** Instances in the last answer served. */
+  count?: number;
 }
 
 /** A source did not answer within the time a cold start or a probe gives it (a watch's lastError; never reaches HTTP). */
@@ -122,6 +124,7 @@ export function fallbackHealthSource(primary: HealthSource, fallbacks: readonly 
     }
     s.served = i;
     s.inner = res.index;
+    s.count = res.value.length;
     answers.set(i, (answers.get(i) ?? 0) + 1);
     if (i > 0) fallbackAnswers++;
     if (i !== active) {
@@ -162,8 +165,16 @@ export function fallbackHealthSource(primary: HealthSource, fallbacks: readonly 
         const limit = probing ? probeTimeoutMs : inner === undefined ? firstAnswerTimeoutMs : undefined;
         try {
           const res = await bounded(primary, query, inner, waitSeconds, signal, limit);
-          primaryAnswered();
-          return answer(s, 0, res);
+          // A primary back from an outage answers before its checks pass again (a restarted Consul
+          // lists no passing instance for a few seconds): keep serving the fallback's non-empty list
+          // and probe again after the interval, rather than trade instances for none.
+          const empty = probing && res.value.length === 0 && (s.served ?? 0) > 0 && (s.count ?? 0) > 0;
+          if (!empty) {
+            primaryAnswered();
+            return answer(s, 0, res);
+          }
+          nextProbeAt = now() + probeIntervalMs;
+          lastPrimaryError = 'answers again, with no passing instance yet';
         } catch (err) {
           if (signal.aborted) throw err;
           if (!cannotAnswer(err)) {

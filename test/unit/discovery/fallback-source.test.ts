@@ -143,6 +143,24 @@ describe('fallbackHealthSource', () => {
     assert.equal(src.snapshot().switches, 2);
   });
 
+  it('stays on the fallback while the primary answers again with no instance (checks not passing yet)', async () => {
+    const { primary, src, advance } = setup(fail(refused()), ok(['b'], '1'));
+    const first = await src.passingInstances(Q, undefined, 30, signal());
+    primary.answer = ok([], '700');
+    advance(3_000);
+    const still = await src.passingInstances(Q, first.index, 30, signal());
+    assert.deepEqual(still.value.map((i) => i.id), ['b']);
+    assert.equal(src.servedBy(Q), 'cloudmap');
+    assert.equal(primary.calls.length, 2, 'probed');
+    primary.answer = ok(['a'], '701');
+    await src.passingInstances(Q, still.index, 30, signal());
+    assert.equal(primary.calls.length, 2, 'not again within the interval');
+    advance(3_000);
+    const back = await src.passingInstances(Q, still.index, 30, signal());
+    assert.deepEqual(back.value.map((i) => i.id), ['a']);
+    assert.equal(src.servedBy(Q), 'consul');
+  });
+
   it('a probe that gets an error answer hands the watch back to the primary', async () => {
     const { primary, src, advance } = setup(fail(refused()), ok(['b'], '1'));
     await src.passingInstances(Q, undefined, 30, signal());
