@@ -100,7 +100,7 @@ async function callInDatacenter(
   if (!instances?.length) return undefined;
   const target = consulTarget(q, o.transport);
   const client = rt.clients.get(target, o.maxIdleMs, o.creds);
-  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target) })), instances };
+  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target) })), instances };
 }
 
 async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
@@ -144,13 +144,13 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
   const { failover = [], ...single } = query;
   try {
     const call = await callAcrossDatacenters({
-      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target) })), instances: watch.current() ?? instances }),
+      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target) })), instances: watch.current() ?? instances }),
       // The watch serves a failover datacenter's list once Consul marked every local instance critical.
       servedDatacenter: instances[0]?.datacenter,
       failover,
       deadline,
       inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { deadline, transport, maxIdleMs: cfg.channelMaxIdleMs, creds }),
-      budgetAllows: (lost) => rt.callPolicy.allowsFailover(lost),
+      budgetAllows: (lostInFailover) => rt.callPolicy.allowsFailover(lostInFailover),
       // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
       onUnavailable: () => rt.watches.invalidate(query),
     });
@@ -158,7 +158,7 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
     coldStartTrace.mark('call');
     coldStartTrace.end(rt.log);
     // A failed-over call's time is mostly the other datacenter's distance: it would skew the local hedging delay.
-    rt.callPolicy.record({ ok: true, attempts: call.attempts, ...(call.failedOver ? {} : { latencyMs: Date.now() - started }) });
+    rt.callPolicy.record({ ok: true, attempts: call.attempts, failoverAttempts: call.failoverAttempts, ...(call.failedOver ? {} : { latencyMs: Date.now() - started }) });
     if (call.failedOver) noteFailover(rt, { service: query.service, from: instances[0]?.datacenter ?? 'local', to: call.datacenter });
     const served = instanceForPeer(res.instances, res.peer);
     const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
@@ -169,7 +169,7 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
     };
   } catch (err) {
     if (!(err instanceof GreeterCallError)) throw err;
-    rt.callPolicy.record({ ok: false, attempts: err.attempts });
+    rt.callPolicy.record({ ok: false, attempts: err.attempts, failoverAttempts: err.failoverAttempts });
     const kind = err.kind === 'permission_denied' ? (identity ? 'forbidden_by_intention' : 'backend') : err.kind;
     const message = {
       unavailable: `every attempt to reach ${query.service} failed`,

@@ -9,8 +9,8 @@
  *   `retryThrottling` to retries but not to hedges, so the policy keeps the
  *   bucket itself and, once it runs low, publishes a config with one attempt
  *   per call until successes refill it; a sick fleet gets no retry storm;
- *   the same bucket bounds failing over to another datacenter within a call
- *   (datacenter-failover.ts, failoverWithinBudget);
+ *   failing over to another datacenter within a call has a bucket of the
+ *   same form of its own (see failoverWithinBudget);
  * - outlier detection: an instance whose attempts keep failing (a hung one's
  *   are cancelled, which counts) is ejected for a while.
  * The delay is pushed to the channel through the `consul:` resolver, so it
@@ -43,6 +43,7 @@ const MIN_SAMPLES = 20;
 // Calls between two computations of the p95.
 const RECOMPUTE_EVERY = 10;
 
+const bucket = (tokens: number) => Math.min(THROTTLING.maxTokens, Math.max(0, tokens));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
 
@@ -71,14 +72,18 @@ export function greeterServiceConfig(s: CallPolicySettings, hedgeDelayMs: number
 }
 
 /**
- * Whether a call that already lost `lostAttempts` may try another datacenter (pure): the bucket
- * must keep a token after them. Unlike hedging, this holds below the throttling threshold: while
- * the other datacenter answers, each call costs one token and gives one back, so failing over
- * stays possible for as long as it works, and a failure everywhere (two lost tokens a call)
- * empties the bucket and ends it after a few calls.
+ * Whether a call may try one more datacenter (pure): the failover bucket must hold a token beyond
+ * the attempts the call already lost in failover datacenters. That bucket has the form of the
+ * hedging one (A6's: a lost attempt costs a token, a successful call gives one back, 10 at most),
+ * but counts only attempts made in failover datacenters. The hedging bucket counts the attempts
+ * lost in the datacenter a call went to first, and throttles hedging there as before; had it
+ * also gated the failover, a dead local datacenter would spend the budget that lets calls leave
+ * it (each failed-over call loses its local attempts and gives one token back). So: while another
+ * datacenter answers, failing over goes on; when every datacenter fails, each call loses a token
+ * or more and failing over stops within ten calls, until successful calls refill the bucket.
  */
-export function failoverWithinBudget(tokens: number, lostAttempts: number): boolean {
-  return tokens - lostAttempts >= 1;
+export function failoverWithinBudget(failoverTokens: number, lostInFailover: number): boolean {
+  return failoverTokens - lostInFailover >= 1;
 }
 
 /** The hedging delay for a p95 (undefined: too few samples), within the configured bounds (pure). */
@@ -94,6 +99,7 @@ export class CallPolicy {
   private readonly listeners = new Set<() => void>();
   private published: number;
   private tokens = THROTTLING.maxTokens;
+  private failoverTokens = THROTTLING.maxTokens;
   private recorded = 0;
   private throttled = false;
 
@@ -102,14 +108,20 @@ export class CallPolicy {
   }
 
   /**
-   * Records one finished call: its latency when it succeeded, and how many attempts it
-   * took. Tells subscribers when the delay moved by a quarter or more, or the budget
-   * ran out or refilled.
+   * Records one finished call: its latency when it succeeded, how many attempts it took, and how
+   * many of them went to failover datacenters (`failoverAttempts`, default 0; a successful call that
+   * failed over succeeded on the last of them). Tells subscribers when the delay moved by a quarter
+   * or more, or the budget ran out or refilled.
    */
-  record(call: { ok: boolean; attempts: number; latencyMs?: number }): void {
+  record(call: { ok: boolean; attempts: number; failoverAttempts?: number; latencyMs?: number }): void {
     if (call.ok && call.latencyMs !== undefined) this.window.record(call.latencyMs);
-    const failedAttempts = call.ok ? call.attempts - 1 : call.attempts;
-    this.tokens = Math.min(THROTTLING.maxTokens, Math.max(0, this.tokens - failedAttempts + (call.ok ? THROTTLING.tokenRatio : 0)));
+    const failover = call.failoverAttempts ?? 0;
+    const refill = call.ok ? THROTTLING.tokenRatio : 0;
+    // The successful attempt is the last one: a failover datacenter's when the call failed over.
+    const lostFirst = call.attempts - failover - (call.ok && failover === 0 ? 1 : 0);
+    const lostInFailover = failover - (call.ok && failover > 0 ? 1 : 0);
+    this.tokens = bucket(this.tokens - lostFirst - lostInFailover + refill);
+    this.failoverTokens = bucket(this.failoverTokens - lostInFailover + refill);
     const throttled = this.tokens <= THROTTLING.maxTokens / 2;
     // The percentile sorts the window: on the warm path it is worth it once every few calls.
     const next = ++this.recorded % RECOMPUTE_EVERY === 0 || throttled !== this.throttled ? this.currentDelayMs() : this.published;
@@ -120,9 +132,9 @@ export class CallPolicy {
     for (const fn of this.listeners) fn();
   }
 
-  /** True while the retry budget lets a call that lost `lostAttempts` attempts try another datacenter. */
-  allowsFailover(lostAttempts: number): boolean {
-    return failoverWithinBudget(this.tokens, lostAttempts);
+  /** True while the retry budget lets a call that lost `lostInFailover` attempts in failover datacenters try another one. */
+  allowsFailover(lostInFailover: number): boolean {
+    return failoverWithinBudget(this.failoverTokens, lostInFailover);
   }
 
   /** The hedging delay in force. */
@@ -142,8 +154,8 @@ export class CallPolicy {
   }
 
   /** What /status shows. */
-  snapshot(): { hedgeDelayMs: number; p95Ms?: number; samples: number; retryTokens: number; throttled: boolean } {
-    return { hedgeDelayMs: this.published, p95Ms: this.window.quantile(0.95), samples: this.window.count, retryTokens: Math.round(this.tokens * 10) / 10, throttled: this.throttled };
+  snapshot(): { hedgeDelayMs: number; p95Ms?: number; samples: number; retryTokens: number; throttled: boolean; failoverTokens: number } {
+    return { hedgeDelayMs: this.published, p95Ms: this.window.quantile(0.95), samples: this.window.count, retryTokens: Math.round(this.tokens * 10) / 10, throttled: this.throttled, failoverTokens: Math.round(this.failoverTokens * 10) / 10 };
   }
 
   private currentDelayMs(): number {

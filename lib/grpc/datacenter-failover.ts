@@ -16,9 +16,9 @@
  *   as UNAVAILABLE); an application error, a PERMISSION_DENIED and a
  *   DEADLINE_EXCEEDED of a slow backend never do;
  * - the call's one absolute deadline covers every datacenter;
- * - the retry budget (CallPolicy's token bucket) must keep a token after the
- *   attempts the call already lost, so a failure everywhere stops failing over
- *   after a few calls.
+ * - the retry budget (CallPolicy's token bucket, see failoverWithinBudget)
+ *   must hold a token, so a failure everywhere stops failing over after a few
+ *   calls.
  */
 import { status } from '@grpc/grpc-js';
 import { GreeterCallError } from './errors';
@@ -57,8 +57,8 @@ export interface FailoverCall<R extends AttemptResult> {
   deadline: number;
   /** The call in datacenter `dc`; `undefined` when it has no passing instance (skipped, costs nothing). */
   inDatacenter: (dc: string) => Promise<R | undefined>;
-  /** True while the retry budget allows another datacenter after `failedAttempts` lost attempts. */
-  budgetAllows: (failedAttempts: number) => boolean;
+  /** True while the retry budget allows another datacenter after `lostInFailover` attempts lost in failover datacenters. */
+  budgetAllows: (lostInFailover: number) => boolean;
   /** Told each time a datacenter's instances all answered UNAVAILABLE (discovery may re-resolve). */
   onUnavailable?: (dc: string | undefined, err: GreeterCallError) => void;
   now?: () => number;
@@ -72,15 +72,18 @@ export interface FailoverResult<R> {
   /** True when a datacenter other than the first one tried answered. */
   failedOver: boolean;
   attempts: number;
+  /** How many of `attempts` went to failover datacenters. */
+  failoverAttempts: number;
 }
 
 /**
  * Calls `first`, then each later datacenter while the decision says `failover`; throws the last
- * GreeterCallError with the attempts of every datacenter summed.
+ * GreeterCallError with the attempts of every datacenter summed (and those of failover datacenters apart).
  */
 export async function callAcrossDatacenters<R extends AttemptResult>(c: FailoverCall<R>): Promise<FailoverResult<R>> {
   const now = c.now ?? Date.now;
   let lost = 0;
+  let lostFirst: number;
   let last: GreeterCallError;
   const failed = (dc: string | undefined, err: unknown): GreeterCallError => {
     if (!(err instanceof GreeterCallError)) throw err;
@@ -90,22 +93,23 @@ export async function callAcrossDatacenters<R extends AttemptResult>(c: Failover
   };
   try {
     const result = await c.first();
-    return { result, datacenter: c.servedDatacenter, failedOver: false, attempts: result.attempts };
+    return { result, datacenter: c.servedDatacenter, failedOver: false, attempts: result.attempts, failoverAttempts: 0 };
   } catch (err) {
     last = failed(c.servedDatacenter, err);
+    lostFirst = lost;
   }
   const queue = datacentersAfter(c.failover, c.servedDatacenter);
   for (let i = 0; i < queue.length; i++) {
-    if (failoverDecision({ err: last, now: now(), deadline: c.deadline, budgetLeft: c.budgetAllows(lost), datacentersLeft: queue.length - i }) !== 'failover') break;
+    if (failoverDecision({ err: last, now: now(), deadline: c.deadline, budgetLeft: c.budgetAllows(lost - lostFirst), datacentersLeft: queue.length - i }) !== 'failover') break;
     const dc = queue[i] as string;
     try {
       // A datacenter without a passing instance is skipped; the next one is asked within the same deadline.
       const result = await c.inDatacenter(dc);
-      if (result) return { result, datacenter: dc, failedOver: true, attempts: lost + result.attempts };
+      if (result) return { result, datacenter: dc, failedOver: true, attempts: lost + result.attempts, failoverAttempts: lost - lostFirst + result.attempts };
     } catch (err) {
       last = failed(dc, err);
     }
   }
   if (last.attempts === lost) throw last;
-  throw new GreeterCallError(last.kind, last.grpcCode, lost, last.message, { cause: last.cause });
+  throw new GreeterCallError(last.kind, last.grpcCode, lost, last.message, { cause: last.cause, failoverAttempts: lost - lostFirst });
 }

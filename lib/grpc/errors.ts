@@ -5,18 +5,20 @@ import { AppError } from '../errors/app-error';
 /** How a call failed: the gRPC status decides, and the greet use case keeps the kind as is. */
 export type CallFailureKind = 'unavailable' | 'deadline' | 'permission_denied' | 'backend';
 
-/** A Greeter call that failed after `attempts` attempts. */
+/** A Greeter call that failed after `attempts` attempts, `failoverAttempts` of them in failover datacenters. */
 export class GreeterCallError extends AppError<CallFailureKind> {
   override name = 'GreeterCallError';
   readonly domain = 'grpc';
+  readonly failoverAttempts: number;
   constructor(
     kind: CallFailureKind,
     readonly grpcCode: number,
     readonly attempts: number,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; failoverAttempts?: number },
   ) {
     super(kind, message, options);
+    this.failoverAttempts = options?.failoverAttempts ?? 0;
   }
 }
 

@@ -25,6 +25,12 @@ export interface GreeterCallOptions {
   deadline: number;
   /** The channel was just created: its other instances may still be connecting. */
   newChannel?: boolean;
+  /**
+   * True when the channel has no instance left to connect to (TRANSIENT_FAILURE: every one refused).
+   * A second try on a new channel would meet the same refusals, so the call ends at once and a
+   * failover datacenter, if any, takes it.
+   */
+  allRefused?: () => boolean;
 }
 
 // grpc-js (gRFC A6) adds this to the answer of a call that needed more than one attempt.
@@ -38,14 +44,15 @@ function attemptsIn(metadata: Metadata | undefined): number | undefined {
 /**
  * Calls SayHello; throws GreeterCallError classified as unavailable, deadline or backend.
  * On a new channel, a call whose attempts were all refused is made once more after
- * 20–40 ms, time allowing, when the other instances have had time to connect.
+ * 20–40 ms, time allowing, when the other instances have had time to connect, unless every
+ * instance already refused (`allRefused`).
  */
 export async function sayHello(client: GreeterClient, name: string, opts: GreeterCallOptions): Promise<GreeterCallResult> {
   try {
     return await callOnce(client, name, opts.deadline);
   } catch (err) {
     const pause = backoffMs(2, 20, 40);
-    if (!opts.newChannel || !(err instanceof GreeterCallError) || err.kind !== 'unavailable' || Date.now() + pause >= opts.deadline) throw err;
+    if (!opts.newChannel || !(err instanceof GreeterCallError) || err.kind !== 'unavailable' || Date.now() + pause >= opts.deadline || opts.allRefused?.()) throw err;
     await sleep(pause);
     try {
       const second = await callOnce(client, name, opts.deadline);

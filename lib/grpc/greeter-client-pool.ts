@@ -4,7 +4,7 @@
  * replaced before use: after a Lambda freeze its connections can look READY
  * and then fail (grpc-node #2285), and a fresh connection costs ~1 ms.
  */
-import { credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { connectivityState, credentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { GreeterClient } from '../../proto/gen/helloworld';
 import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import type { CallPolicy } from './call-policy';
@@ -72,6 +72,11 @@ export class GreeterClientPool {
   isNew(target: string): boolean {
     const entry = this.entries.get(target);
     return entry !== undefined && this.now() - entry.createdAt < NEW_CHANNEL_MS;
+  }
+
+  /** True when the channel for `target` is in TRANSIENT_FAILURE: no instance it knows accepts connections. */
+  allRefused(target: string): boolean {
+    return this.entries.get(target)?.client.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE;
   }
 
   /** How many channels were replaced for being idle too long. */

@@ -81,7 +81,7 @@ describe('CallPolicy', () => {
   it('starts with the maximum delay and every attempt allowed', () => {
     const { p } = policy();
     assert.equal(p.delayMs(), 200);
-    assert.deepEqual(p.snapshot(), { hedgeDelayMs: 200, p95Ms: undefined, samples: 0, retryTokens: 10, throttled: false });
+    assert.deepEqual(p.snapshot(), { hedgeDelayMs: 200, p95Ms: undefined, samples: 0, retryTokens: 10, throttled: false, failoverTokens: 10 });
     assert.equal(hedging(p.serviceConfig())?.maxAttempts, 3);
   });
 

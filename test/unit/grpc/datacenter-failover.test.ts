@@ -44,7 +44,7 @@ describe('failoverDecision', () => {
 });
 
 describe('failoverWithinBudget', () => {
-  it('needs a token left after the attempts the call lost', () => {
+  it('needs a token left after the attempts the call lost in failover datacenters', () => {
     assert.equal(failoverWithinBudget(10, 3), true);
     assert.equal(failoverWithinBudget(4, 3), true);
     assert.equal(failoverWithinBudget(3, 3), false);
@@ -54,27 +54,37 @@ describe('failoverWithinBudget', () => {
 
 describe('CallPolicy.allowsFailover', () => {
   const SETTINGS: CallPolicySettings = { maxAttempts: 3, hedgeMinDelayMs: 20, hedgeMaxDelayMs: 200, ejectionFailurePercent: 50, ejectionMinRequests: 10, ejectionBaseMs: 30_000 };
-  it('keeps failing over while the other datacenter answers, even once hedging is throttled', () => {
+  it('keeps failing over while the other datacenter answers, and still throttles hedging towards the dead one', () => {
     const policy = new CallPolicy(() => SETTINGS);
-    // Local dead: three lost attempts and a remote success per call, then one lost attempt once throttled.
     for (let i = 0; i < 50; i++) {
-      const lost = policy.snapshot().throttled ? 1 : 3;
-      assert.equal(policy.allowsFailover(lost), true, `call ${i}`);
-      policy.record({ ok: true, attempts: lost + 1 });
+      const lostLocally = policy.snapshot().throttled ? 1 : 3;
+      assert.equal(policy.allowsFailover(0), true, `call ${i}`);
+      policy.record({ ok: true, attempts: lostLocally + 1, failoverAttempts: 1 });
     }
-    assert.equal(policy.snapshot().throttled, true);
+    assert.deepEqual({ throttled: policy.snapshot().throttled, failoverTokens: policy.snapshot().failoverTokens }, { throttled: true, failoverTokens: 10 });
   });
-  it('stops failing over after a few calls when every datacenter fails', () => {
+
+  it('stops failing over within ten calls when every datacenter fails, and successful calls refill it', () => {
     const policy = new CallPolicy(() => SETTINGS);
     let failedOver = 0;
     for (let i = 0; i < 50; i++) {
-      const lost = policy.snapshot().throttled ? 1 : 3;
-      const allowed = policy.allowsFailover(lost);
+      const allowed = policy.allowsFailover(0);
       if (allowed) failedOver++;
-      policy.record({ ok: false, attempts: lost + (allowed ? 1 : 0) });
+      policy.record({ ok: false, attempts: 1 + (allowed ? 1 : 0), failoverAttempts: allowed ? 1 : 0 });
     }
-    assert.ok(failedOver > 0 && failedOver <= 5, `failed over ${failedOver} times`);
-    assert.equal(policy.allowsFailover(1), false);
+    assert.ok(failedOver > 0 && failedOver <= 10, `failed over ${failedOver} times`);
+    assert.equal(policy.allowsFailover(0), false);
+    policy.record({ ok: true, attempts: 1 });
+    assert.equal(policy.allowsFailover(0), true);
+  });
+
+  it('counts attempts lost in failover datacenters within a call against the same bucket', () => {
+    const policy = new CallPolicy(() => SETTINGS);
+    for (let i = 0; i < 4; i++) policy.record({ ok: false, attempts: 3, failoverAttempts: 2 });
+    assert.equal(policy.snapshot().failoverTokens, 2);
+    assert.equal(policy.allowsFailover(0), true);
+    assert.equal(policy.allowsFailover(1), true);
+    assert.equal(policy.allowsFailover(2), false);
   });
 });
 
@@ -102,13 +112,13 @@ describe('callAcrossDatacenters', () => {
 
   it('answers from the first datacenter without asking another', async () => {
     const { call, asked } = setup({});
-    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('local'), datacenter: undefined, failedOver: false, attempts: 1 });
+    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('local'), datacenter: undefined, failedOver: false, attempts: 1, failoverAttempts: 0 });
     assert.deepEqual(asked, []);
   });
 
   it('moves an UNAVAILABLE call to dc2 and sums the attempts', async () => {
     const { call, asked, unavailableIn } = setup({ first: () => Promise.reject(unavailable(3)) });
-    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('dc2'), datacenter: 'dc2', failedOver: true, attempts: 4 });
+    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('dc2'), datacenter: 'dc2', failedOver: true, attempts: 4, failoverAttempts: 1 });
     assert.deepEqual(asked, ['dc2']);
     assert.deepEqual(unavailableIn, [undefined]);
   });
@@ -120,7 +130,7 @@ describe('callAcrossDatacenters', () => {
       remote: { dc2: () => Promise.resolve(undefined), dc3: () => Promise.reject(unavailable(2)) },
     });
     const r = await callAcrossDatacenters(call);
-    assert.deepEqual(r, { result: ok('dc4'), datacenter: 'dc4', failedOver: true, attempts: 4 });
+    assert.deepEqual(r, { result: ok('dc4'), datacenter: 'dc4', failedOver: true, attempts: 4, failoverAttempts: 3 });
     assert.deepEqual(asked, ['dc2', 'dc3', 'dc4']);
     assert.deepEqual(unavailableIn, [undefined, 'dc3']);
   });
@@ -143,7 +153,7 @@ describe('callAcrossDatacenters', () => {
 
   it('stops at an application error of the failover datacenter', async () => {
     const { call, asked } = setup({ first: () => Promise.reject(unavailable(2)), remote: { dc2: () => Promise.reject(failure(status.INVALID_ARGUMENT)) } });
-    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.grpcCode === status.INVALID_ARGUMENT && e.attempts === 3);
+    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.grpcCode === status.INVALID_ARGUMENT && e.attempts === 3 && e.failoverAttempts === 1);
     assert.deepEqual(asked, ['dc2']);
   });
 
@@ -161,24 +171,30 @@ describe('callAcrossDatacenters', () => {
     assert.deepEqual(asked, []);
   });
 
-  it('does not fail over without budget, and tells the budget every attempt lost so far', async () => {
+  it('does not fail over without budget, and tells the budget the attempts lost in failover datacenters', async () => {
     const seen: number[] = [];
     const { call, asked } = setup({
       first: () => Promise.reject(unavailable(3)),
       remote: { dc2: () => Promise.reject(unavailable(2)) },
-      budgetAllows: (lost) => {
-        seen.push(lost);
-        return lost < 5;
+      budgetAllows: (lostInFailover) => {
+        seen.push(lostInFailover);
+        return lostInFailover < 2;
       },
     });
-    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.attempts === 5);
+    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.attempts === 5 && e.failoverAttempts === 2);
     assert.deepEqual(asked, ['dc2']);
-    assert.deepEqual(seen, [3, 5]);
+    assert.deepEqual(seen, [0, 2]);
+  });
+
+  it('does not fail over at all with an empty budget', async () => {
+    const { call, asked } = setup({ first: () => Promise.reject(unavailable(1)), budgetAllows: () => false });
+    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.attempts === 1);
+    assert.deepEqual(asked, []);
   });
 
   it('throws the last UNAVAILABLE with every attempt counted when every datacenter fails', async () => {
     const { call } = setup({ first: () => Promise.reject(unavailable(3)), remote: { dc2: () => Promise.reject(unavailable(1)), dc3: () => Promise.resolve(undefined) } });
-    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.kind === 'unavailable' && e.attempts === 4);
+    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.kind === 'unavailable' && e.attempts === 4 && e.failoverAttempts === 1);
   });
 
   it('lets an error that is not a call failure through at once', async () => {

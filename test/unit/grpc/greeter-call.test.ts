@@ -174,6 +174,16 @@ describe('sayHello on a new channel', () => {
     assert.equal(calls.length, 1);
   });
 
+  it('makes no second call when every instance of the channel already refused (a failover datacenter takes the call)', async (t) => {
+    fakeTime(t);
+    const { client, calls } = fakeClient([fail(status.UNAVAILABLE, 'refused'), ok('unused', 'x:1')]);
+    let asked = 0;
+    const err = await failure(sayHello(client, 'Ada', { deadline: 2_000, newChannel: true, allRefused: () => ++asked > 0 }));
+    assert.deepEqual({ kind: err.kind, attempts: err.attempts }, { kind: 'unavailable', attempts: 1 });
+    assert.equal(calls.length, 1);
+    assert.equal(asked, 1, 'asked after the failure, not before the call');
+  });
+
   it('makes no second call when the pause would reach the deadline', async (t) => {
     fakeTime(t, 0); // a 20 ms pause
     const { client, calls } = fakeClient([fail(status.UNAVAILABLE, 'refused'), ok('unused', 'x:1')]);
