@@ -4,9 +4,12 @@ import { connectivityState } from '@grpc/grpc-js';
 import type { HealthSource } from '../../../lib/discovery/health-source';
 import { ServiceWatchRegistry } from '../../../lib/discovery/service-watch-registry';
 import { GreeterClientPool } from '../../../lib/grpc/greeter-client-pool';
+import { sayHello } from '../../../lib/grpc/greeter-call';
+import { GreeterCallError } from '../../../lib/grpc/errors';
+import { createServer } from 'node:net';
 import { silentLog } from '../../../lib/log/logger';
 
-// No test here makes a call, so no channel resolves and the source is never asked.
+// No consul: channel here makes a call, so none resolves and the source is never asked.
 const source: HealthSource = { name: 'consul', passingInstances: () => Promise.reject(new Error('not expected in this test')) };
 const registry = () => new ServiceWatchRegistry(source, () => ({ waitSeconds: 1, minIntervalMs: 0, backoffBaseMs: 10, backoffMaxMs: 100 }), silentLog);
 const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean): connectivityState } }) => c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
@@ -73,5 +76,24 @@ describe('GreeterClientPool', () => {
     pool.get('consul:///greeter', 60_000);
     assert.equal(pool.isNew('consul:///greeter'), true);
     pool.closeAll();
+  });
+
+  it('says when every address of a channel refused (TRANSIENT_FAILURE), and not for an unknown target', async () => {
+    // A loopback port that was just free: connecting to it is refused at once.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    await new Promise((r) => server.close(r));
+    const pool = new GreeterClientPool(registry());
+    try {
+      const target = `ipv4:127.0.0.1:${port}`;
+      const client = pool.get(target, 60_000);
+      assert.equal(pool.allRefused(target), false, 'not before it tried');
+      await assert.rejects(sayHello(client, 'Ada', { deadline: Date.now() + 5_000 }), (e) => e instanceof GreeterCallError && e.kind === 'unavailable');
+      assert.equal(pool.allRefused(target), true);
+      assert.equal(pool.allRefused('consul:///other'), false);
+    } finally {
+      pool.closeAll();
+    }
   });
 });
