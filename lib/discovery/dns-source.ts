@@ -10,7 +10,7 @@
  * `dns_config.only_passing`; NXDOMAIN or NODATA means "no passing instance".
  *
  * DNS cannot block, so a call with the current index is emulated: resolve again
- * at each refresh time (the answer's TTL, jittered upwards, within min/max) until
+ * at each refresh time (the answer's TTL plus up to a second of jitter, within min/max) until
  * the list changes or `waitSeconds` passes; `invalidate` cuts the wait short.
  * Indexes are a per-name counter that grows with every change.
  */
@@ -46,8 +46,11 @@ export interface DnsSourceOptions {
   maxRefreshMs?: number;
   /** Time before looking again at a name with no instance, which gives no TTL (default 2,000). */
   emptyRefreshMs?: number;
-  /** Each refresh waits TTL × (1 + random × jitter), default 0.2: spread, and never before a cache upstream expired. */
-  jitter?: number;
+  /**
+   * Each refresh waits TTL + random × jitterMs (default 1,000: the TTL's own resolution, see
+   * refreshDelayMs): spread over the second after a cache upstream expired, never before it.
+   */
+  jitterMs?: number;
   /** Least time between a lookup and one an invalidation asks for (default 250 ms): a burst of failed calls costs one lookup. */
   invalidateSpacingMs?: number;
   /** Spelling of service lookups (default 'consul'; see srv-names.ts). */
@@ -83,7 +86,7 @@ export function dnsHealthSource(options: DnsSourceOptions): DnsHealthSource {
   if (options.servers.length === 0) throw new DnsLookupError('invalid_name', 'the DNS source needs at least one server (CONSUL_DNS_ADDR)');
   const timeoutMs = options.timeoutMs ?? 1_000;
   const tries = options.tries ?? 2;
-  const timing = { minRefreshMs: options.minRefreshMs ?? 1_000, maxRefreshMs: options.maxRefreshMs ?? 30_000, emptyRefreshMs: options.emptyRefreshMs ?? 2_000, jitter: options.jitter ?? 0.2 };
+  const timing = { minRefreshMs: options.minRefreshMs ?? 1_000, maxRefreshMs: options.maxRefreshMs ?? 30_000, emptyRefreshMs: options.emptyRefreshMs ?? 2_000, jitterMs: options.jitterMs ?? 1_000 };
   const spacingMs = options.invalidateSpacingMs ?? 250;
   const log = options.log ?? silentLog;
   const now = options.now ?? Date.now;

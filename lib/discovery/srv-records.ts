@@ -51,13 +51,19 @@ export interface RefreshTiming {
   maxRefreshMs: number;
   /** Refresh of an answer with no record (no TTL to follow). */
   emptyRefreshMs: number;
-  /** Each delay is stretched by up to this fraction (never shortened, so a cache upstream has expired). */
-  jitter: number;
+  /** Each delay is lengthened by random × jitterMs (never shortened, so a cache upstream has expired). */
+  jitterMs: number;
 }
 
-/** When to resolve again after an answer whose TTL is `ttlSeconds` (undefined: no record), with `random` in [0, 1). */
+/**
+ * When to resolve again after an answer whose TTL is `ttlSeconds` (undefined: no record), with
+ * `random` in [0, 1). A cache counts TTLs down in whole seconds, so an answer of TTL t expires
+ * within [t, t + 1) s: a lookup at t + random × 1 s lands after the expiry or, if before, gets an
+ * answer of TTL 0 and looks again minRefreshMs (1 s) later. Either way the first fresh answer
+ * comes less than a second after the cache expired: a change is served within TTL + 1 s.
+ */
 export function refreshDelayMs(ttlSeconds: number | undefined, timing: RefreshTiming, random: number): number {
   const base = ttlSeconds === undefined ? timing.emptyRefreshMs : ttlSeconds * 1000;
-  const stretched = base * (1 + Math.max(0, timing.jitter) * random);
-  return Math.round(Math.min(timing.maxRefreshMs, Math.max(timing.minRefreshMs, stretched)));
+  const delay = base + Math.max(0, timing.jitterMs) * random;
+  return Math.round(Math.min(timing.maxRefreshMs, Math.max(timing.minRefreshMs, delay)));
 }

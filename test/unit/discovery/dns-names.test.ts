@@ -79,18 +79,20 @@ describe('toDnsInstances', () => {
 });
 
 describe('refreshDelayMs', () => {
-  const timing = { minRefreshMs: 1_000, maxRefreshMs: 30_000, emptyRefreshMs: 2_000, jitter: 0.2 };
+  const timing = { minRefreshMs: 1_000, maxRefreshMs: 30_000, emptyRefreshMs: 2_000, jitterMs: 1_000 };
 
-  it('follows the TTL, stretched (never shortened) by the jitter', () => {
+  it('follows the TTL, lengthened (never shortened) by up to jitterMs', () => {
     assert.equal(refreshDelayMs(5, timing, 0), 5_000);
     assert.equal(refreshDelayMs(5, timing, 0.5), 5_500);
-    assert.ok(refreshDelayMs(5, timing, 0.999) <= 6_000);
+    assert.ok(refreshDelayMs(5, timing, 0.999) < 6_000);
   });
 
   it('stays within min and max, and uses the empty delay without a TTL', () => {
-    assert.equal(refreshDelayMs(0, timing, 0.9), 1_000);
+    assert.equal(refreshDelayMs(0, timing, 0), 1_000);
+    assert.equal(refreshDelayMs(0, timing, 0.5), 1_000);
     assert.equal(refreshDelayMs(3600, timing, 0.9), 30_000);
     assert.equal(refreshDelayMs(undefined, timing, 0), 2_000);
+    assert.equal(refreshDelayMs(undefined, timing, 0.5), 2_500);
   });
 });
 

@@ -77,7 +77,7 @@ function setup(extra: Partial<DnsSourceOptions> = {}) {
   resolver.srv.set('greeter.service.consul', srvOf(['n1.node.dc1.consul', 7001], ['n2.node.dc1.consul', 7002]));
   resolver.a.set('n1.node.dc1.consul', [{ address: '10.0.0.1', ttl: 5 }]);
   resolver.a.set('n2.node.dc1.consul', [{ address: '10.0.0.2', ttl: 5 }]);
-  const source = dnsHealthSource({ servers: ['127.0.0.1:8600'], resolver, now: clock.now, sleep: clock.sleep, random: () => 0.5, jitter: 0.2, ...extra });
+  const source = dnsHealthSource({ servers: ['127.0.0.1:8600'], resolver, now: clock.now, sleep: clock.sleep, random: () => 0.5, jitterMs: 1_000, ...extra });
   return { resolver, clock, source };
 }
 
@@ -109,14 +109,14 @@ describe('dnsHealthSource', () => {
     assert.deepEqual((await source.passingInstances(q, undefined, 30, never)).value, []);
   });
 
-  it('with the current index, looks again after TTL × (1 + jitter) and answers when the list changed', async () => {
+  it('with the current index, looks again after TTL + random × jitterMs and answers when the list changed', async () => {
     const { source, resolver, clock } = setup();
     const first = await source.passingInstances(q, undefined, 30, never);
     let done: { index: string; value: unknown[] } | undefined;
     const result = () => done;
     void source.passingInstances(q, first.index, 30, never).then((r) => (done = r));
     await clock.advance(5_499);
-    assert.equal(resolver.srvCalls, 1, 'no lookup before 5 s × 1.1');
+    assert.equal(resolver.srvCalls, 1, 'no lookup before 5 s + 0.5 × 1 s');
     await clock.advance(1);
     assert.equal(resolver.srvCalls, 2);
     assert.equal(result(), undefined, 'an unchanged list keeps waiting');
@@ -175,7 +175,7 @@ describe('dnsHealthSource', () => {
   });
 
   it('waits emptyRefreshMs before looking again at an empty answer', async () => {
-    const { source, resolver, clock } = setup({ emptyRefreshMs: 2_000, jitter: 0 });
+    const { source, resolver, clock } = setup({ emptyRefreshMs: 2_000, jitterMs: 0 });
     resolver.srv.set('greeter.service.consul', 'ENOTFOUND');
     const first = await source.passingInstances(q, undefined, 30, never);
     void source.passingInstances(q, first.index, 30, never);
