@@ -74,29 +74,42 @@ function coldStartPanel(cold: ColdStartSection): Panel {
   };
 }
 
+/** The name of a fleet row's series: its discovery source, and its lease mode when it held a lease. */
+export function fleetSeries(r: FleetSection['rows'][number]): string {
+  const source = r.source ?? 'consul';
+  const lease = r.leaseMode ?? 'agent';
+  return lease === 'off' ? `${source} (discovery only)` : `${source}, ${lease} lease`;
+}
+
 function fleetPanel(fleet: FleetSection): Panel {
   const x = { field: 'environments', type: 'quantitative', scale: { type: 'log' }, title: 'warm environments (log)' } as const;
   const line = { type: 'line', point: true, tooltip: true } as const;
+  const color = { field: 'series', type: 'nominal', title: null, legend: LEGEND } as const;
+  // Consul's load: every request it answered (agents' HTTP and DNS questions, servers' RPCs), and the discovery share of it.
   const load = fleet.rows.flatMap((r) => [
-    { environments: r.environments, at: 'Consul servers', requestsPerSec: r.consulRequestsPerSec },
-    // The fleet bench also reports the HTTP load at the client agent the environments talk to.
-    ...(typeof r.agentHttpPerSec === 'number' ? [{ environments: r.environments, at: 'client agent (HTTP)', requestsPerSec: r.agentHttpPerSec }] : []),
+    { environments: r.environments, series: fleetSeries(r), share: 'all requests', requestsPerSec: r.consulRequestsPerSec + (r.agentHttpPerSec ?? 0) + (r.consulDnsQueriesPerSec ?? 0) },
+    ...(typeof r.consulDiscoveryRequestsPerSec === 'number' ? [{ environments: r.environments, series: fleetSeries(r), share: 'discovery only', requestsPerSec: r.consulDiscoveryRequestsPerSec }] : []),
   ]);
   const propagation = fleet.rows.flatMap((r) => [
-    { environments: r.environments, figure: 'p50', ms: r.propagationP50Ms },
-    { environments: r.environments, figure: 'max', ms: r.propagationMaxMs },
+    { environments: r.environments, series: fleetSeries(r), figure: 'p50', ms: r.propagationP50Ms },
+    { environments: r.environments, series: fleetSeries(r), figure: 'max', ms: r.propagationMaxMs },
   ]);
   return {
-    title: { text: 'Fleet: Consul load and change propagation', subtitle: wrap(fleet.formula) },
-    resolve: { scale: { color: 'independent' } },
+    title: { text: 'Fleet: Consul load and change propagation, per discovery source', subtitle: wrap("Solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.") },
     hconcat: [
-      { width: WIDTH / 2 - 20, height: 200, data: { values: load }, mark: line, encoding: { x, y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s' }, color: { field: 'at', type: 'nominal', title: null } } },
       {
         width: WIDTH / 2 - 20,
-        height: 200,
+        height: 220,
+        data: { values: load },
+        mark: line,
+        encoding: { x, y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' }, color, strokeDash: { field: 'share', type: 'nominal', title: null } },
+      },
+      {
+        width: WIDTH / 2 - 20,
+        height: 220,
         data: { values: propagation },
         mark: line,
-        encoding: { x, y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' }, color: { field: 'figure', type: 'nominal', title: null } },
+        encoding: { x, y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' }, color, strokeDash: { field: 'figure', type: 'nominal', title: null } },
       },
     ],
   };

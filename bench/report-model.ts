@@ -39,6 +39,13 @@ export const SECTION_SCHEMAS = {
         propagationMaxMs: z.number(),
         connectionsPerIp: z.number(),
         http429: z.number(),
+        /** Which discovery source and lease mode the row ran (absent: consul with the agent lease). */
+        source: z.string().optional(),
+        leaseMode: z.string().optional(),
+        agentHttpPerSec: z.number().optional(),
+        consulDnsQueriesPerSec: z.number().optional(),
+        consulDiscoveryRequestsPerSec: z.number().optional(),
+        consulLeaseRequestsPerSec: z.number().optional(),
       }),
     ),
     formula: z.string(),

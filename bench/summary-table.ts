@@ -48,12 +48,13 @@ function metricsRows(m: unknown): string[] {
 }
 
 function fleetTable(f: FleetSection): string[] {
+  const n = (v: unknown, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
   return [
-    '| environments | processes | Consul req/s | Consul CPU % | Consul RSS MB | change reaches all: p50 / max | connections per IP | 429s |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| source | lease | environments | processes | Consul discovery req/s | Consul lease req/s | agent HTTP req/s | DNS questions at Consul /s | server RPC/s | change reaches all: p50 / max | connections per IP | 429s |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...f.rows.map(
       (r) =>
-        `| ${r.environments} | ${r.processes} | ${r.consulRequestsPerSec.toFixed(1)} | ${r.consulCpuPercent.toFixed(1)} | ${r.consulRssMb.toFixed(0)} | ${ms(r.propagationP50Ms, 0)} / ${ms(r.propagationMaxMs, 0)} | ${r.connectionsPerIp} | ${r.http429} |`,
+        `| ${r.source ?? 'consul'} | ${r.leaseMode ?? 'agent'} | ${r.environments} | ${r.processes} | ${n(r.consulDiscoveryRequestsPerSec)} | ${n(r.consulLeaseRequestsPerSec)} | ${n(r.agentHttpPerSec)} | ${n(r.consulDnsQueriesPerSec)} | ${r.consulRequestsPerSec.toFixed(1)} | ${ms(r.propagationP50Ms, 0)} / ${ms(r.propagationMaxMs, 0)} | ${r.connectionsPerIp} | ${r.http429} |`,
     ),
     '',
     `Formula: ${f.formula}`,

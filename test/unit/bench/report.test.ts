@@ -47,6 +47,22 @@ const fleet = {
   })),
   formula: 'N environments cost about N/8 requests per second',
 };
+const bySource = {
+  ...fleet,
+  rows: (['consul', 'dns', 'cloudmap'] as const).flatMap((source) =>
+    [100, 5000].map((environments) => ({
+      ...fleet.rows[0],
+      source,
+      leaseMode: source === 'consul' ? 'session' : 'off',
+      environments,
+      consulRequestsPerSec: 5,
+      agentHttpPerSec: 1,
+      consulDnsQueriesPerSec: source === 'dns' ? 2 : 0,
+      consulDiscoveryRequestsPerSec: source === 'consul' ? environments / 10 : source === 'dns' ? 2 : 0,
+      consulLeaseRequestsPerSec: source === 'consul' ? environments / 5 : 0,
+    })),
+  ),
+};
 const files = (...sections: object[]) => sections.map((s) => ({ file: `${(s as { section: string }).section}.json`, text: JSON.stringify(s) }));
 const NOW = new Date('2026-01-04T00:00:00.000Z');
 
@@ -94,8 +110,8 @@ describe('mergeSections', () => {
 
 describe('chartSpec', () => {
   it('draws one panel per section present, in a fixed order', () => {
-    assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), ['Warm path latency (ms)', 'Cold start (ms)', 'Fleet: Consul load and change propagation']);
-    assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation']);
+    assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), ['Warm path latency (ms)', 'Cold start (ms)', 'Fleet: Consul load and change propagation, per discovery source']);
+    assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation, per discovery source']);
     assert.equal(chartSpec(mergeSections(files({ section: 'bundle', run: run('2026-01-02T00:00:00.000Z'), functions: [], grpcJsAlone: { requireMs: 1 } }), NOW)), undefined);
   });
 
@@ -112,10 +128,29 @@ describe('chartSpec', () => {
         ['config', 20],
       ],
     );
+    // A row without a source is the consul source with the agent lease: servers' RPCs plus the agent's HTTP.
     assert.deepEqual(
-      f?.hconcat?.[0]?.data.values.filter((v) => v.environments === 100).map((v) => v.requestsPerSec),
-      [10, 12.5],
+      f?.hconcat?.[0]?.data.values.filter((v) => v.environments === 100).map((v) => [v.series, v.share, v.requestsPerSec]),
+      [['consul, agent lease', 'all requests', 22.5]],
     );
+  });
+
+  it('draws one series per source and lease mode, with the discovery share of each', () => {
+    const spec = chartSpec(mergeSections(files(bySource), NOW));
+    assert.ok(spec && 'vconcat' in spec);
+    const [f] = spec.vconcat as unknown as Array<{ hconcat: Array<{ data: { values: Array<Record<string, unknown>> } }> }>;
+    const load = f?.hconcat[0]?.data.values ?? [];
+    assert.deepEqual([...new Set(load.map((v) => v.series))], ['consul, session lease', 'dns (discovery only)', 'cloudmap (discovery only)']);
+    assert.deepEqual(
+      load.filter((v) => v.series === 'dns (discovery only)').map((v) => [v.environments, v.share, v.requestsPerSec]),
+      [
+        [100, 'all requests', 5 + 1 + 2],
+        [100, 'discovery only', 2],
+        [5000, 'all requests', 5 + 1 + 2],
+        [5000, 'discovery only', 2],
+      ],
+    );
+    assert.equal(f?.hconcat[1]?.data.values.filter((v) => v.series === 'cloudmap (discovery only)' && v.figure === 'max').length, 2);
   });
 
   it('is a spec vega-lite compiles', async () => {
@@ -147,9 +182,15 @@ describe('summaryMarkdown', () => {
 
   it('holds the fleet table, one row per size, and the formula', () => {
     const md = summaryMarkdown(mergeSections(files(fleet), NOW));
-    const rows = md.split('\n').filter((l) => /^\| \d+ \|/.test(l));
+    const rows = md.split('\n').filter((l) => /^\| consul \| agent \| \d+ \|/.test(l));
     assert.equal(rows.length, 2);
-    assert.match(rows[1] ?? '', /^\| 100 \| 1 \| 10\.0 \| 1\.0 \| 100 \| 50 ms \/ 90 ms \| 101 \| 0 \|$/);
+    assert.match(rows[1] ?? '', /^\| consul \| agent \| 100 \| 1 \| – \| – \| 12\.5 \| – \| 10\.0 \| 50 ms \/ 90 ms \| 101 \| 0 \|$/);
     assert.match(md, /Formula: N environments cost about N\/8/);
+  });
+
+  it('names the source and lease mode of each fleet row, with the discovery and lease shares', () => {
+    const md = summaryMarkdown(mergeSections(files(bySource), NOW));
+    assert.match(md, /^\| dns \| off \| 5000 \| 1 \| 2\.0 \| 0\.0 \| 1\.0 \| 2\.0 \| 5\.0 \| 50 ms \/ 90 ms \| 11 \| 0 \|$/m);
+    assert.match(md, /^\| consul \| session \| 5000 \| 1 \| 500\.0 \| 1000\.0 \|/m);
   });
 });
