@@ -32,8 +32,13 @@ export interface FallbackOptions {
 export const PROBE_INTERVAL_MS = 3_000;
 /** Default of FallbackOptions.probeTimeoutMs. */
 export const PROBE_TIMEOUT_MS = 1_000;
-/** Default of FallbackOptions.firstAnswerTimeoutMs: keeps a cold start facing a silent primary within ~1 s. */
-export const FIRST_ANSWER_TIMEOUT_MS = 500;
+/**
+ * Default of FallbackOptions.firstAnswerTimeoutMs. A healthy agent answers a non-blocking health
+ * query in milliseconds; a silent one must leave the fallback time to answer within the 400 ms a
+ * cold start on default config gives discovery (lib/greeter/greet.ts). A needless switch costs
+ * one probe interval on the fallback.
+ */
+export const FIRST_ANSWER_TIMEOUT_MS = 250;
 
 /** What /status shows about the fallback. */
 export interface FallbackSnapshot {
