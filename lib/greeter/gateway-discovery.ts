@@ -8,15 +8,21 @@
 import { createDiscoverInstancesClient, type DiscoverInstancesClient } from '../cloudmap/discover-instances';
 import type { DiscoveryEnvironment, DiscoverySourceSetting } from '../config/environment';
 import type { ConsulApi } from '../consul/consul-api';
-import { cloudMapHealthSource } from '../discovery/cloudmap-source';
+import { cloudMapHealthSource, leastPollIntervalMs } from '../discovery/cloudmap-source';
 import { dnsHealthSource, type DnsHealthSource } from '../discovery/dns-source';
 import { fallbackHealthSource, type FallbackHealthSource, type FallbackSnapshot } from '../discovery/fallback-source';
 import { consulHealthSource, type DiscoverySourceName, type HealthSource } from '../discovery/health-source';
 import type { ServiceQuery } from '../discovery/service-query';
 import type { Log } from '../log/logger';
 
-/** Default poll interval of the Cloud Map source when CLOUDMAP_POLL_SECONDS is unset (docs/fleet-scale.md: fits ~2,500 environments at half the quota). */
-export const DEFAULT_CLOUDMAP_POLL_SECONDS = 5;
+/** The fleet the default Cloud Map poll interval is sized for: environments, services each watches, share of the account's quota. */
+export const CLOUDMAP_DEFAULT_FLEET = { environments: 2_500, services: 1, quotaShare: 0.5 } as const;
+
+/**
+ * Poll interval of the Cloud Map source when CLOUDMAP_POLL_SECONDS is unset: the least one that keeps
+ * CLOUDMAP_DEFAULT_FLEET within its share of DiscoverInstances' quota (5 s); a larger fleet sets more.
+ */
+export const DEFAULT_CLOUDMAP_POLL_MS = leastPollIntervalMs(CLOUDMAP_DEFAULT_FLEET.environments, CLOUDMAP_DEFAULT_FLEET.services, CLOUDMAP_DEFAULT_FLEET.quotaShare);
 
 /** The source a gateway discovers through, and what /status and metrics read from it. */
 export interface GatewayDiscovery {
@@ -40,7 +46,7 @@ export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: Consul
       // readDiscoveryEnvironment guarantees the namespace whenever cloudmap is named.
       const cm = env.cloudMap!;
       cloudMap = createDiscoverInstancesClient({ region: cm.region, ...(cm.endpoint ? { endpoint: cm.endpoint } : {}) });
-      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: (cm.pollSeconds ?? DEFAULT_CLOUDMAP_POLL_SECONDS) * 1000, log });
+      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: cm.pollSeconds !== undefined ? cm.pollSeconds * 1000 : DEFAULT_CLOUDMAP_POLL_MS, log });
     }
     dns = dnsHealthSource({ servers: env.dnsServers, log });
     return dns;

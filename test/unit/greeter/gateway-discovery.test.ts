@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createGatewayDiscovery } from '../../../lib/greeter/gateway-discovery';
+import { createGatewayDiscovery, DEFAULT_CLOUDMAP_POLL_MS } from '../../../lib/greeter/gateway-discovery';
 import { silentLog } from '../../../lib/log/logger';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
 
@@ -31,6 +31,12 @@ describe('createGatewayDiscovery', () => {
     assert.ok(snap.fallback?.primaryDownSince);
     assert.equal(snap.fallback?.active, 'consul');
     d.close();
+  });
+});
+
+describe('the Cloud Map default poll interval', () => {
+  it('follows from the quota: 2,500 environments × 1 service within half of 1,000 calls/s is 5 s', () => {
+    assert.equal(DEFAULT_CLOUDMAP_POLL_MS, 5_000);
   });
 });
 
