@@ -12,6 +12,8 @@ import type { ServiceInstance } from '../../lib/consul/service-instances';
 import { dnsHealthSource, type DnsHealthSource } from '../../lib/discovery/dns-source';
 import { DnsLookupError } from '../../lib/discovery/srv-errors';
 import type { ServiceQuery } from '../../lib/discovery/service-query';
+import { ServiceWatch } from '../../lib/discovery/service-watch';
+import { silentLog } from '../../lib/log/logger';
 import { CONSUL_DNS_TTL_SECONDS, startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startCoreDns, type CoreDns } from '../../scripts/stack/coredns';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../scripts/stack/greeters';
@@ -75,6 +77,22 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     const source = dnsHealthSource({ servers: [coredns.address] });
     await addGreeter({ id: 'dns-connect', tags: ['mtls'], connect: true });
     await eventually(async () => ports((await source.passingInstances({ service: 'greeter', connect: true }, undefined, 30, never)).value).join() === String(portOf('dns-connect')), 15_000, 'the Connect instance in DNS');
+  });
+
+  it('serves a ServiceWatch: a cold start, then a new instance within TTL + 1 s of passing', async () => {
+    const source = dnsHealthSource({ servers: [coredns.address] });
+    const watch = new ServiceWatch({ service: 'greeter', tag: 'v2' }, source, () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 }), silentLog);
+    try {
+      assert.deepEqual(ports((await watch.waitForFirst(5_000)) ?? []), [portOf('dns-2')]);
+      const g = await addGreeter({ id: 'dns-2b', tags: ['v2'] });
+      const passingAt = Date.now();
+      await eventually(() => ports(watch.current() ?? []).includes(g.port), 15_000, 'dns-2b in the watch');
+      const lagMs = Date.now() - passingAt;
+      console.log(`[dns] new instance reached the watch ${lagMs} ms after it passed in Consul`);
+      assert.ok(lagMs <= (CONSUL_DNS_TTL_SECONDS + 1) * 1000 + 200, `after ${lagMs} ms`);
+    } finally {
+      watch.stop();
+    }
   });
 
   it('serves only the consul. zone: any other name is refused, never forwarded', async () => {
