@@ -6,7 +6,8 @@
  *
  * A lookup is an SRV query (srv-names.ts) and an A (else AAAA) query per distinct
  * target: Node's resolver drops the additional section where Consul puts the
- * addresses. Consul answers passing instances only when the operator set
+ * addresses. An A query for the service name itself, in parallel with the SRV
+ * query, gives the TTL that resolveSrv does not (see nameTtlSeconds). Consul answers passing instances only when the operator set
  * `dns_config.only_passing`; NXDOMAIN or NODATA means "no passing instance".
  *
  * DNS cannot block, so a call with the current index is emulated: resolve again
@@ -132,18 +133,36 @@ export function dnsHealthSource(options: DnsSourceOptions): DnsHealthSource {
     return v4.length ? v4 : ask(target, () => resolver.resolve6(target, { ttl: true }), signal);
   };
 
+  /**
+   * The TTL left on the service name's own A/AAAA answer, a stand-in for the SRV answer's, which
+   * Node's resolveSrv does not give. Consul gives both service_ttl, and only this source asks them,
+   * always together, so a cache downstream fetched both in the same round and they expire together.
+   * The targets' A records cannot stand in: a target (a node, an address) is shared by every name
+   * on it, so its cache entry expires on its own clock, up to a TTL apart from the SRV answer (a
+   * change would then take up to 2 × TTL). Undefined when it has no answer: only a hint.
+   */
+  const nameTtlSeconds = async (name: string, signal: AbortSignal): Promise<number | undefined> => {
+    try {
+      const v4 = await ask(name, () => resolver.resolve4(name, { ttl: true }), signal);
+      const all = v4.length ? v4 : await ask(name, () => resolver.resolve6(name, { ttl: true }), signal);
+      return all.length ? Math.min(...all.map((a) => a.ttl)) : undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+  };
+
   /** Resolves `name` now and records the answer; the index grows only when the list changed. */
   const refresh = async (name: string, query: ServiceQuery, s: NameState, signal: AbortSignal): Promise<Indexed<ServiceInstance[]>> => {
     lookups++;
     s.lastLookupAt = now();
-    const records = await ask(name, () => resolver.resolveSrv(name), signal);
+    // Asked in parallel, so a cache downstream fetches the two answers in the same instant.
+    const [records, nameTtl] = await Promise.all([ask(name, () => resolver.resolveSrv(name), signal), nameTtlSeconds(name, signal)]);
     const targets = [...new Set(records.map((r) => r.name))];
     const addresses = new Map(await Promise.all(targets.map(async (t) => [t, await addressesOf(t, signal)] as const)));
     const list = toDnsInstances(query, records, addresses);
-    // resolveSrv gives no TTL, so the refresh follows the TTL of the targets' A/AAAA answers:
-    // Consul gives them node_ttl (set equal to service_ttl), and a caching forwarder fetched them in
-    // the same round as the SRV answer, so both expire together.
-    s.refreshAt = now() + refreshDelayMs(list.length ? answerTtlSeconds(addresses) : undefined, timing, random());
+    // The SRV answer's TTL, read from the name's A answer; the targets' TTL when that gave none.
+    s.refreshAt = now() + refreshDelayMs(list.length ? (nameTtl ?? answerTtlSeconds(addresses)) : undefined, timing, random());
     if (s.list === undefined || !sameInstances(s.list, list)) {
       s.list = list;
       s.index++;

@@ -140,6 +140,30 @@ describe('dnsHealthSource', () => {
     assert.equal(resolver.srvCalls, 2, 'one refresh at 5.5 s, none at the deadline');
   });
 
+  it("refreshes on the TTL of the service name's own A answer (the SRV answer's), not the targets'", async () => {
+    const { source, resolver, clock } = setup();
+    resolver.a.set('greeter.service.consul', [{ address: '10.0.0.1', ttl: 2 }, { address: '10.0.0.2', ttl: 3 }]);
+    const first = await source.passingInstances(q, undefined, 30, never);
+    assert.ok(resolver.calls.includes('A greeter.service.consul'));
+    void source.passingInstances(q, first.index, 30, never);
+    await clock.advance(2_499);
+    assert.equal(resolver.srvCalls, 1);
+    await clock.advance(1);
+    assert.equal(resolver.srvCalls, 2, 'at 2 s + 0.5 × 1 s, though the targets say 5 s');
+  });
+
+  it("takes the targets' TTL when the name's A lookup fails: it is only a hint", async () => {
+    const { source, resolver, clock } = setup();
+    resolver.a.set('greeter.service.consul', 'ESERVFAIL');
+    const first = await source.passingInstances(q, undefined, 30, never);
+    assert.equal(first.value.length, 2);
+    void source.passingInstances(q, first.index, 30, never);
+    await clock.advance(5_499);
+    assert.equal(resolver.srvCalls, 1);
+    await clock.advance(1);
+    assert.equal(resolver.srvCalls, 2);
+  });
+
   it('answers at once for an index that is not the current one', async () => {
     const { source, resolver } = setup();
     await source.passingInstances(q, undefined, 30, never);
