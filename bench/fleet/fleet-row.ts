@@ -159,6 +159,7 @@ async function propagate(stack: RowStack, workers: Worker[], change: number, pre
 /** Runs one row; a string (why) when the source could not be built in the workers. */
 export async function runRow(stack: RowStack, environments: number, lease: LeaseChoice): Promise<FleetRow | string> {
   const processes = environments <= 100 ? 2 : 4;
+  // Cold starts arrive at Lambda's scaling rate for one function (1,000 new environments per 10 s), not all at once.
   // Thousands of environments invoked every second would measure this machine's CPU, not Consul.
   const invokeEveryMs = environments > 1_000 ? 5_000 : 1_000;
   const env = { ...process.env, CONSUL_HTTP_ADDR: stack.agent.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: `${PREFIX}${lease}/`, POWERTOOLS_LOG_LEVEL: 'ERROR', ...stack.source.workerEnv(environments) };
@@ -170,7 +171,7 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
   const sampler = setInterval(() => (peakConnections = Math.max(peakConnections, connectionsByClientIp(agentPort).get('127.0.0.1') ?? 0)), 200);
   for (let p = 0; p < processes; p++) {
     const share = Math.floor(environments / processes) + (p < environments % processes ? 1 : 0);
-    workers.push(startWorker(env, { environments: share, rampMs: Math.min(10_000, environments * 5), invokeEveryMs }));
+    workers.push(startWorker(env, { environments: share, rampMs: Math.min(60_000, environments * 10), invokeEveryMs }));
   }
   try {
     const ready = [];

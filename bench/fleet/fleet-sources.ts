@@ -59,6 +59,18 @@ export interface SourceParts {
 
 const CHANGE_ID = 'g-change';
 
+/** A metrics scrape of a busy server, tried three times; undefined (a figure left out) rather than a failed row. */
+async function patiently(read: () => Promise<number>): Promise<number | undefined> {
+  for (let i = 0; i < 3; i++) {
+    try {
+      return await read();
+    } catch {
+      // a scrape that timed out on a saturated machine: try again
+    }
+  }
+  return undefined;
+}
+
 /** Registers or removes the change instance in Consul, through the backends' agent. */
 async function consulChange(parts: SourceParts, present: boolean): Promise<void> {
   if (present) {
@@ -82,7 +94,7 @@ export async function startSource(name: FleetSource, parts: SourceParts): Promis
       workerEnv: () => ({ DISCOVERY_SOURCE: 'dns', CONSUL_DNS_ADDR: coredns.address }),
       refreshSeconds: () => parts.dnsTtlSeconds,
       change: (p) => consulChange(parts, p),
-      counters: async () => ({ dnsServed: await coredns.queriesServed(), dnsToConsul: await coredns.queriesToConsul() }),
+      counters: async () => ({ dnsServed: await patiently(() => coredns.queriesServed()), dnsToConsul: await patiently(() => coredns.queriesToConsul()) }),
       sourcePort: Number(coredns.address.split(':')[1]),
       serverPid: coredns.process.child.pid,
       stop: () => coredns.stop(),

@@ -83,13 +83,21 @@ async function main(): Promise<void> {
         }
         try {
           for (const r of plan().filter((p) => p.source === source)) {
-            const row = await runRow({ cluster, agent, gatewayToken, source: stack, parts, windowMs: WINDOW_MS }, r.environments, r.lease);
+            let row: Awaited<ReturnType<typeof runRow>>;
+            try {
+              row = await runRow({ cluster, agent, gatewayToken, source: stack, parts, windowMs: WINDOW_MS }, r.environments, r.lease);
+            } catch (err) {
+              // A row that failed (a saturated machine) is reported, and the next source still runs.
+              row = `N=${r.environments} failed: ${err instanceof Error ? err.message : String(err)}`;
+            }
             if (typeof row === 'string') {
               skipped.push({ source, reason: row });
               console.error(`[fleet] ${source}: not run: ${row}`);
               break;
             }
             rows.push(row);
+            // Written after every row, so a failure later keeps what was measured.
+            writeResult('fleet', { rows, formula: fleetFormulas(rows).formula, partial: true, skipped });
           }
         } finally {
           await stack.stop();
