@@ -10,9 +10,9 @@ import { httpHandler } from '../lib/http/handler';
 import { json, noContent } from '../lib/http/responses';
 import { deleteInstance, heartbeat, listInstances, registerInstance } from '../lib/registry/instance-registry';
 import { listQuery, policyFromConfig } from '../lib/registry/registry-policy';
-import { createRegistryRuntime } from '../lib/registry/registry-runtime';
+import { createRegistryRuntime, type RegistryRuntime } from '../lib/registry/registry-runtime';
 import { parseInstanceId, parseRegistration } from '../lib/registry/registration-request';
-import { runtimeSlot } from '../lib/runtime/runtime-slot';
+import { runtimeSlot, type RuntimeSlot } from '../lib/runtime/runtime-slot';
 
 /** What this function keeps across warm invocations (see lib/registry/registry-runtime.ts). */
 export const runtime = runtimeSlot(createRegistryRuntime);
@@ -29,7 +29,8 @@ function route(event: APIGatewayProxyEvent): Route {
   return ROUTES[key as keyof typeof ROUTES];
 }
 
-export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, context, rt) => {
+/** The handler over `slot`; tests build several, as several warm execution environments. */
+export const instancesHandler = (slot: RuntimeSlot<RegistryRuntime>) => httpHandler(slot, async (event: APIGatewayProxyEvent, context, rt) => {
   // Routed, and the path id checked, before any I/O: a wrong method or a malformed id costs no Consul round trip.
   const to = route(event);
   const id = to === 'heartbeat' || to === 'delete' ? parseInstanceId(event.pathParameters?.id) : '';
@@ -39,8 +40,9 @@ export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, 
     case 'register': {
       const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
       const key = header(event, 'idempotency-key');
-      const scope = key === undefined ? undefined : { key, caller: event.requestContext?.identity?.apiKeyId ?? '' };
-      return json(201, await registerInstance(deps, reg, scope));
+      // The API key's id (never the key itself) scopes quotas and Idempotency-Keys; API Gateway sets it on private routes.
+      const caller = event.requestContext?.identity?.apiKeyId ?? '';
+      return json(201, await registerInstance(deps, reg, key === undefined ? { caller } : { caller, key }));
     }
     case 'heartbeat':
       return json(200, await heartbeat(deps, id, token));
@@ -51,3 +53,5 @@ export const handler = httpHandler(runtime, async (event: APIGatewayProxyEvent, 
       return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
   }
 });
+
+export const handler = instancesHandler(runtime);

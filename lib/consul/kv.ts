@@ -44,3 +44,17 @@ export async function kvCas(api: ConsulApi, key: string, value: string, cas: num
   const result = await api.call('consul.kv.set', opts, (client, ctx) => client.kv.set({ key, value, ctx, cas }));
   return result === true;
 }
+
+/**
+ * Waits (a blocking query) until `key` changes after `index`, or `waitMs` passes; then its value and
+ * ModifyIndex (undefined: absent). Consul may answer early; callers re-read and decide again.
+ */
+export async function kvGetAfter(api: ConsulApi, key: string, index: number, waitMs: number, opts: CallOptions = {}): Promise<KvPair | undefined> {
+  const wait = Math.max(1, Math.round(waitMs));
+  // Consul adds up to wait/16 of jitter to a blocking query: the budget covers it and the round trip.
+  const budget = { ...opts, blocking: true, timeoutMs: Math.max(opts.timeoutMs ?? 0, wait + Math.ceil(wait / 16) + 2_000) };
+  const res = await api.callIndexed('consul.kv.get', budget, (client, ctx) => client.kv.get({ key, ctx, index: String(index), wait: `${wait}ms` }));
+  const item = res.value as RawKvItem | undefined;
+  if (!item || typeof item.Key !== 'string') return undefined;
+  return { key: item.Key, value: typeof item.Value === 'string' ? item.Value : '', modifyIndex: Number(item.ModifyIndex ?? 0) };
+}

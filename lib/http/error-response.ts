@@ -46,6 +46,8 @@ const REGISTRY: Record<RegistryErrorKind, Answer> = {
   health_is_probed: { status: 409, code: 'HEALTH_IS_PROBED' },
   idempotency_key_reused: { status: 422, code: 'IDEMPOTENCY_KEY_REUSED' },
   idempotency_conflict: { status: 409, code: 'IDEMPOTENCY_CONFLICT', retryAfterSeconds: 1 },
+  // Instances free up when deleted or once their TTL lapses; 30 s is a fair first wait.
+  quota_exceeded: { status: 429, code: 'QUOTA_EXCEEDED', retryAfterSeconds: 30 },
 };
 
 // Consul's own ACL decision is passed on as ours; anything else means Consul is not usable right now.

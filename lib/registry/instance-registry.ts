@@ -8,7 +8,8 @@ import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth } from '../consul/health';
 import { REGISTRATION_META as META } from '../consul/registration-meta';
 import { RegistryError } from './errors';
-import { claimIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, requestHash } from './idempotency';
+import { claimIdempotencyKey, completeIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, releaseOwnClaim, requestHash, type IdempotencyRecord } from './idempotency';
+import { OWNER_META, ownerDigest, releaseQuota, reserveQuota } from './quota';
 import type { InstanceTokenSigner } from './instance-token';
 import type { RegistryConfig } from './registry-config';
 import { newInstanceId, type Registration } from './registration-request';
@@ -35,45 +36,60 @@ export interface RegistryDeps {
   timeoutMs?: number;
 }
 
-/** An Idempotency-Key as sent, and who sent it (the API key id), which scopes it. */
+/** Who sent a registration (the API key id: it scopes quotas and Idempotency-Keys), and its Idempotency-Key if any. */
 export interface IdempotencyScope {
-  key: string;
+  key?: string;
   caller: string;
 }
 
 // A registration, heartbeat or delete that meets an election waits for the new leader.
 const budget = (deps: RegistryDeps) => ({ retryServerErrors: true, ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }) });
 
-/** Registers `reg`; with an Idempotency-Key a retry by the same caller returns the first instance. */
-export async function registerInstance(deps: RegistryDeps, reg: Registration, idempotency?: IdempotencyScope): Promise<LeaseGrant> {
+// How long a request may wait on others (a pending claim, a contended quota record): one call's budget.
+const waitBudgetMs = (deps: RegistryDeps) => deps.timeoutMs ?? 8_000;
+
+/**
+ * Registers `reg` for `scope.caller` within its quotas; with an Idempotency-Key, concurrent and
+ * later requests of the same caller get the first instance back (one instance per key).
+ */
+export async function registerInstance(deps: RegistryDeps, reg: Registration, scope?: IdempotencyScope): Promise<LeaseGrant> {
   // Checked again here, so no caller of the use case can reach a routed service or a lease.
   const refused = serviceNameProblem(reg.service, deps.config);
   if (refused) throw new RegistryError('invalid_request', refused);
-  const now = deps.now?.() ?? Date.now();
+  const clock = deps.now ?? Date.now;
+  const now = clock();
+  const cfg = deps.config;
   const grpc = reg.check.type === 'grpc';
-  const ttlSeconds = grpc ? deps.config.probeTtlSeconds : reg.ttlSeconds;
+  const ttlSeconds = grpc ? cfg.probeTtlSeconds : reg.ttlSeconds;
   const id = newInstanceId(reg.service);
   const expiresAt = now + ttlSeconds * 1000;
-  let claimedKey: string | undefined;
-  if (idempotency) {
-    if (!IDEMPOTENCY_KEY_FORMAT.test(idempotency.key)) throw new RegistryError('invalid_request', 'Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
+  const caller = scope?.caller || 'anonymous';
+  const pendingMs = cfg.registrationPendingSeconds * 1000;
+  const calls = budget(deps);
+  let claim: { kvKey: string; record: IdempotencyRecord } | undefined;
+  if (scope?.key !== undefined) {
+    if (!IDEMPOTENCY_KEY_FORMAT.test(scope.key)) throw new RegistryError('invalid_request', 'Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
     const hash = requestHash(reg);
-    const kvKey = idempotencyKvKey(deps.signer.sign(idempotency.caller || 'anonymous', idempotency.key));
-    const record = { id, service: reg.service, requestHash: hash, expiresAt: now + deps.config.idempotencyTtlSeconds * 1000, createdAt: now };
+    const kvKey = idempotencyKvKey(deps.signer.sign(caller, scope.key));
+    const record: IdempotencyRecord = { id, service: reg.service, requestHash: hash, expiresAt: now + cfg.idempotencyTtlSeconds * 1000, createdAt: now, state: 'pending', pendingUntil: now + pendingMs };
     let existingTtl: number | undefined;
-    const claim = await claimIdempotencyKey(deps.consul, kvKey, record, async (r) => {
+    const stillExists = async (r: IdempotencyRecord) => {
       // An instance Consul already removed is not worth returning: register a new one.
-      const svc = await agentService(deps.consul, r.id, budget(deps));
+      const svc = await agentService(deps.consul, r.id, calls);
       existingTtl = svc ? Number(svc.meta[META.ttl] ?? ttlSeconds) : undefined;
       return svc !== undefined;
-    }, now, budget(deps));
-    if (!claim.claimed) {
-      if (claim.existing.requestHash !== hash) throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
-      return { id: claim.existing.id, leaseToken: deps.signer.sign(claim.existing.id, claim.existing.service), expiresAt: new Date(now + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
+    };
+    const result = await claimIdempotencyKey(deps.consul, kvKey, record, { stillExists, now: clock, waitMs: waitBudgetMs(deps), call: calls });
+    if (!result.claimed) {
+      if (result.existing.requestHash !== hash) throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+      // The same answer as the first request's: its id and its token (an HMAC of id and service).
+      return { id: result.existing.id, leaseToken: deps.signer.sign(result.existing.id, result.existing.service), expiresAt: new Date(clock() + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
     }
-    claimedKey = kvKey;
+    claim = { kvKey, record };
   }
+  const owner = ownerDigest(deps.signer.sign('api-key-owner', caller));
   try {
+    await reserveQuota(deps.consul, { owner, id, service: reg.service, limits: { total: cfg.maxInstancesPerApiKey, perService: cfg.maxInstancesPerServicePerApiKey }, reservationMs: pendingMs, budgetMs: waitBudgetMs(deps), now: clock, call: calls });
     await registerTtlService(deps.consul, {
       id,
       name: reg.service,
@@ -85,18 +101,24 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, id
         [META.registeredBy]: 'instance-registry',
         [META.check]: reg.check.type,
         [META.ttl]: String(ttlSeconds),
+        [OWNER_META]: owner,
         ...(grpc ? { [META.probeService]: reg.check.service ?? '' } : {}),
-        ...(claimedKey ? { [META.idempotency]: claimedKey.slice(-64) } : {}),
+        ...(claim ? { [META.idempotency]: claim.kvKey.slice(-64) } : {}),
       },
       ttl: `${ttlSeconds}s`,
-      deregisterCriticalServiceAfter: `${deps.config.deregisterAfterSeconds}s`,
+      deregisterCriticalServiceAfter: `${cfg.deregisterAfterSeconds}s`,
       // A gRPC-checked instance waits for the health-sync probe; a TTL one is alive now.
       initialStatus: grpc ? 'critical' : 'passing',
       notes: grpc ? 'health set by the health-sync gRPC probe' : 'renewed by PUT /instances/{id}/heartbeat',
-    }, budget(deps));
+    }, calls);
   } catch (err) {
-    if (claimedKey) await releaseIdempotencyKey(deps.consul, claimedKey, budget(deps)).catch(() => undefined);
+    if (claim) await releaseOwnClaim(deps.consul, claim.kvKey, id, calls).catch(() => undefined);
     throw err;
+  }
+  if (claim && !(await completeIdempotencyKey(deps.consul, claim.kvKey, claim.record, calls))) {
+    // Our claim outlived registrationPendingSeconds and another request took the key over: two instances for one key must not stay.
+    await deregisterService(deps.consul, id, calls).catch(() => undefined);
+    throw new RegistryError('idempotency_conflict', 'this registration took too long and another request with the same Idempotency-Key took over; retry');
   }
   return { id, leaseToken: deps.signer.sign(id, reg.service), expiresAt: new Date(expiresAt).toISOString() };
 }
@@ -123,6 +145,8 @@ export async function deleteInstance(deps: RegistryDeps, id: string, token: stri
   await deregisterService(deps.consul, id, budget(deps));
   const idem = svc.meta[META.idempotency];
   if (idem) await releaseIdempotencyKey(deps.consul, `${IDEMPOTENCY_PREFIX}${idem}`, budget(deps)).catch(() => undefined);
+  const owner = svc.meta[OWNER_META];
+  if (owner && /^[0-9a-f]{32}$/.test(owner)) await releaseQuota(deps.consul, owner, id, budget(deps)).catch(() => undefined);
 }
 
 /** Instances of `service` with their health, as the API lists them. */

@@ -33,6 +33,9 @@ export const REGISTRY_KEYS = {
   deregisterAfterSeconds: { schema: intKey(60, 86_400), default: 60, doc: 'Consul removes an instance this long after it turned critical (minimum 60)' },
   probeTtlSeconds: { schema: intKey(30, 86_400), default: 300, doc: 'TTL of gRPC-checked instances, refreshed by the health-sync probe' },
   idempotencyTtlSeconds: { schema: intKey(60, 604_800), default: 86_400, doc: 'How long an Idempotency-Key is remembered' },
+  registrationPendingSeconds: { schema: intKey(15, 900), default: 30, doc: 'How long a registration in progress holds its Idempotency-Key and its quota slot; keep it above the function timeout' },
+  maxInstancesPerApiKey: { schema: intKey(1, 100_000), default: 100, doc: 'Live (and in-flight) instances one API key may hold in all; more answer 429 QUOTA_EXCEEDED' },
+  maxInstancesPerServicePerApiKey: { schema: intKey(1, 100_000), default: 50, doc: 'Live (and in-flight) instances one API key may hold in one service; more answer 429 QUOTA_EXCEEDED' },
   ...runtimeKeys('instance-registry-lambda'),
 } as const satisfies KeySpecs;
 

@@ -101,6 +101,7 @@ describe('errorResponse for registry errors', () => {
     health_is_probed: { status: 409, code: 'HEALTH_IS_PROBED' },
     idempotency_key_reused: { status: 422, code: 'IDEMPOTENCY_KEY_REUSED' },
     idempotency_conflict: { status: 409, code: 'IDEMPOTENCY_CONFLICT', retryAfter: '1' },
+    quota_exceeded: { status: 429, code: 'QUOTA_EXCEEDED', retryAfter: '30' },
   };
   for (const [kind, want] of Object.entries(table) as [RegistryErrorKind, Expected][]) {
     it(`answers ${kind} with ${want.status} ${want.code}${want.retryAfter ? ' and Retry-After' : ''}, showing the message`, () => {

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   claimIdempotencyKey,
+  completeIdempotencyKey,
   IDEMPOTENCY_KEY_FORMAT,
   IDEMPOTENCY_PREFIX,
   idempotencyKvKey,
   releaseIdempotencyKey,
+  releaseOwnClaim,
   requestHash,
   type IdempotencyRecord,
 } from '../../../lib/registry/idempotency';
@@ -14,8 +16,10 @@ import { FakeConsul } from '../helpers/fake-consul';
 
 const NOW = 1_700_000_000_000;
 const KEY = idempotencyKvKey('digest-of-caller-and-key');
-const record = (id: string, extra: Partial<IdempotencyRecord> = {}): IdempotencyRecord => ({ id, service: 'ephemeral-job', requestHash: 'h1', expiresAt: NOW + 60_000, createdAt: NOW, ...extra });
+const record = (id: string, extra: Partial<IdempotencyRecord> = {}): IdempotencyRecord => ({ id, service: 'ephemeral-job', requestHash: 'h1', expiresAt: NOW + 60_000, createdAt: NOW, state: 'done', ...extra });
+const pending = (id: string, extra: Partial<IdempotencyRecord> = {}) => record(id, { state: 'pending', pendingUntil: NOW + 30_000, ...extra });
 const exists = async () => true;
+const opts = (stillExists: (r: IdempotencyRecord) => Promise<boolean> = exists, waitMs = 2_000) => ({ stillExists, now: () => NOW, waitMs });
 const stored = (consul: FakeConsul) => JSON.parse(consul.kv.get(KEY)?.value ?? 'null') as IdempotencyRecord | null;
 
 describe('idempotencyKvKey', () => {
@@ -51,37 +55,44 @@ describe('requestHash', () => {
 });
 
 describe('claimIdempotencyKey', () => {
-  it('claims a free key with a write that succeeds only if the key is still absent', async () => {
+  it('claims a free key with a pending record, written only if the key is still absent', async () => {
     const consul = new FakeConsul();
-    assert.deepEqual(await claimIdempotencyKey(consul, KEY, record('a-1'), exists, NOW), { claimed: true });
-    assert.deepEqual(stored(consul), record('a-1'));
+    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('a-1'), opts()), { claimed: true });
+    assert.deepEqual(stored(consul), pending('a-1'));
     assert.equal(consul.callsOf('consul.kv.set')[0]?.args.cas, 0);
   });
 
-  it('returns a live record whose instance still exists, without writing', async () => {
+  it('returns a done record whose instance still exists, without writing', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('first')));
     const asked: string[] = [];
-    const result = await claimIdempotencyKey(consul, KEY, record('second'), async (r) => (asked.push(r.id), true), NOW);
+    const result = await claimIdempotencyKey(consul, KEY, pending('second'), opts(async (r) => (asked.push(r.id), true)));
     assert.deepEqual(result, { claimed: false, existing: record('first') });
     assert.deepEqual(asked, ['first']);
     assert.equal(consul.callsOf('consul.kv.set').length, 0);
+  });
+
+  it('reads a record written before pending claims existed (no state) as done', async () => {
+    const consul = new FakeConsul();
+    const { state: _state, ...old } = record('first');
+    consul.putKv(KEY, JSON.stringify(old));
+    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('second'), opts()), { claimed: false, existing: record('first') });
   });
 
   it('replaces an expired record without asking about its instance', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('old', { expiresAt: NOW })));
     const index = consul.kv.get(KEY)?.modifyIndex;
-    const result = await claimIdempotencyKey(consul, KEY, record('new'), async () => assert.fail('an expired record needs no lookup'), NOW);
+    const result = await claimIdempotencyKey(consul, KEY, pending('new'), opts(async () => assert.fail('an expired record needs no lookup')));
     assert.deepEqual(result, { claimed: true });
     assert.equal(stored(consul)?.id, 'new');
     assert.equal(consul.callsOf('consul.kv.set')[0]?.args.cas, index, 'replaced only if unchanged since read');
   });
 
-  it('replaces a live record whose instance is gone', async () => {
+  it('replaces a done record whose instance is gone', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('gone')));
-    assert.deepEqual(await claimIdempotencyKey(consul, KEY, record('new'), async () => false, NOW), { claimed: true });
+    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('new'), opts(async () => false)), { claimed: true });
     assert.equal(stored(consul)?.id, 'new');
   });
 
@@ -89,43 +100,109 @@ describe('claimIdempotencyKey', () => {
     const consul = new FakeConsul();
     for (const junk of ['not json', '{"id":1}', '[]']) {
       consul.putKv(KEY, junk);
-      assert.deepEqual(await claimIdempotencyKey(consul, KEY, record('new'), exists, NOW), { claimed: true }, junk);
+      assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('new'), opts()), { claimed: true }, junk);
     }
   });
 
-  it('returns the winner of a concurrent claim that wrote between the read and the write', async () => {
+  it('never overwrites a pending claim of the same request: waits on the key, then answers with the finished record (issue 17)', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('winner')));
+    let waits = 0;
+    consul.onCall = (call) => {
+      // The winner finishes its registration while the loser is waiting on the key.
+      if (call.operation === 'consul.kv.get' && call.options.blocking === true && ++waits === 2) consul.putKv(KEY, JSON.stringify(record('winner')));
+    };
+    const result = await claimIdempotencyKey(consul, KEY, pending('loser'), opts(async (r) => r.id === 'winner'));
+    assert.deepEqual(result, { claimed: false, existing: record('winner') });
+    assert.equal(consul.callsOf('consul.kv.set').length, 0, 'the pending claim was never overwritten');
+    assert.ok(consul.callsOf('consul.kv.get').some((c) => c.args.index !== undefined && /ms$/.test(String(c.args.wait))), 'a blocking query on the key');
+  });
+
+  it('gives up waiting on a pending claim after waitMs with idempotency_conflict, writing nothing', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('slow')));
+    const started = Date.now();
+    await assert.rejects(claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 300)), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict' && /retry/.test(err.message));
+    assert.ok(Date.now() - started < 2_000);
+    assert.equal(consul.callsOf('consul.kv.set').length, 0);
+    assert.equal(stored(consul)?.id, 'slow');
+  });
+
+  it('returns at once a pending claim that came with a different request (the caller answers 422)', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('other', { requestHash: 'h2' })));
+    const result = await claimIdempotencyKey(consul, KEY, pending('mine'), opts());
+    assert.equal(result.claimed, false);
+    assert.equal(!result.claimed && result.existing.requestHash, 'h2');
+  });
+
+  it('completes a stale pending claim whose instance was registered after all, instead of registering another', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('crashed', { pendingUntil: NOW - 1 })));
+    const result = await claimIdempotencyKey(consul, KEY, pending('mine'), opts(async (r) => r.id === 'crashed'));
+    assert.deepEqual(result, { claimed: false, existing: record('crashed') });
+    assert.deepEqual(stored(consul), record('crashed'));
+  });
+
+  it('takes over a stale pending claim whose instance never appeared', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('crashed', { pendingUntil: NOW - 1 })));
+    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('mine'), opts(async () => false)), { claimed: true });
+    assert.equal(stored(consul)?.id, 'mine');
+  });
+
+  it('after losing the write to a concurrent claim of the same request, waits for it instead of overwriting', async () => {
     const consul = new FakeConsul();
     let raced = false;
     consul.onCall = (call) => {
       if (call.operation === 'consul.kv.set' && !raced) {
         raced = true;
-        consul.putKv(KEY, JSON.stringify(record('winner')));
+        consul.putKv(KEY, JSON.stringify(pending('winner')));
       }
+      if (call.operation === 'consul.kv.get' && call.options.blocking === true) consul.putKv(KEY, JSON.stringify(record('winner')));
     };
-    const result = await claimIdempotencyKey(consul, KEY, record('loser'), exists, NOW);
+    const result = await claimIdempotencyKey(consul, KEY, pending('loser'), opts());
     assert.deepEqual(result, { claimed: false, existing: record('winner') });
-    assert.equal(stored(consul)?.id, 'winner');
+    assert.equal(consul.callsOf('consul.kv.set').length, 1);
   });
 
-  it('claims on a later attempt after losing a race to a record it may replace', async () => {
-    const consul = new FakeConsul();
-    let races = 2;
-    consul.onCall = (call) => {
-      if (call.operation === 'consul.kv.set' && races-- > 0) consul.putKv(KEY, JSON.stringify(record('expired', { expiresAt: NOW - 1 })));
-    };
-    assert.deepEqual(await claimIdempotencyKey(consul, KEY, record('mine'), exists, NOW), { claimed: true });
-    assert.equal(consul.callsOf('consul.kv.set').length, 3);
-    assert.equal(stored(consul)?.id, 'mine');
-  });
-
-  it('gives up with idempotency_conflict after losing the race three times', async () => {
+  it('gives up with idempotency_conflict when every write keeps losing for the whole wait', async () => {
     const consul = new FakeConsul();
     consul.onCall = (call) => {
       if (call.operation === 'consul.kv.set') consul.putKv(KEY, 'changed under us');
     };
-    await assert.rejects(claimIdempotencyKey(consul, KEY, record('mine'), exists, NOW), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict' && /retry/.test(err.message));
-    assert.equal(consul.callsOf('consul.kv.set').length, 3);
-    assert.equal(consul.callsOf('consul.kv.get').length, 3);
+    await assert.rejects(claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 200)), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict');
+    assert.ok(consul.callsOf('consul.kv.set').length >= 1);
+  });
+});
+
+describe('completeIdempotencyKey', () => {
+  it('marks our pending claim done with a check-and-set', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('mine')));
+    const index = consul.kv.get(KEY)?.modifyIndex;
+    assert.equal(await completeIdempotencyKey(consul, KEY, pending('mine')), true);
+    assert.deepEqual(stored(consul), record('mine'));
+    assert.equal(consul.callsOf('consul.kv.set')[0]?.args.cas, index);
+  });
+
+  it('says false when another request took the key over', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('theirs')));
+    assert.equal(await completeIdempotencyKey(consul, KEY, pending('mine')), false);
+    assert.equal(stored(consul)?.id, 'theirs');
+  });
+});
+
+describe('releaseOwnClaim', () => {
+  it('deletes our pending claim, and leaves anyone else\'s', async () => {
+    const consul = new FakeConsul();
+    consul.putKv(KEY, JSON.stringify(pending('theirs')));
+    await releaseOwnClaim(consul, KEY, 'mine');
+    assert.equal(stored(consul)?.id, 'theirs');
+    consul.putKv(KEY, JSON.stringify(pending('mine')));
+    await releaseOwnClaim(consul, KEY, 'mine');
+    assert.equal(consul.kv.has(KEY), false);
   });
 });
 

@@ -40,7 +40,9 @@ describe('registerInstance', () => {
       { service: svc?.service, address: svc?.address, port: svc?.port, tags: svc?.tags, status: svc?.status },
       { service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: ['blue'], status: 'passing' },
     );
-    assert.deepEqual(svc?.meta, { owner: 'team-a', 'lease-registered-by': 'instance-registry', 'lease-check': 'ttl', 'lease-ttl-seconds': '45' });
+    const { 'lease-owner': owner, ...meta } = svc?.meta ?? {};
+    assert.deepEqual(meta, { owner: 'team-a', 'lease-registered-by': 'instance-registry', 'lease-check': 'ttl', 'lease-ttl-seconds': '45' });
+    assert.match(String(owner), /^[0-9a-f]{32}$/, 'a digest of the API key id, which quotas count by');
     assert.deepEqual({ ttl: svc?.check?.ttl, after: svc?.check?.deregistercriticalserviceafter }, { ttl: '45s', after: '60s' });
     assert.match(String(svc?.check?.notes), /heartbeat/);
   });
