@@ -3,7 +3,8 @@
  *
  * The kernel's "port 0" picks a free port at random; once we close it, the next pick may be the
  * same port, and a Consul agent given one port for two roles fails ("Serf Advertise WAN address …
- * already configured"). So every port handed out is remembered:
+ * already configured"). Serf also listens on UDP, so a port is picked only when UDP is free too.
+ * Every port handed out is remembered:
  * - in this process, for as long as it runs (a Set: no port is ever handed out twice);
  * - across processes of this project on this machine (a test run beside `npm run bench` or the
  *   chaos run), by a reservation file per port in the OS temp dir, created exclusively and holding
@@ -12,12 +13,13 @@
  * pick and its consumer's own bind.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Asks the OS for a port that is free right now (listen on 0, then close). */
-export function osFreePort(): Promise<number> {
+/** A TCP port the OS says is free right now (listen on 0, then close). */
+function osFreeTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -26,6 +28,27 @@ export function osFreePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** Whether `port` on 127.0.0.1 is free for UDP too (Serf's gossip ports take TCP and UDP). */
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createSocket('udp4');
+    sock.once('error', () => {
+      sock.close();
+      resolve(false);
+    });
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+  });
+}
+
+/** Asks the OS for a port that is free right now for TCP and UDP (a Consul agent uses some ports for both). */
+export async function osFreePort(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await osFreeTcpPort();
+    if (await udpFree(port)) return port;
+  }
+  throw new Error('no port free for both TCP and UDP after 20 picks');
 }
 
 /** Where and how ports are picked; tests give their own. */

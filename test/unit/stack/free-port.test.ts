@@ -3,11 +3,12 @@
 // closed; these tests make it repeat on purpose.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createPortAllocator, freePort, PORT_RESERVATION_DIR } from '../../../scripts/stack/free-port';
+import { createPortAllocator, freePort, osFreePort, PORT_RESERVATION_DIR } from '../../../scripts/stack/free-port';
 import { freePort as harnessFreePort } from '../../../scripts/stack/processes';
 
 const dirs: string[] = [];
@@ -86,5 +87,24 @@ describe('freePort (the OS, the shared reservation folder)', () => {
     assert.equal(theirs.length, 100);
     assert.deepEqual(theirs.filter((p) => mine.has(p)), []);
     assert.deepEqual(theirs.filter((p) => existsSync(join(PORT_RESERVATION_DIR, String(p))) && readFileSync(join(PORT_RESERVATION_DIR, String(p)), 'utf8') !== String(process.pid)), [], 'the child released its reservations on exit');
+  });
+});
+
+describe('osFreePort', () => {
+  it('skips a port whose UDP side is taken (Serf gossips over TCP and UDP on one port)', async () => {
+    // Hold UDP on many ports; none of them may come back while held.
+    const held = await Promise.all(
+      Array.from({ length: 50 }, () => new Promise<{ port: number; close: () => void }>((resolve) => {
+        const s = createSocket('udp4');
+        s.bind(0, '127.0.0.1', () => resolve({ port: s.address().port, close: () => s.close() }));
+      })),
+    );
+    try {
+      const taken = new Set(held.map((h) => h.port));
+      const picks = await Promise.all(Array.from({ length: 50 }, () => osFreePort()));
+      assert.deepEqual(picks.filter((p) => taken.has(p)), []);
+    } finally {
+      for (const h of held) h.close();
+    }
   });
 });
