@@ -13,6 +13,7 @@ export const HEALTH_SYNC_KEYS = {
   successesBeforePassing: { schema: intKey(1, 20), default: 2, doc: 'Consecutive good probes before an instance turns passing' },
   probeTimeoutMs: { schema: intKey(100, 30_000), default: 1_000, doc: 'Deadline of one grpc.health.v1 Check call' },
   probeConcurrency: { schema: intKey(1, 256), default: 16, doc: 'Probes in flight at once' },
+  mirrorProbeWaitMs: { schema: intKey(0, 60_000), default: 10_000, doc: 'Longest the Cloud Map step waits for this run\'s probes of the instances it mirrors (probed first); past it, it mirrors the status Consul has, while the other probes go on' },
   cloudMapEnabled: { schema: boolKey(), default: true, doc: 'Mirror into Cloud Map (false: probe only)' },
   cloudMapNamespaceId: { schema: z.string().trim().regex(/^[A-Za-z0-9-]{0,64}$/, 'must be a Cloud Map namespace id'), default: '', doc: 'HTTP namespace id to mirror into' },
   cloudMapRegion: { schema: z.string().trim().regex(/^[a-z0-9-]{0,32}$/, 'must be an AWS region'), default: '', doc: "Region of the namespace (empty: the function's own)" },

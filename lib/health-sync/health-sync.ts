@@ -23,7 +23,7 @@ import { forEachBounded, mapBounded } from '../util/bounded';
 import { desiredServices } from './desired-state';
 import { probeGrpcHealth, type ProbeResult } from './grpc-health-probe';
 import type { HealthSyncConfig } from './health-sync-config';
-import { nextProbeState, parseProbeState, type ProbeState } from './probe-state';
+import { INITIAL_PROBE_STATE, nextProbeState, parseProbeState, type ProbeState } from './probe-state';
 import { EXTERNAL_SOURCE, planReverse, type ReversePlan } from './reverse-plan';
 
 /** K/V layout of the job: its lock and the anti-flap counters. */
@@ -84,27 +84,20 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   try {
     const names = [...new Set([...cfg.services, ...cfg.probeServices])];
     const health = new Map(await mapBounded(names, 8, async (n) => [n, await serviceHealth(deps.consul, n)] as const));
-    report.probes = await probeAndRecord(deps, health, opts.dryRun);
-    const left = deps.deadline === undefined ? Infinity : deps.deadline - Date.now();
     const cloudMap = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? deps.cloudMap : undefined;
-    if (cloudMap && left < MIRROR_MIN_MS) {
-      // Better to skip the mirror this time than to be killed mid-apply holding the lock.
-      report.cutShort = `skipped the Cloud Map step: ${Math.max(0, Math.round(left))} ms left`;
-      deps.log.warn('health-sync ran short of time', { reason: report.cutShort });
-    } else if (cloudMap) {
-      // This run's probe verdicts override what Consul said before the probes.
-      const verdict = new Map(report.probes.map((p) => [p.id, p.status]));
-      const mirrored = new Map(
-        [...health].filter(([n]) => cfg.services.includes(n)).map(([n, entries]) => [n, entries.map((e) => ({ ...e, status: verdict.get(e.instance.id) ?? e.status }))]),
-      );
-      const desired = desiredServices(mirrored);
-      report.notMirrored = desired.skipped;
-      const actual = await readCloudMapState(cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
-      report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
-      report.cloudMap = await applyPlan(cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun: opts.dryRun, log: deps.log });
-      report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
-      const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
-      report.reverse = await reverseSync(deps, foreign, opts.dryRun);
+    // Probing and mirroring are split: the mirror waits only for the probes of the instances it
+    // mirrors (probed first), at most mirrorProbeWaitMs, and the other probes (any number of
+    // registry-made instances, dead or hung ones included) go on beside it. So no amount of
+    // probing can delay or skip the mirror of the real instances.
+    const probing = await startProbing(deps, health, opts.dryRun);
+    try {
+      if (cloudMap) {
+        await firstOf(probing.mirroredDone, cfg.mirrorProbeWaitMs);
+        await mirror(deps, cloudMap, health, probing.verdicts, report, opts.dryRun);
+      }
+    } finally {
+      // The lock is held until every probe started under it has written its result.
+      report.probes = await probing.all;
     }
   } finally {
     await lock?.release();
@@ -115,42 +108,105 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   return report;
 }
 
-async function probeAndRecord(deps: HealthSyncDeps, health: Map<string, readonly InstanceHealth[]>, dryRun: boolean): Promise<ProbeReport[]> {
+async function mirror(deps: HealthSyncDeps, cloudMap: ServiceDiscoveryClient, health: Map<string, readonly InstanceHealth[]>, verdicts: ReadonlyMap<string, ProbeState['status']>, report: HealthSyncReport, dryRun: boolean): Promise<void> {
+  const cfg = deps.config;
+  const left = deps.deadline === undefined ? Infinity : deps.deadline - Date.now();
+  if (left < MIRROR_MIN_MS) {
+    // Better to skip the mirror this time than to be killed mid-apply holding the lock.
+    report.cutShort = `skipped the Cloud Map step: ${Math.max(0, Math.round(left))} ms left`;
+    deps.log.warn('health-sync ran short of time', { reason: report.cutShort });
+    return;
+  }
+  // This run's probe verdicts, where they are in, override what Consul said before the probes.
+  const verdict = new Map(verdicts);
+  const mirrored = new Map(
+    [...health].filter(([n]) => cfg.services.includes(n)).map(([n, entries]) => [n, entries.map((e) => ({ ...e, status: verdict.get(e.instance.id) ?? e.status }))]),
+  );
+  const desired = desiredServices(mirrored);
+  report.notMirrored = desired.skipped;
+  const actual = await readCloudMapState(cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
+  report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
+  report.cloudMap = await applyPlan(cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun, log: deps.log });
+  report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
+  const foreign = actual.services.filter((s) => !isOwnedBy(s.description, cfg.ownerMarker));
+  report.reverse = await reverseSync(deps, foreign, dryRun);
+}
+
+/** Probing under way: verdicts so far, when the mirrored instances' probes are done, and the whole run's reports. */
+interface Probing {
+  verdicts: ReadonlyMap<string, ProbeState['status']>;
+  mirroredDone: Promise<void>;
+  all: Promise<ProbeReport[]>;
+}
+
+async function startProbing(deps: HealthSyncDeps, health: Map<string, readonly InstanceHealth[]>, dryRun: boolean): Promise<Probing> {
   const cfg = deps.config;
   // Instances of the configured services, plus every instance the registry created with a
   // gRPC check, whatever its service: those live on the agent, tagged by meta.
   const configured = [...health].filter(([service]) => cfg.probeServices.includes(service)).flatMap(([, entries]) => entries.map((e) => e.instance));
   const registered = await agentServices(deps.consul, GRPC_PROBED_FILTER);
-  const targets = [...new Map([...configured, ...registered].map((i) => [i.id, { service: i.service, instance: i }])).values()];
   const stored = await kvGetRecursive(deps.consul, PROBE_STATE_PREFIX);
-  const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), p.value]));
+  const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), parseProbeState(p.value)]));
+  const all = [...new Map([...configured, ...registered].map((i) => [i.id, { service: i.service, instance: i }])).values()];
+  // The mirrored instances first; then the ones probed longest ago (never probed: first), so a run
+  // that cannot probe everything does not leave the same instances out every time.
+  const mirrored = all.filter((t) => cfg.services.includes(t.service));
+  const others = all.filter((t) => !cfg.services.includes(t.service)).sort((a, b) => (states.get(a.instance.id)?.probedAt ?? 0) - (states.get(b.instance.id)?.probedAt ?? 0));
+  const targets = [...mirrored, ...others];
+  const verdicts = new Map<string, ProbeState['status']>();
+  let mirroredLeft = mirrored.length;
+  let mirroredSettled!: () => void;
+  const mirroredDone = new Promise<void>((resolve) => (mirroredSettled = resolve));
+  if (mirroredLeft === 0) mirroredSettled();
   const probe = deps.probe ?? probeGrpcHealth;
-  const reports = await mapBounded(targets, cfg.probeConcurrency, async ({ service, instance }) => {
+  const probeOne = async ({ service, instance }: (typeof targets)[number]): Promise<ProbeReport | undefined> => {
     if (deps.deadline !== undefined && Date.now() + cfg.probeTimeoutMs > deps.deadline) return undefined; // no time to probe it
     const result = await probe(instance.address, instance.port, instance.meta[REGISTRATION_META.probeService] ?? '', cfg.probeTimeoutMs);
-    const prev = parseProbeState(states.get(instance.id));
-    const next = nextProbeState(prev, result.ok, cfg);
+    const prev = states.get(instance.id) ?? INITIAL_PROBE_STATE;
+    const next = { ...nextProbeState(prev, result.ok, cfg), probedAt: Date.now() };
+    verdicts.set(instance.id, next.status);
     const changed = next.status !== prev.status;
     if (!dryRun) {
       try {
         // Every run re-asserts the check (its TTL outlives a few missed runs, then it fails safe).
         const note = `${result.output} (${next.status}; ${next.consecutiveFailures} failures / ${next.consecutiveSuccesses} successes in a row)`;
         await updateTtlCheck(deps.consul, serviceCheckId(instance.id), next.status === 'passing' ? 'pass' : 'fail', note);
-        if (JSON.stringify(next) !== JSON.stringify(prev)) await kvPut(deps.consul, `${PROBE_STATE_PREFIX}${instance.id}`, JSON.stringify(next));
+        await kvPut(deps.consul, `${PROBE_STATE_PREFIX}${instance.id}`, JSON.stringify(next));
       } catch (err) {
         deps.log.warn('could not record a probe result', { probedService: service, id: instance.id, error: errorSummary(err) });
       }
     }
     return { service, id: instance.id, ok: result.ok, output: result.output, status: next.status, changed };
-  });
-  const done = reports.filter((r): r is ProbeReport => r !== undefined);
-  if (done.length < targets.length) deps.log.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
-  if (!dryRun) {
-    // Counters of instances that left Consul are dropped, so nothing keeps probing them.
-    const live = new Set(targets.map((t) => t.instance.id));
-    for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
-  }
-  return done;
+  };
+  const run = async (): Promise<ProbeReport[]> => {
+    try {
+      const reports = await mapBounded(targets, cfg.probeConcurrency, async (t) => {
+        try {
+          return await probeOne(t);
+        } finally {
+          if (cfg.services.includes(t.service) && --mirroredLeft === 0) mirroredSettled();
+        }
+      });
+      const done = reports.filter((r): r is ProbeReport => r !== undefined);
+      if (done.length < targets.length) deps.log.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
+      if (!dryRun) {
+        // Counters of instances that left Consul are dropped, so nothing keeps probing them.
+        const live = new Set(targets.map((t) => t.instance.id));
+        for (const id of states.keys()) if (!live.has(id)) await kvDelete(deps.consul, `${PROBE_STATE_PREFIX}${id}`).catch(() => undefined);
+      }
+      return done;
+    } finally {
+      mirroredSettled(); // whatever happened, the mirror does not wait on probes that will not come
+    }
+  };
+  return { verdicts, mirroredDone, all: run() };
+}
+
+/** Resolves when `p` settles or `ms` passes, whichever comes first (never rejects). */
+async function firstOf(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<(ReversePlan & { errors: string[] }) | undefined> {

@@ -9,6 +9,8 @@ export interface ProbeState {
   status: 'passing' | 'critical';
   consecutiveFailures: number;
   consecutiveSuccesses: number;
+  /** Epoch ms of the last probe: a run that cannot probe everything starts with the longest unprobed. */
+  probedAt?: number;
 }
 
 /** Thresholds from config. */
@@ -36,7 +38,7 @@ export function parseProbeState(text: string | undefined): ProbeState {
   try {
     const v = JSON.parse(text) as Partial<ProbeState>;
     if ((v.status === 'passing' || v.status === 'critical') && Number.isInteger(v.consecutiveFailures) && Number.isInteger(v.consecutiveSuccesses)) {
-      return { status: v.status, consecutiveFailures: v.consecutiveFailures ?? 0, consecutiveSuccesses: v.consecutiveSuccesses ?? 0 };
+      return { status: v.status, consecutiveFailures: v.consecutiveFailures ?? 0, consecutiveSuccesses: v.consecutiveSuccesses ?? 0, ...(typeof v.probedAt === 'number' ? { probedAt: v.probedAt } : {}) };
     }
   } catch {
     // fall through

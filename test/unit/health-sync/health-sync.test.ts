@@ -90,12 +90,12 @@ describe('runHealthSync probes', () => {
     assert.deepEqual(probe.calls, [{ address: '10.0.0.5', port: 9000, service: 'helloworld.Greeter', timeoutMs: 800 }]);
     assert.equal(consul.services.get('job-1')?.status, 'critical', 'one good probe is not enough');
     assert.match(consul.services.get('job-1')?.output ?? '', /SERVING \(critical; 0 failures \/ 1 successes in a row\)/);
-    assert.deepEqual(stateOf(consul, 'job-1'), { status: 'critical', consecutiveFailures: 0, consecutiveSuccesses: 1 });
+    assert.deepEqual(stateOf(consul, 'job-1'), { status: 'critical', consecutiveFailures: 0, consecutiveSuccesses: 1, probedAt: NOW });
 
     const second = await runHealthSync(deps, { dryRun: false });
     assert.deepEqual(second.probes.map((p) => [p.status, p.changed]), [['passing', true]]);
     assert.equal(consul.services.get('job-1')?.status, 'passing');
-    assert.deepEqual(stateOf(consul, 'job-1'), { status: 'passing', consecutiveFailures: 0, consecutiveSuccesses: 2 });
+    assert.deepEqual(stateOf(consul, 'job-1'), { status: 'passing', consecutiveFailures: 0, consecutiveSuccesses: 2, probedAt: NOW });
   });
 
   it('moves a passing instance to critical only after failuresBeforeCritical failed probes in a row', async (t) => {
@@ -112,7 +112,7 @@ describe('runHealthSync probes', () => {
     assert.deepEqual(statuses, ['passing', 'passing', 'passing', 'passing', 'passing', 'critical'], 'a success in between starts the count over');
   });
 
-  it('writes the counters only when they changed', async (t) => {
+  it('writes the counters and the probe time after every probe', async (t) => {
     const { consul, deps } = setup(t);
     consul.addService({ id: 'job-1', service: 'ephemeral-job', meta: PROBED_META });
     consul.putKv(`${PROBE_STATE_PREFIX}job-1`, JSON.stringify({ status: 'passing', consecutiveFailures: 0, consecutiveSuccesses: 20 }));
@@ -298,5 +298,76 @@ describe('runHealthSync Cloud Map mirror', () => {
     const noNamespace = { ...deps, config: { ...deps.config, cloudMapNamespaceId: '' }, cloudMap: client };
     assert.equal((await runHealthSync(noNamespace, { dryRun: false })).cloudMap, undefined);
     assert.equal(cm.calls().length, 0);
+  });
+});
+
+describe('runHealthSync under abuse (issue 17): probing never delays the mirror', () => {
+  const mirror = { services: 'greeter', cloudMapEnabled: 'true', cloudMapNamespaceId: 'ns-1' };
+
+  /** A probe that takes `ms` for addresses matching `slow` (a hung instance up to its deadline), answering SERVING otherwise at once. */
+  function slowProbe(slow: RegExp, ms: number) {
+    const calls: string[] = [];
+    let settled = 0;
+    const probe = async (address: string): Promise<ProbeResult> => {
+      calls.push(address);
+      if (slow.test(address)) await new Promise((r) => setTimeout(r, ms));
+      settled++;
+      return slow.test(address) ? { ok: false, output: 'grpc.health.v1 Check failed: DEADLINE_EXCEEDED' } : { ok: true, output: 'grpc.health.v1 Check: SERVING' };
+    };
+    return { probe, calls, settled: () => settled };
+  }
+
+  function cloudMapAccepts(onRegister: () => void) {
+    cm.on(ListServicesCommand).resolves({ Services: [] });
+    cm.on(CreateServiceCommand).resolves({ Service: { Id: 'srv-greeter' } });
+    cm.on(RegisterInstanceCommand).callsFake(() => (onRegister(), {}));
+    cm.on(UpdateInstanceCustomHealthStatusCommand).resolves({});
+  }
+
+  it('mirrors the real instances while the probes of hung registry-made instances are still running', async (t) => {
+    const p = slowProbe(/^10\.66\./, 100);
+    const { consul, deps } = setup(t, { ...mirror, probeConcurrency: '2' }, p);
+    consul.addService({ id: 'g1', service: 'greeter', address: '10.0.0.1', port: 50051, status: 'passing' });
+    for (let i = 0; i < 30; i++) consul.addService({ id: `hole-${i}`, service: 'ephemeral-abuse', address: `10.66.0.${i}`, meta: PROBED_META });
+    let settledAtMirror = -1;
+    cloudMapAccepts(() => (settledAtMirror = p.settled()));
+    const report = await runHealthSync({ ...deps, cloudMap: client }, { dryRun: false });
+    assert.equal(report.cutShort, undefined);
+    assert.equal(report.cloudMap?.registered, 1);
+    assert.ok(settledAtMirror >= 0 && settledAtMirror < 30, `the mirror ran after ${settledAtMirror} of 30 probes, not after all of them`);
+    assert.equal(report.probes.length, 30, 'the run still probed every instance before it ended');
+    assert.equal(consul.sessions.size, 0, 'and released the lock after the last probe');
+  });
+
+  it('probes the mirrored instances first, and waits for them at most mirrorProbeWaitMs', async (t) => {
+    const p = slowProbe(/^10\.0\.0\.2$/, 400);
+    const { consul, deps } = setup(t, { ...mirror, probeServices: 'greeter', probeConcurrency: '1', mirrorProbeWaitMs: '100' }, p);
+    for (let i = 0; i < 3; i++) consul.addService({ id: `job-${i}`, service: 'ephemeral-job', address: `10.7.0.${i}`, meta: PROBED_META });
+    consul.addService({ id: 'g1', service: 'greeter', address: '10.0.0.1', port: 50051, status: 'critical' });
+    consul.addService({ id: 'g2', service: 'greeter', address: '10.0.0.2', port: 50051, status: 'passing' });
+    consul.putKv(`${PROBE_STATE_PREFIX}g1`, JSON.stringify({ status: 'critical', consecutiveFailures: 0, consecutiveSuccesses: 1 }));
+    let health: Record<string, string | undefined> = {};
+    cloudMapAccepts(() => undefined);
+    cm.on(RegisterInstanceCommand).callsFake((input: { InstanceId?: string; Attributes?: Record<string, string> }) => {
+      health = { ...health, [input.InstanceId ?? '']: input.Attributes?.AWS_INIT_HEALTH_STATUS };
+      return {};
+    });
+    const report = await runHealthSync({ ...deps, cloudMap: client }, { dryRun: false });
+    assert.deepEqual(p.calls.slice(0, 2).sort(), ['10.0.0.1', '10.0.0.2'], 'the mirrored instances are probed first');
+    // g1's verdict (second success: passing) was in; g2's probe hung past the wait, so Consul's status is mirrored.
+    assert.deepEqual(health, { g1: 'HEALTHY', g2: 'HEALTHY' });
+    assert.equal(report.probes.length, 5);
+  });
+
+  it('probes first the instances never probed, then those probed longest ago', async (t) => {
+    const p = slowProbe(/^$/, 0);
+    const { consul, deps } = setup(t, { probeConcurrency: '1' }, p);
+    const at = (id: string, probedAt: number) => consul.putKv(`${PROBE_STATE_PREFIX}${id}`, JSON.stringify({ status: 'critical', consecutiveFailures: 1, consecutiveSuccesses: 0, probedAt }));
+    for (const [i, id] of ['recent', 'old', 'never', 'older'].entries()) consul.addService({ id, service: 'ephemeral-job', address: `10.8.0.${i}`, meta: PROBED_META });
+    at('recent', NOW - 1_000);
+    at('old', NOW - 60_000);
+    at('older', NOW - 120_000);
+    await runHealthSync(deps, { dryRun: false });
+    assert.deepEqual(p.calls, ['10.8.0.2', '10.8.0.3', '10.8.0.1', '10.8.0.0']);
   });
 });
