@@ -306,10 +306,10 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
 
   /** A probe that takes `ms` for addresses matching `slow` (a hung instance up to its deadline), answering SERVING otherwise at once. */
   function slowProbe(slow: RegExp, ms: number) {
-    const calls: string[] = [];
+    const calls: ProbeCall[] = [];
     let settled = 0;
-    const probe = async (address: string): Promise<ProbeResult> => {
-      calls.push(address);
+    const probe = async (address: string, port: number, service: string, timeoutMs: number): Promise<ProbeResult> => {
+      calls.push({ address, port, service, timeoutMs });
       if (slow.test(address)) await new Promise((r) => setTimeout(r, ms));
       settled++;
       return slow.test(address) ? { ok: false, output: 'grpc.health.v1 Check failed: DEADLINE_EXCEEDED' } : { ok: true, output: 'grpc.health.v1 Check: SERVING' };
@@ -353,7 +353,7 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
       return {};
     });
     const report = await runHealthSync({ ...deps, cloudMap: client }, { dryRun: false });
-    assert.deepEqual(p.calls.slice(0, 2).sort(), ['10.0.0.1', '10.0.0.2'], 'the mirrored instances are probed first');
+    assert.deepEqual(p.calls.slice(0, 2).map((c) => c.address).sort(), ['10.0.0.1', '10.0.0.2'], 'the mirrored instances are probed first');
     // g1's verdict (second success: passing) was in; g2's probe hung past the wait, so Consul's status is mirrored.
     assert.deepEqual(health, { g1: 'HEALTHY', g2: 'HEALTHY' });
     assert.equal(report.probes.length, 5);
@@ -368,6 +368,6 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
     at('old', NOW - 60_000);
     at('older', NOW - 120_000);
     await runHealthSync(deps, { dryRun: false });
-    assert.deepEqual(p.calls, ['10.8.0.2', '10.8.0.3', '10.8.0.1', '10.8.0.0']);
+    assert.deepEqual(p.calls.map((c) => c.address), ['10.8.0.2', '10.8.0.3', '10.8.0.1', '10.8.0.0']);
   });
 });
