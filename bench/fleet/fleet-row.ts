@@ -6,6 +6,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { agentServices, deregisterService } from '../../lib/consul/agent';
+import { createConsulApi } from '../../lib/consul/consul-api';
+import { kvDelete } from '../../lib/consul/kv';
+import { destroySession } from '../../lib/consul/session';
 import type { ClusterNode, ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { stats } from '../measure';
 import { counterDelta, cpuSeconds, readCounters, rssMb, sumCounters } from './consul-load';
@@ -156,12 +160,40 @@ async function propagate(stack: RowStack, workers: Worker[], change: number, pre
   return seen;
 }
 
+/**
+ * Removes what a row's environments left behind (leases whose release did not get through on a
+ * saturated machine), then waits for the servers' Raft applies to settle, so the next row's window
+ * does not count the previous row's expiries.
+ */
+async function clearLeases(stack: RowStack): Promise<void> {
+  const token = stack.cluster.managementToken;
+  for (const node of stack.cluster.clients) {
+    const api = createConsulApi({ address: node.address, token, timeoutMs: 10_000 });
+    try {
+      for (const svc of await agentServices(api, 'Service == "greeter-gateway-lambda"')) await deregisterService(api, svc.id).catch(() => undefined);
+      const sessions = (await api.request('consul.session.list', {}, { method: 'GET', path: '/session/list' })) as Array<{ ID?: string; Name?: string }> | undefined;
+      for (const s of sessions ?? []) if (s.ID && s.Name?.startsWith('lease ')) await destroySession(api, s.ID).catch(() => undefined);
+      await kvDelete(api, `${LEASE_CONFIG.session.leasePrefix}/`, { recurse: true });
+    } finally {
+      api.destroy();
+    }
+  }
+  // Settled: under one Raft apply per second, for at most 30 s.
+  const leaderCounters = () => Promise.all(stack.cluster.servers.map((n) => readCounters(n.address, token)));
+  for (let until = Date.now() + 30_000; Date.now() < until; ) {
+    const a = sumCounters(await leaderCounters());
+    await sleep(2_000);
+    const b = sumCounters(await leaderCounters());
+    if (b.raftApply - a.raftApply < 2) return;
+  }
+}
+
 /** Runs one row; a string (why) when the source could not be built in the workers. */
 export async function runRow(stack: RowStack, environments: number, lease: LeaseChoice): Promise<FleetRow | string> {
   const processes = environments <= 100 ? 2 : 4;
   // Cold starts arrive at Lambda's scaling rate for one function (1,000 new environments per 10 s), not all at once.
   // Thousands of environments invoked every second would measure this machine's CPU, not Consul.
-  const invokeEveryMs = environments > 1_000 ? 5_000 : 1_000;
+  const invokeEveryMs = environments > 1_000 ? 10_000 : 1_000;
   const env = { ...process.env, CONSUL_HTTP_ADDR: stack.agent.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: `${PREFIX}${lease}/`, POWERTOOLS_LOG_LEVEL: 'ERROR', ...stack.source.workerEnv(environments) };
   const refresh = stack.source.refreshSeconds(environments);
   const label = `${stack.source.name}/${lease} N=${environments}`;
@@ -259,5 +291,6 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
     clearInterval(sampler);
     // Workers exit by themselves after 'stop'; any still running (a failed row) is killed.
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+    await clearLeases(stack).catch((err: unknown) => console.error(`[fleet] ${label}: clearing leases failed: ${String(err)}`));
   }
 }
