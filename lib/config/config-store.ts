@@ -35,7 +35,8 @@ export interface ConfigStoreTiming {
   /**
    * The part of that budget spent while every Consul address refuses the connection (no answer at
    * all): an agent that is down stays down longer than a cold start can wait, and a gateway with a
-   * discovery fallback must answer within ~1 s with all of Consul dead.
+   * discovery fallback must answer within ~1 s with all of Consul dead. The default (150 ms) leaves
+   * one more attempt, 50 ms after the first.
    */
   noAnswerBudgetMs: number;
   /** How often to retry Consul while running on defaults because it was unreachable. */
@@ -47,7 +48,7 @@ export interface ConfigStoreTiming {
 /** Longest pause between background refreshes while the agent keeps answering 429 (unless the max age is longer). */
 const MAX_THROTTLED_BACKOFF_MS = 60_000;
 
-const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 300, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
+const TIMING: ConfigStoreTiming = { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 150, unreachableRetryMs: 5_000, refreshTimeoutMs: 2_000 };
 
 /** Holds the current config for one K/V prefix and key set. */
 export class ConfigStore<S extends StoreKeySpecs> {

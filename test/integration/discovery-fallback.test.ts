@@ -185,6 +185,9 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     const d = await greetDns('Grace');
     assert.ok(d.ok, d.detail);
     assert.equal(servedBy(dnsRt), 'dns');
+    // With DISCOVERY_SOURCE=dns, discovery never asks Consul's HTTP API (config and lease still do).
+    const health = [...dnsRt.consul.requestCounts.keys()].filter((op) => op.startsWith('consul.health'));
+    assert.deepEqual(health, [], 'no Consul HTTP discovery request from the dns gateway');
   });
 
   it('warm: keeps greeting with 0 failures while every server and agent is SIGKILLed; /status names cloudmap', async () => {
