@@ -5,18 +5,21 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
+import { consulAddressUrl, parseConsulAddresses } from '../consul/consul-address';
 import type { ConsulTls } from '../consul/consul-api';
+import { ConsulAddressError } from '../consul/errors';
 import { ConfigError } from './errors';
 import type { SecretResolver } from './secrets';
 
 /** Connection settings for a function, read from its environment. */
 export interface FunctionEnvironment {
+  /** CONSUL_HTTP_ADDR; with any TLS setting present, every entry written out as https:// (a bare host:port means https). */
   consulAddress: string;
   /** ACL token given directly (local); never logged, redacted in /status. */
   consulToken?: string;
   /** SSM parameter holding the token (deployed): CONSUL_HTTP_TOKEN_PARAMETER. */
   consulTokenParameter?: string;
-  /** TLS to an https Consul address; absent when no TLS setting is given. */
+  /** TLS to an https Consul address; absent when no TLS setting is given, else `serverName` is always set. */
   consulTls?: ConsulTlsSources;
   configPrefix: string;
 }
@@ -31,9 +34,19 @@ export interface ConsulTlsSources {
   /** CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY: our certificate, for an agent with verify_incoming. */
   clientCertFile?: string;
   clientKeyFile?: string;
-  /** CONSUL_TLS_SERVER_NAME: the name the agent's certificate must carry, if not the address's host. */
+  /** CONSUL_TLS_SERVER_NAME, else DEFAULT_CONSUL_TLS_SERVER_NAME: the name the agent's certificate must carry (not the address's host). */
   serverName?: string;
 }
+
+/**
+ * The name a function expects in the Consul agent's certificate when CONSUL_TLS_SERVER_NAME is not set:
+ * what `consul tls cert create -server` writes for Consul's default datacenter and domain. Only
+ * servers' certificates carry `server.<dc>.<domain>`: the CLI's client certificates name
+ * `client.<dc>.<domain>`, localhost and 127.0.0.1, so holding one (or ours, which names nothing) is
+ * not enough to pass for the agent, whatever address the function dials. Another datacenter or domain
+ * sets CONSUL_TLS_SERVER_NAME=server.<dc>.<domain>; a mismatch fails closed.
+ */
+export const DEFAULT_CONSUL_TLS_SERVER_NAME = 'server.dc1.consul';
 
 /** The TLS variables and the SecretResolver name each one's PEM is resolved under. */
 const TLS_FILES = [
@@ -55,6 +68,10 @@ const envSchema = z.object({
   CONSUL_CLIENT_KEY: optionalText,
   CONSUL_CLIENT_KEY_PARAMETER: optionalText,
   CONSUL_TLS_SERVER_NAME: optionalText,
+  CONSUL_HTTP_SSL: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
+    z.enum(['true', '1', 'false', '0'], "must be 'true' or 'false'").optional(),
+  ),
   CONFIG_PREFIX: z
     .string()
     .trim()
@@ -71,19 +88,50 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
   }
   const e = parsed.data;
   checkClientPair(Boolean(e.CONSUL_CLIENT_CERT || e.CONSUL_CLIENT_CERT_PARAMETER), Boolean(e.CONSUL_CLIENT_KEY || e.CONSUL_CLIENT_KEY_PARAMETER));
+  const tlsSettings = TLS_SETTINGS.filter((name) => e[name]);
+  const sslFlag = e.CONSUL_HTTP_SSL === undefined ? undefined : e.CONSUL_HTTP_SSL === 'true' || e.CONSUL_HTTP_SSL === '1';
+  if (sslFlag === false && tlsSettings.length) throw new ConfigError('invalid_environment', `invalid environment variable CONSUL_HTTP_SSL: false contradicts ${tlsSettings.join(', ')}`);
+  // Fail closed: once TLS is configured in any way, nothing is sent in clear.
+  const tlsOn = tlsSettings.length > 0 || sslFlag === true;
   const tls: ConsulTlsSources = {
     ...(e.CONSUL_CACERT ? { caCertFile: e.CONSUL_CACERT } : {}),
     ...(e.CONSUL_CLIENT_CERT ? { clientCertFile: e.CONSUL_CLIENT_CERT } : {}),
     ...(e.CONSUL_CLIENT_KEY ? { clientKeyFile: e.CONSUL_CLIENT_KEY } : {}),
-    ...(e.CONSUL_TLS_SERVER_NAME ? { serverName: e.CONSUL_TLS_SERVER_NAME } : {}),
+    serverName: e.CONSUL_TLS_SERVER_NAME || DEFAULT_CONSUL_TLS_SERVER_NAME,
   };
   return {
-    consulAddress: e.CONSUL_HTTP_ADDR,
+    consulAddress: consulAddressFor(e.CONSUL_HTTP_ADDR, tlsOn, tlsSettings),
     consulToken: e.CONSUL_HTTP_TOKEN || undefined,
     consulTokenParameter: e.CONSUL_HTTP_TOKEN_PARAMETER || undefined,
-    ...(Object.keys(tls).length ? { consulTls: tls } : {}),
+    ...(tlsOn ? { consulTls: tls } : {}),
     configPrefix: e.CONFIG_PREFIX,
   };
+}
+
+/** The variables that turn TLS to Consul on (CONSUL_HTTP_SSL=true does too). */
+const TLS_SETTINGS = [
+  'CONSUL_CACERT',
+  'CONSUL_CACERT_PARAMETER',
+  'CONSUL_CLIENT_CERT',
+  'CONSUL_CLIENT_CERT_PARAMETER',
+  'CONSUL_CLIENT_KEY',
+  'CONSUL_CLIENT_KEY_PARAMETER',
+  'CONSUL_TLS_SERVER_NAME',
+] as const;
+
+/**
+ * CONSUL_HTTP_ADDR checked now, at cold start, so a bad one is a ConfigError naming the variable (500
+ * MISCONFIGURED) before any token is resolved or sent. With TLS on, a bare entry is written out as https.
+ */
+function consulAddressFor(raw: string, tlsOn: boolean, tlsSettings: readonly string[]): string {
+  try {
+    const addresses = parseConsulAddresses(raw, { tls: tlsOn });
+    return tlsOn ? addresses.map(consulAddressUrl).join(',') : raw;
+  } catch (err) {
+    if (!(err instanceof ConsulAddressError)) throw err;
+    const why = tlsOn ? ` (TLS is on: ${tlsSettings.length ? tlsSettings.join(', ') : 'CONSUL_HTTP_SSL=true'})` : '';
+    throw new ConfigError('invalid_environment', `invalid environment variable CONSUL_HTTP_ADDR: ${err.message}${why}`);
+  }
 }
 
 /**

@@ -57,7 +57,9 @@ export function connectChannelCredentials(certs: ConnectCertificates, service: s
   const known = byService.get(service);
   if (known) return known;
   const provider = connectCertificateProvider(certs);
+  // rejectUnauthorized set, not left to Node's default (which NODE_TLS_REJECT_UNAUTHORIZED=0 turns off).
   const creds = experimental.createCertificateProviderChannelCredentials(provider, provider, {
+    rejectUnauthorized: true,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => {
       const trustDomain = certs.current()?.trustDomain;
       const why = trustDomain ? serviceIdentityMismatch(cert.subjectaltname, trustDomain, service) : 'no Connect roots yet';

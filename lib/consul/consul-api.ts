@@ -41,7 +41,7 @@ export interface ConsulTls {
   /** Client certificate and its key, for an agent with verify_incoming (CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY). */
   cert?: string;
   key?: string;
-  /** The name the agent's certificate must carry, instead of the address's host; also sent as SNI (CONSUL_TLS_SERVER_NAME). */
+  /** The name the agent's certificate must carry, instead of the address's host; also sent as SNI (CONSUL_TLS_SERVER_NAME, or the functions' default server.dc1.consul). */
   serverName?: string;
 }
 
@@ -131,8 +131,8 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     const existing = blocking ? slot.long : slot.short;
     if (existing) return existing;
     const { host, port, secure } = endpoints[i] ?? endpoints[0]!;
-    // node-consul hands `agent` to every request (papi); ours carries the TLS material.
-    // rejectUnauthorized stays at Node's default (true).
+    // node-consul hands `agent` to every request (papi); ours carries the TLS material and turns
+    // verification on explicitly (see httpsOptions).
     const client = new Consul({ host, port, secure, agent: agentFor(secure, blocking, tls), defaults: token ? { token } : {} }) as unknown as RawConsulClient;
     if (blocking) slot.long = client;
     else slot.short = client;
@@ -284,9 +284,14 @@ export function isUnreachable(err: unknown): boolean {
   return err instanceof ConsulRequestError && err.statusCode === undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message);
 }
 
-/** The https.Agent options for `tls`; only what is set, so Node's defaults (verification on) hold. */
-function httpsOptions(tls: ConsulTls | undefined): { ca?: string; cert?: string; key?: string; servername?: string } {
+/**
+ * The https.Agent options for `tls`. rejectUnauthorized is set, not left to Node's default: the
+ * default follows NODE_TLS_REJECT_UNAUTHORIZED, and an environment variable must not be able to
+ * turn verification off and let the token go to whoever answers.
+ */
+function httpsOptions(tls: ConsulTls | undefined): { rejectUnauthorized: true; ca?: string; cert?: string; key?: string; servername?: string } {
   return {
+    rejectUnauthorized: true,
     ...(tls?.ca ? { ca: tls.ca } : {}),
     ...(tls?.cert ? { cert: tls.cert } : {}),
     ...(tls?.key ? { key: tls.key } : {}),

@@ -12,8 +12,10 @@ export function greeterTlsCredentials(caPem: string | undefined, serverName: str
   const known = cache.get(key);
   if (known) return known;
   // The channel's own authority is the service name (the resolver's default); verification follows
-  // the configured name instead. rejectUnauthorized stays grpc-js's default: on.
+  // the configured name instead. rejectUnauthorized is set rather than left to Node's default, which
+  // NODE_TLS_REJECT_UNAUTHORIZED=0 turns off (grpc-js refuses an unauthorised socket either way).
   const creds = credentials.createSsl(caPem ? Buffer.from(caPem) : null, null, null, {
+    rejectUnauthorized: true,
     checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(serverName, cert),
   });
   cache.set(key, creds);

@@ -1,13 +1,16 @@
 /**
- * Certificates for a Consul agent with TLS, made by Consul's own CLI (`consul tls ca create`,
- * `consul tls cert create`) in a temp dir: a CA, a server certificate for `server.<dc>.consul`,
- * `localhost` and 127.0.0.1, and a client certificate for callers of an agent with verify_incoming.
+ * Certificates for a Consul agent with TLS in a temp dir: a CA and a server certificate for
+ * `server.<dc>.consul`, `localhost` and 127.0.0.1, made by Consul's own CLI (`consul tls ca create`,
+ * `consul tls cert create -server`), and the functions' client certificate for an agent with
+ * verify_incoming, made by function-cert.ts with clientAuth only and no names, so that it cannot pose
+ * as an agent (the CLI's `-client` certificates carry serverAuth and localhost/127.0.0.1).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureConsulBinary } from '../consul-binary';
+import { FUNCTION_CERT_FILE, FUNCTION_KEY_FILE } from './function-cert';
 
 /** PEM files in `dir`; `remove()` deletes the dir. */
 export interface ConsulTlsFiles {
@@ -16,6 +19,7 @@ export interface ConsulTlsFiles {
   caKeyFile: string;
   serverCertFile: string;
   serverKeyFile: string;
+  /** The functions' client certificate: extended key usage clientAuth only, no subject alternative names. */
   clientCertFile: string;
   clientKeyFile: string;
   remove(): void;
@@ -29,23 +33,30 @@ export interface ConsulTlsOptions {
   days?: number;
 }
 
-/** Makes a CA and a server and a client certificate signed by it. */
+/** Makes a CA, a server certificate and the functions' (client-only) certificate signed by it. */
 export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFiles {
   const dc = opts.datacenter ?? 'dc1';
   const days = String(opts.days ?? 2);
   const dir = consulTls([
     ['tls', 'ca', 'create', '-days', days],
     ['tls', 'cert', 'create', '-server', '-dc', dc, '-days', days],
-    ['tls', 'cert', 'create', '-client', '-dc', dc, '-days', days],
   ]);
+  try {
+    // A child, because the certificate library signs asynchronously and callers expect the files now.
+    execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'function-cert.ts'), dir, days], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`minting the functions' client certificate failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
+  }
   return {
     dir,
     caFile: join(dir, 'consul-agent-ca.pem'),
     caKeyFile: join(dir, 'consul-agent-ca-key.pem'),
     serverCertFile: join(dir, `${dc}-server-consul-0.pem`),
     serverKeyFile: join(dir, `${dc}-server-consul-0-key.pem`),
-    clientCertFile: join(dir, `${dc}-client-consul-0.pem`),
-    clientKeyFile: join(dir, `${dc}-client-consul-0-key.pem`),
+    clientCertFile: join(dir, FUNCTION_CERT_FILE),
+    clientKeyFile: join(dir, FUNCTION_KEY_FILE),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

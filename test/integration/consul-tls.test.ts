@@ -1,9 +1,17 @@
 // TLS to Consul: a real dev agent serving its API over HTTPS only (plain HTTP off) with
-// verify_incoming on, certificates made by Consul's own CLI. The greet and status functions
-// run in-process over https with the CA and a client certificate (from files, then from SSM
-// in moto); a wrong CA or server name fails closed with one error line and a 503.
+// verify_incoming on, its CA and server certificate made by Consul's own CLI, the functions'
+// client certificate (clientAuth only, no names) by scripts/stack/function-cert.ts. The greet and
+// status functions run in-process over https with the CA and that client certificate (from files,
+// then from SSM in moto); a wrong CA or server name fails closed with one error line and a 503,
+// an http:// address beside TLS settings is a 500 MISCONFIGURED before anything is sent, and a
+// MITM holding the functions' own client certificate (or one from `consul tls cert create -client`)
+// never sees a byte of a request.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { CreateHttpNamespaceCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand } from '@aws-sdk/client-servicediscovery';
@@ -20,6 +28,7 @@ import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { createConsulTlsFiles, type ConsulTlsFiles } from '../../scripts/stack/consul-tls';
+import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
@@ -69,6 +78,8 @@ function useTlsEnvironment(over: Record<string, string | undefined> = {}): void 
     CONSUL_CLIENT_CERT_PARAMETER: undefined,
     CONSUL_CLIENT_KEY_PARAMETER: undefined,
     CONSUL_TLS_SERVER_NAME: undefined,
+    CONSUL_HTTP_SSL: undefined,
+    NODE_TLS_REJECT_UNAUTHORIZED: undefined,
     ...over,
   };
   for (const [k, v] of Object.entries(env)) {
@@ -111,6 +122,56 @@ after(async () => {
   for (const k of Object.keys(process.env)) if (!(k in SAVED_ENV)) delete process.env[k];
   Object.assign(process.env, SAVED_ENV);
 });
+
+/** A loopback listener that records every byte a client sends it (plain TCP) or, over TLS, every byte of application data. */
+interface Eavesdropper {
+  address: string;
+  connections: number;
+  received: () => string;
+  close(): Promise<void>;
+}
+
+async function listen(server: TcpServer, scheme: 'http' | 'https'): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A plain TCP listener standing where Consul's http:// address points. */
+async function plainEavesdropper(): Promise<Eavesdropper> {
+  const bytes: Buffer[] = [];
+  const e = { connections: 0 };
+  const server = createTcpServer((socket) => {
+    e.connections++;
+    socket.on('data', (b: Buffer) => bytes.push(b));
+    socket.on('error', () => undefined);
+  });
+  const address = await listen(server, 'http');
+  return Object.assign(e, { address, received: () => Buffer.concat(bytes).toString('latin1'), close: () => closeServer(server) });
+}
+
+/** A MITM TLS server on loopback presenting `certFile`/`keyFile` (the functions' own, or another client certificate). */
+async function tlsMitm(certFile: string, keyFile: string): Promise<Eavesdropper & { handshakeErrors: string[] }> {
+  const bytes: Buffer[] = [];
+  const e = { connections: 0, handshakeErrors: [] as string[] };
+  const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (socket) => {
+    socket.on('data', (b: Buffer) => bytes.push(b));
+    socket.on('error', () => undefined);
+  });
+  server.on('connection', () => e.connections++);
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => e.handshakeErrors.push(err.code ?? err.message));
+  const address = await listen(server, 'https');
+  return Object.assign(e, { address, received: () => Buffer.concat(bytes).toString('latin1'), close: () => closeServer(server) });
+}
+
+function closeServer(server: TcpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    (server as TcpServer & { closeAllConnections?: () => void }).closeAllConnections?.();
+  });
+}
 
 beforeEach(() => {
   resetRuntimes();
@@ -171,6 +232,122 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
       assert.equal((await greet('Ada')).body.error?.code, 'CONSUL_UNAVAILABLE');
     });
   }
+
+  it("the functions' client certificate is for clientAuth only, names no host, and is signed by the agents' CA", () => {
+    const cert = new X509Certificate(readFileSync(certs.clientCertFile));
+    assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2'], 'extended key usage: clientAuth only (no serverAuth)');
+    assert.equal(cert.subjectAltName, undefined, 'no DNS or IP names');
+    assert.equal(cert.ca, false);
+    assert.ok(cert.checkIssued(new X509Certificate(readFileSync(certs.caFile))));
+    // The agents' server certificate stays as Consul's CLI makes it.
+    const server = new X509Certificate(readFileSync(certs.serverCertFile));
+    assert.match(server.subjectAltName ?? '', /DNS:server\.dc1\.consul/);
+    // The agent (verify_incoming) accepted it for every call above; this one says so directly.
+    assert.equal(greetRuntime.get().env.consulTls?.serverName, 'server.dc1.consul');
+  });
+
+  it('checks the agent for server.dc1.consul by default (not the address host), and CONSUL_TLS_SERVER_NAME overrides it', async () => {
+    const r = await greet('Ada');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(greetRuntime.get().env.consulTls?.serverName, 'server.dc1.consul');
+    resetRuntimes();
+    // localhost is in the server certificate too (the CLI puts it there): the override is what is checked.
+    useTlsEnvironment({ CONSUL_TLS_SERVER_NAME: 'localhost' });
+    assert.equal((await greet('Ada')).status, 200);
+    resetRuntimes();
+    useTlsEnvironment({ CONSUL_TLS_SERVER_NAME: 'server.dc2.consul' });
+    const { result: wrong, logLines } = await captureOutput(() => greet('Ada'));
+    assert.equal(wrong.status, 503);
+    assert.match(logLines.join('\n'), /ConsulTlsError.*server\.dc2\.consul/);
+  });
+
+  it('a bare host:port means https once a TLS setting is present (the agent serves no plain HTTP)', async () => {
+    useTlsEnvironment({ CONSUL_HTTP_ADDR: `127.0.0.1:${consul.httpPort}` });
+    const r = await greet('Bare');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(greetRuntime.get().consul.address, consul.address, 'written out as https://');
+  });
+
+  for (const [what, tls] of [
+    ['CONSUL_CACERT (file)', {}],
+    ['only CONSUL_CACERT_PARAMETER (refused before SSM is asked)', { CONSUL_CACERT: undefined, CONSUL_CLIENT_CERT: undefined, CONSUL_CLIENT_KEY: undefined, CONSUL_CACERT_PARAMETER: '/consul-grpc-lambda/test/never-read' }],
+  ] as const) {
+    it(`an http:// address beside ${what} is a 500 MISCONFIGURED at cold start: the token is never sent`, async () => {
+      const ear = await plainEavesdropper();
+      try {
+        useTlsEnvironment({ ...tls, CONSUL_HTTP_ADDR: ear.address });
+        const { result: r, output } = await captureOutput(() => greet('Ada'));
+        assert.equal(r.status, 500, JSON.stringify(r.body));
+        assert.equal(r.body.error?.code, 'MISCONFIGURED');
+        assert.match(output, /CONSUL_HTTP_ADDR: Consul address 127\.0\.0\.1:\d+ is http:\/\/ but TLS settings are present/);
+        assert.match(output, /TLS is on: CONSUL_CACERT/);
+        assert.doesNotMatch(output, new RegExp(gatewayToken));
+        // The next invocation is refused the same way; nothing ever reached the address.
+        assert.equal((await greet('Ada')).body.error?.code, 'MISCONFIGURED');
+        assert.equal(ear.connections, 0);
+        assert.equal(ear.received(), '');
+      } finally {
+        await ear.close();
+      }
+    });
+  }
+
+  it('a list that mixes https and http is a 500 MISCONFIGURED', async () => {
+    const ear = await plainEavesdropper();
+    try {
+      useTlsEnvironment({ CONSUL_HTTP_ADDR: `${consul.address},${ear.address}` });
+      const { result: r, output } = await captureOutput(() => greet('Ada'));
+      assert.equal(r.status, 500, JSON.stringify(r.body));
+      assert.equal(r.body.error?.code, 'MISCONFIGURED');
+      assert.match(output, /CONSUL_HTTP_ADDR/);
+      assert.equal(ear.connections, 0);
+    } finally {
+      await ear.close();
+    }
+  });
+
+  it('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment does not turn verification off: a wrong CA is still refused', async () => {
+    useTlsEnvironment({ CONSUL_CACERT: otherCa.caFile, NODE_TLS_REJECT_UNAUTHORIZED: '0' });
+    try {
+      const { result: r, logLines } = await captureOutput(() => greet('Ada'));
+      assert.equal(r.status, 503, JSON.stringify(r.body));
+      assert.equal(r.body.error?.code, 'CONSUL_UNAVAILABLE');
+      assert.match(logLines.join('\n'), /ConsulTlsError.*(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+      assert.deepEqual(Object.fromEntries(greetRuntime.get().consul.requestCounts), { 'consul.status.leader': 1 });
+    } finally {
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    }
+  });
+
+  it("a MITM presenting the functions' own client certificate, or a `consul tls cert create -client` one, gets no request and no token", async () => {
+    // The certificate Consul's CLI makes for clients: serverAuth, localhost, 127.0.0.1, client.dc1.consul.
+    execFileSync(ensureConsulBinary((l) => console.error(l)), ['tls', 'cert', 'create', '-client', '-dc', 'dc1', '-days', '1'], { cwd: certs.dir, stdio: 'ignore', timeout: 30_000 });
+    for (const [what, cert, key, code] of [
+      ["the functions' certificate (clientAuth only, no names)", certs.clientCertFile, certs.clientKeyFile, /INVALID_PURPOSE|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID/],
+      ["the CLI's client certificate (serverAuth, names 127.0.0.1)", `${certs.dir}/dc1-client-consul-0.pem`, `${certs.dir}/dc1-client-consul-0-key.pem`, /ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/],
+    ] as const) {
+      const mitm = await tlsMitm(cert, key);
+      try {
+        resetRuntimes();
+        useTlsEnvironment({ CONSUL_HTTP_ADDR: mitm.address });
+        const { result: r, logLines } = await captureOutput(() => greet('Ada'));
+        assert.equal(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error?.code, 'CONSUL_UNAVAILABLE', what);
+        const log = logLines.join('\n');
+        assert.match(log, /ConsulTlsError/, what);
+        assert.match(log, code, what);
+        assert.ok(mitm.connections > 0, `${what}: the function did dial the MITM`);
+        assert.equal(mitm.received(), '', `${what}: no request bytes reached the MITM`);
+        assert.doesNotMatch(mitm.received(), new RegExp(gatewayToken));
+      } finally {
+        await mitm.close();
+      }
+    }
+    // The real agent, with the same settings, is accepted.
+    resetRuntimes();
+    useTlsEnvironment();
+    assert.equal((await greet('Ada')).status, 200);
+  });
 
   it('reads the CA, client certificate and key from SSM parameters when no file is given', async () => {
     await motoServer();

@@ -57,3 +57,23 @@ describe('consulAddressUrl', () => {
     for (const raw of ['http://10.0.0.1:8500', 'https://consul:8501', 'http://[fd00::1]:8500']) assert.equal(consulAddressUrl(parseConsulAddress(raw)), raw);
   });
 });
+
+describe('addresses with TLS configured (the CONSUL_HTTP_SSL=true convention, failing closed on http://)', () => {
+  it('reads a bare host:port as https, port 8500 when none is given', () => {
+    assert.deepEqual(parseConsulAddress('127.0.0.1:8501', { tls: true }), { host: '127.0.0.1', port: 8501, secure: true });
+    assert.deepEqual(parseConsulAddress('consul.internal', { tls: true }), { host: 'consul.internal', port: 8500, secure: true });
+    assert.deepEqual(parseConsulAddresses('10.0.0.1:8501,https://[::1]:8501', { tls: true }), [
+      { host: '10.0.0.1', port: 8501, secure: true },
+      { host: '::1', port: 8501, secure: true },
+    ]);
+  });
+
+  it('refuses an explicit http:// entry (the CLI would upgrade it silently), naming host and port, not user-info', () => {
+    for (const raw of ['http://10.0.0.1:8500', 'https://a:8501,http://user:secret@b:8500', 'HTTP://c:8500']) {
+      assert.throws(
+        () => parseConsulAddresses(raw, { tls: true }),
+        (err: unknown) => err instanceof ConsulAddressError && /is http:\/\/ but TLS settings are present/.test(err.message) && !/secret/.test(err.message),
+      );
+    }
+  });
+});
