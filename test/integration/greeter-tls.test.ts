@@ -76,6 +76,24 @@ describe('greet over TLS to Greeters outside the mesh', () => {
     }
   });
 
+  it('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment does not turn verification off: another CA and a wrong name are still refused', async () => {
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      for (const [what, config] of [
+        ['another CA', { greeterTag: 'rogue', greeterTlsServerName: '' }],
+        ['wrong name', { greeterTag: 'tls', greeterTlsServerName: 'other.example' }],
+      ] as const) {
+        greetRuntime.reset();
+        await stack.setConfig(config);
+        const { result: r } = await captureOutput(() => greet('Mallory'));
+        assert.equal(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error?.code, 'BACKEND_UNAVAILABLE', what);
+      }
+    } finally {
+      delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    }
+  });
+
   it('reads the CA from the SSM parameter named by GREETER_CACERT_PARAMETER when no file is given', async () => {
     moto = await startMoto();
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
