@@ -110,10 +110,11 @@ const LOCAL_SERVICE_PREFIXES = ['ephemeral-'];
 const LOCAL_SERVICES: string[] = [];
 /**
  * Services whose TTL checks health-sync may set (its probe grant, separate from the registry's names):
- * prefixes end with "-" like the registry's, and `greeter` is named exactly, never as a prefix.
+ * prefixes end with "-" like the registry's. Never `greeter`: the Greeters have agent checks, and a
+ * probe grant on a routed service could register an instance that takes real traffic.
  */
 const HEALTH_SYNC_PROBE_PREFIXES = ['ephemeral-'];
-const HEALTH_SYNC_PROBE_SERVICES = ['greeter'];
+const HEALTH_SYNC_PROBE_SERVICES: string[] = [];
 
 /** A path as a shell word: quoted only when it needs to be. */
 const sh = (path: string) => (/^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`);
@@ -155,8 +156,8 @@ async function main(): Promise<void> {
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken, tls: readConsulTlsFiles() });
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda', leasePrefix: 'lambda-leases', agentNodePrefix: '' };
+  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
   const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
   const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });

@@ -87,9 +87,28 @@ export function registryPolicies(servicePrefixes: readonly string[], services: r
   return [...withPrefixPolicies('instance-registry', 'instance-registry-prefix', servicePrefixes), ...exactServicePolicies('instance-registry-service', services)];
 }
 
-/** The policies of the health-sync job: its base policy, one per probed service prefix (ending in "-", as the registry's) and one per exact probed service. */
-export function healthSyncPolicies(probedPrefixes: readonly string[], probedServices: readonly string[] = []): PolicyRef[] {
+/** Services that take traffic, which a probe grant must not reach unless an operator names them. */
+export interface RoutedServices {
+  /** The gateways' `greeterService` values (default `greeter`). */
+  services?: readonly string[];
+  /** Routed services the operator explicitly lets the job probe (and so write). */
+  allowProbing?: readonly string[];
+}
+
+/**
+ * The policies of the health-sync job: its base policy, one per probed service prefix (ending in "-", as
+ * the registry's) and one per exact probed service. A probe grant is service write, which can also
+ * register an instance at any address: one that reaches a routed service would let a stolen health-sync
+ * token send real traffic anywhere, so a prefix or name covering one is refused unless `allowProbing` names it.
+ */
+export function healthSyncPolicies(probedPrefixes: readonly string[], probedServices: readonly string[] = [], routed: RoutedServices = {}): PolicyRef[] {
   checkPrefixes('health-sync probe', probedPrefixes);
+  const allowed = new Set(routed.allowProbing ?? []);
+  for (const service of (routed.services ?? ['greeter']).filter((s) => !allowed.has(s))) {
+    const prefix = probedPrefixes.find((p) => service.startsWith(p));
+    if (prefix !== undefined) throw new PolicyTemplateError(`health-sync probe service prefix "${prefix}" covers the routed service "${service}"; name it in allowProbing to probe it on purpose`);
+    if (probedServices.includes(service)) throw new PolicyTemplateError(`health-sync would probe the routed service "${service}" (write on it); name it in allowProbing to probe it on purpose`);
+  }
   return [...withPrefixPolicies('health-sync', 'health-sync-probe', probedPrefixes), ...exactServicePolicies('health-sync-probe-service', probedServices)];
 }
 

@@ -82,7 +82,7 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     } finally {
       cm.destroy();
     }
-    const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-'], ['greeter']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+    const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
     Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' });
     await stack.addGreeter({ id: 'cm-1', tags: ['blue'] });
     await stack.addGreeter({ id: 'cm-2', tags: ['blue', 'green'] });

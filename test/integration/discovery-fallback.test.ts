@@ -128,7 +128,7 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
     gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
     const backendToken = await provisionToken(admin, 'greeter-backend', params);
-    const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-'], ['greeter']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+    const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
     await seedDefaultConfig(admin, PREFIX, undefined, { discoveryMinIntervalMs: '0' });
     for (const id of ['fb-1', 'fb-2']) greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
     await eventually(async () => (await passingIds(admin!, 'greeter')).length === 2, 20_000, 'both backends passing');

@@ -91,7 +91,7 @@ before(async () => {
   });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
-  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['ephemeral-'], ['greeter']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
+  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['ephemeral-']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
     configPrefix: HS_PREFIX,
     leaseService: 'health-sync-lambda',
   });

@@ -55,7 +55,7 @@ before(async () => {
     cloudMapRegion: 'us-east-1',
   });
   registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-'], ['greeter']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+  syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
   for (const id of ['rie-1', 'rie-2']) await stack.addGreeter({ id });
   pkg = await packaging;
 });

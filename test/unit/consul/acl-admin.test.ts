@@ -21,12 +21,20 @@ describe('per-prefix and exact-service policies', () => {
     assert.throws(() => registryPolicies(['ephemeral']), /registry service prefix "ephemeral" must end with "-"/);
   });
   it('grant an exact service by name only, never as a prefix that would reach greeter-gateway-lambda', () => {
-    const refs = healthSyncPolicies(['ephemeral-'], ['greeter']);
+    const refs = healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] });
     assert.deepEqual(refs.map((r) => (typeof r === 'string' ? r : r.name)), ['health-sync', 'health-sync-probe-ephemeral', 'health-sync-probe-service-greeter']);
     const exact = refs.find((r) => typeof r !== 'string' && r.template === 'health-sync-probe-service');
     assert.ok(exact && typeof exact !== 'string');
     const rules = renderPolicy(policyTemplate(exact.template), exact.params);
     assert.match(rules, /^service "greeter" \{\s*policy = "write"/m);
     assert.doesNotMatch(rules, /service_prefix/);
+  });
+  it('never lets a probe grant reach a routed service unless the operator names it', () => {
+    // A probe grant is service write: on `greeter` it could register a routed instance at any address.
+    assert.throws(() => healthSyncPolicies(['ephemeral-'], ['greeter']), /routed service "greeter"/);
+    assert.throws(() => healthSyncPolicies(['green-'], [], { services: ['green-api'] }), /prefix "green-" covers the routed service "green-api"/);
+    assert.throws(() => healthSyncPolicies(['ephemeral-'], ['payments'], { services: ['payments'] }), /routed service "payments"/);
+    assert.doesNotThrow(() => healthSyncPolicies(['green-'], [], { services: ['green-api'], allowProbing: ['green-api'] }));
+    assert.doesNotThrow(() => healthSyncPolicies(['ephemeral-'], ['ephemeral-batch']));
   });
 });
