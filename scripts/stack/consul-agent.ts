@@ -220,7 +220,7 @@ async function probe(address: string, path: string, headers: Record<string, stri
   }
   const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${address}${path}`, { headers, ca: read(tls.caFile), cert: read(tls.clientCertFile), key: read(tls.clientKeyFile), timeout: 1_000 }, (res) => {
+    const req = httpsRequest(`${address}${path}`, { headers, rejectUnauthorized: true, ca: read(tls.caFile), cert: read(tls.clientCertFile), key: read(tls.clientKeyFile), timeout: 1_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
