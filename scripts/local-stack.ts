@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   cloudMap.destroy();
 
   const seeded = [
-    ...(await seedDefaultConfig(admin, PREFIX, undefined, tls ? { greeterTransport: 'tls' } : {})),
+    ...(await seedDefaultConfig(admin, PREFIX, undefined, { exposeBackendAddress: 'true', ...(tls ? { greeterTransport: 'tls' } : {}) })),
     ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedServices: LOCAL_SERVICES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
     ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
   ];

@@ -1,6 +1,6 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
 import * as z from 'zod';
-import { intKey, listKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { boolKey, intKey, listKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 
 /** The greeter gateway's keys (greet and status functions). */
@@ -12,6 +12,7 @@ export const GATEWAY_KEYS = {
   greeterTransport: { schema: z.string().trim().pipe(z.enum(['plaintext', 'tls', 'connect'], "must be 'plaintext', 'tls' or 'connect'")), default: 'plaintext', doc: "How to reach the Greeters: 'plaintext' gRPC; 'tls' (server verified against GREETER_CACERT, else Node's default roots, and greeterTlsServerName); or 'connect' (Connect-native mTLS, authorized by intentions; discovers /v1/health/connect)" },
   greeterTlsServerName: { schema: z.string().trim().regex(/^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/, 'must be empty or a DNS name'), default: '', doc: "With greeterTransport=tls: the name every Greeter's certificate must carry (empty: <greeterService>.service.consul)" },
   gatewayIdentity: { schema: z.string().trim().regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'), default: '', doc: "Connect service identity the gateway presents (its token needs service:write on it; empty: leaseService)" },
+  exposeBackendAddress: { schema: boolKey(), default: false, doc: "Answer the serving backend's address and port in servedBy (false: its instance id only; the public /hello would map the private network)" },
   callDeadlineMs: { schema: intKey(50, 60_000), default: 2_000, doc: 'Deadline for one greet request, all attempts included' },
   deadlineMarginMs: { schema: intKey(0, 10_000), default: 250, doc: "Time kept back from the Lambda's remaining time to answer" },
   maxAttempts: { schema: intKey(1, 10), default: 3, doc: 'Attempts per request, hedged ones included; UNAVAILABLE moves on to another instance at once' },

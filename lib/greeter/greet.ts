@@ -22,7 +22,8 @@ const UNREACHABLE_DISCOVERY_WAIT_MS = 400;
 export interface GreetResult {
   message: string;
   /** `datacenter` is set when a failover datacenter served the call. */
-  servedBy: { id: string; address: string; port: number; datacenter?: string };
+  /** `address` and `port` only with `exposeBackendAddress` (they map the private network for any caller). */
+  servedBy: { id: string; address?: string; port?: number; datacenter?: string };
   attempts: number;
 }
 
@@ -164,7 +165,7 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
     const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
     return {
       message: res.reply.message,
-      servedBy: { ...(served ? { id: served.id, address: served.address, port: served.port } : { id: 'unknown', address: res.peer, port: 0 }), ...(datacenter ? { datacenter } : {}) },
+      servedBy: { id: served?.id ?? 'unknown', ...(cfg.exposeBackendAddress ? (served ? { address: served.address, port: served.port } : { address: res.peer }) : {}), ...(datacenter ? { datacenter } : {}) },
       attempts: call.attempts,
     };
   } catch (err) {

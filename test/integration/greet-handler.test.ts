@@ -48,15 +48,29 @@ beforeEach(async () => {
 });
 
 describe('greet function on real Consul', () => {
-  it('greets through a discovered, passing backend', async () => {
+  it('greets through a discovered, passing backend, naming it by id only', async () => {
     const r = await greet('Ada');
     assert.equal(r.status, 200);
     assert.match(String(r.body.message), /Hello, Ada!/);
-    const served = r.body.servedBy as { id: string; address: string; port: number };
+    const served = r.body.servedBy as { id: string; address?: string; port?: number };
     assert.ok(['plain-1', 'plain-2'].includes(served.id), `served by ${served.id}`);
-    assert.equal(served.address, '127.0.0.1');
-    assert.equal(served.port, stack.greeters.find((g) => g.id === served.id)?.port);
+    // /hello is public: the backend's address and port would map the private network.
+    assert.deepEqual(Object.keys(served), ['id']);
+    assert.doesNotMatch(JSON.stringify(r.body), /127\.0\.0\.1/);
     assert.equal(r.body.attempts, 1);
+  });
+  it('answers the backend address and port only with exposeBackendAddress', async () => {
+    await stack.setConfig({ exposeBackendAddress: 'true' });
+    try {
+      resetRuntimes();
+      const r = await greet('Ada');
+      assert.equal(r.status, 200);
+      const served = r.body.servedBy as { id: string; address: string; port: number };
+      assert.equal(served.address, '127.0.0.1');
+      assert.equal(served.port, stack.greeters.find((g) => g.id === served.id)?.port);
+    } finally {
+      await stack.setConfig({ exposeBackendAddress: 'false' });
+    }
   });
 
   it('spreads warm calls over the instances (round robin on one reused channel)', async () => {
