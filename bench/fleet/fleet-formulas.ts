@@ -45,13 +45,14 @@ export function fleetFormulas(rows: readonly FleetRow[]): { formula: string; for
     fits[key] = f;
     const line = (k: (typeof FIGURES)[number], unit: string) => {
       const l = f[k] as Line;
-      return `${round(l.slope, 4)}·N + ${round(l.intercept, 1)} ${unit}`;
+      const b = round(l.intercept, 1);
+      return `${round(l.slope, 4)}·N ${b < 0 ? '−' : '+'} ${Math.abs(b)}${unit}`;
     };
     formulas[key] =
-      `${key} (N = ${sorted.map((r) => r.environments).join(', ')}): Consul discovery requests ≈ ${line('consulDiscoveryRequestsPerSec', '/s')} ` +
+      `${key} (N = ${sorted.map((r) => r.environments).join(', ')}): Consul discovery requests ≈ ${line('consulDiscoveryRequestsPerSec', ' /s')} ` +
       `(N = ${first.environments} → ${last.environments}: ${d0} → ${d1}/s, ${growth === Infinity ? 'from 0' : `${growth >= 0 ? '+' : ''}${round(growth * 100, 1)} %`}); ` +
-      `lease requests ≈ ${line('consulLeaseRequestsPerSec', '/s')}; HTTP at the agents ≈ ${line('agentHttpPerSec', '/s')}; ` +
-      `server RPCs ≈ ${line('serverRpcPerSec', '/s')}; Raft applies ≈ ${line('raftAppliesPerSec', '/s')}; ` +
+      `lease requests ≈ ${line('consulLeaseRequestsPerSec', ' /s')}; HTTP at the agents ≈ ${line('agentHttpPerSec', ' /s')}; ` +
+      `server RPCs ≈ ${line('serverRpcPerSec', ' /s')}; Raft applies ≈ ${line('raftAppliesPerSec', ' /s')}; ` +
       `connections from the IP to the agent ≈ ${line('connectionsPerIp', '')}; memory ≈ ${round(num(last, 'memoryPerEnvironmentKb'), 0)} KB per environment.`;
   }
   return { formula: Object.values(formulas).join(' '), formulas, fits };
