@@ -116,7 +116,11 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
       try {
         const command = new sdk.DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: service, HealthStatus: 'HEALTHY', MaxResults: MAX_DISCOVERED });
         // The race makes an abort prompt even where the SDK call would not watch the signal.
-        const out = await raceAbort(client.send(command, { abortSignal: combined }), combined);
+        const sent = client.send(command, { abortSignal: combined });
+        // When the race settles first, the SDK later rejects `sent` with its own AbortError; left
+        // unhandled, that rejection would end the process.
+        sent.catch(() => undefined);
+        const out = await raceAbort(sent, combined);
         return instancesOf(out.Instances ?? []);
       } catch (err) {
         const e = signal?.aborted ? new CloudMapDiscoveryError('aborted', 'cancelled by the caller', undefined, { cause: err }) : timeout.signal.aborted ? new CloudMapDiscoveryError('unreachable', `no answer within ${timeoutMs} ms`, 'TimeoutError', { cause: err }) : classifyDiscoverError(err);
