@@ -136,7 +136,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     const printed = s.output.join('\n');
     const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
     const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
-    assert.ok(existsSync(join(consulTlsDir, 'dc1-client-consul-0-key.pem')) && existsSync(greeterCa), printed);
+    assert.ok(existsSync(join(consulTlsDir, 'functions-client-key.pem')) && existsSync(greeterCa), printed);
 
     const plain = await fetch(`http://127.0.0.1:${consulPort}/v1/status/leader`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(plain.status, 400, 'Consul answers plain HTTP only with 400');
