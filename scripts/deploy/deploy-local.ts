@@ -131,6 +131,7 @@ async function printDeployment(endpoint: string, spec: StageSpec, packageDir: st
       for (const [k, v] of Object.entries(env)) if (k.endsWith('_PARAMETER') && v) ssmNames.add(v);
       const arch = (r.Properties.Architectures as string[] | undefined)?.join(',') ?? 'x86_64';
       console.log(`  ${fn.FunctionName}  ${fn.Handler}  ${fn.Runtime} ${arch} ${fn.MemorySize} MB ${fn.Timeout} s`);
+      console.log(`      role: ${fn.Role?.split('/').pop()} (its own; reads only the SSM parameters its environment names)`);
       console.log(`      env: ${Object.keys(env).join(', ')}`);
     }
     const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: name, LogicalResourceId: 'ApiGatewayRestApi' }))).StackResourceDetail?.PhysicalResourceId;
@@ -141,7 +142,10 @@ async function printDeployment(endpoint: string, spec: StageSpec, packageDir: st
     }
     const routes = Object.values(template.Resources).filter((x) => x.Type === 'AWS::ApiGatewayV2::Route').map((x) => x.Properties.RouteKey as string);
     console.log(`HTTP API (greet): ${routes.join(', ')} — in the template only; moto does not implement API Gateway v2 in CloudFormation`);
-    console.log('API key and usage plan: in the template only; moto skips them');
+    const plan = Object.values(template.Resources).find((x) => x.Type === 'AWS::ApiGateway::UsagePlan')?.Properties;
+    const stage = Object.values(template.Resources).find((x) => x.Type === 'AWS::ApiGatewayV2::Stage')?.Properties;
+    console.log(`API key and usage plan (throttle ${JSON.stringify(plan?.Throttle)}, quota ${JSON.stringify(plan?.Quota)}): in the template only; moto skips them`);
+    console.log(`HTTP API stage throttling ${JSON.stringify(stage?.DefaultRouteSettings)}: in the template only`);
     for (const rule of (await events.send(new ListRulesCommand({ NamePrefix: name }))).Rules ?? []) {
       const targets = (await events.send(new ListTargetsByRuleCommand({ Rule: rule.Name }))).Targets ?? [];
       console.log(`Schedule ${rule.Name}: ${rule.ScheduleExpression} → ${targets.map((x) => x.Arn?.split(':').pop()).join(', ')}`);

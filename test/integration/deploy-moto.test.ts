@@ -36,38 +36,35 @@ const CLI_ENV = { ...SECRETS, LOG_LEVEL: undefined };
 
 // What serverless.yml means, written out: handler, timeout, role and environment of each function.
 // TLS is off by default: its variables are present and empty (the same as unset to the functions).
-const TLS_ENV = Object.fromEntries(
-  ['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'GREETER_CACERT', 'CONSUL_CACERT_PARAMETER', 'CONSUL_CLIENT_CERT_PARAMETER', 'CONSUL_CLIENT_KEY_PARAMETER', 'CONSUL_TLS_SERVER_NAME', 'GREETER_CACERT_PARAMETER'].map((k) => [k, '']),
-);
+// The Greeter CA is greet's alone: no other function calls a Greeter.
+const TLS_ENV = Object.fromEntries(['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_CACERT_PARAMETER', 'CONSUL_CLIENT_CERT_PARAMETER', 'CONSUL_CLIENT_KEY_PARAMETER', 'CONSUL_TLS_SERVER_NAME'].map((k) => [k, '']));
 const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda', ...TLS_ENV, CONSUL_HTTP_TOKEN: '' };
 const NAMESPACE = `consul-grpc-lambda-${STAGE}`;
 // Discovery through Consul with the Cloud Map mirror as fallback; the unused settings present and empty.
 const DISCOVERY_ENV = { DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: 'cloudmap', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: '', CLOUDMAP_POLL_SECONDS: '', CLOUDMAP_ENDPOINT: '' };
 const gatewayEnv = (service: string) => ({ ...DISCOVERY_ENV, POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
-const FUNCTIONS: Record<string, { handler: string; timeout: number; role: 'shared' | 'healthSync'; env: Record<string, string> }> = {
-  greet: { handler: 'functions/greet.handler', timeout: 10, role: 'shared', env: gatewayEnv('greet') },
-  status: { handler: 'functions/status.handler', timeout: 10, role: 'shared', env: gatewayEnv('status') },
+const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<string, string> }> = {
+  greet: { handler: 'functions/greet.handler', timeout: 10, env: { ...gatewayEnv('greet'), GREETER_CACERT: '', GREETER_CACERT_PARAMETER: '' } },
+  status: { handler: 'functions/status.handler', timeout: 10, env: gatewayEnv('status') },
   instances: {
     handler: 'functions/instances.handler',
     timeout: 10,
-    role: 'shared',
     env: {
       POWERTOOLS_SERVICE_NAME: 'instances',
       CONFIG_PREFIX: `config/instance-registry/${STAGE}/`,
       CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/instance-registry`,
       REGISTRY_SIGNING_KEY: '',
       REGISTRY_SIGNING_KEY_PARAMETER: `${PREFIX}/registry-signing-key`,
+      REGISTRY_SIGNING_KEY_PREVIOUS_PARAMETER: '',
     },
   },
   healthSync: {
     handler: 'functions/health-sync.handler',
     timeout: 90,
-    role: 'healthSync',
     env: { POWERTOOLS_SERVICE_NAME: 'health-sync', CONFIG_PREFIX: `config/health-sync/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/health-sync` },
   },
 };
 const REST_METHODS = ['DELETE /instances/{id} → instances', 'GET /instances → instances', 'GET /status → status', 'POST /instances → instances', 'PUT /instances/{id}/heartbeat → instances'];
-const LOG_ACTIONS = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:TagResource'];
 
 type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown }>; Outputs?: Record<string, unknown> };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown };
@@ -253,48 +250,67 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     assert.deepEqual(planKey?.Properties, { KeyId: { Ref: 'ApiGatewayApiKey1' }, KeyType: 'API_KEY', UsagePlanId: { Ref: 'ApiGatewayUsagePlan' } });
   });
 
-  it('grants the shared role only logs, ssm:GetParameter on the stage prefix and DiscoverInstances in the mirror namespace, and healthSync its own Cloud Map role', async () => {
-    const shared = await roleStatements(configs.get('greet')?.Role ?? '');
-    for (const key of ['status', 'instances']) assert.equal(configs.get(key)?.Role, configs.get('greet')?.Role, `${key} uses the shared role`);
-    const actions = shared.statements.flatMap((s) => arr(s.Action)).sort();
-    assert.deepEqual(actions, [...LOG_ACTIONS, 'ssm:GetParameter', 'servicediscovery:DiscoverInstances'].sort());
-    const discover = shared.statements.find((s) => arr(s.Action).includes('servicediscovery:DiscoverInstances'));
-    assert.deepEqual(discover?.Condition, { StringEquals: { 'servicediscovery:NamespaceName': NAMESPACE } }, 'only the namespace the gateway reads');
-    for (const s of shared.statements.filter((x) => arr(x.Action).some((a) => a.startsWith('logs:'))))
-      for (const r of arr(s.Resource)) assert.match(r, new RegExp(`^arn:aws:logs:${REGION}:${account}:log-group:/aws/lambda/${STACK}\\*:`));
-    const ssm = shared.statements.find((s) => arr(s.Action).includes('ssm:GetParameter'));
-    assert.deepEqual(arr(ssm?.Resource ?? []), [`arn:aws:ssm:${REGION}:${account}:parameter${PREFIX}/*`]);
-
-    const hsRoleArn = configs.get('healthSync')?.Role ?? '';
-    assert.notEqual(hsRoleArn, configs.get('greet')?.Role);
-    const hs = await roleStatements(hsRoleArn);
-    assert.deepEqual(hs.policies, ['cloud-map-mirror']);
-    const nsArn = `arn:aws:servicediscovery:${REGION}:${account}:namespace/${namespaceId}`;
-    const inNamespace = { ArnEquals: { 'servicediscovery:NamespaceArn': nsArn } };
-    assert.deepEqual(hs.statements, [
-      { Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: `arn:aws:ssm:${REGION}:${account}:parameter${PREFIX}/consul-token/health-sync` },
-      { Sid: 'ReadNamespace', Effect: 'Allow', Action: ['servicediscovery:ListServices', 'servicediscovery:GetOperation'], Resource: '*' },
-      { Sid: 'CreateServicesInNamespace', Effect: 'Allow', Action: ['servicediscovery:CreateService'], Resource: '*', Condition: inNamespace },
-      {
-        Sid: 'ManageInstancesInNamespace',
-        Effect: 'Allow',
-        Action: ['servicediscovery:GetService', 'servicediscovery:ListInstances', 'servicediscovery:GetInstancesHealthStatus', 'servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:UpdateInstanceCustomHealthStatus'],
-        Resource: `arn:aws:servicediscovery:${REGION}:${account}:service/*`,
-        Condition: inNamespace,
-      },
-    ]);
-    for (const name of [shared.name, hs.name]) {
-      const trust = policyDocument((await iam.send(new GetRoleCommand({ RoleName: name }))).Role?.AssumeRolePolicyDocument ?? '{}');
-      assert.deepEqual(trust.Statement.map((s) => [arr(s.Action), (s as unknown as { Principal: { Service: string | string[] } }).Principal.Service].flat(2)), [['sts:AssumeRole', 'lambda.amazonaws.com']], `${name} trusts Lambda only`);
-    }
+  it('moto gap — throttling: moto keeps neither the usage plan nor the HTTP API stage, so the defaults are checked on the packaged template', () => {
+    const of = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
+    const [plan] = of('AWS::ApiGateway::UsagePlan');
+    assert.deepEqual(plan?.Properties.Throttle, { RateLimit: 50, BurstLimit: 100 }, 'per API key: 50 requests/s, bursts of 100');
+    assert.deepEqual(plan?.Properties.Quota, { Limit: 2_000_000, Period: 'DAY' }, 'per API key: 2,000,000 requests a day');
+    const stages = of('AWS::ApiGatewayV2::Stage');
+    assert.equal(stages.length, 1);
+    assert.equal(stages[0].Properties.StageName, '$default');
+    assert.deepEqual(stages[0].Properties.DefaultRouteSettings, { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 }, 'the public HTTP API: 500 requests/s, bursts of 1,000');
   });
 
-  it('moto gap — managed policies: moto attaches none, so the VPC execution policy is checked on the packaged template', async () => {
-    const vpcPolicy = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] };
-    assert.deepEqual(template.Resources.IamRoleLambdaExecution?.Properties.ManagedPolicyArns, [vpcPolicy]);
-    assert.deepEqual(template.Resources.HealthSyncRole?.Properties.ManagedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']);
-    const attached = (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: (configs.get('greet')?.Role ?? '').split('/').pop() }))).AttachedPolicies ?? [];
-    assert.ok(attached.every((p) => p.PolicyName === 'AWSLambdaVPCAccessExecutionRole'), 'nothing else is attached');
+  it('gives every function its own role, deployed with its own SSM reads; DiscoverInstances only to greet and status, Cloud Map writes only to healthSync', async () => {
+    // The full proof (an IAM evaluator over every parameter) is test/integration/iam-roles.test.ts; here: what moto deployed.
+    const ssmArn = (name: string) => `arn:aws:ssm:${REGION}:${account}:parameter${PREFIX}/${name}`;
+    const discover = { Sid: 'DiscoverInMirror', Effect: 'Allow', Action: 'servicediscovery:DiscoverInstances', Resource: '*', Condition: { StringEquals: { 'servicediscovery:NamespaceName': NAMESPACE } } };
+    const reads = (names: string[]) => ({ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: names.map(ssmArn) });
+    const nsArn = `arn:aws:servicediscovery:${REGION}:${account}:namespace/${namespaceId}`;
+    const want: Record<string, { policy: string; statements: Statement[] }> = {
+      greet: { policy: 'greet', statements: [reads(['consul-token/greeter-gateway']), discover] },
+      status: { policy: 'status', statements: [reads(['consul-token/greeter-gateway']), discover] },
+      instances: { policy: 'instances', statements: [reads(['consul-token/instance-registry', 'registry-signing-key'])] },
+      healthSync: {
+        policy: 'cloud-map-mirror',
+        statements: [
+          reads(['consul-token/health-sync']),
+          { Sid: 'ReadNamespace', Effect: 'Allow', Action: ['servicediscovery:ListServices', 'servicediscovery:GetOperation'], Resource: '*' },
+          { Sid: 'CreateServicesInNamespace', Effect: 'Allow', Action: ['servicediscovery:CreateService'], Resource: '*', Condition: { ArnEquals: { 'servicediscovery:NamespaceArn': nsArn } } },
+          {
+            Sid: 'ManageInstancesOfMirroredServices',
+            Effect: 'Allow',
+            Action: ['servicediscovery:GetService', 'servicediscovery:ListInstances', 'servicediscovery:GetInstancesHealthStatus', 'servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:UpdateInstanceCustomHealthStatus'],
+            Resource: `arn:aws:servicediscovery:${REGION}:${account}:service/*`,
+          },
+        ],
+      },
+    };
+    const arns = new Set<string>();
+    for (const [key, w] of Object.entries(want)) {
+      const roleArn = configs.get(key)?.Role ?? '';
+      arns.add(roleArn);
+      assert.equal(roleArn, `arn:aws:iam::${account}:role/${STACK}-${REGION}-${key}`, `${key} runs with its own role`);
+      const role = await roleStatements(roleArn);
+      assert.deepEqual(role.policies, [w.policy], key);
+      assert.deepEqual(role.statements, w.statements, key);
+      const trust = policyDocument((await iam.send(new GetRoleCommand({ RoleName: role.name }))).Role?.AssumeRolePolicyDocument ?? '{}');
+      assert.deepEqual(trust.Statement.map((s) => [arr(s.Action), (s as unknown as { Principal: { Service: string | string[] } }).Principal.Service].flat(2)), [['sts:AssumeRole', 'lambda.amazonaws.com']], `${key} trusts Lambda only`);
+    }
+    assert.equal(arns.size, 4);
+    const roles = ((await iam.send(new ListRolesCommand({}))).Roles ?? []).filter((r) => r.RoleName?.startsWith(STACK));
+    assert.deepEqual(roles.map((r) => r.Arn).sort(), [...arns].sort(), 'no shared role: the four and nothing else');
+  });
+
+  it('moto gap — managed policies: moto attaches none, so the VPC execution policy of every role is checked on the packaged template', async () => {
+    const vpcPolicy = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole' };
+    for (const key of Object.keys(FUNCTIONS)) {
+      const id = `${key[0].toUpperCase()}${key.slice(1)}Role`;
+      assert.deepEqual(template.Resources[id]?.Properties.ManagedPolicyArns, [vpcPolicy], id);
+      const attached = (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: (configs.get(key)?.Role ?? '').split('/').pop() }))).AttachedPolicies ?? [];
+      assert.ok(attached.every((p) => p.PolicyName === 'AWSLambdaVPCAccessExecutionRole'), `${key}: nothing else is attached`);
+    }
+    assert.equal(template.Resources.IamRoleLambdaExecution, undefined, 'the framework made no shared role');
   });
 
   it('moto gap — stack outputs: moto returns none after a change set, so the endpoints are checked on the packaged template', async () => {
