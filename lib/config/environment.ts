@@ -19,7 +19,7 @@ export interface FunctionEnvironment {
   consulToken?: string;
   /** SSM parameter holding the token (deployed): CONSUL_HTTP_TOKEN_PARAMETER. */
   consulTokenParameter?: string;
-  /** TLS to an https Consul address; absent when no TLS setting is given, else `serverName` is always set. */
+  /** TLS to an https Consul address; absent when no TLS setting is given. `serverName` is set whenever a CA is. */
   consulTls?: ConsulTlsSources;
   configPrefix: string;
 }
@@ -34,12 +34,13 @@ export interface ConsulTlsSources {
   /** CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY: our certificate, for an agent with verify_incoming. */
   clientCertFile?: string;
   clientKeyFile?: string;
-  /** CONSUL_TLS_SERVER_NAME, else DEFAULT_CONSUL_TLS_SERVER_NAME: the name the agent's certificate must carry (not the address's host). */
+  /** CONSUL_TLS_SERVER_NAME, else DEFAULT_CONSUL_TLS_SERVER_NAME when a CA is given: the name the agent's certificate must carry instead of the address's host. */
   serverName?: string;
 }
 
 /**
- * The name a function expects in the Consul agent's certificate when CONSUL_TLS_SERVER_NAME is not set:
+ * The name a function expects in the Consul agent's certificate when a CA (CONSUL_CACERT or its
+ * _PARAMETER) is given and CONSUL_TLS_SERVER_NAME is not:
  * what `consul tls cert create -server` writes for Consul's default datacenter and domain. Only
  * servers' certificates carry `server.<dc>.<domain>`: the CLI's client certificates name
  * `client.<dc>.<domain>`, localhost and 127.0.0.1, so holding one (or ours, which names nothing) is
@@ -97,7 +98,9 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
     ...(e.CONSUL_CACERT ? { caCertFile: e.CONSUL_CACERT } : {}),
     ...(e.CONSUL_CLIENT_CERT ? { clientCertFile: e.CONSUL_CLIENT_CERT } : {}),
     ...(e.CONSUL_CLIENT_KEY ? { clientKeyFile: e.CONSUL_CLIENT_KEY } : {}),
-    serverName: e.CONSUL_TLS_SERVER_NAME || DEFAULT_CONSUL_TLS_SERVER_NAME,
+    // The default name is Consul's CA tooling's, so it applies when the agent is checked against a CA
+    // we are given; against Node's public roots (CONSUL_HTTP_SSL=true, no CA) the address's host is.
+    ...(e.CONSUL_TLS_SERVER_NAME || e.CONSUL_CACERT || e.CONSUL_CACERT_PARAMETER ? { serverName: e.CONSUL_TLS_SERVER_NAME || DEFAULT_CONSUL_TLS_SERVER_NAME } : {}),
   };
   return {
     consulAddress: consulAddressFor(e.CONSUL_HTTP_ADDR, tlsOn, tlsSettings),

@@ -59,6 +59,11 @@ describe('the name the agent certificate must carry', () => {
     assert.equal(read({ CONSUL_CACERT: '/ca.pem', CONSUL_TLS_SERVER_NAME: 'server.eu-west.consul' }).consulTls?.serverName, 'server.eu-west.consul');
   });
 
+  it("without a CA (Node's public roots: CONSUL_HTTP_SSL=true, or only a client certificate) the address's host is checked", () => {
+    assert.equal(read({ CONSUL_HTTP_SSL: 'true', CONSUL_HTTP_ADDR: 'consul.example.com:443' }).consulTls?.serverName, undefined);
+    assert.equal(read({ CONSUL_CLIENT_CERT: '/c.pem', CONSUL_CLIENT_KEY: '/k.pem' }).consulTls?.serverName, undefined);
+  });
+
   it('reaches the TLS material handed to the Consul client, also when the PEMs come from SSM', async () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const secrets: SecretResolver = { resolve: (name: string) => Promise.resolve(name === 'CONSUL_CACERT' ? pem : undefined) } as unknown as SecretResolver;
