@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { parseConsulAddress } from '../lib/consul/consul-address';
+import { consulTlsConfigured } from '../lib/config/environment';
 import { startConnectNative } from './connect-native';
 import { greeterConsulApi, type GreeterRegistration, registerGreeter } from './consul-registration';
 import { type GreeterServerHandle, startGreeterServer } from './server';
@@ -89,7 +90,7 @@ function parseCli(argv: string[]) {
   }
   let agent;
   try {
-    agent = parseConsulAddress(values['consul-addr']);
+    agent = parseConsulAddress(values['consul-addr'], { tls: consulTlsConfigured() });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

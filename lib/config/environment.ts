@@ -111,6 +111,15 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
   };
 }
 
+/**
+ * True when `env` configures TLS to Consul in any way (a TLS variable or its _PARAMETER, or
+ * CONSUL_HTTP_SSL=true): for processes that read CONSUL_HTTP_ADDR themselves (the Greeter backend),
+ * so a bare address means https and http:// is refused there too.
+ */
+export function consulTlsConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
+  return TLS_SETTINGS.some((name) => env[name]?.trim()) || /^(true|1)$/i.test(env.CONSUL_HTTP_SSL?.trim() ?? '');
+}
+
 /** The variables that turn TLS to Consul on (CONSUL_HTTP_SSL=true does too). */
 const TLS_SETTINGS = [
   'CONSUL_CACERT',

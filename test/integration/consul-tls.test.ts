@@ -197,14 +197,19 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
     assert.ok(greetRuntime.get().consul.address.startsWith('https://'));
   });
 
-  it('a Greeter backend registers itself over https', async () => {
-    const g = await startGreeter({ id: 'tls-self', tags: ['tls-self'], consulAddress: consul.address, token: backendToken });
-    greeters.push(g);
-    await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-self'), 10_000, 'tls-self passing in Consul');
-    await stopProcess(g.process, 'SIGTERM', 10_000);
-    // It deregistered over https on its way out.
-    assert.ok(!(await passingIds(admin, 'greeter')).includes('tls-self'));
-  });
+  for (const [what, address] of [
+    ['https://', () => consul.address],
+    ['a bare host:port (https, since CONSUL_CACERT is set)', () => `127.0.0.1:${consul.httpPort}`],
+  ] as const) {
+    it(`a Greeter backend registers itself over https, given ${what}`, async () => {
+      const g = await startGreeter({ id: 'tls-self', tags: ['tls-self'], consulAddress: address(), token: backendToken });
+      greeters.push(g);
+      await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-self'), 10_000, 'tls-self passing in Consul');
+      await stopProcess(g.process, 'SIGTERM', 10_000);
+      // It deregistered over https on its way out.
+      assert.ok(!(await passingIds(admin, 'greeter')).includes('tls-self'));
+    });
+  }
 
   for (const c of [
     { name: 'a CA that did not sign the agent', env: () => ({ CONSUL_CACERT: otherCa.caFile }), code: /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/ },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from '../../../lib/config/errors';
-import { DEFAULT_CONSUL_TLS_SERVER_NAME, readFunctionEnvironment, resolveConsulTls } from '../../../lib/config/environment';
+import { consulTlsConfigured, DEFAULT_CONSUL_TLS_SERVER_NAME, readFunctionEnvironment, resolveConsulTls } from '../../../lib/config/environment';
 import type { SecretResolver } from '../../../lib/config/secrets';
 
 const TOKEN = 'f2b6c1de-0000-4000-8000-123456789abc';
@@ -69,5 +69,14 @@ describe('the name the agent certificate must carry', () => {
     const secrets: SecretResolver = { resolve: (name: string) => Promise.resolve(name === 'CONSUL_CACERT' ? pem : undefined) } as unknown as SecretResolver;
     const tls = await resolveConsulTls(read({ CONSUL_CACERT_PARAMETER: '/app/ca' }).consulTls, secrets);
     assert.deepEqual(tls, { ca: pem, serverName: 'server.dc1.consul' });
+  });
+});
+
+describe('consulTlsConfigured (for processes that read CONSUL_HTTP_ADDR themselves, like the Greeter backend)', () => {
+  it('is true for any TLS variable or _PARAMETER and CONSUL_HTTP_SSL=true, false for blanks and CONSUL_HTTP_SSL=false', () => {
+    for (const env of [{ CONSUL_CACERT: '/ca.pem' }, { CONSUL_CLIENT_KEY_PARAMETER: '/p' }, { CONSUL_TLS_SERVER_NAME: 'server.dc1.consul' }, { CONSUL_HTTP_SSL: 'TRUE' }, { CONSUL_HTTP_SSL: '1' }]) {
+      assert.equal(consulTlsConfigured(env), true, JSON.stringify(env));
+    }
+    for (const env of [{}, { CONSUL_CACERT: ' ' }, { CONSUL_HTTP_SSL: 'false' }, { CONSUL_HTTP_SSL: '0' }]) assert.equal(consulTlsConfigured(env), false, JSON.stringify(env));
   });
 });
