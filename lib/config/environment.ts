@@ -221,7 +221,7 @@ export interface DiscoveryEnvironment {
   /** CONSUL_DNS_ADDR: the resolvers (ip:port) in front of Consul's DNS interface; set when dns is used. */
   dnsServers: string[];
   /** CLOUDMAP_NAMESPACE and friends; set when cloudmap is used. */
-  cloudMap?: { namespace: string; region: string; endpoint?: string; pollSeconds?: number };
+  cloudMap?: { namespace: string; region: string; endpoint?: string; pollSeconds?: number; datacenter?: string };
 }
 
 // '' means unset: serverless.yml passes every param, and an unused one as ''.
@@ -237,6 +237,8 @@ const discoverySchema = z.object({
   CLOUDMAP_NAMESPACE: z.preprocess(blankAsUnset, z.string().trim().regex(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name').optional()),
   CLOUDMAP_REGION: z.preprocess(blankAsUnset, z.string().trim().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region').optional()),
   CLOUDMAP_ENDPOINT: z.preprocess(blankAsUnset, z.string().trim().regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL').optional()),
+  // The datacenter whose health-sync writes the mirror: a query naming it (greeterDatacenter) is served.
+  CLOUDMAP_DATACENTER: z.preprocess(blankAsUnset, z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Consul datacenter name').optional()),
   CLOUDMAP_POLL_SECONDS: z.preprocess(blankAsUnset, z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(300, 'must be at most 300').optional()),
 });
 
@@ -265,6 +267,7 @@ export function readDiscoveryEnvironment(env: NodeJS.ProcessEnv = process.env): 
             region: e.CLOUDMAP_REGION ?? (env.AWS_REGION?.trim() || 'us-east-1'),
             ...(e.CLOUDMAP_ENDPOINT ? { endpoint: e.CLOUDMAP_ENDPOINT } : {}),
             ...(e.CLOUDMAP_POLL_SECONDS !== undefined ? { pollSeconds: e.CLOUDMAP_POLL_SECONDS } : {}),
+            ...(e.CLOUDMAP_DATACENTER ? { datacenter: e.CLOUDMAP_DATACENTER } : {}),
           },
         }
       : {}),

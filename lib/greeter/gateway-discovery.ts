@@ -46,7 +46,7 @@ export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: Consul
       // readDiscoveryEnvironment guarantees the namespace whenever cloudmap is named.
       const cm = env.cloudMap!;
       cloudMap = createDiscoverInstancesClient({ region: cm.region, ...(cm.endpoint ? { endpoint: cm.endpoint } : {}) });
-      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: cm.pollSeconds !== undefined ? cm.pollSeconds * 1000 : DEFAULT_CLOUDMAP_POLL_MS, log });
+      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: cm.pollSeconds !== undefined ? cm.pollSeconds * 1000 : DEFAULT_CLOUDMAP_POLL_MS, ...(cm.datacenter ? { datacenter: cm.datacenter } : {}), log });
     }
     dns = dnsHealthSource({ servers: env.dnsServers, log });
     return dns;

@@ -41,7 +41,7 @@ const TLS_ENV = Object.fromEntries(['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONS
 const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda', ...TLS_ENV, CONSUL_HTTP_TOKEN: '' };
 const NAMESPACE = `consul-grpc-lambda-${STAGE}`;
 // Discovery through Consul with the Cloud Map mirror as fallback; the unused settings present and empty.
-const DISCOVERY_ENV = { DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: 'cloudmap', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: '', CLOUDMAP_POLL_SECONDS: '', CLOUDMAP_ENDPOINT: '' };
+const DISCOVERY_ENV = { DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: 'cloudmap', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: '', CLOUDMAP_POLL_SECONDS: '', CLOUDMAP_DATACENTER: '', CLOUDMAP_ENDPOINT: '' };
 const gatewayEnv = (service: string) => ({ ...DISCOVERY_ENV, POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
 const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<string, string> }> = {
   greet: { handler: 'functions/greet.handler', timeout: 10, env: { ...gatewayEnv('greet'), GREETER_CACERT: '', GREETER_CACERT_PARAMETER: '' } },

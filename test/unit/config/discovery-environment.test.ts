@@ -29,6 +29,9 @@ describe('readDiscoveryEnvironment', () => {
       cloudMap: { namespace: 'greeters.local', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', pollSeconds: 7 },
     });
     assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_REGION: 'us-west-2' }).cloudMap?.region, 'us-west-2');
+    // A gateway with greeterDatacenter set asks for that datacenter by name: the mirror must say it holds it.
+    assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_DATACENTER: 'eu-1' }).cloudMap?.datacenter, 'eu-1');
+    assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n' }).cloudMap?.datacenter, undefined);
   });
 
   it('names the variable of a bad or missing value', () => {
@@ -42,6 +45,7 @@ describe('readDiscoveryEnvironment', () => {
     fails({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_POLL_SECONDS: '0' }, 'CLOUDMAP_POLL_SECONDS');
     fails({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_POLL_SECONDS: 'soon' }, 'CLOUDMAP_POLL_SECONDS');
     fails({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_ENDPOINT: 'ftp://x' }, 'CLOUDMAP_ENDPOINT');
+    fails({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_DATACENTER: 'dc 1' }, 'CLOUDMAP_DATACENTER');
   });
 
   it('ignores the settings of sources not in use', () => {
