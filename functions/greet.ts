@@ -11,7 +11,7 @@ import { runtimeSlot } from '../lib/runtime/runtime-slot';
 /** What this function keeps across warm invocations (see lib/greeter/gateway-runtime.ts). */
 export const runtime = runtimeSlot(createGatewayRuntime);
 
-export const handler = httpHandler(runtime, async (event: APIGatewayProxyEventV2, context, rt) => {
+export const handler = httpHandler(runtime, async (event: APIGatewayProxyEventV2, context, rt, trace) => {
   const name = event.requestContext?.http?.method === 'POST' ? greetNameFromBody(readJsonBody(event)) : parseGreetName(event.pathParameters?.name);
-  return json(200, await greet(rt, name, () => context.getRemainingTimeInMillis()));
+  return json(200, await greet(rt, name, () => context.getRemainingTimeInMillis(), trace));
 });

@@ -142,6 +142,8 @@ async function main(): Promise<void> {
     host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate, failCode: cli.failCode,
     ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
     ...(tls ? { credentials: tls } : {}),
+    // Named as the gateway's Powertools lines name them, so one grep finds both sides of the hop.
+    onTracedCall: (t) => log('info', 'SayHello', { id, ...(t.traceId ? { trace_id: t.traceId } : {}), ...(t.parentId ? { parent_id: t.parentId } : {}), ...(t.xrayTraceId ? { xray_trace_id: t.xrayTraceId } : {}) }),
   });
   log('info', 'greeter listening', { id, host: cli.host, port: server.port, ...(connect ? { connect: connect.serviceUri } : {}) });
 

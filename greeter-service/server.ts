@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { GreeterService, type GreeterServer, type HelloReply } from '../proto/gen/helloworld';
+import { callTrace, type CallTrace } from './call-trace';
 import { loadReflectionDefinition } from './reflection-descriptors';
 
 export const GREETER_SERVICE_NAME = 'helloworld.Greeter';
@@ -30,6 +31,8 @@ export interface GreeterServerOptions {
   credentials?: grpc.ServerCredentials;
   /** Decides each Greeter call before it is served: a string is the reason to answer PERMISSION_DENIED. */
   authorize?: (call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<string | undefined>;
+  /** Told of every SayHello that carries a trace context, as it arrives (before any latency). */
+  onTracedCall?: (trace: CallTrace) => void;
 }
 
 export interface GreeterServerHandle {
@@ -68,10 +71,13 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
     health.setStatus(GREETER_SERVICE_NAME, status);
   };
 
+  const { onTracedCall } = opts;
   const serve: GreeterServer['sayHello'] = (call, callback) => {
     active++;
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    const trace = callTrace(call.metadata);
+    if (trace) onTracedCall?.(trace);
     const respond = (): void => {
       if (done) return;
       done = true;
@@ -79,6 +85,8 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
       // Errors go out trailers-only: a client may retry or hedge a call only until it has seen headers.
       const trailer = new grpc.Metadata();
       trailer.set('x-instance-id', instanceId);
+      // Asked for by tests and operators: shows which trace id arrived here.
+      if (trace?.traceId && call.metadata.get('x-reflect-trace')[0] === '1') trailer.set('x-trace-id', trace.traceId);
       const name = call.request.name.trim();
       if (name === '') {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'name must not be empty', metadata: trailer });

@@ -11,6 +11,8 @@ import { callAcrossDatacenters } from '../grpc/datacenter-failover';
 import { sayHello, type GreeterCallResult } from '../grpc/greeter-call';
 import { greeterTlsCredentials } from '../grpc/tls-credentials';
 import { coldStartTrace } from '../runtime/cold-start-trace';
+import { outgoingTraceHeaders } from '../tracing/propagation';
+import type { TraceContext } from '../tracing/trace-context';
 import { GreetError } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
@@ -48,13 +50,18 @@ export function greeterTlsServerName(cfg: GatewayConfig): string {
   return cfg.greeterTlsServerName || `${cfg.greeterService}.service.consul`;
 }
 
-/** Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure. */
-export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
+/**
+ * Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure.
+ * With `trace`, every attempt (hedges, retries, failover datacenters) carries its context to the Greeter.
+ */
+export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined, trace?: TraceContext): Promise<GreetResult> {
   const t0 = performance.now();
   try {
-    const result = await greetOnce(rt, name, remainingMs);
+    const result = await greetOnce(rt, name, remainingMs, trace && (await outgoingTraceHeaders(trace)));
     rt.metrics.latency('GreetLatency', performance.now() - t0);
     rt.metrics.level('GreetAttempts', result.attempts);
+    // Debug only (POWERTOOLS_LOG_LEVEL=DEBUG, or a sample rate): the line to join with the Greeter's by trace_id.
+    rt.log.debug('greeted', { attempts: result.attempts, servedBy: result.servedBy.id });
     return result;
   } catch (err) {
     rt.metrics.count('GreetErrors');
@@ -93,7 +100,7 @@ async function callInDatacenter(
   rt: GatewayRuntime,
   q: ServiceQuery,
   name: string,
-  o: { deadline: number; transport: { tlsServerName?: string }; maxIdleMs: number; creds?: () => ChannelCredentials },
+  o: { deadline: number; transport: { tlsServerName?: string }; maxIdleMs: number; creds?: () => ChannelCredentials; metadata?: Readonly<Record<string, string>> },
 ): Promise<(GreeterCallResult & { instances: readonly ServiceInstance[] }) | undefined> {
   const watch = rt.watches.get(q);
   watch.ensureFresh();
@@ -101,10 +108,10 @@ async function callInDatacenter(
   if (!instances?.length) return undefined;
   const target = consulTarget(q, o.transport);
   const client = rt.clients.get(target, o.maxIdleMs, o.creds);
-  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target) })), instances };
+  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target), metadata: o.metadata })), instances };
 }
 
-async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined): Promise<GreetResult> {
+async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined, metadata: Readonly<Record<string, string>> | undefined): Promise<GreetResult> {
   const loaded = await rt.begin({ leaseInParallel: true });
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
@@ -145,12 +152,12 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
   const { failover = [], ...single } = query;
   try {
     const call = await callAcrossDatacenters({
-      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target) })), instances: watch.current() ?? instances }),
+      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target), metadata })), instances: watch.current() ?? instances }),
       // The watch serves a failover datacenter's list once Consul marked every local instance critical.
       servedDatacenter: instances[0]?.datacenter,
       failover,
       deadline,
-      inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { deadline, transport, maxIdleMs: cfg.channelMaxIdleMs, creds }),
+      inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { deadline, transport, maxIdleMs: cfg.channelMaxIdleMs, creds, metadata }),
       budgetAllows: (lostInFailover) => rt.callPolicy.allowsFailover(lostInFailover),
       // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
       onUnavailable: () => rt.watches.invalidate(query),

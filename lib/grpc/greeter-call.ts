@@ -31,6 +31,11 @@ export interface GreeterCallOptions {
    * failover datacenter, if any, takes it.
    */
   allRefused?: () => boolean;
+  /**
+   * Trace context entries (traceparent, tracestate, x-amzn-trace-id). Set on the call's metadata, which
+   * grpc-js resends with every hedged or retried attempt; a second try here builds it again.
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 // grpc-js (gRFC A6) adds this to the answer of a call that needed more than one attempt.
@@ -49,13 +54,13 @@ function attemptsIn(metadata: Metadata | undefined): number | undefined {
  */
 export async function sayHello(client: GreeterClient, name: string, opts: GreeterCallOptions): Promise<GreeterCallResult> {
   try {
-    return await callOnce(client, name, opts.deadline);
+    return await callOnce(client, name, opts.deadline, opts.metadata);
   } catch (err) {
     const pause = backoffMs(2, 20, 40);
     if (!opts.newChannel || !(err instanceof GreeterCallError) || err.kind !== 'unavailable' || Date.now() + pause >= opts.deadline || opts.allRefused?.()) throw err;
     await sleep(pause);
     try {
-      const second = await callOnce(client, name, opts.deadline);
+      const second = await callOnce(client, name, opts.deadline, opts.metadata);
       return { ...second, attempts: second.attempts + err.attempts };
     } catch (again) {
       if (!(again instanceof GreeterCallError)) throw again;
@@ -64,10 +69,16 @@ export async function sayHello(client: GreeterClient, name: string, opts: Greete
   }
 }
 
-function callOnce(client: GreeterClient, name: string, deadline: number): Promise<GreeterCallResult> {
+function requestMetadata(entries: Readonly<Record<string, string>> | undefined): Metadata {
+  const metadata = new Metadata();
+  if (entries) for (const key in entries) metadata.set(key, entries[key] as string);
+  return metadata;
+}
+
+function callOnce(client: GreeterClient, name: string, deadline: number, entries?: Readonly<Record<string, string>>): Promise<GreeterCallResult> {
   return new Promise((resolve, reject) => {
     let attempts = 1;
-    const call = client.sayHello({ name }, new Metadata(), { deadline }, (err: ServiceError | null, reply?: HelloReply) => {
+    const call = client.sayHello({ name }, requestMetadata(entries), { deadline }, (err: ServiceError | null, reply?: HelloReply) => {
       if (err) {
         const tried = attemptsIn(err.metadata) ?? attempts;
         reject(new GreeterCallError(failureKind(err.code), err.code, tried, err.details || err.message, { cause: err }));

@@ -1,17 +1,24 @@
 /** Wraps an HTTP handler: Lambda context in the logs, the function's runtime, every error turned into a JSON answer. */
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Closable, RuntimeSlot } from '../runtime/runtime-slot';
+import type { TraceContext } from '../tracing/trace-context';
 import { errorResponse } from './error-response';
+import { type HttpEventLike } from './event';
+import { traceOfEvent } from './trace-headers';
 
-/** A handler body that gets the function's runtime and returns a response or throws. */
-export type HttpBody<E, R> = (event: E, context: Context, rt: R) => Promise<APIGatewayProxyStructuredResultV2>;
+/** A handler body that gets the function's runtime and the invocation's trace (undefined: propagation off), and returns a response or throws. */
+export type HttpBody<E, R> = (event: E, context: Context, rt: R, trace: TraceContext | undefined) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** Builds a Lambda handler that never throws and never leaks a stack trace. */
 export function httpHandler<E, R extends Closable>(slot: RuntimeSlot<R>, body: HttpBody<E, R>): (event: E, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
   return async (event, context) => {
     slot.logger.addContext(context);
+    const trace = traceOfEvent((event ?? {}) as HttpEventLike);
+    // Every line of this invocation carries the W3C id beside Powertools' xray_trace_id.
+    if (trace) slot.logger.appendKeys({ trace_id: trace.traceId });
+    else slot.logger.removeKeys(['trace_id']);
     try {
-      return await body(event, context, slot.get());
+      return await body(event, context, slot.get(), trace);
     } catch (err) {
       return errorResponse(err, slot.logger);
     }
