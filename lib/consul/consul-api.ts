@@ -86,6 +86,8 @@ export interface ConsulApi {
   readonly requestCounts: ReadonlyMap<string, number>;
   /** HTTP requests that failed: no answer, a timeout, an error status (not ones the caller cancelled). */
   readonly requestErrors: number;
+  /** Of `requestErrors`, those Consul answered 429 (too many connections or requests from this IP). Optional for fakes. */
+  readonly requestsThrottled?: number;
   /** Runs a raw call through the shared timeout/cancel/error mapping. */
   call<T>(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T>;
   /** Like `call`, but returns the body with the X-Consul-Index header (`ctx` must be passed on). */
@@ -122,6 +124,7 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   let current = 0;
   let failovers = 0;
   let requestErrors = 0;
+  let requestsThrottled = 0;
   const clientFor = (i: number, blocking: boolean): RawConsulClient => {
     if (clients.every((c) => c.long === undefined && c.short === undefined)) {
       token = typeof conn.token === 'function' ? conn.token() : conn.token;
@@ -159,10 +162,15 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       return await run(clientFor(i, opts.blocking === true), ctx);
     } catch (err) {
       if (reason !== 'aborted' && !opts.signal?.aborted) requestErrors++;
-      if (err instanceof ConsulRequestError) throw err;
+      if (err instanceof ConsulRequestError) {
+        if (err.isThrottled) requestsThrottled++;
+        throw err;
+      }
       if (reason === 'timeout') throw new ConsulTimeoutError(operation, `timed out after ${timeoutMs} ms`);
       if (reason === 'aborted') throw new ConsulTimeoutError(operation, 'aborted');
-      throw toConsulError(operation, err, endpoints[i] ?? endpoints[0]!);
+      const mapped = toConsulError(operation, err, endpoints[i] ?? endpoints[0]!);
+      if (mapped.isThrottled) requestsThrottled++;
+      throw mapped;
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -238,6 +246,9 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     },
     get requestErrors() {
       return requestErrors;
+    },
+    get requestsThrottled() {
+      return requestsThrottled;
     },
     requestCounts: counts,
     call: (operation, opts, run) => exec(operation, opts, false, run),

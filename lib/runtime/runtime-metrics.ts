@@ -1,6 +1,6 @@
 /**
  * One function's metrics (see lib/metrics/function-metrics.ts) with the counters every runtime shares
- * added at each flush: Consul requests and failed requests since the last one, the environment
+ * added at each flush: Consul requests, failed requests and 429-throttled ones since the last one, the environment
  * lease's successful and failed registrations or renewals, and discovery answers served by a fallback.
  */
 import type { ConsulApi } from '../consul/consul-api';
@@ -22,6 +22,7 @@ export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: Environm
   let requests = 0;
   let fallbackServed = 0;
   let errors = 0;
+  let throttled = 0;
   let renewals = 0;
   let failedRenewals = 0;
   return createFunctionMetrics({
@@ -35,6 +36,8 @@ export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: Environm
       requests = total;
       count('ConsulErrors', parts.consul.requestErrors - errors);
       errors = parts.consul.requestErrors;
+      count('ConsulThrottled', (parts.consul.requestsThrottled ?? 0) - throttled);
+      throttled = parts.consul.requestsThrottled ?? 0;
       const lease = parts.lease.snapshot();
       count('LeaseRenewals', lease.renewals - renewals);
       renewals = lease.renewals;

@@ -37,12 +37,13 @@ describe('metrics (EMF)', () => {
     const [line] = lines;
     assert.equal(line?._aws.CloudWatchMetrics[0]?.Namespace, 'consul-grpc-lambda-test');
     const units = Object.fromEntries((line?._aws.CloudWatchMetrics[0]?.Metrics ?? []).map((m) => [m.Name, m.Unit]));
-    assert.deepEqual(units, { GreetLatency: 'Milliseconds', GreetAttempts: 'Count', InstancesDiscovered: 'Count', ConsulRequests: 'Count', ConsulErrors: 'Count', LeaseRenewals: 'Count', LeaseFailures: 'Count' });
+    assert.deepEqual(units, { GreetLatency: 'Milliseconds', GreetAttempts: 'Count', InstancesDiscovered: 'Count', ConsulRequests: 'Count', ConsulErrors: 'Count', ConsulThrottled: 'Count', LeaseRenewals: 'Count', LeaseFailures: 'Count' });
     assert.ok(typeof line?.GreetLatency === 'number' && line.GreetLatency > 0, JSON.stringify(line));
     assert.equal(line?.GreetAttempts, 1);
     assert.equal(line?.InstancesDiscovered, 1);
     assert.ok(typeof line?.ConsulRequests === 'number' && line.ConsulRequests >= 3, 'config read, lease and discovery went to Consul');
     assert.equal(line?.ConsulErrors, 0);
+    assert.equal(line?.ConsulThrottled, 0);
     assert.equal(line?.LeaseRenewals, 1, 'the cold start registered its lease before answering');
     assert.equal(line?.LeaseFailures, 0);
   });
