@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { startLambdaRie } from '../scripts/rie/lambda-rie';
 import { pathToFileURL } from 'node:url';
-import { bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
+import { bundleCodePath, bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
 import { extractZip } from '../scripts/rie/zip';
 import { httpEvent, startTestStack } from '../test/integration/harness';
 import { stats } from './measure';
@@ -111,7 +111,8 @@ async function main(): Promise<void> {
       const files = extractZip(fn.zip, dir);
       const js = bundlePath(fn, dir);
       if (!existsSync(js)) throw new Error(`${fn.name}: no ${js} in its zip (${files.join(', ')})`);
-      return { fn, js, map: files.some((f) => f.endsWith('.map')), bytes: statSync(js).size };
+      // Size: the bundle's code (functions/<name>.bundle.cjs beside the code-cache loader), not the loader.
+      return { fn, js, map: files.some((f) => f.endsWith('.map')), bytes: statSync(bundleCodePath(fn, dir)).size };
     });
     // The baseline: grpc-js bundled alone with the deploy's esbuild settings (no source map).
     const options = { ...pkg.esbuild, sourcemap: false, metafile: false, logLevel: 'error' as const };

@@ -4,12 +4,11 @@
  * endpoint changes.
  */
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import { createCloudMapClient } from '../cloudmap/cloudmap-client';
 import type { Log } from '../log/logger';
 import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics';
-import { runHealthSync, type HealthSyncReport } from './health-sync';
+import type { HealthSyncReport } from './health-sync';
 import { HEALTH_SYNC_KEYS, type HealthSyncConfig } from './health-sync-config';
 
 /** Everything a health-sync invocation reuses. */
@@ -38,7 +37,11 @@ export function recordHealthSyncRun(metrics: FunctionMetrics, report: HealthSync
 export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
   const base = createFunctionRuntime(HEALTH_SYNC_KEYS, log);
   let cloudMap: { key: string; client: ServiceDiscoveryClient } | undefined;
-  const cloudMapClient = (cfg: HealthSyncConfig) => {
+  // The sync and the Cloud Map client load on the first run: the bundle leaves the SDK to the Lambda
+  // runtime's (scripts/esbuild/plugins.cjs), so loading the bundle does not need it.
+  const sync = () => import('./health-sync.js');
+  const cloudMapClient = async (cfg: HealthSyncConfig) => {
+    const { createCloudMapClient } = await import('../cloudmap/cloudmap-client.js');
     const region = cfg.cloudMapRegion || process.env.AWS_REGION || 'us-east-1';
     const key = `${region} ${cfg.cloudMapEndpoint}`;
     if (cloudMap?.key !== key) {
@@ -57,7 +60,8 @@ export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
       const holder = `${process.env.AWS_LAMBDA_LOG_STREAM_NAME || 'local'} pid ${process.pid}`;
       // Keep 3 s to release the lock and answer before the Lambda's own timeout.
       const deadline = opts.remainingMs ? Date.now() + opts.remainingMs() - 3_000 : undefined;
-      const client = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? cloudMapClient(cfg) : undefined;
+      const client = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? await cloudMapClient(cfg) : undefined;
+      const { runHealthSync } = await sync();
       const report = await runHealthSync({ consul: base.consul, config: cfg, log, cloudMap: client, holder, deadline }, opts);
       // A dry run changes nothing, so it counts nothing either. Once a minute: publish every run.
       if (!opts.dryRun) {

@@ -37,6 +37,8 @@ import { ensureRieBinary } from './rie-binary';
 import { extractZip } from './zip';
 
 const INTERNAL_EXTENSION = join(__dirname, 'internal-extension.mjs');
+/** Stands in for the runtime's /var/runtime/node_modules (the AWS SDK v3 the Lambda Node.js runtime ships). */
+const RUNTIME_NODE_MODULES = join(__dirname, '..', '..', 'node_modules');
 
 /** Options of one emulated execution environment. */
 export interface LambdaRieOptions {
@@ -234,6 +236,9 @@ export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
       AWS_LAMBDA_LOG_STREAM_NAME: stream,
       AWS_REGION: o.fn.region,
       AWS_DEFAULT_REGION: o.fn.region,
+      // Lambda's Node runtime puts its SDK v3 on NODE_PATH (/var/runtime/node_modules); the bundles
+      // leave @aws-sdk/client-ssm and -servicediscovery to it, so the repo's node_modules stands in.
+      NODE_PATH: RUNTIME_NODE_MODULES,
       ...o.fn.environment,
     };
     for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {

@@ -66,10 +66,19 @@ export function deployEsbuildOptions(custom: Record<string, unknown>): BuildOpti
   return { ...(out as BuildOptions), external: [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)] };
 }
 
-/** The bundle (`functions/greet.mjs`, or `.js` for a CommonJS build, for handler `functions/greet.handler`) in a zip extracted into `dir`. */
+/** The handler module (`functions/greet.mjs`, or `.js` for a CommonJS build, for handler `functions/greet.handler`) in a zip extracted into `dir`. */
 export function bundlePath(fn: PackagedFunction, dir: string): string {
   const base = join(dir, fn.handler.slice(0, fn.handler.lastIndexOf('.')));
   return existsSync(`${base}.mjs`) ? `${base}.mjs` : `${base}.js`;
+}
+
+/**
+ * The file holding the function's code: `functions/greet.bundle.cjs` when the handler module is the
+ * code-cache loader (scripts/esbuild/code-cache.cjs), else the handler module itself.
+ */
+export function bundleCodePath(fn: PackagedFunction, dir: string): string {
+  const code = join(dir, `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.bundle.cjs`);
+  return existsSync(code) ? code : bundlePath(fn, dir);
 }
 
 interface TemplateFunction {

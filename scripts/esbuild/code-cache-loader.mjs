@@ -1,0 +1,52 @@
+/**
+ * The handler module of a packaged function (copied into the zip by scripts/esbuild/code-cache.cjs as
+ * functions/<name>.mjs, with the bundle's file name and named exports filled in). It compiles the CommonJS
+ * bundle next to it with V8's code cache produced at package time, so the cold start skips parsing and
+ * compiling what the package-time load already compiled.
+ *
+ * The cache is used only when its header matches this process (Node version, architecture, the
+ * bundle's length) and its payload's CRC-32 is intact; otherwise the bundle compiles as without a
+ * cache. V8 checks its own version, flags and the source again and may still reject it
+ * (`cachedDataRejected`); the CRC guards against a damaged payload, which V8 does not verify.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+import * as zlib from 'node:zlib';
+
+const bundle = fileURLToPath(new URL('./__BUNDLE__', import.meta.url));
+const source = readFileSync(bundle, 'utf8');
+
+/** The cache payload when it was made for this runtime and is intact, else why not. */
+function readCache() {
+  let raw;
+  try {
+    raw = readFileSync(`${bundle}.code-cache`);
+  } catch {
+    return { status: 'absent' };
+  }
+  try {
+    const nl = raw.indexOf(10);
+    const head = JSON.parse(raw.subarray(0, nl).toString('utf8'));
+    if (head.node !== process.version || head.arch !== process.arch || head.bundleLength !== source.length) return { status: 'stale' };
+    const data = raw.subarray(nl + 1);
+    // zlib.crc32 is in Node >= 20.15 and 22.2; without it the cache cannot be checked, so it is not used.
+    if (typeof zlib.crc32 !== 'function' || zlib.crc32(data) !== head.crc32) return { status: 'corrupt' };
+    return { status: 'used', data };
+  } catch {
+    return { status: 'corrupt' };
+  }
+}
+
+const cache = readCache();
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: bundle, cachedData: cache.data });
+const mod = { exports: {} };
+script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
+
+/** How this load used the code cache: used, rejected (by V8), stale (another Node), corrupt, absent. */
+export const codeCacheStatus = cache.data && script.cachedDataRejected ? 'rejected' : cache.status;
+/** The code cache of this load, for the package step (scripts/esbuild/code-cache.cjs); not called at run time. */
+export const createCodeCache = () => script.createCachedData();
+/* __EXPORTS__ */

@@ -1,0 +1,62 @@
+/**
+ * esbuild plugin `code-cache` (serverless.yml `custom.esbuild.plugins`, through plugins.cjs): each function
+ * ships as a CommonJS bundle (functions/<name>.bundle.cjs), V8's code cache of it made at package time
+ * (functions/<name>.bundle.cjs.code-cache) and a small ES module handler (functions/<name>.mjs, from
+ * code-cache-loader.mjs) that compiles the bundle with that cache.
+ *
+ * Why: on a cold start Node spent about a third of loading greet parsing and compiling the 550 KB bundle
+ * (docs/performance.md, "Code cache"); with the cache, loading costs about what @grpc/grpc-js alone does.
+ * The handler stays an ES module, so the runtime client's import() never runs cjs-module-lexer over the
+ * bundle, and the bundle is not require()d either.
+ *
+ * The cache is made by the Node that packages, after loading the bundle (the functions compiled by its
+ * top-level code are in it). A runtime with another Node version (or architecture) ignores it and
+ * compiles as without one: package with the runtime's Node (nodejs22.x → Node 22) to benefit.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
+const { execFileSync } = require('node:child_process');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { basename, extname, join } = require('node:path');
+const zlib = require('node:zlib');
+
+const LOADER = join(__dirname, 'code-cache-loader.mjs');
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+/** Runs `code` in a clean node (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
+function node(code, cwd, input) {
+  return execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd, env: { PATH: process.env.PATH }, input, stdio: ['pipe', 'pipe', 'inherit'], timeout: 60_000, maxBuffer: 64 << 20 });
+}
+
+/** Turns the built file `out` (CommonJS) into bundle + loader + code cache. */
+function withCodeCache(out) {
+  const dir = join(out, '..');
+  const name = basename(out, extname(out));
+  const bundleFile = `${name}.bundle.cjs`;
+  const bundle = join(dir, bundleFile);
+  renameSync(out, bundle);
+  const keys = JSON.parse(node(`import{createRequire}from'node:module';console.log(JSON.stringify(Object.keys(createRequire(${JSON.stringify(bundle)})(${JSON.stringify(bundle)}))))`, dir).toString());
+  const names = keys.filter((k) => IDENT.test(k) && k !== 'default');
+  const exportsLine = names.length ? `export const { ${names.join(', ')} } = mod.exports;` : '';
+  writeFileSync(out, readFileSync(LOADER, 'utf8').replace('__BUNDLE__', bundleFile).replace('/* __EXPORTS__ */', exportsLine));
+  const data = node(`const m=await import(${JSON.stringify(new URL(`file://${out}`).href)});process.stdout.write(m.createCodeCache())`, dir);
+  const head = { node: process.version, arch: process.arch, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
+  writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
+}
+
+module.exports = {
+  name: 'code-cache',
+  setup(build) {
+    const o = build.initialOptions;
+    // CommonJS for vm.Script; the ESM banner's createRequire(import.meta.url) has no place in it.
+    o.format = 'cjs';
+    delete o.banner;
+    build.onEnd((result) => {
+      if (result.errors.length || !o.outdir) return;
+      const ext = (o.outExtension && o.outExtension['.js']) || '.js';
+      for (const e of [].concat(o.entryPoints || [])) {
+        const entry = typeof e === 'string' ? e : e.in;
+        withCodeCache(join(o.outdir, `${basename(entry, extname(entry))}${ext}`));
+      }
+    });
+  },
+};

@@ -1,0 +1,120 @@
+// The V8 code cache shipped in each zip (scripts/esbuild/code-cache.cjs): the packaged greet answers a
+// real request through a real Consul and Greeter whatever state its cache is in. A cache made by
+// another Node (a runtime update), a damaged or truncated one, one V8 itself refuses, or none at all:
+// the bundle compiles as without a cache, and the handler answers 200 with nothing on stderr.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { bundleCodePath, bundlePath, packageFunctions, type PackageOutput, type PackagedFunction } from '../../scripts/rie/package-functions';
+import { extractZip } from '../../scripts/rie/zip';
+import { httpEvent, startTestStack, type TestStack } from './harness';
+
+const PREFIX = 'config/greeter-gateway/code-cache/';
+let pkg: PackageOutput | undefined;
+let stack: TestStack | undefined;
+let work: string;
+let greet: PackagedFunction;
+/** The greet zip extracted once; each case works on a copy. */
+let pristine: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'code-cache-'));
+  const packaging = packageFunctions();
+  stack = await startTestStack(PREFIX);
+  await stack.addGreeter({ id: 'code-cache-1' });
+  pkg = await packaging;
+  const fn = pkg.functions.get('greet');
+  assert.ok(fn, 'greet packaged');
+  greet = fn;
+  pristine = join(work, 'pristine');
+  extractZip(greet.zip, pristine);
+});
+
+after(async () => {
+  await stack?.stop();
+  pkg?.remove();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** A copy of the extracted zip whose code cache file `edit` may rewrite (or remove). */
+function variant(name: string, edit: (cacheFile: string) => void): string {
+  const dir = join(work, name);
+  cpSync(pristine, dir, { recursive: true });
+  edit(`${bundleCodePath(greet, dir)}.code-cache`);
+  return dir;
+}
+
+/** The cache file split into its JSON header and V8 payload. */
+function split(file: string): { head: Record<string, unknown>; data: Buffer } {
+  const raw = readFileSync(file);
+  const nl = raw.indexOf(10);
+  return { head: JSON.parse(raw.subarray(0, nl).toString('utf8')) as Record<string, unknown>, data: raw.subarray(nl + 1) };
+}
+
+const join2 = (head: Record<string, unknown>, data: Buffer) => Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]);
+
+/** Loads the handler module in a fresh node, as the runtime client does, and invokes it once. */
+function invoke(dir: string): Promise<{ status: string; statusCode: number; stderr: string }> {
+  assert.ok(stack);
+  const env = { PATH: process.env.PATH, ...greet.environment, CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: PREFIX, POWERTOOLS_LOG_LEVEL: 'ERROR', AWS_REGION: 'eu-west-1' };
+  const code = `const m=await import(${JSON.stringify(pathToFileURL(bundlePath(greet, dir)).href)});
+const r=await m.handler(${JSON.stringify(httpEvent('GET', { name: 'Ada' }))},{awsRequestId:'r1',functionName:'greet',getRemainingTimeInMillis:()=>5000});
+console.log(JSON.stringify({status:m.codeCacheStatus,statusCode:r.statusCode}));process.exit(0)`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env, timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${err.message}\n${stderr.slice(-2000)}`));
+      const line = stdout.trim().split('\n').pop() ?? '';
+      resolve({ ...(JSON.parse(line) as { status: string; statusCode: number }), stderr });
+    });
+  });
+}
+
+describe('code cache', () => {
+  it('is used when it was made by this Node', async () => {
+    const r = await invoke(variant('intact', () => {}));
+    assert.deepEqual([r.status, r.statusCode, r.stderr], ['used', 200, '']);
+  });
+
+  const cases: Array<{ name: string; expect: string; edit: (file: string) => void }> = [
+    { name: 'made by another Node version', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, node: 'v18.20.0' }, data)); } },
+    { name: 'for another bundle', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, bundleLength: Number(head.bundleLength) + 1 }, data)); } },
+    {
+      name: 'damaged (one payload byte flipped)',
+      expect: 'corrupt',
+      edit: (f) => {
+        const raw = readFileSync(f);
+        const at = raw.length - 1000;
+        raw[at] = (raw[at] ?? 0) ^ 0xff;
+        writeFileSync(f, raw);
+      },
+    },
+    { name: 'truncated', expect: 'corrupt', edit: (f) => writeFileSync(f, readFileSync(f).subarray(0, 4096)) },
+    { name: 'not a cache at all', expect: 'corrupt', edit: (f) => writeFileSync(f, 'garbage') },
+    {
+      // Header and CRC right, payload compiled from another source: V8 checks the source and refuses it.
+      name: 'refused by V8 (payload of another source)',
+      expect: 'rejected',
+      edit: (f) => {
+        const { head, data } = split(f);
+        const other = Buffer.from(data);
+        // The source hash V8 keeps in its header; changing it makes V8 see a cache of another source.
+        for (let i = 8; i < 12; i++) other[i] = (other[i] ?? 0) ^ 0x5a;
+        writeFileSync(f, join2({ ...head, crc32: crc32(other) }, other));
+      },
+    },
+    { name: 'absent', expect: 'absent', edit: (f) => rmSync(f) },
+  ];
+  for (const c of cases) {
+    it(`falls back to compiling when the cache is ${c.name}, and still answers`, async () => {
+      const r = await invoke(variant(c.name.replace(/\W+/g, '-'), c.edit));
+      assert.equal(r.status, c.expect);
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.stderr, '', 'nothing on stderr');
+    });
+  }
+});
