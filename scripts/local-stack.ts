@@ -5,10 +5,16 @@
  * with the greet, status and instances functions and the health-sync schedule.
  * `--discovery dns` puts CoreDNS (a caching forwarder) in front of the agent's DNS
  * port; `--discovery cloudmap` writes the mirror with a first health-sync pass.
+ *
+ * Lifecycle (stack/lifecycle.ts): Ctrl-C, SIGTERM, SIGHUP or the death of the parent (`kill` of
+ * the npm process) stop everything; secrets live in owned paths removed on every exit, by a
+ * watchdog after a SIGKILL of this process, or by the next start's sweep. A Greeter that dies is
+ * reported and the stack goes on (Greeters are workloads); the death of Consul, moto or
+ * serverless-offline stops the stack.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -27,7 +33,8 @@ import { passingIds } from './stack/passing';
 import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } from './stack/consul-tls';
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
-import { assertPortFree, describeUnexpectedExit, stopAll, supervise } from './stack/processes';
+import { ownerAlive, ownerTag, onTermination, ownPath, sweepStale } from './stack/lifecycle';
+import { assertPortFree, describeUnexpectedExit, stopAll, supervise, type UnexpectedExit } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
 
 const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls]
@@ -41,7 +48,10 @@ const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lam
   --fallback   sources tried in order while the primary cannot answer (DISCOVERY_FALLBACK, e.g. cloudmap)
 Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR, LOCAL_STACK_TLS=1,
 LOCAL_STACK_DISCOVERY, LOCAL_STACK_FALLBACK.
-If any process of the stack dies, the stack says which, stops the rest and exits non-zero.`;
+Ctrl-C, SIGTERM, SIGHUP or the end of the parent (e.g. \`kill\` of npm) stop everything and remove every
+token and key the stack wrote; a start sweeps what a killed run left. A Greeter that dies is reported with
+the command that brings it back, and the stack goes on; if Consul, moto or serverless-offline dies, the stack
+says which, stops the rest and exits non-zero.`;
 
 function options() {
   const { values } = parseArgs({
@@ -125,8 +135,17 @@ async function main(): Promise<void> {
   // in serverless-offline and the on-demand health-sync runs inherit this and keep quiet. Set it to
   // anything but "true" to see the warning again.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // A child that dies on its own (crash, OOM, kill -9) takes the whole stack down, loudly.
+  // What a killed run left (its watchdog killed too): stale temp dirs with tokens or keys, orphans.
+  const swept = sweepStale();
+  if (swept.dirs.length || swept.pids.length) console.log(`• swept what a dead run left: ${swept.dirs.length} temp dir(s), ${swept.pids.length} process(es)`);
+  // A Greeter is a workload: its death is reported with the command that brings it back. Any
+  // other child (Consul, moto, serverless-offline, CoreDNS) that dies takes the stack down, loudly.
   supervise((exit) => {
+    const greeter = greeterRestart.get(exit.name);
+    if (greeter && !stopping) {
+      console.error(`${describeGreeterDeath(exit)}; the stack goes on with the other Greeters. Bring it back: ${greeter}`);
+      return;
+    }
     console.error(`\n${describeUnexpectedExit(exit)}`);
     void shutdown(1);
   });
@@ -150,8 +169,8 @@ async function main(): Promise<void> {
   // Consul with the CLI's variables: over https when --tls.
   if (tls) Object.assign(process.env, tls.env);
   const stateDir = o.stateDir;
-  mkdirSync(stateDir, { recursive: true });
-  const tokenFile = join(stateDir, 'management-token');
+  const secret = claimStateDir(stateDir);
+  const tokenFile = secret('management-token');
   // The UI needs a token to log in; keep it in a private file instead of printing it.
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
@@ -178,14 +197,20 @@ async function main(): Promise<void> {
   // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
   const tlsEnv = tls ? Object.entries(tls.env).map(([k, v]) => `${k}=${v}\n`).join('') : '';
   const hsEnv = `${tlsEnv}CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\nAWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED}\n`;
-  const hsEnvFile = join(stateDir, 'health-sync.env');
+  const hsEnvFile = secret('health-sync.env');
   writeFileSync(hsEnvFile, hsEnv, { mode: 0o600 });
   const apiKey = randomBytes(24).toString('base64url');
-  const apiKeyFile = join(stateDir, 'registry-api-key');
+  const apiKeyFile = secret('registry-api-key');
   writeFileSync(apiKeyFile, `${apiKey}\n`, { mode: 0o600 });
 
+  // The backend token (greeter-backend policy: register and check the Greeter service only), so a
+  // Greeter started by hand can join the stack: the restart command printed on a Greeter's death uses it.
+  const backendTokenFile = secret('greeter-backend-token');
+  writeFileSync(backendTokenFile, `${backendToken}\n`, { mode: 0o600 });
   for (const [i, port] of o.greeterPorts.entries()) {
-    const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id: `greeter-${i + 1}`, port, echo: echo(`greeter-${i + 1}`), ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}) });
+    const id = `greeter-${i + 1}`;
+    const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id, port, echo: echo(id), ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}) });
+    greeterRestart.set(g.process.name, greeterCommand({ id, port: g.port, consulAddress: consul.address, tokenFile: backendTokenFile, tlsEnv: tls?.env, tlsFiles: tls?.greeter }));
     console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}${tls ? ' (TLS)' : ''}, registered in Consul`);
   }
 
@@ -227,7 +252,7 @@ async function main(): Promise<void> {
   const key = `"x-api-key: $(cat ${sh(apiKeyFile)})"`;
   const root = sh(join(__dirname, '..'));
   console.log(`
-READY  local stack is up (Ctrl-C stops everything)
+READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed on stop)
   Consul UI   ${tls ? '' : 'http://'}${consul.address}/ui  (log in with the token in ${tokenFile})${tls ? `
   TLS         CA and client certificate in ${tls.consul.dir} (removed on stop); e.g.
               env $(cat ${sh(hsEnvFile)}) CONSUL_HTTP_TOKEN=$(cat ${sh(tokenFile)}) ${sh(ensureConsulBinary())} members
@@ -249,6 +274,48 @@ READY  local stack is up (Ctrl-C stops everything)
   (cd ${root} && env $(cat ${sh(hsEnvFile)}) npx serverless invoke local -f healthSync --data '{"dryRun":true}')
 `);
 }
+
+/** Supervised name of each Greeter ("greeter <id>") → the shell command that starts it again. */
+const greeterRestart = new Map<string, string>();
+
+/** A shell command that starts Greeter `id` again on its port and registers it with the stack's Consul. */
+function greeterCommand(g: { id: string; port: number; consulAddress: string; tokenFile: string; tlsEnv: Record<string, string> | undefined; tlsFiles: GreeterTlsFiles | undefined }): string {
+  const env = [`CONSUL_HTTP_TOKEN=$(cat ${sh(g.tokenFile)})`, ...Object.entries(g.tlsEnv ?? {}).map(([k, v]) => `${k}=${sh(v)}`)].join(' ');
+  const tlsArgs = g.tlsFiles ? ` --tls-cert ${sh(g.tlsFiles.certFile)} --tls-key ${sh(g.tlsFiles.keyFile)}` : '';
+  return `${env} npm --prefix ${sh(join(__dirname, '..'))} run greeter -- --id ${g.id} --port ${g.port} --consul-addr ${g.consulAddress} --check-interval 1s${tlsArgs}`;
+}
+
+/** "✖ greeter-1 (pid 42) was killed by SIGKILL" */
+function describeGreeterDeath(e: UnexpectedExit): string {
+  return `✖ ${e.name.replace(/^greeter /, '')} (pid ${e.pid ?? '?'}) ${e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`}`;
+}
+
+/**
+ * Makes the state dir ours: refuses one a running stack holds (its `.owner` is alive), removes the
+ * secrets a killed run left in it, and returns a function that names a secret file in it, removed
+ * on every exit of ours (and by the watchdog after a SIGKILL).
+ */
+function claimStateDir(dir: string): (name: string) => string {
+  mkdirSync(dir, { recursive: true });
+  const ownerFile = join(dir, '.owner');
+  let owner = '';
+  try {
+    owner = readFileSync(ownerFile, 'utf8');
+  } catch {
+    // first start here
+  }
+  if (owner && ownerAlive(owner)) throw new Error(`another local stack (pid ${owner.split(':')[0]}) uses ${dir}; stop it or pick another --state-dir`);
+  for (const f of STATE_SECRETS) rmSync(join(dir, f), { force: true });
+  writeFileSync(ownerFile, `${ownerTag()}\n`, { mode: 0o600 });
+  ownPath(ownerFile);
+  return (name) => {
+    const path = join(dir, name);
+    ownPath(path);
+    return path;
+  };
+}
+/** Files of the state dir that hold a token or key. */
+const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key', 'greeter-backend-token'];
 
 /** KEY=value lines as variables. */
 function envFileVars(text: string): Record<string, string> {
@@ -284,6 +351,10 @@ function makeTlsFiles() {
     consul.remove();
     throw err;
   }
+  // The CAs' keys signed what the stack needs; nothing may sign more (the dirs hold the other keys
+  // only as long as the stack runs).
+  rmSync(consul.caKeyFile, { force: true });
+  rmSync(greeter.caKeyFile, { force: true });
   process.on('exit', () => {
     consul.remove();
     greeter.remove();
@@ -301,8 +372,13 @@ async function shutdown(code: number): Promise<void> {
   console.log('• stopped');
   process.exit(code);
 }
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+// Ctrl-C, SIGTERM, SIGHUP, or our parent gone (`kill <pid of npm start>` ends npm without passing
+// the signal on): stop everything. A closed terminal or pipe must not turn the goodbye into a crash.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+onTermination((reason) => {
+  if (!reason.startsWith('SIGINT')) console.log(`\n• ${reason}`);
+  void shutdown(0);
+});
 
 main().catch((err: unknown) => {
   console.error(`error: ${err instanceof Error ? err.message : String(err)}`);

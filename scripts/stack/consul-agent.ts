@@ -3,13 +3,13 @@
  * loopback ports, with its own data dir, for the local stack and the tests.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { provisionToken } from '../../lib/consul/acl-admin';
 import { createConsulApi, type ConsulTls } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
+import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** A running agent; `managementToken` is for setup only, never for functions. */
@@ -134,7 +134,8 @@ export interface ConsulAgentTls {
 /** Starts the agent and resolves once it has a leader and its ACL system answers. */
 export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<ConsulAgent> {
   const bin = ensureConsulBinary((l) => console.error(l));
-  const dataDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-consul-'));
+  // Owned: removed on any exit of ours, by the watchdog after a SIGKILL, or by the next start's sweep.
+  const dataDir = ownedTempDir('consul');
   const httpPort = opts.httpPort ?? (await freePort());
   const [grpc, serfLan, serfWan, server] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // freePort probes TCP; Consul's DNS listens on UDP and TCP of the same port.
@@ -182,14 +183,18 @@ ${opts.dns ? dnsConfigStanza() : ''}`;
     { echo: opts.echo },
   );
   // However it ends (stop(), stopAll, a crash), its data dir goes with it.
-  void proc.exited.then(() => rmSync(dataDir, { recursive: true, force: true }));
+  void proc.exited.then(() => removeOwned(dataDir));
   const address = opts.tls ? `https://127.0.0.1:${httpPort}` : `127.0.0.1:${httpPort}`;
   const stop = async () => {
     await stopProcess(proc, 'SIGINT', 5_000);
-    rmSync(dataDir, { recursive: true, force: true });
+    removeOwned(dataDir);
   };
   try {
     await waitUntilReady(address, managementToken, proc, opts.readyTimeoutMs ?? 30_000, opts.tls);
+    // The agent has read its config, and the file holds the management token: gone from disk now.
+    // Consul would read it again only on a reload (SIGHUP, `consul reload`), which nothing of ours
+    // sends: the agent runs in a process group of its own, away from the terminal's signals.
+    rmSync(join(dataDir, 'agent.hcl'), { force: true });
     await setAgentToken(address, managementToken, nodeName, opts.tls);
     if (opts.dns) await setDnsDefaultToken(managementToken, [address], tlsMaterial(opts.tls));
   } catch (err) {

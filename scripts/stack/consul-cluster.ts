@@ -7,13 +7,13 @@
  * a restarted node keeps its data dir, as a real one would.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createToken, upsertPolicy } from '../../lib/consul/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { dnsConfigStanza, limitsStanza, setDnsDefaultToken, type ConsulAgentLimits } from './consul-agent';
+import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** One agent of the cluster. */
@@ -77,7 +77,9 @@ interface NodeSpec {
 /** Starts 3 servers and `clients` client agents (default 1); resolves once a leader is elected and every agent has its token. */
 export async function startConsulCluster(opts: ClusterOptions = {}): Promise<ConsulCluster> {
   const bin = ensureConsulBinary((l) => console.error(l));
-  const root = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-cluster-'));
+  // Owned (lifecycle.ts): agent.hcl holds the management token and is read again when a node restarts,
+  // so the dir stays while the cluster runs and goes on any exit of ours, a SIGKILL included.
+  const root = ownedTempDir('cluster');
   const managementToken = randomUUID();
   const specs: NodeSpec[] = [];
   for (const [role, count] of [['server', 3], ['client', opts.clients ?? 1]] as const) {
@@ -102,7 +104,7 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
     for (const n of nodes) if (n.frozen) n.process.child.kill('SIGCONT');
     await Promise.all(nodes.map((n) => stopProcess(n.process, 'SIGINT', 5_000)));
     // The data dirs hold the management token in agent.hcl: nothing stays on disk.
-    rmSync(root, { recursive: true, force: true });
+    removeOwned(root);
   };
   const answering = () => nodes.filter((n) => !n.frozen && n.process.child.exitCode === null && n.process.child.signalCode === null);
   const leader = async (): Promise<ClusterNode | undefined> => {

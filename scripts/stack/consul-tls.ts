@@ -6,11 +6,10 @@
  * as an agent (the CLI's `-client` certificates carry serverAuth and localhost/127.0.0.1).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureConsulBinary } from '../consul-binary';
 import { FUNCTION_CERT_FILE, FUNCTION_KEY_FILE } from './function-cert';
+import { ownedTempDir, removeOwned } from './lifecycle';
 
 /** PEM files in `dir`; `remove()` deletes the dir. */
 export interface ConsulTlsFiles {
@@ -45,7 +44,7 @@ export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFile
     // A child, because the certificate library signs asynchronously and callers expect the files now.
     execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'function-cert.ts'), dir, days], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    removeOwned(dir);
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`minting the functions' client certificate failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
   }
@@ -57,7 +56,7 @@ export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFile
     serverKeyFile: join(dir, `${dc}-server-consul-0-key.pem`),
     clientCertFile: join(dir, FUNCTION_CERT_FILE),
     clientKeyFile: join(dir, FUNCTION_KEY_FILE),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => removeOwned(dir),
   };
 }
 
@@ -65,6 +64,8 @@ export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFile
 export interface GreeterTlsFiles {
   dir: string;
   caFile: string;
+  /** The Greeter CA's private key (only needed to sign more certificates). */
+  caKeyFile: string;
   certFile: string;
   keyFile: string;
   remove(): void;
@@ -82,21 +83,23 @@ export function createGreeterTlsFiles(serverName: string, days = 2): GreeterTlsF
   return {
     dir,
     caFile: join(dir, 'greeter-agent-ca.pem'),
+    caKeyFile: join(dir, 'greeter-agent-ca-key.pem'),
     certFile: join(dir, 'dc1-server-greeter-0.pem'),
     keyFile: join(dir, 'dc1-server-greeter-0-key.pem'),
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => removeOwned(dir),
   };
 }
 
 /** Runs `consul tls …` commands in a new private temp dir and returns it (removed again on failure). */
 function consulTls(commands: string[][]): string {
   const bin = ensureConsulBinary((l) => console.error(l));
-  const dir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-tls-'));
+  // Owned (lifecycle.ts): private keys, removed on any exit of ours, a SIGKILL included.
+  const dir = ownedTempDir('tls');
   try {
     // The CLI writes into its working directory and picks up the CA it finds there.
     for (const args of commands) execFileSync(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
+    removeOwned(dir);
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     throw new Error(`consul tls failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
   }

@@ -8,10 +8,10 @@
  * Its Corefile lives in a private temp dir removed on stop; the count of
  * queries it forwarded comes from its own Prometheus endpoint.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCoreDnsBinary } from '../coredns-binary';
+import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** Options of the forwarder. */
@@ -77,14 +77,14 @@ export async function startCoreDns(opts: CoreDnsOptions): Promise<CoreDns> {
   const bin = ensureCoreDnsBinary((l) => console.error(l));
   const ports = { dns: await freePort(), metrics: await freePort(), ready: await freePort() };
   const text = corefile(opts, ports);
-  const dir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-coredns-'));
+  const dir = ownedTempDir('coredns');
   const file = join(dir, 'Corefile');
   writeFileSync(file, text, { mode: 0o600 });
   const proc = startProcess('coredns', bin, ['-conf', file], { cwd: dir, echo: opts.echo });
-  void proc.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+  void proc.exited.then(() => removeOwned(dir));
   const stop = async () => {
     await stopProcess(proc, 'SIGTERM', 5_000);
-    rmSync(dir, { recursive: true, force: true });
+    removeOwned(dir);
   };
   const metricsUrl = `http://127.0.0.1:${ports.metrics}/metrics`;
   try {

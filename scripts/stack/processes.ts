@@ -10,6 +10,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { guardGroup, OWNER_ENV, ownerTag } from './lifecycle';
 
 /** A started child with its name and collected output. */
 export interface ManagedProcess {
@@ -73,12 +74,19 @@ process.on('exit', () => {
 
 /** Spawns a tracked child in its own process group; output lines are kept and optionally echoed. */
 export function startProcess(name: string, cmd: string, args: string[], opts: SpawnOptions & { echo?: (line: string) => void } = {}): ManagedProcess {
-  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // OWNER_ENV lets a later start find and stop it if we die without cleaning up (lifecycle.ts).
+  const env = { ...(opts.env ?? process.env), [OWNER_ENV]: ownerTag() };
+  const child = spawn(cmd, args, { ...opts, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The watchdog stops its group if this process is SIGKILLed (no exit handler runs then).
+  const guard = child.pid !== undefined ? guardGroup(child.pid) : undefined;
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const p: ManagedProcess = { name, child, output, lineListeners: new Set(), exited, stopRequested: false };
   live.add(p);
-  void exited.then(() => live.delete(p));
+  void exited.then(() => {
+    live.delete(p);
+    guard?.release();
+  });
   child.once('exit', (code, signal) => {
     if (p.stopRequested || stoppingAll || !onUnexpectedExit) return;
     // Helpers it started (its process group) must not outlive it.

@@ -12,9 +12,19 @@ import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../scripts/stack/greeters';
 import { passingIds } from '../../scripts/stack/passing';
-import { stopProcess } from '../../scripts/stack/processes';
+import { onTermination, sweepStale } from '../../scripts/stack/lifecycle';
+import { stopAll, stopProcess } from '../../scripts/stack/processes';
 
 export { passingIds };
+
+// What a killed test run left (temp dirs with tokens or keys whose owner is gone, orphans) goes first.
+sweepStale();
+// SIGTERM, SIGHUP, Ctrl-C or the test runner gone (e.g. `kill` of `npm run test:integration`): stop
+// every process this file started and remove its temp dirs (an exit handler in lifecycle.ts) before
+// leaving; after a SIGKILL the watchdog does the same.
+onTermination(() => {
+  void stopAll(2_000).finally(() => process.exit(1));
+});
 
 /** A running test stack. */
 export interface TestStack {

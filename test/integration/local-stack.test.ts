@@ -1,7 +1,8 @@
 // `npm start` as a developer runs it: the real local stack (Consul, moto, two Greeters,
 // serverless-offline) on free ports, with its state files in a temp dir. When one of its
-// processes dies (here the Consul agent, SIGKILLed) the stack must say which, stop every
-// other child and exit non-zero: nothing may be left running.
+// infrastructure processes dies (here the Consul agent, SIGKILLed) the stack must say which, stop
+// every other child and exit non-zero: nothing may be left running. (A dead Greeter does not stop
+// it: stack-lifecycle.test.ts.)
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -137,6 +138,8 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
     const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
     assert.ok(existsSync(join(consulTlsDir, 'functions-client-key.pem')) && existsSync(greeterCa), printed);
+    // The CAs' private keys signed what the stack needs and are gone: nothing can sign more.
+    assert.ok(!existsSync(join(consulTlsDir, 'consul-agent-ca-key.pem')) && !existsSync(join(dirname(greeterCa), 'greeter-agent-ca-key.pem')), 'CA keys removed once used');
 
     const plain = await fetch(`http://127.0.0.1:${consulPort}/v1/status/leader`, { signal: AbortSignal.timeout(5_000) });
     assert.equal(plain.status, 400, 'Consul answers plain HTTP only with 400');
