@@ -3,7 +3,7 @@
  * instances of this datacenter's mirrored services, read with DiscoverInstances.
  *
  * Cloud Map cannot block, so a call with an index is emulated: poll every pollInterval
- * (jittered upwards, never below it) until the list changes or `waitSeconds` passes. Indexes
+ * (jittered around it, at most ±MAX_JITTER_MS / 2) until the list changes or `waitSeconds` passes. Indexes
  * are a per-query counter that grows with every change. Calls spend a quota shared by the
  * whole account and region, so the interval follows from it (leastPollIntervalMs) and an
  * invalidation cannot pull calls closer together than `minSpacingMs`.
@@ -45,7 +45,11 @@ export interface CloudMapSourceOptions {
   namespace: string;
   /** Least time between two polls of one query; see leastPollIntervalMs for the quota's floor. */
   pollIntervalMs: number;
-  /** Each wait is pollIntervalMs × (1 + random × jitter), default 0.2: never shorter, so the quota holds. */
+  /**
+   * Each wait is pollIntervalMs + (random − ½) × min(jitter × pollIntervalMs, MAX_JITTER_MS), default 0.2:
+   * centred on the interval, so the mean rate (what the quota's refill counts) is the interval's, and
+   * at most half a second late, so a change reaches every environment within the interval + 1 s.
+   */
   jitter?: number;
   /** Least time between two calls of one query, invalidations included (default: half the interval, at least MIN_SPACING_MS). */
   minSpacingMs?: number;
@@ -66,6 +70,8 @@ export const DISCOVER_INSTANCES_QUOTA = { steadyPerSecond: 1_000, burst: 2_000 }
 export const MIN_SPACING_MS = 1_000;
 /** Default jitter of the poll interval. */
 export const DEFAULT_JITTER = 0.2;
+/** Widest spread of one wait around the interval. */
+export const MAX_JITTER_MS = 1_000;
 
 /**
  * Least poll interval (ms) that keeps `environments` × `services` polls within `share` (0–1] of the
@@ -157,7 +163,7 @@ export function cloudMapHealthSource(directory: InstanceDirectory, options: Clou
       const deadline = now() + waitSeconds * 1000;
       for (;;) {
         const last = s.lastCallAt ?? now();
-        const due = s.early ? last + minSpacing : last + interval * (1 + random() * jitter);
+        const due = s.early ? last + minSpacing : last + interval + (random() - 0.5) * Math.min(jitter * interval, MAX_JITTER_MS);
         const wait = Math.min(due, deadline) - now();
         if (wait > 0) await wakeableSleep(s, wait, signal, pause);
         signal.throwIfAborted();

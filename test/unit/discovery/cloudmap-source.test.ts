@@ -127,15 +127,25 @@ describe('cloudMapHealthSource', () => {
     assert.ok(BigInt(next.value!.index) > BigInt(call.value!.index));
   });
 
-  it('jitters each wait upwards only: never closer than the interval', async () => {
+  it('jitters each wait around the interval, at most half a second either way', async () => {
     let r = 0;
     const { source, dir, clock, signal } = setup({ jitter: 0.5, random: () => [0, 1, 0.5][r++ % 3]! });
     const first = await source.passingInstances(Q, undefined, 30, signal);
     track(source.passingInstances(Q, first.index, 30, signal));
     await clock.advance(5_000);
     const gaps = dir.state.calls.slice(1).map((c, i) => c - dir.state.calls[i]!);
-    assert.deepEqual(gaps.slice(0, 3), [1_000, 1_500, 1_250]);
-    assert.ok(gaps.every((g) => g >= 1_000));
+    // ± jitter × interval / 2 = ±250 ms around 1 s: the mean is the interval, so the quota's refill holds.
+    assert.deepEqual(gaps.slice(0, 3), [750, 1_250, 1_000]);
+  });
+
+  it('never spreads a long interval by more than a second, so a change arrives within the interval + 1 s', async () => {
+    let r = 0;
+    const { source, dir, clock, signal } = setup({ pollIntervalMs: 10_000, jitter: 0.5, random: () => [1, 0][r++ % 2]! });
+    const first = await source.passingInstances(Q, undefined, 30, signal);
+    track(source.passingInstances(Q, first.index, 30, signal));
+    await clock.advance(25_000);
+    const gaps = dir.state.calls.slice(1).map((c, i) => c - dir.state.calls[i]!);
+    assert.deepEqual(gaps.slice(0, 2), [10_500, 9_500]);
   });
 
   it('an answer without an index within the spacing comes from the cache, not from Cloud Map', async () => {
