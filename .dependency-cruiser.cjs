@@ -36,7 +36,7 @@ module.exports = {
     mayImport('cloudmap-stands-alone', 'cloudmap', [], 'Cloud Map stands alone: it talks to AWS, never to Consul or another adapter; the use case wires it to the rest.'),
     // lib/http/error-response.ts maps each domain's typed errors to HTTP answers; the config and Consul error
     // classes are the two adapter modules it still names directly (they import only lib/errors). Narrow on purpose.
-    mayImport('http-over-use-cases', 'http', ['greeter', 'registry', 'health-sync', 'runtime'], 'The HTTP edge sits over the use cases (and the runtime slot): it reaches no adapter, except the two error vocabularies below.', ['^lib/config/errors\\.ts$', '^lib/consul/errors\\.ts$']),
+    mayImport('http-over-use-cases', 'http', ['greeter', 'registry', 'health-sync', 'runtime'], 'The HTTP edge sits over the use cases and the runtime: it reaches no adapter, except the two error classes named above.', ['^lib/config/errors\\.ts$', '^lib/consul/errors\\.ts$']),
     { name: 'runtime-knows-no-use-case', severity: 'error', comment: 'The shared runtime is built from adapters only.', from: { path: '^lib/runtime/' }, to: { path: '^lib/(greeter|registry|health-sync|http)/' } },
     { name: 'use-cases-stand-alone', severity: 'error', comment: 'A use case never imports another one, nor the HTTP edge.', from: { path: USE_CASES }, to: { path: '^lib/(greeter|registry|health-sync|http)/', pathNot: '^lib/$1/' } },
     { name: 'handlers-call-use-cases', severity: 'error', comment: 'functions/ are thin: they reach adapters only through a use case.', from: { path: '^functions/' }, to: { path: ADAPTERS } },
