@@ -38,6 +38,7 @@ import { seedDefaultConfig } from '../scripts/stack/seed-config';
 import { eventually, httpEvent, startTestStack } from '../test/integration/harness';
 import { withEntryShim } from './floor-lambda/entry-shim';
 import { packageEsmVariant, packageFloor } from './floor-lambda/package-floor';
+import { withoutCodeCache } from './floor-lambda/without-code-cache';
 import { writeResult, type ColdStartResult } from './results';
 
 const N = Number(process.env.BENCH_COLD_N ?? 15);
@@ -153,7 +154,7 @@ function stepMedians(runs: ColdRun[]): Array<{ step: string; ms: number }> {
 
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 
-type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm';
+type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet-nocache';
 
 /** Interleaved cold starts of greet and the floor (each also through an entry shim, and built as an ES module) on the dev agent, and the import step. */
 async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
@@ -184,6 +185,12 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       variants.set('greet+esm', { fn: esm[0]!.fn, env: greetEnv });
       variants.set('floor+esm', { fn: esm[1]!.fn, env: {} });
     }
+    // greet as packaged but without its V8 code cache: what a runtime on another Node version gets.
+    const nocache = withoutCodeCache(greet);
+    if (nocache) {
+      cleanup.push(nocache.remove);
+      variants.set('greet-nocache', { fn: nocache.fn, env: greetEnv });
+    }
     const order = [...variants.keys()];
     const runOnce = async (v: Variant, i: number) => {
       const { fn, env } = variants.get(v) ?? {};
@@ -197,8 +204,8 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       extractZip(fn.zip, join(unpacked, dir));
       return bundlePath(fn, join(unpacked, dir));
     };
-    const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor') };
-    const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[] };
+    const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor'), greetNoCache: nocache ? bundleOf(nocache.fn, 'greet-nocache') : undefined };
+    const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[], greetNoCacheImport: [] as number[] };
     // One discarded round: the first start of anything pays for cold disk caches.
     for (const v of order) await runOnce(v, -1);
     const runs = new Map<Variant, ColdRun[]>(order.map((v) => [v, []]));
@@ -211,11 +218,12 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       // In the same rounds, so the import figures see the same machine load as the cold starts.
       load.greetImport.push(loadMs(bundles.greet, 'import', greet.environment.NODE_OPTIONS));
       load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn.environment.NODE_OPTIONS));
+      if (bundles.greetNoCache) load.greetNoCacheImport.push(loadMs(bundles.greetNoCache, 'import', greet.environment.NODE_OPTIONS));
       // An ES module build cannot be `require`d (Node 20): the figure is for CommonJS packages only.
       if (bundles.greet.endsWith('.js')) load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
       if (bundles.floor.endsWith('.js')) load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
     }
-    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs', number>;
+    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs' | 'greetNoCacheImportMs', number>;
     return { runs, load: loadMedians };
   } finally {
     for (const c of cleanup.reverse()) c();
@@ -344,6 +352,7 @@ async function main(): Promise<void> {
       const fs = side('floor+shim');
       const ge = side('greet+esm');
       const fe = side('floor+esm');
+      const gn = side('greet-nocache');
       const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
       const steps = stepMedians(runs.get('greet') ?? []);
       // The trace's first step runs from process start to the handler: node, the runtime client and the bundle's import
@@ -359,6 +368,7 @@ async function main(): Promise<void> {
         peakRssMb: { greet: g.peakRssMb, floor: f.peakRssMb },
         ...(gs && fs ? { entryShim: { greet: gs, floor: fs, ratio: ratio(gs.totalMs, fs.totalMs), greetShimOverFloor: ratio(gs.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - gs.initMs) * 10) / 10 } } : {}),
         ...(ge && fe ? { esmBuild: { greet: ge, floor: fe, ratio: ratio(ge.totalMs, fe.totalMs), greetEsmOverFloor: ratio(ge.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - ge.initMs) * 10) / 10 } } : {}),
+        ...(gn ? { withoutCodeCache: { greet: gn, ratio: ratio(gn.totalMs, f.totalMs), importRatio: ratio(load.greetNoCacheImportMs, load.floorImportMs), savedMs: Math.round((gn.totalMs - g.totalMs) * 10) / 10 } } : {}),
         runsPerVariant: N,
         traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
       });
@@ -376,6 +386,11 @@ async function main(): Promise<void> {
         console.log('\nboth built as ES modules (.mjs) with the same settings (bench/floor-lambda/package-floor.ts)');
         for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(ge[k])} ${fmt(fe[k])} ${fmt(ge[k] / fe[k])}x`);
         console.log(`greet+esm / floor as packaged: ${(ge.totalMs / f.totalMs).toFixed(2)}x`);
+      }
+      if (gn) {
+        console.log('\ngreet without its V8 code cache (as on a runtime with another Node version)');
+        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gn[k])} ${fmt(f[k])} ${fmt(gn[k] / f[k])}x`);
+        console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetNoCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetNoCacheImportMs / load.floorImportMs)}x`);
       }
       console.log('\ngreet cold-start breakdown (median per step, ms)');
       for (const s of breakdown) console.log(`  ${s.step.padEnd(60)} ${fmt(s.ms)}`);

@@ -66,6 +66,17 @@ export class ServiceWatchRegistry {
     return `ServiceWatchRegistry(${this.watches.size} watches)`;
   }
 
+  /** Stops and forgets the single-datacenter watch of `query` unless a failover watch uses it (a cold start's guess that the config did not confirm). */
+  discard(query: ServiceQuery): void {
+    const key = queryKey(query);
+    for (const f of this.failovers.values()) {
+      const { failover = [], ...single } = f.query;
+      if ([single, ...failover.map((datacenter) => ({ ...single, datacenter }))].some((q) => queryKey(q) === key)) return;
+    }
+    this.watches.get(key)?.stop();
+    this.watches.delete(key);
+  }
+
   /** Stops every watch (tests and graceful shutdown). */
   stopAll(): void {
     for (const w of this.watches.values()) w.stop();

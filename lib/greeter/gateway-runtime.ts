@@ -7,6 +7,7 @@
  */
 import { ConnectCertificates } from '../connect/connect-certificates';
 import { readDiscoveryEnvironment } from '../config/environment';
+import { queryKey, type ServiceQuery } from '../discovery/service-query';
 import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { CallPolicy } from '../grpc/call-policy';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
@@ -14,7 +15,7 @@ import type { Log } from '../log/logger';
 import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics';
-import { GATEWAY_KEYS } from './gateway-config';
+import { GATEWAY_KEYS, type GatewayConfig } from './gateway-config';
 import { createGatewayDiscovery, type GatewayDiscovery } from './gateway-discovery';
 import { loadGreeterCa } from './greeter-ca';
 
@@ -34,6 +35,11 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   connectIdentities(): ConnectCertificates[];
   /** The Greeters' CA for greeterTransport=tls, read once per environment (a failed read is retried next time). */
   greeterCa(): Promise<string | undefined>;
+  /**
+   * `begin`, and on a cold start discovery of `queryOf(defaults)` alongside the config read: kept when the
+   * config read gives the same query, stopped when it does not (the use case then discovers its own).
+   */
+  beginDiscovering(queryOf: (cfg: GatewayConfig) => ServiceQuery, opts?: { leaseInParallel?: boolean }): ReturnType<FunctionRuntime<typeof GATEWAY_KEYS>['begin']>;
 }
 
 /** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
@@ -72,6 +78,23 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
       return certs;
     },
     connectIdentities: () => [...identities.values()],
+    async beginDiscovering(queryOf, opts = {}) {
+      let guess: ServiceQuery | undefined;
+      const loaded = await base.begin({
+        ...opts,
+        beforeConfig: () => {
+          guess = queryOf(base.config.values());
+          // A failover query starts more watches than a guess should; only a single datacenter is guessed.
+          if (guess.failover?.length) guess = undefined;
+          else watches.get(guess);
+        },
+      });
+      if (guess) {
+        const { failover: _failover, ...local } = queryOf(loaded.values);
+        if (queryKey(local) !== queryKey(guess)) watches.discard(guess);
+      }
+      return loaded;
+    },
     greeterCa() {
       ca ??= loadGreeterCa(base.secrets).catch((err: unknown) => {
         ca = undefined;

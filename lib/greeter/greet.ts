@@ -112,7 +112,8 @@ async function callInDatacenter(
 }
 
 async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined, metadata: Readonly<Record<string, string>> | undefined): Promise<GreetResult> {
-  const loaded = await rt.begin({ leaseInParallel: true });
+  // A cold start discovers the default query alongside the config read (kept if the config agrees).
+  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true });
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);

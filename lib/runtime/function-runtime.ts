@@ -33,8 +33,10 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
    * The start of every invocation: token (once), config (read on cold start only), lease renewal.
    * `leaseInParallel` returns without waiting for the cold start's lease registration, so the use case
    * can discover and connect meanwhile; it must then await `leaseSettled()` before it answers.
+   * `beforeConfig` runs once the token is known and before a cold start's config read, so the use
+   * case can start a request it will probably need alongside that read.
    */
-  begin(opts?: { lease?: boolean; leaseInParallel?: boolean }): Promise<LoadedConfig<S>>;
+  begin(opts?: { lease?: boolean; leaseInParallel?: boolean; beforeConfig?: () => void }): Promise<LoadedConfig<S>>;
   /** Resolves once the lease work the last `begin` started has finished; never rejects (the lease logs its own failures). */
   leaseSettled(): Promise<void>;
   /** Stops using the environment's resources (tests, shutdown). */
@@ -89,6 +91,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
       begun = true;
       await ready();
       trace.mark('secrets');
+      if (!config.current()) opts.beforeConfig?.();
       const loaded = await config.get();
       trace.mark('config');
       const v = loaded.values as ConfigValues<RuntimeKeySpecs>;

@@ -94,4 +94,15 @@ describe('createFunctionRuntime begin()', () => {
     assert.equal(trace.active, false);
     rt.close();
   });
+
+  it('runs beforeConfig once the token is known and before the cold start config read, and not when warm', async () => {
+    const { consul, rt } = setup();
+    const seen: number[] = [];
+    await rt.begin({ beforeConfig: () => seen.push(consul.callsOf('consul.kv.get').length) });
+    assert.deepEqual(seen, [0], 'called before any K/V read');
+    assert.ok(consul.callsOf('consul.kv.get').length >= 1, 'and the config was read after it');
+    await rt.begin({ beforeConfig: () => seen.push(-1) });
+    assert.deepEqual(seen, [0], 'not called once the config is loaded');
+    rt.close();
+  });
 });
