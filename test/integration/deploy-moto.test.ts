@@ -66,7 +66,27 @@ const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<
 };
 const REST_METHODS = ['DELETE /instances/{id} → instances', 'GET /instances → instances', 'GET /status → status', 'POST /instances → instances', 'PUT /instances/{id}/heartbeat → instances'];
 
-type Template = { Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown }>; Outputs?: Record<string, unknown> };
+type Template = {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown; Condition?: string }>;
+  Outputs?: Record<string, unknown>;
+  Parameters?: Record<string, { Default?: string }>;
+  Conditions?: Record<string, unknown>;
+};
+const ALARM_TOPIC = `arn:aws:sns:${REGION}:000000000000:consul-grpc-lambda-${STAGE}-alarms`;
+const ALARMS = ['greet-error-rate', 'lease-failures', 'health-sync-failures', 'health-sync-skipped', 'consul-errors', 'consul-throttled'].map((a) => `consul-grpc-lambda-${STAGE}-${a}`);
+
+/** moto's CloudWatch query API (no CloudWatch SDK client among the dev dependencies); moto routes by the credential scope. */
+async function cloudWatch(action: string, params: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(moto!.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `AWS4-HMAC-SHA256 Credential=testing/20240101/${REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=0` },
+    body: new URLSearchParams({ Action: action, Version: '2010-08-01', ...params }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `${action}: ${text.slice(0, 300)}`);
+  return text;
+}
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown };
 
 let moto: DeployMoto | undefined;
@@ -136,7 +156,7 @@ before(async () => {
   [cfn, lambda, iam, events, apigw] = [new CloudFormationClient(cfg), new LambdaClient(cfg), new IAMClient(cfg), new EventBridgeClient(cfg), new APIGatewayClient(cfg)];
   // A real namespace in moto's Cloud Map: the health-sync role's conditions must name it.
   namespaceId = await ensureNamespace(moto.endpoint, REGION, NAMESPACE);
-  spec = { stage: STAGE, region: REGION, params: { consulHttpAddr: CONSUL_ADDR, cloudMapNamespaceId: namespaceId, discoveryFallback: 'cloudmap', cloudMapNamespace: NAMESPACE } };
+  spec = { stage: STAGE, region: REGION, params: { consulHttpAddr: CONSUL_ADDR, cloudMapNamespaceId: namespaceId, discoveryFallback: 'cloudmap', cloudMapNamespace: NAMESPACE, alarms: 'true', alarmTopicArn: ALARM_TOPIC } };
   copy = copyService();
   pkg = tempDir('pkg');
   await timed('package', () => packageStage(copy!, spec, pkg, { env: CLI_ENV }));
@@ -318,6 +338,47 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     assert.ok(template.Outputs?.HttpApiUrl, 'HTTP API URL output');
     const outputs = (await stack()).Outputs ?? [];
     for (const o of outputs) assert.ok(o.OutputKey && template.Outputs?.[o.OutputKey], `deployed output ${o.OutputKey} is in the template`);
+  });
+
+  it('creates the dashboard with param alarms=true, read back from moto\'s CloudWatch', async () => {
+    const board = await cloudWatch('GetDashboard', { DashboardName: `consul-grpc-lambda-${STAGE}` });
+    for (const metric of ['GreetErrors', 'GreetLatency', 'LeaseFailures', 'HealthSyncRuns', 'HealthSyncSkipped', 'CloudMapErrors', 'ConsulErrors', 'ConsulThrottled']) assert.match(board, new RegExp(`&quot;${metric}&quot;|"${metric}"`), `the dashboard shows ${metric}`);
+    for (const alarm of ALARMS) assert.match(board, new RegExp(`:alarm:${alarm}`), `the dashboard shows the state of ${alarm}`);
+    assert.doesNotMatch(board, /\$\{/, 'every ${…} of the body was substituted');
+  });
+
+  it('moto gap — alarms: moto\'s CloudFormation creates no metric-math alarm (DescribeAlarms stays empty), so they are checked on the packaged template (off by default, one param)', () => {
+    assert.match(readFileSync(join(copy!.dir, 'serverless.yml'), 'utf8'), /^ {4}alarms: 'false'$/m, 'off unless a stage sets alarms=true');
+    assert.equal(template.Parameters?.Alarms?.Default, 'true');
+    assert.equal(template.Parameters?.AlarmTopicArn?.Default, ALARM_TOPIC);
+    assert.equal(template.Parameters?.MetricsNamespace?.Default, 'consul-grpc-lambda');
+    const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    for (const a of alarms) {
+      const metrics = a.Properties.Metrics as { Id: string; Expression?: string; ReturnData: boolean }[];
+      assert.deepEqual(metrics.filter((m) => m.ReturnData).length, 1, `${String(a.Properties.AlarmName)}: one expression is the alarm's value`);
+      const ids = new Set(metrics.map((m) => m.Id));
+      for (const ref of metrics.find((m) => m.ReturnData)?.Expression?.match(/\b[a-z][a-z]*\b(?!\()/g) ?? []) assert.ok(ids.has(ref), `${String(a.Properties.AlarmName)}: ${ref} is a metric of the alarm`);
+    }
+    assert.deepEqual(alarms.map((a) => a.Properties.AlarmName).sort(), [...ALARMS].sort());
+    const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+    assert.equal(dashboards.length, 1);
+    for (const r of [...alarms, ...dashboards]) assert.equal(r.Condition, 'AlarmsEnabled');
+    const metricsOf = (a: (typeof alarms)[number]) =>
+      (a.Properties.Metrics as { Expression?: string; MetricStat?: { Metric: { Namespace: unknown; MetricName: string; Dimensions: { Name: string; Value: unknown }[] } } }[]).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
+    const watched = new Set<string>();
+    for (const a of alarms) {
+      assert.deepEqual(a.Properties.AlarmActions, { 'Fn::If': ['AlarmActionsEnabled', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] }, String(a.Properties.AlarmName));
+      for (const m of metricsOf(a)) {
+        watched.add(m.MetricName);
+        if (m.Namespace === 'AWS/Lambda') assert.deepEqual(m.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'HealthSyncLambdaFunction' } }]);
+        else {
+          assert.deepEqual(m.Namespace, { Ref: 'MetricsNamespace' });
+          assert.equal(m.Dimensions[0]?.Name, 'service');
+          assert.ok(['greet', 'health-sync'].includes(String(m.Dimensions[0]?.Value)), 'the POWERTOOLS_SERVICE_NAME of a function that publishes it');
+        }
+      }
+    }
+    assert.deepEqual([...watched].sort(), ['CloudMapErrors', 'ConsulErrors', 'ConsulRequests', 'ConsulThrottled', 'Errors', 'GreetErrors', 'GreetLatency', 'HealthSyncRuns', 'HealthSyncSkipped', 'LeaseFailures']);
   });
 
   it('redeploying the same package changes nothing: the framework skips it and the stack is untouched', async () => {
