@@ -1,7 +1,9 @@
 /**
  * `npm run chaos`: each failure scenario under steady traffic, against the packaged greet bundle
  * running in its own process (scripts/chaos/traffic.mjs), on real parts: a 3-server Consul
- * cluster with two client agents, a second datacenter joined over the WAN, and Greeter backends.
+ * cluster with two client agents, a second datacenter joined over the WAN, Greeter backends, and
+ * moto holding the Cloud Map mirror the packaged health-sync job writes (DISCOVERY_FALLBACK=cloudmap).
+ * "Consul entirely down" (cold start, warm, and the return) runs last: it kills every Consul node.
  * Prints one row per scenario: requests sent and failed during the fault window, p50/p99/max
  * latency in that window, and the time from the fault to the last failed or slow request; then the
  * same as a Markdown table. CHAOS_RESULTS=<file> also writes the rows and that table as JSON.
@@ -14,59 +16,36 @@ import { createConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../stack/consul-agent';
 import { startConsulCluster, type ConsulCluster } from '../stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../stack/greeters';
-import { startProcess, stopAll, stopProcess, type ManagedProcess } from '../stack/processes';
+import { stopAll, stopProcess } from '../stack/processes';
 import { passingIds } from '../stack/passing';
 import { seedDefaultConfig } from '../stack/seed-config';
-import { packageFunctions } from '../rie/package-functions';
+import { bundlePath, packageFunctions } from '../rie/package-functions';
 import { extractZip } from '../rie/zip';
+import { q, traffic, until } from './chaos-kit';
 import { chaosResults, fixedWidthTable, markdownTable, type ChaosRow } from './chaos-table';
+import { consulDownCold, consulDownWarm, startCloudMapMirror, type CloudMapMirror } from './consul-down';
 
 const PREFIX = 'config/greeter-gateway/chaos/';
 const WINDOW_MS = Number(process.env.CHAOS_WINDOW_MS ?? 6_000);
 
-interface Line {
-  t: number;
-  ms: number;
-  status: number;
-  attempts?: number;
-  dc?: string;
-  code?: string;
-  configSource?: string;
-  stale?: boolean | null;
-}
-
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function traffic(bundle: string, env: NodeJS.ProcessEnv, mode: 'loop' | 'once'): { proc: ManagedProcess; lines: () => Line[] } {
-  const proc = startProcess(`traffic ${mode}`, process.execPath, [join(__dirname, 'traffic.mjs'), bundle, mode], { env });
-  // Every line, not the process's bounded output buffer: a window holds thousands of requests.
-  const all: Line[] = [];
-  proc.lineListeners.add((l) => {
-    if (l.startsWith('{"t"')) all.push(JSON.parse(l) as Line);
-  });
-  return { proc, lines: () => all };
-}
-
 async function main(): Promise<void> {
+  // The moto client in this process: the SDK's Node 20 notice is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const work = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-chaos-'));
   let cluster: ConsulCluster | undefined;
   let dc2: ConsulAgent | undefined;
+  let mirror: CloudMapMirror | undefined;
   try {
     console.log('• packaging the greet function…');
     const pkg = await packageFunctions({ env: { LOG_LEVEL: 'ERROR' } });
     const greetZip = pkg.functions.get('greet')?.zip;
-    if (!greetZip) throw new Error('no greet bundle');
+    const healthSync = pkg.functions.get('healthSync');
+    if (!greetZip || !healthSync) throw new Error('no greet or healthSync bundle');
     const bundle = join(work, 'greet');
     extractZip(greetZip, bundle);
+    const healthSyncDir = join(work, 'health-sync');
+    extractZip(healthSync.zip, healthSyncDir);
+    const healthSyncBundle = bundlePath(healthSync, healthSyncDir);
     pkg.remove();
 
     console.log('• starting a 3-server Consul cluster, 2 client agents and a second datacenter…');
@@ -93,6 +72,13 @@ async function main(): Promise<void> {
     await startGreeter({ id: 'remote-1', consulAddress: dc2.address, token: backendToken });
     await until(async () => (await passingIds(admin, 'greeter')).length === 3 && (await passingIds(dc2Admin, 'greeter')).length === 1, 20_000, 'backends passing');
 
+    // The Cloud Map mirror (moto), written by the packaged health-sync job: every scenario runs with
+    // DISCOVERY_FALLBACK=cloudmap, as a deployment with the fallback would; only "Consul entirely down" needs it.
+    console.log('• starting moto and mirroring the greeter service into Cloud Map with the health-sync job…');
+    mirror = await startCloudMapMirror({ admin, healthSyncBundle, greeterService: 'greeter' });
+    const mirrored = await mirror.sync(client1.address);
+    if (mirrored.length !== 3) throw new Error(`the mirror holds ${mirrored.join(', ') || 'nothing'}, not the 3 local backends`);
+
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       CONSUL_HTTP_ADDR: `${client1.address},${client2.address}`,
@@ -100,6 +86,7 @@ async function main(): Promise<void> {
       CONFIG_PREFIX: PREFIX,
       POWERTOOLS_LOG_LEVEL: 'ERROR',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...mirror.gatewayEnv,
     };
     const rows: ChaosRow[] = [];
     // CHAOS_ONLY=<text> runs only the scenarios whose name contains it.
@@ -196,6 +183,24 @@ async function main(): Promise<void> {
       note: `normal cold invocation ${normalMs.toFixed(0)} ms; config from ${duringElection.configSource ?? '?'}${duringElection.stale ? ' (stale read)' : ''}`,
     });
 
+    // Last, since they take the whole of Consul down (the second datacenter too, which stays down):
+    // the mirror is written afresh first, as the scheduled job would have.
+    const wantDown = (name: string) => !only || name.includes(only);
+    if (wantDown('Consul entirely down') || wantDown('Consul back')) {
+      const fresh = await mirror.sync(client1.address);
+      if (fresh.length !== 3) throw new Error(`the mirror holds ${fresh.join(', ') || 'nothing'}, not the 3 local backends`);
+      const down = {
+        cluster,
+        otherDatacenters: [dc2],
+        bundle,
+        env,
+        windowMs: WINDOW_MS,
+        backendsPassing: () => until(async () => (await passingIds(admin, 'greeter')).length === 3, 60_000, 'local backends passing after the restart'),
+      };
+      if (wantDown('Consul entirely down (cold)')) rows.push(await consulDownCold(down));
+      if (wantDown('Consul entirely down (warm)') || wantDown('Consul back')) rows.push(...(await consulDownWarm(down)));
+    }
+
     admin.destroy();
     dc2Admin.destroy();
     console.log(`\nnode ${process.version}, packaged greet bundle, fault window ${WINDOW_MS} ms\n`);
@@ -210,6 +215,7 @@ async function main(): Promise<void> {
     await stopAll(3_000);
     await cluster?.stop();
     await dc2?.stop();
+    await mirror?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

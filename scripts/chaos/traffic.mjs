@@ -8,8 +8,20 @@ import { pathToFileURL } from 'node:url';
 const [bundleDir, mode = 'loop'] = process.argv.slice(2);
 // The bundle is an ES module (greet.mjs); a CommonJS build (greet.js) loads the same way.
 const esm = join(bundleDir, 'functions', 'greet.mjs');
+// Loading the bundle is Lambda's init phase; `once` reports it apart from the first invocation.
+const importStart = performance.now();
 const loaded = await import(pathToFileURL(existsSync(esm) ? esm : join(bundleDir, 'functions', 'greet.js')).href);
 const { handler, runtime } = loaded.handler ? loaded : loaded.default;
+const importMs = performance.now() - importStart;
+
+// The source that holds the local greeter watch's list (consul, dns, or a fallback such as cloudmap),
+// as /status shows it; absent before the runtime exists.
+function servedBy() {
+  const rt = runtime.peek();
+  if (!rt) return undefined;
+  const watch = rt.watches.all().find((w) => w.snapshot().query.datacenter === undefined);
+  return watch ? rt.discovery.servedBy(watch.snapshot().query) : undefined;
+}
 
 let seq = 0;
 const event = () => ({
@@ -33,13 +45,15 @@ async function invoke() {
   const res = await handler(event(), context());
   const ms = performance.now() - t0;
   const body = JSON.parse(res.body ?? '{}');
-  return { t: Date.now(), ms, status: res.statusCode, attempts: body.attempts, dc: body.servedBy?.datacenter, code: body.error?.code };
+  return { t: Date.now(), ms, status: res.statusCode, attempts: body.attempts, dc: body.servedBy?.datacenter, code: body.error?.code, src: servedBy() };
 }
 
 if (mode === 'once') {
   const r = await invoke();
+  // performance.now() counts from this process's start: process start → this answer.
+  const sinceStartMs = performance.now();
   const loaded = runtime.peek()?.config.current();
-  process.stdout.write(`${JSON.stringify({ ...r, configSource: loaded?.sources.callDeadlineMs, stale: loaded?.freshness?.stale ?? null })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...r, configSource: loaded?.sources.callDeadlineMs, stale: loaded?.freshness?.stale ?? null, importMs, sinceStartMs })}\n`);
   process.exit(0);
 }
 
