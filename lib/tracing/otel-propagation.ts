@@ -11,7 +11,7 @@ import type { TraceContext } from './trace-context';
 // The API keeps its globals under this symbol, one per major version (its global-utils).
 const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 
-const loadApi = () => import('./otel-api');
+const loadApi = () => import('./otel-api.js');
 let api: ReturnType<typeof loadApi> | undefined;
 
 /** True when an OpenTelemetry SDK registered a global propagator in this process. */
