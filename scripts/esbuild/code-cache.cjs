@@ -9,8 +9,8 @@
  * The handler stays an ES module, so the runtime client's import() never runs cjs-module-lexer over the
  * bundle, and the bundle is not require()d either.
  *
- * The cache is made by the Node that packages, after loading the bundle (the functions compiled by its
- * top-level code are in it). A runtime with another Node version (or architecture) ignores it and
+ * The cache is made by the Node that packages, with every function of the bundle compiled (not only
+ * those its top-level code runs), so neither the load nor the first invocation compiles JavaScript. A runtime with another Node version (or architecture) ignores it and
  * compiles as without one: package with the runtime's Node (nodejs22.x → Node 22) to benefit.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
@@ -38,9 +38,18 @@ function withCodeCache(out) {
   const names = keys.filter((k) => IDENT.test(k) && k !== 'default');
   const exportsLine = names.length ? `export const { ${names.join(', ')} } = mod.exports;` : '';
   writeFileSync(out, readFileSync(LOADER, 'utf8').replace('__BUNDLE__', bundleFile).replace('/* __EXPORTS__ */', exportsLine));
-  const data = node(`const m=await import(${JSON.stringify(new URL(`file://${out}`).href)});process.stdout.write(m.createCodeCache())`, dir);
-  const head = { node: process.version, arch: process.arch, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
-  writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
+  const url = JSON.stringify(new URL(`file://${out}`).href);
+  const bundleLength = readFileSync(bundle, 'utf8').length;
+  // Eager first: every function compiled into the cache, so the first invocation compiles nothing either
+  // (V8 keys a cache to its flags, so --lazy is restored before the cache is written). If this Node
+  // refuses such a cache, the lazy one: the functions the bundle's top level compiles.
+  for (const eager of [true, false]) {
+    const data = node(eager ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');const m=await import(${url});v8.setFlagsFromString('--lazy');process.stdout.write(m.createCodeCache())` : `const m=await import(${url});process.stdout.write(m.createCodeCache())`, dir);
+    const head = { node: process.version, arch: process.arch, eager, bundleLength, crc32: zlib.crc32(data) };
+    writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
+    if (node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used') return;
+  }
+  throw new Error(`${out}: this Node (${process.version}) refuses the code cache it made`);
 }
 
 module.exports = {
