@@ -150,7 +150,7 @@ describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds
     ensureMoto((l) => console.error(l));
   });
 
-  it('kill -9 of a Greeter while requests flow: 0 failed, the stack stays up and says so, the printed command brings it back; Ctrl-C then leaves nothing', { timeout: 400_000 }, async () => {
+  it('kill -9 of a Greeter while requests flow: 0 failed, the stack stays up and says so, the printed command brings it back; Ctrl-C then leaves nothing', { timeout: 400_000 }, async (t) => {
     const run = await startNpmStack();
     const url = `http://127.0.0.1:${run.httpPort}/hello/Ada`;
     const served: string[] = [];
@@ -180,6 +180,7 @@ describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds
       flowing = false;
       await traffic;
       assert.deepEqual(failed, [], `${failed.length} failed of ${served.length + failed.length}`);
+      t.diagnostic(`${served.length} requests answered 200 (${served.length - atDeath} after the death was shown), ${failed.length} failed`);
       assert.ok(!exited(run.npm) && ourProcs(run.mark).some((p) => p.pid === run.node.pid), `the stack is still up:\n${run.npm.output.slice(-10).join('\n')}`);
 
       // The printed command (with the backend token from the state dir) brings greeter-1 back into rotation.
