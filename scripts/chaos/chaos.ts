@@ -23,6 +23,7 @@ import { bundlePath, packageFunctions } from '../rie/package-functions';
 import { extractZip } from '../rie/zip';
 import { q, traffic, until } from './chaos-kit';
 import { chaosResults, fixedWidthTable, markdownTable, type ChaosRow } from './chaos-table';
+import { describeRuns, sourceRuns } from './source-timeline';
 import { consulDownCold, consulDownWarm, startCloudMapMirror, type CloudMapMirror } from './consul-down';
 
 const PREFIX = 'config/greeter-gateway/chaos/';
@@ -109,7 +110,9 @@ async function main(): Promise<void> {
         const codes = new Map<string, number>();
         for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
         const failures = [...codes].map(([c, n]) => `${n} ${c}`).join(', ');
-        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, remote: during.filter((l) => l.status === 200 && l.dc).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, failures].filter(Boolean).join('; ') });
+        // With the fallback configured, say so when a scenario was not served by Consul throughout.
+        const sources = during.some((l) => l.src !== 'consul') ? `served by ${describeRuns(sourceRuns(during, faultAt))}` : '';
+        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, remote: during.filter((l) => l.status === 200 && l.dc).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, sources, failures].filter(Boolean).join('; ') });
       } finally {
         await stopProcess(t.proc, 'SIGKILL', 0);
         await restore();
