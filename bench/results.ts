@@ -78,7 +78,7 @@ export function runInfo(): RunInfo {
 }
 
 /** Writes one section's figures to bench/results/<section>.json. */
-export function writeResult(section: 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls', data: object): string {
+export function writeResult(section: 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls' | 'tracing', data: object): string {
   const dir = join(__dirname, 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);

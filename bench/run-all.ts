@@ -16,6 +16,7 @@ export const BENCHMARKS: ReadonlyArray<{ name: string; file: string }> = [
   { name: 'bundle', file: 'bundle.bench.ts' },
   { name: 'fleet', file: 'fleet/fleet.bench.ts' },
   { name: 'metrics', file: 'metrics.bench.ts' },
+  { name: 'tracing', file: 'tracing.bench.ts' },
 ];
 
 /** Longest one benchmark may run before it is stopped (BENCH_TIMEOUT_MIN, default 30). */

@@ -47,6 +47,13 @@ function metricsRows(m: unknown): string[] {
   return [`| Metrics (EMF) on / off, warm greet p50 | ${x(f('ratioP50'))} (one EMF line: ${ms(f('emfLineMs'), 3)}, at most every 10 s) | (reported) |`];
 }
 
+/** The tracing section's on/off ratio, read as defensively as the metrics one. */
+function tracingRows(m: unknown): string[] {
+  const f = (k: string) => (typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number' ? ((m as Record<string, number>)[k]) : undefined);
+  const ratio = f('ratioP50');
+  return [`| Trace propagation on / off, warm greet p50 | ${x(ratio)}${ratio === undefined ? '' : mark(ratio, (v) => v <= 1.02)} | ≤ 1.02× |`];
+}
+
 function fleetTable(f: FleetSection): string[] {
   const n = (v: unknown, d = 1) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
   return [
@@ -75,6 +82,7 @@ export function summaryMarkdown(merged: Merged): string {
     ...(cold ? coldRows(cold) : []),
     ...(bundle ? bundleRows(bundle) : []),
     ...(merged.sections.metrics ? metricsRows(merged.sections.metrics) : []),
+    ...(merged.sections.tracing ? tracingRows(merged.sections.tracing) : []),
   ];
   if (fleet) lines.push('', ...fleetTable(fleet));
   if (missing.length) lines.push('', `Not in this run: ${missing.join(', ')}.`);

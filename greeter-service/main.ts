@@ -9,6 +9,7 @@ import { parseConsulAddress } from '../lib/consul/consul-address';
 import { consulTlsConfigured } from '../lib/config/environment';
 import { startConnectNative } from './connect-native';
 import { greeterConsulApi, type GreeterRegistration, registerGreeter } from './consul-registration';
+import type { CallTrace } from './call-trace';
 import { type GreeterServerHandle, startGreeterServer } from './server';
 
 const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
@@ -143,7 +144,8 @@ async function main(): Promise<void> {
     ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
     ...(tls ? { credentials: tls } : {}),
     // Named as the gateway's Powertools lines name them, so one grep finds both sides of the hop.
-    onTracedCall: (t) => log('info', 'SayHello', { id, ...(t.traceId ? { trace_id: t.traceId } : {}), ...(t.parentId ? { parent_id: t.parentId } : {}), ...(t.xrayTraceId ? { xray_trace_id: t.xrayTraceId } : {}) }),
+    // GREETER_LOG_TRACED_CALLS=0 silences it (benchmarks whose harness reads the Greeter's stderr in-process).
+    ...(process.env.GREETER_LOG_TRACED_CALLS === '0' ? {} : { onTracedCall: (t: CallTrace) => log('info', 'SayHello', { id, ...(t.traceId ? { trace_id: t.traceId } : {}), ...(t.parentId ? { parent_id: t.parentId } : {}), ...(t.xrayTraceId ? { xray_trace_id: t.xrayTraceId } : {}) }) }),
   });
   log('info', 'greeter listening', { id, host: cli.host, port: server.port, ...(connect ? { connect: connect.serviceUri } : {}) });
 

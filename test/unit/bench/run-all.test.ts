@@ -6,9 +6,9 @@ describe('selectBenchmarks', () => {
   it('runs every benchmark, warm first, when BENCH_ONLY is unset or empty', () => {
     assert.deepEqual(
       selectBenchmarks(undefined).map((b) => b.name),
-      ['warm', 'cold-start', 'bundle', 'fleet', 'metrics'],
+      ['warm', 'cold-start', 'bundle', 'fleet', 'metrics', 'tracing'],
     );
-    assert.equal(selectBenchmarks(' , ').length, 5);
+    assert.equal(selectBenchmarks(' , ').length, 6);
   });
 
   it('keeps the run order whatever the order of BENCH_ONLY', () => {
