@@ -38,7 +38,7 @@ import { seedDefaultConfig } from '../scripts/stack/seed-config';
 import { eventually, httpEvent, startTestStack } from '../test/integration/harness';
 import { withEntryShim } from './floor-lambda/entry-shim';
 import { packageEsmVariant, packageFloor } from './floor-lambda/package-floor';
-import { withoutCodeCache } from './floor-lambda/without-code-cache';
+import { withEagerCodeCache, withoutCodeCache } from './floor-lambda/without-code-cache';
 import { writeResult, type ColdStartResult } from './results';
 
 const N = Number(process.env.BENCH_COLD_N ?? 15);
@@ -154,7 +154,7 @@ function stepMedians(runs: ColdRun[]): Array<{ step: string; ms: number }> {
 
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 
-type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet-nocache';
+type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet-nocache' | 'greet-eagercache';
 
 /** Interleaved cold starts of greet and the floor (each also through an entry shim, and built as an ES module) on the dev agent, and the import step. */
 async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
@@ -190,6 +190,10 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
     if (nocache) {
       cleanup.push(nocache.remove);
       variants.set('greet-nocache', { fn: nocache.fn, env: greetEnv });
+      // And with the eager cache (every function compiled) in place of the packaged lazy one (what the top level compiles).
+      const eager = withEagerCodeCache(greet);
+      cleanup.push(eager.remove);
+      variants.set('greet-eagercache', { fn: eager.fn, env: greetEnv });
     }
     const order = [...variants.keys()];
     const runOnce = async (v: Variant, i: number) => {
@@ -353,6 +357,7 @@ async function main(): Promise<void> {
       const ge = side('greet+esm');
       const fe = side('floor+esm');
       const gn = side('greet-nocache');
+      const gl = side('greet-eagercache');
       const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
       const steps = stepMedians(runs.get('greet') ?? []);
       // The trace's first step runs from process start to the handler: node, the runtime client and the bundle's import
@@ -368,6 +373,7 @@ async function main(): Promise<void> {
         peakRssMb: { greet: g.peakRssMb, floor: f.peakRssMb },
         ...(gs && fs ? { entryShim: { greet: gs, floor: fs, ratio: ratio(gs.totalMs, fs.totalMs), greetShimOverFloor: ratio(gs.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - gs.initMs) * 10) / 10 } } : {}),
         ...(ge && fe ? { esmBuild: { greet: ge, floor: fe, ratio: ratio(ge.totalMs, fe.totalMs), greetEsmOverFloor: ratio(ge.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - ge.initMs) * 10) / 10 } } : {}),
+        ...(gl ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs) } } : {}),
         ...(gn ? { withoutCodeCache: { greet: gn, ratio: ratio(gn.totalMs, f.totalMs), importRatio: ratio(load.greetNoCacheImportMs, load.floorImportMs), savedMs: Math.round((gn.totalMs - g.totalMs) * 10) / 10 } } : {}),
         runsPerVariant: N,
         traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
@@ -390,6 +396,10 @@ async function main(): Promise<void> {
       if (gn) {
         console.log('\ngreet without its V8 code cache (as on a runtime with another Node version)');
         for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gn[k])} ${fmt(f[k])} ${fmt(gn[k] / f[k])}x`);
+        if (gl) {
+          console.log('greet with the eager code cache (every function compiled)');
+          for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gl[k])} ${fmt(f[k])} ${fmt(gl[k] / f[k])}x`);
+        }
         console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetNoCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetNoCacheImportMs / load.floorImportMs)}x`);
       }
       console.log('\ngreet cold-start breakdown (median per step, ms)');

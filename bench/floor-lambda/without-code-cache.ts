@@ -31,3 +31,25 @@ export function withoutCodeCache(fn: PackagedFunction): { fn: PackagedFunction; 
     throw err;
   }
 }
+
+// scripts/esbuild/code-cache.cjs is CommonJS (serverless-esbuild requires it); its cache writer is reused here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { makeCodeCache } = require('../../scripts/esbuild/code-cache.cjs') as { makeCodeCache: (handler: string, bundle: string, eager: boolean) => boolean };
+
+/** Repackages `fn` with the eager code cache (every function compiled) instead of the packaged lazy one. */
+export function withEagerCodeCache(fn: PackagedFunction): { fn: PackagedFunction; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `consul-grpc-lambda-eagercache-${fn.name}-`));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const root = join(dir, 'root');
+    extractZip(fn.zip, root);
+    const base = join(root, fn.handler.slice(0, fn.handler.lastIndexOf('.')));
+    if (!makeCodeCache(`${base}.mjs`, `${base}.bundle.cjs`, true)) throw new Error(`${fn.name}: the eager code cache is not used`);
+    const zip = join(dir, `${fn.name}-eagercache.zip`);
+    execFileSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(root)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    return { fn: { ...fn, name: `${fn.name}-eagercache`, zip }, remove };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}

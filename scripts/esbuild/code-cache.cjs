@@ -9,8 +9,8 @@
  * The handler stays an ES module, so the runtime client's import() never runs cjs-module-lexer over the
  * bundle, and the bundle is not require()d either.
  *
- * The cache is made by the Node that packages, with every function of the bundle compiled (not only
- * those its top-level code runs), so neither the load nor the first invocation compiles JavaScript. A runtime with another Node version (or architecture) ignores it and
+ * The cache is made by the Node that packages, after loading the bundle: it holds the functions the
+ * bundle's top-level code compiled. A runtime with another Node version (or architecture) ignores it and
  * compiles as without one: package with the runtime's Node (nodejs22.x → Node 22) to benefit.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
@@ -38,21 +38,29 @@ function withCodeCache(out) {
   const names = keys.filter((k) => IDENT.test(k) && k !== 'default');
   const exportsLine = names.length ? `export const { ${names.join(', ')} } = mod.exports;` : '';
   writeFileSync(out, readFileSync(LOADER, 'utf8').replace('__BUNDLE__', bundleFile).replace('/* __EXPORTS__ */', exportsLine));
-  const url = JSON.stringify(new URL(`file://${out}`).href);
-  const bundleLength = readFileSync(bundle, 'utf8').length;
-  // Eager first: every function compiled into the cache, so the first invocation compiles nothing either
-  // (V8 keys a cache to its flags, so --lazy is restored before the cache is written). If this Node
-  // refuses such a cache, the lazy one: the functions the bundle's top level compiles.
-  for (const eager of [true, false]) {
-    const data = node(eager ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');const m=await import(${url});v8.setFlagsFromString('--lazy');process.stdout.write(m.createCodeCache())` : `const m=await import(${url});process.stdout.write(m.createCodeCache())`, dir);
-    const head = { node: process.version, arch: process.arch, eager, bundleLength, crc32: zlib.crc32(data) };
-    writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
-    if (node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used') return;
-  }
-  throw new Error(`${out}: this Node (${process.version}) refuses the code cache it made`);
+  // The lazy cache (what the top level compiles), not the eager one (every function, 3× the size): in the
+  // same runs the eager one loaded slower (1.36× grpc-js against ~1.15×) and held more memory, and the cold
+  // start as a whole came out the same (bench/cold-start.bench.ts runs both).
+  if (!makeCodeCache(out, bundle, false)) throw new Error(`${out}: this Node (${process.version}) refuses the code cache it made`);
 }
 
-module.exports = {
+/**
+ * Writes the code cache of `bundle` as loaded by its handler module `handler`; true if a fresh load uses it.
+ * `eager` compiles every function into it (V8 keys a cache to its flags, so --lazy is restored before the
+ * cache is written); otherwise it holds what the bundle's top level compiled.
+ */
+function makeCodeCache(handler, bundle, eager) {
+  const dir = join(handler, '..');
+  const url = JSON.stringify(new URL(`file://${handler}`).href);
+  const load = `const m=await import(${url});`;
+  const write = 'process.stdout.write(m.createCodeCache())';
+  const data = node(eager ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');${load}v8.setFlagsFromString('--lazy');${write}` : `${load}${write}`, dir);
+  const head = { node: process.version, arch: process.arch, eager, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
+  writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
+  return node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used';
+}
+
+const codeCachePlugin = {
   name: 'code-cache',
   setup(build) {
     const o = build.initialOptions;
@@ -69,3 +77,5 @@ module.exports = {
     });
   },
 };
+
+module.exports = { codeCachePlugin, makeCodeCache };

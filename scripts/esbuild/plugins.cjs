@@ -12,7 +12,7 @@
  * the runtime's SDK, loaded on its first run (lib/health-sync/health-sync-runtime.ts imports the sync lazily).
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
-const codeCache = require('./code-cache.cjs');
+const { codeCachePlugin } = require('./code-cache.cjs');
 
 const SDK = /^@aws-sdk\/client-servicediscovery$/;
 const LAZY_IN = /functions[\\/](greet|status|health-sync)\.[cm]?[jt]s$/;
@@ -30,5 +30,5 @@ module.exports = [
     },
   },
   // Last: it turns the finished bundle into bundle + V8 code cache + ES module handler (code-cache.cjs).
-  codeCache,
+  codeCachePlugin,
 ];
