@@ -11,7 +11,10 @@ process.env.CONFIG_PREFIX ??= 'config/health-sync/local/';
 handler({ dryRun: values['dry-run'] }).then(
   (report) => {
     console.log(JSON.stringify(report, null, 2));
-    process.exit(report.cloudMap?.errors.length ? 1 : 0);
+    // Said on stderr too: a run that mirrored nothing must not pass for a good one.
+    if (report.skipped) console.error(`health-sync skipped the run: ${report.skipped}`);
+    if (report.cloudMapSkipped) console.error(`health-sync skipped the Cloud Map step: ${report.cloudMapSkipped}`);
+    process.exit(report.cloudMap?.errors.length || report.skipped === 'config_unavailable' ? 1 : 0);
   },
   (err: unknown) => {
     console.error(`health-sync failed: ${err instanceof Error ? err.message : String(err)}`);

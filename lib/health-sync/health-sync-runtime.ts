@@ -56,7 +56,19 @@ export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
     metrics,
     async run(opts) {
       // A dry run changes nothing in Consul, the lease included.
-      const cfg = (await base.begin({ lease: !opts.dryRun })).values;
+      const loaded = await base.begin({ lease: !opts.dryRun });
+      const cfg = loaded.values;
+      if (Object.values(loaded.sources).includes('default (consul unreachable)')) {
+        // On defaults the namespace is empty and the probed services unknown: the run would mirror
+        // nothing and report success. Skip it, loudly; the next scheduled run tries again.
+        log.error('health-sync skipped: Consul K/V could not be read, so its config is unknown', { prefix: base.config.prefix });
+        const report: HealthSyncReport = { dryRun: opts.dryRun, skipped: 'config_unavailable', probes: [], plan: [], notMirrored: [], durationMs: 0 };
+        if (!opts.dryRun) {
+          recordHealthSyncRun(metrics, report);
+          metrics.flush(true);
+        }
+        return report;
+      }
       const holder = `${process.env.AWS_LAMBDA_LOG_STREAM_NAME || 'local'} pid ${process.pid}`;
       // Keep 3 s to release the lock and answer before the Lambda's own timeout.
       const deadline = opts.remainingMs ? Date.now() + opts.remainingMs() - 3_000 : undefined;

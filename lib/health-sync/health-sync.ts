@@ -55,7 +55,10 @@ export interface ProbeReport {
 /** What a run did (or, dry, would do). */
 export interface HealthSyncReport {
   dryRun: boolean;
-  skipped?: 'locked';
+  /** `locked`: another run holds the lock; `config_unavailable`: Consul's K/V could not be read, and a run on defaults would mirror nothing. */
+  skipped?: 'locked' | 'config_unavailable';
+  /** Why the Cloud Map step did not run although mirroring is on (e.g. no namespace configured). */
+  cloudMapSkipped?: string;
   probes: ProbeReport[];
   plan: SyncAction[];
   cloudMap?: ApplySummary;
@@ -85,6 +88,11 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
     const names = [...new Set([...cfg.services, ...cfg.probeServices])];
     const health = new Map(await mapBounded(names, 8, async (n) => [n, await serviceHealth(deps.consul, n)] as const));
     const cloudMap = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? deps.cloudMap : undefined;
+    if (cfg.cloudMapEnabled && !cloudMap) {
+      // Said loudly: a run that mirrors nothing looks like a healthy one otherwise.
+      report.cloudMapSkipped = cfg.cloudMapNamespaceId ? 'no Cloud Map client' : 'cloudMapNamespaceId is empty: set it under the config prefix (or cloudMapEnabled=false to probe only)';
+      deps.log.warn('health-sync skips the Cloud Map step', { reason: report.cloudMapSkipped });
+    }
     // Probing and mirroring are split: the mirror waits only for the probes of the instances it
     // mirrors (probed first), at most mirrorProbeWaitMs, and the other probes (any number of
     // registry-made instances, dead or hung ones included) go on beside it. So no amount of

@@ -296,8 +296,17 @@ describe('runHealthSync Cloud Map mirror', () => {
     greeters(consul);
     assert.equal((await runHealthSync(deps, { dryRun: false })).cloudMap, undefined);
     const noNamespace = { ...deps, config: { ...deps.config, cloudMapNamespaceId: '' }, cloudMap: client };
-    assert.equal((await runHealthSync(noNamespace, { dryRun: false })).cloudMap, undefined);
+    const report = await runHealthSync(noNamespace, { dryRun: false });
+    assert.equal(report.cloudMap, undefined);
     assert.equal(cm.calls().length, 0);
+    // Said loudly: a run that mirrors nothing must not read like a healthy one.
+    assert.match(report.cloudMapSkipped ?? '', /cloudMapNamespaceId is empty/);
+  });
+
+  it('says nothing about a skipped mirror when mirroring is off on purpose', async (t) => {
+    const { consul, deps } = setup(t, { ...mirror, cloudMapEnabled: 'false', cloudMapNamespaceId: '' });
+    greeters(consul);
+    assert.equal((await runHealthSync(deps, { dryRun: false })).cloudMapSkipped, undefined);
   });
 });
 
