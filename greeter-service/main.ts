@@ -32,7 +32,9 @@ const USAGE = `usage: node --import tsx greeter-service/main.ts [options]
   --check-tls-verify       the agent's check verifies the certificate too (needs enable_agent_tls_for_checks
                            and the CA in the agent's TLS config; default: the check only speaks TLS)
   --no-register            do not register in Consul
-  -h, --help               show this help`;
+  -h, --help               show this help
+Each call that carries a trace (traceparent, x-amzn-trace-id) is logged with its trace_id (and xray_trace_id),
+unless GREETER_LOG_TRACED_CALLS=0; a call with metadata x-reflect-trace: 1 gets x-trace-id in its response headers.`;
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const DURATION_RE = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
