@@ -155,4 +155,35 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     assert.ok(!existsSync(dirname(greeterCa)), `${dirname(greeterCa)} removed`);
     await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
   });
+  it('--discovery dns --fallback cloudmap: CoreDNS in front of Consul DNS serves /hello, /status names the sources', { timeout: 300_000 }, async () => {
+    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const args = ['--discovery', 'dns', '--fallback', 'cloudmap', '--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
+    stack = startProcess('local stack --discovery dns', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, [MARKER]: runId },
+    });
+    const s = stack;
+    await waitForLine(s, /^READY\s/, 240_000);
+    const running = stackProcesses();
+    assert.equal(running.filter((p) => /coredns/.test(p.argv.join(' '))).length, 1, describeProcs(running));
+
+    const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
+    const body = (await hello.json()) as { message?: string; servedBy?: { id: string } };
+    assert.equal(hello.status, 200, JSON.stringify(body));
+    // DNS carries no service id: an instance is named by its address and port.
+    assert.match(body.servedBy?.id ?? '', /^127\.0\.0\.1:\d+$/);
+    const key = readFileSync(join(stateDir, 'registry-api-key'), 'utf8').trim();
+    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`, { headers: { 'x-api-key': key }, signal: AbortSignal.timeout(30_000) })).json()) as {
+      discoverySource?: { source: string; fallbacks: string[] };
+      discovery?: { servedBy: string | null }[];
+    };
+    assert.equal(status.discoverySource?.source, 'dns', JSON.stringify(status));
+    assert.deepEqual(status.discoverySource?.fallbacks, ['cloudmap']);
+    assert.ok(status.discovery?.some((d) => d.servedBy === 'dns'), JSON.stringify(status.discovery));
+
+    process.kill(s.child.pid ?? 0, 'SIGINT');
+    await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
+    assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
+    await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
+  });
 });
