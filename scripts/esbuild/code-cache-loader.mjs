@@ -4,8 +4,8 @@
  * bundle next to it with V8's code cache produced at package time, so the cold start skips parsing and
  * compiling what the package-time load already compiled.
  *
- * The cache is used only when its header matches this process (Node version, architecture, the
- * bundle's length) and its payload's CRC-32 is intact; otherwise the bundle compiles as without a
+ * The cache is used only when its header matches this process (V8 version, architecture, the bundle's
+ * length: a Node release on the same V8 can use it) and its payload's CRC-32 is intact; otherwise the bundle compiles as without a
  * cache. V8 checks its own version, flags and the source again and may still reject it
  * (`cachedDataRejected`); the CRC guards against a damaged payload, which V8 does not verify.
  */
@@ -30,7 +30,7 @@ function readCache() {
   try {
     const nl = raw.indexOf(10);
     const head = JSON.parse(raw.subarray(0, nl).toString('utf8'));
-    if (head.node !== process.version || head.arch !== process.arch || head.bundleLength !== source.length) return { status: 'stale' };
+    if (head.v8 !== process.versions.v8 || head.arch !== process.arch || head.bundleLength !== source.length) return { status: 'stale' };
     const data = raw.subarray(nl + 1);
     // zlib.crc32 is in Node >= 20.15 and 22.2; without it the cache cannot be checked, so it is not used.
     if (typeof zlib.crc32 !== 'function' || zlib.crc32(data) !== head.crc32) return { status: 'corrupt' };

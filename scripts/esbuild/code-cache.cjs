@@ -10,8 +10,9 @@
  * bundle, and the bundle is not require()d either.
  *
  * The cache is made by the Node that packages, after loading the bundle: it holds the functions the
- * bundle's top-level code compiled. A runtime with another Node version (or architecture) ignores it and
- * compiles as without one: package with the runtime's Node (nodejs22.x → Node 22) to benefit.
+ * bundle's top-level code compiled. A runtime on another V8 version (or architecture) ignores it and
+ * compiles as without one (the header names the V8 version; V8 itself also refuses a cache from another
+ * version or flags): package with a Node on the runtime's V8 (nodejs22.x → Node 22) to benefit.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
 const { execFileSync } = require('node:child_process');
@@ -55,7 +56,7 @@ function makeCodeCache(handler, bundle, eager) {
   const load = `const m=await import(${url});`;
   const write = 'process.stdout.write(m.createCodeCache())';
   const data = node(eager ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');${load}v8.setFlagsFromString('--lazy');${write}` : `${load}${write}`, dir);
-  const head = { node: process.version, arch: process.arch, eager, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
+  const head = { v8: process.versions.v8, node: process.version, arch: process.arch, eager, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
   writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
   return node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used';
 }

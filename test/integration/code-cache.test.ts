@@ -81,7 +81,7 @@ describe('code cache', () => {
   });
 
   const cases: Array<{ name: string; expect: string; edit: (file: string) => void }> = [
-    { name: 'made by another Node version', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, node: 'v18.20.0' }, data)); } },
+    { name: 'made by another Node version (another V8)', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, node: 'v18.20.0', v8: '10.2.154.26-node.36' }, data)); } },
     { name: 'for another bundle', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, bundleLength: Number(head.bundleLength) + 1 }, data)); } },
     {
       name: 'damaged (one payload byte flipped)',
