@@ -91,7 +91,8 @@ before(async () => {
   });
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
-  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['ephemeral-']), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
+  // This job probes gRPC-checked `greeter` instances: the operator names the routed service on purpose.
+  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] }), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
     configPrefix: HS_PREFIX,
     leaseService: 'health-sync-lambda',
   });
