@@ -10,9 +10,14 @@
  * Lambda Node.js runtime ships (NODE_PATH holds /var/runtime/node_modules), as @aws-sdk/client-ssm is.
  * healthSync needs the SDK on every run, but bundled it was 809 KiB against the 600 KiB budget: it too takes
  * the runtime's SDK, loaded on its first run (lib/health-sync/health-sync-runtime.ts imports the sync lazily).
+ *
+ * code-cache: only with CODE_CACHE=1 (or eager) in the packaging environment; off by default because a
+ * V8 code cache differs on every package (code-cache.cjs says why).
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
-const { codeCachePlugin } = require('./code-cache.cjs');
+const { codeCacheMode, codeCachePlugin } = require('./code-cache.cjs');
+
+const CODE_CACHE = codeCacheMode(process.env.CODE_CACHE);
 
 const SDK = /^@aws-sdk\/client-servicediscovery$/;
 const LAZY_IN = /functions[\\/](greet|status|health-sync)\.[cm]?[jt]s$/;
@@ -29,6 +34,6 @@ module.exports = [
       build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
     },
   },
-  // Last: it turns the finished bundle into bundle + V8 code cache + ES module handler (code-cache.cjs).
-  codeCachePlugin,
+  // Last, and opt-in: it turns the finished bundle into bundle + V8 code cache + ES module handler (code-cache.cjs).
+  ...(CODE_CACHE === 'off' ? [] : [codeCachePlugin(CODE_CACHE)]),
 ];

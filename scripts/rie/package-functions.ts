@@ -11,6 +11,10 @@
  *
  * Secrets are not given to the packaging run: the template keeps empty tokens and
  * signing key, and the caller passes the real ones when it starts a function.
+ *
+ * Two layouts come out, and everything here reads both: by default each zip holds the ES module
+ * bundle functions/<name>.mjs; with CODE_CACHE (option `codeCache`, scripts/esbuild/code-cache.cjs)
+ * functions/<name>.mjs is a small loader beside functions/<name>.bundle.cjs and its V8 code cache.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +141,11 @@ export interface PackageOptions {
   env?: Record<string, string | undefined>;
   echo?: (line: string) => void;
   timeoutMs?: number;
+  /**
+   * The V8 code cache (CODE_CACHE of scripts/esbuild/plugins.cjs): false = none (the default package),
+   * true = the lazy cache, 'eager' = every function compiled; unset = whatever CODE_CACHE this process has.
+   */
+  codeCache?: boolean | 'eager';
 }
 
 /** Runs `serverless package` for every function into a new temp dir. */
@@ -150,6 +159,8 @@ export async function packageFunctions(o: PackageOptions = {}): Promise<PackageO
     copyTreeLinks(shadow);
     const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
     for (const k of SECRET_ENV) delete env[k];
+    if (o.codeCache === false) delete env.CODE_CACHE;
+    else if (o.codeCache !== undefined) env.CODE_CACHE = o.codeCache === true ? '1' : o.codeCache;
     const proc = startProcess('serverless package', process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', o.stage ?? 'local', '--package', out], {
       cwd: shadow,
       env,

@@ -1,7 +1,8 @@
-// The V8 code cache shipped in each zip (scripts/esbuild/code-cache.cjs): the packaged greet answers a
-// real request through a real Consul and Greeter whatever state its cache is in. A cache made by
-// another Node (a runtime update), a damaged or truncated one, one V8 itself refuses, or none at all:
-// the bundle compiles as without a cache, and the handler answers 200 with nothing on stderr.
+// The V8 code cache, opt-in at package time (CODE_CACHE=1 or eager; scripts/esbuild/code-cache.cjs):
+// packaged with it, every zip holds bundle, cache and loader, and the packaged greet answers a real
+// request through a real Consul and Greeter whatever state its cache is in. A cache made by another
+// Node (a runtime update), a damaged or truncated one, one V8 itself refuses, or none at all: the
+// bundle compiles as without a cache, and the handler answers 200 with nothing on stderr.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { httpEvent, startTestStack, type TestStack } from './harness';
 
 const PREFIX = 'config/greeter-gateway/code-cache/';
 let pkg: PackageOutput | undefined;
+let eagerPkg: PackageOutput | undefined;
 let stack: TestStack | undefined;
 let work: string;
 let greet: PackagedFunction;
@@ -24,10 +26,12 @@ let pristine: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'code-cache-'));
-  const packaging = packageFunctions();
+  const packaging = packageFunctions({ codeCache: true });
+  const eagerPackaging = packaging.then(() => packageFunctions({ codeCache: 'eager' }));
   stack = await startTestStack(PREFIX);
   await stack.addGreeter({ id: 'code-cache-1' });
   pkg = await packaging;
+  eagerPkg = await eagerPackaging;
   const fn = pkg.functions.get('greet');
   assert.ok(fn, 'greet packaged');
   greet = fn;
@@ -38,6 +42,7 @@ before(async () => {
 after(async () => {
   await stack?.stop();
   pkg?.remove();
+  eagerPkg?.remove();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -75,9 +80,35 @@ console.log(JSON.stringify({status:m.codeCacheStatus,statusCode:r.statusCode}));
 }
 
 describe('code cache', () => {
+  it('ships each function as bundle, code cache and loader module', () => {
+    assert.ok(pkg);
+    for (const fn of pkg.functions.values()) {
+      const base = fn.handler.slice(0, fn.handler.lastIndexOf('.'));
+      const files = extractZip(fn.zip, join(work, 'layout', fn.name)).sort();
+      assert.deepEqual(files, [`${base}.bundle.cjs`, `${base}.bundle.cjs.code-cache`, `${base}.mjs`], `${fn.name}: files in the zip`);
+    }
+  });
+
   it('is used when it was made by this Node', async () => {
     const r = await invoke(variant('intact', () => {}));
     assert.deepEqual([r.status, r.statusCode, r.stderr], ['used', 200, '']);
+    assert.equal(split(`${bundleCodePath(greet, pristine)}.code-cache`).head.eager, false, 'CODE_CACHE=1 makes the lazy cache');
+  });
+
+  it('is the eager one (every function compiled) with CODE_CACHE=eager, and used', async () => {
+    const fn = eagerPkg?.functions.get('greet');
+    assert.ok(fn, 'greet packaged with CODE_CACHE=eager');
+    const dir = join(work, 'eager');
+    extractZip(fn.zip, dir);
+    const eager = split(`${bundleCodePath(fn, dir)}.code-cache`);
+    assert.equal(eager.head.eager, true);
+    assert.ok(eager.data.length > split(`${bundleCodePath(greet, pristine)}.code-cache`).data.length, 'the eager cache holds more than the lazy one');
+    const r = await invoke(dir);
+    assert.deepEqual([r.status, r.statusCode, r.stderr], ['used', 200, '']);
+  });
+
+  it('refuses a CODE_CACHE value it does not know, rather than packaging without the cache asked for', async () => {
+    await assert.rejects(packageFunctions({ env: { CODE_CACHE: 'yes-please' } }), /CODE_CACHE=yes-please/);
   });
 
   const cases: Array<{ name: string; expect: string; edit: (file: string) => void }> = [
