@@ -4,7 +4,9 @@
  * - Require time: median of fresh `node` processes timing `require(bundle)`, in rounds
  *   that interleave every bundle with a baseline bundle of `@grpc/grpc-js` alone (same
  *   esbuild settings), so machine noise hits both alike; plus greet with
- *   `--enable-source-maps` and a linked map, to price the source map.
+ *   `--enable-source-maps` and a linked map, to price the source map; and, in the same rounds,
+ *   each function of a second package made with CODE_CACHE=1 (bundle + V8 code cache + loader,
+ *   scripts/esbuild/code-cache.cjs), side by side with the default package (`codeCache` in the result).
  * - Error path: the first unexpected error (logged with its stack) with and without maps.
  * - Memory: RSS of a process holding the packaged greet bundle after 200 invocations against
  *   a real Consul and Greeter, against a process holding grpc-js alone with one channel
@@ -102,18 +104,31 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
 
 async function main(): Promise<void> {
-  const pkg = await packageFunctions();
+  const pkg = await packageFunctions({ codeCache: false });
+  const cachedPkg = await packageFunctions({ codeCache: true }).catch((err: unknown) => {
+    pkg.remove();
+    throw err;
+  });
   const work = mkdtempSync(join(tmpdir(), 'bundle-bench-'));
   try {
-    // Each function's zip extracted as Lambda would; its bundle is the one .js file in it.
+    // Each function's zip extracted as Lambda would; its bundle is the one .mjs file in it.
     const fns = [...pkg.functions.values()].map((fn) => {
       const dir = join(work, fn.name);
       const files = extractZip(fn.zip, dir);
       const js = bundlePath(fn, dir);
       if (!existsSync(js)) throw new Error(`${fn.name}: no ${js} in its zip (${files.join(', ')})`);
-      // Size: the bundle's code (functions/<name>.bundle.cjs beside the code-cache loader), not the loader.
+      // Size: the bundle's code (the handler module itself in the default package).
       return { fn, js, map: files.some((f) => f.endsWith('.map')), bytes: statSync(bundleCodePath(fn, dir)).size };
     });
+    // The same functions packaged with CODE_CACHE=1: the handler module is the loader, the code beside it.
+    const cached = [...cachedPkg.functions.values()].map((fn) => {
+      const dir = join(work, 'code-cache', fn.name);
+      extractZip(fn.zip, dir);
+      const code = bundleCodePath(fn, dir);
+      if (code === bundlePath(fn, dir)) throw new Error(`${fn.name}: CODE_CACHE=1 packaged no code cache`);
+      return { fn, js: bundlePath(fn, dir), bytes: statSync(code).size, cacheBytes: statSync(`${code}.code-cache`).size };
+    });
+    const cacheKey = (name: string) => `${name} +code cache`;
     // The baseline: grpc-js bundled alone with the deploy's esbuild settings (no source map).
     const options = { ...pkg.esbuild, sourcemap: false, metafile: false, logLevel: 'error' as const };
     mkdirSync(join(work, 'grpc-js'));
@@ -145,6 +160,7 @@ async function main(): Promise<void> {
     const targets: Array<{ key: string; run: () => number }> = [
       { key: 'grpc-js', run: () => requireTime('grpc-js', grpcJs) },
       ...fns.map((f) => ({ key: f.fn.name, run: () => requireTime(f.fn.name, f.js) })),
+      ...cached.map((f) => ({ key: cacheKey(f.fn.name), run: () => requireTime(cacheKey(f.fn.name), f.js) })),
       { key: 'greet (no map)', run: () => requireTime('greet (no map)', mapped) },
       { key: 'greet --enable-source-maps', run: () => requireTime('greet --enable-source-maps', mapped, ['--enable-source-maps']) },
       { key: 'error path', run: () => probe(errorProbe(mapped), [], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN },
@@ -180,6 +196,13 @@ async function main(): Promise<void> {
       requireCpuRatios: Object.fromEntries(fns.map((f) => [f.fn.name, ratio(cpuMedian(f.fn.name), grpcCpu)])),
       rssAfterRequireMb: Object.fromEntries([...loadedRss].map(([k, v]) => [k, round1(v)])),
       sourceMapInZip: Object.fromEntries(fns.map((f) => [f.fn.name, f.map])),
+      // The CODE_CACHE=1 package in the same rounds: bytes of the bundle code and of its cache, load time against grpc-js.
+      codeCache: {
+        functions: cached.map((f) => {
+          const k = cacheKey(f.fn.name);
+          return { name: f.fn.name, bytes: f.bytes, cacheBytes: f.cacheBytes, requireMs: round1(median(k)), requireRatio: ratio(median(k), grpcMs), requireCpuMs: round1(cpuMedian(k)), requireCpuRatio: ratio(cpuMedian(k), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN), savedMs: round1(median(f.fn.name) - median(k)) };
+        }),
+      },
       rounds: ROUNDS,
       memory: { invocations: INVOCATIONS, greetRssMb: round1(greetRss), greetPeakMb: round1(memory.greet.peakMb ?? NaN), floorRssMb: round1(floorRss), floorPeakMb: round1(memory.floor.peakMb ?? NaN), rssRatio: ratio(greetRss, floorRss), emulatorPeakMb: memory.riePeakMb },
       sourceMaps: {
@@ -195,8 +218,13 @@ async function main(): Promise<void> {
     console.log(`\nBundles (${ROUNDS} rounds, medians; ratio = require time / grpc-js alone, same run)`);
     console.table([
       ...result.functions.map((f) => ({ bundle: f.name, KB: Math.round(f.bytes / 1024), requireMs: f.requireMs, ratio: ratio(f.requireMs, grpcMs), cpuMs: round1(cpuMedian(f.name)), cpuRatio: ratio(cpuMedian(f.name), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(f.name) ?? NaN) })),
+      ...cached.map((f) => {
+        const k = cacheKey(f.fn.name);
+        return { bundle: k, KB: Math.round(f.bytes / 1024), requireMs: round1(median(k)), ratio: ratio(median(k), grpcMs), cpuMs: round1(cpuMedian(k)), cpuRatio: ratio(cpuMedian(k), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN) };
+      }),
       { bundle: 'grpc-js alone', KB: Math.round(grpcBytes / 1024), requireMs: result.grpcJsAlone.requireMs, ratio: 1, cpuMs: round1(grpcCpu), cpuRatio: 1, rssAfterRequireMb: round1(loadedRss.get('grpc-js') ?? NaN) },
     ]);
+    console.log(`(+code cache: packaged with CODE_CACHE=1; KB is the bundle code, its cache adds ${cached.map((f) => `${f.fn.name} ${Math.round(f.cacheBytes / 1024)}`).join(', ')} KB)`);
     console.log(`Memory after ${INVOCATIONS} invocations`);
     console.table([
       { process: 'greet (packaged bundle)', rssMb: round1(greetRss), peakMb: round1(memory.greet.peakMb ?? NaN), ratio: ratio(greetRss, floorRss) },
@@ -214,6 +242,7 @@ async function main(): Promise<void> {
     console.log(`wrote ${writeResult('bundle', result)}`);
   } finally {
     pkg.remove();
+    cachedPkg.remove();
     rmSync(work, { recursive: true, force: true });
   }
 }

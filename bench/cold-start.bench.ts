@@ -6,7 +6,9 @@
  * with the same esbuild settings. Each run is a new emulator: init (the emulator's INIT REPORT)
  * plus the first invocation (its Duration, which in the emulator includes init, less init). Both
  * also run loaded through a one-line CommonJS entry shim and built as ES modules, the two ways
- * around the export lexer Node runs when the runtime client import()s a CommonJS handler.
+ * around the export lexer Node runs when the runtime client import()s a CommonJS handler. And
+ * greet packaged with its V8 code cache (CODE_CACHE=1, and CODE_CACHE=eager; opt-in,
+ * scripts/esbuild/code-cache.cjs) in the same rounds, beside the default package without one.
  *
  * Then, on a real 3-server cluster: cold starts that meet a leader election (the leader is
  * SIGKILLed just before the invocation), and cold starts with Consul unreachable (a closed
@@ -38,7 +40,6 @@ import { seedDefaultConfig } from '../scripts/stack/seed-config';
 import { eventually, httpEvent, startTestStack } from '../test/integration/harness';
 import { withEntryShim } from './floor-lambda/entry-shim';
 import { packageEsmVariant, packageFloor } from './floor-lambda/package-floor';
-import { withEagerCodeCache, withoutCodeCache } from './floor-lambda/without-code-cache';
 import { writeResult, type ColdStartResult } from './results';
 
 const N = Number(process.env.BENCH_COLD_N ?? 15);
@@ -154,10 +155,10 @@ function stepMedians(runs: ColdRun[]): Array<{ step: string; ms: number }> {
 
 const fmt = (x: number) => x.toFixed(1).padStart(8);
 
-type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet-nocache' | 'greet-eagercache';
+type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet+codecache' | 'greet+eagercache';
 
 /** Interleaved cold starts of greet and the floor (each also through an entry shim, and built as an ES module) on the dev agent, and the import step. */
-async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
+async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, cached: { lazy?: PackagedFunction; eager?: PackagedFunction }) {
   const stack = await startTestStack(PREFIX);
   const cleanup: Array<() => void> = [];
   try {
@@ -185,16 +186,10 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       variants.set('greet+esm', { fn: esm[0]!.fn, env: greetEnv });
       variants.set('floor+esm', { fn: esm[1]!.fn, env: {} });
     }
-    // greet as packaged but without its V8 code cache: what a runtime on another Node version gets.
-    const nocache = withoutCodeCache(greet);
-    if (nocache) {
-      cleanup.push(nocache.remove);
-      variants.set('greet-nocache', { fn: nocache.fn, env: greetEnv });
-      // And with the eager cache (every function compiled) in place of the packaged lazy one (what the top level compiles).
-      const eager = withEagerCodeCache(greet);
-      cleanup.push(eager.remove);
-      variants.set('greet-eagercache', { fn: eager.fn, env: greetEnv });
-    }
+    // greet packaged with its V8 code cache: the lazy one (what the top level compiles, CODE_CACHE=1) and
+    // the eager one (every function compiled, CODE_CACHE=eager), as a runtime on the packaging V8 gets them.
+    if (cached.lazy) variants.set('greet+codecache', { fn: cached.lazy, env: greetEnv });
+    if (cached.eager) variants.set('greet+eagercache', { fn: cached.eager, env: greetEnv });
     const order = [...variants.keys()];
     const runOnce = async (v: Variant, i: number) => {
       const { fn, env } = variants.get(v) ?? {};
@@ -208,8 +203,8 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       extractZip(fn.zip, join(unpacked, dir));
       return bundlePath(fn, join(unpacked, dir));
     };
-    const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor'), greetNoCache: nocache ? bundleOf(nocache.fn, 'greet-nocache') : undefined };
-    const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[], greetNoCacheImport: [] as number[] };
+    const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor'), greetCodeCache: cached.lazy ? bundleOf(cached.lazy, 'greet-codecache') : undefined };
+    const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[], greetCodeCacheImport: [] as number[] };
     // One discarded round: the first start of anything pays for cold disk caches.
     for (const v of order) await runOnce(v, -1);
     const runs = new Map<Variant, ColdRun[]>(order.map((v) => [v, []]));
@@ -222,12 +217,12 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string) {
       // In the same rounds, so the import figures see the same machine load as the cold starts.
       load.greetImport.push(loadMs(bundles.greet, 'import', greet.environment.NODE_OPTIONS));
       load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn.environment.NODE_OPTIONS));
-      if (bundles.greetNoCache) load.greetNoCacheImport.push(loadMs(bundles.greetNoCache, 'import', greet.environment.NODE_OPTIONS));
+      if (bundles.greetCodeCache) load.greetCodeCacheImport.push(loadMs(bundles.greetCodeCache, 'import', greet.environment.NODE_OPTIONS));
       // An ES module build cannot be `require`d (Node 20): the figure is for CommonJS packages only.
       if (bundles.greet.endsWith('.js')) load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
       if (bundles.floor.endsWith('.js')) load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
     }
-    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs' | 'greetNoCacheImportMs', number>;
+    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs' | 'greetCodeCacheImportMs', number>;
     return { runs, load: loadMedians };
   } finally {
     for (const c of cleanup.reverse()) c();
@@ -336,15 +331,25 @@ async function main(): Promise<void> {
   ensureRieBinary((l) => console.error(l));
   ensureRic((l) => console.error(l));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const pkg = await packageFunctions({ env: { LOG_LEVEL: 'INFO' } });
-  // Ctrl-C: stop every process started (Consul, Greeters, emulators) and the package, not just this one.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll(1_000).finally(() => (pkg.remove(), process.exit(130))));
+  // The default package (no code cache), and with SCENARIOS floor the two code-cache packages beside it.
+  const pkg = await packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: false });
+  const pkgs = [pkg];
+  const removeAll = () => pkgs.forEach((p) => p.remove());
+  // Ctrl-C: stop every process started (Consul, Greeters, emulators) and the packages, not just this one.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll(1_000).finally(() => (removeAll(), process.exit(130))));
   try {
     const greet = pkg.functions.get('greet');
     if (!greet) throw new Error('no greet function in the package');
     const result: Partial<ColdStartResult> & Record<string, unknown> = {};
     if (SCENARIOS.has('floor')) {
-      const { runs, load } = await greetAgainstFloor(greet, pkg.dir);
+      const cached: { lazy?: PackagedFunction; eager?: PackagedFunction } = {};
+      for (const [k, codeCache] of [['lazy', true], ['eager', 'eager']] as const) {
+        const p = await packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache });
+        pkgs.push(p);
+        const fn = p.functions.get('greet');
+        if (fn) cached[k] = { ...fn, name: `greet+${k === 'lazy' ? 'codecache' : 'eagercache'}` };
+      }
+      const { runs, load } = await greetAgainstFloor(greet, pkg.dir, cached);
       const side = (v: Variant) => {
         const rs = runs.get(v) ?? [];
         return rs.length ? { initMs: median(rs.map((r) => r.initMs)), firstInvokeMs: median(rs.map((r) => r.firstInvokeMs)), totalMs: median(rs.map((r) => r.totalMs)), peakRssMb: median(rs.map((r) => r.peakRssMb ?? NaN)) } : undefined;
@@ -356,8 +361,8 @@ async function main(): Promise<void> {
       const fs = side('floor+shim');
       const ge = side('greet+esm');
       const fe = side('floor+esm');
-      const gn = side('greet-nocache');
-      const gl = side('greet-eagercache');
+      const gc = side('greet+codecache');
+      const gl = side('greet+eagercache');
       const ratio = (x: number, y: number) => Math.round((x / y) * 100) / 100;
       const steps = stepMedians(runs.get('greet') ?? []);
       // The trace's first step runs from process start to the handler: node, the runtime client and the bundle's import
@@ -373,8 +378,9 @@ async function main(): Promise<void> {
         peakRssMb: { greet: g.peakRssMb, floor: f.peakRssMb },
         ...(gs && fs ? { entryShim: { greet: gs, floor: fs, ratio: ratio(gs.totalMs, fs.totalMs), greetShimOverFloor: ratio(gs.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - gs.initMs) * 10) / 10 } } : {}),
         ...(ge && fe ? { esmBuild: { greet: ge, floor: fe, ratio: ratio(ge.totalMs, fe.totalMs), greetEsmOverFloor: ratio(ge.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - ge.initMs) * 10) / 10 } } : {}),
-        ...(gl ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs) } } : {}),
-        ...(gn ? { withoutCodeCache: { greet: gn, ratio: ratio(gn.totalMs, f.totalMs), importRatio: ratio(load.greetNoCacheImportMs, load.floorImportMs), savedMs: Math.round((gn.totalMs - g.totalMs) * 10) / 10 } } : {}),
+        // savedMs: what the cache takes off greet's init + first invocation as packaged by default.
+        ...(gc ? { codeCache: { greet: gc, ratio: ratio(gc.totalMs, f.totalMs), importRatio: ratio(load.greetCodeCacheImportMs, load.floorImportMs), savedMs: Math.round((g.totalMs - gc.totalMs) * 10) / 10 } } : {}),
+        ...(gl ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs), savedMs: Math.round((g.totalMs - gl.totalMs) * 10) / 10 } } : {}),
         runsPerVariant: N,
         traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
       });
@@ -393,14 +399,14 @@ async function main(): Promise<void> {
         for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(ge[k])} ${fmt(fe[k])} ${fmt(ge[k] / fe[k])}x`);
         console.log(`greet+esm / floor as packaged: ${(ge.totalMs / f.totalMs).toFixed(2)}x`);
       }
-      if (gn) {
-        console.log('\ngreet without its V8 code cache (as on a runtime with another Node version)');
-        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gn[k])} ${fmt(f[k])} ${fmt(gn[k] / f[k])}x`);
-        if (gl) {
-          console.log('greet with the eager code cache (every function compiled)');
-          for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gl[k])} ${fmt(f[k])} ${fmt(gl[k] / f[k])}x`);
-        }
-        console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetNoCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetNoCacheImportMs / load.floorImportMs)}x`);
+      if (gc) {
+        console.log('\ngreet packaged with its V8 code cache (CODE_CACHE=1; used: this Node made it)');
+        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gc[k])} ${fmt(f[k])} ${fmt(gc[k] / f[k])}x`);
+        console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetCodeCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetCodeCacheImportMs / load.floorImportMs)}x`);
+      }
+      if (gl) {
+        console.log('greet packaged with the eager code cache (CODE_CACHE=eager: every function compiled)');
+        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gl[k])} ${fmt(f[k])} ${fmt(gl[k] / f[k])}x`);
       }
       console.log('\ngreet cold-start breakdown (median per step, ms)');
       for (const s of breakdown) console.log(`  ${s.step.padEnd(60)} ${fmt(s.ms)}`);
@@ -433,7 +439,7 @@ async function main(): Promise<void> {
     }
     console.log(`\nwrote ${writeResult('cold-start', result)}`);
   } finally {
-    pkg.remove();
+    removeAll();
   }
 }
 
