@@ -220,7 +220,9 @@ function tlsStanza(t: ConsulAgentTls): string {
 /** One GET with a 1 s timeout: fetch for plain HTTP, node:https with the CA (and client certificate) for TLS. */
 async function probe(address: string, path: string, headers: Record<string, string>, tls: ConsulAgentTls | undefined): Promise<{ ok: boolean; status: number; body: string }> {
   if (!tls) {
-    const res = await fetch(`http://${address}${path}`, { headers, signal: AbortSignal.timeout(1_000) });
+    // connection: close, so a readiness probe leaves no pooled connection behind: it would count
+    // against the agent's per-IP cap (limits.http_max_conns_per_client) for seconds afterwards.
+    const res = await fetch(`http://${address}${path}`, { headers: { ...headers, connection: 'close' }, signal: AbortSignal.timeout(1_000) });
     return { ok: res.ok, status: res.status, body: await res.text() };
   }
   const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);

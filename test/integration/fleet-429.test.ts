@@ -159,10 +159,15 @@ describe('the agent connection cap (429)', () => {
     const watch = (rt: GatewayRuntime) => rt.watches.all()[0]!;
     const last = cold[cold.length - 1]!;
     await eventually(() => watch(last).snapshot().throttled >= 1, 5_000, 'a first throttled poll');
-    const first = Date.now();
-    await eventually(() => cold.every((rt) => watch(rt).snapshot().throttled >= 3), 15_000, 'three throttled polls per environment');
-    // From the first 429 to the third, at least 0.5 + 1 s of backoff (THROTTLED_BASE_MS, jittered): no retry storm.
-    assert.ok(Date.now() - first >= 1_300, `the second and third polls came ${Date.now() - first} ms after the first 429`);
+    // Timed between two throttled polls seen as they happen (not from whenever the test first looked:
+    // discovery starts beside the config read, so several may be behind us already).
+    const seen = watch(last).snapshot().throttled;
+    await eventually(() => watch(last).snapshot().throttled >= seen + 1, 30_000, 'the next throttled poll');
+    const next = Date.now();
+    await eventually(() => watch(last).snapshot().throttled >= seen + 3, 40_000, 'two more throttled polls');
+    // Two backoffs after a 429 are at least 0.5 + 1 s (THROTTLED_BASE_MS, doubling, jittered in its upper half): no retry storm.
+    assert.ok(Date.now() - next >= 1_300, `two throttled polls came ${Date.now() - next} ms after the one before`);
+    await eventually(() => cold.every((rt) => watch(rt).snapshot().throttled >= 3), 40_000, 'three throttled polls per environment');
     for (const rt of cold) assert.ok(watch(rt).snapshot().polls <= watch(rt).snapshot().throttled + 2, JSON.stringify(watch(rt).snapshot()));
 
     for (const s of fillers.splice(0)) s.destroy();
