@@ -12,6 +12,7 @@ import { kvDelete } from '../../lib/consul/kv';
 import { destroySession } from '../../lib/consul/session';
 import type { ClusterNode, ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { stats } from '../measure';
+import type { FleetResult } from '../results';
 import { counterDelta, cpuSeconds, readCounters, rssMb, sumCounters } from './consul-load';
 import type { FromWorker, ToWorker, WorkerSettings } from './fleet-protocol';
 import type { SourceCounters, SourceParts, SourceStack } from './fleet-sources';
@@ -47,18 +48,9 @@ export interface RowStack {
 }
 
 /** A measured row (the fields bench/report-model.ts requires, and the rest). */
-export type FleetRow = {
+export type FleetRow = FleetResult['rows'][number] & {
   source: string;
   leaseMode: LeaseChoice;
-  environments: number;
-  processes: number;
-  consulRequestsPerSec: number;
-  consulCpuPercent: number;
-  consulRssMb: number;
-  propagationP50Ms: number;
-  propagationMaxMs: number;
-  connectionsPerIp: number;
-  http429: number;
 } & Record<string, unknown>;
 
 interface Worker {

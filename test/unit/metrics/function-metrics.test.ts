@@ -1,28 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createFunctionMetrics, noMetrics } from '../../../lib/metrics/function-metrics';
+import { emfLines } from '../helpers/emf-lines';
 
-interface Emf {
-  _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
-  service: string;
-  [metric: string]: unknown;
-}
-
-/** The EMF lines `fn` writes to stdout (Powertools writes through its own Console on process.stdout). */
-function emfLines(fn: () => void): Emf[] {
-  const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Emf);
-}
 
 describe('function metrics (EMF through Powertools)', () => {
   it('publishes on the first flush, then at most once per interval, summing counters and keeping every latency', () => {

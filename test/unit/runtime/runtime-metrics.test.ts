@@ -2,23 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EnvironmentLease } from '../../../lib/lease/environment-lease';
 import { createRuntimeMetrics } from '../../../lib/runtime/runtime-metrics';
+import { emfLines as emf } from '../helpers/emf-lines';
 import { FakeConsul } from '../helpers/fake-consul';
-
-/** The EMF lines `fn` writes to stdout. */
-function emf(fn: () => void): Record<string, unknown>[] {
-  const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    fn();
-  } finally {
-    process.stdout.write = write;
-  }
-  return out.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 const lease = { snapshot: () => ({ renewals: 0, failedAttempts: 0 }) } as unknown as EnvironmentLease;
 
