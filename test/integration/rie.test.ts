@@ -1,8 +1,13 @@
 // The packaged bundles (serverless package → zip) on the real Lambda runtime pieces: the
 // AWS Lambda Runtime Interface Emulator and the official Node runtime interface client,
-// against real Consul (ACLs on), real Greeter backends and moto as Cloud Map.
+// against real Consul (ACLs on), real Greeter backends and moto as Cloud Map. The default package
+// (ES module bundles), and greet packaged with its V8 code cache (CODE_CACHE=1: a loader module
+// beside the CommonJS bundle, scripts/esbuild/code-cache.cjs), which the runtime client loads alike.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
@@ -11,7 +16,8 @@ import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startLambdaRie, type LambdaRie, type LambdaRieOptions, type RieInvocation } from '../../scripts/rie/lambda-rie';
-import { packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
+import { bundleCodePath, bundlePath, packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
+import { extractZip } from '../../scripts/rie/zip';
 import { ensureRic } from '../../scripts/rie/ric';
 import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
@@ -25,6 +31,7 @@ const HS_PREFIX = 'config/health-sync/local/';
 const STACK_TRACE = /\n\s+at |\.ts:\d+|node_modules/;
 
 let pkg: PackageOutput | undefined;
+let cachedPkg: PackageOutput | undefined;
 let stack: TestStack;
 let moto: MotoServer | undefined;
 let registryToken: string;
@@ -37,7 +44,8 @@ before(async () => {
   // A first run builds the emulator and installs the runtime client (once per machine).
   ensureRieBinary((l) => console.error(l));
   ensureRic((l) => console.error(l));
-  const packaging = packageFunctions({ env: { LOG_LEVEL: 'INFO' } });
+  const packaging = packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: false });
+  const cachedPackaging = packaging.then(() => packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: true }));
   stack = await startTestStack(GATEWAY_PREFIX);
   moto = await startMoto();
   await seedDefaultConfig(stack.admin, GATEWAY_PREFIX);
@@ -58,11 +66,13 @@ before(async () => {
   syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
   for (const id of ['rie-1', 'rie-2']) await stack.addGreeter({ id });
   pkg = await packaging;
+  cachedPkg = await cachedPackaging;
 });
 
 after(async () => {
   await Promise.allSettled(started.map((r) => r.stop()));
   pkg?.remove();
+  cachedPkg?.remove();
   await moto?.stop();
   await stack?.stop();
 });
@@ -75,8 +85,8 @@ function secretsFor(name: string): Record<string, string> {
   return { ...base, CONSUL_HTTP_TOKEN: stack.gatewayToken };
 }
 
-async function start(name: string, opts: Partial<LambdaRieOptions> = {}): Promise<LambdaRie> {
-  const fn = pkg?.functions.get(name);
+async function start(name: string, opts: Partial<LambdaRieOptions> = {}, from = pkg): Promise<LambdaRie> {
+  const fn = from?.functions.get(name);
   assert.ok(fn, `packaged function ${name}`);
   const rie = await startLambdaRie({ fn, ...opts, env: { ...secretsFor(name), ...opts.env } });
   started.push(rie);
@@ -145,6 +155,16 @@ async function agentServices(): Promise<Record<string, { Service: string; Meta: 
   return (await res.json()) as Record<string, { Service: string; Meta: Record<string, string> }>;
 }
 
+let scratchDir: string | undefined;
+/** A private temp dir of this file, removed after the tests. */
+function scratch(): string {
+  scratchDir ??= mkdtempSync(join(tmpdir(), 'rie-test-'));
+  return scratchDir;
+}
+after(() => {
+  if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+});
+
 function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -173,6 +193,24 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     for (let i = 0; i < 10 && servedBy.size < 2; i++) servedBy.add((answer(await rie.invoke(httpEvent('GET', { name: `n${i}` }))).json.servedBy as { id: string }).id);
     assert.deepEqual([...servedBy].sort(), ['rie-1', 'rie-2']);
     describeRun(t, 'greet', cold, warm);
+  });
+
+  it('greet packaged with CODE_CACHE=1: the runtime client loads its code-cache loader, cold then warm', async (t) => {
+    const fn = cachedPkg?.functions.get('greet');
+    assert.ok(fn, 'greet packaged with CODE_CACHE=1');
+    const dir = join(scratch(), 'greet-code-cache');
+    extractZip(fn.zip, dir);
+    assert.notEqual(bundleCodePath(fn, dir), bundlePath(fn, dir), 'the handler module is the loader beside the bundle');
+    const rie = await start('greet', {}, cachedPkg);
+    const cold = await rie.invoke(httpEvent('GET', { name: 'Ada' }));
+    const a = answer(cold);
+    assert.equal(a.statusCode, 200, a.body);
+    assert.match(String(a.json.message), /^Hello, Ada! \(from rie-\d\)$/);
+    assertCold(cold);
+    const warm = await rie.invoke(httpEvent('GET', { name: 'Grace' }));
+    assert.equal(answer(warm).statusCode, 200);
+    assertWarm(warm, cold);
+    describeRun(t, 'greet (code cache)', cold, warm);
   });
 
   it('greet: bad input is a JSON error with the right status, never a stack trace or the token', async () => {
