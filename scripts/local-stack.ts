@@ -271,7 +271,6 @@ READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed o
 
   Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}); on demand:
   env $(cat ${sh(hsEnvFile)}) npm --prefix ${root} run health-sync -- --dry-run
-  (cd ${root} && env $(cat ${sh(hsEnvFile)}) npx serverless invoke local -f healthSync --data '{"dryRun":true}')
 `);
 }
 

@@ -71,7 +71,7 @@ async function cleanUp(): Promise<void> {
   cleaned = true;
   if (!keepMoto) return moto.stop();
   console.log(`\nmoto keeps running (pid ${moto.pid}, log ${moto.logFile}). Use it:
-  export AWS_ENDPOINT_URL=${moto.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=${region}
+  export AWS_ENDPOINT_URL=${moto.endpoint} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=${region} AWS_DEFAULT_REGION=${region}
   MOTO_ENDPOINT=${moto.endpoint} npm run deploy:local   # deploy again into it
 Stop it with: kill ${moto.pid}`);
 }
