@@ -101,7 +101,7 @@ describe('functions on a Consul cluster through elections and dead agents', { ti
     assert.ok(r.sent > 20, `traffic flowed through the election (${r.sent} requests)`);
   });
 
-  it('comes up with its K/V config, not the defaults, when it starts cold during an election', async () => {
+  it('comes up with its K/V config, not the defaults, when it starts cold during an election', async (t) => {
     const normalStart = Date.now();
     assert.equal((await status()).config.callDeadlineMs?.value, 1777);
     const normal = Date.now() - normalStart;
@@ -112,7 +112,10 @@ describe('functions on a Consul cluster through elections and dead agents', { ti
     const s = await status();
     const elapsed = Date.now() - t0;
     assert.deepEqual(s.config.callDeadlineMs, { value: 1777, source: 'kv' });
-    assert.ok(elapsed < normal + 600, `cold start during the election took ${elapsed} ms (normal: ${normal} ms)`);
+    t.diagnostic(`cold start during the election: ${elapsed} ms (outside it: ${normal} ms)`);
+    // A bound, not a speed figure (those live in bench/): a read that needed the leader could be
+    // held by a follower for rpc_hold_timeout (7 s); the stale read joins after 200 ms instead.
+    assert.ok(elapsed < 3_500, `cold start during the election took ${elapsed} ms (outside it: ${normal} ms)`);
     assert.ok(s.configFreshness, 'the read says how fresh it was');
   });
 
