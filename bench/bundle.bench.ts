@@ -31,7 +31,12 @@ const RESULT = 'BENCH_RESULT ';
 
 /** Runs `code` in a fresh node and returns the JSON it prints after RESULT. */
 function probe(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Record<string, number> {
-  const out = execFileSync(process.execPath, [...args, '-e', code], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000, maxBuffer: 64 << 20 }).toString();
+  const out = execFileSync(process.execPath, [...args, '-e', code], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 60_000,
+    maxBuffer: 64 << 20,
+  }).toString();
   return parseResult(out);
 }
 
@@ -84,10 +89,15 @@ console.log(${JSON.stringify(RESULT)}+JSON.stringify({rssMb:process.memoryUsage(
 
 function runAsync(code: string, env: NodeJS.ProcessEnv): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-e', code], { env: { PATH: process.env.PATH, ...env }, timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${err.message}\n${stderr.slice(-2000)}`));
-      else resolve(parseResult(stdout));
-    });
+    execFile(
+      process.execPath,
+      ['-e', code],
+      { env: { PATH: process.env.PATH, ...env }, timeout: 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${err.message}\n${stderr.slice(-2000)}`));
+        else resolve(parseResult(stdout));
+      },
+    );
   });
 }
 
@@ -164,7 +174,10 @@ async function main(): Promise<void> {
       { key: 'greet (no map)', run: () => requireTime('greet (no map)', mapped) },
       { key: 'greet --enable-source-maps', run: () => requireTime('greet --enable-source-maps', mapped, ['--enable-source-maps']) },
       { key: 'error path', run: () => probe(errorProbe(mapped), [], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN },
-      { key: 'error path --enable-source-maps', run: () => probe(errorProbe(mapped), ['--enable-source-maps'], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN },
+      {
+        key: 'error path --enable-source-maps',
+        run: () => probe(errorProbe(mapped), ['--enable-source-maps'], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN,
+      },
     ];
     const samples = new Map<string, number[]>(targets.map((t) => [t.key, []]));
     for (let r = 0; r < ROUNDS; r++) for (const t of shuffle(targets)) samples.get(t.key)?.push(t.run());
@@ -178,7 +191,13 @@ async function main(): Promise<void> {
     let memory: { greet: Record<string, number>; floor: Record<string, number>; riePeakMb?: number };
     try {
       const backend = await stack.addGreeter({ id: 'bundle-1' });
-      const env = { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix, POWERTOOLS_LOG_LEVEL: 'WARN', AWS_REGION: 'eu-west-1' };
+      const env = {
+        CONSUL_HTTP_ADDR: stack.consul.address,
+        CONSUL_HTTP_TOKEN: stack.gatewayToken,
+        CONFIG_PREFIX: stack.prefix,
+        POWERTOOLS_LOG_LEVEL: 'WARN',
+        AWS_REGION: 'eu-west-1',
+      };
       const floor = await runAsync(grpcRssProbe(grpcJs, backend.port), {});
       const inProcess = await runAsync(greetRssProbe(greet.js, httpEvent('GET', { name: 'Ada' })), { ...greet.fn.environment, ...env });
       memory = { greet: inProcess, floor, riePeakMb: await riePeak(greet.fn, env) };
@@ -189,7 +208,12 @@ async function main(): Promise<void> {
     const greetRss = memory.greet.rssMb ?? NaN;
     const floorRss = memory.floor.rssMb ?? NaN;
     const result: BundleResult = {
-      functions: fns.map((f) => ({ name: f.fn.name, bytes: f.bytes, requireMs: round1(median(f.fn.name)), ...(f.fn.name === 'greet' ? { rssMb: round1(greetRss) } : {}) })),
+      functions: fns.map((f) => ({
+        name: f.fn.name,
+        bytes: f.bytes,
+        requireMs: round1(median(f.fn.name)),
+        ...(f.fn.name === 'greet' ? { rssMb: round1(greetRss) } : {}),
+      })),
       grpcJsAlone: { bytes: grpcBytes, requireMs: round1(grpcMs), rssMb: round1(floorRss) },
       requireRatios: Object.fromEntries(fns.map((f) => [f.fn.name, ratio(median(f.fn.name), grpcMs)])),
       requireCpuMs: Object.fromEntries(['grpc-js', ...fns.map((f) => f.fn.name)].map((k) => [k, round1(cpuMedian(k))])),
@@ -200,11 +224,29 @@ async function main(): Promise<void> {
       codeCache: {
         functions: cached.map((f) => {
           const k = cacheKey(f.fn.name);
-          return { name: f.fn.name, bytes: f.bytes, cacheBytes: f.cacheBytes, requireMs: round1(median(k)), requireRatio: ratio(median(k), grpcMs), requireCpuMs: round1(cpuMedian(k)), requireCpuRatio: ratio(cpuMedian(k), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN), savedMs: round1(median(f.fn.name) - median(k)) };
+          return {
+            name: f.fn.name,
+            bytes: f.bytes,
+            cacheBytes: f.cacheBytes,
+            requireMs: round1(median(k)),
+            requireRatio: ratio(median(k), grpcMs),
+            requireCpuMs: round1(cpuMedian(k)),
+            requireCpuRatio: ratio(cpuMedian(k), grpcCpu),
+            rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN),
+            savedMs: round1(median(f.fn.name) - median(k)),
+          };
         }),
       },
       rounds: ROUNDS,
-      memory: { invocations: INVOCATIONS, greetRssMb: round1(greetRss), greetPeakMb: round1(memory.greet.peakMb ?? NaN), floorRssMb: round1(floorRss), floorPeakMb: round1(memory.floor.peakMb ?? NaN), rssRatio: ratio(greetRss, floorRss), emulatorPeakMb: memory.riePeakMb },
+      memory: {
+        invocations: INVOCATIONS,
+        greetRssMb: round1(greetRss),
+        greetPeakMb: round1(memory.greet.peakMb ?? NaN),
+        floorRssMb: round1(floorRss),
+        floorPeakMb: round1(memory.floor.peakMb ?? NaN),
+        rssRatio: ratio(greetRss, floorRss),
+        emulatorPeakMb: memory.riePeakMb,
+      },
       sourceMaps: {
         mapBytes: statSync(`${mapped}.map`).size,
         requireMs: round1(median('greet (no map)')),
@@ -217,26 +259,72 @@ async function main(): Promise<void> {
     };
     console.log(`\nBundles (${ROUNDS} rounds, medians; ratio = require time / grpc-js alone, same run)`);
     console.table([
-      ...result.functions.map((f) => ({ bundle: f.name, KB: Math.round(f.bytes / 1024), requireMs: f.requireMs, ratio: ratio(f.requireMs, grpcMs), cpuMs: round1(cpuMedian(f.name)), cpuRatio: ratio(cpuMedian(f.name), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(f.name) ?? NaN) })),
+      ...result.functions.map((f) => ({
+        bundle: f.name,
+        KB: Math.round(f.bytes / 1024),
+        requireMs: f.requireMs,
+        ratio: ratio(f.requireMs, grpcMs),
+        cpuMs: round1(cpuMedian(f.name)),
+        cpuRatio: ratio(cpuMedian(f.name), grpcCpu),
+        rssAfterRequireMb: round1(loadedRss.get(f.name) ?? NaN),
+      })),
       ...cached.map((f) => {
         const k = cacheKey(f.fn.name);
-        return { bundle: k, KB: Math.round(f.bytes / 1024), requireMs: round1(median(k)), ratio: ratio(median(k), grpcMs), cpuMs: round1(cpuMedian(k)), cpuRatio: ratio(cpuMedian(k), grpcCpu), rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN) };
+        return {
+          bundle: k,
+          KB: Math.round(f.bytes / 1024),
+          requireMs: round1(median(k)),
+          ratio: ratio(median(k), grpcMs),
+          cpuMs: round1(cpuMedian(k)),
+          cpuRatio: ratio(cpuMedian(k), grpcCpu),
+          rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN),
+        };
       }),
-      { bundle: 'grpc-js alone', KB: Math.round(grpcBytes / 1024), requireMs: result.grpcJsAlone.requireMs, ratio: 1, cpuMs: round1(grpcCpu), cpuRatio: 1, rssAfterRequireMb: round1(loadedRss.get('grpc-js') ?? NaN) },
+      {
+        bundle: 'grpc-js alone',
+        KB: Math.round(grpcBytes / 1024),
+        requireMs: result.grpcJsAlone.requireMs,
+        ratio: 1,
+        cpuMs: round1(grpcCpu),
+        cpuRatio: 1,
+        rssAfterRequireMb: round1(loadedRss.get('grpc-js') ?? NaN),
+      },
     ]);
-    console.log(`(+code cache: packaged with CODE_CACHE=1; KB is the bundle code, its cache adds ${cached.map((f) => `${f.fn.name} ${Math.round(f.cacheBytes / 1024)}`).join(', ')} KB)`);
+    console.log(
+      `(+code cache: packaged with CODE_CACHE=1; KB is the bundle code, its cache adds ${cached.map((f) => `${f.fn.name} ${Math.round(f.cacheBytes / 1024)}`).join(', ')} KB)`,
+    );
     console.log(`Memory after ${INVOCATIONS} invocations`);
     console.table([
-      { process: 'greet (packaged bundle)', rssMb: round1(greetRss), peakMb: round1(memory.greet.peakMb ?? NaN), ratio: ratio(greetRss, floorRss) },
+      {
+        process: 'greet (packaged bundle)',
+        rssMb: round1(greetRss),
+        peakMb: round1(memory.greet.peakMb ?? NaN),
+        ratio: ratio(greetRss, floorRss),
+      },
       { process: 'grpc-js alone, one channel', rssMb: round1(floorRss), peakMb: round1(memory.floor.peakMb ?? NaN), ratio: 1 },
       { process: 'greet in the Lambda emulator (runtime peak)', rssMb: NaN, peakMb: memory.riePeakMb, ratio: NaN },
     ]);
     const sm = result.sourceMaps as Record<string, number>;
     console.log('Source maps (greet)');
     console.table([
-      { path: 'require', without: sm.requireMs, with: sm.requireWithMapsMs, ratio: ratio(sm.requireWithMapsMs ?? NaN, sm.requireMs ?? NaN) },
-      { path: 'require (CPU)', without: sm.requireCpuMs, with: sm.requireWithMapsCpuMs, ratio: ratio(sm.requireWithMapsCpuMs ?? NaN, sm.requireCpuMs ?? NaN) },
-      { path: 'first unexpected error', without: sm.errorPathMs, with: sm.errorPathWithMapsMs, ratio: ratio(sm.errorPathWithMapsMs ?? NaN, sm.errorPathMs ?? NaN) },
+      {
+        path: 'require',
+        without: sm.requireMs,
+        with: sm.requireWithMapsMs,
+        ratio: ratio(sm.requireWithMapsMs ?? NaN, sm.requireMs ?? NaN),
+      },
+      {
+        path: 'require (CPU)',
+        without: sm.requireCpuMs,
+        with: sm.requireWithMapsCpuMs,
+        ratio: ratio(sm.requireWithMapsCpuMs ?? NaN, sm.requireCpuMs ?? NaN),
+      },
+      {
+        path: 'first unexpected error',
+        without: sm.errorPathMs,
+        with: sm.errorPathWithMapsMs,
+        ratio: ratio(sm.errorPathWithMapsMs ?? NaN, sm.errorPathMs ?? NaN),
+      },
     ]);
     console.log(`map: ${Math.round((sm.mapBytes ?? 0) / 1024)} KB`);
     console.log(`wrote ${writeResult('bundle', result)}`);
@@ -254,7 +342,8 @@ async function riePeak(fn: PackagedFunction, env: Record<string, string>): Promi
     let peak: number | undefined;
     for (let i = 0; i < INVOCATIONS; i++) {
       const r = await rie.invoke(httpEvent('GET', { name: `rie${i}` }));
-      if (r.status !== 200 || (r.payload as { statusCode?: number }).statusCode !== 200) throw new Error(`greet in the emulator answered ${r.status}: ${r.body}`);
+      if (r.status !== 200 || (r.payload as { statusCode?: number }).statusCode !== 200)
+        throw new Error(`greet in the emulator answered ${r.status}: ${r.body}`);
       peak = r.peakRssMb ?? peak;
     }
     return peak === undefined ? undefined : round1(peak);

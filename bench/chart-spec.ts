@@ -7,7 +7,12 @@ import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import'
 import type { ColdStartSection, FleetSection, Merged, WarmSection } from './report-model';
 
 const PATH_ORDER = ['raw1', 'raw', 'greet', 'seed'];
-const PATH_LABEL: Record<string, string> = { raw1: 'raw grpc-js, 1 address', raw: 'raw grpc-js, same backends', greet: 'greet (ours)', seed: 'seed: lookup + new client' };
+const PATH_LABEL: Record<string, string> = {
+  raw1: 'raw grpc-js, 1 address',
+  raw: 'raw grpc-js, same backends',
+  greet: 'greet (ours)',
+  seed: 'seed: lookup + new client',
+};
 const WIDTH = 520;
 const LEGEND = { labelLimit: 320 };
 
@@ -35,8 +40,13 @@ function warmPanel(warm: WarmSection): Panel {
       .map((q) => ({ path: PATH_LABEL[l.path] ?? l.path, order: PATH_ORDER.indexOf(l.path), percentile: q, ms: l[q] })),
   );
   const ratios = warm.ratios;
-  const subtitle = [`greet/raw p50 ${ratios['greet/raw p50'] ?? '?'}×, p99 ${ratios['greet/raw p99'] ?? '?'}×; seed/greet p50 ${ratios['seed/greet p50'] ?? '?'}×`];
-  if (warm.concurrency) subtitle.push(`${warm.concurrency.inFlight} in flight: greet ${warm.concurrency.greetPerSec} calls/s, raw ${warm.concurrency.rawPerSec} calls/s (${warm.concurrency.ratio}×)`);
+  const subtitle = [
+    `greet/raw p50 ${ratios['greet/raw p50'] ?? '?'}×, p99 ${ratios['greet/raw p99'] ?? '?'}×; seed/greet p50 ${ratios['seed/greet p50'] ?? '?'}×`,
+  ];
+  if (warm.concurrency)
+    subtitle.push(
+      `${warm.concurrency.inFlight} in flight: greet ${warm.concurrency.greetPerSec} calls/s, raw ${warm.concurrency.rawPerSec} calls/s (${warm.concurrency.ratio}×)`,
+    );
   return {
     title: { text: 'Warm path latency (ms)', subtitle },
     width: WIDTH,
@@ -61,12 +71,21 @@ function coldStartPanel(cold: ColdStartSection): Panel {
     { bar: 'floor Lambda (emulator)', step: 'first invocation', order: 101, ms: cold.floor.firstInvokeMs },
   ];
   return {
-    title: { text: 'Cold start (ms)', subtitle: `greet ${cold.greet.totalMs} ms against the floor's ${cold.floor.totalMs} ms: ${cold.ratio}×` },
+    title: {
+      text: 'Cold start (ms)',
+      subtitle: `greet ${cold.greet.totalMs} ms against the floor's ${cold.floor.totalMs} ms: ${cold.ratio}×`,
+    },
     width: WIDTH,
     data: { values },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      y: { field: 'bar', type: 'nominal', title: null, axis: { labelLimit: 240 }, sort: ['greet, by step', 'greet (emulator)', 'floor Lambda (emulator)'] },
+      y: {
+        field: 'bar',
+        type: 'nominal',
+        title: null,
+        axis: { labelLimit: 240 },
+        sort: ['greet, by step', 'greet (emulator)', 'floor Lambda (emulator)'],
+      },
       x: { field: 'ms', type: 'quantitative', stack: 'zero', title: 'ms' },
       color: { field: 'step', type: 'nominal', sort: { field: 'order' }, title: 'step', legend: LEGEND },
       order: { field: 'order', type: 'quantitative' },
@@ -87,29 +106,51 @@ function fleetPanel(fleet: FleetSection): Panel {
   const color = { field: 'series', type: 'nominal', title: null, legend: LEGEND } as const;
   // Consul's load: every request it answered (agents' HTTP and DNS questions, servers' RPCs), and the discovery share of it.
   const load = fleet.rows.flatMap((r) => [
-    { environments: r.environments, series: fleetSeries(r), share: 'all requests', requestsPerSec: r.consulRequestsPerSec + (r.agentHttpPerSec ?? 0) + (r.consulDnsQueriesPerSec ?? 0) },
-    ...(typeof r.consulDiscoveryRequestsPerSec === 'number' ? [{ environments: r.environments, series: fleetSeries(r), share: 'discovery only', requestsPerSec: r.consulDiscoveryRequestsPerSec }] : []),
+    {
+      environments: r.environments,
+      series: fleetSeries(r),
+      share: 'all requests',
+      requestsPerSec: r.consulRequestsPerSec + (r.agentHttpPerSec ?? 0) + (r.consulDnsQueriesPerSec ?? 0),
+    },
+    ...(typeof r.consulDiscoveryRequestsPerSec === 'number'
+      ? [{ environments: r.environments, series: fleetSeries(r), share: 'discovery only', requestsPerSec: r.consulDiscoveryRequestsPerSec }]
+      : []),
   ]);
   const propagation = fleet.rows.flatMap((r) => [
     { environments: r.environments, series: fleetSeries(r), figure: 'p50', ms: r.propagationP50Ms },
     { environments: r.environments, series: fleetSeries(r), figure: 'max', ms: r.propagationMaxMs },
   ]);
   return {
-    title: { text: 'Fleet: Consul load and change propagation, per discovery source', subtitle: wrap("Solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.") },
+    title: {
+      text: 'Fleet: Consul load and change propagation, per discovery source',
+      subtitle: wrap(
+        "Solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.",
+      ),
+    },
     hconcat: [
       {
         width: WIDTH / 2 - 20,
         height: 220,
         data: { values: load },
         mark: line,
-        encoding: { x, y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' }, color, strokeDash: { field: 'share', type: 'nominal', title: null } },
+        encoding: {
+          x,
+          y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' },
+          color,
+          strokeDash: { field: 'share', type: 'nominal', title: null },
+        },
       },
       {
         width: WIDTH / 2 - 20,
         height: 220,
         data: { values: propagation },
         mark: line,
-        encoding: { x, y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' }, color, strokeDash: { field: 'figure', type: 'nominal', title: null } },
+        encoding: {
+          x,
+          y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' },
+          color,
+          strokeDash: { field: 'figure', type: 'nominal', title: null },
+        },
       },
     ],
   };

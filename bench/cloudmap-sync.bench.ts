@@ -60,7 +60,17 @@ async function run(name: string, client: ServiceDiscoveryClient, namespaceId: st
   const calls = { ...state.calls };
   for (const [op, n] of Object.entries(summary.calls)) calls[op] = (calls[op] ?? 0) + n;
   const writes = Object.values(summary.calls).reduce((a, b) => a + b, 0);
-  return { name, readMs: t1 - t0, planMs: t2 - t1, applyMs: t3 - t2, actions: actions.filter(isWriteAction).length, writes, errors: summary.errors.length, retries: summary.retries, calls };
+  return {
+    name,
+    readMs: t1 - t0,
+    planMs: t2 - t1,
+    applyMs: t3 - t2,
+    actions: actions.filter(isWriteAction).length,
+    writes,
+    errors: summary.errors.length,
+    retries: summary.retries,
+    calls,
+  };
 }
 
 /** Peak resident memory of a process in MB, from Linux /proc (undefined elsewhere). */
@@ -76,9 +86,12 @@ function peakRssOfPid(pid: number | undefined): number | undefined {
 function printTable(results: RunResult[], peakRssMb: number, maxRssMb: number, motoPeakMb: number | undefined): void {
   const ops = [...new Set(results.flatMap((r) => Object.keys(r.calls)))].sort();
   const col = (s: string | number, w = 12) => String(s).padStart(w);
-  console.log(`\nnode ${process.version}, moto on loopback, ${SERVICES} services × ${PER_SERVICE} instances = ${SERVICES * PER_SERVICE}, concurrency ${CONCURRENCY}\n`);
+  console.log(
+    `\nnode ${process.version}, moto on loopback, ${SERVICES} services × ${PER_SERVICE} instances = ${SERVICES * PER_SERVICE}, concurrency ${CONCURRENCY}\n`,
+  );
   console.log(`${''.padEnd(34)}${results.map((r) => col(r.name, 14)).join('')}`);
-  const row = (label: string, f: (r: RunResult) => string | number) => console.log(`${label.padEnd(34)}${results.map((r) => col(f(r), 14)).join('')}`);
+  const row = (label: string, f: (r: RunResult) => string | number) =>
+    console.log(`${label.padEnd(34)}${results.map((r) => col(f(r), 14)).join('')}`);
   row('read ms', (r) => r.readMs.toFixed(0));
   row('plan ms', (r) => r.planMs.toFixed(1));
   row('apply ms', (r) => r.applyMs.toFixed(0));
@@ -103,7 +116,11 @@ async function main(): Promise<void> {
     const namespaceId = (await client.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE;
     if (!namespaceId) throw new Error('moto returned no namespace id');
     const desired = desiredState();
-    const results = [await run('1: from empty', client, namespaceId, desired), await run('2: no change', client, namespaceId, desired), await run('3: no change', client, namespaceId, desired)];
+    const results = [
+      await run('1: from empty', client, namespaceId, desired),
+      await run('2: no change', client, namespaceId, desired),
+      await run('3: no change', client, namespaceId, desired),
+    ];
     clearInterval(sampler);
     printTable(results, peakRss / 2 ** 20, process.resourceUsage().maxRSS / 1024, peakRssOfPid(moto.process.child.pid));
     const bad = results.slice(1).filter((r) => r.writes > 0);

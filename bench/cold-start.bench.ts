@@ -97,7 +97,12 @@ function warnings(logs: string[]): string[] {
  * Starts a new emulator for `fn`, invokes it once (its cold start) and stops it. A cold start that
  * failed before the use case ended its trace logs it on the next invocation: `flushTrace` makes one.
  */
-async function coldRun(fn: PackagedFunction, env: Record<string, string>, name: string, o: { beforeInvoke?: () => Promise<void>; flushTrace?: boolean } = {}): Promise<ColdRun> {
+async function coldRun(
+  fn: PackagedFunction,
+  env: Record<string, string>,
+  name: string,
+  o: { beforeInvoke?: () => Promise<void>; flushTrace?: boolean } = {},
+): Promise<ColdRun> {
   // No extension: the emulator then SIGKILLs the runtime at stop, as Lambda does without one (both sides alike).
   const rie = await startLambdaRie({ fn, env, sigtermExtension: false });
   try {
@@ -111,7 +116,16 @@ async function coldRun(fn: PackagedFunction, env: Record<string, string>, name: 
     let steps = traceSteps(inv.logs);
     if (!steps && o.flushTrace) steps = traceSteps((await rie.invoke(httpEvent('GET', { name: `${name}-flush` }))).logs);
     const warned = warnings(inv.logs);
-    return { initMs: inv.runtimeInitMs, firstInvokeMs: inv.report.durationMs - inv.runtimeInitMs, totalMs: inv.report.durationMs, status, ...(error ? { error } : {}), peakRssMb: inv.peakRssMb, steps, ...(warned.length ? { warnings: warned } : {}) };
+    return {
+      initMs: inv.runtimeInitMs,
+      firstInvokeMs: inv.report.durationMs - inv.runtimeInitMs,
+      totalMs: inv.report.durationMs,
+      status,
+      ...(error ? { error } : {}),
+      peakRssMb: inv.peakRssMb,
+      steps,
+      ...(warned.length ? { warnings: warned } : {}),
+    };
   } finally {
     await rie.stop();
   }
@@ -127,7 +141,7 @@ function errorCode(body: string | undefined): string {
 }
 
 function expectOk(run: ColdRun, what: string): ColdRun {
-  if (run.status !== 200) throw new Error(`${what} answered ${run.status} ${run.error ?? ""}`);
+  if (run.status !== 200) throw new Error(`${what} answered ${run.status} ${run.error ?? ''}`);
   return run;
 }
 
@@ -141,7 +155,11 @@ function loadMs(bundle: string, how: 'import' | 'require', nodeOptions: string |
       ? `import{performance as p}from'node:perf_hooks';await import('node:fs');const t=p.now();await import(${JSON.stringify(pathToFileURL(bundle).href)});process.stdout.write(String(p.now()-t))`
       : `const{performance:p}=require('node:perf_hooks');const t=p.now();require(${JSON.stringify(bundle)});process.stdout.write(String(p.now()-t))`;
   const args = how === 'import' ? ['--input-type=module', '-e', script] : ['-e', script];
-  const r = spawnSync(process.execPath, args, { env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, args, {
+    env: { PATH: process.env.PATH, ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (r.status !== 0) throw new Error(`${how} ${bundle} failed: ${r.stderr}`);
   return Number(r.stdout);
 }
@@ -158,7 +176,11 @@ const fmt = (x: number) => x.toFixed(1).padStart(8);
 type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet+codecache' | 'greet+eagercache';
 
 /** Interleaved cold starts of greet and the floor (each also through an entry shim, and built as an ES module) on the dev agent, and the import step. */
-async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, cached: { lazy?: PackagedFunction; eager?: PackagedFunction }) {
+async function greetAgainstFloor(
+  greet: PackagedFunction,
+  packageDir: string,
+  cached: { lazy?: PackagedFunction; eager?: PackagedFunction },
+) {
   const stack = await startTestStack(PREFIX);
   const cleanup: Array<() => void> = [];
   try {
@@ -167,7 +189,9 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, ca
     if (!a) throw new Error('no Greeter');
     const floor = await packageFloor(packageDir, greet, `127.0.0.1:${a.port}`);
     cleanup.push(floor.remove);
-    console.log(`floor built with ${JSON.stringify(floor.options)} (serverless-esbuild keys not for esbuild: ${floor.ignored.join(', ') || 'none'})`);
+    console.log(
+      `floor built with ${JSON.stringify(floor.options)} (serverless-esbuild keys not for esbuild: ${floor.ignored.join(', ') || 'none'})`,
+    );
     const greetEnv = { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, COLD_START_TRACE: '1' };
     const variants = new Map<Variant, { fn: PackagedFunction; env: Record<string, string> }>([
       ['greet', { fn: greet, env: greetEnv }],
@@ -175,13 +199,19 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, ca
     ]);
     // Only a CommonJS bundle can be shimmed; an ESM build (.mjs) has no export lexer to avoid.
     const shims = (floor.options.format ?? 'cjs') === 'cjs' ? [withEntryShim(greet), withEntryShim(floor.fn)] : [];
-    for (const [sh, env, name] of [[shims[0], greetEnv, 'greet+shim'], [shims[1], {}, 'floor+shim']] as const) {
+    for (const [sh, env, name] of [
+      [shims[0], greetEnv, 'greet+shim'],
+      [shims[1], {}, 'floor+shim'],
+    ] as const) {
       if (!sh) continue;
       cleanup.push(sh.remove);
       variants.set(name, { fn: sh.fn, env });
     }
     if ((floor.options.format ?? 'cjs') === 'cjs') {
-      const esm = [await packageEsmVariant(packageDir, greet), await packageEsmVariant(packageDir, floor.fn, join(__dirname, 'floor-lambda', 'floor.ts'))];
+      const esm = [
+        await packageEsmVariant(packageDir, greet),
+        await packageEsmVariant(packageDir, floor.fn, join(__dirname, 'floor-lambda', 'floor.ts')),
+      ];
       cleanup.push(...esm.map((e) => e.remove));
       variants.set('greet+esm', { fn: esm[0]!.fn, env: greetEnv });
       variants.set('floor+esm', { fn: esm[1]!.fn, env: {} });
@@ -203,8 +233,18 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, ca
       extractZip(fn.zip, join(unpacked, dir));
       return bundlePath(fn, join(unpacked, dir));
     };
-    const bundles = { greet: bundleOf(greet, 'greet'), floor: bundleOf(floor.fn, 'floor'), greetCodeCache: cached.lazy ? bundleOf(cached.lazy, 'greet-codecache') : undefined };
-    const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[], greetCodeCacheImport: [] as number[] };
+    const bundles = {
+      greet: bundleOf(greet, 'greet'),
+      floor: bundleOf(floor.fn, 'floor'),
+      greetCodeCache: cached.lazy ? bundleOf(cached.lazy, 'greet-codecache') : undefined,
+    };
+    const load = {
+      greetImport: [] as number[],
+      floorImport: [] as number[],
+      greetRequire: [] as number[],
+      floorRequire: [] as number[],
+      greetCodeCacheImport: [] as number[],
+    };
     // One discarded round: the first start of anything pays for cold disk caches.
     for (const v of order) await runOnce(v, -1);
     const runs = new Map<Variant, ColdRun[]>(order.map((v) => [v, []]));
@@ -222,7 +262,10 @@ async function greetAgainstFloor(greet: PackagedFunction, packageDir: string, ca
       if (bundles.greet.endsWith('.js')) load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
       if (bundles.floor.endsWith('.js')) load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
     }
-    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs' | 'greetCodeCacheImportMs', number>;
+    const loadMedians = Object.fromEntries(Object.entries(load).map(([k, xs]) => [`${k}Ms`, median(xs)])) as Record<
+      'greetImportMs' | 'floorImportMs' | 'greetRequireMs' | 'floorRequireMs' | 'greetCodeCacheImportMs',
+      number
+    >;
     return { runs, load: loadMedians };
   } finally {
     for (const c of cleanup.reverse()) c();
@@ -336,14 +379,18 @@ async function main(): Promise<void> {
   const pkgs = [pkg];
   const removeAll = () => pkgs.forEach((p) => p.remove());
   // Ctrl-C: stop every process started (Consul, Greeters, emulators) and the packages, not just this one.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopAll(1_000).finally(() => (removeAll(), process.exit(130))));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => void stopAll(1_000).finally(() => (removeAll(), process.exit(130))));
   try {
     const greet = pkg.functions.get('greet');
     if (!greet) throw new Error('no greet function in the package');
     const result: Partial<ColdStartResult> & Record<string, unknown> = {};
     if (SCENARIOS.has('floor')) {
       const cached: { lazy?: PackagedFunction; eager?: PackagedFunction } = {};
-      for (const [k, codeCache] of [['lazy', true], ['eager', 'eager']] as const) {
+      for (const [k, codeCache] of [
+        ['lazy', true],
+        ['eager', 'eager'],
+      ] as const) {
         const p = await packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache });
         pkgs.push(p);
         const fn = p.functions.get('greet');
@@ -352,7 +399,14 @@ async function main(): Promise<void> {
       const { runs, load } = await greetAgainstFloor(greet, pkg.dir, cached);
       const side = (v: Variant) => {
         const rs = runs.get(v) ?? [];
-        return rs.length ? { initMs: median(rs.map((r) => r.initMs)), firstInvokeMs: median(rs.map((r) => r.firstInvokeMs)), totalMs: median(rs.map((r) => r.totalMs)), peakRssMb: median(rs.map((r) => r.peakRssMb ?? NaN)) } : undefined;
+        return rs.length
+          ? {
+              initMs: median(rs.map((r) => r.initMs)),
+              firstInvokeMs: median(rs.map((r) => r.firstInvokeMs)),
+              totalMs: median(rs.map((r) => r.totalMs)),
+              peakRssMb: median(rs.map((r) => r.peakRssMb ?? NaN)),
+            }
+          : undefined;
       };
       const g = side('greet');
       const f = side('floor');
@@ -367,46 +421,113 @@ async function main(): Promise<void> {
       const steps = stepMedians(runs.get('greet') ?? []);
       // The trace's first step runs from process start to the handler: node, the runtime client and the bundle's import
       // (measured apart in `load`; not subtracted here, as it ran in another process).
-      const breakdown = steps.map((s) => (s.step === 'handler' ? { step: 'init: node, runtime client, import (process start to handler)', ms: s.ms } : s));
+      const breakdown = steps.map((s) =>
+        s.step === 'handler' ? { step: 'init: node, runtime client, import (process start to handler)', ms: s.ms } : s,
+      );
       Object.assign(result, {
         greet: { initMs: g.initMs, firstInvokeMs: g.firstInvokeMs, totalMs: g.totalMs },
         floor: { initMs: f.initMs, firstInvokeMs: f.firstInvokeMs, totalMs: f.totalMs },
         ratio: ratio(g.totalMs, f.totalMs),
-        ratios: { init: ratio(g.initMs, f.initMs), firstInvoke: ratio(g.firstInvokeMs, f.firstInvokeMs), import: ratio(load.greetImportMs, load.floorImportMs), require: ratio(load.greetRequireMs, load.floorRequireMs) },
+        ratios: {
+          init: ratio(g.initMs, f.initMs),
+          firstInvoke: ratio(g.firstInvokeMs, f.firstInvokeMs),
+          import: ratio(load.greetImportMs, load.floorImportMs),
+          require: ratio(load.greetRequireMs, load.floorRequireMs),
+        },
         breakdown,
         load,
         peakRssMb: { greet: g.peakRssMb, floor: f.peakRssMb },
-        ...(gs && fs ? { entryShim: { greet: gs, floor: fs, ratio: ratio(gs.totalMs, fs.totalMs), greetShimOverFloor: ratio(gs.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - gs.initMs) * 10) / 10 } } : {}),
-        ...(ge && fe ? { esmBuild: { greet: ge, floor: fe, ratio: ratio(ge.totalMs, fe.totalMs), greetEsmOverFloor: ratio(ge.totalMs, f.totalMs), initSavedMs: Math.round((g.initMs - ge.initMs) * 10) / 10 } } : {}),
+        ...(gs && fs
+          ? {
+              entryShim: {
+                greet: gs,
+                floor: fs,
+                ratio: ratio(gs.totalMs, fs.totalMs),
+                greetShimOverFloor: ratio(gs.totalMs, f.totalMs),
+                initSavedMs: Math.round((g.initMs - gs.initMs) * 10) / 10,
+              },
+            }
+          : {}),
+        ...(ge && fe
+          ? {
+              esmBuild: {
+                greet: ge,
+                floor: fe,
+                ratio: ratio(ge.totalMs, fe.totalMs),
+                greetEsmOverFloor: ratio(ge.totalMs, f.totalMs),
+                initSavedMs: Math.round((g.initMs - ge.initMs) * 10) / 10,
+              },
+            }
+          : {}),
         // savedMs: what the cache takes off greet's init + first invocation as packaged by default.
-        ...(gc ? { codeCache: { greet: gc, ratio: ratio(gc.totalMs, f.totalMs), importRatio: ratio(load.greetCodeCacheImportMs, load.floorImportMs), savedMs: Math.round((g.totalMs - gc.totalMs) * 10) / 10 } } : {}),
-        ...(gl ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs), savedMs: Math.round((g.totalMs - gl.totalMs) * 10) / 10 } } : {}),
+        ...(gc
+          ? {
+              codeCache: {
+                greet: gc,
+                ratio: ratio(gc.totalMs, f.totalMs),
+                importRatio: ratio(load.greetCodeCacheImportMs, load.floorImportMs),
+                savedMs: Math.round((g.totalMs - gc.totalMs) * 10) / 10,
+              },
+            }
+          : {}),
+        ...(gl
+          ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs), savedMs: Math.round((g.totalMs - gl.totalMs) * 10) / 10 } }
+          : {}),
         runsPerVariant: N,
         traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
       });
       console.log(`\nnode ${process.version}, ${N} interleaved cold starts per variant in aws-lambda-rie (medians, ms)\n`);
       console.log('                           greet    floor    ratio');
-      for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(g[k])} ${fmt(f[k])} ${fmt(g[k] / f[k])}x`);
-      console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetImportMs / load.floorImportMs)}x`);
-      console.log(`${'require (fresh node)'.padEnd(24)} ${fmt(load.greetRequireMs)} ${fmt(load.floorRequireMs)} ${fmt(load.greetRequireMs / load.floorRequireMs)}x`);
+      for (const [label, k] of [
+        ['init (INIT REPORT)', 'initMs'],
+        ['first invocation', 'firstInvokeMs'],
+        ['init + first invocation', 'totalMs'],
+      ] as const)
+        console.log(`${label.padEnd(24)} ${fmt(g[k])} ${fmt(f[k])} ${fmt(g[k] / f[k])}x`);
+      console.log(
+        `${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetImportMs / load.floorImportMs)}x`,
+      );
+      console.log(
+        `${'require (fresh node)'.padEnd(24)} ${fmt(load.greetRequireMs)} ${fmt(load.floorRequireMs)} ${fmt(load.greetRequireMs / load.floorRequireMs)}x`,
+      );
       if (gs && fs) {
         console.log('\nboth loaded through a one-line CommonJS entry shim (bench/floor-lambda/entry-shim.ts)');
-        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gs[k])} ${fmt(fs[k])} ${fmt(gs[k] / fs[k])}x`);
+        for (const [label, k] of [
+          ['init (INIT REPORT)', 'initMs'],
+          ['init + first invocation', 'totalMs'],
+        ] as const)
+          console.log(`${label.padEnd(24)} ${fmt(gs[k])} ${fmt(fs[k])} ${fmt(gs[k] / fs[k])}x`);
         console.log(`greet+shim / floor as packaged: ${(gs.totalMs / f.totalMs).toFixed(2)}x`);
       }
       if (ge && fe) {
         console.log('\nboth built as ES modules (.mjs) with the same settings (bench/floor-lambda/package-floor.ts)');
-        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(ge[k])} ${fmt(fe[k])} ${fmt(ge[k] / fe[k])}x`);
+        for (const [label, k] of [
+          ['init (INIT REPORT)', 'initMs'],
+          ['init + first invocation', 'totalMs'],
+        ] as const)
+          console.log(`${label.padEnd(24)} ${fmt(ge[k])} ${fmt(fe[k])} ${fmt(ge[k] / fe[k])}x`);
         console.log(`greet+esm / floor as packaged: ${(ge.totalMs / f.totalMs).toFixed(2)}x`);
       }
       if (gc) {
         console.log('\ngreet packaged with its V8 code cache (CODE_CACHE=1; used: this Node made it)');
-        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gc[k])} ${fmt(f[k])} ${fmt(gc[k] / f[k])}x`);
-        console.log(`${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetCodeCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetCodeCacheImportMs / load.floorImportMs)}x`);
+        for (const [label, k] of [
+          ['init (INIT REPORT)', 'initMs'],
+          ['first invocation', 'firstInvokeMs'],
+          ['init + first invocation', 'totalMs'],
+        ] as const)
+          console.log(`${label.padEnd(24)} ${fmt(gc[k])} ${fmt(f[k])} ${fmt(gc[k] / f[k])}x`);
+        console.log(
+          `${'import() (fresh node)'.padEnd(24)} ${fmt(load.greetCodeCacheImportMs)} ${fmt(load.floorImportMs)} ${fmt(load.greetCodeCacheImportMs / load.floorImportMs)}x`,
+        );
       }
       if (gl) {
         console.log('greet packaged with the eager code cache (CODE_CACHE=eager: every function compiled)');
-        for (const [label, k] of [['init (INIT REPORT)', 'initMs'], ['first invocation', 'firstInvokeMs'], ['init + first invocation', 'totalMs']] as const) console.log(`${label.padEnd(24)} ${fmt(gl[k])} ${fmt(f[k])} ${fmt(gl[k] / f[k])}x`);
+        for (const [label, k] of [
+          ['init (INIT REPORT)', 'initMs'],
+          ['first invocation', 'firstInvokeMs'],
+          ['init + first invocation', 'totalMs'],
+        ] as const)
+          console.log(`${label.padEnd(24)} ${fmt(gl[k])} ${fmt(f[k])} ${fmt(gl[k] / f[k])}x`);
       }
       console.log('\ngreet cold-start breakdown (median per step, ms)');
       for (const s of breakdown) console.log(`  ${s.step.padEnd(60)} ${fmt(s.ms)}`);
@@ -418,7 +539,9 @@ async function main(): Promise<void> {
       console.log(`\ncold starts on a 3-server cluster (${OUTAGE_N} each; bound ${OUTAGE_BOUND_MS} ms on the first invocation)`);
       console.log('scenario                 median total   max total  first inv.  statuses');
       const row = (label: string, s: ReturnType<typeof summary>, runs: ColdRun[]) => {
-        console.log(`${label.padEnd(24)} ${fmt(s.medianTotalMs)}    ${fmt(s.maxTotalMs)}  ${fmt(s.medianFirstInvokeMs)}  ${s.statuses.join(',')}${s.bounded === false ? '  OVER BOUND' : ''}`);
+        console.log(
+          `${label.padEnd(24)} ${fmt(s.medianTotalMs)}    ${fmt(s.maxTotalMs)}  ${fmt(s.medianFirstInvokeMs)}  ${s.statuses.join(',')}${s.bounded === false ? '  OVER BOUND' : ''}`,
+        );
         const steps = stepMedians(runs).filter((x) => x.step !== 'handler');
         if (steps.length) console.log(`  steps: ${steps.map((x) => `${x.step} ${x.ms}`).join(', ')}`);
       };

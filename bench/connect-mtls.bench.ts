@@ -29,7 +29,16 @@ async function main(): Promise<void> {
     };
     await put('plain/', { discoveryMinIntervalMs: '0', greeterTag: 'plain' });
     await put('mtls/', { discoveryMinIntervalMs: '0', greeterTag: 'mtls', greeterTransport: 'connect' });
-    await stack.admin.request('bench.intention', {}, { method: 'PUT', path: '/connect/intentions/exact', query: { source: 'greeter-gateway-lambda', destination: 'greeter' }, body: { Action: 'allow' } });
+    await stack.admin.request(
+      'bench.intention',
+      {},
+      {
+        method: 'PUT',
+        path: '/connect/intentions/exact',
+        query: { source: 'greeter-gateway-lambda', destination: 'greeter' },
+        body: { Action: 'allow' },
+      },
+    );
     await stack.addGreeter({ id: 'plain-1', tags: ['plain'] });
     await stack.addGreeter({ id: 'plain-2', tags: ['plain'] });
     await stack.addGreeter({ id: 'mtls-1', tags: ['mtls'], connect: true });
@@ -41,7 +50,10 @@ async function main(): Promise<void> {
     const coldPlain: number[] = [];
     const coldMtls: number[] = [];
     for (let i = 0; i < 20; i++) {
-      for (const [sub, out] of [['plain/', coldPlain], ['mtls/', coldMtls]] as const) {
+      for (const [sub, out] of [
+        ['plain/', coldPlain],
+        ['mtls/', coldMtls],
+      ] as const) {
         const rt = runtimeFor(`${PREFIX}${sub}`);
         out.push(await time(() => call(rt, 'cold')));
         rt.close();
@@ -77,7 +89,9 @@ async function main(): Promise<void> {
     console.log(`warm greet, Connect mTLS      ${String(sm.n).padStart(5)} ${fmt(sm.p50)} ${fmt(sm.p99)} ${fmt(sm.mean)}`);
     console.log(`cold start, plaintext         ${String(cp.n).padStart(5)} ${fmt(cp.p50)} ${fmt(cp.p99)} ${fmt(cp.mean)}`);
     console.log(`cold start, Connect mTLS      ${String(cm.n).padStart(5)} ${fmt(cm.p50)} ${fmt(cm.p99)} ${fmt(cm.mean)}`);
-    console.log(`\nwarm mTLS / plaintext: p50 ${(sm.p50 / sp.p50).toFixed(2)}x (+${(sm.p50 - sp.p50).toFixed(3)} ms)   p99 ${(sm.p99 / sp.p99).toFixed(2)}x`);
+    console.log(
+      `\nwarm mTLS / plaintext: p50 ${(sm.p50 / sp.p50).toFixed(2)}x (+${(sm.p50 - sp.p50).toFixed(3)} ms)   p99 ${(sm.p99 / sp.p99).toFixed(2)}x`,
+    );
     console.log(`cold mTLS - plaintext: median +${(cm.p50 - cp.p50).toFixed(3)} ms`);
     console.log(`mTLS calls served by: ${[...served].sort().join(', ')}`);
   } finally {

@@ -30,7 +30,9 @@ const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfi
 
 function call(client: GreeterClient, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    client.sayHello({ name }, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) => (err ? reject(err) : resolve()));
+    client.sayHello({ name }, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) =>
+      err ? reject(err) : resolve(),
+    );
   });
 }
 
@@ -46,13 +48,18 @@ interface HealthEntry {
 
 /** The seed article's request: look the service up in Consul, dial a new client to one instance, call, close. */
 async function seedOnce(consulUrl: string, token: string, name: string): Promise<void> {
-  const res = await fetch(`${consulUrl}/v1/health/service/greeter?passing`, { headers: { 'x-consul-token': token }, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  const res = await fetch(`${consulUrl}/v1/health/service/greeter?passing`, {
+    headers: { 'x-consul-token': token },
+    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+  });
   if (!res.ok) throw new Error(`Consul answered ${res.status}`);
   const entries = (await res.json()) as HealthEntry[];
   const pick = entries[Math.floor(Math.random() * entries.length)];
   if (!pick) throw new Error('no passing greeter');
   // A local subchannel pool, or grpc-js would hand the new client the previous client's connection.
-  const client = new GreeterClient(`${pick.Service.Address || pick.Node.Address}:${pick.Service.Port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const client = new GreeterClient(`${pick.Service.Address || pick.Node.Address}:${pick.Service.Port}`, credentials.createInsecure(), {
+    'grpc.use_local_subchannel_pool': 1,
+  });
   try {
     await call(client, name);
   } finally {
@@ -144,7 +151,12 @@ async function main(): Promise<void> {
         'greet/raw1 p99': ratio('greet', 'raw1', 'p99'),
         'raw/raw1 p50': ratio('raw', 'raw1', 'p50'),
       },
-      concurrency: { inFlight: IN_FLIGHT, greetPerSec: Math.round(greetPerSec), rawPerSec: Math.round(rawPerSec), ratio: round(greetPerSec / rawPerSec, 2) },
+      concurrency: {
+        inFlight: IN_FLIGHT,
+        greetPerSec: Math.round(greetPerSec),
+        rawPerSec: Math.round(rawPerSec),
+        ratio: round(greetPerSec / rawPerSec, 2),
+      },
       paths: {
         raw: 'grpc-js, one reused channel, fixed addresses of the same 2 backends, round robin',
         raw1: 'grpc-js, one reused channel, one fixed address',
@@ -162,12 +174,21 @@ async function main(): Promise<void> {
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.log(`\nnode ${process.version}, ${N} warm calls per path (seed ${by.seed!.n}), loopback, 2 backends\n`);
     console.log('path       n      p50 ms   p90 ms   p99 ms  mean ms');
-    for (const l of latency) console.log(`${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${fmt(l.p90 ?? NaN)} ${fmt(l.p99)} ${fmt(l.mean)}`);
+    for (const l of latency)
+      console.log(`${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${fmt(l.p90 ?? NaN)} ${fmt(l.p99)} ${fmt(l.mean)}`);
     console.log('');
     for (const [k, v] of Object.entries(result.ratios)) console.log(`${k.padEnd(16)} ${v.toFixed(2)}x`);
-    console.log(`\nCPU per call (this process, median turn): ${Object.entries(result.cpuPerCallUs as Record<string, number>).map(([k, v]) => `${k} ${v} µs`).join(', ')}`);
-    console.log(`${IN_FLIGHT} in flight: greet ${Math.round(greetPerSec)} calls/s, raw ${Math.round(rawPerSec)} calls/s, ratio ${result.concurrency?.ratio.toFixed(2)}`);
-    console.log(`in-process cold start: ${coldInProcess.withLease.p50.toFixed(1)} ms with lease, ${coldInProcess.withoutLease.p50.toFixed(1)} ms without (median lease cost ${coldInProcess.leaseCostMs} ms)`);
+    console.log(
+      `\nCPU per call (this process, median turn): ${Object.entries(result.cpuPerCallUs as Record<string, number>)
+        .map(([k, v]) => `${k} ${v} µs`)
+        .join(', ')}`,
+    );
+    console.log(
+      `${IN_FLIGHT} in flight: greet ${Math.round(greetPerSec)} calls/s, raw ${Math.round(rawPerSec)} calls/s, ratio ${result.concurrency?.ratio.toFixed(2)}`,
+    );
+    console.log(
+      `in-process cold start: ${coldInProcess.withLease.p50.toFixed(1)} ms with lease, ${coldInProcess.withoutLease.p50.toFixed(1)} ms without (median lease cost ${coldInProcess.leaseCostMs} ms)`,
+    );
     console.log(`\nwrote ${writeResult('warm', result)}`);
   } finally {
     for (const c of clients) c.close();

@@ -50,7 +50,11 @@ async function main(): Promise<void> {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
     await stack.addGreeter({ id: 'metrics-1' });
     await stack.addGreeter({ id: 'metrics-2' });
-    Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix });
+    Object.assign(process.env, {
+      CONSUL_HTTP_ADDR: stack.consul.address,
+      CONSUL_HTTP_TOKEN: stack.gatewayToken,
+      CONFIG_PREFIX: stack.prefix,
+    });
     const off = runtime(undefined);
     const on = runtime('consul-grpc-lambda-bench');
     const call = (rt: GatewayRuntime, name: string) => greet(rt, name, () => 10_000);
@@ -74,9 +78,18 @@ async function main(): Promise<void> {
     console.error('case                         n      p50 ms   p99 ms  mean ms');
     console.error(`metrics off            ${String(sa.n).padStart(5)} ${fmt(sa.p50)} ${fmt(sa.p99)} ${fmt(sa.mean)}`);
     console.error(`metrics on (EMF)       ${String(sb.n).padStart(5)} ${fmt(sb.p50)} ${fmt(sb.p99)} ${fmt(sb.mean)}`);
-    console.error(`\non / off: p50 ${(sb.p50 / sa.p50).toFixed(3)}x (${(sb.p50 - sa.p50 >= 0 ? '+' : '')}${(sb.p50 - sa.p50).toFixed(3)} ms)   p99 ${(sb.p99 / sa.p99).toFixed(3)}x`);
+    console.error(
+      `\non / off: p50 ${(sb.p50 / sa.p50).toFixed(3)}x (${sb.p50 - sa.p50 >= 0 ? '+' : ''}${(sb.p50 - sa.p50).toFixed(3)} ms)   p99 ${(sb.p99 / sa.p99).toFixed(3)}x`,
+    );
     console.error(`one EMF line (100 latency values + counters): median ${line.toFixed(3)} ms, paid once per 10 s`);
-    writeResult('metrics', { off: sa, on: sb, ratioP50: sb.p50 / sa.p50, ratioP99: sb.p99 / sa.p99, emfLineMs: line, flushIntervalMs: 10_000 });
+    writeResult('metrics', {
+      off: sa,
+      on: sb,
+      ratioP50: sb.p50 / sa.p50,
+      ratioP99: sb.p99 / sa.p99,
+      emfLineMs: line,
+      flushIntervalMs: 10_000,
+    });
   } finally {
     await stack.stop();
   }

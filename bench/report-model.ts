@@ -20,7 +20,13 @@ export const SECTION_SCHEMAS = {
     concurrency: z.looseObject({ inFlight: z.number(), greetPerSec: z.number(), rawPerSec: z.number(), ratio: z.number() }).optional(),
     cpuPerCallUs: z.record(z.string(), z.number()).optional(),
   }),
-  'cold-start': z.looseObject({ ...envelope, greet: timing, floor: timing, ratio: z.number(), breakdown: z.array(z.looseObject({ step: z.string(), ms: z.number() })) }),
+  'cold-start': z.looseObject({
+    ...envelope,
+    greet: timing,
+    floor: timing,
+    ratio: z.number(),
+    breakdown: z.array(z.looseObject({ step: z.string(), ms: z.number() })),
+  }),
   bundle: z.looseObject({
     ...envelope,
     functions: z.array(z.looseObject({ name: z.string(), bytes: z.number(), requireMs: z.number(), rssMb: z.number().optional() })),

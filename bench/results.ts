@@ -74,7 +74,13 @@ export interface RunInfo {
 /** This machine and now. */
 export function runInfo(): RunInfo {
   const c = cpus();
-  return { node: process.version, cpus: c[0]?.model ?? 'unknown', cores: c.length, memoryGiB: Math.round(totalmem() / 2 ** 30), finishedAt: new Date().toISOString() };
+  return {
+    node: process.version,
+    cpus: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 /** Writes one section's figures to bench/results/<section>.json. */

@@ -29,7 +29,8 @@ export function selectBenchmarks(only: string | undefined): Array<{ name: string
     .map((s) => s.trim())
     .filter(Boolean);
   const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));
-  if (unknown.length) throw new Error(`BENCH_ONLY names unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  if (unknown.length)
+    throw new Error(`BENCH_ONLY names unknown benchmark(s) ${unknown.join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
   return BENCHMARKS.filter((b) => !wanted.length || wanted.includes(b.name));
 }
 
@@ -59,7 +60,11 @@ function runScript(file: string): Promise<number> {
 }
 
 /** The selected benchmarks with their paths, and whether each file is missing (`exists` decides). */
-export function planRuns(only: string | undefined, exists: (path: string) => boolean, dir = __dirname): Array<{ name: string; file: string; path: string; missing: boolean }> {
+export function planRuns(
+  only: string | undefined,
+  exists: (path: string) => boolean,
+  dir = __dirname,
+): Array<{ name: string; file: string; path: string; missing: boolean }> {
   return selectBenchmarks(only).map((b) => {
     const path = join(dir, b.file);
     return { ...b, path, missing: !exists(path) };

@@ -9,7 +9,8 @@ const x = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '
 const ms = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '?' : `${v.toFixed(digits)} ms`);
 const kb = (bytes: number) => `${Math.round(bytes / 1024)} KB`;
 /** ✅ when `value` meets the target, ❌ when not, nothing when unknown. */
-const mark = (value: number | undefined, ok: (v: number) => boolean) => (value === undefined || !Number.isFinite(value) ? '' : ok(value) ? ' ✅' : ' ❌');
+const mark = (value: number | undefined, ok: (v: number) => boolean) =>
+  value === undefined || !Number.isFinite(value) ? '' : ok(value) ? ' ✅' : ' ❌';
 
 function warmRows(w: WarmSection): string[] {
   const p = Object.fromEntries(w.latency.map((l) => [l.path, l]));
@@ -19,18 +20,26 @@ function warmRows(w: WarmSection): string[] {
     `| Warm p99, greet / raw grpc-js | ${x(r['greet/raw p99'])}${mark(r['greet/raw p99'], (v) => v <= 1.15)} (${ms(p.greet?.p99, 3)} / ${ms(p.raw?.p99, 3)}) | ≤ 1.15× |`,
     `| Warm p50, seed pattern / greet | ${x(r['seed/greet p50'])}${mark(r['seed/greet p50'], (v) => v >= 5)} (${ms(p.seed?.p50, 3)} / ${ms(p.greet?.p50, 3)}) | ≥ 5× |`,
   ];
-  if (p.raw1) rows.push(`| Warm p50, greet / raw grpc-js to one address | ${x(r['greet/raw1 p50'])} (${ms(p.raw1.p50, 3)} raw) | (reference) |`);
+  if (p.raw1)
+    rows.push(`| Warm p50, greet / raw grpc-js to one address | ${x(r['greet/raw1 p50'])} (${ms(p.raw1.p50, 3)} raw) | (reference) |`);
   const cpu = w.cpuPerCallUs;
-  if (cpu?.greet !== undefined && cpu.raw) rows.push(`| Warm CPU per call in the calling process, greet / raw grpc-js | ${x(cpu.greet / cpu.raw)} (${cpu.greet} µs / ${cpu.raw} µs) | (reported) |`);
+  if (cpu?.greet !== undefined && cpu.raw)
+    rows.push(
+      `| Warm CPU per call in the calling process, greet / raw grpc-js | ${x(cpu.greet / cpu.raw)} (${cpu.greet} µs / ${cpu.raw} µs) | (reported) |`,
+    );
   if (w.concurrency) {
     const c = w.concurrency;
-    rows.push(`| ${c.inFlight} in flight, greet / raw throughput | ${x(c.ratio)} (${c.greetPerSec} / ${c.rawPerSec} calls/s) | (reported) |`);
+    rows.push(
+      `| ${c.inFlight} in flight, greet / raw throughput | ${x(c.ratio)} (${c.greetPerSec} / ${c.rawPerSec} calls/s) | (reported) |`,
+    );
   }
   return rows;
 }
 
 function coldRows(c: ColdStartSection): string[] {
-  return [`| Cold start in the emulator (init + first call), greet / floor | ${x(c.ratio)}${mark(c.ratio, (v) => v <= 1.3)} (${ms(c.greet.totalMs, 0)} / ${ms(c.floor.totalMs, 0)}) | ≤ 1.3× |`];
+  return [
+    `| Cold start in the emulator (init + first call), greet / floor | ${x(c.ratio)}${mark(c.ratio, (v) => v <= 1.3)} (${ms(c.greet.totalMs, 0)} / ${ms(c.floor.totalMs, 0)}) | ≤ 1.3× |`,
+  ];
 }
 
 function bundleRows(b: BundleSection): string[] {
@@ -43,15 +52,25 @@ function bundleRows(b: BundleSection): string[] {
 
 /** The metrics section's two figures, read defensively: it is kept as written (no schema of its own). */
 function metricsRows(m: unknown): string[] {
-  const f = (k: string) => (typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number' ? ((m as Record<string, number>)[k]) : undefined);
-  return [`| Metrics (EMF) on / off, warm greet p50 | ${x(f('ratioP50'))} (one EMF line: ${ms(f('emfLineMs'), 3)}, at most every 10 s) | (reported) |`];
+  const f = (k: string) =>
+    typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number'
+      ? (m as Record<string, number>)[k]
+      : undefined;
+  return [
+    `| Metrics (EMF) on / off, warm greet p50 | ${x(f('ratioP50'))} (one EMF line: ${ms(f('emfLineMs'), 3)}, at most every 10 s) | (reported) |`,
+  ];
 }
 
 /** The tracing section's on/off ratio, read as defensively as the metrics one. */
 function tracingRows(m: unknown): string[] {
-  const f = (k: string) => (typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number' ? ((m as Record<string, number>)[k]) : undefined);
+  const f = (k: string) =>
+    typeof m === 'object' && m !== null && typeof (m as Record<string, unknown>)[k] === 'number'
+      ? (m as Record<string, number>)[k]
+      : undefined;
   const ratio = f('ratioP50');
-  return [`| Trace propagation on / off, warm greet p50 | ${x(ratio)}${ratio === undefined ? '' : mark(ratio, (v) => v <= 1.02)} | ≤ 1.02× |`];
+  return [
+    `| Trace propagation on / off, warm greet p50 | ${x(ratio)}${ratio === undefined ? '' : mark(ratio, (v) => v <= 1.02)} | ≤ 1.02× |`,
+  ];
 }
 
 function fleetTable(f: FleetSection): string[] {

@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     console.error('case                         n      p50 ms   p99 ms  mean ms');
     console.error(`propagation off        ${String(a.n).padStart(5)} ${fmt(a.p50)} ${fmt(a.p99)} ${fmt(a.mean)}`);
     console.error(`propagation on         ${String(b.n).padStart(5)} ${fmt(b.p50)} ${fmt(b.p99)} ${fmt(b.mean)}`);
-    console.error(`\non / off: p50 ${ratioP50.toFixed(3)}x (${b.p50 - a.p50 >= 0 ? '+' : ''}${(b.p50 - a.p50).toFixed(3)} ms), target ≤ ${TARGET}x   p99 ${(b.p99 / a.p99).toFixed(3)}x`);
+    console.error(
+      `\non / off: p50 ${ratioP50.toFixed(3)}x (${b.p50 - a.p50 >= 0 ? '+' : ''}${(b.p50 - a.p50).toFixed(3)} ms), target ≤ ${TARGET}x   p99 ${(b.p99 / a.p99).toFixed(3)}x`,
+    );
     writeResult('tracing', { off: a, on: b, ratioP50, ratioP99: b.p99 / a.p99, target: TARGET });
   } finally {
     delete process.env._X_AMZN_TRACE_ID;

@@ -12,6 +12,7 @@ import { runtimeSlot } from '../lib/runtime/runtime-slot';
 export const runtime = runtimeSlot(createGatewayRuntime);
 
 export const handler = httpHandler(runtime, async (event: APIGatewayProxyEventV2, context, rt, trace) => {
-  const name = event.requestContext?.http?.method === 'POST' ? greetNameFromBody(readJsonBody(event)) : parseGreetName(event.pathParameters?.name);
+  const name =
+    event.requestContext?.http?.method === 'POST' ? greetNameFromBody(readJsonBody(event)) : parseGreetName(event.pathParameters?.name);
   return json(200, await greet(rt, name, () => context.getRemainingTimeInMillis(), trace));
 });

@@ -14,7 +14,11 @@ const input = z.object({ dryRun: z.boolean().optional() }).loose();
 export const handler = async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
   const parsed = input.safeParse(event ?? {});
   // A malformed dryRun must never turn into a real run.
-  if (!parsed.success) throw new HealthSyncError('invalid_input', `invalid health-sync input: ${parsed.error.issues[0]?.message ?? 'bad event'} (expected {"dryRun": true|false})`);
+  if (!parsed.success)
+    throw new HealthSyncError(
+      'invalid_input',
+      `invalid health-sync input: ${parsed.error.issues[0]?.message ?? 'bad event'} (expected {"dryRun": true|false})`,
+    );
   const dryRun = parsed.data.dryRun === true;
   const report = await runtime.get().run({ dryRun, remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
   if (dryRun) runtime.logger.info('health-sync dry run: planned actions', { actions: report.plan });

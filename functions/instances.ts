@@ -20,7 +20,12 @@ export const runtime = runtimeSlot(createRegistryRuntime);
 // Each Consul call may wait out a leader election, within what the Lambda has left.
 const consulBudgetMs = (remainingMs: number) => Math.max(2_000, Math.min(8_000, remainingMs - 1_000));
 
-const ROUTES = { 'POST /instances': 'register', 'PUT /instances/{id}/heartbeat': 'heartbeat', 'DELETE /instances/{id}': 'delete', 'GET /instances': 'list' } as const;
+const ROUTES = {
+  'POST /instances': 'register',
+  'PUT /instances/{id}/heartbeat': 'heartbeat',
+  'DELETE /instances/{id}': 'delete',
+  'GET /instances': 'list',
+} as const;
 type Route = (typeof ROUTES)[keyof typeof ROUTES];
 
 function route(event: APIGatewayProxyEvent): Route {
@@ -30,28 +35,29 @@ function route(event: APIGatewayProxyEvent): Route {
 }
 
 /** The handler over `slot`; tests build several, as several warm execution environments. */
-export const instancesHandler = (slot: RuntimeSlot<RegistryRuntime>) => httpHandler(slot, async (event: APIGatewayProxyEvent, context, rt) => {
-  // Routed, and the path id checked, before any I/O: a wrong method or a malformed id costs no Consul round trip.
-  const to = route(event);
-  const id = to === 'heartbeat' || to === 'delete' ? parseInstanceId(event.pathParameters?.id) : '';
-  const { deps, loaded } = await rt.beginRegistry(consulBudgetMs(context.getRemainingTimeInMillis()));
-  const token = header(event, 'x-lease-token');
-  switch (to) {
-    case 'register': {
-      const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
-      const key = header(event, 'idempotency-key');
-      // The API key's id (never the key itself) scopes quotas and Idempotency-Keys; API Gateway sets it on private routes.
-      const caller = event.requestContext?.identity?.apiKeyId ?? '';
-      return json(201, await registerInstance(deps, reg, key === undefined ? { caller } : { caller, key }));
+export const instancesHandler = (slot: RuntimeSlot<RegistryRuntime>) =>
+  httpHandler(slot, async (event: APIGatewayProxyEvent, context, rt) => {
+    // Routed, and the path id checked, before any I/O: a wrong method or a malformed id costs no Consul round trip.
+    const to = route(event);
+    const id = to === 'heartbeat' || to === 'delete' ? parseInstanceId(event.pathParameters?.id) : '';
+    const { deps, loaded } = await rt.beginRegistry(consulBudgetMs(context.getRemainingTimeInMillis()));
+    const token = header(event, 'x-lease-token');
+    switch (to) {
+      case 'register': {
+        const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
+        const key = header(event, 'idempotency-key');
+        // The API key's id (never the key itself) scopes quotas and Idempotency-Keys; API Gateway sets it on private routes.
+        const caller = event.requestContext?.identity?.apiKeyId ?? '';
+        return json(201, await registerInstance(deps, reg, key === undefined ? { caller } : { caller, key }));
+      }
+      case 'heartbeat':
+        return json(200, await heartbeat(deps, id, token));
+      case 'delete':
+        await deleteInstance(deps, id, token);
+        return noContent();
+      case 'list':
+        return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
     }
-    case 'heartbeat':
-      return json(200, await heartbeat(deps, id, token));
-    case 'delete':
-      await deleteInstance(deps, id, token);
-      return noContent();
-    case 'list':
-      return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
-  }
-});
+  });
 
 export const handler = instancesHandler(runtime);

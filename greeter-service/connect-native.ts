@@ -24,7 +24,13 @@ export interface ConnectNativeServing {
  * Fetches the leaf of `identity` (normally the service name; another one only to test that callers
  * refuse it) and the roots, waiting at most `readyTimeoutMs`, and authorizes callers of `service`.
  */
-export async function startConnectNative(api: ConsulApi, service: string, identity: string, log: Log, readyTimeoutMs = 10_000): Promise<ConnectNativeServing> {
+export async function startConnectNative(
+  api: ConsulApi,
+  service: string,
+  identity: string,
+  log: Log,
+  readyTimeoutMs = 10_000,
+): Promise<ConnectNativeServing> {
   const certs = new ConnectCertificates(api, identity, log);
   const material = await certs.ready(readyTimeoutMs);
   if (!material) {
@@ -32,7 +38,9 @@ export async function startConnectNative(api: ConsulApi, service: string, identi
     certs.stop();
     throw new Error(`no Connect certificate for ${identity} within ${readyTimeoutMs} ms${why ? `: ${String(why)}` : ''}`);
   }
-  certs.onChange((m) => log.info('connect certificates updated', { serviceUri: m.serviceUri, validBefore: m.validBefore, version: m.version }));
+  certs.onChange((m) =>
+    log.info('connect certificates updated', { serviceUri: m.serviceUri, validBefore: m.validBefore, version: m.version }),
+  );
   const authorizer = createConnectAuthorizer(api, service);
   return {
     credentials: connectServerCredentials(certs),

@@ -59,7 +59,11 @@ export function greeterConsulApi(agent: ConsulAddress): ConsulApi {
   const { host, port, secure } = agent;
   const address = `${secure ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // An https agent is verified against CONSUL_CACERT (and shown CONSUL_CLIENT_CERT/KEY), as Consul's CLI does.
-  return createConsulApi({ address, token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined, tls: secure ? readConsulTlsFiles() : undefined });
+  return createConsulApi({
+    address,
+    token: process.env.CONSUL_HTTP_TOKEN?.trim() || undefined,
+    tls: secure ? readConsulTlsFiles() : undefined,
+  });
 }
 
 /** Registers the instance with a gRPC health check and returns a handle to deregister it. */

@@ -85,7 +85,12 @@ function parseCli(argv: string[]) {
   const latencyMs = num('latency-ms', values['latency-ms'], 0, (n) => Number.isFinite(n) && n >= 0);
   const failRate = num('fail-rate', values['fail-rate'], 0, (n) => n >= 0 && n <= 1);
   if (values.host.trim() === '') throw new UsageError('--host must not be empty');
-  for (const [flag, v] of [['id', values.id], ['service', values.service], ['connect-identity', values['connect-identity']], ['tls-server-name', values['tls-server-name']]] as const) {
+  for (const [flag, v] of [
+    ['id', values.id],
+    ['service', values.service],
+    ['connect-identity', values['connect-identity']],
+    ['tls-server-name', values['tls-server-name']],
+  ] as const) {
     if (v !== undefined && !NAME_RE.test(v)) throw new UsageError(`invalid --${flag} "${v}" (use letters, digits, . _ -)`);
   }
   if (!DURATION_RE.test(values['check-interval'])) {
@@ -98,8 +103,12 @@ function parseCli(argv: string[]) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new UsageError('--tls-cert and --tls-key go together');
-  if (values['tls-cert'] && values.connect) throw new UsageError('--tls-cert and --connect exclude each other (Connect-native serves its own leaf)');
-  const tags = values.tags.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (values['tls-cert'] && values.connect)
+    throw new UsageError('--tls-cert and --connect exclude each other (Connect-native serves its own leaf)');
+  const tags = values.tags
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   const failCode = grpc.status[values['fail-code'] as keyof typeof grpc.status];
   if (typeof failCode !== 'number' || failCode === grpc.status.OK) throw new UsageError(`invalid --fail-code "${values['fail-code']}"`);
   return { ...values, port, latencyMs, failRate, failCode, tags, agent };
@@ -138,16 +147,36 @@ async function main(): Promise<void> {
   // With --port 0 the real port is unknown until bind, so the pid keeps the default id unique.
   const id = cli.id ?? `greeter-${cli.port === 0 ? `pid${process.pid}` : cli.port}`;
   const connect = cli.connect
-    ? await startConnectNative(greeterConsulApi(cli.agent), cli.service, cli['connect-identity'] ?? cli.service, { debug: () => undefined, info: (m, f) => log('info', m, f), warn: (m, f) => log('warn', m, f), error: (m, f) => log('error', m, f) })
+    ? await startConnectNative(greeterConsulApi(cli.agent), cli.service, cli['connect-identity'] ?? cli.service, {
+        debug: () => undefined,
+        info: (m, f) => log('info', m, f),
+        warn: (m, f) => log('warn', m, f),
+        error: (m, f) => log('error', m, f),
+      })
     : undefined;
   const tls = cli['tls-cert'] && cli['tls-key'] ? tlsServerCredentials(cli['tls-cert'], cli['tls-key']) : undefined;
   const server: GreeterServerHandle = await startGreeterServer({
-    host: cli.host, port: cli.port, instanceId: id, latencyMs: cli.latencyMs, failRate: cli.failRate, failCode: cli.failCode,
+    host: cli.host,
+    port: cli.port,
+    instanceId: id,
+    latencyMs: cli.latencyMs,
+    failRate: cli.failRate,
+    failCode: cli.failCode,
     ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
     ...(tls ? { credentials: tls } : {}),
     // Named as the gateway's Powertools lines name them, so one grep finds both sides of the hop.
     // GREETER_LOG_TRACED_CALLS=0 silences it (benchmarks whose harness reads the Greeter's stderr in-process).
-    ...(process.env.GREETER_LOG_TRACED_CALLS === '0' ? {} : { onTracedCall: (t: CallTrace) => log('info', 'SayHello', { id, ...(t.traceId ? { trace_id: t.traceId } : {}), ...(t.parentId ? { parent_id: t.parentId } : {}), ...(t.xrayTraceId ? { xray_trace_id: t.xrayTraceId } : {}) }) }),
+    ...(process.env.GREETER_LOG_TRACED_CALLS === '0'
+      ? {}
+      : {
+          onTracedCall: (t: CallTrace) =>
+            log('info', 'SayHello', {
+              id,
+              ...(t.traceId ? { trace_id: t.traceId } : {}),
+              ...(t.parentId ? { parent_id: t.parentId } : {}),
+              ...(t.xrayTraceId ? { xray_trace_id: t.xrayTraceId } : {}),
+            }),
+        }),
   });
   log('info', 'greeter listening', { id, host: cli.host, port: server.port, ...(connect ? { connect: connect.serviceUri } : {}) });
 
@@ -174,8 +203,14 @@ async function main(): Promise<void> {
 
   if (!cli['no-register']) {
     registration = registerGreeter({
-      agent: cli.agent, service: cli.service, instanceId: id, address: advertiseAddress(cli.host),
-      port: server.port, tags: cli.tags, checkInterval: cli['check-interval'], connectNative: cli.connect,
+      agent: cli.agent,
+      service: cli.service,
+      instanceId: id,
+      address: advertiseAddress(cli.host),
+      port: server.port,
+      tags: cli.tags,
+      checkInterval: cli['check-interval'],
+      connectNative: cli.connect,
       ...(tls ? { tls: { serverName: cli['tls-server-name'] ?? `${cli.service}.service.consul`, verify: cli['check-tls-verify'] } } : {}),
     });
     try {

@@ -55,7 +55,9 @@ function renameMapEntries(message: DescriptorProto): void {
   }
 }
 
-function isTypeDefinition(def: protoLoader.AnyDefinition): def is protoLoader.MessageTypeDefinition<object, object> | protoLoader.EnumTypeDefinition {
+function isTypeDefinition(
+  def: protoLoader.AnyDefinition,
+): def is protoLoader.MessageTypeDefinition<object, object> | protoLoader.EnumTypeDefinition {
   return 'format' in def && typeof def.format === 'string' && Array.isArray(def.fileDescriptorProtos);
 }
 

@@ -122,7 +122,11 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
             callback({ code: grpc.status.PERMISSION_DENIED, details: denied, metadata: trailer });
           },
           // Consul could not say: refuse, but as a failure another instance may not share.
-          (err: unknown) => callback({ code: grpc.status.UNAVAILABLE, details: `authorization unavailable: ${err instanceof Error ? err.message : String(err)}` }),
+          (err: unknown) =>
+            callback({
+              code: grpc.status.UNAVAILABLE,
+              details: `authorization unavailable: ${err instanceof Error ? err.message : String(err)}`,
+            }),
         );
       };
 
@@ -143,10 +147,13 @@ export async function startGreeterServer(opts: GreeterServerOptions): Promise<Gr
     closing ??= new Promise<void>((resolve) => {
       setServing(false);
       // Drain gracefully, but never let a stuck client hold the process past drainMs.
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, Math.max(0, drainMs));
+      const timer = setTimeout(
+        () => {
+          server.forceShutdown();
+          resolve();
+        },
+        Math.max(0, drainMs),
+      );
       server.tryShutdown(() => {
         clearTimeout(timer);
         resolve();

@@ -98,7 +98,11 @@ function discoveryOptions(discovery: string, fallback: string): { discovery: Sou
     if (!(SOURCES as readonly string[]).includes(v)) throw new Error(`--${name} must be consul, dns or cloudmap, got "${v}"`);
     return v as Source;
   };
-  const list = fallback.split(',').map((x) => x.trim()).filter(Boolean).map((v) => source('fallback', v));
+  const list = fallback
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)
+    .map((v) => source('fallback', v));
   const primary = source('discovery', discovery);
   if (list.includes(primary)) throw new Error(`--fallback must not name the primary (${primary}) again`);
   return { discovery: primary, fallback: list };
@@ -137,7 +141,8 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // What a killed run left (its watchdog killed too): stale temp dirs with tokens or keys, orphans.
   const swept = sweepStale();
-  if (swept.dirs.length || swept.pids.length) console.log(`• swept what a dead run left: ${swept.dirs.length} temp dir(s), ${swept.pids.length} process(es)`);
+  if (swept.dirs.length || swept.pids.length)
+    console.log(`• swept what a dead run left: ${swept.dirs.length} temp dir(s), ${swept.pids.length} process(es)`);
   // A Greeter is a workload: its death is reported with the command that brings it back. Any
   // other child (Consul, moto, serverless-offline, CoreDNS) that dies takes the stack down, loudly.
   supervise((exit) => {
@@ -163,7 +168,18 @@ async function main(): Promise<void> {
     httpPort: o.consulPort,
     ...(usesDns ? { dns: true } : {}),
     echo: echo('consul'),
-    ...(tls ? { tls: { caFile: tls.consul.caFile, certFile: tls.consul.serverCertFile, keyFile: tls.consul.serverKeyFile, verifyIncoming: true, clientCertFile: tls.consul.clientCertFile, clientKeyFile: tls.consul.clientKeyFile } } : {}),
+    ...(tls
+      ? {
+          tls: {
+            caFile: tls.consul.caFile,
+            certFile: tls.consul.serverCertFile,
+            keyFile: tls.consul.serverKeyFile,
+            verifyIncoming: true,
+            clientCertFile: tls.consul.clientCertFile,
+            clientKeyFile: tls.consul.clientKeyFile,
+          },
+        }
+      : {}),
   });
   // Everything below (tokens, config, the Greeters, the functions in serverless-offline) talks to
   // Consul with the CLI's variables: over https when --tls.
@@ -175,11 +191,23 @@ async function main(): Promise<void> {
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken, tls: readConsulTlsFiles() });
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda', leasePrefix: 'lambda-leases', agentNodePrefix: '' };
+  const params = {
+    configPrefix: PREFIX,
+    greeterService: 'greeter',
+    leaseService: 'greeter-gateway-lambda',
+    leasePrefix: 'lambda-leases',
+    agentNodePrefix: '',
+  };
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
-  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES), { configPrefix: HEALTH_SYNC_PREFIX, leaseService: 'health-sync-lambda' });
+  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), {
+    configPrefix: REGISTRY_PREFIX,
+    leaseService: 'instance-registry-lambda',
+  });
+  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES), {
+    configPrefix: HEALTH_SYNC_PREFIX,
+    leaseService: 'health-sync-lambda',
+  });
 
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });
@@ -190,12 +218,26 @@ async function main(): Promise<void> {
 
   const seeded = [
     ...(await seedDefaultConfig(admin, PREFIX, undefined, { exposeBackendAddress: 'true', ...(tls ? { greeterTransport: 'tls' } : {}) })),
-    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','), allowedServices: LOCAL_SERVICES.join(','), allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16', allowLoopback: 'true' })),
-    ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1' })),
+    ...(await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, {
+      allowedServicePrefixes: LOCAL_SERVICE_PREFIXES.join(','),
+      allowedServices: LOCAL_SERVICES.join(','),
+      allowedCidrs: '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16',
+      allowLoopback: 'true',
+    })),
+    ...(await seedDefaultConfig(admin, HEALTH_SYNC_PREFIX, HEALTH_SYNC_KEYS, {
+      services: 'greeter',
+      cloudMapNamespaceId: namespaceId,
+      cloudMapEndpoint: moto.endpoint,
+      cloudMapRegion: 'us-east-1',
+    })),
   ];
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
   // For on-demand runs against this stack: `env $(cat .local-stack/health-sync.env) npm run health-sync -- --dry-run`.
-  const tlsEnv = tls ? Object.entries(tls.env).map(([k, v]) => `${k}=${v}\n`).join('') : '';
+  const tlsEnv = tls
+    ? Object.entries(tls.env)
+        .map(([k, v]) => `${k}=${v}\n`)
+        .join('')
+    : '';
   const hsEnv = `${tlsEnv}CONSUL_HTTP_ADDR=${consul.address}\nCONSUL_HTTP_TOKEN=${healthSyncToken}\nHEALTH_SYNC_CONSUL_TOKEN=${healthSyncToken}\nCONFIG_PREFIX=${HEALTH_SYNC_PREFIX}\nAWS_REGION=us-east-1\nAWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=${process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED}\n`;
   const hsEnvFile = secret('health-sync.env');
   writeFileSync(hsEnvFile, hsEnv, { mode: 0o600 });
@@ -209,8 +251,25 @@ async function main(): Promise<void> {
   writeFileSync(backendTokenFile, `${backendToken}\n`, { mode: 0o600 });
   for (const [i, port] of o.greeterPorts.entries()) {
     const id = `greeter-${i + 1}`;
-    const g = await startGreeter({ consulAddress: consul.address, token: backendToken, id, port, echo: echo(id), ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}) });
-    greeterRestart.set(g.process.name, greeterCommand({ id, port: g.port, consulAddress: consul.address, tokenFile: backendTokenFile, tlsEnv: tls?.env, tlsFiles: tls?.greeter }));
+    const g = await startGreeter({
+      consulAddress: consul.address,
+      token: backendToken,
+      id,
+      port,
+      echo: echo(id),
+      ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}),
+    });
+    greeterRestart.set(
+      g.process.name,
+      greeterCommand({
+        id,
+        port: g.port,
+        consulAddress: consul.address,
+        tokenFile: backendTokenFile,
+        tlsEnv: tls?.env,
+        tlsFiles: tls?.greeter,
+      }),
+    );
     console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}${tls ? ' (TLS)' : ''}, registered in Consul`);
   }
 
@@ -219,7 +278,7 @@ async function main(): Promise<void> {
   let dnsAddress: string | undefined;
   if (usesDns) {
     if (!consul.dnsAddress) throw new Error('the Consul agent did not open its DNS port');
-    console.log('• starting CoreDNS (forward + cache for consul.) in front of the agent\'s DNS port…');
+    console.log("• starting CoreDNS (forward + cache for consul.) in front of the agent's DNS port…");
     dnsAddress = (await startCoreDns({ upstreams: [consul.dnsAddress], echo: echo('coredns') })).address;
     discoveryEnv.CONSUL_DNS_ADDR = dnsAddress;
   }
@@ -232,7 +291,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     console.log('• health-sync: first pass, mirroring the Greeters into Cloud Map…');
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(__dirname, 'health-sync.ts')], { env: { ...process.env, ...envFileVars(hsEnv) }, timeout: 60_000 });
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(__dirname, 'health-sync.ts')], {
+      env: { ...process.env, ...envFileVars(hsEnv) },
+      timeout: 60_000,
+    });
   }
   admin.destroy();
 
@@ -253,10 +315,14 @@ async function main(): Promise<void> {
   const root = sh(join(__dirname, '..'));
   console.log(`
 READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed on stop)
-  Consul UI   ${tls ? '' : 'http://'}${consul.address}/ui  (log in with the token in ${tokenFile})${tls ? `
+  Consul UI   ${tls ? '' : 'http://'}${consul.address}/ui  (log in with the token in ${tokenFile})${
+    tls
+      ? `
   TLS         CA and client certificate in ${tls.consul.dir} (removed on stop); e.g.
               env $(cat ${sh(hsEnvFile)}) CONSUL_HTTP_TOKEN=$(cat ${sh(tokenFile)}) ${sh(ensureConsulBinary())} members
-              grpcurl -cacert ${tls.greeter.caFile} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list` : ''}
+              grpcurl -cacert ${tls.greeter.caFile} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list`
+      : ''
+  }
   HTTP API    ${offline.baseUrl}
   Discovery   ${discoveryBanner(o.discovery, o.fallback, dnsAddress, moto.endpoint, offline.baseUrl, key)}
 
@@ -278,7 +344,14 @@ READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed o
 const greeterRestart = new Map<string, string>();
 
 /** A shell command that starts Greeter `id` again on its port and registers it with the stack's Consul. */
-function greeterCommand(g: { id: string; port: number; consulAddress: string; tokenFile: string; tlsEnv: Record<string, string> | undefined; tlsFiles: GreeterTlsFiles | undefined }): string {
+function greeterCommand(g: {
+  id: string;
+  port: number;
+  consulAddress: string;
+  tokenFile: string;
+  tlsEnv: Record<string, string> | undefined;
+  tlsFiles: GreeterTlsFiles | undefined;
+}): string {
   const env = [`CONSUL_HTTP_TOKEN=$(cat ${sh(g.tokenFile)})`, ...Object.entries(g.tlsEnv ?? {}).map(([k, v]) => `${k}=${sh(v)}`)].join(' ');
   const tlsArgs = g.tlsFiles ? ` --tls-cert ${sh(g.tlsFiles.certFile)} --tls-key ${sh(g.tlsFiles.keyFile)}` : '';
   return `${env} npm --prefix ${sh(join(__dirname, '..'))} run greeter -- --id ${g.id} --port ${g.port} --consul-addr ${g.consulAddress} --check-interval 1s${tlsArgs}`;
@@ -303,7 +376,8 @@ function claimStateDir(dir: string): (name: string) => string {
   } catch {
     // first start here
   }
-  if (owner && ownerAlive(owner)) throw new Error(`another local stack (pid ${owner.split(':')[0]}) uses ${dir}; stop it or pick another --state-dir`);
+  if (owner && ownerAlive(owner))
+    throw new Error(`another local stack (pid ${owner.split(':')[0]}) uses ${dir}; stop it or pick another --state-dir`);
   for (const f of STATE_SECRETS) rmSync(join(dir, f), { force: true });
   writeFileSync(ownerFile, `${ownerTag()}\n`, { mode: 0o600 });
   ownPath(ownerFile);
@@ -318,15 +392,32 @@ const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key'
 
 /** KEY=value lines as variables. */
 function envFileVars(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 /** Which source the gateway discovers through, and a command that shows what that source holds. */
-function discoveryBanner(source: Source, fallback: Source[], dnsAddress: string | undefined, motoEndpoint: string, baseUrl: string, key: string): string {
-  const lines = [`${source}${fallback.length ? `, falling back to ${fallback.join(', then ')} while it cannot answer` : ''} (which one served: curl -s ${baseUrl}/status -H ${key} | jq '.discoverySource, [.discovery[].servedBy]')`];
+function discoveryBanner(
+  source: Source,
+  fallback: Source[],
+  dnsAddress: string | undefined,
+  motoEndpoint: string,
+  baseUrl: string,
+  key: string,
+): string {
+  const lines = [
+    `${source}${fallback.length ? `, falling back to ${fallback.join(', then ')} while it cannot answer` : ''} (which one served: curl -s ${baseUrl}/status -H ${key} | jq '.discoverySource, [.discovery[].servedBy]')`,
+  ];
   if (dnsAddress) {
     const [host, port] = dnsAddress.split(':');
-    lines.push(`Consul DNS through CoreDNS at ${dnsAddress}:`, `node -e "const r=new (require('dns').promises.Resolver)();r.setServers(['${host}:${port}']);r.resolveSrv('greeter.service.consul').then((a)=>console.log(a))"`);
+    lines.push(
+      `Consul DNS through CoreDNS at ${dnsAddress}:`,
+      `node -e "const r=new (require('dns').promises.Resolver)();r.setServers(['${host}:${port}']);r.resolveSrv('greeter.service.consul').then((a)=>console.log(a))"`,
+    );
   }
   if ([source, ...fallback].includes('cloudmap')) {
     lines.push(
@@ -358,7 +449,12 @@ function makeTlsFiles() {
     consul.remove();
     greeter.remove();
   });
-  const env = { CONSUL_CACERT: consul.caFile, CONSUL_CLIENT_CERT: consul.clientCertFile, CONSUL_CLIENT_KEY: consul.clientKeyFile, GREETER_CACERT: greeter.caFile };
+  const env = {
+    CONSUL_CACERT: consul.caFile,
+    CONSUL_CLIENT_CERT: consul.clientCertFile,
+    CONSUL_CLIENT_KEY: consul.clientKeyFile,
+    GREETER_CACERT: greeter.caFile,
+  };
   return { consul, greeter, env };
 }
 

@@ -58,7 +58,11 @@ export interface NodeCounters {
  */
 export function httpCategory(method: string, path: string): 'discovery' | 'lease' | 'config' | 'other' {
   if (/^v1_(health|catalog)_/.test(path)) return 'discovery';
-  if (/^v1_agent_check_(pass|fail|warn|update)|^v1_agent_service_(register|deregister)|^v1_session_/.test(path) || (method === 'PUT' && /^v1_kv_/.test(path))) return 'lease';
+  if (
+    /^v1_agent_check_(pass|fail|warn|update)|^v1_agent_service_(register|deregister)|^v1_session_/.test(path) ||
+    (method === 'PUT' && /^v1_kv_/.test(path))
+  )
+    return 'lease';
   if (method === 'GET' && /^v1_kv_/.test(path)) return 'config';
   return 'other';
 }
@@ -73,13 +77,16 @@ const OBSERVER_ADDRESS = '127.0.0.2';
 function observe(address: string, path: string, token: string): Promise<string> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
-    const req = get({ host, port: Number(port), path, localAddress: OBSERVER_ADDRESS, headers: { 'x-consul-token': token }, timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`metrics of ${address}: HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    });
+    const req = get(
+      { host, port: Number(port), path, localAddress: OBSERVER_ADDRESS, headers: { 'x-consul-token': token }, timeout: 5_000 },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`metrics of ${address}: HTTP ${res.statusCode}`))));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`metrics of ${address}: timed out`)));
     req.on('error', reject);
   });
@@ -97,8 +104,10 @@ export async function readCounters(address: string, token: string): Promise<Node
     for (const l of (m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[l[1]!] = l[2]!;
     samples.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
-  const sum = (name: string, where: (labels: Record<string, string>) => boolean = () => true) => samples.reduce((a, x) => (x.name === name && where(x.labels) ? a + x.value : a), 0);
-  const http = (category: ReturnType<typeof httpCategory>) => sum('consul_api_http_count', (l) => l.path !== undefined && httpCategory(l.method ?? '', l.path) === category);
+  const sum = (name: string, where: (labels: Record<string, string>) => boolean = () => true) =>
+    samples.reduce((a, x) => (x.name === name && where(x.labels) ? a + x.value : a), 0);
+  const http = (category: ReturnType<typeof httpCategory>) =>
+    sum('consul_api_http_count', (l) => l.path !== undefined && httpCategory(l.method ?? '', l.path) === category);
   return {
     http: sum('consul_api_http_count'),
     httpDiscovery: http('discovery'),
@@ -126,7 +135,22 @@ export function counterDelta(after: NodeCounters, before: NodeCounters): NodeCou
 
 /** Field-by-field sum of several nodes' counters. */
 export function sumCounters(list: readonly NodeCounters[]): NodeCounters {
-  const zero = { http: 0, httpDiscovery: 0, httpLease: 0, httpConfig: 0, rpc: 0, rpcQuery: 0, clientRpc: 0, sessionApply: 0, sessionRenew: 0, catalogWrites: 0, kvWrites: 0, raftApply: 0, healthQueries: 0, dnsQueries: 0 };
+  const zero = {
+    http: 0,
+    httpDiscovery: 0,
+    httpLease: 0,
+    httpConfig: 0,
+    rpc: 0,
+    rpcQuery: 0,
+    clientRpc: 0,
+    sessionApply: 0,
+    sessionRenew: 0,
+    catalogWrites: 0,
+    kvWrites: 0,
+    raftApply: 0,
+    healthQueries: 0,
+    dnsQueries: 0,
+  };
   for (const c of list) for (const k of Object.keys(zero) as Array<keyof NodeCounters>) zero[k] += c[k];
   return zero;
 }

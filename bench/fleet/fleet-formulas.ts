@@ -23,10 +23,22 @@ export function fit(points: ReadonlyArray<readonly [number, number]>): Line {
 
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const num = (r: FleetRow, k: string) => (typeof r[k] === 'number' ? (r[k] as number) : 0);
-const FIGURES = ['agentHttpPerSec', 'consulDiscoveryRequestsPerSec', 'consulLeaseRequestsPerSec', 'serverRpcPerSec', 'raftAppliesPerSec', 'connectionsPerIp', 'memoryPerEnvironmentKb'] as const;
+const FIGURES = [
+  'agentHttpPerSec',
+  'consulDiscoveryRequestsPerSec',
+  'consulLeaseRequestsPerSec',
+  'serverRpcPerSec',
+  'raftAppliesPerSec',
+  'connectionsPerIp',
+  'memoryPerEnvironmentKb',
+] as const;
 
 /** One formula per source and lease mode, the fits behind them, and one sentence over all. */
-export function fleetFormulas(rows: readonly FleetRow[]): { formula: string; formulas: Record<string, string>; fits: Record<string, Record<string, Line | number>> } {
+export function fleetFormulas(rows: readonly FleetRow[]): {
+  formula: string;
+  formulas: Record<string, string>;
+  fits: Record<string, Record<string, Line | number>>;
+} {
   const groups = new Map<string, FleetRow[]>();
   for (const r of rows) groups.set(`${r.source}/${r.leaseMode}`, [...(groups.get(`${r.source}/${r.leaseMode}`) ?? []), r]);
   const formulas: Record<string, string> = {};

@@ -26,7 +26,16 @@ export type FromWorker =
   /** The worker could not build its environments (e.g. a discovery source that is not available). */
   | { type: 'error'; message: string }
   /** Counters over the worker's life, sent before it exits. */
-  | { type: 'stats'; invocations: number; invocationFailures: number; throttledPolls: number; leaseFailures: number; leaseReRegistrations: number; consulRequests: Record<string, number>; cloudMapCalls: number };
+  | {
+      type: 'stats';
+      invocations: number;
+      invocationFailures: number;
+      throttledPolls: number;
+      leaseFailures: number;
+      leaseReRegistrations: number;
+      consulRequests: Record<string, number>;
+      cloudMapCalls: number;
+    };
 
 /** What the parent passes each worker in its environment. */
 export interface WorkerSettings {

@@ -28,8 +28,23 @@ export type LeaseChoice = 'agent' | 'session' | 'off';
  * read their config once (max age 0: never again) and hold no lease: only discovery is left.
  */
 export const LEASE_CONFIG = {
-  agent: { leaseEnabled: true, leaseMode: 'agent', leaseTtlSeconds: 15, configMaxAgeSeconds: 10, discoveryWaitSeconds: 10, coldStartWaitMs: 3_000 },
-  session: { leaseEnabled: true, leaseMode: 'session', leasePrefix: 'lambda-leases', leaseTtlSeconds: 15, configMaxAgeSeconds: 10, discoveryWaitSeconds: 10, coldStartWaitMs: 3_000 },
+  agent: {
+    leaseEnabled: true,
+    leaseMode: 'agent',
+    leaseTtlSeconds: 15,
+    configMaxAgeSeconds: 10,
+    discoveryWaitSeconds: 10,
+    coldStartWaitMs: 3_000,
+  },
+  session: {
+    leaseEnabled: true,
+    leaseMode: 'session',
+    leasePrefix: 'lambda-leases',
+    leaseTtlSeconds: 15,
+    configMaxAgeSeconds: 10,
+    discoveryWaitSeconds: 10,
+    coldStartWaitMs: 3_000,
+  },
   off: { leaseEnabled: false, configMaxAgeSeconds: 0, discoveryWaitSeconds: 10, coldStartWaitMs: 3_000 },
 } as const;
 
@@ -60,7 +75,11 @@ interface Worker {
 }
 
 function startWorker(env: NodeJS.ProcessEnv, settings: WorkerSettings): Worker {
-  const child = fork(join(__dirname, 'fleet-worker.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...env, FLEET_SETTINGS: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(__dirname, 'fleet-worker.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...env, FLEET_SETTINGS: JSON.stringify(settings) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const w: Worker = { child, messages: [], waiters: [] };
   child.on('message', (m: FromWorker) => {
     w.messages.push(m);
@@ -162,8 +181,10 @@ async function clearLeases(stack: RowStack): Promise<void> {
   for (const node of stack.cluster.clients) {
     const api = createConsulApi({ address: node.address, token, timeoutMs: 10_000 });
     try {
-      for (const svc of await agentServices(api, 'Service == "greeter-gateway-lambda"')) await deregisterService(api, svc.id).catch(() => undefined);
-      const sessions = (await api.request('consul.session.list', {}, { method: 'GET', path: '/session/list' })) as Array<{ ID?: string; Name?: string }> | undefined;
+      for (const svc of await agentServices(api, 'Service == "greeter-gateway-lambda"'))
+        await deregisterService(api, svc.id).catch(() => undefined);
+      const sessions = (await api.request('consul.session.list', {}, { method: 'GET', path: '/session/list' })) as
+        Array<{ ID?: string; Name?: string }> | undefined;
       for (const s of sessions ?? []) if (s.ID && s.Name?.startsWith('lease ')) await destroySession(api, s.ID).catch(() => undefined);
       await kvDelete(api, `${LEASE_CONFIG.session.leasePrefix}/`, { recurse: true });
     } finally {
@@ -172,7 +193,7 @@ async function clearLeases(stack: RowStack): Promise<void> {
   }
   // Settled: under one Raft apply per second, for at most 30 s.
   const leaderCounters = () => Promise.all(stack.cluster.servers.map((n) => readCounters(n.address, token)));
-  for (let until = Date.now() + 30_000; Date.now() < until; ) {
+  for (let until = Date.now() + 30_000; Date.now() < until;) {
     const a = sumCounters(await leaderCounters());
     await sleep(2_000);
     const b = sumCounters(await leaderCounters());
@@ -186,13 +207,23 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
   // Cold starts arrive at Lambda's scaling rate for one function (1,000 new environments per 10 s), not all at once.
   // Thousands of environments invoked every second would measure this machine's CPU, not Consul.
   const invokeEveryMs = environments > 1_000 ? 10_000 : 1_000;
-  const env = { ...process.env, CONSUL_HTTP_ADDR: stack.agent.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: `${PREFIX}${lease}/`, POWERTOOLS_LOG_LEVEL: 'ERROR', ...stack.source.workerEnv(environments) };
+  const env = {
+    ...process.env,
+    CONSUL_HTTP_ADDR: stack.agent.address,
+    CONSUL_HTTP_TOKEN: stack.gatewayToken,
+    CONFIG_PREFIX: `${PREFIX}${lease}/`,
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    ...stack.source.workerEnv(environments),
+  };
   const refresh = stack.source.refreshSeconds(environments);
   const label = `${stack.source.name}/${lease} N=${environments}`;
   const workers: Worker[] = [];
   const agentPort = port(stack.agent.address);
   let peakConnections = 0;
-  const sampler = setInterval(() => (peakConnections = Math.max(peakConnections, connectionsByClientIp(agentPort).get('127.0.0.1') ?? 0)), 200);
+  const sampler = setInterval(
+    () => (peakConnections = Math.max(peakConnections, connectionsByClientIp(agentPort).get('127.0.0.1') ?? 0)),
+    200,
+  );
   for (let p = 0; p < processes; p++) {
     const share = Math.floor(environments / processes) + (p < environments % processes ? 1 : 0);
     workers.push(startWorker(env, { environments: share, rampMs: Math.min(60_000, environments * 10), invokeEveryMs }));
@@ -258,7 +289,10 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
       consulLeaseRequestsPerSec: round(rate(agents.httpLease + serverLease)),
       dnsQueriesServedPerSec: load.dnsServedPerSec !== undefined ? round(load.dnsServedPerSec) : undefined,
       dnsQueriesToConsulPerSec: load.dnsToConsulPerSec !== undefined ? round(load.dnsToConsulPerSec) : undefined,
-      cloudMapCallsPerSec: stack.source.name === 'cloudmap' ? round((total((s) => s.cloudMapCalls) - ready.reduce((a, r) => a + r.cloudMapCalls, 0)) / ((stoppedAt - readyAt) / 1000)) : undefined,
+      cloudMapCallsPerSec:
+        stack.source.name === 'cloudmap'
+          ? round((total((s) => s.cloudMapCalls) - ready.reduce((a, r) => a + r.cloudMapCalls, 0)) / ((stoppedAt - readyAt) / 1000))
+          : undefined,
       refreshSeconds: refresh,
       agentCpuPercent: round(load.agentCpuPercent),
       agentRssMb: round(load.agentRssMb),

@@ -74,7 +74,19 @@ async function patiently(read: () => Promise<number>): Promise<number | undefine
 /** Registers or removes the change instance in Consul, through the backends' agent. */
 async function consulChange(parts: SourceParts, present: boolean): Promise<void> {
   if (present) {
-    await registerTtlService(parts.backendAgent, { id: CHANGE_ID, name: 'greeter', address: '127.0.0.1', port: parts.changePort, ttl: '10m', deregisterCriticalServiceAfter: '10m', initialStatus: 'passing' }, { timeoutMs: 15_000 });
+    await registerTtlService(
+      parts.backendAgent,
+      {
+        id: CHANGE_ID,
+        name: 'greeter',
+        address: '127.0.0.1',
+        port: parts.changePort,
+        ttl: '10m',
+        deregisterCriticalServiceAfter: '10m',
+        initialStatus: 'passing',
+      },
+      { timeoutMs: 15_000 },
+    );
   } else {
     await deregisterService(parts.backendAgent, CHANGE_ID, { timeoutMs: 15_000 });
   }
@@ -83,7 +95,14 @@ async function consulChange(parts: SourceParts, present: boolean): Promise<void>
 /** Sets up `name` on `parts`. */
 export async function startSource(name: FleetSource, parts: SourceParts): Promise<SourceStack> {
   if (name === 'consul') {
-    return { name, workerEnv: () => ({ DISCOVERY_SOURCE: 'consul' }), refreshSeconds: () => undefined, change: (p) => consulChange(parts, p), counters: async () => ({}), stop: async () => undefined };
+    return {
+      name,
+      workerEnv: () => ({ DISCOVERY_SOURCE: 'consul' }),
+      refreshSeconds: () => undefined,
+      change: (p) => consulChange(parts, p),
+      counters: async () => ({}),
+      stop: async () => undefined,
+    };
   }
   if (name === 'dns') {
     const upstreams = parts.cluster.clients.map((c) => c.dnsAddress).filter((a): a is string => a !== undefined);
@@ -94,7 +113,10 @@ export async function startSource(name: FleetSource, parts: SourceParts): Promis
       workerEnv: () => ({ DISCOVERY_SOURCE: 'dns', CONSUL_DNS_ADDR: coredns.address }),
       refreshSeconds: () => parts.dnsTtlSeconds,
       change: (p) => consulChange(parts, p),
-      counters: async () => ({ dnsServed: await patiently(() => coredns.queriesServed()), dnsToConsul: await patiently(() => coredns.queriesToConsul()) }),
+      counters: async () => ({
+        dnsServed: await patiently(() => coredns.queriesServed()),
+        dnsToConsul: await patiently(() => coredns.queriesToConsul()),
+      }),
       sourcePort: Number(coredns.address.split(':')[1]),
       serverPid: coredns.process.child.pid,
       stop: () => coredns.stop(),
@@ -128,14 +150,29 @@ async function startCloudMapSource(parts: SourceParts): Promise<SourceStack> {
     // The health-sync job's writer: read what the mirror holds, plan the difference, apply it.
     const mirror = async (present: boolean) => {
       const state = await readCloudMapState(client, namespaceId, { ownerMarker: OWNER });
-      const desired = [{ name: 'greeter', instances: [instance(parts.greeter.id, parts.greeter.port), ...(present ? [instance(CHANGE_ID, parts.changePort)] : [])] }];
-      const summary = await applyPlan(client, planSync(desired, state, { namespaceId, ownerMarker: OWNER }), { concurrency: 4, log: silentLog });
+      const desired = [
+        {
+          name: 'greeter',
+          instances: [instance(parts.greeter.id, parts.greeter.port), ...(present ? [instance(CHANGE_ID, parts.changePort)] : [])],
+        },
+      ];
+      const summary = await applyPlan(client, planSync(desired, state, { namespaceId, ownerMarker: OWNER }), {
+        concurrency: 4,
+        log: silentLog,
+      });
       if (summary.errors.length) throw new Error(`mirror write failed: ${JSON.stringify(summary.errors[0])}`);
     };
     await mirror(false);
     return {
       name: 'cloudmap',
-      workerEnv: (n) => ({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: REGION, CLOUDMAP_ENDPOINT: moto.endpoint, CLOUDMAP_POLL_SECONDS: String(cloudMapPollSeconds(n)), ...credentials }),
+      workerEnv: (n) => ({
+        DISCOVERY_SOURCE: 'cloudmap',
+        CLOUDMAP_NAMESPACE: NAMESPACE,
+        CLOUDMAP_REGION: REGION,
+        CLOUDMAP_ENDPOINT: moto.endpoint,
+        CLOUDMAP_POLL_SECONDS: String(cloudMapPollSeconds(n)),
+        ...credentials,
+      }),
       refreshSeconds: (n) => cloudMapPollSeconds(n),
       change: mirror,
       counters: async () => ({}),

@@ -143,7 +143,14 @@ async function main(): Promise<void> {
   }
   const times = await Promise.all(Array.from({ length: settings.environments }, (_, i) => start(i)));
   const now = process.memoryUsage();
-  send({ type: 'ready', environments: envs.length, coldStartFailures: invocationFailures, coldStartMs: times, memory: { baseRssMb: mb(base.rss), rssMb: mb(now.rss), baseHeapMb: mb(base.heapUsed), heapMb: mb(now.heapUsed) }, cloudMapCalls: envs.reduce((a, e) => a + cloudMapCalls(e.rt), 0) });
+  send({
+    type: 'ready',
+    environments: envs.length,
+    coldStartFailures: invocationFailures,
+    coldStartMs: times,
+    memory: { baseRssMb: mb(base.rss), rssMb: mb(now.rss), baseHeapMb: mb(base.heapUsed), heapMb: mb(now.heapUsed) },
+    cloudMapCalls: envs.reduce((a, e) => a + cloudMapCalls(e.rt), 0),
+  });
 }
 
 void main();

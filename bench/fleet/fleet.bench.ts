@@ -29,7 +29,11 @@ import { fleetFormulas } from './fleet-formulas';
 import { LEASE_CONFIG, PREFIX, runRow, type FleetRow, type LeaseChoice, type RowStack } from './fleet-row';
 import { FLEET_SOURCES, startSource, type FleetSource } from './fleet-sources';
 
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const argSources = (() => {
   const i = process.argv.indexOf('--source');
   return i >= 0 ? (process.argv[i + 1] ?? '') : (process.env.FLEET_SOURCE ?? 'consul,dns,cloudmap');
@@ -37,7 +41,9 @@ const argSources = (() => {
 const SOURCES = list(argSources).filter((s): s is FleetSource => (FLEET_SOURCES as readonly string[]).includes(s));
 const SIZES = list(process.env.FLEET_SIZES ?? '100,1000').map(Number);
 const DISCOVERY_SIZES = list(process.env.FLEET_DISCOVERY_SIZES ?? '100,1000,2500').map(Number);
-const LEASE_MODES = list(process.env.FLEET_LEASE_MODES ?? 'agent,session').filter((m): m is LeaseChoice => m === 'agent' || m === 'session');
+const LEASE_MODES = list(process.env.FLEET_LEASE_MODES ?? 'agent,session').filter(
+  (m): m is LeaseChoice => m === 'agent' || m === 'session',
+);
 const OVER_CAP = Number(process.env.FLEET_OVER_CAP ?? 0);
 const WINDOW_MS = Number(process.env.FLEET_WINDOW_MS ?? 15_000);
 /** The raised cap of client agent 1: the largest row, plus room for the short connections in flight. */
@@ -56,19 +62,38 @@ function plan(): Array<{ source: FleetSource; environments: number; lease: Lease
 async function main(): Promise<void> {
   if (SOURCES.length === 0) throw new Error(`--source names none of ${FLEET_SOURCES.join(', ')}`);
   const started = Date.now();
-  const cluster = await startConsulCluster({ clients: 2, clientLimits: [{ httpMaxConnsPerClient: RAISED_CAP }, {}], telemetry: true, dns: true });
+  const cluster = await startConsulCluster({
+    clients: 2,
+    clientLimits: [{ httpMaxConnsPerClient: RAISED_CAP }, {}],
+    telemetry: true,
+    dns: true,
+  });
   const admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken, timeoutMs: 5_000 });
   let greeter: GreeterBackend | undefined;
   try {
-    const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda', leasePrefix: LEASE_CONFIG.session.leasePrefix, agentNodePrefix: '' };
+    const params = {
+      configPrefix: PREFIX,
+      greeterService: 'greeter',
+      leaseService: 'greeter-gateway-lambda',
+      leasePrefix: LEASE_CONFIG.session.leasePrefix,
+      agentNodePrefix: '',
+    };
     const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
     const backendToken = await provisionToken(admin, 'greeter-backend', params);
-    for (const [mode, values] of Object.entries(LEASE_CONFIG)) for (const [k, v] of Object.entries(values)) await kvPut(admin, `${PREFIX}${mode}/${k}`, String(v));
+    for (const [mode, values] of Object.entries(LEASE_CONFIG))
+      for (const [k, v] of Object.entries(values)) await kvPut(admin, `${PREFIX}${mode}/${k}`, String(v));
     greeter = await startGreeter({ id: 'g-1', consulAddress: cluster.clients[0]!.address, token: backendToken });
-    for (let until = Date.now() + 15_000; !(await passingIds(admin, 'greeter')).includes('g-1'); await sleep(200)) if (Date.now() > until) throw new Error('g-1 not passing');
+    for (let until = Date.now() + 15_000; !(await passingIds(admin, 'greeter')).includes('g-1'); await sleep(200))
+      if (Date.now() > until) throw new Error('g-1 not passing');
     const [agent, backendNode] = [cluster.clients[0]!, cluster.clients[1]!];
     const backendAgent = createConsulApi({ address: backendNode.address, token: backendToken, timeoutMs: 15_000 });
-    const parts = { cluster, backendAgent, greeter: { id: 'g-1', port: greeter.port }, changePort: await freePort(), dnsTtlSeconds: CONSUL_DNS_TTL_SECONDS };
+    const parts = {
+      cluster,
+      backendAgent,
+      greeter: { id: 'g-1', port: greeter.port },
+      changePort: await freePort(),
+      dnsTtlSeconds: CONSUL_DNS_TTL_SECONDS,
+    };
     const rows: FleetRow[] = [];
     const skipped: Array<{ source: FleetSource; reason: string }> = [];
     try {
@@ -103,7 +128,14 @@ async function main(): Promise<void> {
           await stack.stop();
         }
       }
-      const overCap = OVER_CAP > 0 && SOURCES.includes('consul') ? await runRow({ cluster, agent: backendNode, gatewayToken, source: await startSource('consul', parts), parts, windowMs: WINDOW_MS }, OVER_CAP, 'agent') : undefined;
+      const overCap =
+        OVER_CAP > 0 && SOURCES.includes('consul')
+          ? await runRow(
+              { cluster, agent: backendNode, gatewayToken, source: await startSource('consul', parts), parts, windowMs: WINDOW_MS },
+              OVER_CAP,
+              'agent',
+            )
+          : undefined;
       const { formula, formulas, fits } = fleetFormulas(rows);
       const result: FleetResult = {
         rows,
@@ -116,7 +148,8 @@ async function main(): Promise<void> {
           consulDnsTtlSeconds: CONSUL_DNS_TTL_SECONDS,
           windowMs: WINDOW_MS,
           raisedCap: RAISED_CAP,
-          topology: '3 servers + 2 client agents on loopback (ACLs on, Consul DNS on with only_passing, allow_stale, use_cache); environments talk to client agent 1; CoreDNS forwards consul. to both agents; moto for Cloud Map',
+          topology:
+            '3 servers + 2 client agents on loopback (ACLs on, Consul DNS on with only_passing, allow_stale, use_cache); environments talk to client agent 1; CoreDNS forwards consul. to both agents; moto for Cloud Map',
           benchSeconds: Math.round((Date.now() - started) / 1000),
         },
         overCap: overCap && typeof overCap !== 'string' ? { ...overCap, cap: 200 } : undefined,

@@ -38,7 +38,11 @@ export function withEntryShim(fn: PackagedFunction): ShimmedFunction | undefined
     writeFileSync(join(root, `${modulePath}-entry.js`), `"use strict";\nexports.${exportName} = require("./${name}.js").${exportName};\n`);
     const zip = join(dir, `${fn.name}-shim.zip`);
     // Python's zipfile, as scripts/rie/zip.ts extracts with: each top-level entry is stored under its own name.
-    execFileSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(root)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    execFileSync('python3', ['-m', 'zipfile', '-c', zip, ...readdirSync(root)], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 60_000,
+    });
     return { fn: { ...fn, name: `${fn.name}+shim`, zip, handler: `${modulePath}-entry.${exportName}` }, remove };
   } catch (err) {
     remove();

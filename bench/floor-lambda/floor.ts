@@ -12,10 +12,16 @@ import { GreeterClient, type HelloReply } from '../../proto/gen/helloworld';
 const client = new GreeterClient(process.env.FLOOR_GREETER_ADDR ?? '127.0.0.1:50051', credentials.createInsecure());
 
 /** One SayHello to the fixed address, answered as an HTTP API response. */
-export async function handler(event: { pathParameters?: { name?: string } }): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> {
+export async function handler(event: {
+  pathParameters?: { name?: string };
+}): Promise<{ statusCode: number; headers: Record<string, string>; body: string }> {
   const name = event.pathParameters?.name ?? 'floor';
   const reply = await new Promise<HelloReply>((resolve, reject) =>
     client.sayHello({ name }, new Metadata(), { deadline: Date.now() + 2_000 }, (err, res) => (err ? reject(err) : resolve(res))),
   );
-  return { statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify({ message: reply.message }) };
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ message: reply.message }),
+  };
 }

@@ -17,9 +17,34 @@ const ROOT = join(__dirname, '..', '..');
 
 /** The serverless-esbuild keys that are esbuild's own options (the rest steer packaging). */
 const ESBUILD_KEYS = new Set([
-  'bundle', 'minify', 'minifyWhitespace', 'minifyIdentifiers', 'minifySyntax', 'sourcemap', 'sourcesContent', 'target', 'platform', 'format',
-  'mainFields', 'conditions', 'treeShaking', 'legalComments', 'keepNames', 'define', 'drop', 'dropLabels', 'pure', 'banner', 'footer', 'charset',
-  'supported', 'loader', 'resolveExtensions', 'ignoreAnnotations', 'lineLimit', 'external',
+  'bundle',
+  'minify',
+  'minifyWhitespace',
+  'minifyIdentifiers',
+  'minifySyntax',
+  'sourcemap',
+  'sourcesContent',
+  'target',
+  'platform',
+  'format',
+  'mainFields',
+  'conditions',
+  'treeShaking',
+  'legalComments',
+  'keepNames',
+  'define',
+  'drop',
+  'dropLabels',
+  'pure',
+  'banner',
+  'footer',
+  'charset',
+  'supported',
+  'loader',
+  'resolveExtensions',
+  'ignoreAnnotations',
+  'lineLimit',
+  'external',
 ]);
 
 /** A packaged bench function; `remove()` deletes its files. */
@@ -33,7 +58,9 @@ export interface BenchPackage {
 
 /** The esbuild options serverless-esbuild used for the package in `packageDir`. */
 export function packagedEsbuildOptions(packageDir: string): { options: BuildOptions; ignored: string[] } {
-  const state = JSON.parse(readFileSync(join(packageDir, 'serverless-state.json'), 'utf8')) as { service: { custom?: { esbuild?: Record<string, unknown> } } };
+  const state = JSON.parse(readFileSync(join(packageDir, 'serverless-state.json'), 'utf8')) as {
+    service: { custom?: { esbuild?: Record<string, unknown> } };
+  };
   const custom = state.service.custom?.esbuild ?? {};
   const options: BuildOptions = {};
   const ignored: string[] = [];
@@ -81,7 +108,14 @@ export function packageFloor(packageDir: string, like: PackagedFunction, greeter
     const zip = await bundleAndZip(join(__dirname, 'floor.ts'), dir, options.format === 'esm' ? 'floor.mjs' : 'floor.js', options);
     const environment: Record<string, string> = { FLOOR_GREETER_ADDR: greeterAddress };
     if (like.environment.NODE_OPTIONS !== undefined) environment.NODE_OPTIONS = like.environment.NODE_OPTIONS;
-    const fn: PackagedFunction = { ...like, name: 'floor', functionName: `${like.functionName.replace(/-[^-]+$/, '')}-floor`, zip, handler: 'floor.handler', environment };
+    const fn: PackagedFunction = {
+      ...like,
+      name: 'floor',
+      functionName: `${like.functionName.replace(/-[^-]+$/, '')}-floor`,
+      zip,
+      handler: 'floor.handler',
+      environment,
+    };
     return { fn, options, ignored, remove };
   });
 }

@@ -54,19 +54,38 @@ export interface ApplySummary {
 type InstanceAction = Exclude<SyncAction, CreateServiceAction | { kind: 'skipForeignService' }>;
 
 /** The Cloud Map API operation behind each instance action, for errors. */
-const OPERATION: Record<InstanceAction['kind'], string> = { registerInstance: 'RegisterInstance', deregisterInstance: 'DeregisterInstance', updateHealth: 'UpdateInstanceCustomHealthStatus' };
+const OPERATION: Record<InstanceAction['kind'], string> = {
+  registerInstance: 'RegisterInstance',
+  deregisterInstance: 'DeregisterInstance',
+  updateHealth: 'UpdateInstanceCustomHealthStatus',
+};
 // Every failure is in the summary; logging each would flood the log when a whole run fails.
 const LOGGED_ERRORS = 5;
 
 /** Applies `actions` (from planSync) and returns what was done. */
 export async function applyPlan(client: ServiceDiscoveryClient, actions: readonly SyncAction[], opts: ApplyOptions): Promise<ApplySummary> {
   const started = Date.now();
-  const summary: ApplySummary = { created: 0, registered: 0, deregistered: 0, healthChanges: 0, skipped: 0, errors: [], durationMs: 0, calls: {}, retries: 0 };
+  const summary: ApplySummary = {
+    created: 0,
+    registered: 0,
+    deregistered: 0,
+    healthChanges: 0,
+    skipped: 0,
+    errors: [],
+    durationMs: 0,
+    calls: {},
+    retries: 0,
+  };
   const counter = new CallCounter();
   const fail = (action: SyncAction, err: unknown) => {
     summary.errors.push({ action, message: errorSummary(err).message });
     if (summary.errors.length <= LOGGED_ERRORS) {
-      opts.log.warn('Cloud Map sync action failed', { kind: action.kind, serviceName: action.serviceName, instanceId: 'instanceId' in action ? action.instanceId : undefined, error: errorSummary(err) });
+      opts.log.warn('Cloud Map sync action failed', {
+        kind: action.kind,
+        serviceName: action.serviceName,
+        instanceId: 'instanceId' in action ? action.instanceId : undefined,
+        error: errorSummary(err),
+      });
     }
   };
 
@@ -82,7 +101,14 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
     await forEachBounded(creates, opts.concurrency, async (a) => {
       try {
         const out = await counter.track('CreateService', () =>
-          client.send(new CreateServiceCommand({ Name: a.serviceName, NamespaceId: a.namespaceId, Description: a.description, HealthCheckCustomConfig: {} })),
+          client.send(
+            new CreateServiceCommand({
+              Name: a.serviceName,
+              NamespaceId: a.namespaceId,
+              Description: a.description,
+              HealthCheckCustomConfig: {},
+            }),
+          ),
         );
         if (!out.Service?.Id) throw new CloudMapRequestError('CreateService', 'answer carried no service id');
         createdIds.set(a.serviceName, out.Service.Id);
@@ -96,13 +122,15 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
       for (const [i, a] of group.entries()) {
         try {
           const serviceId = a.serviceId ?? createdIds.get(a.serviceName);
-          if (serviceId === undefined) throw new CloudMapRequestError(OPERATION[a.kind], `service ${a.serviceName} has no id (creating it failed)`);
+          if (serviceId === undefined)
+            throw new CloudMapRequestError(OPERATION[a.kind], `service ${a.serviceName} has no id (creating it failed)`);
           await run(client, counter, a, serviceId);
           count(summary, a);
         } catch (err) {
           fail(a, err);
           // Later steps for this instance assume this one happened (a health push needs the instance).
-          for (const rest of group.slice(i + 1)) fail(rest, new CloudMapRequestError(OPERATION[rest.kind], `not attempted: the ${a.kind} before it failed`));
+          for (const rest of group.slice(i + 1))
+            fail(rest, new CloudMapRequestError(OPERATION[rest.kind], `not attempted: the ${a.kind} before it failed`));
           return;
         }
       }
@@ -120,11 +148,15 @@ export async function applyPlan(client: ServiceDiscoveryClient, actions: readonl
 async function run(client: ServiceDiscoveryClient, counter: CallCounter, a: InstanceAction, serviceId: string): Promise<void> {
   switch (a.kind) {
     case 'registerInstance':
-      await counter.track('RegisterInstance', () => client.send(new RegisterInstanceCommand({ ServiceId: serviceId, InstanceId: a.instanceId, Attributes: a.attributes })));
+      await counter.track('RegisterInstance', () =>
+        client.send(new RegisterInstanceCommand({ ServiceId: serviceId, InstanceId: a.instanceId, Attributes: a.attributes })),
+      );
       return;
     case 'deregisterInstance':
       try {
-        await counter.track('DeregisterInstance', () => client.send(new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: a.instanceId })));
+        await counter.track('DeregisterInstance', () =>
+          client.send(new DeregisterInstanceCommand({ ServiceId: serviceId, InstanceId: a.instanceId })),
+        );
       } catch (err) {
         // Already gone (a retried request, or someone else removed it) is what we wanted.
         if (!(err instanceof CloudMapRequestError && err.code === 'InstanceNotFound')) throw err;

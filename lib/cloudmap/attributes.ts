@@ -62,7 +62,8 @@ export function instanceAttributes(inst: DesiredInstance): InstanceAttributes {
   let chars = INIT_RESERVE.chars;
   for (const [k, v] of kept) chars += k.length + v.length;
   let dropped = 0;
-  const fits = (key: string, value: string) => kept.size + INIT_RESERVE.count < MAX_ATTRIBUTES && chars + key.length + value.length <= MAX_TOTAL_CHARS;
+  const fits = (key: string, value: string) =>
+    kept.size + INIT_RESERVE.count < MAX_ATTRIBUTES && chars + key.length + value.length <= MAX_TOTAL_CHARS;
   const add = (key: string, value: string) => {
     kept.set(key, value);
     chars += key.length + value.length;

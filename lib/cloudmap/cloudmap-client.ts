@@ -36,7 +36,11 @@ export function createCloudMapClient(opts: CloudMapClientOptions): ServiceDiscov
     // Options, not a handler instance: the client builds its own NodeHttpHandler from them,
     // so we need no direct dependency on @smithy/node-http-handler. Without
     // throwOnRequestTimeout that handler only logs a warning when the timeout passes.
-    requestHandler: { requestTimeout: opts.requestTimeoutMs ?? 10_000, throwOnRequestTimeout: true, connectionTimeout: opts.connectionTimeoutMs ?? 3_000 },
+    requestHandler: {
+      requestTimeout: opts.requestTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
+      connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
+    },
     ...(local ? { endpoint: opts.endpoint, disableHostPrefix: true } : {}),
     ...(local && !envHasKeys ? { credentials: FAKE_CREDENTIALS } : {}),
   });

@@ -87,7 +87,10 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
   const load = () =>
     (loading ??= (async () => {
       // Dynamic on purpose: the SDK costs tens of milliseconds to load on a cold start.
-      const [sdk, { createCloudMapClient }] = await Promise.all([import('@aws-sdk/client-servicediscovery'), import('./cloudmap-client.js')]);
+      const [sdk, { createCloudMapClient }] = await Promise.all([
+        import('@aws-sdk/client-servicediscovery'),
+        import('./cloudmap-client.js'),
+      ]);
       const client = createCloudMapClient({
         region: opts.region,
         ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
@@ -114,7 +117,12 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
       const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
       calls++;
       try {
-        const command = new sdk.DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: service, HealthStatus: 'HEALTHY', MaxResults: MAX_DISCOVERED });
+        const command = new sdk.DiscoverInstancesCommand({
+          NamespaceName: namespace,
+          ServiceName: service,
+          HealthStatus: 'HEALTHY',
+          MaxResults: MAX_DISCOVERED,
+        });
         // The race makes an abort prompt even where the SDK call would not watch the signal.
         const sent = client.send(command, { abortSignal: combined });
         // When the race settles first, the SDK later rejects `sent` with its own AbortError; left
@@ -123,7 +131,11 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
         const out = await raceAbort(sent, combined);
         return instancesOf(out.Instances ?? []);
       } catch (err) {
-        const e = signal?.aborted ? new CloudMapDiscoveryError('aborted', 'cancelled by the caller', undefined, { cause: err }) : timeout.signal.aborted ? new CloudMapDiscoveryError('unreachable', `no answer within ${timeoutMs} ms`, 'TimeoutError', { cause: err }) : classifyDiscoverError(err);
+        const e = signal?.aborted
+          ? new CloudMapDiscoveryError('aborted', 'cancelled by the caller', undefined, { cause: err })
+          : timeout.signal.aborted
+            ? new CloudMapDiscoveryError('unreachable', `no answer within ${timeoutMs} ms`, 'TimeoutError', { cause: err })
+            : classifyDiscoverError(err);
         if (e.throttled) throttledCalls++;
         throw e;
       } finally {
@@ -132,7 +144,10 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
     },
     close() {
       closed = true;
-      void loading?.then(({ client }) => client.destroy(), () => undefined);
+      void loading?.then(
+        ({ client }) => client.destroy(),
+        () => undefined,
+      );
     },
   };
 }
@@ -146,29 +161,65 @@ export function instanceFromAttributes(instanceId: string, attributes: Readonly<
   // The mirror drops tags holding a comma, so a split gives back exactly the tags it kept.
   const tags = tagValue ? tagValue.split(',') : [];
   const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(attributes)) if (k.startsWith(META_PREFIX) && k.length > META_PREFIX.length) meta[k.slice(META_PREFIX.length)] = v;
+  for (const [k, v] of Object.entries(attributes))
+    if (k.startsWith(META_PREFIX) && k.length > META_PREFIX.length) meta[k.slice(META_PREFIX.length)] = v;
   return { instanceId, address, port, tags, meta };
 }
 
 // Throttling as Cloud Map and the AWS SDK name it (RequestLimitExceeded is Cloud Map's own).
-const THROTTLE_NAMES = new Set(['ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException', 'Throttling', 'ThrottledException', 'SlowDown']);
+const THROTTLE_NAMES = new Set([
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'Throttling',
+  'ThrottledException',
+  'SlowDown',
+]);
 // Network failures: the endpoint never answered.
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+]);
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 /** Classifies an SDK or network error of a DiscoverInstances call. */
 export function classifyDiscoverError(err: unknown): CloudMapDiscoveryError {
   if (err instanceof CloudMapDiscoveryError) return err;
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: unknown }; $retryable?: { throttling?: unknown } };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+    $retryable?: { throttling?: unknown };
+  };
   const name = typeof e.name === 'string' ? e.name : '';
   const code = typeof e.code === 'string' ? e.code : '';
   const message = typeof e.message === 'string' && e.message ? e.message : name || String(err);
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const opts = { cause: err };
-  if (THROTTLE_NAMES.has(name) || e.$retryable?.throttling === true || status === 429 || (status === 503 && /throttl|rate exceeded|slow down/i.test(message))) {
+  if (
+    THROTTLE_NAMES.has(name) ||
+    e.$retryable?.throttling === true ||
+    status === 429 ||
+    (status === 503 && /throttl|rate exceeded|slow down/i.test(message))
+  ) {
     return new CloudMapDiscoveryError('throttled', message, name || String(status), opts);
   }
-  if (NETWORK_CODES.has(code) || TIMEOUT_NAMES.has(name) || /socket hang up/i.test(message) || status === 502 || status === 503 || status === 504) {
+  if (
+    NETWORK_CODES.has(code) ||
+    TIMEOUT_NAMES.has(name) ||
+    /socket hang up/i.test(message) ||
+    status === 502 ||
+    status === 503 ||
+    status === 504
+  ) {
     return new CloudMapDiscoveryError('unreachable', message, code || name || String(status), opts);
   }
   if (name === 'NamespaceNotFound' || name === 'ServiceNotFound') return new CloudMapDiscoveryError('not_found', message, name, opts);

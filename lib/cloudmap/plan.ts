@@ -21,7 +21,11 @@ export interface PlanOptions {
 }
 
 /** The actions that make Cloud Map mirror `desired`; deterministic order, services first. */
-export function planSync(desired: readonly DesiredService[], actual: { services: readonly ActualService[] }, opts: PlanOptions): SyncAction[] {
+export function planSync(
+  desired: readonly DesiredService[],
+  actual: { services: readonly ActualService[] },
+  opts: PlanOptions,
+): SyncAction[] {
   const byName = new Map<string, ActualService[]>();
   for (const s of actual.services) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
   const wanted = uniqueBy(desired, (s) => s.name);
@@ -40,7 +44,12 @@ export function planSync(desired: readonly DesiredService[], actual: { services:
       rest.push({ kind: 'skipForeignService', serviceName: want.name, serviceId: foreign.id, description: foreign.description });
       continue;
     }
-    creates.push({ kind: 'createService', serviceName: want.name, namespaceId: opts.namespaceId, description: ownerDescription(opts.ownerMarker) });
+    creates.push({
+      kind: 'createService',
+      serviceName: want.name,
+      namespaceId: opts.namespaceId,
+      description: ownerDescription(opts.ownerMarker),
+    });
     // A service we create always has a custom health config, and starts empty.
     rest.push(...diffInstances({ name: want.name, customHealth: true, instances: [] }, want.instances));
   }
@@ -68,7 +77,8 @@ function diffInstances(svc: ServiceView, desired: readonly DesiredInstance[]): S
   const out: SyncAction[] = [];
 
   for (const id of [...actual.keys()].sort(compare)) {
-    if (!wantedIds.has(id) && svc.id !== undefined) out.push({ kind: 'deregisterInstance', serviceName: svc.name, serviceId: svc.id, instanceId: id });
+    if (!wantedIds.has(id) && svc.id !== undefined)
+      out.push({ kind: 'deregisterInstance', serviceName: svc.name, serviceId: svc.id, instanceId: id });
   }
   for (const inst of wanted) {
     const target: CustomHealth = inst.healthy ? 'HEALTHY' : 'UNHEALTHY';

@@ -45,27 +45,49 @@ const namespaceCache = new WeakMap<ServiceDiscoveryClient, Map<string, string>>(
 const MAX_PAGES = 10_000;
 
 /** Reads the state of namespace `namespaceId` that planSync needs. */
-export async function readCloudMapState(client: ServiceDiscoveryClient, namespaceId: string, opts: ReadOptions = {}): Promise<CloudMapState> {
+export async function readCloudMapState(
+  client: ServiceDiscoveryClient,
+  namespaceId: string,
+  opts: ReadOptions = {},
+): Promise<CloudMapState> {
   const counter = new CallCounter();
   const pageSize = Math.min(100, Math.max(1, opts.pageSize ?? 100));
   const filters = [{ Name: 'NAMESPACE_ID' as const, Values: [namespaceId], Condition: 'EQ' as const }];
   const summaries = (
-    await allPages('ListServices', (NextToken) => counter.track('ListServices', () => client.send(new ListServicesCommand({ Filters: filters, MaxResults: pageSize, NextToken }))))
+    await allPages('ListServices', (NextToken) =>
+      counter.track('ListServices', () => client.send(new ListServicesCommand({ Filters: filters, MaxResults: pageSize, NextToken }))),
+    )
   ).flatMap((p) => p.Services ?? []);
 
   const concurrency = opts.concurrency ?? 8;
-  const listed = summaries.flatMap((s) => (s.Id && s.Name !== undefined ? [{ id: s.Id, name: s.Name, description: s.Description, customHealth: s.HealthCheckCustomConfig !== undefined }] : []));
-  const inNamespace = await mapBounded(listed, concurrency, async (s) => opts.verifyNamespace === false || (await namespaceOf(client, counter, s.id)) === namespaceId);
+  const listed = summaries.flatMap((s) =>
+    s.Id && s.Name !== undefined
+      ? [{ id: s.Id, name: s.Name, description: s.Description, customHealth: s.HealthCheckCustomConfig !== undefined }]
+      : [],
+  );
+  const inNamespace = await mapBounded(
+    listed,
+    concurrency,
+    async (s) => opts.verifyNamespace === false || (await namespaceOf(client, counter, s.id)) === namespaceId,
+  );
   const services: ActualService[] = listed.filter((_, i) => inNamespace[i]);
 
-  const mine = services.filter((s) => opts.ownerMarker === undefined || isOwnedBy(s.description, opts.ownerMarker) || opts.alsoRead?.includes(s.name));
+  const mine = services.filter(
+    (s) => opts.ownerMarker === undefined || isOwnedBy(s.description, opts.ownerMarker) || opts.alsoRead?.includes(s.name),
+  );
   await mapBounded(mine, concurrency, async (svc) => {
     svc.instances = await readInstances(client, counter, svc, pageSize, opts.log ?? silentLog);
   });
   return { namespaceId, services, calls: counter.calls };
 }
 
-async function readInstances(client: ServiceDiscoveryClient, counter: CallCounter, svc: ActualService, pageSize: number, log: Log): Promise<ActualInstance[]> {
+async function readInstances(
+  client: ServiceDiscoveryClient,
+  counter: CallCounter,
+  svc: ActualService,
+  pageSize: number,
+  log: Log,
+): Promise<ActualInstance[]> {
   const pages = await allPages('ListInstances', (NextToken) =>
     counter.track('ListInstances', () => client.send(new ListInstancesCommand({ ServiceId: svc.id, MaxResults: pageSize, NextToken }))),
   );
@@ -74,12 +96,15 @@ async function readInstances(client: ServiceDiscoveryClient, counter: CallCounte
   const byId = new Map<string, Record<string, string>>();
   for (const i of pages.flatMap((p) => p.Instances ?? [])) if (i.Id) byId.set(i.Id, { ...(i.Attributes ?? {}) });
   const listed = pages.reduce((n, p) => n + (p.Instances?.length ?? 0), 0);
-  if (listed !== byId.size) log.warn('Cloud Map listed an instance id more than once; keeping the last', { serviceId: svc.id, listed, unique: byId.size });
+  if (listed !== byId.size)
+    log.warn('Cloud Map listed an instance id more than once; keeping the last', { serviceId: svc.id, listed, unique: byId.size });
 
   const health = new Map<string, HealthStatus>();
   if (svc.customHealth && byId.size > 0) {
     const hp = await allPages('GetInstancesHealthStatus', (NextToken) =>
-      counter.track('GetInstancesHealthStatus', () => client.send(new GetInstancesHealthStatusCommand({ ServiceId: svc.id, MaxResults: pageSize, NextToken }))),
+      counter.track('GetInstancesHealthStatus', () =>
+        client.send(new GetInstancesHealthStatusCommand({ ServiceId: svc.id, MaxResults: pageSize, NextToken })),
+      ),
     );
     for (const p of hp) for (const [id, st] of Object.entries(p.Status ?? {})) health.set(id, st);
   }
@@ -98,7 +123,10 @@ async function namespaceOf(client: ServiceDiscoveryClient, counter: CallCounter,
 }
 
 /** Fetches pages until there is no NextToken; a token seen twice means a broken server, not more data. */
-async function allPages<T extends { NextToken?: string }>(operation: string, fetchPage: (token: string | undefined) => Promise<T>): Promise<T[]> {
+async function allPages<T extends { NextToken?: string }>(
+  operation: string,
+  fetchPage: (token: string | undefined) => Promise<T>,
+): Promise<T[]> {
   const pages: T[] = [];
   const seen = new Set<string>();
   let token: string | undefined;

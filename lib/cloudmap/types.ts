@@ -101,7 +101,8 @@ export interface SkipForeignServiceAction {
 }
 
 /** One step of a sync plan. */
-export type SyncAction = CreateServiceAction | RegisterInstanceAction | DeregisterInstanceAction | UpdateHealthAction | SkipForeignServiceAction;
+export type SyncAction =
+  CreateServiceAction | RegisterInstanceAction | DeregisterInstanceAction | UpdateHealthAction | SkipForeignServiceAction;
 
 /** True for actions that call a Cloud Map write API. */
 export function isWriteAction(a: SyncAction): boolean {

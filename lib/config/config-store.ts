@@ -86,12 +86,19 @@ export class ConfigStore<S extends StoreKeySpecs> {
       } catch (err) {
         if (err instanceof ConsulRequestError && err.isPermissionDenied) {
           // Retrying cannot help: the token lacks key_prefix read on the prefix.
-          this.log.error('the Consul token may not read the config prefix; starting on defaults', { prefix: this.prefix, error: errorSummary(err) });
+          this.log.error('the Consul token may not read the config prefix; starting on defaults', {
+            prefix: this.prefix,
+            error: errorSummary(err),
+          });
           return this.startOnDefaults();
         }
         if (isUnreachable(err)) deadline = Math.min(deadline, start + this.timing.noAnswerBudgetMs);
         if (deadline - this.now() <= 100) {
-          this.log.error('Consul K/V unreachable at cold start; starting on defaults', { prefix: this.prefix, attempts: attempt, error: errorSummary(err) });
+          this.log.error('Consul K/V unreachable at cold start; starting on defaults', {
+            prefix: this.prefix,
+            attempts: attempt,
+            error: errorSummary(err),
+          });
           return this.startOnDefaults();
         }
         // After a 429 (the agent's per-IP connection cap) the pause is jittered, so environments
@@ -139,7 +146,9 @@ export class ConfigStore<S extends StoreKeySpecs> {
         // a 429, back off from one max age, jittered into its upper half and doubling while the agent
         // keeps refusing (up to a minute, or the max age if longer), so a throttled fleet spreads out.
         this.throttledStreak = isThrottled(err) ? this.throttledStreak + 1 : 0;
-        const wait = this.throttledStreak ? backoffMs(this.throttledStreak, maxAgeMs, Math.max(maxAgeMs, MAX_THROTTLED_BACKOFF_MS)) : maxAgeMs;
+        const wait = this.throttledStreak
+          ? backoffMs(this.throttledStreak, maxAgeMs, Math.max(maxAgeMs, MAX_THROTTLED_BACKOFF_MS))
+          : maxAgeMs;
         if (this.loaded) this.loaded = { ...this.loaded, loadedAt: this.now() - maxAgeMs + wait };
         this.log.warn('config refresh failed; keeping the current config', { prefix: this.prefix, error: errorSummary(err) });
       })
@@ -151,7 +160,11 @@ export class ConfigStore<S extends StoreKeySpecs> {
   private accept(snap: KvSnapshot): LoadedConfig<S> {
     if (snap.freshness.stale) {
       // Served by a follower without a leader's confirmation: fine for config, but say how old it may be.
-      this.log.warn('config read from a stale server', { prefix: this.prefix, knownLeader: snap.freshness.knownLeader, lastContactMs: snap.freshness.lastContactMs });
+      this.log.warn('config read from a stale server', {
+        prefix: this.prefix,
+        knownLeader: snap.freshness.knownLeader,
+        lastContactMs: snap.freshness.lastContactMs,
+      });
     }
     if (this.loaded && snap.values === this.snapshot?.values) {
       // Unchanged index: skip validation and logging.
@@ -161,13 +174,20 @@ export class ConfigStore<S extends StoreKeySpecs> {
     }
     const resolved = resolveConfig(this.specs, snap.values);
     for (const p of resolved.problems) {
-      this.log.error('invalid config value in Consul K/V; using the default for this key', { key: `${this.prefix}${p.key}`, reason: p.reason });
+      this.log.error('invalid config value in Consul K/V; using the default for this key', {
+        key: `${this.prefix}${p.key}`,
+        reason: p.reason,
+      });
     }
     if (resolved.unknownKeys.length) this.log.warn('unknown config keys ignored', { prefix: this.prefix, keys: resolved.unknownKeys });
     const first = !this.loaded;
     this.snapshot = snap;
     this.loaded = { ...resolved, index: snap.index, freshness: snap.freshness, loadedAt: this.now() };
-    this.log.info(first ? 'config loaded from Consul K/V' : 'config changed in Consul K/V', { prefix: this.prefix, index: snap.index, problems: resolved.problems.length });
+    this.log.info(first ? 'config loaded from Consul K/V' : 'config changed in Consul K/V', {
+      prefix: this.prefix,
+      index: snap.index,
+      problems: resolved.problems.length,
+    });
     return this.loaded;
   }
 }

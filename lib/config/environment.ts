@@ -85,13 +85,23 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError('invalid_environment', `invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(
+      'invalid_environment',
+      `invalid environment variable ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   const e = parsed.data;
-  checkClientPair(Boolean(e.CONSUL_CLIENT_CERT || e.CONSUL_CLIENT_CERT_PARAMETER), Boolean(e.CONSUL_CLIENT_KEY || e.CONSUL_CLIENT_KEY_PARAMETER));
+  checkClientPair(
+    Boolean(e.CONSUL_CLIENT_CERT || e.CONSUL_CLIENT_CERT_PARAMETER),
+    Boolean(e.CONSUL_CLIENT_KEY || e.CONSUL_CLIENT_KEY_PARAMETER),
+  );
   const tlsSettings = TLS_SETTINGS.filter((name) => e[name]);
   const sslFlag = e.CONSUL_HTTP_SSL === undefined ? undefined : e.CONSUL_HTTP_SSL === 'true' || e.CONSUL_HTTP_SSL === '1';
-  if (sslFlag === false && tlsSettings.length) throw new ConfigError('invalid_environment', `invalid environment variable CONSUL_HTTP_SSL: false contradicts ${tlsSettings.join(', ')}`);
+  if (sslFlag === false && tlsSettings.length)
+    throw new ConfigError(
+      'invalid_environment',
+      `invalid environment variable CONSUL_HTTP_SSL: false contradicts ${tlsSettings.join(', ')}`,
+    );
   // Fail closed: once TLS is configured in any way, nothing is sent in clear.
   const tlsOn = tlsSettings.length > 0 || sslFlag === true;
   const tls: ConsulTlsSources = {
@@ -100,7 +110,9 @@ export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): F
     ...(e.CONSUL_CLIENT_KEY ? { clientKeyFile: e.CONSUL_CLIENT_KEY } : {}),
     // The default name is Consul's CA tooling's, so it applies when the agent is checked against a CA
     // we are given; against Node's public roots (CONSUL_HTTP_SSL=true, no CA) the address's host is.
-    ...(e.CONSUL_TLS_SERVER_NAME || e.CONSUL_CACERT || e.CONSUL_CACERT_PARAMETER ? { serverName: e.CONSUL_TLS_SERVER_NAME || DEFAULT_CONSUL_TLS_SERVER_NAME } : {}),
+    ...(e.CONSUL_TLS_SERVER_NAME || e.CONSUL_CACERT || e.CONSUL_CACERT_PARAMETER
+      ? { serverName: e.CONSUL_TLS_SERVER_NAME || DEFAULT_CONSUL_TLS_SERVER_NAME }
+      : {}),
   };
   return {
     consulAddress: consulAddressFor(e.CONSUL_HTTP_ADDR, tlsOn, tlsSettings),
@@ -163,7 +175,12 @@ export async function resolveConsulTls(tls: ConsulTlsSources | undefined, secret
   );
   const [ca, cert, key] = pems;
   checkClientPair(cert !== undefined, key !== undefined);
-  const out: ConsulTls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls?.serverName ? { serverName: tls.serverName } : {}) };
+  const out: ConsulTls = {
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+    ...(tls?.serverName ? { serverName: tls.serverName } : {}),
+  };
   return Object.keys(out).length ? out : undefined;
 }
 
@@ -189,21 +206,29 @@ export function readConsulTlsFiles(env: NodeJS.ProcessEnv = process.env): Consul
 }
 
 function checkClientPair(cert: boolean, key: boolean): void {
-  if (cert !== key) throw new ConfigError('invalid_environment', `CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY go together (file or _PARAMETER): ${cert ? 'the key' : 'the certificate'} is missing`);
+  if (cert !== key)
+    throw new ConfigError(
+      'invalid_environment',
+      `CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY go together (file or _PARAMETER): ${cert ? 'the key' : 'the certificate'} is missing`,
+    );
 }
 
 function readPemFile(name: string, file: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('invalid_environment', `${name}: cannot read ${file}: ${err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err)}`);
+    throw new ConfigError(
+      'invalid_environment',
+      `${name}: cannot read ${file}: ${err instanceof Error ? ((err as NodeJS.ErrnoException).code ?? err.message) : String(err)}`,
+    );
   }
 }
 
 /** The text if it holds a PEM block of the kind expected; the error names the variable and where the value came from, never the value. */
 function checkPem(name: string, text: string, kind: 'certificate' | 'private key', from: string): string {
   const ok = kind === 'certificate' ? /-----BEGIN CERTIFICATE-----/.test(text) : /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
-  if (!ok) throw new ConfigError(from.startsWith('SSM') ? 'invalid_secret' : 'invalid_environment', `${name} (${from}) holds no PEM ${kind}`);
+  if (!ok)
+    throw new ConfigError(from.startsWith('SSM') ? 'invalid_secret' : 'invalid_environment', `${name} (${from}) holds no PEM ${kind}`);
   return text;
 }
 
@@ -228,18 +253,58 @@ export interface DiscoveryEnvironment {
 const blankAsUnset = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 const sourceName = z.enum(SOURCES, "must be 'consul', 'dns' or 'cloudmap'");
 const ipPort = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
-const commaList = (v: unknown) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v);
+const commaList = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : v;
 
 const discoverySchema = z.object({
   DISCOVERY_SOURCE: z.preprocess(blankAsUnset, z.string().trim().pipe(sourceName).default('consul')),
   DISCOVERY_FALLBACK: z.preprocess(blankAsUnset, z.preprocess(commaList, z.array(sourceName).max(2)).default([])),
-  CONSUL_DNS_ADDR: z.preprocess(blankAsUnset, z.preprocess(commaList, z.array(z.string().regex(ipPort, 'each entry must be ip:port (IPv6 as [ip]:port)')).min(1)).optional()),
-  CLOUDMAP_NAMESPACE: z.preprocess(blankAsUnset, z.string().trim().regex(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name').optional()),
-  CLOUDMAP_REGION: z.preprocess(blankAsUnset, z.string().trim().regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region').optional()),
-  CLOUDMAP_ENDPOINT: z.preprocess(blankAsUnset, z.string().trim().regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL').optional()),
+  CONSUL_DNS_ADDR: z.preprocess(
+    blankAsUnset,
+    z.preprocess(commaList, z.array(z.string().regex(ipPort, 'each entry must be ip:port (IPv6 as [ip]:port)')).min(1)).optional(),
+  ),
+  CLOUDMAP_NAMESPACE: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name')
+      .optional(),
+  ),
+  CLOUDMAP_REGION: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region')
+      .optional(),
+  ),
+  CLOUDMAP_ENDPOINT: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL')
+      .optional(),
+  ),
   // The datacenter whose health-sync writes the mirror: a query naming it (greeterDatacenter) is served.
-  CLOUDMAP_DATACENTER: z.preprocess(blankAsUnset, z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Consul datacenter name').optional()),
-  CLOUDMAP_POLL_SECONDS: z.preprocess(blankAsUnset, z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(300, 'must be at most 300').optional()),
+  CLOUDMAP_DATACENTER: z.preprocess(
+    blankAsUnset,
+    z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Consul datacenter name')
+      .optional(),
+  ),
+  CLOUDMAP_POLL_SECONDS: z.preprocess(
+    blankAsUnset,
+    z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(300, 'must be at most 300').optional(),
+  ),
 });
 
 /** Reads and validates a gateway's discovery settings; throws ConfigError naming the variable on a bad or missing value. */
@@ -247,15 +312,31 @@ export function readDiscoveryEnvironment(env: NodeJS.ProcessEnv = process.env): 
   const parsed = discoverySchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError('invalid_environment', `invalid environment variable ${issue?.path[0]?.toString() ?? '?'}: ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(
+      'invalid_environment',
+      `invalid environment variable ${issue?.path[0]?.toString() ?? '?'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   const e = parsed.data;
   const fallbacks = e.DISCOVERY_FALLBACK;
-  if (fallbacks.includes(e.DISCOVERY_SOURCE)) throw new ConfigError('invalid_environment', `invalid environment variable DISCOVERY_FALLBACK: ${e.DISCOVERY_SOURCE} is the primary (DISCOVERY_SOURCE) already`);
-  if (new Set(fallbacks).size !== fallbacks.length) throw new ConfigError('invalid_environment', 'invalid environment variable DISCOVERY_FALLBACK: a source is listed twice');
+  if (fallbacks.includes(e.DISCOVERY_SOURCE))
+    throw new ConfigError(
+      'invalid_environment',
+      `invalid environment variable DISCOVERY_FALLBACK: ${e.DISCOVERY_SOURCE} is the primary (DISCOVERY_SOURCE) already`,
+    );
+  if (new Set(fallbacks).size !== fallbacks.length)
+    throw new ConfigError('invalid_environment', 'invalid environment variable DISCOVERY_FALLBACK: a source is listed twice');
   const used = [e.DISCOVERY_SOURCE, ...fallbacks];
-  if (used.includes('dns') && !e.CONSUL_DNS_ADDR) throw new ConfigError('invalid_environment', 'missing environment variable CONSUL_DNS_ADDR: the dns discovery source needs the resolvers (ip:port, comma list)');
-  if (used.includes('cloudmap') && !e.CLOUDMAP_NAMESPACE) throw new ConfigError('invalid_environment', 'missing environment variable CLOUDMAP_NAMESPACE: the cloudmap discovery source needs the namespace health-sync mirrors into');
+  if (used.includes('dns') && !e.CONSUL_DNS_ADDR)
+    throw new ConfigError(
+      'invalid_environment',
+      'missing environment variable CONSUL_DNS_ADDR: the dns discovery source needs the resolvers (ip:port, comma list)',
+    );
+  if (used.includes('cloudmap') && !e.CLOUDMAP_NAMESPACE)
+    throw new ConfigError(
+      'invalid_environment',
+      'missing environment variable CLOUDMAP_NAMESPACE: the cloudmap discovery source needs the namespace health-sync mirrors into',
+    );
   return {
     source: e.DISCOVERY_SOURCE,
     fallbacks,

@@ -19,7 +19,15 @@ export interface KeySpec {
 /** A function's set of config keys. */
 export type KeySpecs = Record<string, KeySpec>;
 
-type Widen<T> = T extends number ? number : T extends boolean ? boolean : T extends string ? string : T extends readonly string[] ? string[] : never;
+type Widen<T> = T extends number
+  ? number
+  : T extends boolean
+    ? boolean
+    : T extends string
+      ? string
+      : T extends readonly string[]
+        ? string[]
+        : never;
 
 /** The typed values of a key set. */
 export type ConfigValues<S extends KeySpecs> = { [K in keyof S]: Widen<S[K]['default']> };
@@ -38,7 +46,12 @@ export function intKey(min: number, max: number) {
 export function listKey(item: z.ZodType<string, string>, what: string, min: number, max: number) {
   return z
     .string()
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(item).min(min, `must list at least ${min} ${what}(s)`).max(max, `must list at most ${max} ${what}s`));
 }
 
@@ -54,7 +67,11 @@ export function boolKey() {
 
 /** An optional name (tag, datacenter): may be empty. */
 export const optionalName = (what: string) =>
-  z.string().trim().max(128, `${what} must be at most 128 characters`).regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`);
+  z
+    .string()
+    .trim()
+    .max(128, `${what} must be at most 128 characters`)
+    .regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`);
 
 /** Where a value came from, as /status shows it. */
 export type ConfigSource = 'default' | 'kv' | 'default (invalid kv value)' | 'default (consul unreachable)';

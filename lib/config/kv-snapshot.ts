@@ -33,7 +33,13 @@ export interface KvSnapshot {
 export const STALE_AFTER_MS = 200;
 
 /** Reads `prefix` once within `timeoutMs`, stale if need be; returns `previous` unchanged when the index has not moved. */
-export async function readKvSnapshot(api: ConsulApi, prefix: string, timeoutMs: number, previous?: KvSnapshot, staleAfterMs = STALE_AFTER_MS): Promise<KvSnapshot> {
+export async function readKvSnapshot(
+  api: ConsulApi,
+  prefix: string,
+  timeoutMs: number,
+  previous?: KvSnapshot,
+  staleAfterMs = STALE_AFTER_MS,
+): Promise<KvSnapshot> {
   const { res, stale } = await firstAnswer(api, prefix, timeoutMs, staleAfterMs);
   const freshness = { stale, knownLeader: res.knownLeader, lastContactMs: res.lastContactMs };
   // Same index, same values (kept by identity); how fresh this read was is always the latest.
@@ -45,7 +51,12 @@ function sameFreshness(a: ReadFreshness, b: ReadFreshness): boolean {
   return a.stale === b.stale && a.knownLeader === b.knownLeader && a.lastContactMs === b.lastContactMs;
 }
 
-async function firstAnswer(api: ConsulApi, prefix: string, timeoutMs: number, staleAfterMs: number): Promise<{ res: Indexed<KvPair[]>; stale: boolean }> {
+async function firstAnswer(
+  api: ConsulApi,
+  prefix: string,
+  timeoutMs: number,
+  staleAfterMs: number,
+): Promise<{ res: Indexed<KvPair[]>; stale: boolean }> {
   const started = Date.now();
   const consistent = new AbortController();
   const hedge = new AbortController();
@@ -62,7 +73,11 @@ async function firstAnswer(api: ConsulApi, prefix: string, timeoutMs: number, st
     if (hedge.signal.aborted || (firstEnded && firstError === undefined)) throw new Error('no stale read needed');
     // A stale read cannot help a token that may not read the prefix.
     if (firstError instanceof ConsulRequestError && firstError.isPermissionDenied) throw firstError;
-    const res = await kvGetRecursive(api, prefix, { timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)), stale: true, signal: hedge.signal });
+    const res = await kvGetRecursive(api, prefix, {
+      timeoutMs: Math.max(100, timeoutMs - (Date.now() - started)),
+      stale: true,
+      signal: hedge.signal,
+    });
     return { res, stale: true };
   })();
   try {

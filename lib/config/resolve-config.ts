@@ -10,7 +10,11 @@ export interface ResolvedConfig<S extends KeySpecs> {
 }
 
 /** Validates each present key; a bad value falls back to that key's default and is reported. */
-export function resolveConfig<S extends KeySpecs>(specs: S, raw: Readonly<Record<string, string>>, fallbackSource: ConfigSource = 'default'): ResolvedConfig<S> {
+export function resolveConfig<S extends KeySpecs>(
+  specs: S,
+  raw: Readonly<Record<string, string>>,
+  fallbackSource: ConfigSource = 'default',
+): ResolvedConfig<S> {
   const values: Record<string, unknown> = {};
   const sources: Record<string, ConfigSource> = {};
   const problems: ConfigProblem[] = [];
@@ -47,5 +51,7 @@ export function relativeKeys(prefix: string, pairs: readonly { key: string; valu
 
 /** The defaults as K/V strings, for seeding a fresh Consul. */
 export function defaultKvEntries(specs: KeySpecs): Record<string, string> {
-  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)]));
+  return Object.fromEntries(
+    Object.entries(specs).map(([k, spec]) => [k, Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)]),
+  );
 }

@@ -57,13 +57,18 @@ function extensionReader(env: NodeJS.ProcessEnv): ParameterReader {
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
-      throw new ConfigError('secret_unavailable', `could not read ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ConfigError('secret_unavailable', `could not read ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
     // The extension answers with SSM's own JSON; an error body carries SSM's error name, not a value.
     const body = await res.text().catch(() => '');
     if (!res.ok) {
       const missing = res.status === 404 || /ParameterNotFound/.test(body);
-      throw new ConfigError(missing ? 'invalid_secret' : 'secret_unavailable', `could not read ${where}: HTTP ${res.status} ${body.slice(0, 200)}`);
+      throw new ConfigError(
+        missing ? 'invalid_secret' : 'secret_unavailable',
+        `could not read ${where}: HTTP ${res.status} ${body.slice(0, 200)}`,
+      );
     }
     let value: unknown;
     try {
@@ -81,8 +86,14 @@ function sdkReader(): ParameterReader {
   const load = () =>
     (client ??= import('@aws-sdk/client-ssm').then(({ SSMClient, GetParameterCommand }) => {
       // The endpoint can be overridden with AWS_ENDPOINT_URL_SSM (moto in the tests).
-      const ssm = new SSMClient({ maxAttempts: 2, requestHandler: { requestTimeout: TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 1_000 } });
-      return { get: async (parameter: string) => (await ssm.send(new GetParameterCommand({ Name: parameter, WithDecryption: true }))).Parameter?.Value };
+      const ssm = new SSMClient({
+        maxAttempts: 2,
+        requestHandler: { requestTimeout: TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 1_000 },
+      });
+      return {
+        get: async (parameter: string) =>
+          (await ssm.send(new GetParameterCommand({ Name: parameter, WithDecryption: true }))).Parameter?.Value,
+      };
     }));
   return async (parameter, name) => {
     try {
@@ -96,7 +107,11 @@ function sdkReader(): ParameterReader {
       // value, so it may stay as the cause. A missing parameter is a deployment mistake; anything
       // else (throttling, timeouts, an SDK the runtime lacks) may pass on retry.
       const missing = err instanceof Error && err.name === 'ParameterNotFound';
-      throw new ConfigError(missing ? 'invalid_secret' : 'secret_unavailable', `could not read ${name} from SSM parameter ${parameter}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new ConfigError(
+        missing ? 'invalid_secret' : 'secret_unavailable',
+        `could not read ${name} from SSM parameter ${parameter}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
   };
 }

@@ -18,7 +18,11 @@ export interface ConnectAuthorizer {
 }
 
 /** An authorizer for `target` through `api` (whose token needs `service:write` on `target`). */
-export function createConnectAuthorizer(api: ConsulApi, target: string, opts: { cacheMs?: number; now?: () => number } = {}): ConnectAuthorizer {
+export function createConnectAuthorizer(
+  api: ConsulApi,
+  target: string,
+  opts: { cacheMs?: number; now?: () => number } = {},
+): ConnectAuthorizer {
   const cacheMs = opts.cacheMs ?? 1_000;
   const now = opts.now ?? Date.now;
   const cache = new Map<string, { at: number; result: Promise<AuthorizeResult> }>();
@@ -27,11 +31,15 @@ export function createConnectAuthorizer(api: ConsulApi, target: string, opts: { 
       const hit = cache.get(clientCertUri);
       if (hit && now() - hit.at < cacheMs) return hit.result;
       const result = (async (): Promise<AuthorizeResult> => {
-        const raw = (await api.request('consul.agent.connect.authorize', { timeoutMs: 2_000 }, {
-          method: 'POST',
-          path: '/agent/connect/authorize',
-          body: { Target: target, ClientCertURI: clientCertUri, ClientCertSerial: clientCertSerial },
-        })) as { Authorized?: boolean; Reason?: string } | undefined;
+        const raw = (await api.request(
+          'consul.agent.connect.authorize',
+          { timeoutMs: 2_000 },
+          {
+            method: 'POST',
+            path: '/agent/connect/authorize',
+            body: { Target: target, ClientCertURI: clientCertUri, ClientCertSerial: clientCertSerial },
+          },
+        )) as { Authorized?: boolean; Reason?: string } | undefined;
         return { authorized: raw?.Authorized === true, reason: raw?.Reason ?? '' };
       })();
       cache.set(clientCertUri, { at: now(), result });

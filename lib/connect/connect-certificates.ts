@@ -54,7 +54,11 @@ export class ConnectCertificates {
     private readonly log: Log,
     opts: ConnectCertificatesOptions = {},
   ) {
-    this.opts = { waitSeconds: opts.waitSeconds ?? 300, backoffBaseMs: opts.backoffBaseMs ?? 250, backoffMaxMs: opts.backoffMaxMs ?? 10_000 };
+    this.opts = {
+      waitSeconds: opts.waitSeconds ?? 300,
+      backoffBaseMs: opts.backoffBaseMs ?? 250,
+      backoffMaxMs: opts.backoffMaxMs ?? 10_000,
+    };
   }
 
   /** Starts both watches (idempotent). */
@@ -63,7 +67,9 @@ export class ConnectCertificates {
     const controller = new AbortController();
     this.controller = controller;
     void this.loop('consul.agent.connect.ca.roots', '/agent/connect/ca/roots', controller.signal, (v) => this.setRoots(v as RawRoots));
-    void this.loop('consul.agent.connect.ca.leaf', `/agent/connect/ca/leaf/${encodeURIComponent(this.service)}`, controller.signal, (v) => this.setLeaf(v as RawLeaf));
+    void this.loop('consul.agent.connect.ca.leaf', `/agent/connect/ca/leaf/${encodeURIComponent(this.service)}`, controller.signal, (v) =>
+      this.setLeaf(v as RawLeaf),
+    );
   }
 
   /** The current material, or undefined until both the roots and the leaf arrived. */
@@ -96,7 +102,15 @@ export class ConnectCertificates {
   /** For /status and logs: no key material. */
   snapshot(): Record<string, unknown> {
     const m = this.material;
-    return { service: this.service, ready: m !== undefined, serviceUri: m?.serviceUri ?? null, validBefore: m?.validBefore ?? null, trustDomain: m?.trustDomain ?? null, version: this.version, lastError: this.lastError ?? null };
+    return {
+      service: this.service,
+      ready: m !== undefined,
+      serviceUri: m?.serviceUri ?? null,
+      validBefore: m?.validBefore ?? null,
+      trustDomain: m?.trustDomain ?? null,
+      version: this.version,
+      lastError: this.lastError ?? null,
+    };
   }
 
   /** Stops both watches. */
@@ -114,7 +128,9 @@ export class ConnectCertificates {
       try {
         const res: Indexed<unknown> = await this.api.requestIndexed(
           operation,
-          index ? { signal, blocking: true, timeoutMs: waitSeconds * 1000 + Math.ceil((waitSeconds * 1000) / 16) + 5_000 } : { signal, timeoutMs: 5_000 },
+          index
+            ? { signal, blocking: true, timeoutMs: waitSeconds * 1000 + Math.ceil((waitSeconds * 1000) / 16) + 5_000 }
+            : { signal, timeoutMs: 5_000 },
           { path, ...(index ? { query: { index, wait: `${waitSeconds}s` } } : {}) },
         );
         failures = 0;
@@ -131,7 +147,9 @@ export class ConnectCertificates {
         this.lastError = err instanceof Error ? err.message : String(err);
         this.log.warn('connect certificate watch failed', { operation, service: this.service, failures, error: this.lastError });
         index = undefined;
-        await sleep(backoffMs(failures, this.opts.backoffBaseMs, this.opts.backoffMaxMs), undefined, { signal, ref: false }).catch(() => undefined);
+        await sleep(backoffMs(failures, this.opts.backoffBaseMs, this.opts.backoffMaxMs), undefined, { signal, ref: false }).catch(
+          () => undefined,
+        );
       }
     }
   }

@@ -35,9 +35,13 @@ export function serviceIdentityMismatch(subjectaltname: string | undefined, trus
   const uris = uriSans(subjectaltname);
   const ok = uris.some((u) => {
     const id = parseServiceUri(u);
-    return id !== undefined && id.trustDomain.toLowerCase() === trustDomain.toLowerCase() && id.namespace === 'default' && id.service === service;
+    return (
+      id !== undefined && id.trustDomain.toLowerCase() === trustDomain.toLowerCase() && id.namespace === 'default' && id.service === service
+    );
   });
-  return ok ? undefined : `peer certificate is not a Connect identity of ${service} in ${trustDomain} (URI SANs: ${uris.join(', ') || 'none'})`;
+  return ok
+    ? undefined
+    : `peer certificate is not a Connect identity of ${service} in ${trustDomain} (URI SANs: ${uris.join(', ') || 'none'})`;
 }
 
 /** Consul's serial format (colon-separated hex pairs) for a Node `serialNumber` (plain hex). */

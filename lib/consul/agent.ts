@@ -85,8 +85,22 @@ export async function registerGrpcService(api: ConsulApi, reg: GrpcServiceRegist
       meta: reg.meta ?? {},
       ...(reg.connectNative ? { connect: { native: true } } : {}),
       check: reg.connectNative
-        ? { name: `TCP check of ${reg.id} (Connect-native mTLS)`, tcp: reg.grpc, interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter }
-        : { name: `gRPC health of ${reg.id}`, grpc: reg.grpc, grpcusetls: Boolean(reg.tls), ...(reg.tls ? { tlsservername: reg.tls.serverName, tlsskipverify: !reg.tls.verify } : {}), interval: reg.interval, timeout: reg.timeout, deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter },
+        ? {
+            name: `TCP check of ${reg.id} (Connect-native mTLS)`,
+            tcp: reg.grpc,
+            interval: reg.interval,
+            timeout: reg.timeout,
+            deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter,
+          }
+        : {
+            name: `gRPC health of ${reg.id}`,
+            grpc: reg.grpc,
+            grpcusetls: Boolean(reg.tls),
+            ...(reg.tls ? { tlsservername: reg.tls.serverName, tlsskipverify: !reg.tls.verify } : {}),
+            interval: reg.interval,
+            timeout: reg.timeout,
+            deregistercriticalserviceafter: reg.deregisterCriticalServiceAfter,
+          },
     }),
   );
 }
@@ -97,19 +111,40 @@ export async function deregisterService(api: ConsulApi, id: string, opts: CallOp
 }
 
 /** Sets a TTL check to passing (renews it) or critical, with a note that says why. */
-export async function updateTtlCheck(api: ConsulApi, checkId: string, state: 'pass' | 'fail', note: string, opts: CallOptions = {}): Promise<void> {
+export async function updateTtlCheck(
+  api: ConsulApi,
+  checkId: string,
+  state: 'pass' | 'fail',
+  note: string,
+  opts: CallOptions = {},
+): Promise<void> {
   await api.call(`consul.agent.check.${state}`, opts, (client, ctx) => client.agent.check[state]({ ctx, id: checkId, note }));
 }
 
 /** A service as the local agent knows it. */
 export type AgentService = ServiceEntry;
 
-type RawAgentService = { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null };
+type RawAgentService = {
+  ID?: string;
+  Service?: string;
+  Address?: string;
+  Port?: number;
+  Tags?: string[] | null;
+  Meta?: Record<string, string> | null;
+};
 
 /** The agent's services matching a filter expression (only those the token may read). */
 export async function agentServices(api: ConsulApi, filter: string, opts: CallOptions = {}): Promise<AgentService[]> {
-  const res = (await api.call('consul.agent.service.list', opts, (client, ctx) => client.agent.service.list({ ctx, filter }))) as Record<string, RawAgentService> | undefined;
-  return Object.values(res ?? {}).map((raw) => ({ id: raw.ID ?? '', service: raw.Service ?? '', address: raw.Address ?? '', port: raw.Port ?? 0, tags: raw.Tags ?? [], meta: raw.Meta ?? {} }));
+  const res = (await api.call('consul.agent.service.list', opts, (client, ctx) => client.agent.service.list({ ctx, filter }))) as
+    Record<string, RawAgentService> | undefined;
+  return Object.values(res ?? {}).map((raw) => ({
+    id: raw.ID ?? '',
+    service: raw.Service ?? '',
+    address: raw.Address ?? '',
+    port: raw.Port ?? 0,
+    tags: raw.Tags ?? [],
+    meta: raw.Meta ?? {},
+  }));
 }
 
 /** The agent's registration of service `id`, or undefined if it has none (or the token may not read it). */

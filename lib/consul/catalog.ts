@@ -14,7 +14,13 @@ export interface ExternalService extends ServiceEntry {
 const checkId = (serviceId: string) => `external:${serviceId}`;
 
 /** Registers (or updates) an external service and its health on `node`. */
-export async function registerExternal(api: ConsulApi, node: string, nodeMeta: Record<string, string>, svc: ExternalService, opts: CallOptions = {}): Promise<void> {
+export async function registerExternal(
+  api: ConsulApi,
+  node: string,
+  nodeMeta: Record<string, string>,
+  svc: ExternalService,
+  opts: CallOptions = {},
+): Promise<void> {
   await api.call('consul.catalog.register', opts, (c, ctx) =>
     c.catalog.register({
       ctx,
@@ -23,7 +29,13 @@ export async function registerExternal(api: ConsulApi, node: string, nodeMeta: R
       nodemeta: nodeMeta,
       skipnodeupdate: false,
       service: { id: svc.id, service: svc.service, address: svc.address, port: svc.port, tags: svc.tags, meta: svc.meta },
-      check: { checkid: checkId(svc.id), name: `external health of ${svc.service}`, serviceid: svc.id, status: svc.status, notes: 'set by health-sync from AWS Cloud Map' },
+      check: {
+        checkid: checkId(svc.id),
+        name: `external health of ${svc.service}`,
+        serviceid: svc.id,
+        status: svc.status,
+        notes: 'set by health-sync from AWS Cloud Map',
+      },
     }),
   );
 }
@@ -42,9 +54,18 @@ interface RawNodeCheck {
 
 /** The external services on `node` with their health, read from `/v1/health/node/<node>` and the catalog. */
 export async function externalServices(api: ConsulApi, node: string, opts: CallOptions = {}): Promise<ExternalService[]> {
-  const res = (await api.call('consul.catalog.node', opts, (c, ctx) => c.catalog.node.services({ ctx, node }))) as { Services?: Record<string, { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null }> } | undefined;
+  const res = (await api.call('consul.catalog.node', opts, (c, ctx) => c.catalog.node.services({ ctx, node }))) as
+    | {
+        Services?: Record<
+          string,
+          { ID?: string; Service?: string; Address?: string; Port?: number; Tags?: string[] | null; Meta?: Record<string, string> | null }
+        >;
+      }
+    | undefined;
   const checks = (await api.call('consul.health.node', opts, (c, ctx) => c.health.node({ ctx, node }))) as RawNodeCheck[] | undefined;
-  const status = new Map((checks ?? []).filter((c) => c.ServiceID).map((c) => [c.ServiceID ?? '', c.Status === 'passing' ? 'passing' : 'critical'] as const));
+  const status = new Map(
+    (checks ?? []).filter((c) => c.ServiceID).map((c) => [c.ServiceID ?? '', c.Status === 'passing' ? 'passing' : 'critical'] as const),
+  );
   return Object.values(res?.Services ?? {}).map((s) => ({
     id: s.ID ?? '',
     service: s.Service ?? '',

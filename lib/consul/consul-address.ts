@@ -35,7 +35,10 @@ export function parseConsulAddress(raw: string, opts: ConsulAddressOptions = {})
   }
   const secure = url.protocol === 'https:';
   // Named by host and port only: a URL's user-info could hold a credential.
-  if (opts.tls && !secure) throw new ConsulAddressError(`Consul address ${url.host} is http:// but TLS settings are present: the token would go in clear; give https:// (or a bare host:port, which then means https)`);
+  if (opts.tls && !secure)
+    throw new ConsulAddressError(
+      `Consul address ${url.host} is http:// but TLS settings are present: the token would go in clear; give https:// (or a bare host:port, which then means https)`,
+    );
   const port = url.port ? Number(url.port) : bare ? 8500 : secure ? 443 : 8500;
   // URL keeps IPv6 brackets; the HTTP agent wants the bare address.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -47,11 +50,16 @@ export function parseConsulAddress(raw: string, opts: ConsulAddressOptions = {})
  * A list is all https or all http: failing over from an https address must never drop TLS.
  */
 export function parseConsulAddresses(raw: string, opts: ConsulAddressOptions = {}): ConsulAddress[] {
-  const list = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
   if (!list.length) throw new ConsulAddressError('Consul address is empty');
   const addresses = list.map((a) => parseConsulAddress(a, opts));
   if (addresses.some((a) => a.secure) && addresses.some((a) => !a.secure)) {
-    throw new ConsulAddressError('Consul address list mixes https and http (a bare host:port is http when no TLS setting is present); a failover must not drop TLS, so give every address https://');
+    throw new ConsulAddressError(
+      'Consul address list mixes https and http (a bare host:port is http when no TLS setting is present); a failover must not drop TLS, so give every address https://',
+    );
   }
   return addresses;
 }

@@ -91,7 +91,11 @@ export interface ConsulApi {
   /** Runs a raw call through the shared timeout/cancel/error mapping. */
   call<T>(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T>;
   /** Like `call`, but returns the body with the X-Consul-Index header (`ctx` must be passed on). */
-  callIndexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>>;
+  callIndexed(
+    operation: string,
+    opts: CallOptions,
+    run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>,
+  ): Promise<Indexed<unknown>>;
   /** An endpoint node-consul has no method for, through the same mapping; `path` is below /v1 and URL-encoded. */
   request(operation: string, opts: CallOptions, req: RawEndpointRequest): Promise<unknown>;
   /** Like `request` (GET only), but returns the body with the X-Consul-Index header, for blocking queries. */
@@ -136,7 +140,13 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     const { host, port, secure } = endpoints[i] ?? endpoints[0]!;
     // node-consul hands `agent` to every request (papi); ours carries the TLS material and turns
     // verification on explicitly (see httpsOptions).
-    const client = new Consul({ host, port, secure, agent: agentFor(secure, blocking, tls), defaults: token ? { token } : {} }) as unknown as RawConsulClient;
+    const client = new Consul({
+      host,
+      port,
+      secure,
+      agent: agentFor(secure, blocking, tls),
+      defaults: token ? { token } : {},
+    }) as unknown as RawConsulClient;
     if (blocking) slot.long = client;
     else slot.short = client;
     return client;
@@ -144,7 +154,14 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
   const counts = new Map<string, number>();
   const defaultTimeout = conn.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
-  async function attempt<T>(operation: string, i: number, timeoutMs: number, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+  async function attempt<T>(
+    operation: string,
+    i: number,
+    timeoutMs: number,
+    opts: CallOptions,
+    includeResponse: boolean,
+    run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>,
+  ): Promise<T> {
     counts.set(operation, (counts.get(operation) ?? 0) + 1);
     // node-consul cancels a request when its context emits 'cancel'.
     const ctx = Object.assign(new EventEmitter(), { includeResponse });
@@ -179,7 +196,12 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
 
   // One budget for the whole call: an address that does not answer gets its share of
   // it, then the call moves on; the address it moved to is kept for later calls.
-  async function exec<T>(operation: string, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+  async function exec<T>(
+    operation: string,
+    opts: CallOptions,
+    includeResponse: boolean,
+    run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>,
+  ): Promise<T> {
     const deadline = Date.now() + (opts.timeoutMs ?? defaultTimeout);
     for (let serverErrors = 1; ; serverErrors++) {
       try {
@@ -193,7 +215,13 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     }
   }
 
-  async function failover<T>(operation: string, deadline: number, opts: CallOptions, includeResponse: boolean, run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+  async function failover<T>(
+    operation: string,
+    deadline: number,
+    opts: CallOptions,
+    includeResponse: boolean,
+    run: (c: RawConsulClient, ctx: EventEmitter) => Promise<T>,
+  ): Promise<T> {
     for (let tried = 1; ; tried++) {
       const i = current;
       const left = deadline - Date.now();
@@ -202,7 +230,8 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
       try {
         return await attempt(operation, i, share, opts, includeResponse, run);
       } catch (err) {
-        if (tried >= endpoints.length || !isUnreachable(err) || opts.signal?.aborted || deadline - Date.now() < MIN_ATTEMPT_MS / 2) throw err;
+        if (tried >= endpoints.length || !isUnreachable(err) || opts.signal?.aborted || deadline - Date.now() < MIN_ATTEMPT_MS / 2)
+          throw err;
         if (current === i) {
           current = (i + 1) % endpoints.length;
           failovers++;
@@ -222,7 +251,11 @@ export function createConsulApi(conn: ConsulConnection): ConsulApi {
     };
   }
 
-  async function indexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>> {
+  async function indexed(
+    operation: string,
+    opts: CallOptions,
+    run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>,
+  ): Promise<Indexed<unknown>> {
     const [res, value] = (await exec(operation, opts, true, run)) as RawWithResponse;
     const header = (name: string) => {
       const h = res.headers[name];
@@ -292,7 +325,11 @@ function agentFor(secure: boolean, blocking: boolean, tls: ConsulTls | undefined
 /** True when the address did not answer at all (refused, reset, timed out), so another one may. */
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof ConsulTimeoutError) return !/aborted/.test(err.message);
-  return err instanceof ConsulRequestError && err.statusCode === undefined && /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message);
+  return (
+    err instanceof ConsulRequestError &&
+    err.statusCode === undefined &&
+    /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|socket hang up/i.test(err.message)
+  );
 }
 
 /**
@@ -300,7 +337,13 @@ export function isUnreachable(err: unknown): boolean {
  * default follows NODE_TLS_REJECT_UNAUTHORIZED, and an environment variable must not be able to
  * turn verification off and let the token go to whoever answers.
  */
-function httpsOptions(tls: ConsulTls | undefined): { rejectUnauthorized: true; ca?: string; cert?: string; key?: string; servername?: string } {
+function httpsOptions(tls: ConsulTls | undefined): {
+  rejectUnauthorized: true;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+} {
   return {
     rejectUnauthorized: true,
     ...(tls?.ca ? { ca: tls.ca } : {}),
@@ -354,7 +397,8 @@ function tlsErrorCode(err: unknown): string | undefined {
 
 const bodyOrError: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, request.res?.body));
 /** Like bodyOrError, but keeps the response (headers) as callIndexed expects it. */
-const responseAndBody: RawMiddleware = (request, next) => (request.err ? next(false, request.err) : next(false, undefined, [request.res, request.res?.body]));
+const responseAndBody: RawMiddleware = (request, next) =>
+  request.err ? next(false, request.err) : next(false, undefined, [request.res, request.res?.body]);
 
 function toConsulError(operation: string, err: unknown, endpoint: ConsulAddress): ConsulRequestError {
   const statusCode = readStatusCode(err);
@@ -362,7 +406,10 @@ function toConsulError(operation: string, err: unknown, endpoint: ConsulAddress)
   const tlsCode = endpoint.secure ? tlsErrorCode(err) : undefined;
   if (tlsCode) {
     // Fails closed: the request was not sent (or the agent refused our certificate). Say so plainly.
-    const detail = message.replace(/^consul: /, '').split('\n')[0]?.slice(0, 300);
+    const detail = message
+      .replace(/^consul: /, '')
+      .split('\n')[0]
+      ?.slice(0, 300);
     return new ConsulTlsError(operation, `TLS verification failed for ${consulAddressUrl(endpoint)} (${tlsCode}): ${detail}`);
   }
   // No `cause`: the client's error holds the raw request, X-Consul-Token header included,

@@ -12,7 +12,13 @@ export interface InstanceHealth {
 /** Every instance of `service` (any state) with its checks, from `/v1/health/service/<svc>`. */
 export async function serviceHealth(api: ConsulApi, service: string, opts: CallOptions = {}): Promise<InstanceHealth[]> {
   const res = await api.callIndexed('consul.health.service', opts, (client, ctx) => client.health.service({ service, ctx }));
-  const entries = Array.isArray(res.value) ? (res.value as { Node?: { Node?: string }; Service?: { ID?: string }; Checks?: { CheckID?: string; Status?: string; Output?: string }[] }[]) : [];
+  const entries = Array.isArray(res.value)
+    ? (res.value as {
+        Node?: { Node?: string };
+        Service?: { ID?: string };
+        Checks?: { CheckID?: string; Status?: string; Output?: string }[];
+      }[])
+    : [];
   const rank = { passing: 0, warning: 1, critical: 2 } as const;
   // The same service id may exist on two nodes: match on both.
   const byKey = new Map(entries.map((e) => [`${e.Node?.Node ?? ''}/${e.Service?.ID ?? ''}`, e]));

@@ -22,10 +22,13 @@ export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, h
   )) as { ID?: string };
   const sessionId = session?.ID;
   if (!sessionId) throw new ConsulRequestError('consul.session.create', 'answer carried no session id');
-  const destroy = () => api.call('consul.session.destroy', { timeoutMs: 2_000 }, (c, ctx) => c.session.destroy({ ctx, id: sessionId })).catch(() => undefined);
+  const destroy = () =>
+    api.call('consul.session.destroy', { timeoutMs: 2_000 }, (c, ctx) => c.session.destroy({ ctx, id: sessionId })).catch(() => undefined);
   let acquired: unknown;
   try {
-    acquired = await api.call('consul.kv.set', {}, (c, ctx) => c.kv.set({ ctx, key, value: JSON.stringify({ holder, at: new Date().toISOString() }), acquire: sessionId }));
+    acquired = await api.call('consul.kv.set', {}, (c, ctx) =>
+      c.kv.set({ ctx, key, value: JSON.stringify({ holder, at: new Date().toISOString() }), acquire: sessionId }),
+    );
   } catch (err) {
     await destroy();
     throw err;
@@ -34,15 +37,22 @@ export async function tryLock(api: ConsulApi, key: string, ttlSeconds: number, h
     await destroy();
     return undefined;
   }
-  const renew = setInterval(() => {
-    void api.call('consul.session.renew', { timeoutMs: 2_000 }, (c, ctx) => c.session.renew({ ctx, id: sessionId })).catch((err: unknown) => log.warn('lock session renewal failed', { key, error: errorSummary(err) }));
-  }, (ttlSeconds * 1000) / 2);
+  const renew = setInterval(
+    () => {
+      void api
+        .call('consul.session.renew', { timeoutMs: 2_000 }, (c, ctx) => c.session.renew({ ctx, id: sessionId }))
+        .catch((err: unknown) => log.warn('lock session renewal failed', { key, error: errorSummary(err) }));
+    },
+    (ttlSeconds * 1000) / 2,
+  );
   renew.unref();
   return {
     sessionId,
     async release() {
       clearInterval(renew);
-      await api.call('consul.kv.set', { timeoutMs: 2_000 }, (c, ctx) => c.kv.set({ ctx, key, value: '', release: sessionId })).catch(() => undefined);
+      await api
+        .call('consul.kv.set', { timeoutMs: 2_000 }, (c, ctx) => c.kv.set({ ctx, key, value: '', release: sessionId }))
+        .catch(() => undefined);
       await destroy();
     },
   };

@@ -35,7 +35,10 @@ export interface RawRequest {
 }
 
 /** papi middleware: reads the finished request and passes on an error or a value. */
-export type RawMiddleware = (request: { err?: Error; res?: { body?: unknown; headers?: Record<string, string | string[] | undefined> } }, next: (skip: boolean, err?: Error, value?: unknown) => void) => void;
+export type RawMiddleware = (
+  request: { err?: Error; res?: { body?: unknown; headers?: Record<string, string | string[] | undefined> } },
+  next: (skip: boolean, err?: Error, value?: unknown) => void,
+) => void;
 
 /** The node-consul methods we call. */
 export interface RawConsulClient {

@@ -26,7 +26,8 @@ export interface TtlSessionRequest {
 export async function createTtlSession(api: ConsulApi, req: TtlSessionRequest, opts: CallOptions = {}): Promise<string> {
   const ttl = Math.min(SESSION_TTL_MAX_SECONDS, Math.max(SESSION_TTL_MIN_SECONDS, Math.round(req.ttlSeconds)));
   const body = { Name: req.name, TTL: `${ttl}s`, Behavior: 'delete', LockDelay: '0s', NodeChecks: [], ServiceChecks: [] };
-  const res = (await api.request('consul.session.create', opts, { method: 'PUT', path: '/session/create', body })) as { ID?: unknown } | undefined;
+  const res = (await api.request('consul.session.create', opts, { method: 'PUT', path: '/session/create', body })) as
+    { ID?: unknown } | undefined;
   if (typeof res?.ID !== 'string' || !res.ID) throw new ConsulRequestError('consul.session.create', 'answer carried no session id');
   return res.ID;
 }
@@ -49,5 +50,8 @@ export async function acquireKey(api: ConsulApi, key: string, value: string, id:
 
 /** True when Consul answered that the session does not exist (expired, destroyed, or never known). */
 export function sessionGone(err: unknown): boolean {
-  return err instanceof ConsulRequestError && (err.statusCode === 404 || (err.statusCode === 500 && /invalid session|session .*not found/i.test(err.message)));
+  return (
+    err instanceof ConsulRequestError &&
+    (err.statusCode === 404 || (err.statusCode === 500 && /invalid session|session .*not found/i.test(err.message)))
+  );
 }

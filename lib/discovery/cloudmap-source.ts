@@ -78,13 +78,26 @@ export const MAX_JITTER_MS = 1_000;
  * steady quota: interval = N·S / (share · 1000/s), at least MIN_SPACING_MS. Invalidations can at most
  * double one watch's rate, and only while calls keep finding dead addresses: keep `share` ≤ 0.5 for that.
  */
-export function leastPollIntervalMs(environments: number, services: number, share: number, quota: { steadyPerSecond: number } = DISCOVER_INSTANCES_QUOTA): number {
-  if (!(environments >= 0 && services >= 0 && share > 0 && share <= 1)) throw new RangeError(`leastPollIntervalMs: need environments ≥ 0, services ≥ 0, 0 < share ≤ 1 (got ${environments}, ${services}, ${share})`);
+export function leastPollIntervalMs(
+  environments: number,
+  services: number,
+  share: number,
+  quota: { steadyPerSecond: number } = DISCOVER_INSTANCES_QUOTA,
+): number {
+  if (!(environments >= 0 && services >= 0 && share > 0 && share <= 1))
+    throw new RangeError(
+      `leastPollIntervalMs: need environments ≥ 0, services ≥ 0, 0 < share ≤ 1 (got ${environments}, ${services}, ${share})`,
+    );
   return Math.max(MIN_SPACING_MS, Math.ceil((environments * services * 1000) / (share * quota.steadyPerSecond)));
 }
 
 /** True when a fleet whose `environments` all start at once (S calls each) stays within `share` of the burst. */
-export function coldStartFitsBurst(environments: number, services: number, share: number, quota: { burst: number } = DISCOVER_INSTANCES_QUOTA): boolean {
+export function coldStartFitsBurst(
+  environments: number,
+  services: number,
+  share: number,
+  quota: { burst: number } = DISCOVER_INSTANCES_QUOTA,
+): boolean {
   return environments * services <= share * quota.burst;
 }
 
@@ -128,9 +141,14 @@ export function cloudMapHealthSource(directory: InstanceDirectory, options: Clou
   };
 
   const served = (q: ServiceQuery) => {
-    if (q.connect) throw new CloudMapQueryNotServedError(`cloudmap: Connect queries are not served (the mirror holds plain instances, not Connect proxies) for ${q.service}`);
+    if (q.connect)
+      throw new CloudMapQueryNotServedError(
+        `cloudmap: Connect queries are not served (the mirror holds plain instances, not Connect proxies) for ${q.service}`,
+      );
     if (q.datacenter !== undefined && q.datacenter !== options.datacenter) {
-      throw new CloudMapQueryNotServedError(`cloudmap: datacenter ${q.datacenter} is not mirrored here (the mirror holds ${options.datacenter ?? 'the local datacenter'} only) for ${q.service}`);
+      throw new CloudMapQueryNotServedError(
+        `cloudmap: datacenter ${q.datacenter} is not mirrored here (the mirror holds ${options.datacenter ?? 'the local datacenter'} only) for ${q.service}`,
+      );
     }
   };
 
@@ -183,7 +201,12 @@ export function cloudMapHealthSource(directory: InstanceDirectory, options: Clou
 }
 
 /** Sleeps `ms`, or less when invalidate() wakes it; rejects on abort. */
-async function wakeableSleep(s: QueryState, ms: number, signal: AbortSignal, pause: (ms: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+async function wakeableSleep(
+  s: QueryState,
+  ms: number,
+  signal: AbortSignal,
+  pause: (ms: number, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
   const cut = new AbortController();
   const onAbort = () => cut.abort();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -200,9 +223,19 @@ async function wakeableSleep(s: QueryState, ms: number, signal: AbortSignal, pau
 
 /** The instances a query routes to, sorted as Consul's lists are so equal lists compare equal. */
 function toInstances(q: ServiceQuery, found: readonly DirectoryInstance[]): ServiceInstance[] {
-  return found
-    .filter((i) => q.tag === undefined || i.tags.includes(q.tag))
-    // The mirror does not carry the Consul node; '' keeps lists of one source comparable.
-    .map((i) => ({ id: i.instanceId, service: q.service, address: i.address, port: i.port, tags: [...i.tags], meta: { ...i.meta }, node: '' }))
-    .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id));
+  return (
+    found
+      .filter((i) => q.tag === undefined || i.tags.includes(q.tag))
+      // The mirror does not carry the Consul node; '' keeps lists of one source comparable.
+      .map((i) => ({
+        id: i.instanceId,
+        service: q.service,
+        address: i.address,
+        port: i.port,
+        tags: [...i.tags],
+        meta: { ...i.meta },
+        node: '',
+      }))
+      .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id))
+  );
 }

@@ -87,7 +87,12 @@ export function dnsHealthSource(options: DnsSourceOptions): DnsHealthSource {
   if (options.servers.length === 0) throw new DnsLookupError('invalid_name', 'the DNS source needs at least one server (CONSUL_DNS_ADDR)');
   const timeoutMs = options.timeoutMs ?? 1_000;
   const tries = options.tries ?? 2;
-  const timing = { minRefreshMs: options.minRefreshMs ?? 1_000, maxRefreshMs: options.maxRefreshMs ?? 30_000, emptyRefreshMs: options.emptyRefreshMs ?? 2_000, jitterMs: options.jitterMs ?? 1_000 };
+  const timing = {
+    minRefreshMs: options.minRefreshMs ?? 1_000,
+    maxRefreshMs: options.maxRefreshMs ?? 30_000,
+    emptyRefreshMs: options.emptyRefreshMs ?? 2_000,
+    jitterMs: options.jitterMs ?? 1_000,
+  };
   const spacingMs = options.invalidateSpacingMs ?? 250;
   const log = options.log ?? silentLog;
   const now = options.now ?? Date.now;
@@ -112,7 +117,12 @@ export function dnsHealthSource(options: DnsSourceOptions): DnsHealthSource {
     const bound = AbortSignal.any([signal, AbortSignal.timeout(deadlineMs)]);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.aborted ? signal.reason : new DnsLookupError('unreachable', `no DNS answer for ${name} within ${deadlineMs} ms`, { code: 'ETIMEOUT' }));
+      onAbort = () =>
+        reject(
+          signal.aborted
+            ? signal.reason
+            : new DnsLookupError('unreachable', `no DNS answer for ${name} within ${deadlineMs} ms`, { code: 'ETIMEOUT' }),
+        );
       bound.addEventListener('abort', onAbort, { once: true });
     });
     try {

@@ -94,7 +94,11 @@ export class DiscoveryNoAnswerError extends AppError<'no_answer'> {
 }
 
 /** Wraps `primary` with `fallbacks`, tried in order while the primary cannot answer; name is the primary's. */
-export function fallbackHealthSource(primary: HealthSource, fallbacks: readonly HealthSource[], options: FallbackOptions): FallbackHealthSource {
+export function fallbackHealthSource(
+  primary: HealthSource,
+  fallbacks: readonly HealthSource[],
+  options: FallbackOptions,
+): FallbackHealthSource {
   const sources = [primary, ...fallbacks];
   const log = options.log;
   const cannotAnswer = options.cannotAnswer ?? isNoAnswer;
@@ -137,7 +141,12 @@ export function fallbackHealthSource(primary: HealthSource, fallbacks: readonly 
       const from = sources[active]!.name;
       active = i;
       if (i === 0) log.info('discovery: back on the primary source', { source: primary.name, from });
-      else log.warn('discovery: the primary source cannot answer; serving from a fallback', { source: sources[i]!.name, from, error: lastPrimaryError });
+      else
+        log.warn('discovery: the primary source cannot answer; serving from a fallback', {
+          source: sources[i]!.name,
+          from,
+          error: lastPrimaryError,
+        });
     }
     return { ...res, index: s.outward!.toString() };
   };
@@ -229,7 +238,14 @@ export function fallbackHealthSource(primary: HealthSource, fallbacks: readonly 
 }
 
 /** One call to `source`; with `limitMs`, a call still unanswered after it is cancelled and counts as no answer. */
-async function bounded(source: HealthSource, query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal, limitMs: number | undefined): Promise<Indexed<ServiceInstance[]>> {
+async function bounded(
+  source: HealthSource,
+  query: ServiceQuery,
+  index: string | undefined,
+  waitSeconds: number,
+  signal: AbortSignal,
+  limitMs: number | undefined,
+): Promise<Indexed<ServiceInstance[]>> {
   if (limitMs === undefined) return source.passingInstances(query, index, waitSeconds, signal);
   const controller = new AbortController();
   let timedOut = false;

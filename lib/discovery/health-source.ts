@@ -17,7 +17,12 @@ export interface HealthSource {
   /** Which source this is (for a fallback: its primary), for /status, logs and metrics. */
   readonly name: DiscoverySourceName;
   /** Passing instances of `query`, blocking up to `waitSeconds` while `index` is current. */
-  passingInstances(query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal): Promise<Indexed<ServiceInstance[]>>;
+  passingInstances(
+    query: ServiceQuery,
+    index: string | undefined,
+    waitSeconds: number,
+    signal: AbortSignal,
+  ): Promise<Indexed<ServiceInstance[]>>;
   /** A call found an address of `query` dead: look again now rather than at the next refresh (no-op where Consul pushes changes). */
   invalidate?(query: ServiceQuery): void;
 }

@@ -181,10 +181,17 @@ export class ServiceWatch {
         failures++;
         this.lastError = errorSummary(err).message;
         const throttled = isThrottledError(err);
-        this.lastFailureTransient = throttled || (err instanceof ConsulRequestError && err.statusCode !== undefined && err.statusCode >= 500);
+        this.lastFailureTransient =
+          throttled || (err instanceof ConsulRequestError && err.statusCode !== undefined && err.statusCode >= 500);
         if (throttled) this.throttled++;
         // Log the first failure of a streak and then every tenth, not every retry.
-        if (failures === 1 || failures % 10 === 0) this.log.warn(throttled ? 'Consul throttled the service poll (429); backing off, serving the cached list' : 'Consul service poll failed; serving the cached list', { query: this.query, failures, error: errorSummary(err) });
+        if (failures === 1 || failures % 10 === 0)
+          this.log.warn(
+            throttled
+              ? 'Consul throttled the service poll (429); backing off, serving the cached list'
+              : 'Consul service poll failed; serving the cached list',
+            { query: this.query, failures, error: errorSummary(err) },
+          );
         // A 429 (the agent's per-IP connection cap) backs off from a longer first step, with jitter.
         pause = throttledBackoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs, throttled);
         this.endPoll();

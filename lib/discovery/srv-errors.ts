@@ -43,9 +43,15 @@ export function toDnsLookupError(err: unknown, name: string, servers: readonly s
   if (err instanceof DnsLookupError) return err;
   const code = dnsErrorCode(err);
   const where = `${name} at ${servers.join(', ')}`;
-  if (code && UNREACHABLE.has(code)) return new DnsLookupError('unreachable', `no DNS server answered for ${where} (${code})`, { cause: err, code });
-  if (code === 'ESERVFAIL') return new DnsLookupError('server_failure', `DNS server failure for ${where} (SERVFAIL: Consul out of reach of the resolver?)`, { cause: err, code });
-  if (code === 'EREFUSED') return new DnsLookupError('refused', `DNS server refused ${where} (does it forward the consul. zone?)`, { cause: err, code });
+  if (code && UNREACHABLE.has(code))
+    return new DnsLookupError('unreachable', `no DNS server answered for ${where} (${code})`, { cause: err, code });
+  if (code === 'ESERVFAIL')
+    return new DnsLookupError('server_failure', `DNS server failure for ${where} (SERVFAIL: Consul out of reach of the resolver?)`, {
+      cause: err,
+      code,
+    });
+  if (code === 'EREFUSED')
+    return new DnsLookupError('refused', `DNS server refused ${where} (does it forward the consul. zone?)`, { cause: err, code });
   const message = err instanceof Error ? err.message : String(err);
   return new DnsLookupError('failed', `DNS lookup of ${where} failed: ${message}`, { cause: err, code });
 }

@@ -21,7 +21,8 @@ export const CONSUL_DNS_DOMAIN = 'consul';
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
 
 function label(value: string, what: string): string {
-  if (!LABEL.test(value)) throw new DnsLookupError('invalid_name', `${what} ${JSON.stringify(value)} is not a DNS label, so Consul DNS cannot be asked for it`);
+  if (!LABEL.test(value))
+    throw new DnsLookupError('invalid_name', `${what} ${JSON.stringify(value)} is not a DNS label, so Consul DNS cannot be asked for it`);
   return value;
 }
 
@@ -31,11 +32,16 @@ export function srvName(query: ServiceQuery, style: SrvNameStyle = 'consul', dom
   const dc = query.datacenter ? `.${label(query.datacenter, 'datacenter')}` : '';
   if (query.connect) {
     // Consul's DNS has no tag filter for Connect lookups; serving untagged instances would route wrong.
-    if (query.tag) throw new DnsLookupError('invalid_name', `Consul DNS cannot filter Connect instances of ${service} by tag ${JSON.stringify(query.tag)}`);
+    if (query.tag)
+      throw new DnsLookupError(
+        'invalid_name',
+        `Consul DNS cannot filter Connect instances of ${service} by tag ${JSON.stringify(query.tag)}`,
+      );
     return `${service}.connect${dc}.${domain}`;
   }
   if (style === 'rfc2782') {
-    if (query.tag === 'tcp') throw new DnsLookupError('invalid_name', 'the RFC 2782 form reads the tag "tcp" as "no tag"; ask for it with the consul style');
+    if (query.tag === 'tcp')
+      throw new DnsLookupError('invalid_name', 'the RFC 2782 form reads the tag "tcp" as "no tag"; ask for it with the consul style');
     return `_${service}._${query.tag ? label(query.tag, 'tag') : 'tcp'}.service${dc}.${domain}`;
   }
   return `${query.tag ? `${label(query.tag, 'tag')}.` : ''}${service}.service${dc}.${domain}`;

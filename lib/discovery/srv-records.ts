@@ -26,16 +26,30 @@ export interface AddressRecord {
  * meta is empty. Priority and weight are not used: Consul gives every instance the same.
  * Deduplicated by id and sorted like toServiceInstances, so equal lists compare equal.
  */
-export function toDnsInstances(query: ServiceQuery, records: readonly SrvRecord[], addresses: ReadonlyMap<string, readonly AddressRecord[]>): ServiceInstance[] {
+export function toDnsInstances(
+  query: ServiceQuery,
+  records: readonly SrvRecord[],
+  addresses: ReadonlyMap<string, readonly AddressRecord[]>,
+): ServiceInstance[] {
   const byId = new Map<string, ServiceInstance>();
   for (const r of records) {
     if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) continue;
     for (const a of addresses.get(r.name) ?? []) {
       const id = `${a.address.includes(':') ? `[${a.address}]` : a.address}:${r.port}`;
-      byId.set(id, { id, service: query.service, address: a.address, port: r.port, tags: query.tag ? [query.tag] : [], meta: {}, node: nodeOfTarget(r.name) });
+      byId.set(id, {
+        id,
+        service: query.service,
+        address: a.address,
+        port: r.port,
+        tags: query.tag ? [query.tag] : [],
+        meta: {},
+        node: nodeOfTarget(r.name),
+      });
     }
   }
-  return [...byId.values()].sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node));
+  return [...byId.values()].sort(
+    (a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node),
+  );
 }
 
 /** The smallest TTL (seconds) among the addresses, or undefined when there are none. */

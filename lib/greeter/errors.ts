@@ -7,7 +7,8 @@ import type { CallFailureKind } from '../grpc/errors';
  * passes, or the call failed as the gRPC adapter classified it (kept as is, except that
  * PERMISSION_DENIED is an intention's deny on a Connect transport and a backend error otherwise).
  */
-export type GreetErrorKind = 'invalid_name' | 'no_healthy_instance' | 'forbidden_by_intention' | Exclude<CallFailureKind, 'permission_denied'>;
+export type GreetErrorKind =
+  'invalid_name' | 'no_healthy_instance' | 'forbidden_by_intention' | Exclude<CallFailureKind, 'permission_denied'>;
 
 /** Extra facts the edge uses to shape the answer and the log line. */
 export interface GreetErrorDetails {

@@ -22,7 +22,11 @@ export const CLOUDMAP_DEFAULT_FLEET = { environments: 2_500, services: 1, quotaS
  * Poll interval of the Cloud Map source when CLOUDMAP_POLL_SECONDS is unset: the least one that keeps
  * CLOUDMAP_DEFAULT_FLEET within its share of DiscoverInstances' quota (5 s); a larger fleet sets more.
  */
-export const DEFAULT_CLOUDMAP_POLL_MS = leastPollIntervalMs(CLOUDMAP_DEFAULT_FLEET.environments, CLOUDMAP_DEFAULT_FLEET.services, CLOUDMAP_DEFAULT_FLEET.quotaShare);
+export const DEFAULT_CLOUDMAP_POLL_MS = leastPollIntervalMs(
+  CLOUDMAP_DEFAULT_FLEET.environments,
+  CLOUDMAP_DEFAULT_FLEET.services,
+  CLOUDMAP_DEFAULT_FLEET.quotaShare,
+);
 
 /** The source a gateway discovers through, and what /status and metrics read from it. */
 export interface GatewayDiscovery {
@@ -32,7 +36,14 @@ export interface GatewayDiscovery {
   /** Which source served `query`'s current list (the primary's name without a fallback). */
   servedBy(query: ServiceQuery): DiscoverySourceName | undefined;
   /** What /status shows about the sources. */
-  snapshot(): { source: DiscoverySourceName; fallbacks: DiscoverySourceName[]; dnsServers?: string[]; dnsLookups?: number; cloudMapCalls?: number; fallback?: FallbackSnapshot };
+  snapshot(): {
+    source: DiscoverySourceName;
+    fallbacks: DiscoverySourceName[];
+    dnsServers?: string[];
+    dnsLookups?: number;
+    cloudMapCalls?: number;
+    fallback?: FallbackSnapshot;
+  };
   close(): void;
 }
 
@@ -46,7 +57,12 @@ export function createGatewayDiscovery(env: DiscoveryEnvironment, consul: Consul
       // readDiscoveryEnvironment guarantees the namespace whenever cloudmap is named.
       const cm = env.cloudMap!;
       cloudMap = createDiscoverInstancesClient({ region: cm.region, ...(cm.endpoint ? { endpoint: cm.endpoint } : {}) });
-      return cloudMapHealthSource(cloudMap, { namespace: cm.namespace, pollIntervalMs: cm.pollSeconds !== undefined ? cm.pollSeconds * 1000 : DEFAULT_CLOUDMAP_POLL_MS, ...(cm.datacenter ? { datacenter: cm.datacenter } : {}), log });
+      return cloudMapHealthSource(cloudMap, {
+        namespace: cm.namespace,
+        pollIntervalMs: cm.pollSeconds !== undefined ? cm.pollSeconds * 1000 : DEFAULT_CLOUDMAP_POLL_MS,
+        ...(cm.datacenter ? { datacenter: cm.datacenter } : {}),
+        log,
+      });
     }
     dns = dnsHealthSource({ servers: env.dnsServers, log });
     return dns;

@@ -39,7 +39,10 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
    * `begin`, and on a cold start discovery of `queryOf(defaults)` alongside the config read: kept when the
    * config read gives the same query, stopped when it does not (the use case then discovers its own).
    */
-  beginDiscovering(queryOf: (cfg: GatewayConfig) => ServiceQuery, opts?: { leaseInParallel?: boolean }): ReturnType<FunctionRuntime<typeof GATEWAY_KEYS>['begin']>;
+  beginDiscovering(
+    queryOf: (cfg: GatewayConfig) => ServiceQuery,
+    opts?: { leaseInParallel?: boolean },
+  ): ReturnType<FunctionRuntime<typeof GATEWAY_KEYS>['begin']>;
 }
 
 /** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
@@ -51,12 +54,24 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
   // Read before every poll, so a config refresh applies without a restart.
   const watchOptions = () => {
     const v = base.config.values();
-    return { waitSeconds: v.discoveryWaitSeconds, minIntervalMs: v.discoveryMinIntervalMs, backoffBaseMs: v.discoveryBackoffBaseMs, backoffMaxMs: v.discoveryBackoffMaxMs };
+    return {
+      waitSeconds: v.discoveryWaitSeconds,
+      minIntervalMs: v.discoveryMinIntervalMs,
+      backoffBaseMs: v.discoveryBackoffBaseMs,
+      backoffMaxMs: v.discoveryBackoffMaxMs,
+    };
   };
   const watches = new ServiceWatchRegistry(discovery.source, watchOptions, log);
   const callPolicy = new CallPolicy(() => {
     const v = base.config.values();
-    return { maxAttempts: v.maxAttempts, hedgeMinDelayMs: v.hedgeMinDelayMs, hedgeMaxDelayMs: v.hedgeMaxDelayMs, ejectionFailurePercent: v.ejectionFailurePercent, ejectionMinRequests: v.ejectionMinRequests, ejectionBaseMs: v.ejectionBaseMs };
+    return {
+      maxAttempts: v.maxAttempts,
+      hedgeMinDelayMs: v.hedgeMinDelayMs,
+      hedgeMaxDelayMs: v.hedgeMaxDelayMs,
+      ejectionFailurePercent: v.ejectionFailurePercent,
+      ejectionMinRequests: v.ejectionMinRequests,
+      ejectionBaseMs: v.ejectionBaseMs,
+    };
   });
   const clients = new GreeterClientPool(watches, Date.now, callPolicy);
   const identities = new Map<string, ConnectCertificates>();

@@ -12,7 +12,9 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
   await watch.waitForFirst(loaded.values.coldStartWaitMs);
   const config: Record<string, { value: unknown; source: string }> = {
     consulAddress: { value: rt.env.consulAddress, source: 'env' },
-    consulToken: rt.env.consulToken ? { value: '[redacted]', source: 'env' } : { value: rt.env.consulTokenParameter ? `[redacted, from ${rt.env.consulTokenParameter}]` : null, source: 'ssm' },
+    consulToken: rt.env.consulToken
+      ? { value: '[redacted]', source: 'env' }
+      : { value: rt.env.consulTokenParameter ? `[redacted, from ${rt.env.consulTokenParameter}]` : null, source: 'ssm' },
     configPrefix: { value: rt.env.configPrefix, source: 'env' },
   };
   for (const [key, value] of Object.entries(loaded.values)) {
@@ -30,7 +32,11 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
     discoverySource: rt.discovery.snapshot(),
     discovery: rt.watches.all().map((w) => {
       const s = w.snapshot();
-      return { ...s, servedBy: rt.discovery.servedBy(s.query) ?? null, instances: (s.instances ?? []).map(({ id, address, port, tags }) => ({ id, address, port, tags })) };
+      return {
+        ...s,
+        servedBy: rt.discovery.servedBy(s.query) ?? null,
+        instances: (s.instances ?? []).map(({ id, address, port, tags }) => ({ id, address, port, tags })),
+      };
     }),
     consulRequests: Object.fromEntries(rt.consul.requestCounts),
     channelsReplaced: rt.clients.replacedCount(),

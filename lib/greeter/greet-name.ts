@@ -15,7 +15,13 @@ const nameSchema = z
   .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters')
   .refine((s) => !INVISIBLE.test(s), 'name must contain a visible character');
 
-const greetBody = z.strictObject({ name: nameSchema }, { error: (i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : 'body must be a JSON object with a "name" string') });
+const greetBody = z.strictObject(
+  { name: nameSchema },
+  {
+    error: (i) =>
+      i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : 'body must be a JSON object with a "name" string',
+  },
+);
 
 function parsed<T>(result: z.ZodSafeParseResult<T>): T {
   if (result.success) return result.data;

@@ -54,7 +54,12 @@ export function greeterTlsServerName(cfg: GatewayConfig): string {
  * Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure.
  * With `trace`, every attempt (hedges, retries, failover datacenters) carries its context to the Greeter.
  */
-export async function greet(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined, trace?: TraceContext): Promise<GreetResult> {
+export async function greet(
+  rt: GatewayRuntime,
+  name: string,
+  remainingMs: () => number | undefined,
+  trace?: TraceContext,
+): Promise<GreetResult> {
   const t0 = performance.now();
   try {
     const result = await greetOnce(rt, name, remainingMs, trace && (await outgoingTraceHeaders(trace)));
@@ -85,7 +90,10 @@ function noteFailover(rt: GatewayRuntime, where: { service: string; from: string
   state.since++;
   failoverLog.set(rt, state);
   if (Date.now() - state.at < FAILOVER_LOG_INTERVAL_MS) return;
-  rt.log.warn('calls failed over to another datacenter within the call (every attempt in the first was UNAVAILABLE)', { ...where, calls: state.since });
+  rt.log.warn('calls failed over to another datacenter within the call (every attempt in the first was UNAVAILABLE)', {
+    ...where,
+    calls: state.since,
+  });
   state.at = Date.now();
   state.since = 0;
 }
@@ -100,7 +108,13 @@ async function callInDatacenter(
   rt: GatewayRuntime,
   q: ServiceQuery,
   name: string,
-  o: { deadline: number; transport: { tlsServerName?: string }; maxIdleMs: number; creds?: () => ChannelCredentials; metadata?: Readonly<Record<string, string>> },
+  o: {
+    deadline: number;
+    transport: { tlsServerName?: string };
+    maxIdleMs: number;
+    creds?: () => ChannelCredentials;
+    metadata?: Readonly<Record<string, string>>;
+  },
 ): Promise<(GreeterCallResult & { instances: readonly ServiceInstance[] }) | undefined> {
   const watch = rt.watches.get(q);
   watch.ensureFresh();
@@ -108,10 +122,23 @@ async function callInDatacenter(
   if (!instances?.length) return undefined;
   const target = consulTarget(q, o.transport);
   const client = rt.clients.get(target, o.maxIdleMs, o.creds);
-  return { ...(await sayHello(client, name, { deadline: o.deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target), metadata: o.metadata })), instances };
+  return {
+    ...(await sayHello(client, name, {
+      deadline: o.deadline,
+      newChannel: rt.clients.isNew(target),
+      allRefused: () => rt.clients.allRefused(target),
+      metadata: o.metadata,
+    })),
+    instances,
+  };
 }
 
-async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => number | undefined, metadata: Readonly<Record<string, string>> | undefined): Promise<GreetResult> {
+async function greetOnce(
+  rt: GatewayRuntime,
+  name: string,
+  remainingMs: () => number | undefined,
+  metadata: Readonly<Record<string, string>> | undefined,
+): Promise<GreetResult> {
   // A cold start discovers the default query alongside the config read (kept if the config agrees).
   const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true });
   const cfg = loaded.values;
@@ -128,7 +155,11 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
   // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
   const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
   const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
-  const details = { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service, ...(identity ? { sourceIdentity: identity } : {}) };
+  const details = {
+    retryAfterSeconds: cfg.retryAfterSeconds,
+    backendService: query.service,
+    ...(identity ? { sourceIdentity: identity } : {}),
+  };
   coldStartTrace.mark('discovery');
   rt.metrics.level('InstancesDiscovered', instances?.length ?? 0);
   if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
@@ -153,12 +184,27 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
   const { failover = [], ...single } = query;
   try {
     const call = await callAcrossDatacenters({
-      first: async () => ({ ...(await sayHello(client, name, { deadline, newChannel: rt.clients.isNew(target), allRefused: () => rt.clients.allRefused(target), metadata })), instances: watch.current() ?? instances }),
+      first: async () => ({
+        ...(await sayHello(client, name, {
+          deadline,
+          newChannel: rt.clients.isNew(target),
+          allRefused: () => rt.clients.allRefused(target),
+          metadata,
+        })),
+        instances: watch.current() ?? instances,
+      }),
       // The watch serves a failover datacenter's list once Consul marked every local instance critical.
       servedDatacenter: instances[0]?.datacenter,
       failover,
       deadline,
-      inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { deadline, transport, maxIdleMs: cfg.channelMaxIdleMs, creds, metadata }),
+      inDatacenter: (dc) =>
+        callInDatacenter(rt, { ...single, datacenter: dc }, name, {
+          deadline,
+          transport,
+          maxIdleMs: cfg.channelMaxIdleMs,
+          creds,
+          metadata,
+        }),
       budgetAllows: (lostInFailover) => rt.callPolicy.allowsFailover(lostInFailover),
       // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
       onUnavailable: () => rt.watches.invalidate(query),
@@ -167,13 +213,22 @@ async function greetOnce(rt: GatewayRuntime, name: string, remainingMs: () => nu
     coldStartTrace.mark('call');
     coldStartTrace.end(rt.log);
     // A failed-over call's time is mostly the other datacenter's distance: it would skew the local hedging delay.
-    rt.callPolicy.record({ ok: true, attempts: call.attempts, failoverAttempts: call.failoverAttempts, ...(call.failedOver ? {} : { latencyMs: Date.now() - started }) });
+    rt.callPolicy.record({
+      ok: true,
+      attempts: call.attempts,
+      failoverAttempts: call.failoverAttempts,
+      ...(call.failedOver ? {} : { latencyMs: Date.now() - started }),
+    });
     if (call.failedOver) noteFailover(rt, { service: query.service, from: instances[0]?.datacenter ?? 'local', to: call.datacenter });
     const served = instanceForPeer(res.instances, res.peer);
     const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
     return {
       message: res.reply.message,
-      servedBy: { id: served?.id ?? 'unknown', ...(cfg.exposeBackendAddress ? (served ? { address: served.address, port: served.port } : { address: res.peer }) : {}), ...(datacenter ? { datacenter } : {}) },
+      servedBy: {
+        id: served?.id ?? 'unknown',
+        ...(cfg.exposeBackendAddress ? (served ? { address: served.address, port: served.port } : { address: res.peer }) : {}),
+        ...(datacenter ? { datacenter } : {}),
+      },
       attempts: call.attempts,
     };
   } catch (err) {

@@ -16,7 +16,10 @@ export async function loadGreeterCa(secrets: SecretResolver, env: NodeJS.Process
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ConfigError('invalid_environment', `GREETER_CACERT: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+      throw new ConfigError(
+        'invalid_environment',
+        `GREETER_CACERT: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      );
     }
     return checkCa(text, `file ${file}`, 'invalid_environment');
   }

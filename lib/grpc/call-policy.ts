@@ -61,13 +61,26 @@ export function greeterServiceConfig(s: CallPolicySettings, hedgeDelayMs: number
           max_ejection_time: duration(Math.max(s.ejectionBaseMs, 300_000)),
           // Never eject more than half: with one healthy instance left, it is better to try than to fail.
           max_ejection_percent: 50,
-          failure_percentage_ejection: { threshold: s.ejectionFailurePercent, enforcement_percentage: 100, minimum_hosts: 2, request_volume: s.ejectionMinRequests },
+          failure_percentage_ejection: {
+            threshold: s.ejectionFailurePercent,
+            enforcement_percentage: 100,
+            minimum_hosts: 2,
+            request_volume: s.ejectionMinRequests,
+          },
           child_policy: [{ round_robin: {} }],
         },
       },
     ],
     // grpc-js wants at least 2 attempts in a hedging policy; one attempt is no policy at all.
-    methodConfig: attempts >= 2 ? [{ name: [{ service: 'helloworld.Greeter', method: 'SayHello' }], hedgingPolicy: { maxAttempts: attempts, hedgingDelay: seconds(hedgeDelayMs), nonFatalStatusCodes: ['UNAVAILABLE'] } }] : [],
+    methodConfig:
+      attempts >= 2
+        ? [
+            {
+              name: [{ service: 'helloworld.Greeter', method: 'SayHello' }],
+              hedgingPolicy: { maxAttempts: attempts, hedgingDelay: seconds(hedgeDelayMs), nonFatalStatusCodes: ['UNAVAILABLE'] },
+            },
+          ]
+        : [],
   };
 }
 
@@ -155,7 +168,14 @@ export class CallPolicy {
 
   /** What /status shows. */
   snapshot(): { hedgeDelayMs: number; p95Ms?: number; samples: number; retryTokens: number; throttled: boolean; failoverTokens: number } {
-    return { hedgeDelayMs: this.published, p95Ms: this.window.quantile(0.95), samples: this.window.count, retryTokens: Math.round(this.tokens * 10) / 10, throttled: this.throttled, failoverTokens: Math.round(this.failoverTokens * 10) / 10 };
+    return {
+      hedgeDelayMs: this.published,
+      p95Ms: this.window.quantile(0.95),
+      samples: this.window.count,
+      retryTokens: Math.round(this.tokens * 10) / 10,
+      throttled: this.throttled,
+      failoverTokens: Math.round(this.failoverTokens * 10) / 10,
+    };
   }
 
   private currentDelayMs(): number {

@@ -27,5 +27,11 @@ export function parseConsulTargetPath(path: string): ServiceQuery {
   const datacenter = params.get('dc') || undefined;
   const failover = (params.get('failover') ?? '').split(',').filter(Boolean);
   const connect = params.get('connect') === '1';
-  return { service, ...(tag ? { tag } : {}), ...(datacenter ? { datacenter } : {}), ...(failover.length ? { failover } : {}), ...(connect ? { connect } : {}) };
+  return {
+    service,
+    ...(tag ? { tag } : {}),
+    ...(datacenter ? { datacenter } : {}),
+    ...(failover.length ? { failover } : {}),
+    ...(connect ? { connect } : {}),
+  };
 }

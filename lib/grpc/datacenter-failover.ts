@@ -34,7 +34,13 @@ export function datacentersAfter(failover: readonly string[], served: string | u
 }
 
 /** Whether a call that failed with `err` may go on to another datacenter (pure). */
-export function failoverDecision(o: { err: unknown; now: number; deadline: number; budgetLeft: boolean; datacentersLeft: number }): FailoverDecision {
+export function failoverDecision(o: {
+  err: unknown;
+  now: number;
+  deadline: number;
+  budgetLeft: boolean;
+  datacentersLeft: number;
+}): FailoverDecision {
   if (!(o.err instanceof GreeterCallError) || o.err.grpcCode !== status.UNAVAILABLE) return 'not_unavailable';
   if (o.now >= o.deadline) return 'deadline';
   if (!o.budgetLeft) return 'budget';
@@ -100,12 +106,28 @@ export async function callAcrossDatacenters<R extends AttemptResult>(c: Failover
   }
   const queue = datacentersAfter(c.failover, c.servedDatacenter);
   for (let i = 0; i < queue.length; i++) {
-    if (failoverDecision({ err: last, now: now(), deadline: c.deadline, budgetLeft: c.budgetAllows(lost - lostFirst), datacentersLeft: queue.length - i }) !== 'failover') break;
+    if (
+      failoverDecision({
+        err: last,
+        now: now(),
+        deadline: c.deadline,
+        budgetLeft: c.budgetAllows(lost - lostFirst),
+        datacentersLeft: queue.length - i,
+      }) !== 'failover'
+    )
+      break;
     const dc = queue[i] as string;
     try {
       // A datacenter without a passing instance is skipped; the next one is asked within the same deadline.
       const result = await c.inDatacenter(dc);
-      if (result) return { result, datacenter: dc, failedOver: true, attempts: lost + result.attempts, failoverAttempts: lost - lostFirst + result.attempts };
+      if (result)
+        return {
+          result,
+          datacenter: dc,
+          failedOver: true,
+          attempts: lost + result.attempts,
+          failoverAttempts: lost - lostFirst + result.attempts,
+        };
     } catch (err) {
       last = failed(dc, err);
     }

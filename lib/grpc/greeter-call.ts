@@ -57,7 +57,14 @@ export async function sayHello(client: GreeterClient, name: string, opts: Greete
     return await callOnce(client, name, opts.deadline, opts.metadata);
   } catch (err) {
     const pause = backoffMs(2, 20, 40);
-    if (!opts.newChannel || !(err instanceof GreeterCallError) || err.kind !== 'unavailable' || Date.now() + pause >= opts.deadline || opts.allRefused?.()) throw err;
+    if (
+      !opts.newChannel ||
+      !(err instanceof GreeterCallError) ||
+      err.kind !== 'unavailable' ||
+      Date.now() + pause >= opts.deadline ||
+      opts.allRefused?.()
+    )
+      throw err;
     await sleep(pause);
     try {
       const second = await callOnce(client, name, opts.deadline, opts.metadata);
@@ -75,7 +82,12 @@ function requestMetadata(entries: Readonly<Record<string, string>> | undefined):
   return metadata;
 }
 
-function callOnce(client: GreeterClient, name: string, deadline: number, entries?: Readonly<Record<string, string>>): Promise<GreeterCallResult> {
+function callOnce(
+  client: GreeterClient,
+  name: string,
+  deadline: number,
+  entries?: Readonly<Record<string, string>>,
+): Promise<GreeterCallResult> {
   return new Promise((resolve, reject) => {
     let attempts = 1;
     const call = client.sayHello({ name }, requestMetadata(entries), { deadline }, (err: ServiceError | null, reply?: HelloReply) => {

@@ -61,7 +61,11 @@ export class GreeterClientPool {
       entry = undefined;
     }
     if (!entry) {
-      entry = { client: new GreeterClient(target, creds ? creds() : credentials.createInsecure(), this.options), createdAt: now, lastUsedAt: now };
+      entry = {
+        client: new GreeterClient(target, creds ? creds() : credentials.createInsecure(), this.options),
+        createdAt: now,
+        lastUsedAt: now,
+      };
       this.entries.set(target, entry);
     }
     entry.lastUsedAt = now;

@@ -21,6 +21,11 @@ export function toEndpoints(instances: readonly ServiceInstance[]): experimental
 export function createEndpointReporter(listener: experimental.ResolverListener): EndpointReporter {
   return (instances, serviceConfig) => {
     const config: experimental.StatusOr<ServiceConfig> | null = serviceConfig ? experimental.statusOrFromValue(serviceConfig) : null;
-    return listener(experimental.statusOrFromValue(toEndpoints(instances)), {}, config, instances.length ? '' : 'no passing instance in Consul');
+    return listener(
+      experimental.statusOrFromValue(toEndpoints(instances)),
+      {},
+      config,
+      instances.length ? '' : 'no passing instance in Consul',
+    );
   };
 }

@@ -5,7 +5,10 @@ import type { DesiredService } from '../cloudmap/types';
 import { EXTERNAL_SOURCE } from './reverse-plan';
 
 /** Instances become Cloud Map instances; only IPv4 addresses can be mirrored (AWS_INSTANCE_IPV4). */
-export function desiredServices(byService: ReadonlyMap<string, readonly InstanceHealth[]>): { services: DesiredService[]; skipped: string[] } {
+export function desiredServices(byService: ReadonlyMap<string, readonly InstanceHealth[]>): {
+  services: DesiredService[];
+  skipped: string[];
+} {
   const skipped: string[] = [];
   const services = [...byService.entries()].map(([name, entries]) => ({
     name,
@@ -21,7 +24,16 @@ export function desiredServices(byService: ReadonlyMap<string, readonly Instance
         skipped.push(`${name}/${instance.id}: address ${instance.address} is not IPv4`);
         return [];
       }
-      return [{ id: instance.id, ipv4: instance.address, port: instance.port, tags: instance.tags, meta: instance.meta, healthy: status === 'passing' }];
+      return [
+        {
+          id: instance.id,
+          ipv4: instance.address,
+          port: instance.port,
+          tags: instance.tags,
+          meta: instance.meta,
+          healthy: status === 'passing',
+        },
+      ];
     }),
   }));
   return { services, skipped };

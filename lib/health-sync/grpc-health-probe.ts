@@ -15,16 +15,22 @@ export function probeGrpcHealth(address: string, port: number, service: string, 
   // keeps a dead instance's connection state out of other probes.
   const client = new HealthClient(`${host}:${port}`, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
   return new Promise<ProbeResult>((resolve) => {
-    client.check({ service }, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res?: HealthCheckResponse) => {
-      client.close();
-      if (err) {
-        const why = err.code === status.DEADLINE_EXCEEDED ? `no answer within ${timeoutMs} ms` : (err.details || err.message).slice(0, 200);
-        resolve({ ok: false, output: `grpc.health.v1 Check failed: ${status[err.code] ?? err.code}: ${why}` });
-        return;
-      }
-      const st = res?.status ?? HealthCheckResponse_ServingStatus.UNKNOWN;
-      const name = HealthCheckResponse_ServingStatus[st] ?? String(st);
-      resolve({ ok: st === HealthCheckResponse_ServingStatus.SERVING, output: `grpc.health.v1 Check: ${name}` });
-    });
+    client.check(
+      { service },
+      new Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err: ServiceError | null, res?: HealthCheckResponse) => {
+        client.close();
+        if (err) {
+          const why =
+            err.code === status.DEADLINE_EXCEEDED ? `no answer within ${timeoutMs} ms` : (err.details || err.message).slice(0, 200);
+          resolve({ ok: false, output: `grpc.health.v1 Check failed: ${status[err.code] ?? err.code}: ${why}` });
+          return;
+        }
+        const st = res?.status ?? HealthCheckResponse_ServingStatus.UNKNOWN;
+        const name = HealthCheckResponse_ServingStatus[st] ?? String(st);
+        resolve({ ok: st === HealthCheckResponse_ServingStatus.SERVING, output: `grpc.health.v1 Check: ${name}` });
+      },
+    );
   });
 }

@@ -62,7 +62,14 @@ export function createHealthSyncRuntime(log: Log): HealthSyncRuntime {
         // On defaults the namespace is empty and the probed services unknown: the run would mirror
         // nothing and report success. Skip it, loudly; the next scheduled run tries again.
         log.error('health-sync skipped: Consul K/V could not be read, so its config is unknown', { prefix: base.config.prefix });
-        const report: HealthSyncReport = { dryRun: opts.dryRun, skipped: 'config_unavailable', probes: [], plan: [], notMirrored: [], durationMs: 0 };
+        const report: HealthSyncReport = {
+          dryRun: opts.dryRun,
+          skipped: 'config_unavailable',
+          probes: [],
+          plan: [],
+          notMirrored: [],
+          durationMs: 0,
+        };
         if (!opts.dryRun) {
           recordHealthSyncRun(metrics, report);
           metrics.flush(true);

@@ -90,7 +90,9 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
     const cloudMap = cfg.cloudMapEnabled && cfg.cloudMapNamespaceId ? deps.cloudMap : undefined;
     if (cfg.cloudMapEnabled && !cloudMap) {
       // Said loudly: a run that mirrors nothing looks like a healthy one otherwise.
-      report.cloudMapSkipped = cfg.cloudMapNamespaceId ? 'no Cloud Map client' : 'cloudMapNamespaceId is empty: set it under the config prefix (or cloudMapEnabled=false to probe only)';
+      report.cloudMapSkipped = cfg.cloudMapNamespaceId
+        ? 'no Cloud Map client'
+        : 'cloudMapNamespaceId is empty: set it under the config prefix (or cloudMapEnabled=false to probe only)';
       deps.log.warn('health-sync skips the Cloud Map step', { reason: report.cloudMapSkipped });
     }
     // Probing and mirroring are split: the mirror waits only for the probes of the instances it
@@ -112,11 +114,25 @@ export async function runHealthSync(deps: HealthSyncDeps, opts: { dryRun: boolea
   }
   report.durationMs = Date.now() - started;
   const writes = report.plan.filter(isWriteAction).length;
-  deps.log.info('health-sync run finished', { dryRun: opts.dryRun, probes: report.probes.length, statusChanges: report.probes.filter((p) => p.changed).length, plannedCloudMapWrites: writes, errors: report.cloudMap?.errors.length ?? 0, durationMs: report.durationMs });
+  deps.log.info('health-sync run finished', {
+    dryRun: opts.dryRun,
+    probes: report.probes.length,
+    statusChanges: report.probes.filter((p) => p.changed).length,
+    plannedCloudMapWrites: writes,
+    errors: report.cloudMap?.errors.length ?? 0,
+    durationMs: report.durationMs,
+  });
   return report;
 }
 
-async function mirror(deps: HealthSyncDeps, cloudMap: ServiceDiscoveryClient, health: Map<string, readonly InstanceHealth[]>, verdicts: ReadonlyMap<string, ProbeState['status']>, report: HealthSyncReport, dryRun: boolean): Promise<void> {
+async function mirror(
+  deps: HealthSyncDeps,
+  cloudMap: ServiceDiscoveryClient,
+  health: Map<string, readonly InstanceHealth[]>,
+  verdicts: ReadonlyMap<string, ProbeState['status']>,
+  report: HealthSyncReport,
+  dryRun: boolean,
+): Promise<void> {
   const cfg = deps.config;
   const left = deps.deadline === undefined ? Infinity : deps.deadline - Date.now();
   if (left < MIRROR_MIN_MS) {
@@ -128,11 +144,17 @@ async function mirror(deps: HealthSyncDeps, cloudMap: ServiceDiscoveryClient, he
   // This run's probe verdicts, where they are in, override what Consul said before the probes.
   const verdict = new Map(verdicts);
   const mirrored = new Map(
-    [...health].filter(([n]) => cfg.services.includes(n)).map(([n, entries]) => [n, entries.map((e) => ({ ...e, status: verdict.get(e.instance.id) ?? e.status }))]),
+    [...health]
+      .filter(([n]) => cfg.services.includes(n))
+      .map(([n, entries]) => [n, entries.map((e) => ({ ...e, status: verdict.get(e.instance.id) ?? e.status }))]),
   );
   const desired = desiredServices(mirrored);
   report.notMirrored = desired.skipped;
-  const actual = await readCloudMapState(cloudMap, cfg.cloudMapNamespaceId, { ownerMarker: cfg.ownerMarker, alsoRead: cfg.reverseServices, log: deps.log });
+  const actual = await readCloudMapState(cloudMap, cfg.cloudMapNamespaceId, {
+    ownerMarker: cfg.ownerMarker,
+    alsoRead: cfg.reverseServices,
+    log: deps.log,
+  });
   report.plan = planSync(desired.services, actual, { namespaceId: cfg.cloudMapNamespaceId, ownerMarker: cfg.ownerMarker });
   report.cloudMap = await applyPlan(cloudMap, report.plan, { concurrency: cfg.applyConcurrency, dryRun, log: deps.log });
   report.cloudMap.calls = mergeCalls(actual.calls, report.cloudMap.calls);
@@ -151,7 +173,9 @@ async function startProbing(deps: HealthSyncDeps, health: Map<string, readonly I
   const cfg = deps.config;
   // Instances of the configured services, plus every instance the registry created with a
   // gRPC check, whatever its service: those live on the agent, tagged by meta.
-  const configured = [...health].filter(([service]) => cfg.probeServices.includes(service)).flatMap(([, entries]) => entries.map((e) => e.instance));
+  const configured = [...health]
+    .filter(([service]) => cfg.probeServices.includes(service))
+    .flatMap(([, entries]) => entries.map((e) => e.instance));
   const registered = await agentServices(deps.consul, GRPC_PROBED_FILTER);
   const stored = await kvGetRecursive(deps.consul, PROBE_STATE_PREFIX);
   const states = new Map(stored.value.map((p) => [p.key.slice(PROBE_STATE_PREFIX.length), parseProbeState(p.value)]));
@@ -159,7 +183,9 @@ async function startProbing(deps: HealthSyncDeps, health: Map<string, readonly I
   // The mirrored instances first; then the ones probed longest ago (never probed: first), so a run
   // that cannot probe everything does not leave the same instances out every time.
   const mirrored = all.filter((t) => cfg.services.includes(t.service));
-  const others = all.filter((t) => !cfg.services.includes(t.service)).sort((a, b) => (states.get(a.instance.id)?.probedAt ?? 0) - (states.get(b.instance.id)?.probedAt ?? 0));
+  const others = all
+    .filter((t) => !cfg.services.includes(t.service))
+    .sort((a, b) => (states.get(a.instance.id)?.probedAt ?? 0) - (states.get(b.instance.id)?.probedAt ?? 0));
   const targets = [...mirrored, ...others];
   const verdicts = new Map<string, ProbeState['status']>();
   let mirroredLeft = mirrored.length;
@@ -196,7 +222,8 @@ async function startProbing(deps: HealthSyncDeps, health: Map<string, readonly I
         }
       });
       const done = reports.filter((r): r is ProbeReport => r !== undefined);
-      if (done.length < targets.length) deps.log.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
+      if (done.length < targets.length)
+        deps.log.warn('health-sync ran short of time; some instances were not probed', { probed: done.length, targets: targets.length });
       if (!dryRun) {
         // Counters of instances that left Consul are dropped, so nothing keeps probing them.
         const live = new Set(targets.map((t) => t.instance.id));
@@ -217,7 +244,11 @@ async function firstOf(p: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRun: boolean): Promise<(ReversePlan & { errors: string[] }) | undefined> {
+async function reverseSync(
+  deps: HealthSyncDeps,
+  foreign: ActualService[],
+  dryRun: boolean,
+): Promise<(ReversePlan & { errors: string[] }) | undefined> {
   const cfg = deps.config;
   // Read the node even when the reverse sync is off: imports left from when it was on are removed.
   const existing = await externalServices(deps.consul, cfg.reverseNode);
@@ -226,8 +257,14 @@ async function reverseSync(deps: HealthSyncDeps, foreign: ActualService[], dryRu
   const errors: string[] = [];
   if (dryRun) return { ...plan, errors };
   const nodeMeta = { 'external-node': 'true', 'external-probe': 'false', [EXTERNAL_SOURCE.key]: EXTERNAL_SOURCE.value };
-  await forEachBounded(plan.register, cfg.applyConcurrency, (svc) => registerExternal(deps.consul, cfg.reverseNode, nodeMeta, svc).catch((err: unknown) => void errors.push(`${svc.id}: ${errorSummary(err).message}`)));
-  await forEachBounded(plan.deregister, cfg.applyConcurrency, (id) => deregisterExternal(deps.consul, cfg.reverseNode, id).catch((err: unknown) => void errors.push(`${id}: ${errorSummary(err).message}`)));
+  await forEachBounded(plan.register, cfg.applyConcurrency, (svc) =>
+    registerExternal(deps.consul, cfg.reverseNode, nodeMeta, svc).catch(
+      (err: unknown) => void errors.push(`${svc.id}: ${errorSummary(err).message}`),
+    ),
+  );
+  await forEachBounded(plan.deregister, cfg.applyConcurrency, (id) =>
+    deregisterExternal(deps.consul, cfg.reverseNode, id).catch((err: unknown) => void errors.push(`${id}: ${errorSummary(err).message}`)),
+  );
   return { ...plan, errors };
 }
 

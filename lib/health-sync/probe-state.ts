@@ -37,8 +37,17 @@ export function parseProbeState(text: string | undefined): ProbeState {
   if (!text) return INITIAL_PROBE_STATE;
   try {
     const v = JSON.parse(text) as Partial<ProbeState>;
-    if ((v.status === 'passing' || v.status === 'critical') && Number.isInteger(v.consecutiveFailures) && Number.isInteger(v.consecutiveSuccesses)) {
-      return { status: v.status, consecutiveFailures: v.consecutiveFailures ?? 0, consecutiveSuccesses: v.consecutiveSuccesses ?? 0, ...(typeof v.probedAt === 'number' ? { probedAt: v.probedAt } : {}) };
+    if (
+      (v.status === 'passing' || v.status === 'critical') &&
+      Number.isInteger(v.consecutiveFailures) &&
+      Number.isInteger(v.consecutiveSuccesses)
+    ) {
+      return {
+        status: v.status,
+        consecutiveFailures: v.consecutiveFailures ?? 0,
+        consecutiveSuccesses: v.consecutiveSuccesses ?? 0,
+        ...(typeof v.probedAt === 'number' ? { probedAt: v.probedAt } : {}),
+      };
     }
   } catch {
     // fall through

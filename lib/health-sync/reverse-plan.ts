@@ -22,7 +22,11 @@ export function importedId(service: string, instanceId: string): string {
 }
 
 /** The external services the selected Cloud Map services should give, then the diff with `existing`. */
-export function planReverse(services: readonly ActualService[], importNames: readonly string[], existing: readonly ExternalService[]): ReversePlan {
+export function planReverse(
+  services: readonly ActualService[],
+  importNames: readonly string[],
+  existing: readonly ExternalService[],
+): ReversePlan {
   const wanted: ExternalService[] = [];
   for (const svc of services) {
     if (!importNames.includes(svc.name)) continue;

@@ -53,14 +53,26 @@ const REGISTRY: Record<RegistryErrorKind, Answer> = {
 // Consul's own ACL decision is passed on as ours; anything else means Consul is not usable right now.
 const CONSUL: Record<ConsulErrorKind, Answer> = {
   forbidden: { status: 403, code: 'FORBIDDEN', message: 'not permitted by the Consul ACL policy of this function', log: 'warn' },
-  unavailable: { status: 503, code: 'CONSUL_UNAVAILABLE', message: 'service registry temporarily unavailable', log: 'error', retryAfterSeconds: 1 },
+  unavailable: {
+    status: 503,
+    code: 'CONSUL_UNAVAILABLE',
+    message: 'service registry temporarily unavailable',
+    log: 'error',
+    retryAfterSeconds: 1,
+  },
 };
 
 const CONFIG: Record<ConfigErrorKind, Answer> = {
   invalid_environment: { status: 500, code: 'MISCONFIGURED', message: 'the function is misconfigured; its log says how', log: 'error' },
   invalid_secret: { status: 500, code: 'MISCONFIGURED', message: 'the function is misconfigured; its log says how', log: 'error' },
   invalid_config: { status: 500, code: 'MISCONFIGURED', message: 'the function is misconfigured; its log says how', log: 'error' },
-  secret_unavailable: { status: 503, code: 'SECRETS_UNAVAILABLE', message: 'secrets temporarily unavailable', log: 'error', retryAfterSeconds: 1 },
+  secret_unavailable: {
+    status: 503,
+    code: 'SECRETS_UNAVAILABLE',
+    message: 'secrets temporarily unavailable',
+    log: 'error',
+    retryAfterSeconds: 1,
+  },
 };
 
 const INTERNAL: Answer = { status: 500, code: 'INTERNAL', message: 'internal error', log: 'error' };
@@ -84,8 +96,20 @@ function answerFor(err: unknown): { answer: Answer; known?: AppError } {
 export function errorResponse(err: unknown, log: Log): APIGatewayProxyStructuredResultV2 {
   const { answer, known } = answerFor(err);
   if (answer.log) {
-    const extra = err instanceof GreetError ? { attempts: err.details.attempts, backendService: err.details.backendService, cause: err.cause ? errorSummary(err.cause) : undefined } : {};
-    log[answer.log](known ? `${known.domain} request failed` : 'unhandled error', { kind: known?.kind, status: answer.status, error: errorSummary(err), ...extra });
+    const extra =
+      err instanceof GreetError
+        ? {
+            attempts: err.details.attempts,
+            backendService: err.details.backendService,
+            cause: err.cause ? errorSummary(err.cause) : undefined,
+          }
+        : {};
+    log[answer.log](known ? `${known.domain} request failed` : 'unhandled error', {
+      kind: known?.kind,
+      status: answer.status,
+      error: errorSummary(err),
+      ...extra,
+    });
   }
   const headers: Record<string, string> = answer.retryAfterSeconds ? { 'retry-after': String(answer.retryAfterSeconds) } : {};
   return json(answer.status, { error: { code: answer.code, message: answer.message ?? known?.message ?? 'internal error' } }, headers);

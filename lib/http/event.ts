@@ -25,9 +25,11 @@ function bodyText(event: HttpEventLike): string {
 /** Parses a JSON body, with clear 400/413/415 errors (a key repeated in one object is a 400); returns `unknown` for a schema to check. */
 export function readJsonBody(event: HttpEventLike): unknown {
   const text = bodyText(event);
-  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new RequestError('payload_too_large', `body must be at most ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES)
+    throw new RequestError('payload_too_large', `body must be at most ${MAX_BODY_BYTES} bytes`);
   const type = header(event, 'content-type');
-  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) throw new RequestError('unsupported_media_type', 'content-type must be application/json');
+  if (type && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type))
+    throw new RequestError('unsupported_media_type', 'content-type must be application/json');
   if (!text.trim()) throw new RequestError('invalid_body', 'body must be a JSON object');
   let value: unknown;
   try {
@@ -85,7 +87,11 @@ function rejectDuplicateKeys(text: string): void {
 
 // Where the innermost object sits, such as `body.meta` or `body.items[2]`; the last levels only when deep.
 function pathOf(stack: readonly Frame[]): string {
-  const steps = stack.slice(0, -1).map((f) => (f.kind === 'array' ? `[${f.index}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(f.key ?? '') ? `.${f.key}` : `[${quoteKey(f.key ?? '')}]`));
+  const steps = stack
+    .slice(0, -1)
+    .map((f) =>
+      f.kind === 'array' ? `[${f.index}]` : /^[A-Za-z_][A-Za-z0-9_-]*$/.test(f.key ?? '') ? `.${f.key}` : `[${quoteKey(f.key ?? '')}]`,
+    );
   return steps.length > 8 ? `body…${steps.slice(-8).join('')}` : `body${steps.join('')}`;
 }
 

@@ -7,10 +7,18 @@ import { type HttpEventLike } from './event';
 import { traceOfEvent } from './trace-headers';
 
 /** A handler body that gets the function's runtime and the invocation's trace (undefined: propagation off), and returns a response or throws. */
-export type HttpBody<E, R> = (event: E, context: Context, rt: R, trace: TraceContext | undefined) => Promise<APIGatewayProxyStructuredResultV2>;
+export type HttpBody<E, R> = (
+  event: E,
+  context: Context,
+  rt: R,
+  trace: TraceContext | undefined,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 /** Builds a Lambda handler that never throws and never leaks a stack trace. */
-export function httpHandler<E, R extends Closable>(slot: RuntimeSlot<R>, body: HttpBody<E, R>): (event: E, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
+export function httpHandler<E, R extends Closable>(
+  slot: RuntimeSlot<R>,
+  body: HttpBody<E, R>,
+): (event: E, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
   return async (event, context) => {
     slot.logger.addContext(context);
     const trace = traceOfEvent((event ?? {}) as HttpEventLike);

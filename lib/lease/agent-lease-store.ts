@@ -63,5 +63,8 @@ export class AgentLeaseStore implements LeaseStore {
 
 /** True when the agent answered that it has no such TTL check (404, or Consul's 500 for a check without a TTL). */
 function agentForgotCheck(err: unknown): boolean {
-  return err instanceof ConsulRequestError && (err.statusCode === 404 || (err.statusCode === 500 && /does not have associated TTL/.test(err.message)));
+  return (
+    err instanceof ConsulRequestError &&
+    (err.statusCode === 404 || (err.statusCode === 500 && /does not have associated TTL/.test(err.message)))
+  );
 }

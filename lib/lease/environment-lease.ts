@@ -83,7 +83,8 @@ export class EnvironmentLease {
     this.store ??= this.createStore(settings.mode ?? 'agent');
     // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
     // While the agent is overloaded the backoff decides when to try again, otherwise a third of the TTL.
-    const due = this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
+    const due =
+      this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
     if (!due || this.inFlight) return;
     this.lastAttemptAt = this.now();
     const work = (this.registered ? this.renew(settings) : this.register(settings))
@@ -109,7 +110,12 @@ export class EnvironmentLease {
           this.overloads = 0;
           this.notBefore = undefined;
         }
-        if (this.failures === 1 || this.failures % 10 === 0) this.log.warn('lease registration or renewal failed', { leaseId: this.identity?.id, failures: this.failures, error: errorSummary(err) });
+        if (this.failures === 1 || this.failures % 10 === 0)
+          this.log.warn('lease registration or renewal failed', {
+            leaseId: this.identity?.id,
+            failures: this.failures,
+            error: errorSummary(err),
+          });
       })
       .finally(() => (this.inFlight = undefined));
     this.inFlight = work;

@@ -8,7 +8,12 @@ export interface LeaseIdentity {
 }
 
 /** Builds a unique id and the meta from the Lambda environment variables. */
-export function leaseIdentity(service: string, coldStartAt: Date, env: NodeJS.ProcessEnv = process.env, random: (n: number) => Buffer = randomBytes): LeaseIdentity {
+export function leaseIdentity(
+  service: string,
+  coldStartAt: Date,
+  env: NodeJS.ProcessEnv = process.env,
+  random: (n: number) => Buffer = randomBytes,
+): LeaseIdentity {
   const meta: Record<string, string> = {
     function: env.AWS_LAMBDA_FUNCTION_NAME ?? 'local',
     version: env.AWS_LAMBDA_FUNCTION_VERSION ?? '$LATEST',

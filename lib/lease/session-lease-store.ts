@@ -39,10 +39,16 @@ export class SessionLeaseStore implements LeaseStore {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     const key = sessionLeaseKey(settings.prefix ?? 'lambda-leases', settings.service, identity.id);
-    const id = await createTtlSession(this.api, { name: `lease ${identity.id}`, ttlSeconds: sessionTtlSeconds(settings.ttlSeconds) }, { timeoutMs: left() });
+    const id = await createTtlSession(
+      this.api,
+      { name: `lease ${identity.id}`, ttlSeconds: sessionTtlSeconds(settings.ttlSeconds) },
+      { timeoutMs: left() },
+    );
     let acquired: boolean;
     try {
-      acquired = await acquireKey(this.api, key, JSON.stringify({ id: identity.id, service: settings.service, meta: identity.meta }), id, { timeoutMs: left() });
+      acquired = await acquireKey(this.api, key, JSON.stringify({ id: identity.id, service: settings.service, meta: identity.meta }), id, {
+        timeoutMs: left(),
+      });
     } catch (err) {
       await this.destroyQuietly(id);
       throw err;

@@ -33,7 +33,12 @@ export interface FunctionMetricsOptions {
 }
 
 /** Metrics that record nothing: for runs without a namespace. */
-export const noMetrics: FunctionMetrics = { count: () => undefined, latency: () => undefined, level: () => undefined, flush: () => undefined };
+export const noMetrics: FunctionMetrics = {
+  count: () => undefined,
+  latency: () => undefined,
+  level: () => undefined,
+  flush: () => undefined,
+};
 
 /** Buffered EMF metrics for one execution environment, or noMetrics when `namespace` is unset. */
 export function createFunctionMetrics(o: FunctionMetricsOptions): FunctionMetrics {

@@ -57,7 +57,10 @@ function parseCidr(cidr: string): Subnet {
   const family = match ? isIP(match[1]) : 0;
   const prefix = match ? Number(match[2]) : NaN;
   if (!match || (family !== 4 && family !== 6) || prefix > (family === 4 ? 32 : 128)) {
-    throw new ConfigError('invalid_config', `invalid CIDR ${JSON.stringify(cidr)} in allowedCidrs: expected an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8`);
+    throw new ConfigError(
+      'invalid_config',
+      `invalid CIDR ${JSON.stringify(cidr)} in allowedCidrs: expected an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8`,
+    );
   }
   return { network: match[1], prefix, family };
 }

@@ -10,7 +10,8 @@ import { AppError } from '../errors/app-error';
  * - `idempotency_conflict`: concurrent requests kept racing for the same key (or the same API key's quota record), or the request that claimed the key did not finish in time.
  * - `quota_exceeded`: the API key holds as many live instances as it may (in total or of this service).
  */
-export type RegistryErrorKind = 'invalid_request' | 'not_found' | 'forbidden' | 'health_is_probed' | 'idempotency_key_reused' | 'idempotency_conflict' | 'quota_exceeded';
+export type RegistryErrorKind =
+  'invalid_request' | 'not_found' | 'forbidden' | 'health_is_probed' | 'idempotency_key_reused' | 'idempotency_conflict' | 'quota_exceeded';
 
 /** A registry request that failed; `message` is safe to show to the caller and names the bad field. */
 export class RegistryError extends AppError<RegistryErrorKind> {

@@ -52,7 +52,9 @@ export function requestHash(request: unknown): string {
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b));
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
   }
   return JSON.stringify(v);
@@ -121,7 +123,12 @@ export async function claimIdempotencyKey(api: ConsulApi, kvKey: string, record:
  * Marks our pending claim done once its instance is registered. False when the claim is no
  * longer ours (it ran past `pendingUntil` and another request took it over).
  */
-export async function completeIdempotencyKey(api: ConsulApi, kvKey: string, record: IdempotencyRecord, opts: CallOptions = {}): Promise<boolean> {
+export async function completeIdempotencyKey(
+  api: ConsulApi,
+  kvKey: string,
+  record: IdempotencyRecord,
+  opts: CallOptions = {},
+): Promise<boolean> {
   const { pendingUntil: _gone, ...rest } = record;
   const done: IdempotencyRecord = { ...rest, state: 'done' };
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -156,7 +163,15 @@ function parseRecord(text: string): IdempotencyRecord | undefined {
     const r = JSON.parse(text) as Partial<IdempotencyRecord>;
     if (typeof r.id === 'string' && typeof r.service === 'string' && typeof r.requestHash === 'string' && typeof r.expiresAt === 'number') {
       const pending = r.state === 'pending' && typeof r.pendingUntil === 'number';
-      return { id: r.id, service: r.service, requestHash: r.requestHash, expiresAt: r.expiresAt, createdAt: r.createdAt ?? 0, state: pending ? 'pending' : 'done', ...(pending ? { pendingUntil: r.pendingUntil } : {}) };
+      return {
+        id: r.id,
+        service: r.service,
+        requestHash: r.requestHash,
+        expiresAt: r.expiresAt,
+        createdAt: r.createdAt ?? 0,
+        state: pending ? 'pending' : 'done',
+        ...(pending ? { pendingUntil: r.pendingUntil } : {}),
+      };
     }
   } catch {
     // a corrupt record is treated as absent and overwritten

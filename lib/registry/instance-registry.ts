@@ -8,7 +8,17 @@ import type { ConsulApi } from '../consul/consul-api';
 import { serviceHealth } from '../consul/health';
 import { REGISTRATION_META as META } from '../consul/registration-meta';
 import { RegistryError } from './errors';
-import { claimIdempotencyKey, completeIdempotencyKey, IDEMPOTENCY_KEY_FORMAT, IDEMPOTENCY_PREFIX, idempotencyKvKey, releaseIdempotencyKey, releaseOwnClaim, requestHash, type IdempotencyRecord } from './idempotency';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  IDEMPOTENCY_KEY_FORMAT,
+  IDEMPOTENCY_PREFIX,
+  idempotencyKvKey,
+  releaseIdempotencyKey,
+  releaseOwnClaim,
+  requestHash,
+  type IdempotencyRecord,
+} from './idempotency';
 import { OWNER_META, ownerDigest, releaseQuota, reserveQuota } from './quota';
 import type { InstanceTokenSigner } from './instance-token';
 import type { RegistryConfig } from './registry-config';
@@ -43,7 +53,10 @@ export interface IdempotencyScope {
 }
 
 // A registration, heartbeat or delete that meets an election waits for the new leader.
-const budget = (deps: RegistryDeps) => ({ retryServerErrors: true, ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }) });
+const budget = (deps: RegistryDeps) => ({
+  retryServerErrors: true,
+  ...(deps.timeoutMs === undefined ? {} : { timeoutMs: deps.timeoutMs }),
+});
 
 // How long a request may wait on others (a pending claim, a contended quota record): one call's budget.
 const waitBudgetMs = (deps: RegistryDeps) => deps.timeoutMs ?? 8_000;
@@ -68,10 +81,19 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, sc
   const calls = budget(deps);
   let claim: { kvKey: string; record: IdempotencyRecord } | undefined;
   if (scope?.key !== undefined) {
-    if (!IDEMPOTENCY_KEY_FORMAT.test(scope.key)) throw new RegistryError('invalid_request', 'Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
+    if (!IDEMPOTENCY_KEY_FORMAT.test(scope.key))
+      throw new RegistryError('invalid_request', 'Idempotency-Key must be 16–128 characters of letters, digits and _ . : -');
     const hash = requestHash(reg);
     const kvKey = idempotencyKvKey(deps.signer.sign(caller, scope.key));
-    const record: IdempotencyRecord = { id, service: reg.service, requestHash: hash, expiresAt: now + cfg.idempotencyTtlSeconds * 1000, createdAt: now, state: 'pending', pendingUntil: now + pendingMs };
+    const record: IdempotencyRecord = {
+      id,
+      service: reg.service,
+      requestHash: hash,
+      expiresAt: now + cfg.idempotencyTtlSeconds * 1000,
+      createdAt: now,
+      state: 'pending',
+      pendingUntil: now + pendingMs,
+    };
     let existingTtl: number | undefined;
     const stillExists = async (r: IdempotencyRecord) => {
       // An instance Consul already removed is not worth returning: register a new one.
@@ -79,38 +101,61 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, sc
       existingTtl = svc ? Number(svc.meta[META.ttl] ?? ttlSeconds) : undefined;
       return svc !== undefined;
     };
-    const result = await claimIdempotencyKey(deps.consul, kvKey, record, { stillExists, now: clock, waitMs: waitBudgetMs(deps), call: calls });
+    const result = await claimIdempotencyKey(deps.consul, kvKey, record, {
+      stillExists,
+      now: clock,
+      waitMs: waitBudgetMs(deps),
+      call: calls,
+    });
     if (!result.claimed) {
-      if (result.existing.requestHash !== hash) throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
+      if (result.existing.requestHash !== hash)
+        throw new RegistryError('idempotency_key_reused', 'this Idempotency-Key was used for a different request');
       // The same answer as the first request's: its id and its token (an HMAC of id and service).
-      return { id: result.existing.id, leaseToken: deps.signer.sign(result.existing.id, result.existing.service), expiresAt: new Date(clock() + (existingTtl ?? ttlSeconds) * 1000).toISOString() };
+      return {
+        id: result.existing.id,
+        leaseToken: deps.signer.sign(result.existing.id, result.existing.service),
+        expiresAt: new Date(clock() + (existingTtl ?? ttlSeconds) * 1000).toISOString(),
+      };
     }
     claim = { kvKey, record };
   }
   const owner = ownerDigest(deps.signer.sign('api-key-owner', caller));
   try {
-    await reserveQuota(deps.consul, { owner, id, service: reg.service, limits: { total: cfg.maxInstancesPerApiKey, perService: cfg.maxInstancesPerServicePerApiKey }, reservationMs: pendingMs, budgetMs: waitBudgetMs(deps), now: clock, call: calls });
-    await registerTtlService(deps.consul, {
+    await reserveQuota(deps.consul, {
+      owner,
       id,
-      name: reg.service,
-      address: reg.address,
-      port: reg.port,
-      tags: reg.tags,
-      meta: {
-        ...reg.meta,
-        [META.registeredBy]: 'instance-registry',
-        [META.check]: reg.check.type,
-        [META.ttl]: String(ttlSeconds),
-        [OWNER_META]: owner,
-        ...(grpc ? { [META.probeService]: reg.check.service ?? '' } : {}),
-        ...(claim ? { [META.idempotency]: claim.kvKey.slice(-64) } : {}),
+      service: reg.service,
+      limits: { total: cfg.maxInstancesPerApiKey, perService: cfg.maxInstancesPerServicePerApiKey },
+      reservationMs: pendingMs,
+      budgetMs: waitBudgetMs(deps),
+      now: clock,
+      call: calls,
+    });
+    await registerTtlService(
+      deps.consul,
+      {
+        id,
+        name: reg.service,
+        address: reg.address,
+        port: reg.port,
+        tags: reg.tags,
+        meta: {
+          ...reg.meta,
+          [META.registeredBy]: 'instance-registry',
+          [META.check]: reg.check.type,
+          [META.ttl]: String(ttlSeconds),
+          [OWNER_META]: owner,
+          ...(grpc ? { [META.probeService]: reg.check.service ?? '' } : {}),
+          ...(claim ? { [META.idempotency]: claim.kvKey.slice(-64) } : {}),
+        },
+        ttl: `${ttlSeconds}s`,
+        deregisterCriticalServiceAfter: `${cfg.deregisterAfterSeconds}s`,
+        // A gRPC-checked instance waits for the health-sync probe; a TTL one is alive now.
+        initialStatus: grpc ? 'critical' : 'passing',
+        notes: grpc ? 'health set by the health-sync gRPC probe' : 'renewed by PUT /instances/{id}/heartbeat',
       },
-      ttl: `${ttlSeconds}s`,
-      deregisterCriticalServiceAfter: `${cfg.deregisterAfterSeconds}s`,
-      // A gRPC-checked instance waits for the health-sync probe; a TTL one is alive now.
-      initialStatus: grpc ? 'critical' : 'passing',
-      notes: grpc ? 'health set by the health-sync gRPC probe' : 'renewed by PUT /instances/{id}/heartbeat',
-    }, calls);
+      calls,
+    );
   } catch (err) {
     if (claim) await releaseOwnClaim(deps.consul, claim.kvKey, id, calls).catch(() => undefined);
     throw err;
@@ -118,7 +163,10 @@ export async function registerInstance(deps: RegistryDeps, reg: Registration, sc
   if (claim && !(await completeIdempotencyKey(deps.consul, claim.kvKey, claim.record, calls))) {
     // Our claim outlived registrationPendingSeconds and another request took the key over: two instances for one key must not stay.
     await deregisterService(deps.consul, id, calls).catch(() => undefined);
-    throw new RegistryError('idempotency_conflict', 'this registration took too long and another request with the same Idempotency-Key took over; retry');
+    throw new RegistryError(
+      'idempotency_conflict',
+      'this registration took too long and another request with the same Idempotency-Key took over; retry',
+    );
   }
   return { id, leaseToken: deps.signer.sign(id, reg.service), expiresAt: new Date(expiresAt).toISOString() };
 }
@@ -133,7 +181,8 @@ async function authorize(deps: RegistryDeps, id: string, token: string | undefin
 /** Renews the lease of `id` for the holder of its token. */
 export async function heartbeat(deps: RegistryDeps, id: string, token: string | undefined): Promise<LeaseGrant> {
   const svc = await authorize(deps, id, token);
-  if (svc.meta[META.check] === 'grpc') throw new RegistryError('health_is_probed', 'this instance is health-checked over gRPC; heartbeats do not apply');
+  if (svc.meta[META.check] === 'grpc')
+    throw new RegistryError('health_is_probed', 'this instance is health-checked over gRPC; heartbeats do not apply');
   await updateTtlCheck(deps.consul, serviceCheckId(id), 'pass', 'heartbeat', budget(deps));
   const ttl = Number(svc.meta[META.ttl] ?? deps.config.ttlDefaultSeconds);
   return { id, expiresAt: new Date((deps.now?.() ?? Date.now()) + ttl * 1000).toISOString() };

@@ -84,9 +84,13 @@ export async function reserveQuota(api: ConsulApi, o: ReserveOptions): Promise<v
     const pending = parseReservations(current).filter((r) => r.until > t);
     const all = new Map(live);
     for (const r of pending) all.set(r.id, r.service);
-    if (all.size >= o.limits.total) throw exceeded(`this API key already has ${all.size} live or pending instances (limit ${o.limits.total})`);
+    if (all.size >= o.limits.total)
+      throw exceeded(`this API key already has ${all.size} live or pending instances (limit ${o.limits.total})`);
     const ofService = [...all.values()].filter((s) => s === o.service).length;
-    if (ofService >= o.limits.perService) throw exceeded(`this API key already has ${ofService} live or pending instances of ${o.service} (limit ${o.limits.perService} per service)`);
+    if (ofService >= o.limits.perService)
+      throw exceeded(
+        `this API key already has ${ofService} live or pending instances of ${o.service} (limit ${o.limits.perService} per service)`,
+      );
     const next = JSON.stringify({ reservations: [...pending, { id: o.id, service: o.service, until: t + o.reservationMs }] });
     if (await kvCas(api, key, next, current?.modifyIndex ?? 0, call)) return;
     if (Date.now() >= until) break;
@@ -116,7 +120,14 @@ function parseReservations(pair: KvPair | undefined): Reservation[] {
   try {
     const v = JSON.parse(pair.value) as { reservations?: unknown };
     if (!Array.isArray(v.reservations)) return [];
-    return v.reservations.filter((r): r is Reservation => !!r && typeof r === 'object' && typeof (r as Reservation).id === 'string' && typeof (r as Reservation).service === 'string' && typeof (r as Reservation).until === 'number');
+    return v.reservations.filter(
+      (r): r is Reservation =>
+        !!r &&
+        typeof r === 'object' &&
+        typeof (r as Reservation).id === 'string' &&
+        typeof (r as Reservation).service === 'string' &&
+        typeof (r as Reservation).until === 'number',
+    );
   } catch {
     return []; // a corrupt record counts no reservations; the agent's count still holds
   }

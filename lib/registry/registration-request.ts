@@ -60,7 +60,8 @@ function seconds(d: string): number {
   return m ? Number(m[1]) * (m[2] === 'm' ? 60 : 1) : NaN;
 }
 
-const duration = (field: string) => text(field).regex(DURATION, `${field} must be a duration in whole seconds or minutes, such as "30s" or "2m"`).transform(seconds);
+const duration = (field: string) =>
+  text(field).regex(DURATION, `${field} must be a duration in whole seconds or minutes, such as "30s" or "2m"`).transform(seconds);
 
 const tags = z
   .array(z.string({ error: 'tags must be an array of strings' }), { error: 'tags must be an array of strings' })
@@ -85,7 +86,8 @@ function metaProblem(raw: unknown): string | undefined {
     const name = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
     if (!META_KEY.test(key)) return `meta key ${name} must be 1–128 characters of A-Z a-z 0-9 _ -`;
     if (key === '__proto__') return 'meta key "__proto__" is not allowed';
-    if (RESERVED_META.test(key)) return `meta key ${name} is reserved: keys starting with consul- or lease-, and external-source, are written by the server`;
+    if (RESERVED_META.test(key))
+      return `meta key ${name} is reserved: keys starting with consul- or lease-, and external-source, are written by the server`;
     if (typeof value !== 'string') return `meta.${key} must be a string`;
     // Bytes, as Consul counts them, so Consul never rejects what we accepted.
     if (Buffer.byteLength(value, 'utf8') > MAX_META_VALUE_BYTES) return `meta.${key} must be at most ${MAX_META_VALUE_BYTES} bytes`;
@@ -106,7 +108,10 @@ const checkError = { error: objectError('check', 'check has ') };
 const grpcCheck = z.strictObject(
   {
     type: z.literal('grpc'),
-    service: z.string({ error: 'check.service must be a string' }).regex(GRPC_SERVICE, 'check.service must be at most 128 characters of A-Z a-z 0-9 _ . -').optional(),
+    service: z
+      .string({ error: 'check.service must be a string' })
+      .regex(GRPC_SERVICE, 'check.service must be at most 128 characters of A-Z a-z 0-9 _ . -')
+      .optional(),
   },
   checkError,
 );
@@ -116,9 +121,16 @@ const check = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('tt
 
 const body = z.strictObject(
   {
-    service: text('service').regex(SERVICE_NAME, 'service must be 1–63 lower-case letters, digits or -, starting and ending with a letter or digit'),
+    service: text('service').regex(
+      SERVICE_NAME,
+      'service must be 1–63 lower-case letters, digits or -, starting and ending with a letter or digit',
+    ),
     address: text('address'),
-    port: z.number({ error: (i) => (i.input === undefined ? 'port is required' : 'port must be a number') }).int('port must be an integer').min(1, 'port must be 1–65535').max(65535, 'port must be 1–65535'),
+    port: z
+      .number({ error: (i) => (i.input === undefined ? 'port is required' : 'port must be a number') })
+      .int('port must be an integer')
+      .min(1, 'port must be 1–65535')
+      .max(65535, 'port must be 1–65535'),
     tags: tags.optional(),
     meta: meta.optional(),
     ttl: duration('ttl').optional(),
@@ -133,7 +145,9 @@ export function parseRegistration(input: unknown, policy: RegistrationPolicy): R
   if (!parsed.success) {
     // A misspelt field usually also shows up as a missing one; naming the unknown field is the useful hint.
     const issues = parsed.error.issues;
-    throw invalid((issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0])?.message ?? 'invalid registration');
+    throw invalid(
+      (issues.find((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ?? issues[0])?.message ?? 'invalid registration',
+    );
   }
   const d = parsed.data;
   const refused = serviceNameProblem(d.service, policy);
@@ -145,13 +159,22 @@ export function parseRegistration(input: unknown, policy: RegistrationPolicy): R
   const c = d.check;
   // No interval: gRPC-checked instances are probed on the health-sync schedule.
   const grpc: RegistrationCheck | undefined = c?.type === 'grpc' ? { type: 'grpc', service: c.service ?? '' } : undefined;
-  return { service: d.service, address: address.address, port: d.port, tags: d.tags ?? [], meta: d.meta ?? {}, ttlSeconds: d.ttl ?? policy.ttlSeconds.default, check: grpc ?? { type: 'ttl' } };
+  return {
+    service: d.service,
+    address: address.address,
+    port: d.port,
+    tags: d.tags ?? [],
+    meta: d.meta ?? {},
+    ttlSeconds: d.ttl ?? policy.ttlSeconds.default,
+    check: grpc ?? { type: 'ttl' },
+  };
 }
 
 /** The `{id}` path parameter; RegistryError `invalid_request` unless it has the form `newInstanceId` makes. */
 export function parseInstanceId(raw: unknown): string {
   if (raw === undefined || raw === '') throw invalid('id is required');
-  if (typeof raw !== 'string' || !INSTANCE_ID.test(raw)) throw invalid('id must be an instance id as returned by POST /instances (service name, "-", 16 hex digits)');
+  if (typeof raw !== 'string' || !INSTANCE_ID.test(raw))
+    throw invalid('id must be an instance id as returned by POST /instances (service name, "-", 16 hex digits)');
   return raw;
 }
 

@@ -16,7 +16,12 @@ export function policyFromConfig(cfg: RegistryConfig): RegistrationPolicy {
       allowedServicePrefixes: cfg.allowedServicePrefixes,
       allowedServices: cfg.allowedServices,
       protectedServices: cfg.protectedServices,
-      address: createAddressPolicy({ allowedCidrs: cfg.allowedCidrs, allowLoopback: cfg.allowLoopback, allowLinkLocal: cfg.allowLinkLocal, allowMetadata: cfg.allowMetadataAddress }),
+      address: createAddressPolicy({
+        allowedCidrs: cfg.allowedCidrs,
+        allowLoopback: cfg.allowLoopback,
+        allowLinkLocal: cfg.allowLinkLocal,
+        allowMetadata: cfg.allowMetadataAddress,
+      }),
       ttlSeconds: ttlBounds(cfg),
     };
     cache.set(cfg, policy);

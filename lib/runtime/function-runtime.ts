@@ -47,7 +47,12 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
 const TLS_CHECK_TIMEOUT_MS = 1_000;
 
 /** Builds the shared runtime from the environment and the function's key set (`deps` replace the Consul client and the trace, for tests); throws ConfigError on a bad environment. */
-export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: Log, env: FunctionEnvironment = readFunctionEnvironment(), deps: { consul?: ConsulApi; trace?: ColdStartTrace } = {}): FunctionRuntime<S> {
+export function createFunctionRuntime<S extends RuntimeKeySpecs>(
+  specs: S,
+  log: Log,
+  env: FunctionEnvironment = readFunctionEnvironment(),
+  deps: { consul?: ConsulApi; trace?: ColdStartTrace } = {},
+): FunctionRuntime<S> {
   const trace = deps.trace ?? coldStartTrace;
   let token = env.consulToken;
   let tls: ConsulTls | undefined;
@@ -67,7 +72,10 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(specs: S, log: 
   // a failure is retried by the next invocation rather than cached.
   const ready = () => {
     resolving ??= (async () => {
-      const [t, material] = await Promise.all([secrets.resolve('CONSUL_HTTP_TOKEN'), secure ? resolveConsulTls(env.consulTls, secrets) : undefined]);
+      const [t, material] = await Promise.all([
+        secrets.resolve('CONSUL_HTTP_TOKEN'),
+        secure ? resolveConsulTls(env.consulTls, secrets) : undefined,
+      ]);
       token = t;
       tls = material;
       if (secure) await checkTls(consul);

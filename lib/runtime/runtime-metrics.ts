@@ -18,7 +18,10 @@ export const METRICS_FLUSH_INTERVAL_MS = 10_000;
  * `discovery`: DiscoveryFallbackServed, the answers a fallback source served since the last line);
  * off unless POWERTOOLS_METRICS_NAMESPACE is set.
  */
-export function createRuntimeMetrics(parts: { consul: ConsulApi; lease: EnvironmentLease; discovery?: { readonly fallbackAnswers: number } }, env: NodeJS.ProcessEnv = process.env): FunctionMetrics {
+export function createRuntimeMetrics(
+  parts: { consul: ConsulApi; lease: EnvironmentLease; discovery?: { readonly fallbackAnswers: number } },
+  env: NodeJS.ProcessEnv = process.env,
+): FunctionMetrics {
   let requests = 0;
   let fallbackServed = 0;
   let errors = 0;

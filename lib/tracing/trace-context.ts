@@ -37,7 +37,8 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(
 const XRAY_ROOT = /^1-([0-9a-f]{8})-([0-9a-f]{24})$/;
 const HEX16 = /^[0-9a-f]{16}$/;
 // W3C tracestate list-member: key (simple or tenant@system) '=' value of printable ASCII without ',' and '='.
-const TRACESTATE_MEMBER = /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+const TRACESTATE_MEMBER =
+  /^(?:[a-z][a-z0-9_\-*/]{0,255}|[a-z0-9][a-z0-9_\-*/]{0,240}@[a-z][a-z0-9_\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 const MAX_TRACESTATE = 512;
 const MAX_XRAY = 256;
 const ZEROS = /^0+$/;
@@ -57,7 +58,10 @@ export function parseTraceparent(value: string | undefined): { traceId: string; 
 /** A `tracestate` value when it is well-formed (≤ 32 members, ≤ 512 characters), else undefined. */
 export function validTracestate(value: string | undefined): string | undefined {
   if (!value || value.length > MAX_TRACESTATE) return undefined;
-  const members = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const members = value
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   if (members.length === 0 || members.length > 32 || !members.every((m) => TRACESTATE_MEMBER.test(m))) return undefined;
   return members.join(',');
 }

@@ -14,8 +14,19 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number, rando
 export const THROTTLED_BASE_MS = 1_000;
 
 /** Pause after `failures` consecutive failures, the last one a 429 when `throttled`: backoffMs from at least THROTTLED_BASE_MS. */
-export function throttledBackoffMs(failures: number, baseMs: number, maxMs: number, throttled: boolean, random: () => number = Math.random): number {
-  return backoffMs(failures, throttled ? Math.max(baseMs, THROTTLED_BASE_MS) : baseMs, Math.max(maxMs, throttled ? THROTTLED_BASE_MS : 0), random);
+export function throttledBackoffMs(
+  failures: number,
+  baseMs: number,
+  maxMs: number,
+  throttled: boolean,
+  random: () => number = Math.random,
+): number {
+  return backoffMs(
+    failures,
+    throttled ? Math.max(baseMs, THROTTLED_BASE_MS) : baseMs,
+    Math.max(maxMs, throttled ? THROTTLED_BASE_MS : 0),
+    random,
+  );
 }
 
 /** A random delay in [0, maxMs): spreads requests that a fleet of environments would otherwise send in the same instant. */

@@ -23,7 +23,8 @@ export interface Line {
 }
 
 /** The `p` quantile of `xs` (nearest rank); NaN for none. */
-export const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
+export const q = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
 
 /** Resolves once `check` holds, polling every 100 ms; rejects naming `what` after `timeoutMs`. */
 export async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {

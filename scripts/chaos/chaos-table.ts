@@ -33,8 +33,12 @@ const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(1) : x.toFix
 
 /** The terminal table: one line per scenario, columns aligned. */
 export function fixedWidthTable(rows: readonly ChaosRow[]): string {
-  const head = 'scenario                                                          sent  failed   p50 ms   p99 ms   max ms  recover ms  note';
-  const lines = rows.map((r) => `${r.scenario.padEnd(64)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(7)} ${fixed(r.p50)} ${fixed(r.p99)} ${fixed(r.max)} ${String(Math.round(r.recoverMs)).padStart(11)}  ${r.note}`);
+  const head =
+    'scenario                                                          sent  failed   p50 ms   p99 ms   max ms  recover ms  note';
+  const lines = rows.map(
+    (r) =>
+      `${r.scenario.padEnd(64)} ${String(r.sent).padStart(5)} ${String(r.failed).padStart(7)} ${fixed(r.p50)} ${fixed(r.p99)} ${fixed(r.max)} ${String(Math.round(r.recoverMs)).padStart(11)}  ${r.note}`,
+  );
   return [head, ...lines].join('\n');
 }
 
@@ -45,7 +49,9 @@ export function markdownTable(rows: readonly ChaosRow[]): string {
     const failed = r.failed === 0 ? '0' : `${grouped(r.failed)} (last at ${Math.round(r.recoverMs)} ms)`;
     return `| ${cell(r.scenario)} | ${grouped(r.sent)} | ${failed} | ${ms(r.p50)} / ${ms(r.p99)} / ${ms(r.max)} | ${grouped(r.remote)} | ${cell(r.note)} |`;
   });
-  return ['| fault | sent | failed | p50 / p99 / max ms | served by a failover dc | note |', '|---|---|---|---|---|---|', ...lines].join('\n');
+  return ['| fault | sent | failed | p50 / p99 / max ms | served by a failover dc | note |', '|---|---|---|---|---|---|', ...lines].join(
+    '\n',
+  );
 }
 
 /** The results document for `rows`. */

@@ -54,13 +54,24 @@ async function main(): Promise<void> {
     const [client1, client2] = [cluster.clients[0]!, cluster.clients[1]!];
     const admin = createConsulApi({ address: client2.address, token: cluster.managementToken });
     const wan = cluster.servers[0]?.wanAddress ?? '';
-    dc2 = await startConsulAgent({ datacenter: 'dc2', primary: { datacenter: 'dc1', wanAddress: wan, managementToken: cluster.managementToken } });
+    dc2 = await startConsulAgent({
+      datacenter: 'dc2',
+      primary: { datacenter: 'dc1', wanAddress: wan, managementToken: cluster.managementToken },
+    });
     const dc2Admin = createConsulApi({ address: dc2.address, token: cluster.managementToken });
     const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
     const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
     const backendToken = await provisionToken(admin, 'greeter-backend', params);
-    await seedDefaultConfig(admin, PREFIX, undefined, { discoveryMinIntervalMs: '0', greeterFailoverDatacenters: 'dc2', ejectionMinRequests: '5' });
-    await until(async () => (await fetch(`http://${dc2?.address}/v1/acl/token/self`, { headers: { 'x-consul-token': backendToken } })).ok, 20_000, 'dc2 to know the tokens');
+    await seedDefaultConfig(admin, PREFIX, undefined, {
+      discoveryMinIntervalMs: '0',
+      greeterFailoverDatacenters: 'dc2',
+      ejectionMinRequests: '5',
+    });
+    await until(
+      async () => (await fetch(`http://${dc2?.address}/v1/acl/token/self`, { headers: { 'x-consul-token': backendToken } })).ok,
+      20_000,
+      'dc2 to know the tokens',
+    );
 
     const local: GreeterBackend[] = [];
     const startLocal = async (id: string, port?: number) => {
@@ -71,7 +82,11 @@ async function main(): Promise<void> {
     };
     for (const id of ['local-1', 'local-2', 'local-3']) await startLocal(id);
     await startGreeter({ id: 'remote-1', consulAddress: dc2.address, token: backendToken });
-    await until(async () => (await passingIds(admin, 'greeter')).length === 3 && (await passingIds(dc2Admin, 'greeter')).length === 1, 20_000, 'backends passing');
+    await until(
+      async () => (await passingIds(admin, 'greeter')).length === 3 && (await passingIds(dc2Admin, 'greeter')).length === 1,
+      20_000,
+      'backends passing',
+    );
 
     // The Cloud Map mirror (moto), written by the packaged health-sync job: every scenario runs with
     // DISCOVERY_FALLBACK=cloudmap, as a deployment with the fallback would; only "Consul entirely down" needs it.
@@ -104,15 +119,32 @@ async function main(): Promise<void> {
         await until(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
         await stopProcess(t.proc, 'SIGTERM', 3_000);
         const during = t.lines().filter((l) => l.t >= faultAt);
-        if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0) throw new Error(`${scenario}: the traffic process died:\n${t.proc.output.filter((l) => !l.startsWith('{"t"')).slice(-20).join('\n')}`);
+        if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0)
+          throw new Error(
+            `${scenario}: the traffic process died:\n${t.proc.output
+              .filter((l) => !l.startsWith('{"t"'))
+              .slice(-20)
+              .join('\n')}`,
+          );
         const bad = during.filter((l) => l.status !== 200 || l.ms > slow);
         const ms = during.map((l) => l.ms);
         const codes = new Map<string, number>();
-        for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
+        for (const l of during)
+          if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
         const failures = [...codes].map(([c, n]) => `${n} ${c}`).join(', ');
         // With the fallback configured, say so when a scenario was not served by Consul throughout.
         const sources = during.some((l) => l.src !== 'consul') ? `served by ${describeRuns(sourceRuns(during, faultAt))}` : '';
-        rows.push({ scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, remote: during.filter((l) => l.status === 200 && l.dc).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0, note: [note, sources, failures].filter(Boolean).join('; ') });
+        rows.push({
+          scenario,
+          sent: during.length,
+          failed: during.filter((l) => l.status !== 200).length,
+          remote: during.filter((l) => l.status === 200 && l.dc).length,
+          p50: q(ms, 0.5),
+          p99: q(ms, 0.99),
+          max: Math.max(...ms),
+          recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0,
+          note: [note, sources, failures].filter(Boolean).join('; '),
+        });
       } finally {
         await stopProcess(t.proc, 'SIGKILL', 0);
         await restore();
@@ -173,7 +205,10 @@ async function main(): Promise<void> {
     const duringElection = await coldOnce();
     await cluster.restart(electing);
     await cluster.waitForLeader();
-    const normalMs = q(normal.map((l) => l.ms), 0.5);
+    const normalMs = q(
+      normal.map((l) => l.ms),
+      0.5,
+    );
     rows.push({
       scenario: 'cold start during an election',
       sent: 1,
@@ -198,7 +233,8 @@ async function main(): Promise<void> {
         bundle,
         env,
         windowMs: WINDOW_MS,
-        backendsPassing: () => until(async () => (await passingIds(admin, 'greeter')).length === 3, 60_000, 'local backends passing after the restart'),
+        backendsPassing: () =>
+          until(async () => (await passingIds(admin, 'greeter')).length === 3, 60_000, 'local backends passing after the restart'),
       };
       if (wantDown('Consul entirely down (cold)')) rows.push(await consulDownCold(down));
       if (wantDown('Consul entirely down (warm)') || wantDown('Consul back')) rows.push(...(await consulDownWarm(down)));
@@ -211,7 +247,10 @@ async function main(): Promise<void> {
     console.log(`\n${markdownTable(rows)}`);
     const out = process.env.CHAOS_RESULTS;
     if (out) {
-      writeFileSync(out, `${JSON.stringify(chaosResults(rows, { date: new Date(), node: process.version, windowMs: WINDOW_MS }), null, 2)}\n`);
+      writeFileSync(
+        out,
+        `${JSON.stringify(chaosResults(rows, { date: new Date(), node: process.version, windowMs: WINDOW_MS }), null, 2)}\n`,
+      );
       console.log(`\nresults written to ${out}`);
     }
   } finally {

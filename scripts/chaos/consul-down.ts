@@ -37,7 +37,11 @@ export interface CloudMapMirror {
 }
 
 /** Starts moto, creates the namespace, and provisions the health-sync job's token and config. */
-export async function startCloudMapMirror(o: { admin: ConsulApi; healthSyncBundle: string; greeterService: string }): Promise<CloudMapMirror> {
+export async function startCloudMapMirror(o: {
+  admin: ConsulApi;
+  healthSyncBundle: string;
+  greeterService: string;
+}): Promise<CloudMapMirror> {
   const moto = await startMoto();
   try {
     const namespace = `chaos-${randomBytes(3).toString('hex')}`;
@@ -51,13 +55,32 @@ export async function startCloudMapMirror(o: { admin: ConsulApi; healthSyncBundl
     }
     if (!namespaceId) throw new Error('moto created no Cloud Map namespace');
     // The job's own token: read health and its config, write only the probe prefix it owns.
-    const syncToken = await provisionToken(o.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
-    await seedDefaultConfig(o.admin, HS_PREFIX, HEALTH_SYNC_KEYS, { services: o.greeterService, cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: REGION, leaseEnabled: 'false' });
+    const syncToken = await provisionToken(o.admin, healthSyncPolicies(['ephemeral-']), {
+      configPrefix: HS_PREFIX,
+      leaseService: 'health-sync-lambda',
+    });
+    await seedDefaultConfig(o.admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
+      services: o.greeterService,
+      cloudMapNamespaceId: namespaceId,
+      cloudMapEndpoint: moto.endpoint,
+      cloudMapRegion: REGION,
+      leaseEnabled: 'false',
+    });
     const nodePath = join(REPO, 'node_modules');
     const runOnce = async (consulAddress: string) => {
       // Lambda's Node runtime ships SDK v3 on NODE_PATH; the bundle requires the Cloud Map client from it.
-      const env = { ...process.env, CONSUL_HTTP_ADDR: consulAddress, CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX, NODE_PATH: nodePath, POWERTOOLS_LOG_LEVEL: 'ERROR', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-      const proc = startProcess('health-sync once', process.execPath, [join(__dirname, 'health-sync-once.mjs'), o.healthSyncBundle], { env });
+      const env = {
+        ...process.env,
+        CONSUL_HTTP_ADDR: consulAddress,
+        CONSUL_HTTP_TOKEN: syncToken,
+        CONFIG_PREFIX: HS_PREFIX,
+        NODE_PATH: nodePath,
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      };
+      const proc = startProcess('health-sync once', process.execPath, [join(__dirname, 'health-sync-once.mjs'), o.healthSyncBundle], {
+        env,
+      });
       const timer = setTimeout(() => void stopProcess(proc, 'SIGKILL', 0), 60_000);
       await proc.exited;
       clearTimeout(timer);
@@ -73,7 +96,9 @@ export async function startCloudMapMirror(o: { admin: ConsulApi; healthSyncBundl
       if (!r.ok) throw new Error(`the health-sync run failed 3 times:\n${r.output.slice(-20).join('\n')}`);
       const read = createCloudMapClient({ region: REGION, endpoint: moto.endpoint });
       try {
-        const found = await read.send(new DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: o.greeterService, HealthStatus: 'HEALTHY' }));
+        const found = await read.send(
+          new DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: o.greeterService, HealthStatus: 'HEALTHY' }),
+        );
         return (found.Instances ?? []).map((i) => i.InstanceId ?? '').sort();
       } finally {
         read.destroy();
@@ -82,7 +107,13 @@ export async function startCloudMapMirror(o: { admin: ConsulApi; healthSyncBundl
     return {
       moto,
       namespace,
-      gatewayEnv: { DISCOVERY_FALLBACK: 'cloudmap', CLOUDMAP_NAMESPACE: namespace, CLOUDMAP_ENDPOINT: moto.endpoint, CLOUDMAP_REGION: REGION, NODE_PATH: nodePath },
+      gatewayEnv: {
+        DISCOVERY_FALLBACK: 'cloudmap',
+        CLOUDMAP_NAMESPACE: namespace,
+        CLOUDMAP_ENDPOINT: moto.endpoint,
+        CLOUDMAP_REGION: REGION,
+        NODE_PATH: nodePath,
+      },
       sync,
       stop: () => moto.stop(),
     };
@@ -105,7 +136,10 @@ export interface ConsulDownContext {
 }
 
 async function killEverything(c: ConsulDownContext): Promise<void> {
-  await Promise.all([...c.cluster.nodes.map((n) => c.cluster.kill(n)), ...c.otherDatacenters.map((a) => stopProcess(a.process, 'SIGKILL', 0))]);
+  await Promise.all([
+    ...c.cluster.nodes.map((n) => c.cluster.kill(n)),
+    ...c.otherDatacenters.map((a) => stopProcess(a.process, 'SIGKILL', 0)),
+  ]);
 }
 
 /** Restarts every node of the cluster (servers first, data dirs kept) and waits for a leader. */
@@ -165,7 +199,14 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
   let restarted = false;
   try {
     await until(() => t.lines().length >= 100 && t.lines().at(-1)?.src === 'consul', 30_000, 'warm traffic served by consul');
-    const slow = Math.max(50, 5 * q(t.lines().map((l) => l.ms), 0.99));
+    const slow = Math.max(
+      50,
+      5 *
+        q(
+          t.lines().map((l) => l.ms),
+          0.99,
+        ),
+    );
     const killedAt = Date.now();
     await killEverything(c);
     await until(() => Date.now() - killedAt >= c.windowMs, c.windowMs + 60_000, 'the outage window');
@@ -177,7 +218,13 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
     const backAt = restartAt + (firstServedBy(t.lines(), 'consul', restartAt) ?? 0);
     await until(() => Date.now() - backAt >= 1_000, 5_000, 'a second on consul');
     await stopProcess(t.proc, 'SIGTERM', 3_000);
-    if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0) throw new Error(`Consul down (warm): the traffic process died:\n${t.proc.output.filter((l) => !l.startsWith('{"t"')).slice(-20).join('\n')}`);
+    if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0)
+      throw new Error(
+        `Consul down (warm): the traffic process died:\n${t.proc.output
+          .filter((l) => !l.startsWith('{"t"'))
+          .slice(-20)
+          .join('\n')}`,
+      );
     const row = (scenario: string, from: number, to: number, note: string): ChaosRow => {
       const during = t.lines().filter((l) => l.t >= from && l.t < to);
       const ms = during.map((l) => l.ms);
@@ -185,13 +232,38 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
       const codes = new Map<string, number>();
       for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
       const failures = [...codes].map(([k, n]) => `${n} ${k}`).join(', ');
-      return { scenario, sent: during.length, failed: during.filter((l) => l.status !== 200).length, remote: during.filter((l) => l.status === 200 && l.dc).length, p50: q(ms, 0.5), p99: q(ms, 0.99), max: Math.max(...ms), recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - from : 0, note: [note, failures].filter(Boolean).join('; ') };
+      return {
+        scenario,
+        sent: during.length,
+        failed: during.filter((l) => l.status !== 200).length,
+        remote: during.filter((l) => l.status === 200 && l.dc).length,
+        p50: q(ms, 0.5),
+        p99: q(ms, 0.99),
+        max: Math.max(...ms),
+        recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - from : 0,
+        note: [note, failures].filter(Boolean).join('; '),
+      };
     };
     const outage = t.lines().filter((l) => l.t >= killedAt && l.t < restartAt);
     const mirrorAt = firstServedBy(outage, 'cloudmap', killedAt);
     return [
-      row('Consul entirely down (warm)', killedAt, restartAt, `every Consul node SIGKILLed; served by ${describeRuns(sourceRuns(outage, killedAt))}; on the mirror ${mirrorAt === undefined ? 'never' : `${Math.round(mirrorAt)} ms after the kill`}`),
-      row('Consul back after the outage (warm)', restartAt, Infinity, `cluster restarted; served by ${describeRuns(sourceRuns(t.lines().filter((l) => l.t >= restartAt), restartAt))}; cluster answering ${((upAt - restartAt) / 1000).toFixed(1)} s after the restart began, consul serving from +${((backAt - restartAt) / 1000).toFixed(1)} s`),
+      row(
+        'Consul entirely down (warm)',
+        killedAt,
+        restartAt,
+        `every Consul node SIGKILLed; served by ${describeRuns(sourceRuns(outage, killedAt))}; on the mirror ${mirrorAt === undefined ? 'never' : `${Math.round(mirrorAt)} ms after the kill`}`,
+      ),
+      row(
+        'Consul back after the outage (warm)',
+        restartAt,
+        Infinity,
+        `cluster restarted; served by ${describeRuns(
+          sourceRuns(
+            t.lines().filter((l) => l.t >= restartAt),
+            restartAt,
+          ),
+        )}; cluster answering ${((upAt - restartAt) / 1000).toFixed(1)} s after the restart began, consul serving from +${((backAt - restartAt) / 1000).toFixed(1)} s`,
+      ),
     ];
   } finally {
     await stopProcess(t.proc, 'SIGKILL', 0);

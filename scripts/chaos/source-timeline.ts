@@ -51,6 +51,9 @@ const seconds = (ms: number) => (Math.abs(ms) < 1_000 ? `${Math.round(ms)} ms` :
 /** One-line summary, e.g. `consul 1,200 → cloudmap 5,400 (+85 ms) → consul 800 (+9.3 s)`; failures in brackets. */
 export function describeRuns(runs: readonly SourceRun[]): string {
   return runs
-    .map((r, i) => `${r.src} ${r.sent.toLocaleString('en-US')}${i > 0 ? ` (+${seconds(r.from)})` : ''}${r.failed ? ` [${r.failed} failed]` : ''}`)
+    .map(
+      (r, i) =>
+        `${r.src} ${r.sent.toLocaleString('en-US')}${i > 0 ? ` (+${seconds(r.from)})` : ''}${r.failed ? ` [${r.failed} failed]` : ''}`,
+    )
     .join(' → ');
 }

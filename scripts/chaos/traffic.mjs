@@ -36,7 +36,16 @@ const event = () => ({
 });
 const context = () => {
   const end = Date.now() + 10_000;
-  return { functionName: 'greet', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:local:0:function:greet', memoryLimitInMB: '256', awsRequestId: `chaos-${seq}`, logGroupName: 'chaos', logStreamName: 'chaos', getRemainingTimeInMillis: () => end - Date.now() };
+  return {
+    functionName: 'greet',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:0:function:greet',
+    memoryLimitInMB: '256',
+    awsRequestId: `chaos-${seq}`,
+    logGroupName: 'chaos',
+    logStreamName: 'chaos',
+    getRemainingTimeInMillis: () => end - Date.now(),
+  };
 };
 
 async function invoke() {
@@ -45,7 +54,15 @@ async function invoke() {
   const res = await handler(event(), context());
   const ms = performance.now() - t0;
   const body = JSON.parse(res.body ?? '{}');
-  return { t: Date.now(), ms, status: res.statusCode, attempts: body.attempts, dc: body.servedBy?.datacenter, code: body.error?.code, src: servedBy() };
+  return {
+    t: Date.now(),
+    ms,
+    status: res.statusCode,
+    attempts: body.attempts,
+    dc: body.servedBy?.datacenter,
+    code: body.error?.code,
+    src: servedBy(),
+  };
 }
 
 if (mode === 'once') {
@@ -53,7 +70,9 @@ if (mode === 'once') {
   // performance.now() counts from this process's start: process start → this answer.
   const sinceStartMs = performance.now();
   const loaded = runtime.peek()?.config.current();
-  process.stdout.write(`${JSON.stringify({ ...r, configSource: loaded?.sources.callDeadlineMs, stale: loaded?.freshness?.stale ?? null, importMs, sinceStartMs })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ ...r, configSource: loaded?.sources.callDeadlineMs, stale: loaded?.freshness?.stale ?? null, importMs, sinceStartMs })}\n`,
+  );
   process.exit(0);
 }
 

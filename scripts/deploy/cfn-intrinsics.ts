@@ -45,8 +45,10 @@ function getAtt(arg: CfnValue, v: StackValues): string {
 }
 
 function sub(arg: CfnValue, v: StackValues): string {
-  const [text, vars] = typeof arg === 'string' ? [arg, {}] : Array.isArray(arg) && typeof arg[0] === 'string' ? [arg[0], arg[1] ?? {}] : [undefined, {}];
-  if (text === undefined || typeof vars !== 'object' || vars === null || Array.isArray(vars)) throw new Error(`malformed Fn::Sub ${JSON.stringify(arg)}`);
+  const [text, vars] =
+    typeof arg === 'string' ? [arg, {}] : Array.isArray(arg) && typeof arg[0] === 'string' ? [arg[0], arg[1] ?? {}] : [undefined, {}];
+  if (text === undefined || typeof vars !== 'object' || vars === null || Array.isArray(vars))
+    throw new Error(`malformed Fn::Sub ${JSON.stringify(arg)}`);
   const local = Object.fromEntries(Object.entries(vars).map(([k, x]) => [k, asString(resolveIntrinsics(x, v), 'Fn::Sub variable')]));
   // ${!Literal} stands for the literal text ${Literal}.
   return text.replace(/\$\{(!?)([^}]*)\}/g, (_m, bang: string, name: string) => {
@@ -70,7 +72,12 @@ function asString(x: CfnValue, where: string): string {
   throw new Error(`${where} is not a string: ${JSON.stringify(x)}`);
 }
 
-const FUNCTIONS: Record<string, (arg: CfnValue, v: StackValues) => string> = { Ref: (a, v) => ref(asString(a, 'Ref'), v), 'Fn::Sub': sub, 'Fn::Join': join, 'Fn::GetAtt': getAtt };
+const FUNCTIONS: Record<string, (arg: CfnValue, v: StackValues) => string> = {
+  Ref: (a, v) => ref(asString(a, 'Ref'), v),
+  'Fn::Sub': sub,
+  'Fn::Join': join,
+  'Fn::GetAtt': getAtt,
+};
 
 /** `value` with every intrinsic replaced by its concrete value; throws on an intrinsic it does not know. */
 export function resolveIntrinsics(value: CfnValue, v: StackValues): CfnValue {

@@ -66,7 +66,9 @@ export function loadAllowList(file = ALLOW_FILE): AllowEntry[] {
 
 /** Runs cfn-lint on `files` for `region` and returns every finding. */
 export async function runCfnLint(files: string[], region = DEFAULT_REGION): Promise<CfnFinding[]> {
-  const child = spawn(motoPython(), ['-c', CFN_LINT_MAIN, '--format', 'json', '--regions', region, '--', ...files], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(motoPython(), ['-c', CFN_LINT_MAIN, '--format', 'json', '--regions', region, '--', ...files], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -77,9 +79,22 @@ export async function runCfnLint(files: string[], region = DEFAULT_REGION): Prom
   });
   // Exit codes are a bit mask of finding levels (2 error, 4 warning, 8 info); 1 is a failed run.
   if (code === null || code === 1 || code > 15) throw new Error(`cfn-lint failed (exit ${code}):\n${err}${out}`);
-  type Raw = { Filename: string; Level: string; Message: string; Location: { Path: (string | number)[]; Start: { LineNumber: number } }; Rule: { Id: string } };
+  type Raw = {
+    Filename: string;
+    Level: string;
+    Message: string;
+    Location: { Path: (string | number)[]; Start: { LineNumber: number } };
+    Rule: { Id: string };
+  };
   const raw = JSON.parse(out || '[]') as Raw[];
-  return raw.map((r) => ({ file: r.Filename, rule: r.Rule.Id, level: r.Level, path: r.Location.Path.join('/'), line: r.Location.Start.LineNumber, message: r.Message }));
+  return raw.map((r) => ({
+    file: r.Filename,
+    rule: r.Rule.Id,
+    level: r.Level,
+    path: r.Location.Path.join('/'),
+    line: r.Location.Start.LineNumber,
+    message: r.Message,
+  }));
 }
 
 /** Sorts findings into errors, allowed and unlisted warnings; reports allow-list entries that matched nothing. */
@@ -123,7 +138,9 @@ function show(f: CfnFinding): string {
 
 /** No arguments: the stages that matter. `--stage` (with `--region`, `--param k=v`...): that one stage. */
 function stagesToLint(): StageSpec[] {
-  const { values } = parseArgs({ options: { stage: { type: 'string' }, region: { type: 'string' }, param: { type: 'string', multiple: true, default: [] } } });
+  const { values } = parseArgs({
+    options: { stage: { type: 'string' }, region: { type: 'string' }, param: { type: 'string', multiple: true, default: [] } },
+  });
   if (!values.stage) {
     if (values.region || values.param.length) throw new Error('--region and --param need --stage');
     return [LOCAL_STAGE, DEPLOYED_STAGE];
@@ -136,15 +153,28 @@ async function main(): Promise<void> {
   const stages = stagesToLint();
   const allow = loadAllowList();
   const label = (prefix: string) => (fs: CfnFinding[]) => fs.map((f) => ({ ...f, file: `${prefix}${f.file.split('/').pop()}` }));
-  const findings = (await Promise.all([...stages.map((s) => lintStage(s).then(label(`${s.stage}/`))), runCfnLint(OWN_TEMPLATES).then(label(''))])).flat();
+  const findings = (
+    await Promise.all([...stages.map((s) => lintStage(s).then(label(`${s.stage}/`))), runCfnLint(OWN_TEMPLATES).then(label(''))])
+  ).flat();
   const v = judge(findings, allow);
   const full = stages.length > 1;
-  console.log(`cfn-lint (stages ${stages.map((s) => s.stage).join(', ')}; deployer-policy.json): ${v.errors.length} error(s), ${v.allowed.length} allowed warning(s), ${v.unlisted.length} unlisted`);
-  if (v.allowed.length) console.log(`allowed (reasons in scripts/deploy/cfn-lint-allow.json):\n${v.allowed.map((f) => `  ${f.rule} ${f.file}:${f.line} ${f.path}`).join('\n')}`);
+  console.log(
+    `cfn-lint (stages ${stages.map((s) => s.stage).join(', ')}; deployer-policy.json): ${v.errors.length} error(s), ${v.allowed.length} allowed warning(s), ${v.unlisted.length} unlisted`,
+  );
+  if (v.allowed.length)
+    console.log(
+      `allowed (reasons in scripts/deploy/cfn-lint-allow.json):\n${v.allowed.map((f) => `  ${f.rule} ${f.file}:${f.line} ${f.path}`).join('\n')}`,
+    );
   if (v.errors.length) console.error(`✖ errors (never allowed):\n${v.errors.map(show).join('\n')}`);
-  if (v.unlisted.length) console.error(`✖ warnings not in scripts/deploy/cfn-lint-allow.json (fix them, or list them with a reason):\n${v.unlisted.map(show).join('\n')}`);
+  if (v.unlisted.length)
+    console.error(
+      `✖ warnings not in scripts/deploy/cfn-lint-allow.json (fix them, or list them with a reason):\n${v.unlisted.map(show).join('\n')}`,
+    );
   // Only a run over all the stages can tell that an entry is stale.
-  if (full && v.unused.length) console.error(`✖ allow-list entries that match nothing any more (remove them):\n${v.unused.map((e) => `  ${e.rule} ${e.path}`).join('\n')}`);
+  if (full && v.unused.length)
+    console.error(
+      `✖ allow-list entries that match nothing any more (remove them):\n${v.unused.map((e) => `  ${e.rule} ${e.path}`).join('\n')}`,
+    );
   if (v.errors.length || v.unlisted.length || (full && v.unused.length)) process.exit(1);
 }
 

@@ -45,7 +45,8 @@ function options() {
     console.log(HELP);
     process.exit(0);
   }
-  if (values.stage === 'local') throw new Error('stage "local" puts tokens from your environment into the functions; rehearse a deployed stage (default ci)');
+  if (values.stage === 'local')
+    throw new Error('stage "local" puts tokens from your environment into the functions; rehearse a deployed stage (default ci)');
   const params: Record<string, string> = values.stage === DEPLOYED_STAGE.stage ? { ...DEPLOYED_STAGE.params } : {};
   delete params.cloudMapNamespaceId;
   for (const p of values.param) {
@@ -54,8 +55,15 @@ function options() {
     params[k] = v;
   }
   const port = values.port === undefined ? undefined : Number(values.port);
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new Error(`--port must be a port number, got "${values.port}"`);
-  return { spec: { stage: values.stage, region: values.region, params } as StageSpec, keep: values.keep, port, remove: values.remove, verbose: values.verbose };
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new Error(`--port must be a port number, got "${values.port}"`);
+  return {
+    spec: { stage: values.stage, region: values.region, params } as StageSpec,
+    keep: values.keep,
+    port,
+    remove: values.remove,
+    verbose: values.verbose,
+  };
 }
 
 let moto: DeployMoto | undefined;
@@ -117,12 +125,20 @@ async function main(): Promise<void> {
 /** What is in moto now: stack, functions, REST API, schedule, the SSM parameters the functions will read. */
 async function printDeployment(endpoint: string, spec: StageSpec, packageDir: string): Promise<void> {
   const cfg = motoClientConfig(endpoint, spec.region ?? DEFAULT_REGION);
-  const [cfn, lambda, apigw, events, ssm] = [new CloudFormationClient(cfg), new LambdaClient(cfg), new APIGatewayClient(cfg), new EventBridgeClient(cfg), new SSMClient(cfg)];
+  const [cfn, lambda, apigw, events, ssm] = [
+    new CloudFormationClient(cfg),
+    new LambdaClient(cfg),
+    new APIGatewayClient(cfg),
+    new EventBridgeClient(cfg),
+    new SSMClient(cfg),
+  ];
   try {
     const name = stackName(spec.stage);
     const stack = (await cfn.send(new DescribeStacksCommand({ StackName: name }))).Stacks?.[0];
     console.log(`Stack ${name}: ${stack?.StackStatus} in moto at ${endpoint}`);
-    const template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const template = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+    };
     const ssmNames = new Set<string>();
     console.log('Functions (architecture from the template: moto reports x86_64 for arm64):');
     for (const r of Object.values(template.Resources).filter((x) => x.Type === 'AWS::Lambda::Function')) {
@@ -134,17 +150,24 @@ async function printDeployment(endpoint: string, spec: StageSpec, packageDir: st
       console.log(`      role: ${fn.Role?.split('/').pop()} (its own; reads only the SSM parameters its environment names)`);
       console.log(`      env: ${Object.keys(env).join(', ')}`);
     }
-    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: name, LogicalResourceId: 'ApiGatewayRestApi' }))).StackResourceDetail?.PhysicalResourceId;
+    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: name, LogicalResourceId: 'ApiGatewayRestApi' })))
+      .StackResourceDetail?.PhysicalResourceId;
     if (apiId) {
       console.log(`REST API ${apiId}, stage ${spec.stage} (in moto: ${endpoint}/restapis/${apiId}/${spec.stage}/_user_request_/status):`);
       const resources = (await apigw.send(new GetResourcesCommand({ restApiId: apiId, embed: ['methods'] }))).items ?? [];
-      for (const res of resources) for (const [verb, m] of Object.entries(res.resourceMethods ?? {})) console.log(`  ${verb.padEnd(6)} ${res.path}${m.apiKeyRequired ? '  (API key)' : ''}`);
+      for (const res of resources)
+        for (const [verb, m] of Object.entries(res.resourceMethods ?? {}))
+          console.log(`  ${verb.padEnd(6)} ${res.path}${m.apiKeyRequired ? '  (API key)' : ''}`);
     }
-    const routes = Object.values(template.Resources).filter((x) => x.Type === 'AWS::ApiGatewayV2::Route').map((x) => x.Properties.RouteKey as string);
+    const routes = Object.values(template.Resources)
+      .filter((x) => x.Type === 'AWS::ApiGatewayV2::Route')
+      .map((x) => x.Properties.RouteKey as string);
     console.log(`HTTP API (greet): ${routes.join(', ')} — in the template only; moto does not implement API Gateway v2 in CloudFormation`);
     const plan = Object.values(template.Resources).find((x) => x.Type === 'AWS::ApiGateway::UsagePlan')?.Properties;
     const stage = Object.values(template.Resources).find((x) => x.Type === 'AWS::ApiGatewayV2::Stage')?.Properties;
-    console.log(`API key and usage plan (throttle ${JSON.stringify(plan?.Throttle)}, quota ${JSON.stringify(plan?.Quota)}): in the template only; moto skips them`);
+    console.log(
+      `API key and usage plan (throttle ${JSON.stringify(plan?.Throttle)}, quota ${JSON.stringify(plan?.Quota)}): in the template only; moto skips them`,
+    );
     console.log(`HTTP API stage throttling ${JSON.stringify(stage?.DefaultRouteSettings)}: in the template only`);
     for (const rule of (await events.send(new ListRulesCommand({ NamePrefix: name }))).Rules ?? []) {
       const targets = (await events.send(new ListTargetsByRuleCommand({ Rule: rule.Name }))).Targets ?? [];
@@ -168,6 +191,8 @@ main()
     console.error(`✖ ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
     if (/ValidationError|template is invalid/i.test(String(err)) && process.env.MOTO_ENDPOINT)
-      console.error('  If MOTO_ENDPOINT is a plain moto_server, it rejects cfn-lint warnings; use one started by `npm run deploy:local -- --keep`.');
+      console.error(
+        '  If MOTO_ENDPOINT is a plain moto_server, it rejects cfn-lint warnings; use one started by `npm run deploy:local -- --keep`.',
+      );
   })
   .finally(() => cleanUp());

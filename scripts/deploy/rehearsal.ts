@@ -3,7 +3,12 @@
  * real CLI on a service copy, plus what a rehearsal needs around it (SDK client settings for moto, a
  * Cloud Map namespace for the health-sync role to point at).
  */
-import { CreateHttpNamespaceCommand, GetOperationCommand, ListNamespacesCommand, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import {
+  CreateHttpNamespaceCommand,
+  GetOperationCommand,
+  ListNamespacesCommand,
+  ServiceDiscoveryClient,
+} from '@aws-sdk/client-servicediscovery';
 import { motoAwsEnv } from './moto-for-deploy';
 import { runServerless, stageArgs, type CliOptions, type CliResult, type ServiceCopy, type StageSpec } from './serverless-cli';
 
@@ -22,7 +27,11 @@ type Echo = Pick<CliOptions, 'echo'>;
 
 /** `serverless deploy --package <dir>` into moto, run from the service copy (whose .serverless it uses). */
 export function deployPackage(copy: ServiceCopy, spec: StageSpec, packageDir: string, endpoint: string, o: Echo = {}): Promise<CliResult> {
-  return runServerless(['deploy', ...stageArgs(spec), '--package', packageDir], { ...o, cwd: copy.dir, env: motoAwsEnv(endpoint, spec.region ?? 'eu-west-1') });
+  return runServerless(['deploy', ...stageArgs(spec), '--package', packageDir], {
+    ...o,
+    cwd: copy.dir,
+    env: motoAwsEnv(endpoint, spec.region ?? 'eu-west-1'),
+  });
 }
 
 /** `serverless remove` of the stage's stack in moto. */

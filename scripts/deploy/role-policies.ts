@@ -40,8 +40,14 @@ export function functionRoles(template: CfnTemplate, stack: StackValues & { stac
     const role = res.Properties?.Role as { 'Fn::GetAtt'?: [string, string] } | undefined;
     const roleId = role?.['Fn::GetAtt']?.[0];
     const roleRes = roleId ? template.Resources[roleId] : undefined;
-    if (!roleId || roleRes?.Type !== 'AWS::IAM::Role') throw new Error(`${id}: its Role is not a role of this template (${JSON.stringify(role)})`);
-    const props = resolveIntrinsics(roleRes.Properties ?? {}, stack) as { RoleName?: string; Path?: string; Policies?: { PolicyName: string; PolicyDocument: PolicyDocument }[]; ManagedPolicyArns?: string[] };
+    if (!roleId || roleRes?.Type !== 'AWS::IAM::Role')
+      throw new Error(`${id}: its Role is not a role of this template (${JSON.stringify(role)})`);
+    const props = resolveIntrinsics(roleRes.Properties ?? {}, stack) as {
+      RoleName?: string;
+      Path?: string;
+      Policies?: { PolicyName: string; PolicyDocument: PolicyDocument }[];
+      ManagedPolicyArns?: string[];
+    };
     const roleName = props.RoleName ?? `${stack.stackName}-${roleId}`;
     roles.push({
       fn: name.startsWith(`${stack.stackName}-`) ? name.slice(stack.stackName.length + 1) : name,
@@ -66,10 +72,20 @@ export interface Request {
  * resource policy, SCP or boundary). Throws when the simulator refuses the input (an unknown action, a
  * resource ARN the action does not take, a malformed policy): a typo must not read as a denial.
  */
-export async function decide(policies: { name: string; document: PolicyDocument }[], principalArn: string, accountId: string, req: Request): Promise<Decision> {
+export async function decide(
+  policies: { name: string; document: PolicyDocument }[],
+  principalArn: string,
+  accountId: string,
+  req: Request,
+): Promise<Decision> {
   const res = await runSimulation(
     {
-      request: { principal: principalArn, action: req.action, resource: { resource: req.resource, accountId }, contextVariables: req.context ?? {} },
+      request: {
+        principal: principalArn,
+        action: req.action,
+        resource: { resource: req.resource, accountId },
+        contextVariables: req.context ?? {},
+      },
       identityPolicies: policies.map((p) => ({ name: p.name, policy: p.document })),
       serviceControlPolicies: [],
       resourceControlPolicies: [],
@@ -86,4 +102,5 @@ export function decideFor(role: FunctionRole, accountId: string, req: Request): 
 }
 
 /** The ARN of SSM parameter `name` ("/a/b"). */
-export const ssmParameterArn = (s: Pick<StackValues, 'partition' | 'region' | 'accountId'>, name: string): string => `arn:${s.partition ?? 'aws'}:ssm:${s.region}:${s.accountId}:parameter${name}`;
+export const ssmParameterArn = (s: Pick<StackValues, 'partition' | 'region' | 'accountId'>, name: string): string =>
+  `arn:${s.partition ?? 'aws'}:ssm:${s.region}:${s.accountId}:parameter${name}`;

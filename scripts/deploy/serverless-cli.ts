@@ -28,7 +28,17 @@ export interface StageSpec {
 export const LOCAL_STAGE: StageSpec = { stage: 'local', params: {} };
 // The gateway discovers through Consul with the Cloud Map mirror as its fallback (the namespace deploy:local creates).
 // Alarms and the dashboard are on, with an SNS topic for their actions, so cfn-lint and deploy:local see them.
-export const DEPLOYED_STAGE: StageSpec = { stage: 'ci', params: { consulHttpAddr: 'consul.service.internal:8500', cloudMapNamespaceId: 'ns-0123456789abcdef', discoveryFallback: 'cloudmap', cloudMapNamespace: 'consul-grpc-lambda-ci', alarms: 'true', alarmTopicArn: 'arn:aws:sns:eu-west-1:000000000000:consul-grpc-lambda-ci-alarms' } };
+export const DEPLOYED_STAGE: StageSpec = {
+  stage: 'ci',
+  params: {
+    consulHttpAddr: 'consul.service.internal:8500',
+    cloudMapNamespaceId: 'ns-0123456789abcdef',
+    discoveryFallback: 'cloudmap',
+    cloudMapNamespace: 'consul-grpc-lambda-ci',
+    alarms: 'true',
+    alarmTopicArn: 'arn:aws:sns:eu-west-1:000000000000:consul-grpc-lambda-ci-alarms',
+  },
+};
 
 // Build output, caches and VCS data of the working tree stay out of the copy.
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.build', '.local-stack', 'coverage']);

@@ -29,8 +29,10 @@ function ssmReadsOf(fn) {
     const provider = (await resolveConfigurationProperty(['provider', 'environment'])) || {};
     const own = (await resolveConfigurationProperty(['functions', fn, 'environment'])) || {};
     const names = parameterNames({ ...provider, ...own });
-    if (!names.length) throw new Error(`functions.${fn} names no SSM parameter, so its role would have an empty ssm:GetParameter statement`);
-    for (const n of names) if (!n.startsWith('/')) throw new Error(`functions.${fn}: SSM parameter "${n}" must be a full name starting with "/"`);
+    if (!names.length)
+      throw new Error(`functions.${fn} names no SSM parameter, so its role would have an empty ssm:GetParameter statement`);
+    for (const n of names)
+      if (!n.startsWith('/')) throw new Error(`functions.${fn}: SSM parameter "${n}" must be a full name starting with "/"`);
     return names.map(parameterArn);
   };
 }
@@ -40,11 +42,18 @@ const TLS_PARAMS = ['consulCaCertParameter', 'consulClientCertParameter', 'consu
 /** The deployed default CONSUL_HTTP_ADDR: https when any Consul TLS parameter is set. */
 async function consulHttpAddr({ resolveVariable }) {
   const values = await Promise.all(TLS_PARAMS.map((p) => resolveVariable(`param:${p}`)));
-  return values.some((v) => typeof v === 'string' && v.trim() !== '') ? 'https://consul.service.internal:8501' : 'http://consul.service.internal:8500';
+  return values.some((v) => typeof v === 'string' && v.trim() !== '')
+    ? 'https://consul.service.internal:8501'
+    : 'http://consul.service.internal:8500';
 }
 
 module.exports = {
-  ssmReads: { greet: ssmReadsOf('greet'), status: ssmReadsOf('status'), instances: ssmReadsOf('instances'), healthSync: ssmReadsOf('healthSync') },
+  ssmReads: {
+    greet: ssmReadsOf('greet'),
+    status: ssmReadsOf('status'),
+    instances: ssmReadsOf('instances'),
+    healthSync: ssmReadsOf('healthSync'),
+  },
   consulHttpAddr,
   parameterNames,
 };

@@ -38,7 +38,14 @@ const IDENT = /^[A-Za-z_$][\w$]*$/;
 
 /** Runs `code` in a clean node (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
 function node(code, cwd, input) {
-  return execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd, env: { PATH: process.env.PATH }, input, stdio: ['pipe', 'pipe', 'inherit'], timeout: 60_000, maxBuffer: 64 << 20 });
+  return execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd,
+    env: { PATH: process.env.PATH },
+    input,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    timeout: 60_000,
+    maxBuffer: 64 << 20,
+  });
 }
 
 /** Turns the built file `out` (CommonJS) into bundle + loader + code cache (`eager`: every function compiled). */
@@ -48,14 +55,20 @@ function withCodeCache(out, eager) {
   const bundleFile = `${name}.bundle.cjs`;
   const bundle = join(dir, bundleFile);
   renameSync(out, bundle);
-  const keys = JSON.parse(node(`import{createRequire}from'node:module';console.log(JSON.stringify(Object.keys(createRequire(${JSON.stringify(bundle)})(${JSON.stringify(bundle)}))))`, dir).toString());
+  const keys = JSON.parse(
+    node(
+      `import{createRequire}from'node:module';console.log(JSON.stringify(Object.keys(createRequire(${JSON.stringify(bundle)})(${JSON.stringify(bundle)}))))`,
+      dir,
+    ).toString(),
+  );
   const names = keys.filter((k) => IDENT.test(k) && k !== 'default');
   const exportsLine = names.length ? `export const { ${names.join(', ')} } = mod.exports;` : '';
   writeFileSync(out, readFileSync(LOADER, 'utf8').replace('__BUNDLE__', bundleFile).replace('/* __EXPORTS__ */', exportsLine));
   // The lazy cache (what the top level compiles) unless asked for the eager one (every function, 3× the
   // size): in the same runs the eager one loaded slower (1.36× grpc-js against ~1.15×) and held more
   // memory, and the cold start as a whole came out the same (bench/cold-start.bench.ts runs both).
-  if (!makeCodeCache(out, bundle, eager)) throw new Error(`${out}: this Node (${process.version}) refuses the ${eager ? 'eager' : 'lazy'} code cache it made`);
+  if (!makeCodeCache(out, bundle, eager))
+    throw new Error(`${out}: this Node (${process.version}) refuses the ${eager ? 'eager' : 'lazy'} code cache it made`);
 }
 
 /** The code cache asked for by a CODE_CACHE value: off (unset, '', 0), lazy (1) or eager; anything else throws. */
@@ -77,8 +90,20 @@ function makeCodeCache(handler, bundle, eager) {
   const url = JSON.stringify(new URL(`file://${handler}`).href);
   const load = `const m=await import(${url});`;
   const write = 'process.stdout.write(m.createCodeCache())';
-  const data = node(eager ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');${load}v8.setFlagsFromString('--lazy');${write}` : `${load}${write}`, dir);
-  const head = { v8: process.versions.v8, node: process.version, arch: process.arch, eager, bundleLength: readFileSync(bundle, 'utf8').length, crc32: zlib.crc32(data) };
+  const data = node(
+    eager
+      ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');${load}v8.setFlagsFromString('--lazy');${write}`
+      : `${load}${write}`,
+    dir,
+  );
+  const head = {
+    v8: process.versions.v8,
+    node: process.version,
+    arch: process.arch,
+    eager,
+    bundleLength: readFileSync(bundle, 'utf8').length,
+    crc32: zlib.crc32(data),
+  };
   writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
   return node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used';
 }

@@ -30,8 +30,13 @@ module.exports = [
       const entries = [].concat(build.initialOptions.entryPoints || []).map((e) => (typeof e === 'string' ? e : e.in));
       if (!entries.some((e) => LAZY_IN.test(e))) return;
       // The shim's own require of the SDK stays a require; any other import of it goes to the shim.
-      build.onResolve({ filter: SDK }, (args) => (args.namespace === NAMESPACE ? { path: args.path, external: true } : { path: args.path, namespace: NAMESPACE }));
-      build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+      build.onResolve({ filter: SDK }, (args) =>
+        args.namespace === NAMESPACE ? { path: args.path, external: true } : { path: args.path, namespace: NAMESPACE },
+      );
+      build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
     },
   },
   // Last, and opt-in: it turns the finished bundle into bundle + V8 code cache + ES module handler (code-cache.cjs).

@@ -31,13 +31,20 @@ function call(method, path, headers, body, { unref = false } = {}) {
 }
 
 if (api) {
-  const res = await call('POST', '/2020-01-01/extension/register', { 'Lambda-Extension-Name': name, 'content-type': 'application/json' }, JSON.stringify({ events: [] }));
+  const res = await call(
+    'POST',
+    '/2020-01-01/extension/register',
+    { 'Lambda-Extension-Name': name, 'content-type': 'application/json' },
+    JSON.stringify({ events: [] }),
+  );
   const id = res.headers['lambda-extension-identifier'];
   if (res.status !== 200 || typeof id !== 'string') {
     console.error(`internal extension ${name}: register answered ${res.status} ${res.text}`);
   } else {
     // Ready: the emulator's init waits for every registered extension to call next once.
-    call('GET', '/2020-01-01/extension/event/next', { 'Lambda-Extension-Identifier': id }, undefined, { unref: true }).catch(() => undefined);
+    call('GET', '/2020-01-01/extension/event/next', { 'Lambda-Extension-Identifier': id }, undefined, { unref: true }).catch(
+      () => undefined,
+    );
     console.error(`internal extension ${name} registered`);
   }
 }

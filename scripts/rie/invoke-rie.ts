@@ -35,14 +35,48 @@ Consul: CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN (and REGISTRY_SIGNING_KEY for ins
 without CONSUL_HTTP_TOKEN, the running \`npm start\` stack's address and the token it gave that function.`;
 
 const DEFAULT_EVENTS: Record<string, unknown> = {
-  greet: { version: '2.0', routeKey: 'GET /hello/{name}', rawPath: '/hello/World', rawQueryString: '', headers: {}, pathParameters: { name: 'World' }, isBase64Encoded: false, requestContext: { http: { method: 'GET', path: '/hello/World' } } },
-  status: { resource: '/status', path: '/status', httpMethod: 'GET', headers: {}, queryStringParameters: null, pathParameters: null, body: null, isBase64Encoded: false, requestContext: {} },
-  instances: { resource: '/instances', path: '/instances', httpMethod: 'GET', headers: {}, queryStringParameters: { service: 'greeter' }, pathParameters: null, body: null, isBase64Encoded: false, requestContext: {} },
+  greet: {
+    version: '2.0',
+    routeKey: 'GET /hello/{name}',
+    rawPath: '/hello/World',
+    rawQueryString: '',
+    headers: {},
+    pathParameters: { name: 'World' },
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'GET', path: '/hello/World' } },
+  },
+  status: {
+    resource: '/status',
+    path: '/status',
+    httpMethod: 'GET',
+    headers: {},
+    queryStringParameters: null,
+    pathParameters: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: {},
+  },
+  instances: {
+    resource: '/instances',
+    path: '/instances',
+    httpMethod: 'GET',
+    headers: {},
+    queryStringParameters: { service: 'greeter' },
+    pathParameters: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: {},
+  },
   healthSync: { dryRun: true },
 };
 
 /** The base policy of the token `npm start` provisions for each function (its description names it first). */
-const STACK_TOKEN_POLICY: Record<string, string> = { greet: 'greeter-gateway', status: 'greeter-gateway', instances: 'instance-registry', healthSync: 'health-sync' };
+const STACK_TOKEN_POLICY: Record<string, string> = {
+  greet: 'greeter-gateway',
+  status: 'greeter-gateway',
+  instances: 'instance-registry',
+  healthSync: 'health-sync',
+};
 
 function options() {
   const { values, positionals } = parseArgs({
@@ -70,7 +104,15 @@ function options() {
       throw new Error(`--data is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
-  return { fn, event, packageDir: values['package-dir'], extension: !values['no-extension'], node: values.node, stateDir: resolve(values['state-dir']), verbose: values.verbose };
+  return {
+    fn,
+    event,
+    packageDir: values['package-dir'],
+    extension: !values['no-extension'],
+    node: values.node,
+    stateDir: resolve(values['state-dir']),
+    verbose: values.verbose,
+  };
 }
 
 /** KEY=value lines of an env file (as `npm start` writes health-sync.env). */
@@ -96,18 +138,27 @@ async function consulFor(fn: string, stateDir: string): Promise<{ address: strin
   const stack = existsSync(stackEnv) ? readEnvFile(stackEnv) : undefined;
   const address = process.env.CONSUL_HTTP_ADDR?.trim() || stack?.CONSUL_HTTP_ADDR || '127.0.0.1:8500';
   if (envToken) return { address, token: envToken, source: 'CONSUL_HTTP_TOKEN from the environment' };
-  if (!stack) throw new Error(`no Consul token: set CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN, or start the local stack (npm start), whose state would be in ${stateDir}`);
-  if (address !== stack.CONSUL_HTTP_ADDR) throw new Error(`CONSUL_HTTP_ADDR is ${address} but the local stack's Consul is ${stack.CONSUL_HTTP_ADDR}; set CONSUL_HTTP_TOKEN too`);
+  if (!stack)
+    throw new Error(
+      `no Consul token: set CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN, or start the local stack (npm start), whose state would be in ${stateDir}`,
+    );
+  if (address !== stack.CONSUL_HTTP_ADDR)
+    throw new Error(`CONSUL_HTTP_ADDR is ${address} but the local stack's Consul is ${stack.CONSUL_HTTP_ADDR}; set CONSUL_HTTP_TOKEN too`);
   try {
     await consulGet(address, '', '/status/leader');
   } catch {
-    throw new Error(`the local stack in ${stateDir} is not running (no Consul at ${address}); start it with npm start, or set CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN`);
+    throw new Error(
+      `the local stack in ${stateDir} is not running (no Consul at ${address}); start it with npm start, or set CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN`,
+    );
   }
-  if (fn === 'healthSync' && stack.CONSUL_HTTP_TOKEN) return { address, token: stack.CONSUL_HTTP_TOKEN, source: `the local stack (${stackEnv})` };
+  if (fn === 'healthSync' && stack.CONSUL_HTTP_TOKEN)
+    return { address, token: stack.CONSUL_HTTP_TOKEN, source: `the local stack (${stackEnv})` };
   const management = readFileSync(join(stateDir, 'management-token'), 'utf8').trim();
   const base = STACK_TOKEN_POLICY[fn];
   const described = new RegExp(`^consul-grpc-lambda: ${base}( \\+ |$)`);
-  const tokens = ((await consulGet(address, management, '/acl/tokens')) as { AccessorID: string; Description?: string; CreateIndex: number }[]).filter((t) => described.test(t.Description ?? ''));
+  const tokens = (
+    (await consulGet(address, management, '/acl/tokens')) as { AccessorID: string; Description?: string; CreateIndex: number }[]
+  ).filter((t) => described.test(t.Description ?? ''));
   const newest = tokens.sort((a, b) => b.CreateIndex - a.CreateIndex)[0];
   if (!newest) throw new Error(`the local stack has no ${base} token; is it an older stack? set CONSUL_HTTP_TOKEN`);
   const secret = ((await consulGet(address, management, `/acl/token/${newest.AccessorID}`)) as { SecretID?: string }).SecretID;
@@ -132,8 +183,13 @@ function print(inv: RieInvocation): void {
     console.log(inv.payload === undefined ? inv.body : JSON.stringify(inv.payload, null, 2));
   }
   console.log(`--- REPORT ---\n${inv.report.line.trimEnd()}`);
-  const init = inv.runtimeInitMs === undefined ? '' : `runtime init ${inv.runtimeInitMs.toFixed(1)} ms (the emulator's INIT REPORT; REPORT's Init Duration is its bookkeeping only), `;
-  console.log(`${init}peak RSS ${inv.peakRssMb ?? '?'} MB (REPORT's Max Memory Used is the configured size: the emulator does not measure memory)`);
+  const init =
+    inv.runtimeInitMs === undefined
+      ? ''
+      : `runtime init ${inv.runtimeInitMs.toFixed(1)} ms (the emulator's INIT REPORT; REPORT's Init Duration is its bookkeeping only), `;
+  console.log(
+    `${init}peak RSS ${inv.peakRssMb ?? '?'} MB (REPORT's Max Memory Used is the configured size: the emulator does not measure memory)`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -150,7 +206,8 @@ async function main(): Promise<number> {
     })());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
   try {
-    if (o.event === undefined) throw new Error(`no default event for "${o.fn}" (functions with one: ${Object.keys(DEFAULT_EVENTS).join(', ')}); pass --data`);
+    if (o.event === undefined)
+      throw new Error(`no default event for "${o.fn}" (functions with one: ${Object.keys(DEFAULT_EVENTS).join(', ')}); pass --data`);
     const consul = await consulFor(o.fn, o.stateDir);
     let functions;
     if (o.packageDir) functions = readPackage(resolve(o.packageDir));
@@ -163,7 +220,11 @@ async function main(): Promise<number> {
     }
     const fn = functions.get(o.fn);
     if (!fn) throw new Error(`no function "${o.fn}" in the package; there are: ${[...functions.keys()].join(', ')}`);
-    const env: Record<string, string | undefined> = { CONSUL_HTTP_ADDR: consul.address, CONSUL_HTTP_TOKEN: consul.token, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED };
+    const env: Record<string, string | undefined> = {
+      CONSUL_HTTP_ADDR: consul.address,
+      CONSUL_HTTP_TOKEN: consul.token,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED,
+    };
     for (const [k, v] of Object.entries(process.env)) if (k.startsWith('AWS_ENDPOINT_URL') && v) env[k] = v;
     if (o.fn === 'instances') {
       env.REGISTRY_SIGNING_KEY = process.env.REGISTRY_SIGNING_KEY;
@@ -173,9 +234,18 @@ async function main(): Promise<number> {
       }
     }
     const nodeVersion = o.node ? execFileSync(o.node, ['--version'], { encoding: 'utf8' }).trim() : process.version;
-    console.error(`• ${fn.functionName} (${fn.handler}, ${fn.memorySize} MB, ${fn.timeout} s) in aws-lambda-rie ${RIE_VERSION} + aws-lambda-ric ${RIC_VERSION}, Node ${nodeVersion} (template runtime ${fn.runtime})`);
+    console.error(
+      `• ${fn.functionName} (${fn.handler}, ${fn.memorySize} MB, ${fn.timeout} s) in aws-lambda-rie ${RIE_VERSION} + aws-lambda-ric ${RIC_VERSION}, Node ${nodeVersion} (template runtime ${fn.runtime})`,
+    );
     console.error(`  Consul ${consul.address}, token: ${consul.source}`);
-    rie = await startLambdaRie({ fn, env, sigtermExtension: o.extension, node: o.node ? resolve(o.node) : undefined, echo: o.verbose ? (l) => console.error(`[rie] ${l}`) : undefined, log: (l) => console.error(l) });
+    rie = await startLambdaRie({
+      fn,
+      env,
+      sigtermExtension: o.extension,
+      node: o.node ? resolve(o.node) : undefined,
+      echo: o.verbose ? (l) => console.error(`[rie] ${l}`) : undefined,
+      log: (l) => console.error(l),
+    });
     const inv = await rie.invoke(o.event);
     print(inv);
     const failed = inv.status !== 200 || (typeof inv.payload === 'object' && inv.payload !== null && 'errorType' in inv.payload);

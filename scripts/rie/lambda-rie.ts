@@ -180,7 +180,8 @@ process.on('exit', () => {
 async function waitUntilListening(port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`aws-lambda-rie exited before listening:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`aws-lambda-rie exited before listening:\n${proc.output.slice(-20).join('\n')}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect({ host: '127.0.0.1', port }, () => {
         s.destroy();
@@ -249,9 +250,22 @@ export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
-    const bootstrap = [node, ...(o.sigtermExtension === false ? [] : ['--import', INTERNAL_EXTENSION]), join(ric, 'index.mjs'), o.fn.handler];
+    const bootstrap = [
+      node,
+      ...(o.sigtermExtension === false ? [] : ['--import', INTERNAL_EXTENSION]),
+      join(ric, 'index.mjs'),
+      o.fn.handler,
+    ];
     // Never the emulator's default 0.0.0.0:8080: both APIs on free loopback ports.
-    const args = ['--log-level', 'info', '--runtime-interface-emulator-address', `127.0.0.1:${invokePort}`, '--runtime-api-address', `127.0.0.1:${runtimePort}`, ...bootstrap];
+    const args = [
+      '--log-level',
+      'info',
+      '--runtime-interface-emulator-address',
+      `127.0.0.1:${invokePort}`,
+      '--runtime-api-address',
+      `127.0.0.1:${runtimePort}`,
+      ...bootstrap,
+    ];
     const p = startProcess(`aws-lambda-rie ${o.fn.name}`, rie, args, { cwd: taskRoot, env, echo: o.echo });
     proc = p;
     await waitUntilListening(invokePort, p, o.readyTimeoutMs ?? 10_000);
@@ -301,7 +315,10 @@ export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
           // The emulator prints REPORT before it answers, but its stdout may be read after the answer.
           if (!report) {
             await new Promise<void>((resolve, reject) => {
-              const timer = setTimeout(() => reject(new Error(`no REPORT line for ${requestId} within 5 s:\n${p.output.slice(-20).join('\n')}`)), 5_000);
+              const timer = setTimeout(
+                () => reject(new Error(`no REPORT line for ${requestId} within 5 s:\n${p.output.slice(-20).join('\n')}`)),
+                5_000,
+              );
               onReport = () => {
                 clearTimeout(timer);
                 resolve();
@@ -320,7 +337,17 @@ export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
             mine.add(pid);
             liveRuntimes.add(pid);
           }
-          return { requestId, status: res.status, body, payload, report: report as RieReport, runtimeInitMs, runtimePid: pid, peakRssMb: pid === undefined ? undefined : peakRssMb(pid), logs };
+          return {
+            requestId,
+            status: res.status,
+            body,
+            payload,
+            report: report as RieReport,
+            runtimeInitMs,
+            runtimePid: pid,
+            peakRssMb: pid === undefined ? undefined : peakRssMb(pid),
+            logs,
+          };
         } finally {
           p.lineListeners.delete(listener);
         }

@@ -26,7 +26,14 @@ const ROOT = join(__dirname, '..', '..');
 /** Repo entries the shadow dir leaves out: build output, state, VCS. */
 const NOT_SHADOWED = new Set(['.esbuild', '.serverless', '.build', '.git', '.local-stack', 'serverless.yml']);
 /** The environment variables of the packaging run that would put secrets into the template. */
-const SECRET_ENV = ['GREETER_GATEWAY_CONSUL_TOKEN', 'INSTANCE_REGISTRY_CONSUL_TOKEN', 'HEALTH_SYNC_CONSUL_TOKEN', 'REGISTRY_SIGNING_KEY', 'REGISTRY_API_KEY', 'CONSUL_HTTP_TOKEN'];
+const SECRET_ENV = [
+  'GREETER_GATEWAY_CONSUL_TOKEN',
+  'INSTANCE_REGISTRY_CONSUL_TOKEN',
+  'HEALTH_SYNC_CONSUL_TOKEN',
+  'REGISTRY_SIGNING_KEY',
+  'REGISTRY_API_KEY',
+  'CONSUL_HTTP_TOKEN',
+];
 
 /** One packaged function, as Lambda would run it. */
 export interface PackagedFunction {
@@ -55,7 +62,30 @@ export interface PackageOutput {
 }
 
 /** serverless-esbuild's own settings, which esbuild does not know (its bundle.js strips the same list). */
-const PLUGIN_ONLY = new Set(['concurrency', 'zipConcurrency', 'exclude', 'external', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory', 'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals', 'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'config', 'plugins']);
+const PLUGIN_ONLY = new Set([
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'external',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+  'config',
+  'plugins',
+]);
 
 /**
  * The esbuild options of `custom.esbuild` (as the framework resolved it) the way serverless-esbuild
@@ -87,12 +117,21 @@ export function bundleCodePath(fn: PackagedFunction, dir: string): string {
 
 interface TemplateFunction {
   Type: string;
-  Properties: { FunctionName?: string; Handler?: string; Runtime?: string; MemorySize?: number; Timeout?: number; Environment?: { Variables?: Record<string, unknown> } };
+  Properties: {
+    FunctionName?: string;
+    Handler?: string;
+    Runtime?: string;
+    MemorySize?: number;
+    Timeout?: number;
+    Environment?: { Variables?: Record<string, unknown> };
+  };
 }
 
 /** Reads the functions of an existing package dir (`serverless package --package <dir>` output). */
 export function readPackage(dir: string): Map<string, PackagedFunction> {
-  const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Record<string, TemplateFunction> };
+  const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+    Resources: Record<string, TemplateFunction>;
+  };
   const state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as {
     service: { provider: { region?: string }; functions: Record<string, { handler: string; package?: { artifact?: string } }> };
   };
@@ -108,7 +147,8 @@ export function readPackage(dir: string): Map<string, PackagedFunction> {
     if (!existsSync(zip)) throw new Error(`${dir}: ${name}.zip is missing`);
     const environment: Record<string, string> = {};
     for (const [k, v] of Object.entries(p.Environment?.Variables ?? {})) {
-      if (typeof v !== 'string') throw new Error(`${name}: environment variable ${k} is not a plain string in the template (${JSON.stringify(v)})`);
+      if (typeof v !== 'string')
+        throw new Error(`${name}: environment variable ${k} is not a plain string in the template (${JSON.stringify(v)})`);
       environment[k] = v;
     }
     out.set(name, {
@@ -128,7 +168,9 @@ export function readPackage(dir: string): Map<string, PackagedFunction> {
 
 /** The esbuild options a package dir was built with, from the framework's resolved state. */
 export function readEsbuildOptions(dir: string): BuildOptions {
-  const state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as { service: { custom?: { esbuild?: Record<string, unknown> } } };
+  const state = JSON.parse(readFileSync(join(dir, 'serverless-state.json'), 'utf8')) as {
+    service: { custom?: { esbuild?: Record<string, unknown> } };
+  };
   const custom = state.service.custom?.esbuild;
   if (!custom) throw new Error(`${dir}: no custom.esbuild in serverless-state.json`);
   return deployEsbuildOptions(custom);
@@ -161,11 +203,16 @@ export async function packageFunctions(o: PackageOptions = {}): Promise<PackageO
     for (const k of SECRET_ENV) delete env[k];
     if (o.codeCache === false) delete env.CODE_CACHE;
     else if (o.codeCache !== undefined) env.CODE_CACHE = o.codeCache === true ? '1' : o.codeCache;
-    const proc = startProcess('serverless package', process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', o.stage ?? 'local', '--package', out], {
-      cwd: shadow,
-      env,
-      echo: o.echo,
-    });
+    const proc = startProcess(
+      'serverless package',
+      process.execPath,
+      [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'package', '--stage', o.stage ?? 'local', '--package', out],
+      {
+        cwd: shadow,
+        env,
+        echo: o.echo,
+      },
+    );
     const timer = setTimeout(() => void stopProcess(proc, 'SIGTERM', 2_000), o.timeoutMs ?? 180_000);
     const code = await proc.exited.finally(() => clearTimeout(timer));
     if (code !== 0) throw new Error(`serverless package exited with ${code}:\n${proc.output.slice(-30).join('\n')}`);

@@ -41,7 +41,9 @@ export function ricCacheDir(): string {
 
 /** A lock that changes (a new transitive pin) makes the cache stale, as a new version does. */
 function lockDigest(): string {
-  return createHash('sha256').update(readFileSync(join(PIN_DIR, 'package-lock.json'))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(join(PIN_DIR, 'package-lock.json')))
+    .digest('hex');
 }
 
 const STAMP = '.consul-grpc-lambda-ric';
@@ -49,7 +51,11 @@ const packageDir = (root: string) => join(root, 'node_modules', 'aws-lambda-ric'
 
 function isInstalled(root: string): boolean {
   try {
-    return readFileSync(join(root, STAMP), 'utf8').trim() === lockDigest() && existsSync(join(packageDir(root), 'index.mjs')) && existsSync(join(packageDir(root), 'rapid-client.node'));
+    return (
+      readFileSync(join(root, STAMP), 'utf8').trim() === lockDigest() &&
+      existsSync(join(packageDir(root), 'index.mjs')) &&
+      existsSync(join(packageDir(root), 'rapid-client.node'))
+    );
   } catch {
     return false;
   }
@@ -73,7 +79,9 @@ export function ensureBuildPrerequisites(log: (line: string) => void = () => {})
   const command = `apt-get update && apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   const isRoot = process.getuid?.() === 0;
   if (!isRoot || !hasCommand('apt-get')) {
-    throw new Error(`aws-lambda-ric needs ${missing.join(', ')} to compile its native client; install them, e.g. \`sudo ${command}\` on Debian/Ubuntu`);
+    throw new Error(
+      `aws-lambda-ric needs ${missing.join(', ')} to compile its native client; install them, e.g. \`sudo ${command}\` on Debian/Ubuntu`,
+    );
   }
   log(`installing the native build prerequisites of aws-lambda-ric: ${missing.join(' ')} (apt-get)…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -110,7 +118,12 @@ export function ensureRic(log: (line: string) => void = () => {}): string {
       cwd: tmp,
       // The bundled build runs in npm's lifecycle scripts; its output matters only when it fails.
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, ...(headers ? { npm_config_nodedir: headers } : {}), npm_config_engine_strict: 'false', npm_config_ignore_scripts: 'false' },
+      env: {
+        ...process.env,
+        ...(headers ? { npm_config_nodedir: headers } : {}),
+        npm_config_engine_strict: 'false',
+        npm_config_ignore_scripts: 'false',
+      },
     });
     // The addon must load in this Node (N-API, so one build serves Node 20 and 22).
     // Loading it reads AWS_LAMBDA_RUNTIME_API (and aborts without it); it connects only on the first call.

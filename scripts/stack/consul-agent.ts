@@ -146,7 +146,9 @@ export async function startConsulAgent(opts: ConsulAgentOptions = {}): Promise<C
   // token is set once the agent is up: a least-privilege one of its own, not the management token.
   const aclTokens = opts.primary ? `replication = "${managementToken}"` : `initial_management = "${managementToken}"`;
   const nodeName = `consul-grpc-lambda-${datacenter}`;
-  const wan = opts.primary ? `primary_datacenter = "${opts.primary.datacenter}"\nretry_join_wan = ["${opts.primary.wanAddress}"]` : `primary_datacenter = "${datacenter}"`;
+  const wan = opts.primary
+    ? `primary_datacenter = "${opts.primary.datacenter}"\nretry_join_wan = ["${opts.primary.wanAddress}"]`
+    : `primary_datacenter = "${datacenter}"`;
   const hcl = `
 datacenter = "${datacenter}"
 node_name = "${nodeName}"
@@ -154,8 +156,12 @@ ${wan}
 # Nothing we start may call out to the internet.
 disable_update_check = true
 ports {
-  ${opts.tls ? `http = -1
-  https = ${httpPort}` : `http = ${httpPort}`}
+  ${
+    opts.tls
+      ? `http = -1
+  https = ${httpPort}`
+      : `http = ${httpPort}`
+  }
   grpc = ${grpc}
   grpc_tls = -1
   dns = ${dnsPort ?? -1}
@@ -179,7 +185,21 @@ ${opts.dns ? dnsConfigStanza() : ''}`;
   const proc = startProcess(
     'consul',
     bin,
-    ['agent', '-dev', '-ui', '-client', '127.0.0.1', '-bind', '127.0.0.1', '-log-level', 'warn', '-data-dir', join(dataDir, 'data'), '-config-file', join(dataDir, 'agent.hcl')],
+    [
+      'agent',
+      '-dev',
+      '-ui',
+      '-client',
+      '127.0.0.1',
+      '-bind',
+      '127.0.0.1',
+      '-log-level',
+      'warn',
+      '-data-dir',
+      join(dataDir, 'data'),
+      '-config-file',
+      join(dataDir, 'agent.hcl'),
+    ],
     { echo: opts.echo },
   );
   // However it ends (stop(), stopAll, a crash), its data dir goes with it.
@@ -201,7 +221,16 @@ ${opts.dns ? dnsConfigStanza() : ''}`;
     await stop();
     throw err;
   }
-  return { address, httpPort, wanAddress: `127.0.0.1:${serfWan}`, ...(dnsPort ? { dnsAddress: `127.0.0.1:${dnsPort}` } : {}), datacenter, managementToken, process: proc, stop };
+  return {
+    address,
+    httpPort,
+    wanAddress: `127.0.0.1:${serfWan}`,
+    ...(dnsPort ? { dnsAddress: `127.0.0.1:${dnsPort}` } : {}),
+    datacenter,
+    managementToken,
+    process: proc,
+    stop,
+  };
 }
 
 /** Consul 1.16's `tls` stanza: the defaults apply to the HTTPS API (and internal RPC). */
@@ -218,33 +247,61 @@ function tlsStanza(t: ConsulAgentTls): string {
 }
 
 /** One GET with a 1 s timeout: fetch for plain HTTP, node:https with the CA (and client certificate) for TLS. */
-async function probe(address: string, path: string, headers: Record<string, string>, tls: ConsulAgentTls | undefined): Promise<{ ok: boolean; status: number; body: string }> {
+async function probe(
+  address: string,
+  path: string,
+  headers: Record<string, string>,
+  tls: ConsulAgentTls | undefined,
+): Promise<{ ok: boolean; status: number; body: string }> {
   if (!tls) {
     // connection: close, so a readiness probe leaves no pooled connection behind: it would count
     // against the agent's per-IP cap (limits.http_max_conns_per_client) for seconds afterwards.
-    const res = await fetch(`http://${address}${path}`, { headers: { ...headers, connection: 'close' }, signal: AbortSignal.timeout(1_000) });
+    const res = await fetch(`http://${address}${path}`, {
+      headers: { ...headers, connection: 'close' },
+      signal: AbortSignal.timeout(1_000),
+    });
     return { ok: res.ok, status: res.status, body: await res.text() };
   }
   const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${address}${path}`, { headers, rejectUnauthorized: true, ca: read(tls.caFile), cert: read(tls.clientCertFile), key: read(tls.clientKeyFile), timeout: 1_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
+    const req = httpsRequest(
+      `${address}${path}`,
+      {
+        headers,
+        rejectUnauthorized: true,
+        ca: read(tls.caFile),
+        cert: read(tls.clientCertFile),
+        key: read(tls.clientKeyFile),
+        timeout: 1_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          resolve({ ok: (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300, status: res.statusCode ?? 0, body }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out after 1000 ms')));
     req.on('error', reject);
     req.end();
   });
 }
 
-async function waitUntilReady(address: string, token: string, proc: ManagedProcess, timeoutMs: number, tls?: ConsulAgentTls): Promise<void> {
+async function waitUntilReady(
+  address: string,
+  token: string,
+  proc: ManagedProcess,
+  timeoutMs: number,
+  tls?: ConsulAgentTls,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`consul exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`consul exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
       const leader = await probe(address, '/v1/status/leader', {}, tls);
       const self = await probe(address, '/v1/acl/token/self', { 'x-consul-token': token }, tls);
@@ -271,5 +328,12 @@ async function setAgentToken(address: string, managementToken: string, nodeName:
 
 /** The PEM text of the agent's TLS files, for a ConsulApi. */
 function tlsMaterial(tls: ConsulAgentTls | undefined): ConsulTls | undefined {
-  return tls ? { ca: readFileSync(tls.caFile, 'utf8'), ...(tls.clientCertFile && tls.clientKeyFile ? { cert: readFileSync(tls.clientCertFile, 'utf8'), key: readFileSync(tls.clientKeyFile, 'utf8') } : {}) } : undefined;
+  return tls
+    ? {
+        ca: readFileSync(tls.caFile, 'utf8'),
+        ...(tls.clientCertFile && tls.clientKeyFile
+          ? { cert: readFileSync(tls.clientCertFile, 'utf8'), key: readFileSync(tls.clientKeyFile, 'utf8') }
+          : {}),
+      }
+    : undefined;
 }

@@ -82,10 +82,19 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   const root = ownedTempDir('cluster');
   const managementToken = randomUUID();
   const specs: NodeSpec[] = [];
-  for (const [role, count] of [['server', 3], ['client', opts.clients ?? 1]] as const) {
+  for (const [role, count] of [
+    ['server', 3],
+    ['client', opts.clients ?? 1],
+  ] as const) {
     for (let i = 1; i <= count; i++) {
       const name = `${role}-${i}`;
-      const ports = { http: await freePort(), serfLan: await freePort(), serfWan: await freePort(), server: await freePort(), ...(opts.dns ? { dns: await freePort() } : {}) };
+      const ports = {
+        http: await freePort(),
+        serfLan: await freePort(),
+        serfWan: await freePort(),
+        server: await freePort(),
+        ...(opts.dns ? { dns: await freePort() } : {}),
+      };
       specs.push({ name, role, dir: join(root, name), ports });
     }
   }
@@ -96,9 +105,20 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
   }
   const nodes: ClusterNode[] = [];
   const launch = (s: NodeSpec): ManagedProcess =>
-    startProcess(`consul ${s.name}`, bin, ['agent', '-config-file', join(s.dir, 'agent.hcl')], { echo: opts.echo && ((l) => opts.echo?.(`[${s.name}] ${l}`)) });
+    startProcess(`consul ${s.name}`, bin, ['agent', '-config-file', join(s.dir, 'agent.hcl')], {
+      echo: opts.echo && ((l) => opts.echo?.(`[${s.name}] ${l}`)),
+    });
   for (const s of specs) {
-    nodes.push({ name: s.name, role: s.role, address: `127.0.0.1:${s.ports.http}`, raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined, wanAddress: s.role === 'server' ? `127.0.0.1:${s.ports.serfWan}` : undefined, ...(s.ports.dns ? { dnsAddress: `127.0.0.1:${s.ports.dns}` } : {}), process: launch(s), frozen: false });
+    nodes.push({
+      name: s.name,
+      role: s.role,
+      address: `127.0.0.1:${s.ports.http}`,
+      raftAddress: s.role === 'server' ? `127.0.0.1:${s.ports.server}` : undefined,
+      wanAddress: s.role === 'server' ? `127.0.0.1:${s.ports.serfWan}` : undefined,
+      ...(s.ports.dns ? { dnsAddress: `127.0.0.1:${s.ports.dns}` } : {}),
+      process: launch(s),
+      frozen: false,
+    });
   }
   const stop = async () => {
     for (const n of nodes) if (n.frozen) n.process.child.kill('SIGCONT');
@@ -159,7 +179,11 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
     await waitForLeader(opts.readyTimeoutMs ?? 30_000);
     for (const n of nodes) await waitForAnswer(n, opts.readyTimeoutMs ?? 30_000);
     await setAgentTokens(cluster);
-    if (opts.dns) await setDnsDefaultToken(managementToken, nodes.map((n) => n.address));
+    if (opts.dns)
+      await setDnsDefaultToken(
+        managementToken,
+        nodes.map((n) => n.address),
+      );
   } catch (err) {
     await stop();
     throw err;
@@ -216,7 +240,8 @@ async function waitForAnswer(node: ClusterNode, timeoutMs: number): Promise<void
   let last = '';
   while (Date.now() < until) {
     const c = node.process.child;
-    if (c.exitCode !== null || c.signalCode !== null) throw new Error(`${node.name} exited (${c.exitCode ?? c.signalCode}):\n${node.process.output.slice(-20).join('\n')}`);
+    if (c.exitCode !== null || c.signalCode !== null)
+      throw new Error(`${node.name} exited (${c.exitCode ?? c.signalCode}):\n${node.process.output.slice(-20).join('\n')}`);
     try {
       const res = await fetch(`http://${node.address}/v1/agent/self`, { signal: AbortSignal.timeout(1_000) });
       // 403 means the HTTP API is up and ACLs answer; any 2xx-4xx is an answer.
@@ -237,7 +262,9 @@ async function setAgentTokens(cluster: ConsulCluster): Promise<void> {
   // The new leader creates the initial management token a moment after it is elected.
   const until = Date.now() + 15_000;
   for (;;) {
-    const res = await fetch(`http://${leader.address}/v1/acl/token/self`, { headers, signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+    const res = await fetch(`http://${leader.address}/v1/acl/token/self`, { headers, signal: AbortSignal.timeout(1_000) }).catch(
+      () => undefined,
+    );
     if (res?.ok) break;
     if (Date.now() > until) throw new Error(`the ACL system did not come up (${res?.status ?? 'no answer'})`);
     await new Promise((r) => setTimeout(r, 100));

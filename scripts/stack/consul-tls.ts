@@ -42,11 +42,17 @@ export function createConsulTlsFiles(opts: ConsulTlsOptions = {}): ConsulTlsFile
   ]);
   try {
     // A child, because the certificate library signs asynchronously and callers expect the files now.
-    execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'function-cert.ts'), dir, days], { cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, 'function-cert.ts'), dir, days], {
+      cwd: join(__dirname, '..', '..'),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
   } catch (err) {
     removeOwned(dir);
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`minting the functions' client certificate failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, { cause: err });
+    throw new Error(`minting the functions' client certificate failed: ${stderr || (err instanceof Error ? err.message : String(err))}`, {
+      cause: err,
+    });
   }
   return {
     dir,

@@ -51,7 +51,8 @@ export interface CoreDns {
 export function corefile(opts: CoreDnsOptions, ports: { dns: number; metrics: number; ready: number }): string {
   if (opts.upstreams.length === 0) throw new Error('CoreDNS needs at least one upstream (a Consul DNS address)');
   for (const u of opts.upstreams) {
-    if (!/^127\.\d+\.\d+\.\d+:\d+$/.test(u)) throw new Error(`CoreDNS upstream ${u} is not a loopback host:port; nothing here may leave the machine`);
+    if (!/^127\.\d+\.\d+\.\d+:\d+$/.test(u))
+      throw new Error(`CoreDNS upstream ${u} is not a loopback host:port; nothing here may leave the machine`);
   }
   const max = Math.floor(opts.cacheSeconds ?? 30);
   const min = Math.min(max, Math.floor(opts.minCacheSeconds ?? 1));
@@ -98,7 +99,8 @@ export async function startCoreDns(opts: CoreDnsOptions): Promise<CoreDns> {
     metricsUrl,
     process: proc,
     // The forward plugin counts each upstream exchange in its proxy histogram, one sample per query sent.
-    queriesToConsul: async () => sumMetric(await scrape(metricsUrl), 'coredns_proxy_request_duration_seconds_count', { proxy_name: 'forward' }),
+    queriesToConsul: async () =>
+      sumMetric(await scrape(metricsUrl), 'coredns_proxy_request_duration_seconds_count', { proxy_name: 'forward' }),
     queriesServed: async () => sumMetric(await scrape(metricsUrl), 'coredns_dns_requests_total', {}),
     stop,
   };
@@ -126,7 +128,8 @@ async function waitUntilReady(url: string, proc: ManagedProcess, timeoutMs: numb
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`coredns exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`coredns exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
       if (res.ok) return;

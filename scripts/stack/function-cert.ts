@@ -39,9 +39,16 @@ export async function mintFunctionClientCertificate(req: FunctionCertRequest): P
   const ca = new x509.X509Certificate(req.caCertPem);
   const caKey = createPrivateKey(req.caKeyPem);
   const curve = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' }[caKey.asymmetricKeyDetails?.namedCurve ?? ''];
-  if (caKey.asymmetricKeyType !== 'ec' || !curve) throw new Error('the Consul CA key must be an EC key on P-256, P-384 or P-521 (as consul tls ca create makes)');
+  if (caKey.asymmetricKeyType !== 'ec' || !curve)
+    throw new Error('the Consul CA key must be an EC key on P-256, P-384 or P-521 (as consul tls ca create makes)');
   const hash = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' }[curve];
-  const signingKey = await crypto.subtle.importKey('pkcs8', caKey.export({ type: 'pkcs8', format: 'der' }), { name: 'ECDSA', namedCurve: curve }, false, ['sign']);
+  const signingKey = await crypto.subtle.importKey(
+    'pkcs8',
+    caKey.export({ type: 'pkcs8', format: 'der' }),
+    { name: 'ECDSA', namedCurve: curve },
+    false,
+    ['sign'],
+  );
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const caKeyId = ca.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   const now = Date.now();

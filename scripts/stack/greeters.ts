@@ -37,7 +37,17 @@ export interface GreeterOptions {
 
 /** Starts a backend and waits for its READY line (it is registered in Consul by then). */
 export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
-  const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'main.ts'), '--id', o.id, '--port', String(o.port ?? 0), '--consul-addr', o.consulAddress];
+  const args = [
+    '--import',
+    'tsx',
+    join(ROOT, 'greeter-service', 'main.ts'),
+    '--id',
+    o.id,
+    '--port',
+    String(o.port ?? 0),
+    '--consul-addr',
+    o.consulAddress,
+  ];
   if (o.service) args.push('--service', o.service);
   if (o.tags?.length) args.push('--tags', o.tags.join(','));
   if (o.latencyMs) args.push('--latency-ms', String(o.latencyMs));
@@ -47,7 +57,14 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   if (o.register === false) args.push('--no-register');
   if (o.connect) args.push('--connect');
   if (o.connectIdentity) args.push('--connect-identity', o.connectIdentity);
-  if (o.tls) args.push('--tls-cert', o.tls.certFile, '--tls-key', o.tls.keyFile, ...(o.tls.serverName ? ['--tls-server-name', o.tls.serverName] : []));
+  if (o.tls)
+    args.push(
+      '--tls-cert',
+      o.tls.certFile,
+      '--tls-key',
+      o.tls.keyFile,
+      ...(o.tls.serverName ? ['--tls-server-name', o.tls.serverName] : []),
+    );
   const proc = startProcess(`greeter ${o.id}`, process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },

@@ -142,7 +142,12 @@ export function sweepStale(root = tmpdir()): SweepResult {
       owner = undefined;
     }
     try {
-      if (owner !== undefined ? ownerAlive(owner) : Date.now() - statSync(dir).mtimeMs < LEGACY_MIN_AGE_MS || (argvs ??= allArgv()).includes(dir)) continue;
+      if (
+        owner !== undefined
+          ? ownerAlive(owner)
+          : Date.now() - statSync(dir).mtimeMs < LEGACY_MIN_AGE_MS || (argvs ??= allArgv()).includes(dir)
+      )
+        continue;
       rmSync(dir, { recursive: true, force: true });
       result.dirs.push(dir);
     } catch {
@@ -173,7 +178,9 @@ function listOurProcesses(): { pid: number; pgid: number; owner: string; argv: s
 
 function pids(): number[] {
   try {
-    return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .map(Number);
   } catch {
     return [];
   }

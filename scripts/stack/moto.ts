@@ -81,7 +81,10 @@ export interface MotoOptions {
 export async function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
   const bin = ensureMoto((l) => console.error(l));
   const port = opts.port ?? (await freePort());
-  const proc = startProcess('moto', bin, ['-H', '127.0.0.1', '-p', String(port)], { echo: opts.echo, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const proc = startProcess('moto', bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    echo: opts.echo,
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = () => stopProcess(proc, 'SIGTERM', 5_000);
   try {
@@ -97,7 +100,8 @@ async function waitUntilAnswering(endpoint: string, proc: ManagedProcess, timeou
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`moto exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
+      throw new Error(`moto exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
     try {
       // moto's own dashboard API: answers once the server accepts requests.
       const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });

@@ -27,22 +27,33 @@ export interface OfflineOptions {
 
 /** Starts serverless-offline and resolves when it listens. */
 export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
-  const proc = startProcess('serverless offline', process.execPath, [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'offline', 'start', '--stage', 'local'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      ...o.extraEnv,
-      CONSUL_HTTP_ADDR: o.consulAddress,
-      GREETER_GATEWAY_CONSUL_TOKEN: o.gatewayToken,
-      ...(o.healthSyncToken ? { HEALTH_SYNC_CONSUL_TOKEN: o.healthSyncToken } : {}),
-      ...(o.registry ? { INSTANCE_REGISTRY_CONSUL_TOKEN: o.registry.consulToken, REGISTRY_SIGNING_KEY: o.registry.signingKey, REGISTRY_API_KEY: o.registry.apiKey } : {}),
-      HTTP_PORT: String(o.httpPort),
-      OFFLINE_LAMBDA_PORT: String(o.lambdaPort),
-      SLS_TELEMETRY_DISABLED: '1',
-      SLS_NOTIFICATIONS_MODE: 'off',
+  const proc = startProcess(
+    'serverless offline',
+    process.execPath,
+    [join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js'), 'offline', 'start', '--stage', 'local'],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...o.extraEnv,
+        CONSUL_HTTP_ADDR: o.consulAddress,
+        GREETER_GATEWAY_CONSUL_TOKEN: o.gatewayToken,
+        ...(o.healthSyncToken ? { HEALTH_SYNC_CONSUL_TOKEN: o.healthSyncToken } : {}),
+        ...(o.registry
+          ? {
+              INSTANCE_REGISTRY_CONSUL_TOKEN: o.registry.consulToken,
+              REGISTRY_SIGNING_KEY: o.registry.signingKey,
+              REGISTRY_API_KEY: o.registry.apiKey,
+            }
+          : {}),
+        HTTP_PORT: String(o.httpPort),
+        OFFLINE_LAMBDA_PORT: String(o.lambdaPort),
+        SLS_TELEMETRY_DISABLED: '1',
+        SLS_NOTIFICATIONS_MODE: 'off',
+      },
+      echo: o.echo,
     },
-    echo: o.echo,
-  });
+  );
   await waitForLine(proc, /Server ready:/, o.readyTimeoutMs ?? 120_000);
   return { baseUrl: `http://127.0.0.1:${o.httpPort}`, process: proc };
 }

@@ -73,7 +73,12 @@ process.on('exit', () => {
 });
 
 /** Spawns a tracked child in its own process group; output lines are kept and optionally echoed. */
-export function startProcess(name: string, cmd: string, args: string[], opts: SpawnOptions & { echo?: (line: string) => void } = {}): ManagedProcess {
+export function startProcess(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions & { echo?: (line: string) => void } = {},
+): ManagedProcess {
   // OWNER_ENV lets a later start find and stop it if we die without cleaning up (lifecycle.ts).
   const env = { ...(opts.env ?? process.env), [OWNER_ENV]: ownerTag() };
   const child = spawn(cmd, args, { ...opts, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

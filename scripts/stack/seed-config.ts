@@ -6,7 +6,12 @@ import type { KeySpecs } from '../../lib/config/key-specs';
 import { GATEWAY_KEYS } from '../../lib/greeter/gateway-config';
 
 /** Writes each default key that is absent (check-and-set 0); returns the keys written. */
-export async function seedDefaultConfig(admin: ConsulApi, prefix: string, specs: KeySpecs = GATEWAY_KEYS, overrides: Record<string, string> = {}): Promise<string[]> {
+export async function seedDefaultConfig(
+  admin: ConsulApi,
+  prefix: string,
+  specs: KeySpecs = GATEWAY_KEYS,
+  overrides: Record<string, string> = {},
+): Promise<string[]> {
   const written: string[] = [];
   for (const [key, value] of Object.entries({ ...defaultKvEntries(specs), ...overrides })) {
     if (await kvPut(admin, `${prefix}${key}`, value, { onlyIfAbsent: true })) written.push(key);

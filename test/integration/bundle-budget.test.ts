@@ -53,14 +53,20 @@ describe('bundle budget', () => {
   it('keeps every bundle within its budget', () => {
     for (const [name, b] of bundles) {
       const budget = budgets()[name] ?? 0;
-      assert.ok(b.kib <= budget, `${name}: bundle is ${b.kib.toFixed(0)} KiB, over its budget of ${budget} KiB (bench/bundle-budgets.json; see what grew with esbuild --metafile)`);
+      assert.ok(
+        b.kib <= budget,
+        `${name}: bundle is ${b.kib.toFixed(0)} KiB, over its budget of ${budget} KiB (bench/bundle-budgets.json; see what grew with esbuild --metafile)`,
+      );
     }
   });
 
   it('keeps every budget tight enough to catch growth', () => {
     for (const [name, b] of bundles) {
       const budget = budgets()[name] ?? Infinity;
-      assert.ok(budget <= b.kib * SLACK, `${name}: budget ${budget} KiB is more than ${SLACK}× its ${b.kib.toFixed(0)} KiB bundle; lower it to ${Math.ceil(b.kib * 1.05)}`);
+      assert.ok(
+        budget <= b.kib * SLACK,
+        `${name}: budget ${budget} KiB is more than ${SLACK}× its ${b.kib.toFixed(0)} KiB bundle; lower it to ${Math.ceil(b.kib * 1.05)}`,
+      );
     }
   });
 
@@ -80,12 +86,26 @@ describe('bundle budget', () => {
       const code = `const m=await import(${JSON.stringify(pathToFileURL(b.js).href)});if(typeof m.handler!=='function')throw new Error('no handler');
 const {createRequire}=await import('node:module');const loaded=Object.keys(createRequire(import.meta.url).cache);if(loaded.length)throw new Error('loaded '+loaded.join(','));`;
       try {
-        execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+        execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+          cwd: work,
+          env: { PATH: process.env.PATH },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 30_000,
+        });
       } catch (err) {
         assert.fail(`${name} does not load on its own: ${String((err as { stderr?: Buffer }).stderr ?? err).slice(0, 1000)}`);
       }
     }
     // And the check can fail: a bundle that needs a left-out module at require time is refused.
-    assert.throws(() => execFileSync(process.execPath, ['-e', "require('@aws-sdk/client-ssm')"], { cwd: work, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }), /Cannot find module/);
+    assert.throws(
+      () =>
+        execFileSync(process.execPath, ['-e', "require('@aws-sdk/client-ssm')"], {
+          cwd: work,
+          env: { PATH: process.env.PATH },
+          stdio: ['ignore', 'pipe', 'pipe'],
+          timeout: 30_000,
+        }),
+      /Cannot find module/,
+    );
   });
 });

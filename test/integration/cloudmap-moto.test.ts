@@ -33,8 +33,20 @@ let namespaceId: string;
 let foreignId: string;
 let otherNsServiceId: string;
 
-const inst = (id: string, o: Partial<DesiredInstance> = {}): DesiredInstance => ({ id, ipv4: '10.1.0.1', port: 50051, tags: ['grpc', 'v1'], meta: { version: '1.0' }, healthy: true, ...o });
-let greeter: DesiredInstance[] = [inst('g-1'), inst('g-2', { ipv4: '10.1.0.2', healthy: false }), inst('g-3', { ipv4: '10.1.0.3', tags: [] })];
+const inst = (id: string, o: Partial<DesiredInstance> = {}): DesiredInstance => ({
+  id,
+  ipv4: '10.1.0.1',
+  port: 50051,
+  tags: ['grpc', 'v1'],
+  meta: { version: '1.0' },
+  healthy: true,
+  ...o,
+});
+let greeter: DesiredInstance[] = [
+  inst('g-1'),
+  inst('g-2', { ipv4: '10.1.0.2', healthy: false }),
+  inst('g-3', { ipv4: '10.1.0.3', tags: [] }),
+];
 const desired = (): DesiredService[] => [
   { name: 'greeter', instances: greeter },
   { name: 'billing', instances: [inst('b-1')] },
@@ -79,12 +91,31 @@ describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
     client = createCloudMapClient({ region: 'eu-west-1', endpoint: moto.endpoint, maxAttempts: 3 });
     namespaceId = await createNamespace(NS_NAME);
     // Someone else's service with a name Consul also has, in our namespace.
-    foreignId = (await client.send(new CreateServiceCommand({ Name: 'billing', NamespaceId: namespaceId, Description: 'hand made', HealthCheckCustomConfig: {} }))).Service?.Id ?? '';
-    await client.send(new RegisterInstanceCommand({ ServiceId: foreignId, InstanceId: 'bill-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }));
+    foreignId =
+      (
+        await client.send(
+          new CreateServiceCommand({ Name: 'billing', NamespaceId: namespaceId, Description: 'hand made', HealthCheckCustomConfig: {} }),
+        )
+      ).Service?.Id ?? '';
+    await client.send(
+      new RegisterInstanceCommand({ ServiceId: foreignId, InstanceId: 'bill-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }),
+    );
     // Our marker in another namespace: moto ignores the NAMESPACE_ID filter, the reader must not.
     const otherNs = await createNamespace('cgl-other');
-    otherNsServiceId = (await client.send(new CreateServiceCommand({ Name: 'greeter', NamespaceId: otherNs, Description: ownerDescription(MARKER), HealthCheckCustomConfig: {} }))).Service?.Id ?? '';
-    await client.send(new RegisterInstanceCommand({ ServiceId: otherNsServiceId, InstanceId: 'elsewhere', Attributes: { AWS_INSTANCE_IPV4: '10.8.8.8' } }));
+    otherNsServiceId =
+      (
+        await client.send(
+          new CreateServiceCommand({
+            Name: 'greeter',
+            NamespaceId: otherNs,
+            Description: ownerDescription(MARKER),
+            HealthCheckCustomConfig: {},
+          }),
+        )
+      ).Service?.Id ?? '';
+    await client.send(
+      new RegisterInstanceCommand({ ServiceId: otherNsServiceId, InstanceId: 'elsewhere', Attributes: { AWS_INSTANCE_IPV4: '10.8.8.8' } }),
+    );
   });
   after(async () => {
     client?.destroy();
@@ -93,7 +124,10 @@ describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
 
   it('creates the service with the marker and a custom health config, and the instances with their attributes', async () => {
     const { summary } = await sync();
-    assert.deepEqual({ created: summary.created, registered: summary.registered, skipped: summary.skipped }, { created: 1, registered: 3, skipped: 1 });
+    assert.deepEqual(
+      { created: summary.created, registered: summary.registered, skipped: summary.skipped },
+      { created: 1, registered: 3, skipped: 1 },
+    );
     const id = await serviceId('greeter');
     const svc = (await client.send(new GetServiceCommand({ Id: id }))).Service;
     assert.equal(svc?.Description, 'managed-by: health-sync/it');
@@ -101,7 +135,13 @@ describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
     assert.ok(svc?.HealthCheckCustomConfig, 'custom health config');
     const byId = new Map((await instancesOf(id)).map((i) => [i.Id, i.Attributes]));
     assert.deepEqual(byId.get('g-1'), { ...instanceAttributes(greeter[0]!).attributes, [INIT_HEALTH_KEY]: 'HEALTHY' });
-    assert.deepEqual(byId.get('g-1'), { AWS_INSTANCE_IPV4: '10.1.0.1', AWS_INSTANCE_PORT: '50051', [INIT_HEALTH_KEY]: 'HEALTHY', 'consul-meta-version': '1.0', 'consul-tags': 'grpc,v1' });
+    assert.deepEqual(byId.get('g-1'), {
+      AWS_INSTANCE_IPV4: '10.1.0.1',
+      AWS_INSTANCE_PORT: '50051',
+      [INIT_HEALTH_KEY]: 'HEALTHY',
+      'consul-meta-version': '1.0',
+      'consul-tags': 'grpc,v1',
+    });
     assert.equal(byId.get('g-2')?.[INIT_HEALTH_KEY], 'UNHEALTHY');
     assert.deepEqual([...byId.keys()].sort(), ['g-1', 'g-2', 'g-3']);
   });
@@ -153,7 +193,10 @@ describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
     assert.equal(foreign?.Description, 'hand made');
     assert.deepEqual(await instancesOf(foreignId), [{ Id: 'bill-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }]);
     assert.deepEqual((await client.send(new GetInstancesHealthStatusCommand({ ServiceId: foreignId }))).Status, { 'bill-1': 'HEALTHY' });
-    assert.deepEqual((await instancesOf(otherNsServiceId)).map((i) => i.Id), ['elsewhere']);
+    assert.deepEqual(
+      (await instancesOf(otherNsServiceId)).map((i) => i.Id),
+      ['elsewhere'],
+    );
   });
 
   // moto difference, pinned here so an upgrade that fixes it is noticed: RegisterInstance
@@ -163,7 +206,10 @@ describe('Cloud Map mirror on moto', { timeout: 180_000 }, () => {
     const { summary } = await sync();
     assert.deepEqual(summary.calls, { RegisterInstance: 1 });
     const copies = (await instancesOf(await serviceId('greeter'))).filter((i) => i.Id === 'g-2');
-    assert.deepEqual(copies.map((c) => c.Attributes?.AWS_INSTANCE_PORT), ['50051', '50099']);
+    assert.deepEqual(
+      copies.map((c) => c.Attributes?.AWS_INSTANCE_PORT),
+      ['50051', '50099'],
+    );
     const state = await readCloudMapState(client, namespaceId, { ownerMarker: MARKER });
     const g2 = state.services.find((s) => s.name === 'greeter')?.instances?.find((i) => i.id === 'g-2');
     assert.equal(g2?.attributes.AWS_INSTANCE_PORT, '50099', 'the reader keeps the newest copy');

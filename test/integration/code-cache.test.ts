@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
-import { bundleCodePath, bundlePath, packageFunctions, type PackageOutput, type PackagedFunction } from '../../scripts/rie/package-functions';
+import {
+  bundleCodePath,
+  bundlePath,
+  packageFunctions,
+  type PackageOutput,
+  type PackagedFunction,
+} from '../../scripts/rie/package-functions';
 import { extractZip } from '../../scripts/rie/zip';
 import { httpEvent, startTestStack, type TestStack } from './harness';
 
@@ -66,7 +72,15 @@ const join2 = (head: Record<string, unknown>, data: Buffer) => Buffer.concat([Bu
 /** Loads the handler module in a fresh node, as the runtime client does, and invokes it once. */
 function invoke(dir: string): Promise<{ status: string; statusCode: number; stderr: string }> {
   assert.ok(stack);
-  const env = { PATH: process.env.PATH, ...greet.environment, CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: PREFIX, POWERTOOLS_LOG_LEVEL: 'ERROR', AWS_REGION: 'eu-west-1' };
+  const env = {
+    PATH: process.env.PATH,
+    ...greet.environment,
+    CONSUL_HTTP_ADDR: stack.consul.address,
+    CONSUL_HTTP_TOKEN: stack.gatewayToken,
+    CONFIG_PREFIX: PREFIX,
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    AWS_REGION: 'eu-west-1',
+  };
   const code = `const m=await import(${JSON.stringify(pathToFileURL(bundlePath(greet, dir)).href)});
 const r=await m.handler(${JSON.stringify(httpEvent('GET', { name: 'Ada' }))},{awsRequestId:'r1',functionName:'greet',getRemainingTimeInMillis:()=>5000});
 console.log(JSON.stringify({status:m.codeCacheStatus,statusCode:r.statusCode}));process.exit(0)`;
@@ -102,7 +116,10 @@ describe('code cache', () => {
     extractZip(fn.zip, dir);
     const eager = split(`${bundleCodePath(fn, dir)}.code-cache`);
     assert.equal(eager.head.eager, true);
-    assert.ok(eager.data.length > split(`${bundleCodePath(greet, pristine)}.code-cache`).data.length, 'the eager cache holds more than the lazy one');
+    assert.ok(
+      eager.data.length > split(`${bundleCodePath(greet, pristine)}.code-cache`).data.length,
+      'the eager cache holds more than the lazy one',
+    );
     const r = await invoke(dir);
     assert.deepEqual([r.status, r.statusCode, r.stderr], ['used', 200, '']);
   });
@@ -112,8 +129,22 @@ describe('code cache', () => {
   });
 
   const cases: Array<{ name: string; expect: string; edit: (file: string) => void }> = [
-    { name: 'made by another Node version (another V8)', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, node: 'v18.20.0', v8: '10.2.154.26-node.36' }, data)); } },
-    { name: 'for another bundle', expect: 'stale', edit: (f) => { const { head, data } = split(f); writeFileSync(f, join2({ ...head, bundleLength: Number(head.bundleLength) + 1 }, data)); } },
+    {
+      name: 'made by another Node version (another V8)',
+      expect: 'stale',
+      edit: (f) => {
+        const { head, data } = split(f);
+        writeFileSync(f, join2({ ...head, node: 'v18.20.0', v8: '10.2.154.26-node.36' }, data));
+      },
+    },
+    {
+      name: 'for another bundle',
+      expect: 'stale',
+      edit: (f) => {
+        const { head, data } = split(f);
+        writeFileSync(f, join2({ ...head, bundleLength: Number(head.bundleLength) + 1 }, data));
+      },
+    },
     {
       name: 'damaged (one payload byte flipped)',
       expect: 'corrupt',

@@ -14,12 +14,22 @@ const GATEWAY = 'greeter-gateway-lambda';
 let stack: TestStack;
 
 async function intention(action: 'allow' | 'deny', destination = 'greeter'): Promise<void> {
-  await stack.admin.request('test.intention', { timeoutMs: 5_000 }, { method: 'PUT', path: '/connect/intentions/exact', query: { source: GATEWAY, destination }, body: { Action: action } });
+  await stack.admin.request(
+    'test.intention',
+    { timeoutMs: 5_000 },
+    { method: 'PUT', path: '/connect/intentions/exact', query: { source: GATEWAY, destination }, body: { Action: action } },
+  );
 }
 
 before(async () => {
   stack = await startTestStack();
-  await stack.setConfig({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '1', coldStartWaitMs: '5000', greeterTransport: 'connect', greeterTag: 'mtls' });
+  await stack.setConfig({
+    discoveryMinIntervalMs: '0',
+    configMaxAgeSeconds: '1',
+    coldStartWaitMs: '5000',
+    greeterTransport: 'connect',
+    greeterTag: 'mtls',
+  });
   // The backend token (service:write on greeter) is what fetches its leaf and authorizes callers.
   await stack.addGreeter({ id: 'mtls-1', tags: ['mtls'], connect: true });
   // A plaintext instance with the same tag: not Connect-capable, so never routed to in connect mode.
@@ -52,7 +62,14 @@ describe('greet over Connect-native mTLS', () => {
 
   it('refuses a backend whose certificate names another service', async () => {
     // Registered as greeter (tag impostor), but presenting the leaf of "impostor".
-    const impostor = await startGreeter({ id: 'impostor-1', tags: ['impostor'], connect: true, connectIdentity: 'impostor', consulAddress: stack.consul.address, token: stack.consul.managementToken });
+    const impostor = await startGreeter({
+      id: 'impostor-1',
+      tags: ['impostor'],
+      connect: true,
+      connectIdentity: 'impostor',
+      consulAddress: stack.consul.address,
+      token: stack.consul.managementToken,
+    });
     stack.greeters.push(impostor);
     await eventually(async () => (await passingIds(stack.admin, 'greeter')).includes('impostor-1'), 10_000, 'impostor-1 passing');
     await stack.setConfig({ greeterTag: 'impostor' });
@@ -84,9 +101,17 @@ describe('greet over Connect-native mTLS', () => {
     try {
       // The built-in CA rotates to a new root when given a new private key; Consul cross-signs it.
       const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'sec1', format: 'pem' });
-      await stack.admin.request('test.ca.rotate', { timeoutMs: 10_000 }, { method: 'PUT', path: '/connect/ca/configuration', body: { Provider: 'consul', Config: { PrivateKey: key } } });
+      await stack.admin.request(
+        'test.ca.rotate',
+        { timeoutMs: 10_000 },
+        { method: 'PUT', path: '/connect/ca/configuration', body: { Provider: 'consul', Config: { PrivateKey: key } } },
+      );
       // The background watches pick up the new roots and the leaf the agent re-signs, without a restart.
-      await eventually(() => certs.current()!.rootsPem !== before.rootsPem && certs.current()!.certPem !== before.certPem, 90_000, 'the gateway leaf from the new root');
+      await eventually(
+        () => certs.current()!.rootsPem !== before.rootsPem && certs.current()!.certPem !== before.certPem,
+        90_000,
+        'the gateway leaf from the new root',
+      );
       // A backend started now has a leaf from the new root; a new tag means a new channel, so a new handshake.
       await stack.addGreeter({ id: 'mtls-2', tags: ['rotated'], connect: true });
       await stack.setConfig({ greeterTag: 'rotated' });

@@ -14,7 +14,12 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import { createServer as createTlsServer } from 'node:tls';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { randomBytes } from 'node:crypto';
-import { CreateHttpNamespaceCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand } from '@aws-sdk/client-servicediscovery';
+import {
+  CreateHttpNamespaceCommand,
+  GetOperationCommand,
+  ListInstancesCommand,
+  ListServicesCommand,
+} from '@aws-sdk/client-servicediscovery';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { runtime as greetRuntime } from '../../functions/greet';
@@ -61,7 +66,12 @@ const resetRuntimes = () => {
 /** Starts moto once, for the SSM and Cloud Map cases. */
 async function motoServer(): Promise<MotoServer> {
   moto ??= await startMoto();
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SSM: moto.endpoint,
+  });
   return moto;
 }
 
@@ -93,21 +103,48 @@ before(async () => {
   certs = createConsulTlsFiles();
   otherCa = createConsulTlsFiles();
   consul = await startConsulAgent({
-    tls: { caFile: certs.caFile, certFile: certs.serverCertFile, keyFile: certs.serverKeyFile, verifyIncoming: true, clientCertFile: certs.clientCertFile, clientKeyFile: certs.clientKeyFile },
+    tls: {
+      caFile: certs.caFile,
+      certFile: certs.serverCertFile,
+      keyFile: certs.serverKeyFile,
+      verifyIncoming: true,
+      clientCertFile: certs.clientCertFile,
+      clientKeyFile: certs.clientKeyFile,
+    },
   });
   admin = createConsulApi({
     address: consul.address,
     token: consul.managementToken,
-    tls: { ca: readFileSync(certs.caFile, 'utf8'), cert: readFileSync(certs.clientCertFile, 'utf8'), key: readFileSync(certs.clientKeyFile, 'utf8') },
+    tls: {
+      ca: readFileSync(certs.caFile, 'utf8'),
+      cert: readFileSync(certs.clientCertFile, 'utf8'),
+      key: readFileSync(certs.clientKeyFile, 'utf8'),
+    },
   });
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
   gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   backendToken = await provisionToken(admin, 'greeter-backend', params);
-  for (const [k, v] of Object.entries({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '3000', greeterTag: 'tls' })) await kvPut(admin, `${PREFIX}${k}`, v);
+  for (const [k, v] of Object.entries({
+    discoveryMinIntervalMs: '0',
+    configMaxAgeSeconds: '0',
+    coldStartWaitMs: '3000',
+    greeterTag: 'tls',
+  }))
+    await kvPut(admin, `${PREFIX}${k}`, v);
   // A backend registered through the admin client over https (the agent checks it over plain gRPC).
   const g = await startGreeter({ id: 'tls-1', register: false, consulAddress: consul.address, token: '' });
   greeters.push(g);
-  await registerGrpcService(admin, { id: 'tls-1', name: 'greeter', address: '127.0.0.1', port: g.port, tags: ['tls'], grpc: `127.0.0.1:${g.port}`, interval: '1s', timeout: '1s', deregisterCriticalServiceAfter: '1m' });
+  await registerGrpcService(admin, {
+    id: 'tls-1',
+    name: 'greeter',
+    address: '127.0.0.1',
+    port: g.port,
+    tags: ['tls'],
+    grpc: `127.0.0.1:${g.port}`,
+    interval: '1s',
+    timeout: '1s',
+    deregisterCriticalServiceAfter: '1m',
+  });
   await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-1'), 10_000, 'tls-1 passing in Consul');
 });
 
@@ -190,10 +227,16 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
     assert.match(String(r.body.message), /Hello, Ada! \(from tls-1\)/);
     const res = await statusHandler(httpEvent('GET'), lambdaContext());
     assert.equal(res.statusCode, 200, res.body);
-    const s = JSON.parse(res.body ?? '{}') as { config: Record<string, { value: unknown; source: string }>; discovery: { instances: { id: string }[] }[] };
+    const s = JSON.parse(res.body ?? '{}') as {
+      config: Record<string, { value: unknown; source: string }>;
+      discovery: { instances: { id: string }[] }[];
+    };
     assert.equal(s.config.consulAddress?.value, consul.address);
     assert.equal(s.config.greeterTag?.source, 'kv', 'config read from K/V over https');
-    assert.deepEqual(s.discovery[0]?.instances.map((i) => i.id), ['tls-1']);
+    assert.deepEqual(
+      s.discovery[0]?.instances.map((i) => i.id),
+      ['tls-1'],
+    );
     assert.ok(greetRuntime.get().consul.address.startsWith('https://'));
   });
 
@@ -212,9 +255,21 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
   }
 
   for (const c of [
-    { name: 'a CA that did not sign the agent', env: () => ({ CONSUL_CACERT: otherCa.caFile }), code: /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/ },
-    { name: 'a server name the certificate does not carry', env: () => ({ CONSUL_TLS_SERVER_NAME: 'wrong' }), code: /ERR_TLS_CERT_ALTNAME_INVALID/ },
-    { name: 'no client certificate (verify_incoming)', env: () => ({ CONSUL_CLIENT_CERT: undefined, CONSUL_CLIENT_KEY: undefined }), code: /ERR_SSL_/ },
+    {
+      name: 'a CA that did not sign the agent',
+      env: () => ({ CONSUL_CACERT: otherCa.caFile }),
+      code: /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/,
+    },
+    {
+      name: 'a server name the certificate does not carry',
+      env: () => ({ CONSUL_TLS_SERVER_NAME: 'wrong' }),
+      code: /ERR_TLS_CERT_ALTNAME_INVALID/,
+    },
+    {
+      name: 'no client certificate (verify_incoming)',
+      env: () => ({ CONSUL_CLIENT_CERT: undefined, CONSUL_CLIENT_KEY: undefined }),
+      code: /ERR_SSL_/,
+    },
   ]) {
     it(`fails closed with 503 CONSUL_UNAVAILABLE and one clear error line for ${c.name}`, async () => {
       useTlsEnvironment(c.env());
@@ -275,7 +330,15 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
 
   for (const [what, tls] of [
     ['CONSUL_CACERT (file)', {}],
-    ['only CONSUL_CACERT_PARAMETER (refused before SSM is asked)', { CONSUL_CACERT: undefined, CONSUL_CLIENT_CERT: undefined, CONSUL_CLIENT_KEY: undefined, CONSUL_CACERT_PARAMETER: '/consul-grpc-lambda/test/never-read' }],
+    [
+      'only CONSUL_CACERT_PARAMETER (refused before SSM is asked)',
+      {
+        CONSUL_CACERT: undefined,
+        CONSUL_CLIENT_CERT: undefined,
+        CONSUL_CLIENT_KEY: undefined,
+        CONSUL_CACERT_PARAMETER: '/consul-grpc-lambda/test/never-read',
+      },
+    ],
   ] as const) {
     it(`an http:// address beside ${what} is a 500 MISCONFIGURED at cold start: the token is never sent`, async () => {
       const ear = await plainEavesdropper();
@@ -317,7 +380,10 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
       const { result: r, logLines } = await captureOutput(() => greet('Ada'));
       assert.equal(r.status, 503, JSON.stringify(r.body));
       assert.equal(r.body.error?.code, 'CONSUL_UNAVAILABLE');
-      assert.match(logLines.join('\n'), /ConsulTlsError.*(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/);
+      assert.match(
+        logLines.join('\n'),
+        /ConsulTlsError.*(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)/,
+      );
       assert.deepEqual(Object.fromEntries(greetRuntime.get().consul.requestCounts), { 'consul.status.leader': 1 });
     } finally {
       delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
@@ -326,10 +392,24 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
 
   it("a MITM presenting the functions' own client certificate, or a `consul tls cert create -client` one, gets no request and no token", async () => {
     // The certificate Consul's CLI makes for clients: serverAuth, localhost, 127.0.0.1, client.dc1.consul.
-    execFileSync(ensureConsulBinary((l) => console.error(l)), ['tls', 'cert', 'create', '-client', '-dc', 'dc1', '-days', '1'], { cwd: certs.dir, stdio: 'ignore', timeout: 30_000 });
+    execFileSync(
+      ensureConsulBinary((l) => console.error(l)),
+      ['tls', 'cert', 'create', '-client', '-dc', 'dc1', '-days', '1'],
+      { cwd: certs.dir, stdio: 'ignore', timeout: 30_000 },
+    );
     for (const [what, cert, key, code] of [
-      ["the functions' certificate (clientAuth only, no names)", certs.clientCertFile, certs.clientKeyFile, /\(INVALID_PURPOSE\): unsuitable certificate purpose/],
-      ["the CLI's client certificate (serverAuth, names 127.0.0.1)", `${certs.dir}/dc1-client-consul-0.pem`, `${certs.dir}/dc1-client-consul-0-key.pem`, /\(ERR_TLS_CERT_ALTNAME_INVALID\).*Host: server\.dc1\.consul\. is not in the cert's altnames/],
+      [
+        "the functions' certificate (clientAuth only, no names)",
+        certs.clientCertFile,
+        certs.clientKeyFile,
+        /\(INVALID_PURPOSE\): unsuitable certificate purpose/,
+      ],
+      [
+        "the CLI's client certificate (serverAuth, names 127.0.0.1)",
+        `${certs.dir}/dc1-client-consul-0.pem`,
+        `${certs.dir}/dc1-client-consul-0-key.pem`,
+        /\(ERR_TLS_CERT_ALTNAME_INVALID\).*Host: server\.dc1\.consul\. is not in the cert's altnames/,
+      ],
     ] as const) {
       const mitm = await tlsMitm(cert, key);
       try {
@@ -377,7 +457,11 @@ describe('the instance registry and health-sync over https (verify_incoming on)'
   const REGISTRY_PREFIX = 'config/instance-registry/tls/';
   const HS_PREFIX = 'config/health-sync/tls/';
   /** A REST (API Gateway v1) event for the instances function, as API Gateway hands it over after the API key check. */
-  const rest = (httpMethod: string, resource: string, o: { body?: unknown; id?: string; query?: Record<string, string>; leaseToken?: string } = {}) =>
+  const rest = (
+    httpMethod: string,
+    resource: string,
+    o: { body?: unknown; id?: string; query?: Record<string, string>; leaseToken?: string } = {},
+  ) =>
     ({
       httpMethod,
       resource,
@@ -400,21 +484,47 @@ describe('the instance registry and health-sync over https (verify_incoming on)'
     try {
       const op = await cm.send(new CreateHttpNamespaceCommand({ Name: `tls-${randomBytes(3).toString('hex')}` }));
       const namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
-      await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedCidrs: '127.0.0.0/8', allowLoopback: 'true', leaseEnabled: 'false' });
-      await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
-        services: 'ephemeral-tls', probeServices: 'ephemeral-tls', successesBeforePassing: '1', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: m.endpoint, cloudMapRegion: 'us-east-1', leaseEnabled: 'false',
+      await seedDefaultConfig(admin, REGISTRY_PREFIX, REGISTRY_KEYS, {
+        allowedCidrs: '127.0.0.0/8',
+        allowLoopback: 'true',
+        leaseEnabled: 'false',
       });
-      const registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-      const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+      await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
+        services: 'ephemeral-tls',
+        probeServices: 'ephemeral-tls',
+        successesBeforePassing: '1',
+        cloudMapNamespaceId: namespaceId,
+        cloudMapEndpoint: m.endpoint,
+        cloudMapRegion: 'us-east-1',
+        leaseEnabled: 'false',
+      });
+      const registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), {
+        configPrefix: REGISTRY_PREFIX,
+        leaseService: 'instance-registry-lambda',
+      });
+      const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), {
+        configPrefix: HS_PREFIX,
+        leaseService: 'health-sync-lambda',
+      });
       const backend = greeters[0];
       assert.ok(backend);
 
-      useTlsEnvironment({ CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: randomBytes(32).toString('base64') });
-      const created = await instances(rest('POST', '/instances', { body: { service: 'ephemeral-tls', address: '127.0.0.1', port: backend.port, check: { type: 'grpc' } } }));
+      useTlsEnvironment({
+        CONSUL_HTTP_TOKEN: registryToken,
+        CONFIG_PREFIX: REGISTRY_PREFIX,
+        REGISTRY_SIGNING_KEY: randomBytes(32).toString('base64'),
+      });
+      const created = await instances(
+        rest('POST', '/instances', {
+          body: { service: 'ephemeral-tls', address: '127.0.0.1', port: backend.port, check: { type: 'grpc' } },
+        }),
+      );
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const { id, leaseToken } = created.body as { id: string; leaseToken: string };
       // A heartbeat-kept (TTL) instance beside the probed one.
-      const kept = await instances(rest('POST', '/instances', { body: { service: 'ephemeral-tls', address: '127.0.0.2', port: 8080, ttl: '60s' } }));
+      const kept = await instances(
+        rest('POST', '/instances', { body: { service: 'ephemeral-tls', address: '127.0.0.2', port: 8080, ttl: '60s' } }),
+      );
       assert.equal(kept.status, 201, JSON.stringify(kept.body));
       const ttl = kept.body as { id: string; leaseToken: string };
       assert.equal((await instances(rest('PUT', '/instances/{id}/heartbeat', { id: ttl.id, leaseToken: ttl.leaseToken }))).status, 200);
@@ -424,7 +534,10 @@ describe('the instance registry and health-sync over https (verify_incoming on)'
 
       // The probe (over gRPC) passes; its verdict and the Cloud Map mirror go through Consul over https.
       useTlsEnvironment({ CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX });
-      const first = (await healthSyncHandler({}, lambdaContext(60_000))) as { probes: { id: string; status: string }[]; cloudMap?: { errors: unknown[] } };
+      const first = (await healthSyncHandler({}, lambdaContext(60_000))) as {
+        probes: { id: string; status: string }[];
+        cloudMap?: { errors: unknown[] };
+      };
       assert.equal(first.probes.find((p) => p.id === id)?.status, 'passing', JSON.stringify(first.probes));
       assert.deepEqual(first.cloudMap?.errors, [], JSON.stringify(first));
       assert.ok((await passingIds(admin, 'ephemeral-tls')).includes(id), 'passing in Consul');
@@ -432,7 +545,11 @@ describe('the instance registry and health-sync over https (verify_incoming on)'
       const mirrored = ((await cm.send(new ListInstancesCommand({ ServiceId: service?.Id }))).Instances ?? []).map((i) => i.Id);
       assert.deepEqual(mirrored.sort(), [id, ttl.id].sort());
 
-      useTlsEnvironment({ CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: process.env.REGISTRY_SIGNING_KEY });
+      useTlsEnvironment({
+        CONSUL_HTTP_TOKEN: registryToken,
+        CONFIG_PREFIX: REGISTRY_PREFIX,
+        REGISTRY_SIGNING_KEY: process.env.REGISTRY_SIGNING_KEY,
+      });
       assert.equal((await instances(rest('DELETE', '/instances/{id}', { id, leaseToken }))).status, 204);
       assert.equal((await instances(rest('DELETE', '/instances/{id}', { id: ttl.id, leaseToken: ttl.leaseToken }))).status, 204);
       useTlsEnvironment({ CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX });

@@ -9,10 +9,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { APIGatewayClient, GetResourcesCommand, GetRestApisCommand, GetStagesCommand } from '@aws-sdk/client-api-gateway';
-import { CloudFormationClient, DescribeStackEventsCommand, DescribeStackResourceCommand, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStackEventsCommand,
+  DescribeStackResourceCommand,
+  DescribeStacksCommand,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
 import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
-import { GetRoleCommand, GetRolePolicyCommand, IAMClient, ListAttachedRolePoliciesCommand, ListRolePoliciesCommand, ListRolesCommand } from '@aws-sdk/client-iam';
-import { GetFunctionConfigurationCommand, GetPolicyCommand, LambdaClient, ListFunctionsCommand, type FunctionConfiguration } from '@aws-sdk/client-lambda';
+import {
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+} from '@aws-sdk/client-iam';
+import {
+  GetFunctionConfigurationCommand,
+  GetPolicyCommand,
+  LambdaClient,
+  ListFunctionsCommand,
+  type FunctionConfiguration,
+} from '@aws-sdk/client-lambda';
 import { judge, loadAllowList, runCfnLint, TEMPLATES } from '../../scripts/deploy/cfn-lint';
 import { startDeployMoto, type DeployMoto } from '../../scripts/deploy/moto-for-deploy';
 import { deployPackage, ensureNamespace, motoClientConfig, removeStage, stackName } from '../../scripts/deploy/rehearsal';
@@ -37,14 +56,48 @@ const CLI_ENV = { ...SECRETS, LOG_LEVEL: undefined };
 // What serverless.yml means, written out: handler, timeout, role and environment of each function.
 // TLS is off by default: its variables are present and empty (the same as unset to the functions).
 // The Greeter CA is greet's alone: no other function calls a Greeter.
-const TLS_ENV = Object.fromEntries(['CONSUL_CACERT', 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_CACERT_PARAMETER', 'CONSUL_CLIENT_CERT_PARAMETER', 'CONSUL_CLIENT_KEY_PARAMETER', 'CONSUL_TLS_SERVER_NAME'].map((k) => [k, '']));
-const COMMON_ENV = { CONSUL_HTTP_ADDR: CONSUL_ADDR, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda', ...TLS_ENV, CONSUL_HTTP_TOKEN: '' };
+const TLS_ENV = Object.fromEntries(
+  [
+    'CONSUL_CACERT',
+    'CONSUL_CLIENT_CERT',
+    'CONSUL_CLIENT_KEY',
+    'CONSUL_CACERT_PARAMETER',
+    'CONSUL_CLIENT_CERT_PARAMETER',
+    'CONSUL_CLIENT_KEY_PARAMETER',
+    'CONSUL_TLS_SERVER_NAME',
+  ].map((k) => [k, '']),
+);
+const COMMON_ENV = {
+  CONSUL_HTTP_ADDR: CONSUL_ADDR,
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_METRICS_NAMESPACE: 'consul-grpc-lambda',
+  ...TLS_ENV,
+  CONSUL_HTTP_TOKEN: '',
+};
 const NAMESPACE = `consul-grpc-lambda-${STAGE}`;
 // Discovery through Consul with the Cloud Map mirror as fallback; the unused settings present and empty.
-const DISCOVERY_ENV = { DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: 'cloudmap', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_REGION: '', CLOUDMAP_POLL_SECONDS: '', CLOUDMAP_DATACENTER: '', CLOUDMAP_ENDPOINT: '' };
-const gatewayEnv = (service: string) => ({ ...DISCOVERY_ENV, POWERTOOLS_SERVICE_NAME: service, CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway` });
+const DISCOVERY_ENV = {
+  DISCOVERY_SOURCE: '',
+  DISCOVERY_FALLBACK: 'cloudmap',
+  CONSUL_DNS_ADDR: '',
+  CLOUDMAP_NAMESPACE: NAMESPACE,
+  CLOUDMAP_REGION: '',
+  CLOUDMAP_POLL_SECONDS: '',
+  CLOUDMAP_DATACENTER: '',
+  CLOUDMAP_ENDPOINT: '',
+};
+const gatewayEnv = (service: string) => ({
+  ...DISCOVERY_ENV,
+  POWERTOOLS_SERVICE_NAME: service,
+  CONFIG_PREFIX: `config/greeter-gateway/${STAGE}/`,
+  CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/greeter-gateway`,
+});
 const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<string, string> }> = {
-  greet: { handler: 'functions/greet.handler', timeout: 10, env: { ...gatewayEnv('greet'), GREETER_CACERT: '', GREETER_CACERT_PARAMETER: '' } },
+  greet: {
+    handler: 'functions/greet.handler',
+    timeout: 10,
+    env: { ...gatewayEnv('greet'), GREETER_CACERT: '', GREETER_CACERT_PARAMETER: '' },
+  },
   status: { handler: 'functions/status.handler', timeout: 10, env: gatewayEnv('status') },
   instances: {
     handler: 'functions/instances.handler',
@@ -61,10 +114,20 @@ const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<
   healthSync: {
     handler: 'functions/health-sync.handler',
     timeout: 90,
-    env: { POWERTOOLS_SERVICE_NAME: 'health-sync', CONFIG_PREFIX: `config/health-sync/${STAGE}/`, CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/health-sync` },
+    env: {
+      POWERTOOLS_SERVICE_NAME: 'health-sync',
+      CONFIG_PREFIX: `config/health-sync/${STAGE}/`,
+      CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/health-sync`,
+    },
   },
 };
-const REST_METHODS = ['DELETE /instances/{id} → instances', 'GET /instances → instances', 'GET /status → status', 'POST /instances → instances', 'PUT /instances/{id}/heartbeat → instances'];
+const REST_METHODS = [
+  'DELETE /instances/{id} → instances',
+  'GET /instances → instances',
+  'GET /status → status',
+  'POST /instances → instances',
+  'PUT /instances/{id}/heartbeat → instances',
+];
 
 type Template = {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: unknown; Condition?: string }>;
@@ -73,13 +136,23 @@ type Template = {
   Conditions?: Record<string, unknown>;
 };
 const ALARM_TOPIC = `arn:aws:sns:${REGION}:000000000000:consul-grpc-lambda-${STAGE}-alarms`;
-const ALARMS = ['greet-error-rate', 'lease-failures', 'health-sync-failures', 'health-sync-skipped', 'consul-errors', 'consul-throttled'].map((a) => `consul-grpc-lambda-${STAGE}-${a}`);
+const ALARMS = [
+  'greet-error-rate',
+  'lease-failures',
+  'health-sync-failures',
+  'health-sync-skipped',
+  'consul-errors',
+  'consul-throttled',
+].map((a) => `consul-grpc-lambda-${STAGE}-${a}`);
 
 /** moto's CloudWatch query API (no CloudWatch SDK client among the dev dependencies); moto routes by the credential scope. */
 async function cloudWatch(action: string, params: Record<string, string> = {}): Promise<string> {
   const res = await fetch(moto!.endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `AWS4-HMAC-SHA256 Credential=testing/20240101/${REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=0` },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `AWS4-HMAC-SHA256 Credential=testing/20240101/${REGION}/monitoring/aws4_request, SignedHeaders=host, Signature=0`,
+    },
     body: new URLSearchParams({ Action: action, Version: '2010-08-01', ...params }),
     signal: AbortSignal.timeout(10_000),
   });
@@ -135,7 +208,12 @@ function policyDocument(raw: string): { Statement: Statement[] } {
   try {
     return JSON.parse(text) as { Statement: Statement[] };
   } catch {
-    return JSON.parse(text.replaceAll("'", '"').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false')) as { Statement: Statement[] };
+    return JSON.parse(
+      text
+        .replaceAll("'", '"')
+        .replace(/\bTrue\b/g, 'true')
+        .replace(/\bFalse\b/g, 'false'),
+    ) as { Statement: Statement[] };
   }
 }
 
@@ -153,16 +231,34 @@ async function roleStatements(roleArn: string): Promise<{ name: string; policies
 before(async () => {
   moto = await timed('moto start', () => startDeployMoto());
   const cfg = motoClientConfig(moto.endpoint, REGION);
-  [cfn, lambda, iam, events, apigw] = [new CloudFormationClient(cfg), new LambdaClient(cfg), new IAMClient(cfg), new EventBridgeClient(cfg), new APIGatewayClient(cfg)];
+  [cfn, lambda, iam, events, apigw] = [
+    new CloudFormationClient(cfg),
+    new LambdaClient(cfg),
+    new IAMClient(cfg),
+    new EventBridgeClient(cfg),
+    new APIGatewayClient(cfg),
+  ];
   // A real namespace in moto's Cloud Map: the health-sync role's conditions must name it.
   namespaceId = await ensureNamespace(moto.endpoint, REGION, NAMESPACE);
-  spec = { stage: STAGE, region: REGION, params: { consulHttpAddr: CONSUL_ADDR, cloudMapNamespaceId: namespaceId, discoveryFallback: 'cloudmap', cloudMapNamespace: NAMESPACE, alarms: 'true', alarmTopicArn: ALARM_TOPIC } };
+  spec = {
+    stage: STAGE,
+    region: REGION,
+    params: {
+      consulHttpAddr: CONSUL_ADDR,
+      cloudMapNamespaceId: namespaceId,
+      discoveryFallback: 'cloudmap',
+      cloudMapNamespace: NAMESPACE,
+      alarms: 'true',
+      alarmTopicArn: ALARM_TOPIC,
+    },
+  };
   copy = copyService();
   pkg = tempDir('pkg');
   await timed('package', () => packageStage(copy!, spec, pkg, { env: CLI_ENV }));
   template = readTemplate(pkg);
   await timed('first deploy', () => deployPackage(copy!, spec, pkg, moto!.endpoint));
-  for (const key of Object.keys(FUNCTIONS)) configs.set(key, await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) })));
+  for (const key of Object.keys(FUNCTIONS))
+    configs.set(key, await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) })));
   account = (configs.get('greet')?.FunctionArn ?? '').split(':')[4];
 });
 
@@ -179,11 +275,20 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     const s = await stack();
     assert.match(s.StackStatus ?? '', /^(CREATE|UPDATE)_COMPLETE$/);
     const ev = (await cfn.send(new DescribeStackEventsCommand({ StackName: STACK }))).StackEvents ?? [];
-    assert.deepEqual(ev.filter((e) => /FAILED/.test(e.ResourceStatus ?? '')), []);
+    assert.deepEqual(
+      ev.filter((e) => /FAILED/.test(e.ResourceStatus ?? '')),
+      [],
+    );
   });
 
   it('packages templates that cfn-lint passes: no error, and only the allow-listed warnings', async () => {
-    const v = judge(await runCfnLint(TEMPLATES.map((t) => join(pkg, t)), REGION), loadAllowList());
+    const v = judge(
+      await runCfnLint(
+        TEMPLATES.map((t) => join(pkg, t)),
+        REGION,
+      ),
+      loadAllowList(),
+    );
     assert.deepEqual(v.errors, []);
     assert.deepEqual(v.unlisted, []);
   });
@@ -203,17 +308,21 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
 
   it('puts no secret value into a function or the template: a deployed stage gets only SSM parameter names', () => {
     const everything = JSON.stringify([...configs.values()]) + readFileSync(join(pkg, 'cloudformation-template-update-stack.json'), 'utf8');
-    for (const [name, value] of Object.entries(SECRETS)) assert.ok(!everything.includes(value), `${name} from the CLI's environment leaked`);
+    for (const [name, value] of Object.entries(SECRETS))
+      assert.ok(!everything.includes(value), `${name} from the CLI's environment leaked`);
     for (const [key, c] of configs) {
       const vars = c.Environment?.Variables ?? {};
-      for (const [k, v] of Object.entries(vars)) if (k.endsWith('_PARAMETER') && v !== '') assert.match(v, new RegExp(`^${PREFIX}/`), `${key}.${k} names a parameter of the stage`);
+      for (const [k, v] of Object.entries(vars))
+        if (k.endsWith('_PARAMETER') && v !== '') assert.match(v, new RegExp(`^${PREFIX}/`), `${key}.${k} names a parameter of the stage`);
       assert.equal(vars.CONSUL_HTTP_TOKEN, '', `${key} carries no token`);
     }
   });
 
   it('moto gap — architecture: moto reports x86_64 for arm64, so arm64 is checked on the packaged template', () => {
     for (const key of Object.keys(FUNCTIONS)) {
-      const res = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.FunctionName === fnName(key));
+      const res = Object.values(template.Resources).find(
+        (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.FunctionName === fnName(key),
+      );
       assert.deepEqual(res?.Properties.Architectures, ['arm64'], key);
       assert.ok(['arm64', 'x86_64'].includes(configs.get(key)?.Architectures?.[0] ?? ''), `${key} deployed with some architecture`);
     }
@@ -230,12 +339,17 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       targets.map((t) => t.Arn),
       [configs.get('healthSync')?.FunctionArn],
     );
-    const policy = JSON.parse((await lambda.send(new GetPolicyCommand({ FunctionName: fnName('healthSync') }))).Policy ?? '{}') as { Statement: { Principal: { Service: string }; Condition: { ArnLike: Record<string, string> } }[] };
-    assert.ok(policy.Statement.some((s) => s.Principal.Service === 'events.amazonaws.com' && s.Condition.ArnLike['AWS:SourceArn'] === rule.Arn));
+    const policy = JSON.parse((await lambda.send(new GetPolicyCommand({ FunctionName: fnName('healthSync') }))).Policy ?? '{}') as {
+      Statement: { Principal: { Service: string }; Condition: { ArnLike: Record<string, string> } }[];
+    };
+    assert.ok(
+      policy.Statement.some((s) => s.Principal.Service === 'events.amazonaws.com' && s.Condition.ArnLike['AWS:SourceArn'] === rule.Arn),
+    );
   });
 
   it('creates the REST API: status and instances methods, API key required, Lambda proxy to their function', async () => {
-    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: STACK, LogicalResourceId: 'ApiGatewayRestApi' }))).StackResourceDetail?.PhysicalResourceId;
+    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: STACK, LogicalResourceId: 'ApiGatewayRestApi' })))
+      .StackResourceDetail?.PhysicalResourceId;
     assert.ok(apiId);
     const resources = (await apigw.send(new GetResourcesCommand({ restApiId: apiId, embed: ['methods'] }))).items ?? [];
     const methods: string[] = [];
@@ -258,8 +372,15 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
 
   it('moto gap — HTTP API (v2), API key and usage plan: moto skips them, so they are checked on the packaged template', () => {
     const of = (type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
-    assert.deepEqual(of('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey).sort(), ['GET /hello/{name}', 'POST /greet']);
-    assert.deepEqual(template.Resources.HttpApiIntegrationGreet?.Properties.IntegrationUri, { 'Fn::GetAtt': ['GreetLambdaFunction', 'Arn'] });
+    assert.deepEqual(
+      of('AWS::ApiGatewayV2::Route')
+        .map((r) => r.Properties.RouteKey)
+        .sort(),
+      ['GET /hello/{name}', 'POST /greet'],
+    );
+    assert.deepEqual(template.Resources.HttpApiIntegrationGreet?.Properties.IntegrationUri, {
+      'Fn::GetAtt': ['GreetLambdaFunction', 'Arn'],
+    });
     const keys = of('AWS::ApiGateway::ApiKey');
     assert.equal(keys.length, 1);
     assert.equal(keys[0].Properties.Name, `consul-grpc-lambda-${STAGE}-registry`);
@@ -267,7 +388,11 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     const [plan] = of('AWS::ApiGateway::UsagePlan');
     assert.deepEqual(plan?.Properties.ApiStages, [{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: STAGE }]);
     const [planKey] = of('AWS::ApiGateway::UsagePlanKey');
-    assert.deepEqual(planKey?.Properties, { KeyId: { Ref: 'ApiGatewayApiKey1' }, KeyType: 'API_KEY', UsagePlanId: { Ref: 'ApiGatewayUsagePlan' } });
+    assert.deepEqual(planKey?.Properties, {
+      KeyId: { Ref: 'ApiGatewayApiKey1' },
+      KeyType: 'API_KEY',
+      UsagePlanId: { Ref: 'ApiGatewayUsagePlan' },
+    });
   });
 
   it('moto gap — throttling: moto keeps neither the usage plan nor the HTTP API stage, so the defaults are checked on the packaged template', () => {
@@ -278,14 +403,29 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     const stages = of('AWS::ApiGatewayV2::Stage');
     assert.equal(stages.length, 1);
     assert.equal(stages[0].Properties.StageName, '$default');
-    assert.deepEqual(stages[0].Properties.DefaultRouteSettings, { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 }, 'the public HTTP API: 500 requests/s, bursts of 1,000');
+    assert.deepEqual(
+      stages[0].Properties.DefaultRouteSettings,
+      { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      'the public HTTP API: 500 requests/s, bursts of 1,000',
+    );
   });
 
   it('gives every function its own role, deployed with its own SSM reads; DiscoverInstances only to greet and status, Cloud Map writes only to healthSync', async () => {
     // The full proof (an IAM evaluator over every parameter) is test/integration/iam-roles.test.ts; here: what moto deployed.
     const ssmArn = (name: string) => `arn:aws:ssm:${REGION}:${account}:parameter${PREFIX}/${name}`;
-    const discover = { Sid: 'DiscoverInMirror', Effect: 'Allow', Action: 'servicediscovery:DiscoverInstances', Resource: '*', Condition: { StringEquals: { 'servicediscovery:NamespaceName': NAMESPACE } } };
-    const reads = (names: string[]) => ({ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: 'ssm:GetParameter', Resource: names.map(ssmArn) });
+    const discover = {
+      Sid: 'DiscoverInMirror',
+      Effect: 'Allow',
+      Action: 'servicediscovery:DiscoverInstances',
+      Resource: '*',
+      Condition: { StringEquals: { 'servicediscovery:NamespaceName': NAMESPACE } },
+    };
+    const reads = (names: string[]) => ({
+      Sid: 'ReadOwnSecrets',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: names.map(ssmArn),
+    });
     const nsArn = `arn:aws:servicediscovery:${REGION}:${account}:namespace/${namespaceId}`;
     const want: Record<string, { policy: string; statements: Statement[] }> = {
       greet: { policy: 'greet', statements: [reads(['consul-token/greeter-gateway']), discover] },
@@ -295,12 +435,30 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
         policy: 'cloud-map-mirror',
         statements: [
           reads(['consul-token/health-sync']),
-          { Sid: 'ReadNamespace', Effect: 'Allow', Action: ['servicediscovery:ListServices', 'servicediscovery:GetOperation'], Resource: '*' },
-          { Sid: 'CreateServicesInNamespace', Effect: 'Allow', Action: ['servicediscovery:CreateService'], Resource: '*', Condition: { ArnEquals: { 'servicediscovery:NamespaceArn': nsArn } } },
+          {
+            Sid: 'ReadNamespace',
+            Effect: 'Allow',
+            Action: ['servicediscovery:ListServices', 'servicediscovery:GetOperation'],
+            Resource: '*',
+          },
+          {
+            Sid: 'CreateServicesInNamespace',
+            Effect: 'Allow',
+            Action: ['servicediscovery:CreateService'],
+            Resource: '*',
+            Condition: { ArnEquals: { 'servicediscovery:NamespaceArn': nsArn } },
+          },
           {
             Sid: 'ManageInstancesOfMirroredServices',
             Effect: 'Allow',
-            Action: ['servicediscovery:GetService', 'servicediscovery:ListInstances', 'servicediscovery:GetInstancesHealthStatus', 'servicediscovery:RegisterInstance', 'servicediscovery:DeregisterInstance', 'servicediscovery:UpdateInstanceCustomHealthStatus'],
+            Action: [
+              'servicediscovery:GetService',
+              'servicediscovery:ListInstances',
+              'servicediscovery:GetInstancesHealthStatus',
+              'servicediscovery:RegisterInstance',
+              'servicediscovery:DeregisterInstance',
+              'servicediscovery:UpdateInstanceCustomHealthStatus',
+            ],
             Resource: `arn:aws:servicediscovery:${REGION}:${account}:service/*`,
           },
         ],
@@ -315,7 +473,13 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       assert.deepEqual(role.policies, [w.policy], key);
       assert.deepEqual(role.statements, w.statements, key);
       const trust = policyDocument((await iam.send(new GetRoleCommand({ RoleName: role.name }))).Role?.AssumeRolePolicyDocument ?? '{}');
-      assert.deepEqual(trust.Statement.map((s) => [arr(s.Action), (s as unknown as { Principal: { Service: string | string[] } }).Principal.Service].flat(2)), [['sts:AssumeRole', 'lambda.amazonaws.com']], `${key} trusts Lambda only`);
+      assert.deepEqual(
+        trust.Statement.map((s) =>
+          [arr(s.Action), (s as unknown as { Principal: { Service: string | string[] } }).Principal.Service].flat(2),
+        ),
+        [['sts:AssumeRole', 'lambda.amazonaws.com']],
+        `${key} trusts Lambda only`,
+      );
     }
     assert.equal(arns.size, 4);
     const roles = ((await iam.send(new ListRolesCommand({}))).Roles ?? []).filter((r) => r.RoleName?.startsWith(STACK));
@@ -327,8 +491,13 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     for (const key of Object.keys(FUNCTIONS)) {
       const id = `${key[0].toUpperCase()}${key.slice(1)}Role`;
       assert.deepEqual(template.Resources[id]?.Properties.ManagedPolicyArns, [vpcPolicy], id);
-      const attached = (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: (configs.get(key)?.Role ?? '').split('/').pop() }))).AttachedPolicies ?? [];
-      assert.ok(attached.every((p) => p.PolicyName === 'AWSLambdaVPCAccessExecutionRole'), `${key}: nothing else is attached`);
+      const attached =
+        (await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: (configs.get(key)?.Role ?? '').split('/').pop() })))
+          .AttachedPolicies ?? [];
+      assert.ok(
+        attached.every((p) => p.PolicyName === 'AWSLambdaVPCAccessExecutionRole'),
+        `${key}: nothing else is attached`,
+      );
     }
     assert.equal(template.Resources.IamRoleLambdaExecution, undefined, 'the framework made no shared role');
   });
@@ -340,14 +509,24 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     for (const o of outputs) assert.ok(o.OutputKey && template.Outputs?.[o.OutputKey], `deployed output ${o.OutputKey} is in the template`);
   });
 
-  it('creates the dashboard with param alarms=true, read back from moto\'s CloudWatch', async () => {
+  it("creates the dashboard with param alarms=true, read back from moto's CloudWatch", async () => {
     const board = await cloudWatch('GetDashboard', { DashboardName: `consul-grpc-lambda-${STAGE}` });
-    for (const metric of ['GreetErrors', 'GreetLatency', 'LeaseFailures', 'HealthSyncRuns', 'HealthSyncSkipped', 'CloudMapErrors', 'ConsulErrors', 'ConsulThrottled']) assert.match(board, new RegExp(`&quot;${metric}&quot;|"${metric}"`), `the dashboard shows ${metric}`);
+    for (const metric of [
+      'GreetErrors',
+      'GreetLatency',
+      'LeaseFailures',
+      'HealthSyncRuns',
+      'HealthSyncSkipped',
+      'CloudMapErrors',
+      'ConsulErrors',
+      'ConsulThrottled',
+    ])
+      assert.match(board, new RegExp(`&quot;${metric}&quot;|"${metric}"`), `the dashboard shows ${metric}`);
     for (const alarm of ALARMS) assert.match(board, new RegExp(`:alarm:${alarm}`), `the dashboard shows the state of ${alarm}`);
     assert.doesNotMatch(board, /\$\{/, 'every ${…} of the body was substituted');
   });
 
-  it('moto gap — alarms: moto\'s CloudFormation creates no metric-math alarm (DescribeAlarms stays empty), so they are checked on the packaged template (off by default, one param)', () => {
+  it("moto gap — alarms: moto's CloudFormation creates no metric-math alarm (DescribeAlarms stays empty), so they are checked on the packaged template (off by default, one param)", () => {
     assert.match(readFileSync(join(copy!.dir, 'serverless.yml'), 'utf8'), /^ {4}alarms: 'false'$/m, 'off unless a stage sets alarms=true');
     assert.equal(template.Parameters?.Alarms?.Default, 'true');
     assert.equal(template.Parameters?.AlarmTopicArn?.Default, ALARM_TOPIC);
@@ -355,77 +534,142 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     const alarms = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     for (const a of alarms) {
       const metrics = a.Properties.Metrics as { Id: string; Expression?: string; ReturnData: boolean }[];
-      assert.deepEqual(metrics.filter((m) => m.ReturnData).length, 1, `${String(a.Properties.AlarmName)}: one expression is the alarm's value`);
+      assert.deepEqual(
+        metrics.filter((m) => m.ReturnData).length,
+        1,
+        `${String(a.Properties.AlarmName)}: one expression is the alarm's value`,
+      );
       const ids = new Set(metrics.map((m) => m.Id));
-      for (const ref of metrics.find((m) => m.ReturnData)?.Expression?.match(/\b[a-z][a-z]*\b(?!\()/g) ?? []) assert.ok(ids.has(ref), `${String(a.Properties.AlarmName)}: ${ref} is a metric of the alarm`);
+      for (const ref of metrics.find((m) => m.ReturnData)?.Expression?.match(/\b[a-z][a-z]*\b(?!\()/g) ?? [])
+        assert.ok(ids.has(ref), `${String(a.Properties.AlarmName)}: ${ref} is a metric of the alarm`);
     }
     assert.deepEqual(alarms.map((a) => a.Properties.AlarmName).sort(), [...ALARMS].sort());
     const dashboards = Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard');
     assert.equal(dashboards.length, 1);
     for (const r of [...alarms, ...dashboards]) assert.equal(r.Condition, 'AlarmsEnabled');
     const metricsOf = (a: (typeof alarms)[number]) =>
-      (a.Properties.Metrics as { Expression?: string; MetricStat?: { Metric: { Namespace: unknown; MetricName: string; Dimensions: { Name: string; Value: unknown }[] } } }[]).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
+      (
+        a.Properties.Metrics as {
+          Expression?: string;
+          MetricStat?: { Metric: { Namespace: unknown; MetricName: string; Dimensions: { Name: string; Value: unknown }[] } };
+        }[]
+      ).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric] : []));
     const watched = new Set<string>();
     for (const a of alarms) {
-      assert.deepEqual(a.Properties.AlarmActions, { 'Fn::If': ['AlarmActionsEnabled', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] }, String(a.Properties.AlarmName));
+      assert.deepEqual(
+        a.Properties.AlarmActions,
+        { 'Fn::If': ['AlarmActionsEnabled', [{ Ref: 'AlarmTopicArn' }], { Ref: 'AWS::NoValue' }] },
+        String(a.Properties.AlarmName),
+      );
       for (const m of metricsOf(a)) {
         watched.add(m.MetricName);
-        if (m.Namespace === 'AWS/Lambda') assert.deepEqual(m.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'HealthSyncLambdaFunction' } }]);
+        if (m.Namespace === 'AWS/Lambda')
+          assert.deepEqual(m.Dimensions, [{ Name: 'FunctionName', Value: { Ref: 'HealthSyncLambdaFunction' } }]);
         else {
           assert.deepEqual(m.Namespace, { Ref: 'MetricsNamespace' });
           assert.equal(m.Dimensions[0]?.Name, 'service');
-          assert.ok(['greet', 'health-sync'].includes(String(m.Dimensions[0]?.Value)), 'the POWERTOOLS_SERVICE_NAME of a function that publishes it');
+          assert.ok(
+            ['greet', 'health-sync'].includes(String(m.Dimensions[0]?.Value)),
+            'the POWERTOOLS_SERVICE_NAME of a function that publishes it',
+          );
         }
       }
     }
-    assert.deepEqual([...watched].sort(), ['CloudMapErrors', 'ConsulErrors', 'ConsulRequests', 'ConsulThrottled', 'Errors', 'GreetErrors', 'GreetLatency', 'HealthSyncRuns', 'HealthSyncSkipped', 'LeaseFailures']);
+    assert.deepEqual([...watched].sort(), [
+      'CloudMapErrors',
+      'ConsulErrors',
+      'ConsulRequests',
+      'ConsulThrottled',
+      'Errors',
+      'GreetErrors',
+      'GreetLatency',
+      'HealthSyncRuns',
+      'HealthSyncSkipped',
+      'LeaseFailures',
+    ]);
   });
 
   it('redeploying the same package changes nothing: the framework skips it and the stack is untouched', async () => {
-    const before = { stack: await stack(), events: (await cfn.send(new DescribeStackEventsCommand({ StackName: STACK }))).StackEvents?.length };
+    const before = {
+      stack: await stack(),
+      events: (await cfn.send(new DescribeStackEventsCommand({ StackName: STACK }))).StackEvents?.length,
+    };
     const res = await timed('redeploy (same package)', () => deployPackage(copy!, spec, pkg, moto!.endpoint));
     assert.match(res.output, /No changes to deploy\. Deployment skipped\./);
     const now = await stack();
     assert.deepEqual(now.LastUpdatedTime, before.stack.LastUpdatedTime);
     assert.equal((await cfn.send(new DescribeStackEventsCommand({ StackName: STACK }))).StackEvents?.length, before.events);
-    for (const key of Object.keys(FUNCTIONS)) assert.equal((await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) }))).LastModified, configs.get(key)?.LastModified, key);
+    for (const key of Object.keys(FUNCTIONS))
+      assert.equal(
+        (await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) }))).LastModified,
+        configs.get(key)?.LastModified,
+        key,
+      );
   });
 
   it('repackaging unchanged sources changes only the names the framework stamps per deploy, and redeploys the same code and configuration', async () => {
     const pkg2 = tempDir('pkg2');
     await timed('repackage', () => packageStage(copy!, spec, pkg2, { env: CLI_ENV }));
-    const md5 = (dir: string, f: string) => createHash('md5').update(readFileSync(join(dir, f))).digest('hex');
+    const md5 = (dir: string, f: string) =>
+      createHash('md5')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex');
     for (const key of Object.keys(FUNCTIONS)) assert.equal(md5(pkg2, `${key}.zip`), md5(pkg, `${key}.zip`), `${key}.zip is reproducible`);
     // The artifact folder (a timestamp) and the API Gateway deployment's logical id change on every package.
     // osls's change check does not normalise the usage plan's DependsOn on that id, so it deploys again.
-    const stamp = (dir: string) => readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8').replace(/\/\d{13}-[\dT:.-]+Z\//g, '/<artifacts>/').replace(/ApiGatewayDeployment\d{13}/g, 'ApiGatewayDeployment<ts>');
+    const stamp = (dir: string) =>
+      readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')
+        .replace(/\/\d{13}-[\dT:.-]+Z\//g, '/<artifacts>/')
+        .replace(/ApiGatewayDeployment\d{13}/g, 'ApiGatewayDeployment<ts>');
     // Resource order follows the order in which the bundles finished; compare as objects.
     assert.deepEqual(JSON.parse(stamp(pkg2)), JSON.parse(stamp(pkg)));
     await timed('redeploy (new package)', () => deployPackage(copy!, spec, pkg2, moto!.endpoint));
     for (const key of Object.keys(FUNCTIONS)) {
-      const { LastModified: _a, RevisionId: _b, ...now } = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) }));
+      const {
+        LastModified: _a,
+        RevisionId: _b,
+        ...now
+      } = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fnName(key) }));
       const { LastModified: _c, RevisionId: _d, ...was } = configs.get(key)!;
-      assert.deepEqual({ ...now, $metadata: undefined }, { ...was, $metadata: undefined }, `${key}: same code (CodeSha256) and configuration`);
+      assert.deepEqual(
+        { ...now, $metadata: undefined },
+        { ...was, $metadata: undefined },
+        `${key}: same code (CodeSha256) and configuration`,
+      );
     }
   });
 
   it('serverless remove deletes the stack and the functions, roles and schedule it created', async () => {
-    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: STACK, LogicalResourceId: 'ApiGatewayRestApi' }))).StackResourceDetail?.PhysicalResourceId;
+    const apiId = (await cfn.send(new DescribeStackResourceCommand({ StackName: STACK, LogicalResourceId: 'ApiGatewayRestApi' })))
+      .StackResourceDetail?.PhysicalResourceId;
     await timed('remove', () => removeStage(copy!, spec, moto!.endpoint));
     // moto keeps deleted stacks visible by id, like AWS; by name it reports DELETE_COMPLETE or "does not exist".
     const status = await stack().then(
       (s) => s.StackStatus,
       (err: Error) => (/does not exist/.test(err.message) ? 'GONE' : err.message),
     );
-    assert.match(status ?? '', /^(DELETE_COMPLETE|GONE)$/, 'DELETE_COMPLETE also means the deployment bucket and log groups went (moto fails the delete otherwise)');
+    assert.match(
+      status ?? '',
+      /^(DELETE_COMPLETE|GONE)$/,
+      'DELETE_COMPLETE also means the deployment bucket and log groups went (moto fails the delete otherwise)',
+    );
     const fns = (await lambda.send(new ListFunctionsCommand({}))).Functions ?? [];
-    assert.deepEqual(fns.filter((f) => f.FunctionName?.startsWith(STACK)), []);
+    assert.deepEqual(
+      fns.filter((f) => f.FunctionName?.startsWith(STACK)),
+      [],
+    );
     const roles = (await iam.send(new ListRolesCommand({}))).Roles ?? [];
-    assert.deepEqual(roles.filter((r) => r.RoleName?.startsWith(STACK)), []);
+    assert.deepEqual(
+      roles.filter((r) => r.RoleName?.startsWith(STACK)),
+      [],
+    );
     assert.deepEqual((await events.send(new ListRulesCommand({ NamePrefix: STACK }))).Rules ?? [], []);
     // moto gap: its RestAPI model has no CloudFormation delete, so the API outlives the stack in moto
     // (CloudFormation on AWS deletes it). Nothing but that one API may be left.
     const apis = ((await apigw.send(new GetRestApisCommand({}))).items ?? []).map((a) => a.id);
-    assert.ok(apis.every((id) => id === apiId), `only the stack's REST API (${apiId}) may outlive it in moto, found ${apis.join(', ')}`);
+    assert.ok(
+      apis.every((id) => id === apiId),
+      `only the stack's REST API (${apiId}) may outlive it in moto, found ${apis.join(', ')}`,
+    );
   });
 });

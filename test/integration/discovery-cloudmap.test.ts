@@ -35,9 +35,15 @@ let moto: MotoServer | undefined;
 let reader: DiscoverInstancesClient | undefined;
 let namespace: string;
 const watches: ServiceWatch[] = [];
-const saved = { CONSUL_HTTP_ADDR: process.env.CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN: process.env.CONSUL_HTTP_TOKEN, CONFIG_PREFIX: process.env.CONFIG_PREFIX, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL };
+const saved = {
+  CONSUL_HTTP_ADDR: process.env.CONSUL_HTTP_ADDR,
+  CONSUL_HTTP_TOKEN: process.env.CONSUL_HTTP_TOKEN,
+  CONFIG_PREFIX: process.env.CONFIG_PREFIX,
+  POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
+};
 
-const source = (o: Partial<CloudMapSourceOptions> = {}): HealthSource => cloudMapHealthSource(reader!, { namespace, pollIntervalMs: POLL_MS, jitter: JITTER, ...o });
+const source = (o: Partial<CloudMapSourceOptions> = {}): HealthSource =>
+  cloudMapHealthSource(reader!, { namespace, pollIntervalMs: POLL_MS, jitter: JITTER, ...o });
 const sync = async () => {
   const r = (await healthSyncHandler({})) as HealthSyncReport;
   assert.equal(r.skipped, undefined);
@@ -51,13 +57,22 @@ const watchOf = (src: HealthSource, query: ServiceQuery = QUERY) => {
   return w;
 };
 const routable = (list: readonly { id: string; address: string; port: number; tags: string[]; meta: Record<string, string> }[]) =>
-  list.map(({ id, address, port, tags, meta }) => ({ id, address, port, tags: [...tags].sort(), meta })).sort((a, b) => a.id.localeCompare(b.id));
+  list
+    .map(({ id, address, port, tags, meta }) => ({ id, address, port, tags: [...tags].sort(), meta }))
+    .sort((a, b) => a.id.localeCompare(b.id));
 
-const ids = (list: readonly { id: string }[] | undefined) => (list ?? []).map((i) => i.id).sort().join();
+const ids = (list: readonly { id: string }[] | undefined) =>
+  (list ?? [])
+    .map((i) => i.id)
+    .sort()
+    .join();
 
 /** Consul's own passing instances of `greeter`, as the gateway's Consul source would route to them. */
 async function consulPassing() {
-  const res = await fetch(`http://${stack!.consul.address}/v1/health/service/greeter?passing=true`, { headers: { 'x-consul-token': stack!.consul.managementToken }, signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`http://${stack!.consul.address}/v1/health/service/greeter?passing=true`, {
+    headers: { 'x-consul-token': stack!.consul.managementToken },
+    signal: AbortSignal.timeout(5_000),
+  });
   return routable(toServiceInstances(await res.json()));
 }
 
@@ -82,8 +97,16 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     } finally {
       cm.destroy();
     }
-    const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
-    Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' });
+    const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), {
+      configPrefix: HS_PREFIX,
+      leaseService: 'health-sync-lambda',
+    });
+    Object.assign(process.env, {
+      CONSUL_HTTP_ADDR: stack.consul.address,
+      CONSUL_HTTP_TOKEN: syncToken,
+      CONFIG_PREFIX: HS_PREFIX,
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    });
     await stack.addGreeter({ id: 'cm-1', tags: ['blue'] });
     await stack.addGreeter({ id: 'cm-2', tags: ['blue', 'green'] });
     await stack.addGreeter({ id: 'cm-3', tags: ['green'] });
@@ -108,7 +131,10 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     const res = await source().passingInstances(QUERY, undefined, 30, AbortSignal.timeout(10_000));
     assert.match(res.index, /^[1-9]\d*$/);
     assert.deepEqual(routable(res.value), await consulPassing());
-    assert.deepEqual(routable(res.value).map((i) => i.id), ['cm-1', 'cm-2', 'cm-3']);
+    assert.deepEqual(
+      routable(res.value).map((i) => i.id),
+      ['cm-1', 'cm-2', 'cm-3'],
+    );
     const green = await source().passingInstances({ service: 'greeter', tag: 'green' }, undefined, 30, AbortSignal.timeout(10_000));
     assert.deepEqual(green.value.map((i) => i.id).sort(), ['cm-2', 'cm-3']);
   });
@@ -127,7 +153,9 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     const seconds = (Date.now() - started) / 1000;
     const rate = calls / seconds;
     const formula = services / (POLL_MS / 1000);
-    console.log(`cloudmap source: ${calls} DiscoverInstances calls in ${seconds.toFixed(1)} s for ${services} watched queries at ${POLL_MS} ms (jitter ${JITTER}): ${rate.toFixed(2)} calls/s; services/interval = ${formula.toFixed(2)}, ${(formula / (1 + JITTER / 2)).toFixed(2)} with the mean jitter`);
+    console.log(
+      `cloudmap source: ${calls} DiscoverInstances calls in ${seconds.toFixed(1)} s for ${services} watched queries at ${POLL_MS} ms (jitter ${JITTER}): ${rate.toFixed(2)} calls/s; services/interval = ${formula.toFixed(2)}, ${(formula / (1 + JITTER / 2)).toFixed(2)} with the mean jitter`,
+    );
     // Never more than one call per interval per query (+1 for the poll under way at the start).
     assert.ok(calls <= services * (seconds / (POLL_MS / 1000) + 1), `${calls} calls in ${seconds} s: more than one per interval per query`);
     for (const w of [plain, green]) w.stop();
@@ -141,11 +169,16 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     await eventually(async () => !(await passingIds(stack!.admin, 'greeter')).includes('cm-2'), 15_000, 'Consul to mark cm-2 critical');
     assert.equal(watch.current()?.length, 3, 'the mirror still holds cm-2 until health-sync runs');
     const report = await sync();
-    assert.ok(report.plan.some((a) => a.kind === 'updateHealth' && a.instanceId === 'cm-2' && a.status === 'UNHEALTHY'), 'the run pushed cm-2 UNHEALTHY');
+    assert.ok(
+      report.plan.some((a) => a.kind === 'updateHealth' && a.instanceId === 'cm-2' && a.status === 'UNHEALTHY'),
+      'the run pushed cm-2 UNHEALTHY',
+    );
     const synced = Date.now();
     const limit = POLL_MS * (1 + JITTER) + 1_000;
     await eventually(() => ids(watch.current()) === 'cm-1,cm-3', limit, `cm-2 to leave the watch within ${limit} ms of the sync`);
-    console.log(`cloudmap source: cm-2 left the watch ${Date.now() - synced} ms after the health-sync run (interval ${POLL_MS} ms, jitter ${JITTER})`);
+    console.log(
+      `cloudmap source: cm-2 left the watch ${Date.now() - synced} ms after the health-sync run (interval ${POLL_MS} ms, jitter ${JITTER})`,
+    );
     assert.deepEqual(routable(watch.current()!), await consulPassing());
   });
 
@@ -155,11 +188,18 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     await moto!.stop();
     moto = undefined;
     const started = Date.now();
-    await assert.rejects(source().passingInstances(QUERY, undefined, 30, AbortSignal.timeout(30_000)), (e: unknown) => e instanceof CloudMapDiscoveryError && e.noAnswer && !e.throttled);
+    await assert.rejects(
+      source().passingInstances(QUERY, undefined, 30, AbortSignal.timeout(30_000)),
+      (e: unknown) => e instanceof CloudMapDiscoveryError && e.noAnswer && !e.throttled,
+    );
     const took = Date.now() - started;
     console.log(`cloudmap source: moto stopped, typed no-answer after ${took} ms (call timeout ${TIMEOUT_MS} ms)`);
     assert.ok(took <= TIMEOUT_MS + 1_000, `no answer after ${took} ms, beyond the ${TIMEOUT_MS} ms call timeout`);
-    await eventually(() => watch.snapshot().lastError !== undefined, POLL_MS * (1 + JITTER) + TIMEOUT_MS + 2_000, 'the watch to see the failure');
+    await eventually(
+      () => watch.snapshot().lastError !== undefined,
+      POLL_MS * (1 + JITTER) + TIMEOUT_MS + 2_000,
+      'the watch to see the failure',
+    );
     assert.equal(ids(watch.current()), 'cm-1,cm-3', 'the stale list is still served');
   });
 });

@@ -60,15 +60,24 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
   it('finds the passing instances through CoreDNS, by tag, by datacenter, in both spellings', async () => {
     const source = dnsHealthSource({ servers: [coredns.address] });
     const all = await source.passingInstances({ service: 'greeter' }, undefined, 30, never);
-    assert.deepEqual(ports(all.value), [portOf('dns-1'), portOf('dns-2')].sort((a, b) => a - b));
+    assert.deepEqual(
+      ports(all.value),
+      [portOf('dns-1'), portOf('dns-2')].sort((a, b) => a - b),
+    );
     assert.ok(all.value.every((i) => i.address === '127.0.0.1' && i.id === `127.0.0.1:${i.port}` && i.service === 'greeter'));
     const v1 = await source.passingInstances({ service: 'greeter', tag: 'v1' }, undefined, 30, never);
-    assert.deepEqual(v1.value.map((i) => [i.port, i.tags]), [[portOf('dns-1'), ['v1']]]);
+    assert.deepEqual(
+      v1.value.map((i) => [i.port, i.tags]),
+      [[portOf('dns-1'), ['v1']]],
+    );
     const dc1 = await source.passingInstances({ service: 'greeter', datacenter: 'dc1' }, undefined, 30, never);
     assert.deepEqual(ports(dc1.value), ports(all.value));
     const rfc = dnsHealthSource({ servers: [coredns.address], nameStyle: 'rfc2782' });
     assert.deepEqual(ports((await rfc.passingInstances({ service: 'greeter', tag: 'v2' }, undefined, 30, never)).value), [portOf('dns-2')]);
-    assert.deepEqual(ports((await rfc.passingInstances({ service: 'greeter', datacenter: 'dc1' }, undefined, 30, never)).value), ports(all.value));
+    assert.deepEqual(
+      ports((await rfc.passingInstances({ service: 'greeter', datacenter: 'dc1' }, undefined, 30, never)).value),
+      ports(all.value),
+    );
     // Not a service: an answer meaning "none", not an error.
     assert.deepEqual((await source.passingInstances({ service: 'no-such-service' }, undefined, 30, never)).value, []);
   });
@@ -76,12 +85,23 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
   it('finds a Connect-native backend through <service>.connect, and only it', async () => {
     const source = dnsHealthSource({ servers: [coredns.address] });
     await addGreeter({ id: 'dns-connect', tags: ['mtls'], connect: true });
-    await eventually(async () => ports((await source.passingInstances({ service: 'greeter', connect: true }, undefined, 30, never)).value).join() === String(portOf('dns-connect')), 15_000, 'the Connect instance in DNS');
+    await eventually(
+      async () =>
+        ports((await source.passingInstances({ service: 'greeter', connect: true }, undefined, 30, never)).value).join() ===
+        String(portOf('dns-connect')),
+      15_000,
+      'the Connect instance in DNS',
+    );
   });
 
   it('serves a ServiceWatch: a cold start, then a new instance within TTL + 1 s of passing', async () => {
     const source = dnsHealthSource({ servers: [coredns.address] });
-    const watch = new ServiceWatch({ service: 'greeter', tag: 'v2' }, source, () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 }), silentLog);
+    const watch = new ServiceWatch(
+      { service: 'greeter', tag: 'v2' },
+      source,
+      () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000 }),
+      silentLog,
+    );
     try {
       assert.deepEqual(ports((await watch.waitForFirst(5_000)) ?? []), [portOf('dns-2')]);
       const g = await addGreeter({ id: 'dns-2b', tags: ['v2'] });
@@ -105,7 +125,11 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     const g = await addGreeter({ id: 'dns-doomed', tags: ['doomed'] });
     const source = dnsHealthSource({ servers: [coredns.address] });
     const query: ServiceQuery = { service: 'greeter' };
-    await eventually(async () => ports((await source.passingInstances(query, undefined, 30, never)).value).includes(g.port), 15_000, 'dns-doomed in DNS');
+    await eventually(
+      async () => ports((await source.passingInstances(query, undefined, 30, never)).value).includes(g.port),
+      15_000,
+      'dns-doomed in DNS',
+    );
     // A watch as ServiceWatch runs it: the emulated blocking call, again and again.
     let latest = await source.passingInstances(query, undefined, 30, never);
     const stop = new AbortController();
@@ -117,7 +141,11 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
       }
     })().catch(() => undefined);
     await stopProcess(g.process, 'SIGKILL', 0);
-    await eventually(async () => !(await passingIds(admin, 'greeter')).includes('dns-doomed'), 15_000, 'Consul marking dns-doomed critical');
+    await eventually(
+      async () => !(await passingIds(admin, 'greeter')).includes('dns-doomed'),
+      15_000,
+      'Consul marking dns-doomed critical',
+    );
     const criticalAt = Date.now();
     await eventually(() => goneAt !== undefined, 15_000, 'dns-doomed gone from the DNS source');
     stop.abort();
@@ -139,7 +167,11 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     const g = await addGreeter({ id: 'dns-late', tags: ['late'] });
     const direct = new Resolver({ timeout: 1_000, tries: 1 });
     direct.setServers([consul.dnsAddress!]);
-    await eventually(async () => (await direct.resolveSrv('late.greeter.service.consul').catch(() => [])).some((r) => r.port === g.port), 10_000, 'dns-late in Consul DNS');
+    await eventually(
+      async () => (await direct.resolveSrv('late.greeter.service.consul').catch(() => [])).some((r) => r.port === g.port),
+      10_000,
+      'dns-late in Consul DNS',
+    );
     assert.equal(answered, undefined, 'the wait was still pending');
     const invalidatedAt = Date.now();
     source.invalidate(query);
@@ -154,7 +186,10 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
   it('a dead DNS server gives the typed unreachable error within its timeout; a silent one too; SERVFAIL when Consul is out of reach', async () => {
     const dead = dnsHealthSource({ servers: [`127.0.0.1:${await freePort()}`], timeoutMs: 300, tries: 1 });
     let started = Date.now();
-    await assert.rejects(dead.passingInstances({ service: 'greeter' }, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer);
+    await assert.rejects(
+      dead.passingInstances({ service: 'greeter' }, undefined, 30, never),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer,
+    );
     assert.ok(Date.now() - started < 2_000, `dead server: ${Date.now() - started} ms`);
 
     const silent = await startCoreDns({ upstreams: [consul.dnsAddress!] });
@@ -163,7 +198,10 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     try {
       const source = dnsHealthSource({ servers: [silent.address], timeoutMs: 300, tries: 1 });
       started = Date.now();
-      await assert.rejects(source.passingInstances({ service: 'greeter' }, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer);
+      await assert.rejects(
+        source.passingInstances({ service: 'greeter' }, undefined, 30, never),
+        (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer,
+      );
       const tookMs = Date.now() - started;
       console.log(`[dns] silent server: unreachable after ${tookMs} ms (timeout 300 ms, 1 try)`);
       assert.ok(tookMs < 2_000, `silent server: ${tookMs} ms`);
@@ -174,7 +212,10 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     const orphan = await startCoreDns({ upstreams: [`127.0.0.1:${await freePort()}`] });
     stoppers.push(() => orphan.stop());
     const source = dnsHealthSource({ servers: [orphan.address], timeoutMs: 3_000, tries: 1 });
-    await assert.rejects(source.passingInstances({ service: 'greeter' }, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'server_failure' && e.noAnswer);
+    await assert.rejects(
+      source.passingInstances({ service: 'greeter' }, undefined, 30, never),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'server_failure' && e.noAnswer,
+    );
   });
 
   it('measured: queries reaching Consul follow names × 1/TTL, not the number of environments', async () => {
@@ -183,7 +224,9 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     const rows: { environments: number; toConsulPerS: number; servedPerS: number }[] = [];
     for (const environments of [1, 20, 200]) {
       const stop = new AbortController();
-      const sources: DnsHealthSource[] = Array.from({ length: environments }, () => dnsHealthSource({ servers: [coredns.address], timeoutMs: 2_000 }));
+      const sources: DnsHealthSource[] = Array.from({ length: environments }, () =>
+        dnsHealthSource({ servers: [coredns.address], timeoutMs: 2_000 }),
+      );
       const loops = sources.flatMap((source) =>
         queries.map(async (query) => {
           let index: string | undefined;
@@ -208,7 +251,10 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
       rows.push({ environments, toConsulPerS: (consul1 - consul0) / seconds, servedPerS: (served1 - served0) / seconds });
     }
     console.log(`[dns] ${queries.length} names, TTL ${CONSUL_DNS_TTL_SECONDS} s, window ${windowMs / 1000} s each:`);
-    for (const r of rows) console.log(`[dns]   ${String(r.environments).padStart(4)} environments: ${r.toConsulPerS.toFixed(2)} queries/s reach Consul, ${r.servedPerS.toFixed(1)} queries/s answered by CoreDNS`);
+    for (const r of rows)
+      console.log(
+        `[dns]   ${String(r.environments).padStart(4)} environments: ${r.toConsulPerS.toFixed(2)} queries/s reach Consul, ${r.servedPerS.toFixed(1)} queries/s answered by CoreDNS`,
+      );
     // Per name and TTL: the SRV query and the name's A query (each asked again over TCP when the
     // answer had more than 3 records), plus one A query per target, shared by all names (the
     // Greeters share one address): about names × 3 / TTL. Allow twice that for misses that overlap
@@ -217,6 +263,9 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     for (const r of rows) assert.ok(r.toConsulPerS <= bound, `${r.environments} environments: ${r.toConsulPerS.toFixed(2)}/s > ${bound}/s`);
     const [one, , many] = rows;
     assert.ok(many!.servedPerS > 50 * one!.servedPerS, 'the environments did query CoreDNS');
-    assert.ok(many!.toConsulPerS <= one!.toConsulPerS * 2 + 0.5, `Consul's load grew with the fleet: ${one!.toConsulPerS.toFixed(2)}/s → ${many!.toConsulPerS.toFixed(2)}/s`);
+    assert.ok(
+      many!.toConsulPerS <= one!.toConsulPerS * 2 + 0.5,
+      `Consul's load grew with the fleet: ${one!.toConsulPerS.toFixed(2)}/s → ${many!.toConsulPerS.toFixed(2)}/s`,
+    );
   });
 });

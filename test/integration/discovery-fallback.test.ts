@@ -36,7 +36,18 @@ import { eventually, httpEvent, invokeGreet, lambdaContext, passingIds } from '.
 
 const PREFIX = 'config/greeter-gateway/fallback/';
 const HS_PREFIX = 'config/health-sync/fallback/';
-const SAVED = ['CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONFIG_PREFIX', 'POWERTOOLS_LOG_LEVEL', 'DISCOVERY_SOURCE', 'DISCOVERY_FALLBACK', 'CONSUL_DNS_ADDR', 'CLOUDMAP_NAMESPACE', 'CLOUDMAP_ENDPOINT', 'CLOUDMAP_REGION'];
+const SAVED = [
+  'CONSUL_HTTP_ADDR',
+  'CONSUL_HTTP_TOKEN',
+  'CONFIG_PREFIX',
+  'POWERTOOLS_LOG_LEVEL',
+  'DISCOVERY_SOURCE',
+  'DISCOVERY_FALLBACK',
+  'CONSUL_DNS_ADDR',
+  'CLOUDMAP_NAMESPACE',
+  'CLOUDMAP_ENDPOINT',
+  'CLOUDMAP_REGION',
+];
 const saved = Object.fromEntries(SAVED.map((k) => [k, process.env[k]]));
 
 let cluster: ConsulCluster | undefined;
@@ -85,7 +96,10 @@ async function greetConsul(name: string): Promise<{ ok: boolean; detail: string 
   const r = await invokeGreet(name);
   return { ok: r.status === 200, detail: r.status === 200 ? (r.body.servedBy?.id ?? '') : `${r.status} ${r.body.error?.code ?? ''}` };
 }
-async function status(): Promise<{ discoverySource: { source: string; fallback?: { active: string } }; discovery: { servedBy: string | null }[] }> {
+async function status(): Promise<{
+  discoverySource: { source: string; fallback?: { active: string } };
+  discovery: { servedBy: string | null }[];
+}> {
   const res = await statusHandler(httpEvent('GET'), lambdaContext());
   assert.equal(res.statusCode, 200, res.body);
   return JSON.parse(res.body ?? '{}') as Awaited<ReturnType<typeof status>>;
@@ -122,15 +136,22 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     ensureRic((l) => console.error(l));
     const packaging = packageFunctions();
     // Settled at once, so a failure elsewhere in `before` cannot leave it unhandled; `after` removes it.
-    packaging.then((p) => (pkg = p), () => undefined);
+    packaging.then(
+      (p) => (pkg = p),
+      () => undefined,
+    );
     cluster = await startConsulCluster({ clients: 2, dns: true });
     admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken });
     const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
     gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
     const backendToken = await provisionToken(admin, 'greeter-backend', params);
-    const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+    const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), {
+      configPrefix: HS_PREFIX,
+      leaseService: 'health-sync-lambda',
+    });
     await seedDefaultConfig(admin, PREFIX, undefined, { discoveryMinIntervalMs: '0' });
-    for (const id of ['fb-1', 'fb-2']) greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
+    for (const id of ['fb-1', 'fb-2'])
+      greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
     await eventually(async () => (await passingIds(admin!, 'greeter')).length === 2, 20_000, 'both backends passing');
     coreDns = await startCoreDns({ upstreams: cluster.clients.map((c) => c.dnsAddress!) });
 
@@ -142,7 +163,13 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
       const op = await cm.send(new CreateHttpNamespaceCommand({ Name: namespace }));
       const namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
       assert.ok(namespaceId, 'moto created the namespace');
-      await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, { services: 'greeter', cloudMapNamespaceId: namespaceId, cloudMapEndpoint: moto.endpoint, cloudMapRegion: 'us-east-1', leaseEnabled: 'false' });
+      await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
+        services: 'greeter',
+        cloudMapNamespaceId: namespaceId,
+        cloudMapEndpoint: moto.endpoint,
+        cloudMapRegion: 'us-east-1',
+        leaseEnabled: 'false',
+      });
     } finally {
       cm.destroy();
     }
@@ -178,7 +205,10 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     assert.ok(g.ok, g.detail);
     const s = await status();
     assert.equal(s.discoverySource.source, 'consul');
-    assert.deepEqual(s.discovery.map((d) => d.servedBy), ['consul']);
+    assert.deepEqual(
+      s.discovery.map((d) => d.servedBy),
+      ['consul'],
+    );
     assert.equal(servedBy(greetRuntime.peek()), 'consul');
     useGatewayEnv('dns');
     dnsRt = createGatewayRuntime(dnsLog);
@@ -197,7 +227,11 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
       await eventually(() => true, 1_000, 'traffic');
       const killedAt = Date.now();
       await Promise.all(cluster!.nodes.map((n) => cluster!.kill(n)));
-      await eventually(() => servedBy(greetRuntime.peek()) === 'cloudmap' && servedBy(dnsRt) === 'cloudmap', 30_000, 'both gateways served by the mirror');
+      await eventually(
+        () => servedBy(greetRuntime.peek()) === 'cloudmap' && servedBy(dnsRt) === 'cloudmap',
+        30_000,
+        'both gateways served by the mirror',
+      );
       switchMs = { consul: Date.now() - killedAt, dns: Date.now() - killedAt };
       // Keep greeting on the mirror for a while: a few probes of the dead primaries happen meanwhile.
       const until = Date.now() + 4_000;
@@ -208,8 +242,14 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     await eventually(async () => (await status()).discovery.every((d) => d.servedBy === 'cloudmap'), 15_000, '/status served by cloudmap');
     const s = await status();
     assert.equal(s.discoverySource.fallback?.active, 'cloudmap');
-    assert.equal(dnsLog.lines.filter((l) => l.level === 'warn' && l.message.includes('serving from a fallback')).length, 1, 'the switch is logged once');
-    figures.push(`warm: ${sent} greets, ${failed.length} failed; both gateways on the mirror within ${Math.max(switchMs.consul, switchMs.dns)} ms of the kill`);
+    assert.equal(
+      dnsLog.lines.filter((l) => l.level === 'warn' && l.message.includes('serving from a fallback')).length,
+      1,
+      'the switch is logged once',
+    );
+    figures.push(
+      `warm: ${sent} greets, ${failed.length} failed; both gateways on the mirror within ${Math.max(switchMs.consul, switchMs.dns)} ms of the kill`,
+    );
   });
 
   it('cold start with all of Consul dead answers 200 from the mirror', async () => {
@@ -221,7 +261,9 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
       const ms = Math.round(performance.now() - t0);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(servedBy(greetRuntime.peek()), 'cloudmap');
-      figures.push(`cold start (in-process, runtime built + first greet), DISCOVERY_SOURCE=${source}, every Consul node SIGKILLed: 200 in ${ms} ms`);
+      figures.push(
+        `cold start (in-process, runtime built + first greet), DISCOVERY_SOURCE=${source}, every Consul node SIGKILLed: 200 in ${ms} ms`,
+      );
       // The target is 1 s; on this busy 2-core box the bound is looser, the figure is printed.
       assert.ok(ms < 2_000, `cold start took ${ms} ms`);
     }
@@ -231,7 +273,17 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     const fn = pkg!.functions.get('greet')!;
     useGatewayEnv('consul');
     const env: Record<string, string> = {};
-    for (const k of ['CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONFIG_PREFIX', 'DISCOVERY_SOURCE', 'DISCOVERY_FALLBACK', 'CLOUDMAP_NAMESPACE', 'CLOUDMAP_ENDPOINT', 'CLOUDMAP_REGION']) env[k] = process.env[k] ?? '';
+    for (const k of [
+      'CONSUL_HTTP_ADDR',
+      'CONSUL_HTTP_TOKEN',
+      'CONFIG_PREFIX',
+      'DISCOVERY_SOURCE',
+      'DISCOVERY_FALLBACK',
+      'CLOUDMAP_NAMESPACE',
+      'CLOUDMAP_ENDPOINT',
+      'CLOUDMAP_REGION',
+    ])
+      env[k] = process.env[k] ?? '';
     // Lambda's Node runtime ships the SDK v3 on NODE_PATH (/var/runtime/node_modules); greet's bundle
     // requires @aws-sdk/client-servicediscovery from there (scripts/esbuild/plugins.cjs).
     env.NODE_PATH = join(__dirname, '..', '..', 'node_modules');
@@ -242,7 +294,9 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
       assert.equal(payload.statusCode, 200, `${cold.body}\n${cold.logs.join('\n')}`);
       assert.equal((JSON.parse(payload.body ?? '{}') as { servedBy?: { id?: string } }).servedBy?.id?.startsWith('fb-'), true);
       // The emulator runs init inside the first invocation: its Duration holds process start and handler load.
-      figures.push(`cold start, packaged greet in the Lambda RIE, every Consul node SIGKILLed: 200 in ${Math.round(cold.report.durationMs)} ms (REPORT Duration; of it, runtime init ${cold.runtimeInitMs ?? '?'} ms)`);
+      figures.push(
+        `cold start, packaged greet in the Lambda RIE, every Consul node SIGKILLed: 200 in ${Math.round(cold.report.durationMs)} ms (REPORT Duration; of it, runtime init ${cold.runtimeInitMs ?? '?'} ms)`,
+      );
       assert.ok(cold.report.durationMs < 2_000, `cold start took ${cold.report.durationMs} ms`);
     } finally {
       await rie.stop();
@@ -279,12 +333,20 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
       await Promise.all(cluster!.servers.map((n) => cluster!.restart(n)));
       await Promise.all(cluster!.clients.map((n) => cluster!.restart(n)));
       await cluster!.waitForLeader(30_000);
-      await eventually(() => servedBy(greetRuntime.peek()) === 'consul' && servedBy(dnsRt) === 'dns', 60_000, 'both gateways back on their primary');
+      await eventually(
+        () => servedBy(greetRuntime.peek()) === 'consul' && servedBy(dnsRt) === 'dns',
+        60_000,
+        'both gateways back on their primary',
+      );
       backMs = Date.now() - t0;
     });
     assert.deepEqual(failed, [], `failures among ${sent} greets`);
     await eventually(async () => (await status()).discovery.every((d) => d.servedBy === 'consul'), 30_000, '/status served by consul');
-    assert.equal(dnsLog.lines.filter((l) => l.level === 'info' && l.message.includes('back on the primary')).length, 1, 'the return is logged once');
+    assert.equal(
+      dnsLog.lines.filter((l) => l.level === 'info' && l.message.includes('back on the primary')).length,
+      1,
+      'the return is logged once',
+    );
     figures.push(`return: both gateways on their primary ${backMs} ms after the restart began (${sent} greets, ${failed.length} failed)`);
   });
 });

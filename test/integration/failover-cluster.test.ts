@@ -28,7 +28,12 @@ const greet = (name: string) => invokeGreet(name);
 async function status() {
   const res = await statusHandler(httpEvent('GET'), lambdaContext());
   assert.equal(res.statusCode, 200, res.body);
-  return JSON.parse(res.body ?? '{}') as { config: Record<string, { value: unknown; source: string }>; configFreshness: { stale: boolean } | null; consulFailovers: number; consulAddressInUse: string };
+  return JSON.parse(res.body ?? '{}') as {
+    config: Record<string, { value: unknown; source: string }>;
+    configFreshness: { stale: boolean } | null;
+    consulFailovers: number;
+    consulAddressInUse: string;
+  };
 }
 function useAddresses(...addresses: string[]): void {
   Object.assign(process.env, { CONSUL_HTTP_ADDR: addresses.join(','), CONSUL_HTTP_TOKEN: gatewayToken, CONFIG_PREFIX: PREFIX });
@@ -62,9 +67,13 @@ before(async () => {
   gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
   await seedDefaultConfig(admin, PREFIX, undefined, { callDeadlineMs: '1777', discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0' });
-  registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+  registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), {
+    configPrefix: REGISTRY_PREFIX,
+    leaseService: 'instance-registry-lambda',
+  });
   // The backends live on the second agent, so the first can die without taking them along.
-  for (const id of ['c-1', 'c-2']) greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
+  for (const id of ['c-1', 'c-2'])
+    greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));
   await eventually(async () => (await passingIds(admin, 'greeter')).length === 2, 15_000, 'both backends passing');
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 });
@@ -131,10 +140,14 @@ describe('functions on a Consul cluster through elections and dead agents', { ti
     assert.equal(s.config.callDeadlineMs?.source, 'kv');
     assert.equal(greetRuntime.get().consul.address, `http://${client2().address}`);
     // The lease follows: it is registered again on the agent that answers.
-    await eventually(async () => {
-      await greet('renew');
-      return greetRuntime.get().lease.snapshot().registered && greetRuntime.get().lease.snapshot().failures === 0;
-    }, 15_000, 'the lease on the next agent');
+    await eventually(
+      async () => {
+        await greet('renew');
+        return greetRuntime.get().lease.snapshot().registered && greetRuntime.get().lease.snapshot().failures === 0;
+      },
+      15_000,
+      'the lease on the next agent',
+    );
   });
 
   it('answers within 2 s at cold start when Consul does not answer at all', async () => {
@@ -154,7 +167,12 @@ describe('functions on a Consul cluster through elections and dead agents', { ti
   });
 
   it('lets a registry write made during an election wait for the new leader instead of failing', async () => {
-    Object.assign(process.env, { CONSUL_HTTP_ADDR: `${client1().address},${client2().address}`, CONSUL_HTTP_TOKEN: registryToken, CONFIG_PREFIX: REGISTRY_PREFIX, REGISTRY_SIGNING_KEY: randomBytes(32).toString('hex') });
+    Object.assign(process.env, {
+      CONSUL_HTTP_ADDR: `${client1().address},${client2().address}`,
+      CONSUL_HTTP_TOKEN: registryToken,
+      CONFIG_PREFIX: REGISTRY_PREFIX,
+      REGISTRY_SIGNING_KEY: randomBytes(32).toString('hex'),
+    });
     instancesRuntime.reset();
     const post = (key: string) =>
       instancesHandler(

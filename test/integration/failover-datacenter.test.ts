@@ -51,33 +51,60 @@ async function restartLocal(): Promise<void> {
     if (old && old.process.child.exitCode === null && old.process.child.signalCode === null) continue;
     greeters.push(await startGreeter({ id, ...(old ? { port: old.port } : {}), consulAddress: dc1.address, token: backendToken }));
   }
-  await eventually(async () => {
-    const passing = await passingIds(admin, 'greeter');
-    return LOCAL.every((id) => passing.includes(id));
-  }, 20_000, 'the local backends passing again');
+  await eventually(
+    async () => {
+      const passing = await passingIds(admin, 'greeter');
+      return LOCAL.every((id) => passing.includes(id));
+    },
+    20_000,
+    'the local backends passing again',
+  );
 }
 
 before(async () => {
   dc1 = await startConsulAgent();
-  dc2 = await startConsulAgent({ datacenter: 'dc2', primary: { datacenter: 'dc1', wanAddress: dc1.wanAddress, managementToken: dc1.managementToken } });
+  dc2 = await startConsulAgent({
+    datacenter: 'dc2',
+    primary: { datacenter: 'dc1', wanAddress: dc1.wanAddress, managementToken: dc1.managementToken },
+  });
   admin = createConsulApi({ address: dc1.address, token: dc1.managementToken });
   dc2Admin = createConsulApi({ address: dc2.address, token: dc1.managementToken });
-  await eventually(async () => {
-    const res = await fetch(`http://${dc1.address}/v1/catalog/datacenters`, { signal: AbortSignal.timeout(1_000) });
-    return ((await res.json()) as string[]).includes('dc2');
-  }, 20_000, 'dc1 and dc2 joined over the WAN');
+  await eventually(
+    async () => {
+      const res = await fetch(`http://${dc1.address}/v1/catalog/datacenters`, { signal: AbortSignal.timeout(1_000) });
+      return ((await res.json()) as string[]).includes('dc2');
+    },
+    20_000,
+    'dc1 and dc2 joined over the WAN',
+  );
   const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   backendToken = await provisionToken(admin, 'greeter-backend', params);
   // Tokens are made in the primary; the backend in dc2 can register once dc2 knows its token.
-  await eventually(async () => {
-    const res = await fetch(`http://${dc2?.address}/v1/acl/token/self`, { headers: { 'x-consul-token': backendToken }, signal: AbortSignal.timeout(1_000) });
-    return res.ok;
-  }, 20_000, 'dc2 to accept tokens made in dc1');
-  await seedDefaultConfig(admin, PREFIX, undefined, { greeterFailoverDatacenters: 'dc2', discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', leaseEnabled: 'false' });
+  await eventually(
+    async () => {
+      const res = await fetch(`http://${dc2?.address}/v1/acl/token/self`, {
+        headers: { 'x-consul-token': backendToken },
+        signal: AbortSignal.timeout(1_000),
+      });
+      return res.ok;
+    },
+    20_000,
+    'dc2 to accept tokens made in dc1',
+  );
+  await seedDefaultConfig(admin, PREFIX, undefined, {
+    greeterFailoverDatacenters: 'dc2',
+    discoveryMinIntervalMs: '0',
+    configMaxAgeSeconds: '0',
+    leaseEnabled: 'false',
+  });
   for (const id of LOCAL) greeters.push(await startGreeter({ id, consulAddress: dc1.address, token: backendToken }));
   greeters.push(await startGreeter({ id: 'remote-1', consulAddress: dc2.address, token: backendToken }));
-  await eventually(async () => (await passingIds(admin, 'greeter')).length === LOCAL.length && (await passingIds(dc2Admin, 'greeter')).length === 1, 15_000, 'the passing backends in each datacenter');
+  await eventually(
+    async () => (await passingIds(admin, 'greeter')).length === LOCAL.length && (await passingIds(dc2Admin, 'greeter')).length === 1,
+    15_000,
+    'the passing backends in each datacenter',
+  );
   Object.assign(process.env, { CONSUL_HTTP_ADDR: dc1.address, CONSUL_HTTP_TOKEN: gatewayToken, CONFIG_PREFIX: PREFIX });
   runtime.reset();
 });
@@ -108,7 +135,11 @@ describe('datacenter failover', { timeout: 120_000 }, () => {
       await eventually(() => traffic.answers.filter((a) => a.status === 200).length >= 10, 20_000, 'traffic served locally');
       killedAt = Date.now();
       await Promise.all(greeters.filter((g) => LOCAL.includes(g.id)).map((g) => stopProcess(g.process, 'SIGKILL', 0)));
-      await eventually(async () => (await passingIds(admin, 'greeter')).length === 0, 20_000, 'Consul to mark every local backend critical');
+      await eventually(
+        async () => (await passingIds(admin, 'greeter')).length === 0,
+        20_000,
+        'Consul to mark every local backend critical',
+      );
       criticalAt = Date.now();
       // Requests keep flowing after the switch of the watch too.
       await eventually(() => traffic.answers.filter((a) => a.at > criticalAt).length >= 10, 20_000, 'traffic after Consul noticed');
@@ -117,31 +148,52 @@ describe('datacenter failover', { timeout: 120_000 }, () => {
     }
     const after = traffic.answers.filter((a) => a.at > killedAt);
     const failed = after.filter((a) => a.status !== 200);
-    assert.deepEqual(failed.map((a) => a.code), [], `${failed.length} of ${after.length} requests failed after the kill`);
+    assert.deepEqual(
+      failed.map((a) => a.code),
+      [],
+      `${failed.length} of ${after.length} requests failed after the kill`,
+    );
     // Every answer after the kill came from dc2; those before Consul noticed were failed over within the call.
     const late = after.filter((a) => a.at > killedAt + 100);
     assert.ok(late.length > 0);
     assert.deepEqual(new Set(late.map((a) => `${a.servedBy?.id}@${a.servedBy?.datacenter}`)), new Set(['remote-1@dc2']));
 
     await restartLocal();
-    await eventually(async () => {
-      const back = await greet('y');
-      return back.status === 200 && LOCAL.includes(back.servedBy?.id ?? '') && back.servedBy?.datacenter === undefined;
-    }, 15_000, 'requests back in the local datacenter');
+    await eventually(
+      async () => {
+        const back = await greet('y');
+        return back.status === 200 && LOCAL.includes(back.servedBy?.id ?? '') && back.servedBy?.datacenter === undefined;
+      },
+      15_000,
+      'requests back in the local datacenter',
+    );
   });
 
   it('does not retry an application error (INVALID_ARGUMENT) in dc2', async () => {
-    const bad = await startGreeter({ id: 'local-bad', failRate: 1, failCode: 'INVALID_ARGUMENT', consulAddress: dc1.address, token: backendToken });
+    const bad = await startGreeter({
+      id: 'local-bad',
+      failRate: 1,
+      failCode: 'INVALID_ARGUMENT',
+      consulAddress: dc1.address,
+      token: backendToken,
+    });
     greeters.push(bad);
     try {
       await Promise.all(greeters.filter((g) => LOCAL.includes(g.id)).map((g) => stopProcess(g.process, 'SIGKILL', 0)));
-      await eventually(async () => (await passingIds(admin, 'greeter')).join() === 'local-bad', 20_000, 'local-bad as the only passing local backend');
+      await eventually(
+        async () => (await passingIds(admin, 'greeter')).join() === 'local-bad',
+        20_000,
+        'local-bad as the only passing local backend',
+      );
       // Until the channel has connected to local-bad, a call is refused and fails over, as it should;
       // a failover on INVALID_ARGUMENT would make every call a 200 from dc2 and time this wait out.
       await eventually(async () => (await greet('bad')).status === 502, 10_000, 'local-bad answering');
       for (let i = 0; i < 5; i++) {
         const r = await greet(`bad${i}`);
-        assert.deepEqual({ status: r.status, code: r.code, servedBy: r.servedBy }, { status: 502, code: 'BACKEND_ERROR', servedBy: undefined });
+        assert.deepEqual(
+          { status: r.status, code: r.code, servedBy: r.servedBy },
+          { status: 502, code: 'BACKEND_ERROR', servedBy: undefined },
+        );
       }
     } finally {
       await stopProcess(bad.process, 'SIGKILL', 0);

@@ -62,7 +62,10 @@ function throttleLog(): Log & { throttled: number } {
 
 /** One probe request on a new connection: its HTTP status (429 once the cap is full). */
 async function probe(): Promise<number> {
-  const res = await fetch(`http://${agent!.address}/v1/status/leader`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(2_000) });
+  const res = await fetch(`http://${agent!.address}/v1/status/leader`, {
+    headers: { connection: 'close' },
+    signal: AbortSignal.timeout(2_000),
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -89,7 +92,13 @@ before(async () => {
   const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
   const backendToken = await provisionToken(admin, 'greeter-backend', params);
   // Config refreshes and lease renewals fall due every second, so they meet the full cap.
-  for (const [k, v] of Object.entries({ configMaxAgeSeconds: '1', leaseTtlSeconds: '3', coldStartWaitMs: '3000', discoveryMinIntervalMs: '0' })) await kvPut(admin, `${PREFIX}${k}`, v);
+  for (const [k, v] of Object.entries({
+    configMaxAgeSeconds: '1',
+    leaseTtlSeconds: '3',
+    coldStartWaitMs: '3000',
+    discoveryMinIntervalMs: '0',
+  }))
+    await kvPut(admin, `${PREFIX}${k}`, v);
   greeter = await startGreeter({ id: 'g-1', consulAddress: agent.address, token: backendToken });
   await eventually(async () => (await passingIds(admin!, 'greeter')).includes('g-1'), 10_000, 'g-1 passing');
   // The gateway's admin client keeps nothing open in between: the cap is the environments' alone.
@@ -121,14 +130,19 @@ describe('the agent connection cap (429)', () => {
     await eventually(() => runtimes.every((rt) => (rt.watches.all()[0]?.snapshot().polls ?? 0) >= 2), 5_000, 'every watch blocking');
     // Exactly one each: the blocking watch's; config reads and lease writes closed theirs.
     // Waited on as a condition (bounded), not read once in a short window: a busy machine is slow to settle.
-    await eventually(async () => (await steadyOpen()) - baseline === WARM, 30_000, `${WARM} long-lived connections for ${WARM} environments`);
+    await eventually(
+      async () => (await steadyOpen()) - baseline === WARM,
+      30_000,
+      `${WARM} long-lived connections for ${WARM} environments`,
+    );
 
     await fillTheCap();
     const warm = runtimes.slice(0, WARM);
     // Keep invoking until each environment's lease renewal or config refresh has met a 429 (both fall due every second).
     await eventually(
       async () => {
-        for (const rt of warm) assert.match((await sayHello(rt)).message, /Hello, Ada!/, 'a 429 never fails a greet while the cache is warm');
+        for (const rt of warm)
+          assert.match((await sayHello(rt)).message, /Hello, Ada!/, 'a 429 never fails a greet while the cache is warm');
         // Another tenant takes any connection that frees up, as other environments would.
         if (open() < CAP) await fillTheCap();
         return logs.every((l) => l.throttled > 0);
@@ -168,10 +182,15 @@ describe('the agent connection cap (429)', () => {
     // Two backoffs after a 429 are at least 0.5 + 1 s (THROTTLED_BASE_MS, doubling, jittered in its upper half): no retry storm.
     assert.ok(Date.now() - next >= 1_300, `two throttled polls came ${Date.now() - next} ms after the one before`);
     await eventually(() => cold.every((rt) => watch(rt).snapshot().throttled >= 3), 40_000, 'three throttled polls per environment');
-    for (const rt of cold) assert.ok(watch(rt).snapshot().polls <= watch(rt).snapshot().throttled + 2, JSON.stringify(watch(rt).snapshot()));
+    for (const rt of cold)
+      assert.ok(watch(rt).snapshot().polls <= watch(rt).snapshot().throttled + 2, JSON.stringify(watch(rt).snapshot()));
 
     for (const s of fillers.splice(0)) s.destroy();
-    await eventually(() => cold.every((rt) => (watch(rt).current()?.length ?? 0) > 0), 20_000, 'the over-cap environments discovering after the cap freed up');
+    await eventually(
+      () => cold.every((rt) => (watch(rt).current()?.length ?? 0) > 0),
+      20_000,
+      'the over-cap environments discovering after the cap freed up',
+    );
     for (const rt of cold) assert.match((await sayHello(rt)).message, /Hello, Ada!/);
   });
 });

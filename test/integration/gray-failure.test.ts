@@ -20,12 +20,28 @@ const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs
 
 before(async () => {
   stack = await startTestStack();
-  await stack.setConfig({ greeterTag: 'gray', discoveryMinIntervalMs: '0', callDeadlineMs: '2000', hedgeMaxDelayMs: '100', ejectionMinRequests: '5', leaseEnabled: 'false' });
+  await stack.setConfig({
+    greeterTag: 'gray',
+    discoveryMinIntervalMs: '0',
+    callDeadlineMs: '2000',
+    hedgeMaxDelayMs: '100',
+    ejectionMinRequests: '5',
+    leaseEnabled: 'false',
+  });
   // Consul learns their health from a long TTL check: in production its gRPC check notices a hung
   // instance only after interval + timeout (often 10 s), so here it does not notice at all.
   for (const id of ['gray-1', 'gray-2', 'gray-3']) {
     const g = await stack.addGreeterUnregistered({ id });
-    await registerTtlService(stack.admin, { id, name: 'greeter', address: '127.0.0.1', port: g.port, tags: ['gray'], ttl: '1h', deregisterCriticalServiceAfter: '1h', initialStatus: 'passing' });
+    await registerTtlService(stack.admin, {
+      id,
+      name: 'greeter',
+      address: '127.0.0.1',
+      port: g.port,
+      tags: ['gray'],
+      ttl: '1h',
+      deregisterCriticalServiceAfter: '1h',
+      initialStatus: 'passing',
+    });
   }
   await eventually(async () => (await passingIds(stack.admin, 'greeter')).length === 3, 10_000, 'three passing instances');
   useFunctionEnvironment(stack);
@@ -58,10 +74,17 @@ describe('a backend that hangs (gray failure)', { timeout: 60_000 }, () => {
       );
       const failed = during.filter((a) => a.status !== 200);
       assert.deepEqual(failed, [], 'no request failed while an instance hung');
-      assert.ok(during.some((a) => a.attempts > 1), 'some call was hedged away from the hung instance');
+      assert.ok(
+        during.some((a) => a.attempts > 1),
+        'some call was hedged away from the hung instance',
+      );
       const ms = during.map((a) => a.ms);
       assert.ok(p(ms, 0.99) < 1_000, `p99 ${p(ms, 0.99)} ms stays far below the 2 s deadline`);
-      assert.deepEqual(await passingIds(stack.admin, 'greeter').then((ids) => ids.length), 3, 'Consul still lists it: the client routed around it alone');
+      assert.deepEqual(
+        await passingIds(stack.admin, 'greeter').then((ids) => ids.length),
+        3,
+        'Consul still lists it: the client routed around it alone',
+      );
     } finally {
       victim.process.child.kill('SIGCONT');
     }

@@ -5,7 +5,16 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { freePort } from '../../scripts/stack/processes';
-import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
+import {
+  captureOutput,
+  eventually,
+  httpEvent,
+  invokeGreet,
+  lambdaContext,
+  startTestStack,
+  type TestStack,
+  useFunctionEnvironment,
+} from './harness';
 
 const greet = invokeGreet;
 async function status() {
@@ -111,7 +120,10 @@ describe('greet function on real Consul', () => {
       assert.equal((r.body.servedBy as { id: string }).id, 'flaky-good');
       attempts.push(Number(r.body.attempts));
     }
-    assert.ok(attempts.some((a) => a === 2), `some call needed a retry: ${attempts}`);
+    assert.ok(
+      attempts.some((a) => a === 2),
+      `some call needed a retry: ${attempts}`,
+    );
   });
 
   it('answers 503 when every attempt gets UNAVAILABLE', async () => {

@@ -28,7 +28,13 @@ before(async () => {
   // Same names, another CA: a backend the gateway must not trust.
   rogue = createGreeterTlsFiles(NAME);
   stack = await startTestStack('config/greeter-gateway/tls-backends/');
-  await stack.setConfig({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '5000', greeterTransport: 'tls', greeterTag: 'tls' });
+  await stack.setConfig({
+    discoveryMinIntervalMs: '0',
+    configMaxAgeSeconds: '0',
+    coldStartWaitMs: '5000',
+    greeterTransport: 'tls',
+    greeterTag: 'tls',
+  });
   tlsPort = (await stack.addGreeter({ id: 'tls-1', tags: ['tls'], tls: { certFile: pki.certFile, keyFile: pki.keyFile } })).port;
   await stack.addGreeter({ id: 'rogue-1', tags: ['rogue'], tls: { certFile: rogue.certFile, keyFile: rogue.keyFile } });
   await stack.addGreeter({ id: 'plain-1', tags: ['plain'] });
@@ -96,9 +102,20 @@ describe('greet over TLS to Greeters outside the mesh', () => {
 
   it('reads the CA from the SSM parameter named by GREETER_CACERT_PARAMETER when no file is given', async () => {
     moto = await startMoto();
-    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_SSM: moto.endpoint,
+    });
     const ssm = new SSMClient({});
-    await ssm.send(new PutParameterCommand({ Name: '/consul-grpc-lambda/test/tls/greeter-ca', Value: readFileSync(pki.caFile, 'utf8'), Type: 'SecureString' }));
+    await ssm.send(
+      new PutParameterCommand({
+        Name: '/consul-grpc-lambda/test/tls/greeter-ca',
+        Value: readFileSync(pki.caFile, 'utf8'),
+        Type: 'SecureString',
+      }),
+    );
     ssm.destroy();
     delete process.env.GREETER_CACERT;
     process.env.GREETER_CACERT_PARAMETER = '/consul-grpc-lambda/test/tls/greeter-ca';
@@ -132,8 +149,11 @@ describe('greet over TLS to Greeters outside the mesh', () => {
     const bin = ensureGrpcurlBinary((line) => console.error(line));
     const run = (flags: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(bin, [...flags, '-max-time', '10', '-d', '{"name":"grpcurl"}', `127.0.0.1:${tlsPort}`, 'helloworld.Greeter/SayHello'], { timeout: 20_000 }, (err, stdout, stderr) =>
-          resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+        execFile(
+          bin,
+          [...flags, '-max-time', '10', '-d', '{"name":"grpcurl"}', `127.0.0.1:${tlsPort}`, 'helloworld.Greeter/SayHello'],
+          { timeout: 20_000 },
+          (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
         );
       });
     const ok = await run(['-cacert', pki.caFile, '-servername', NAME]);

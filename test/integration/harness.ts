@@ -48,7 +48,13 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
   const greeters: GreeterBackend[] = [];
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   try {
-    const params = { configPrefix: prefix, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda', leasePrefix: 'lambda-leases', agentNodePrefix: '' };
+    const params = {
+      configPrefix: prefix,
+      greeterService: 'greeter',
+      leaseService: 'greeter-gateway-lambda',
+      leasePrefix: 'lambda-leases',
+      agentNodePrefix: '',
+    };
     const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
     const backendToken = await provisionToken(admin, 'greeter-backend', params);
     const stack: TestStack = {
@@ -138,7 +144,10 @@ export type GreetBody = Record<string, unknown> & {
 };
 
 /** Calls the greet function in-process, as Lambda does, for `GET /hello/{name}`: its status, headers and parsed body. */
-export async function invokeGreet(name: string, remainingMs?: number): Promise<{ status: number; headers: Record<string, unknown>; body: GreetBody }> {
+export async function invokeGreet(
+  name: string,
+  remainingMs?: number,
+): Promise<{ status: number; headers: Record<string, unknown>; body: GreetBody }> {
   const res = await greetHandler(httpEvent('GET', { name }), lambdaContext(remainingMs));
   return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as GreetBody };
 }

@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { CreateHttpNamespaceCommand, GetOperationCommand, ListInstancesCommand, ListServicesCommand, type ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import {
+  CreateHttpNamespaceCommand,
+  GetOperationCommand,
+  ListInstancesCommand,
+  ListServicesCommand,
+  type ServiceDiscoveryClient,
+} from '@aws-sdk/client-servicediscovery';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { resolveConfig } from '../../lib/config/resolve-config';
@@ -63,15 +69,35 @@ before(async () => {
   await new Promise<void>((resolve) => blackHole!.listen(0, '127.0.0.1', resolve));
   const port = (blackHole.address() as { port: number }).port;
 
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), { configPrefix: 'config/instance-registry/abuse/', leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
+    configPrefix: 'config/instance-registry/abuse/',
+    leaseService: 'instance-registry-lambda',
+  });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   // The quota would stop one key at 100: the attacker holds 15 keys. Critical instances stay 10 minutes.
-  const config = { ...resolveConfig(REGISTRY_KEYS, { deregisterAfterSeconds: '600' }).values, allowLoopback: true, allowedCidrs: ['127.0.0.0/8'] };
+  const config = {
+    ...resolveConfig(REGISTRY_KEYS, { deregisterAfterSeconds: '600' }).values,
+    allowLoopback: true,
+    allowedCidrs: ['127.0.0.0/8'],
+  };
   const deps = { consul: registryApi, signer: createInstanceTokenSigner(randomBytes(32)), config, timeoutMs: 10_000 };
   await forEachBounded(
     Array.from({ length: BLACK_HOLES }, (_, i) => i),
     16,
-    async (i) => void (await registerInstance(deps, { service: `ephemeral-abuse-${i % 5}`, address: '127.0.0.1', port, tags: [], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } }, { caller: `stolen-key-${Math.floor(i / 100)}` })),
+    async (i) =>
+      void (await registerInstance(
+        deps,
+        {
+          service: `ephemeral-abuse-${i % 5}`,
+          address: '127.0.0.1',
+          port,
+          tags: [],
+          meta: {},
+          ttlSeconds: 60,
+          check: { type: 'grpc', service: '' },
+        },
+        { caller: `stolen-key-${Math.floor(i / 100)}` },
+      )),
   );
   assert.equal((await agentServices(stack.admin, GRPC_PROBED_FILTER)).length, BLACK_HOLES);
 
@@ -85,8 +111,16 @@ before(async () => {
     ownerMarker: 'abuse-test',
     leaseEnabled: 'false',
   });
-  const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-'], []), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
-  Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: syncToken, CONFIG_PREFIX: HS_PREFIX, POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-'], []), {
+    configPrefix: HS_PREFIX,
+    leaseService: 'health-sync-lambda',
+  });
+  Object.assign(process.env, {
+    CONSUL_HTTP_ADDR: stack.consul.address,
+    CONSUL_HTTP_TOKEN: syncToken,
+    CONFIG_PREFIX: HS_PREFIX,
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+  });
 });
 
 after(async () => {
@@ -103,13 +137,20 @@ after(async () => {
 describe('health-sync with 1,500 black-hole registrations', () => {
   it('mirrors the real Greeter into Cloud Map within seconds of the run starting, while the hung probes go on, and finishes within its time', async () => {
     const started = Date.now();
-    const run = healthSyncHandler({}, { getRemainingTimeInMillis: () => Math.max(0, started + REMAINING_MS - Date.now()) }) as Promise<HealthSyncReport>;
+    const run = healthSyncHandler(
+      {},
+      { getRemainingTimeInMillis: () => Math.max(0, started + REMAINING_MS - Date.now()) },
+    ) as Promise<HealthSyncReport>;
     let runEnded = false;
     void run.then(
       () => (runEnded = true),
       () => (runEnded = true),
     );
-    await eventually(async () => (await cloudMapInstanceIds('greeter')).includes('g-real'), 20_000, 'g-real in Cloud Map while the black holes are being probed');
+    await eventually(
+      async () => (await cloudMapInstanceIds('greeter')).includes('g-real'),
+      20_000,
+      'g-real in Cloud Map while the black holes are being probed',
+    );
     const mirroredAfterMs = Date.now() - started;
     assert.equal(runEnded, false, 'the mirror did not wait for the probing to end');
 
@@ -120,6 +161,8 @@ describe('health-sync with 1,500 black-hole registrations', () => {
     assert.ok(elapsed < REMAINING_MS, `the run ended within the Lambda's time (${elapsed} ms)`);
     assert.ok(report.probes.length > 0 && report.probes.every((p) => !p.ok), 'the probes ran, and every black hole failed its probe');
     // A number to read in the test output: how soon the real instance was mirrored, and how much got probed.
-    console.log(`mirrored after ${mirroredAfterMs} ms; probed ${report.probes.length} of ${BLACK_HOLES} black holes in ${report.durationMs} ms`);
+    console.log(
+      `mirrored after ${mirroredAfterMs} ms; probed ${report.probes.length} of ${BLACK_HOLES} black holes in ${report.durationMs} ms`,
+    );
   });
 });

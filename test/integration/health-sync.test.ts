@@ -75,7 +75,9 @@ before(async () => {
   // A service someone else owns, in our list: it must never be touched.
   const foreign = await cm.send(new CreateServiceCommand({ Name: 'greeter-legacy', NamespaceId: namespaceId, Description: 'hand-made' }));
   foreignServiceId = foreign.Service?.Id ?? '';
-  await cm.send(new RegisterInstanceCommand({ ServiceId: foreign.Service?.Id, InstanceId: 'legacy-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }));
+  await cm.send(
+    new RegisterInstanceCommand({ ServiceId: foreign.Service?.Id, InstanceId: 'legacy-1', Attributes: { AWS_INSTANCE_IPV4: '10.9.9.9' } }),
+  );
 
   const admin = createConsulApi({ address: stack.consul.address, token: stack.consul.managementToken });
   await seedDefaultConfig(admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
@@ -92,25 +94,55 @@ before(async () => {
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
   // This job probes gRPC-checked `greeter` instances: the operator names the routed service on purpose.
-  syncToken = await provisionToken(stack.admin, [...healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] }), ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy'])], {
-    configPrefix: HS_PREFIX,
-    leaseService: 'health-sync-lambda',
+  syncToken = await provisionToken(
+    stack.admin,
+    [
+      ...healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] }),
+      ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy']),
+    ],
+    {
+      configPrefix: HS_PREFIX,
+      leaseService: 'health-sync-lambda',
+    },
+  );
+  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), {
+    configPrefix: 'config/instance-registry/test/',
+    leaseService: 'instance-registry-lambda',
   });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), { configPrefix: 'config/instance-registry/test/', leaseService: 'instance-registry-lambda' });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   // `greeter` takes traffic: the registry registers it only when named exactly (allowedServices), never by prefix.
   const config = { ...resolveConfig(REGISTRY_KEYS, { allowedServices: 'greeter' }).values, allowLoopback: true };
   const deps = { consul: registryApi, signer: createInstanceTokenSigner(randomBytes(32)), config };
   for (const name of ['p1', 'p2']) {
     backends[name] = await startGreeter({ id: name, register: false, consulAddress: stack.consul.address, token: '' });
-    const grant = await registerInstance(deps, { service: 'greeter', address: '127.0.0.1', port: backends[name].port, tags: ['probed'], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } });
+    const grant = await registerInstance(deps, {
+      service: 'greeter',
+      address: '127.0.0.1',
+      port: backends[name].port,
+      tags: ['probed'],
+      meta: {},
+      ttlSeconds: 60,
+      check: { type: 'grpc', service: '' },
+    });
     ids[name] = grant.id;
   }
   // A gRPC-checked instance of a service that is neither mirrored nor in probeServices.
-  const extra = await registerInstance(deps, { service: 'ephemeral-probe', address: '127.0.0.1', port: backends.p1!.port, tags: [], meta: {}, ttlSeconds: 60, check: { type: 'grpc', service: '' } });
+  const extra = await registerInstance(deps, {
+    service: 'ephemeral-probe',
+    address: '127.0.0.1',
+    port: backends.p1!.port,
+    tags: [],
+    meta: {},
+    ttlSeconds: 60,
+    check: { type: 'grpc', service: '' },
+  });
   ids.extra = extra.id;
   // The gateway runtime takes its token from the environment when it is created.
-  Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: stack.gatewayToken, CONFIG_PREFIX: stack.prefix });
+  Object.assign(process.env, {
+    CONSUL_HTTP_ADDR: stack.consul.address,
+    CONSUL_HTTP_TOKEN: stack.gatewayToken,
+    CONFIG_PREFIX: stack.prefix,
+  });
   greetRuntime.get();
   useHealthSyncEnv();
 });
@@ -134,13 +166,23 @@ describe('health-sync', () => {
     assert.deepEqual(await passingIds(stack.admin, 'greeter'), [], 'gRPC-checked instances start critical');
     const r = await sync();
     assert.equal(r.skipped, undefined);
-    assert.deepEqual(r.probes.map((p) => [p.id, p.status]).sort(), [[ids.p1, 'passing'], [ids.p2, 'passing'], [ids.extra, 'passing']].sort());
+    assert.deepEqual(
+      r.probes.map((p) => [p.id, p.status]).sort(),
+      [
+        [ids.p1, 'passing'],
+        [ids.p2, 'passing'],
+        [ids.extra, 'passing'],
+      ].sort(),
+    );
     assert.deepEqual(await passingIds(stack.admin, 'ephemeral-probe'), [ids.extra], 'registry instances are probed whatever their service');
     assert.deepEqual((await passingIds(stack.admin, 'greeter')).sort(), [ids.p1, ids.p2].sort());
     assert.deepEqual(await cloudMapInstanceIds('greeter'), [ids.p1, ids.p2].sort());
     const health = await cloudMapHealth();
     assert.equal(health[ids.p1 ?? ''], 'HEALTHY');
-    assert.ok(r.plan.some((a) => a.kind === 'skipForeignService'), 'the foreign service is reported, not touched');
+    assert.ok(
+      r.plan.some((a) => a.kind === 'skipForeignService'),
+      'the foreign service is reported, not touched',
+    );
   });
 
   it('a second run with nothing changed makes no Cloud Map write', async () => {
@@ -163,7 +205,13 @@ describe('health-sync', () => {
   });
 
   it('a backend that comes back is healthy again after M good probes', async () => {
-    backends.p2 = await startGreeter({ id: 'p2', port: backends.p2!.port, register: false, consulAddress: stack.consul.address, token: '' });
+    backends.p2 = await startGreeter({
+      id: 'p2',
+      port: backends.p2!.port,
+      register: false,
+      consulAddress: stack.consul.address,
+      token: '',
+    });
     const r = await sync();
     assert.equal(r.probes.find((p) => p.id === ids.p2)?.status, 'passing');
     assert.equal((await cloudMapHealth())[ids.p2 ?? ''], 'HEALTHY');
@@ -192,7 +240,9 @@ describe('health-sync', () => {
     const first = await sync();
     assert.deepEqual(first.reverse?.errors, []);
     assert.equal(first.reverse?.register.length, 1);
-    const imported = (await fetch(`http://${stack.consul.address}/v1/health/service/greeter-legacy`, { headers: { 'x-consul-token': stack.consul.managementToken } }).then((r) => r.json())) as {
+    const imported = (await fetch(`http://${stack.consul.address}/v1/health/service/greeter-legacy`, {
+      headers: { 'x-consul-token': stack.consul.managementToken },
+    }).then((r) => r.json())) as {
       Node: { Node: string };
       Service: { ID: string; Address: string; Meta: Record<string, string> };
       Checks: { Status: string }[];
@@ -233,12 +283,19 @@ describe('health-sync', () => {
   it("a crashed holder's lock expires with its session", async () => {
     // A holder that took the lock and died: a 10 s session nobody renews.
     const headers = { 'x-consul-token': syncToken };
-    const session = (await (await fetch(`http://${stack.consul.address}/v1/session/create`, { method: 'PUT', headers, body: JSON.stringify({ TTL: '10s', Behavior: 'delete', LockDelay: '1s' }) })).json()) as { ID: string };
-    const took = await (await fetch(`http://${stack.consul.address}/v1/kv/${LOCK_KEY}?acquire=${session.ID}`, { method: 'PUT', headers, body: 'crashed' })).json();
+    const session = (await (
+      await fetch(`http://${stack.consul.address}/v1/session/create`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ TTL: '10s', Behavior: 'delete', LockDelay: '1s' }),
+      })
+    ).json()) as { ID: string };
+    const took = await (
+      await fetch(`http://${stack.consul.address}/v1/kv/${LOCK_KEY}?acquire=${session.ID}`, { method: 'PUT', headers, body: 'crashed' })
+    ).json();
     assert.equal(took, true);
     assert.equal((await sync()).skipped, 'locked');
     // Consul invalidates an expired session between TTL and 2×TTL.
     await eventually(async () => (await sync()).skipped === undefined, 30_000, 'the dead holder to lose the lock');
   });
-
 });

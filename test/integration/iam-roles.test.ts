@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { resolveIntrinsics, type CfnValue } from '../../scripts/deploy/cfn-intrinsics';
-import { decide, decideFor, functionRoles, ssmParameterArn, type CfnTemplate, type FunctionRole, type PolicyDocument } from '../../scripts/deploy/role-policies';
+import {
+  decide,
+  decideFor,
+  functionRoles,
+  ssmParameterArn,
+  type CfnTemplate,
+  type FunctionRole,
+  type PolicyDocument,
+} from '../../scripts/deploy/role-policies';
 import { copyService, packageStage, type ServiceCopy } from '../../scripts/deploy/serverless-cli';
 
 const STAGE = 'prod';
@@ -73,7 +81,12 @@ before(async () => {
   copy = copyService();
   // Sequential: two esbuild runs at once on a 2-core machine only slow each other down.
   packaged.plain = await pack({ cloudMapNamespaceId: NAMESPACE_ID });
-  packaged.tls = await pack({ cloudMapNamespaceId: NAMESPACE_ID, discoveryFallback: 'cloudmap', cloudMapNamespace: NAMESPACE, ...TLS_PARAMS });
+  packaged.tls = await pack({
+    cloudMapNamespaceId: NAMESPACE_ID,
+    discoveryFallback: 'cloudmap',
+    cloudMapNamespace: NAMESPACE,
+    ...TLS_PARAMS,
+  });
 });
 
 after(() => {
@@ -93,8 +106,19 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
       for (const r of roles.values()) {
         assert.equal(r.roleArn, `arn:aws:iam::${ACCOUNT}:role/consul-grpc-lambda-${STAGE}-${REGION}-${r.fn}`);
         const trust = resolveIntrinsics(template.Resources[r.roleLogicalId].Properties.AssumeRolePolicyDocument, stackValues);
-        assert.deepEqual(trust, { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }, r.fn);
-        assert.deepEqual(r.managedPolicyArns, ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'], `${r.fn}: logs and VPC interfaces only`);
+        assert.deepEqual(
+          trust,
+          {
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          },
+          r.fn,
+        );
+        assert.deepEqual(
+          r.managedPolicyArns,
+          ['arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'],
+          `${r.fn}: logs and VPC interfaces only`,
+        );
       }
     }
   });
@@ -106,7 +130,8 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
         const role = packaged[variant].roles.get(fn)!;
         const may = reads[variant];
         const got: Param[] = [];
-        for (const p of Object.keys(PARAMS) as Param[]) if ((await decideFor(role, ACCOUNT, getParameter(PARAMS[p]))) === 'Allowed') got.push(p);
+        for (const p of Object.keys(PARAMS) as Param[])
+          if ((await decideFor(role, ACCOUNT, getParameter(PARAMS[p]))) === 'Allowed') got.push(p);
         table.push(`${fn}: ${got.join(', ')}`);
         assert.deepEqual(got.sort(), [...may].sort(), `${fn} (${variant}) may read exactly these`);
       }
@@ -116,36 +141,72 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
 
   it('greet, the public function, can read neither the registry signing key nor any other function token', async () => {
     const greet = packaged.tls.roles.get('greet')!;
-    for (const p of ['signingKey', 'previousSigningKey', 'registryToken', 'healthSyncToken'] as const) assert.equal(await decideFor(greet, ACCOUNT, getParameter(PARAMS[p])), 'ImplicitlyDenied', p);
+    for (const p of ['signingKey', 'previousSigningKey', 'registryToken', 'healthSyncToken'] as const)
+      assert.equal(await decideFor(greet, ACCOUNT, getParameter(PARAMS[p])), 'ImplicitlyDenied', p);
   });
 
   it('no role may list, batch-read, write or delete parameters (only ssm:GetParameter on exact names)', async () => {
     for (const role of packaged.tls.roles.values()) {
       for (const action of ['ssm:GetParameters', 'ssm:GetParameterHistory', 'ssm:PutParameter', 'ssm:DeleteParameter'])
-        assert.equal(await decideFor(role, ACCOUNT, { action, resource: ssmParameterArn(stackValues, PARAMS.gatewayToken) }), 'ImplicitlyDenied', `${role.fn} ${action}`);
-      assert.equal(await decideFor(role, ACCOUNT, { action: 'ssm:GetParametersByPath', resource: ssmParameterArn(stackValues, P) }), 'ImplicitlyDenied', `${role.fn} GetParametersByPath`);
+        assert.equal(
+          await decideFor(role, ACCOUNT, { action, resource: ssmParameterArn(stackValues, PARAMS.gatewayToken) }),
+          'ImplicitlyDenied',
+          `${role.fn} ${action}`,
+        );
+      assert.equal(
+        await decideFor(role, ACCOUNT, { action: 'ssm:GetParametersByPath', resource: ssmParameterArn(stackValues, P) }),
+        'ImplicitlyDenied',
+        `${role.fn} GetParametersByPath`,
+      );
       // The same name in another region or account is another parameter.
       const own = READS[role.fn].tls[0];
-      assert.equal(await decideFor(role, ACCOUNT, { action: 'ssm:GetParameter', resource: ssmParameterArn({ region: 'us-east-1', accountId: ACCOUNT }, PARAMS[own]) }), 'ImplicitlyDenied', `${role.fn}: other region`);
+      assert.equal(
+        await decideFor(role, ACCOUNT, {
+          action: 'ssm:GetParameter',
+          resource: ssmParameterArn({ region: 'us-east-1', accountId: ACCOUNT }, PARAMS[own]),
+        }),
+        'ImplicitlyDenied',
+        `${role.fn}: other region`,
+      );
     }
   });
 
   it('greet and status may DiscoverInstances in the mirror namespace only; without cloudMapNamespace in none', async () => {
-    const discover = (ns: string) => ({ action: 'servicediscovery:DiscoverInstances', resource: '*', context: { 'servicediscovery:NamespaceName': ns } });
+    const discover = (ns: string) => ({
+      action: 'servicediscovery:DiscoverInstances',
+      resource: '*',
+      context: { 'servicediscovery:NamespaceName': ns },
+    });
     for (const fn of ['greet', 'status']) {
       const role = packaged.tls.roles.get(fn)!;
       assert.equal(await decideFor(role, ACCOUNT, discover(NAMESPACE)), 'Allowed', fn);
       assert.equal(await decideFor(role, ACCOUNT, discover('another-namespace')), 'ImplicitlyDenied', fn);
-      assert.equal(await decideFor(packaged.plain.roles.get(fn)!, ACCOUNT, discover(NAMESPACE)), 'ImplicitlyDenied', `${fn} without cloudMapNamespace`);
+      assert.equal(
+        await decideFor(packaged.plain.roles.get(fn)!, ACCOUNT, discover(NAMESPACE)),
+        'ImplicitlyDenied',
+        `${fn} without cloudMapNamespace`,
+      );
     }
-    for (const fn of ['instances', 'healthSync']) assert.equal(await decideFor(packaged.tls.roles.get(fn)!, ACCOUNT, discover(NAMESPACE)), 'ImplicitlyDenied', fn);
+    for (const fn of ['instances', 'healthSync'])
+      assert.equal(await decideFor(packaged.tls.roles.get(fn)!, ACCOUNT, discover(NAMESPACE)), 'ImplicitlyDenied', fn);
   });
 
   it('only healthSync may write Cloud Map: services only in its namespace, instances only in services of its account and region', async () => {
     const nsArn = (id: string) => `arn:aws:servicediscovery:${REGION}:${ACCOUNT}:namespace/${id}`;
     const serviceArn = (region: string, account: string) => `arn:aws:servicediscovery:${region}:${account}:service/srv-0123456789abcdef`;
-    const create = (id: string) => ({ action: 'servicediscovery:CreateService', resource: '*', context: { 'servicediscovery:NamespaceArn': nsArn(id) } });
-    const instanceActions = ['RegisterInstance', 'DeregisterInstance', 'UpdateInstanceCustomHealthStatus', 'ListInstances', 'GetInstancesHealthStatus', 'GetService'].map((a) => `servicediscovery:${a}`);
+    const create = (id: string) => ({
+      action: 'servicediscovery:CreateService',
+      resource: '*',
+      context: { 'servicediscovery:NamespaceArn': nsArn(id) },
+    });
+    const instanceActions = [
+      'RegisterInstance',
+      'DeregisterInstance',
+      'UpdateInstanceCustomHealthStatus',
+      'ListInstances',
+      'GetInstancesHealthStatus',
+      'GetService',
+    ].map((a) => `servicediscovery:${a}`);
     const hs = packaged.tls.roles.get('healthSync')!;
     assert.equal(await decideFor(hs, ACCOUNT, create(NAMESPACE_ID)), 'Allowed');
     assert.equal(await decideFor(hs, ACCOUNT, create('ns-ffffffffffffffff')), 'ImplicitlyDenied');
@@ -154,7 +215,11 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
     for (const action of instanceActions) {
       const context = { 'servicediscovery:ServiceArn': serviceArn(REGION, ACCOUNT) };
       assert.equal(await decideFor(hs, ACCOUNT, { action, resource: serviceArn(REGION, ACCOUNT), context }), 'Allowed', action);
-      assert.equal(await decideFor(hs, ACCOUNT, { action, resource: serviceArn('us-east-1', ACCOUNT) }), 'ImplicitlyDenied', `${action} in another region`);
+      assert.equal(
+        await decideFor(hs, ACCOUNT, { action, resource: serviceArn('us-east-1', ACCOUNT) }),
+        'ImplicitlyDenied',
+        `${action} in another region`,
+      );
     }
     const destructive = [
       { action: 'servicediscovery:DeleteNamespace', resource: nsArn(NAMESPACE_ID) },
@@ -165,7 +230,12 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
     for (const fn of ['greet', 'status', 'instances']) {
       const role = packaged.tls.roles.get(fn)!;
       assert.equal(await decideFor(role, ACCOUNT, create(NAMESPACE_ID)), 'ImplicitlyDenied', fn);
-      for (const action of instanceActions) assert.equal(await decideFor(role, ACCOUNT, { action, resource: serviceArn(REGION, ACCOUNT) }), 'ImplicitlyDenied', `${fn} ${action}`);
+      for (const action of instanceActions)
+        assert.equal(
+          await decideFor(role, ACCOUNT, { action, resource: serviceArn(REGION, ACCOUNT) }),
+          'ImplicitlyDenied',
+          `${fn} ${action}`,
+        );
     }
   });
 
@@ -174,7 +244,18 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
       greet: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       status: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       instances: ['ssm:GetParameter'],
-      healthSync: ['servicediscovery:CreateService', 'servicediscovery:DeregisterInstance', 'servicediscovery:GetInstancesHealthStatus', 'servicediscovery:GetOperation', 'servicediscovery:GetService', 'servicediscovery:ListInstances', 'servicediscovery:ListServices', 'servicediscovery:RegisterInstance', 'servicediscovery:UpdateInstanceCustomHealthStatus', 'ssm:GetParameter'],
+      healthSync: [
+        'servicediscovery:CreateService',
+        'servicediscovery:DeregisterInstance',
+        'servicediscovery:GetInstancesHealthStatus',
+        'servicediscovery:GetOperation',
+        'servicediscovery:GetService',
+        'servicediscovery:ListInstances',
+        'servicediscovery:ListServices',
+        'servicediscovery:RegisterInstance',
+        'servicediscovery:UpdateInstanceCustomHealthStatus',
+        'ssm:GetParameter',
+      ],
     };
     for (const role of packaged.tls.roles.values()) {
       const statements = role.inline.flatMap((p) => p.document.Statement);
@@ -190,8 +271,13 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
 
 describe('the deployer policy (scripts/deploy/deployer-policy.json) against the packaged roles', { timeout: 120_000 }, () => {
   const deployer = () => {
-    const raw = JSON.parse(readFileSync(join(__dirname, '..', '..', 'scripts', 'deploy', 'deployer-policy.json'), 'utf8')) as { Resources: { DeployerPolicy: { Properties: { PolicyDocument: CfnValue } } } };
-    const document = resolveIntrinsics(raw.Resources.DeployerPolicy.Properties.PolicyDocument, { ...stackValues, refs: { Stage: STAGE } }) as unknown as PolicyDocument;
+    const raw = JSON.parse(readFileSync(join(__dirname, '..', '..', 'scripts', 'deploy', 'deployer-policy.json'), 'utf8')) as {
+      Resources: { DeployerPolicy: { Properties: { PolicyDocument: CfnValue } } };
+    };
+    const document = resolveIntrinsics(raw.Resources.DeployerPolicy.Properties.PolicyDocument, {
+      ...stackValues,
+      refs: { Stage: STAGE },
+    }) as unknown as PolicyDocument;
     return [{ name: 'deployer', document }];
   };
   const who = `arn:aws:iam::${ACCOUNT}:role/deployer`;
@@ -201,11 +287,44 @@ describe('the deployer policy (scripts/deploy/deployer-policy.json) against the 
   it('may create, write and pass to Lambda exactly the roles the package creates', async () => {
     const policy = deployer();
     for (const r of packaged.tls.roles.values()) {
-      for (const action of ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:DeleteRole', 'iam:TagRole']) assert.equal(await decide(policy, who, ACCOUNT, { action, resource: r.roleArn }), 'Allowed', `${action} ${r.fn}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:AttachRolePolicy', resource: r.roleArn, context: { 'iam:PolicyARN': vpcPolicy } }), 'Allowed', `attach the VPC policy to ${r.fn}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:AttachRolePolicy', resource: r.roleArn, context: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' } }), 'ImplicitlyDenied', `attach another policy to ${r.fn}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:PassRole', resource: r.roleArn, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } }), 'Allowed', `pass ${r.fn} to Lambda`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:PassRole', resource: r.roleArn, context: { 'iam:PassedToService': 'ec2.amazonaws.com' } }), 'ImplicitlyDenied', `pass ${r.fn} to EC2`);
+      for (const action of ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:DeleteRole', 'iam:TagRole'])
+        assert.equal(await decide(policy, who, ACCOUNT, { action, resource: r.roleArn }), 'Allowed', `${action} ${r.fn}`);
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:AttachRolePolicy',
+          resource: r.roleArn,
+          context: { 'iam:PolicyARN': vpcPolicy },
+        }),
+        'Allowed',
+        `attach the VPC policy to ${r.fn}`,
+      );
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:AttachRolePolicy',
+          resource: r.roleArn,
+          context: { 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' },
+        }),
+        'ImplicitlyDenied',
+        `attach another policy to ${r.fn}`,
+      );
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:PassRole',
+          resource: r.roleArn,
+          context: { 'iam:PassedToService': 'lambda.amazonaws.com' },
+        }),
+        'Allowed',
+        `pass ${r.fn} to Lambda`,
+      );
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:PassRole',
+          resource: r.roleArn,
+          context: { 'iam:PassedToService': 'ec2.amazonaws.com' },
+        }),
+        'ImplicitlyDenied',
+        `pass ${r.fn} to EC2`,
+      );
     }
   });
 
@@ -213,16 +332,45 @@ describe('the deployer policy (scripts/deploy/deployer-policy.json) against the 
     const policy = deployer();
     const others = [`consul-grpc-lambda-${STAGE}-${REGION}-admin`, `consul-grpc-lambda-dev-${REGION}-greet`, 'some-other-role'];
     for (const name of others) {
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:CreateRole', resource: roleArn(name) }), 'ImplicitlyDenied', `create ${name}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:PutRolePolicy', resource: roleArn(name) }), 'ImplicitlyDenied', `write ${name}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:PassRole', resource: roleArn(name), context: { 'iam:PassedToService': 'lambda.amazonaws.com' } }), 'ImplicitlyDenied', `pass ${name}`);
+      assert.equal(
+        await decide(policy, who, ACCOUNT, { action: 'iam:CreateRole', resource: roleArn(name) }),
+        'ImplicitlyDenied',
+        `create ${name}`,
+      );
+      assert.equal(
+        await decide(policy, who, ACCOUNT, { action: 'iam:PutRolePolicy', resource: roleArn(name) }),
+        'ImplicitlyDenied',
+        `write ${name}`,
+      );
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:PassRole',
+          resource: roleArn(name),
+          context: { 'iam:PassedToService': 'lambda.amazonaws.com' },
+        }),
+        'ImplicitlyDenied',
+        `pass ${name}`,
+      );
     }
     // The shared role of the framework and the generated health-sync role name of the previous layout.
     for (const name of [`consul-grpc-lambda-${STAGE}-${REGION}-lambdaRole`, `consul-grpc-lambda-${STAGE}-HealthSyncRole-ABCDEF123456`]) {
-      for (const action of ['iam:DeleteRolePolicy', 'iam:DeleteRole']) assert.equal(await decide(policy, who, ACCOUNT, { action, resource: roleArn(name) }), 'Allowed', `${action} ${name}`);
-      assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:DetachRolePolicy', resource: roleArn(name), context: { 'iam:PolicyARN': vpcPolicy } }), 'Allowed', `detach from ${name}`);
+      for (const action of ['iam:DeleteRolePolicy', 'iam:DeleteRole'])
+        assert.equal(await decide(policy, who, ACCOUNT, { action, resource: roleArn(name) }), 'Allowed', `${action} ${name}`);
+      assert.equal(
+        await decide(policy, who, ACCOUNT, {
+          action: 'iam:DetachRolePolicy',
+          resource: roleArn(name),
+          context: { 'iam:PolicyARN': vpcPolicy },
+        }),
+        'Allowed',
+        `detach from ${name}`,
+      );
     }
-    assert.equal(await decide(policy, who, ACCOUNT, { action: 'iam:DeleteRole', resource: roleArn(`consul-grpc-lambda-dev-${REGION}-greet`) }), 'ImplicitlyDenied', 'another stage');
+    assert.equal(
+      await decide(policy, who, ACCOUNT, { action: 'iam:DeleteRole', resource: roleArn(`consul-grpc-lambda-dev-${REGION}-greet`) }),
+      'ImplicitlyDenied',
+      'another stage',
+    );
   });
 });
 

@@ -78,17 +78,30 @@ function leaseWithClock(api: ConsulApi): { lease: EnvironmentLease; advance(ms: 
 }
 
 async function adminGet<T>(path: string): Promise<T> {
-  const res = await fetch(`http://${cluster.clients[0]!.address}/v1${path}`, { headers: { 'x-consul-token': cluster.managementToken }, signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`http://${cluster.clients[0]!.address}/v1${path}`, {
+    headers: { 'x-consul-token': cluster.managementToken },
+    signal: AbortSignal.timeout(5_000),
+  });
   if (res.status === 404) return undefined as T;
   return (await res.json()) as T;
 }
 const heldBy = async (key: string) => (await adminGet<{ Session?: string }[] | undefined>(`/kv/${key}`))?.[0]?.Session;
-const catalogNodes = async (id: string) => ((await adminGet<{ Node: string; ServiceID: string }[]>(`/catalog/service/${SERVICE}`)) ?? []).filter((e) => e.ServiceID === id).map((e) => e.Node).sort();
+const catalogNodes = async (id: string) =>
+  ((await adminGet<{ Node: string; ServiceID: string }[]>(`/catalog/service/${SERVICE}`)) ?? [])
+    .filter((e) => e.ServiceID === id)
+    .map((e) => e.Node)
+    .sort();
 
 before(async () => {
   cluster = await startConsulCluster({ clients: 2 });
   admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken, timeoutMs: 5_000 });
-  const params = { configPrefix: CONFIG_PREFIX, greeterService: 'greeter', leaseService: SERVICE, leasePrefix: LEASE_PREFIX, agentNodePrefix: '' };
+  const params = {
+    configPrefix: CONFIG_PREFIX,
+    greeterService: 'greeter',
+    leaseService: SERVICE,
+    leasePrefix: LEASE_PREFIX,
+    agentNodePrefix: '',
+  };
   sessionToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease-session'], params);
   agentToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
 });
@@ -108,8 +121,13 @@ describe('session-mode lease behind several agents', () => {
     const key = sessionLeaseKey(LEASE_PREFIX, SERVICE, first.id ?? '');
     assert.equal(await heldBy(key), first.sessionId);
     // Bound to no check: neither the creating agent's serfHealth nor any service check.
-    const [info] = await adminGet<{ NodeChecks?: string[] | null; ServiceChecks?: unknown[] | null; Behavior: string; TTL: string }[]>(`/session/info/${first.sessionId}`);
-    assert.deepEqual({ nodeChecks: info?.NodeChecks ?? [], serviceChecks: info?.ServiceChecks ?? [], behavior: info?.Behavior, ttl: info?.TTL }, { nodeChecks: [], serviceChecks: [], behavior: 'delete', ttl: '10s' });
+    const [info] = await adminGet<{ NodeChecks?: string[] | null; ServiceChecks?: unknown[] | null; Behavior: string; TTL: string }[]>(
+      `/session/info/${first.sessionId}`,
+    );
+    assert.deepEqual(
+      { nodeChecks: info?.NodeChecks ?? [], serviceChecks: info?.ServiceChecks ?? [], behavior: info?.Behavior, ttl: info?.TTL },
+      { nodeChecks: [], serviceChecks: [], behavior: 'delete', ttl: '10s' },
+    );
     for (let i = 0; i < 4; i++) {
       advance(4_000);
       await lease.touch(SESSION);
@@ -117,7 +135,10 @@ describe('session-mode lease behind several agents', () => {
     }
     const after = lease.snapshot();
     assert.deepEqual(new Set(spread.sentTo), new Set([0, 1]), 'requests reached both agents');
-    assert.deepEqual({ sessionId: after.sessionId, reRegistrations: after.reRegistrations, failures: after.failures }, { sessionId: first.sessionId, reRegistrations: 0, failures: 0 });
+    assert.deepEqual(
+      { sessionId: after.sessionId, reRegistrations: after.reRegistrations, failures: after.failures },
+      { sessionId: first.sessionId, reRegistrations: 0, failures: 0 },
+    );
     assert.equal(await heldBy(key), first.sessionId);
     await lease.release(2_000);
 
@@ -133,10 +154,14 @@ describe('session-mode lease behind several agents', () => {
     const id = agentLease.lease.snapshot().id ?? '';
     // Per-request spread over two agents: every renewal reached the agent that did not hold the check,
     // was answered 404 and became a registration (the agent's heaviest write, synced to the servers).
-    assert.deepEqual({ renewals: agentLease.lease.snapshot().renewals, reRegistrations: agentLease.lease.snapshot().reRegistrations }, { renewals: 5, reRegistrations: 4 });
+    assert.deepEqual(
+      { renewals: agentLease.lease.snapshot().renewals, reRegistrations: agentLease.lease.snapshot().reRegistrations },
+      { renewals: 5, reRegistrations: 4 },
+    );
     assert.deepEqual(await catalogNodes(id), ['client-1']);
     // Each agent removes only its own registration; the one without it answers 404.
-    for (const api of perAgent(agentToken)) await deregisterService(api, id).catch((e: unknown) => assert.ok(e instanceof ConsulRequestError && e.statusCode === 404, String(e)));
+    for (const api of perAgent(agentToken))
+      await deregisterService(api, id).catch((e: unknown) => assert.ok(e instanceof ConsulRequestError && e.statusCode === 404, String(e)));
   });
 
   it('disappears between TTL and 2·TTL after its renewals stop', async () => {
@@ -183,8 +208,14 @@ describe('session-mode least privilege, enforced by Consul', () => {
       assert.equal(await acquireKey(api!, `${LEASE_PREFIX}/${SERVICE}/probe`, 'x', session), true);
       await assert.rejects(acquireKey(api!, `${LEASE_PREFIX}/other-service-lambda/probe`, 'x', session), denied);
       await assert.rejects(acquireKey(api!, `${CONFIG_PREFIX}maxAttempts`, '9', session), denied);
-      await assert.rejects(kvPut(api!, `other-prefix/${SERVICE}/probe`, 'x'), (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403);
-      await assert.rejects(api!.call('consul.agent.service.register', {}, (c, ctx) => c.agent.service.register({ ctx, id: 'probe', name: SERVICE })), denied);
+      await assert.rejects(
+        kvPut(api!, `other-prefix/${SERVICE}/probe`, 'x'),
+        (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403,
+      );
+      await assert.rejects(
+        api!.call('consul.agent.service.register', {}, (c, ctx) => c.agent.service.register({ ctx, id: 'probe', name: SERVICE })),
+        denied,
+      );
     } finally {
       await destroySession(api!, session);
     }

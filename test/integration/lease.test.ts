@@ -20,7 +20,9 @@ interface HealthEntry {
 let stack: TestStack;
 
 async function leaseEntries(): Promise<HealthEntry[]> {
-  const res = await fetch(`http://${stack.consul.address}/v1/health/service/greeter-gateway-lambda`, { headers: { 'x-consul-token': stack.consul.managementToken } });
+  const res = await fetch(`http://${stack.consul.address}/v1/health/service/greeter-gateway-lambda`, {
+    headers: { 'x-consul-token': stack.consul.managementToken },
+  });
   return (await res.json()) as HealthEntry[];
 }
 async function leaseStatus(id: string): Promise<string | undefined> {
@@ -36,19 +38,29 @@ const leaseId = () => lease().id ?? '';
 /** Invokes until the lease was renewed once more: renewals are due once per TTL/3. */
 async function invokeUntilRenewed(): Promise<void> {
   const before = lease().lastRenewedAt;
-  await eventually(async () => {
-    await invoke();
-    return lease().lastRenewedAt !== before;
-  }, 5_000, 'a lease renewal');
+  await eventually(
+    async () => {
+      await invoke();
+      return lease().lastRenewedAt !== before;
+    },
+    5_000,
+    'a lease renewal',
+  );
 }
 
 before(async () => {
   stack = await startTestStack();
-  Object.assign(process.env, { AWS_LAMBDA_FUNCTION_NAME: 'greet', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/24/[$LATEST]abc123' });
+  Object.assign(process.env, {
+    AWS_LAMBDA_FUNCTION_NAME: 'greet',
+    AWS_REGION: 'eu-west-1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_LOG_STREAM_NAME: '2026/11/24/[$LATEST]abc123',
+  });
 });
 after(async () => {
   runtime.reset();
-  for (const k of ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME']) delete process.env[k];
+  for (const k of ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_REGION', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_LOG_STREAM_NAME'])
+    delete process.env[k];
   await stack?.stop();
 });
 beforeEach(async () => {
@@ -126,8 +138,14 @@ describe('least privilege, enforced by Consul', () => {
     const api = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
     try {
       await registerTtlService(api, reg('greeter-gateway-lambda'));
-      await assert.rejects(registerTtlService(api, reg('greeter')), (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied);
-      await assert.rejects(kvPut(api, `${stack.prefix}maxAttempts`, '9'), (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403);
+      await assert.rejects(
+        registerTtlService(api, reg('greeter')),
+        (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied,
+      );
+      await assert.rejects(
+        kvPut(api, `${stack.prefix}maxAttempts`, '9'),
+        (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403,
+      );
     } finally {
       api.destroy();
     }
@@ -137,8 +155,14 @@ describe('least privilege, enforced by Consul', () => {
     const token = await provisionToken(stack.admin, 'greeter-gateway', { configPrefix: stack.prefix, greeterService: 'greeter' });
     const api = createConsulApi({ address: stack.consul.address, token });
     try {
-      await assert.rejects(registerTtlService(api, reg('greeter-gateway-lambda')), (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied);
-      await assert.rejects(registerTtlService(api, reg('greeter')), (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied);
+      await assert.rejects(
+        registerTtlService(api, reg('greeter-gateway-lambda')),
+        (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied,
+      );
+      await assert.rejects(
+        registerTtlService(api, reg('greeter')),
+        (e: unknown) => e instanceof ConsulRequestError && e.isPermissionDenied,
+      );
     } finally {
       api.destroy();
     }

@@ -83,8 +83,25 @@ after(() => {
 
 describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
   it('says which process died, stops all the others and exits non-zero when Consul is SIGKILLed', { timeout: 300_000 }, async () => {
-    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-    const args = ['--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
+    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const args = [
+      '--consul-port',
+      consulPort,
+      '--http-port',
+      httpPort,
+      '--lambda-port',
+      lambdaPort,
+      '--greeter-ports',
+      `${greeter1},${greeter2}`,
+      '--state-dir',
+      stateDir,
+    ].map(String);
     stack = startProcess('local stack', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
       cwd: ROOT,
       env: { ...process.env, [MARKER]: runId },
@@ -93,7 +110,8 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     await waitForLine(s, /^READY\s/, 180_000);
 
     // Its state files went to the dir we gave it, and the printed commands name them by absolute path.
-    for (const f of ['management-token', 'registry-api-key', 'health-sync.env']) assert.ok(existsSync(join(stateDir, f)), `${f} in ${stateDir}`);
+    for (const f of ['management-token', 'registry-api-key', 'health-sync.env'])
+      assert.ok(existsSync(join(stateDir, f)), `${f} in ${stateDir}`);
     const printed = s.output.join('\n');
     const statusCurl = s.output.find((l) => l.includes('/status -H')) ?? '';
     assert.ok(statusCurl.includes('$(cat ') && statusCurl.includes(join(stateDir, 'registry-api-key')), printed);
@@ -125,65 +143,125 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     });
     assert.ok(consulDataDir.startsWith(tmpdir()) && !existsSync(consulDataDir), `Consul's data dir ${consulDataDir} removed`);
   });
-  it('--tls: Consul over HTTPS only, Greeters over TLS, /hello answers; Ctrl-C removes every certificate and key', { timeout: 300_000 }, async () => {
-    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-    const args = ['--tls', '--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
-    stack = startProcess('local stack --tls', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, [MARKER]: runId },
-    });
-    const s = stack;
-    await waitForLine(s, /^READY\s/, 180_000);
-    const printed = s.output.join('\n');
-    const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
-    const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
-    assert.ok(existsSync(join(consulTlsDir, 'functions-client-key.pem')) && existsSync(greeterCa), printed);
-    // The CAs' private keys signed what the stack needs and are gone: nothing can sign more.
-    assert.ok(!existsSync(join(consulTlsDir, 'consul-agent-ca-key.pem')) && !existsSync(join(dirname(greeterCa), 'greeter-agent-ca-key.pem')), 'CA keys removed once used');
+  it(
+    '--tls: Consul over HTTPS only, Greeters over TLS, /hello answers; Ctrl-C removes every certificate and key',
+    { timeout: 300_000 },
+    async () => {
+      const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+      ];
+      const args = [
+        '--tls',
+        '--consul-port',
+        consulPort,
+        '--http-port',
+        httpPort,
+        '--lambda-port',
+        lambdaPort,
+        '--greeter-ports',
+        `${greeter1},${greeter2}`,
+        '--state-dir',
+        stateDir,
+      ].map(String);
+      stack = startProcess('local stack --tls', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
+        cwd: ROOT,
+        env: { ...process.env, [MARKER]: runId },
+      });
+      const s = stack;
+      await waitForLine(s, /^READY\s/, 180_000);
+      const printed = s.output.join('\n');
+      const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
+      const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
+      assert.ok(existsSync(join(consulTlsDir, 'functions-client-key.pem')) && existsSync(greeterCa), printed);
+      // The CAs' private keys signed what the stack needs and are gone: nothing can sign more.
+      assert.ok(
+        !existsSync(join(consulTlsDir, 'consul-agent-ca-key.pem')) && !existsSync(join(dirname(greeterCa), 'greeter-agent-ca-key.pem')),
+        'CA keys removed once used',
+      );
 
-    const plain = await fetch(`http://127.0.0.1:${consulPort}/v1/status/leader`, { signal: AbortSignal.timeout(5_000) });
-    assert.equal(plain.status, 400, 'Consul answers plain HTTP only with 400');
-    const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
-    const body = (await hello.json()) as { message?: string };
-    assert.equal(hello.status, 200, JSON.stringify(body));
-    assert.match(body.message ?? '', /^Hello, Ada! \(from greeter-[12]\)$/);
+      const plain = await fetch(`http://127.0.0.1:${consulPort}/v1/status/leader`, { signal: AbortSignal.timeout(5_000) });
+      assert.equal(plain.status, 400, 'Consul answers plain HTTP only with 400');
+      const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
+      const body = (await hello.json()) as { message?: string };
+      assert.equal(hello.status, 200, JSON.stringify(body));
+      assert.match(body.message ?? '', /^Hello, Ada! \(from greeter-[12]\)$/);
 
-    process.kill(s.child.pid ?? 0, 'SIGINT');
-    await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
-    assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
-    assert.ok(!existsSync(consulTlsDir), `${consulTlsDir} removed`);
-    assert.ok(!existsSync(dirname(greeterCa)), `${dirname(greeterCa)} removed`);
-    await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
-  });
-  it('--discovery dns --fallback cloudmap: CoreDNS in front of Consul DNS serves /hello, /status names the sources', { timeout: 300_000 }, async () => {
-    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-    const args = ['--discovery', 'dns', '--fallback', 'cloudmap', '--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${greeter1},${greeter2}`, '--state-dir', stateDir].map(String);
-    stack = startProcess('local stack --discovery dns', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, [MARKER]: runId },
-    });
-    const s = stack;
-    await waitForLine(s, /^READY\s/, 240_000);
-    const running = stackProcesses();
-    assert.equal(running.filter((p) => /coredns/.test(p.argv.join(' '))).length, 1, describeProcs(running));
+      process.kill(s.child.pid ?? 0, 'SIGINT');
+      await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
+      assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
+      assert.ok(!existsSync(consulTlsDir), `${consulTlsDir} removed`);
+      assert.ok(!existsSync(dirname(greeterCa)), `${dirname(greeterCa)} removed`);
+      await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
+    },
+  );
+  it(
+    '--discovery dns --fallback cloudmap: CoreDNS in front of Consul DNS serves /hello, /status names the sources',
+    { timeout: 300_000 },
+    async () => {
+      const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+      ];
+      const args = [
+        '--discovery',
+        'dns',
+        '--fallback',
+        'cloudmap',
+        '--consul-port',
+        consulPort,
+        '--http-port',
+        httpPort,
+        '--lambda-port',
+        lambdaPort,
+        '--greeter-ports',
+        `${greeter1},${greeter2}`,
+        '--state-dir',
+        stateDir,
+      ].map(String);
+      stack = startProcess(
+        'local stack --discovery dns',
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args],
+        {
+          cwd: ROOT,
+          env: { ...process.env, [MARKER]: runId },
+        },
+      );
+      const s = stack;
+      await waitForLine(s, /^READY\s/, 240_000);
+      const running = stackProcesses();
+      assert.equal(running.filter((p) => /coredns/.test(p.argv.join(' '))).length, 1, describeProcs(running));
 
-    const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
-    const body = (await hello.json()) as { message?: string; servedBy?: { id: string } };
-    assert.equal(hello.status, 200, JSON.stringify(body));
-    // DNS carries no service id: an instance is named by its address and port.
-    assert.match(body.servedBy?.id ?? '', /^127\.0\.0\.1:\d+$/);
-    const key = readFileSync(join(stateDir, 'registry-api-key'), 'utf8').trim();
-    const status = (await (await fetch(`http://127.0.0.1:${httpPort}/status`, { headers: { 'x-api-key': key }, signal: AbortSignal.timeout(30_000) })).json()) as {
-      discoverySource?: { source: string; fallbacks: string[] };
-      discovery?: { servedBy: string | null }[];
-    };
-    assert.equal(status.discoverySource?.source, 'dns', JSON.stringify(status));
-    assert.deepEqual(status.discoverySource?.fallbacks, ['cloudmap']);
-    assert.ok(status.discovery?.some((d) => d.servedBy === 'dns'), JSON.stringify(status.discovery));
+      const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
+      const body = (await hello.json()) as { message?: string; servedBy?: { id: string } };
+      assert.equal(hello.status, 200, JSON.stringify(body));
+      // DNS carries no service id: an instance is named by its address and port.
+      assert.match(body.servedBy?.id ?? '', /^127\.0\.0\.1:\d+$/);
+      const key = readFileSync(join(stateDir, 'registry-api-key'), 'utf8').trim();
+      const status = (await (
+        await fetch(`http://127.0.0.1:${httpPort}/status`, { headers: { 'x-api-key': key }, signal: AbortSignal.timeout(30_000) })
+      ).json()) as {
+        discoverySource?: { source: string; fallbacks: string[] };
+        discovery?: { servedBy: string | null }[];
+      };
+      assert.equal(status.discoverySource?.source, 'dns', JSON.stringify(status));
+      assert.deepEqual(status.discoverySource?.fallbacks, ['cloudmap']);
+      assert.ok(
+        status.discovery?.some((d) => d.servedBy === 'dns'),
+        JSON.stringify(status.discovery),
+      );
 
-    process.kill(s.child.pid ?? 0, 'SIGINT');
-    await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
-    assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
-    await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
-  });
+      process.kill(s.child.pid ?? 0, 'SIGINT');
+      await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');
+      assert.equal(s.child.exitCode, 0, s.output.slice(-20).join('\n'));
+      await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone');
+    },
+  );
 });

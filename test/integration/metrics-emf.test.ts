@@ -7,7 +7,11 @@ import { handler as greetHandler, runtime as greetRuntime } from '../../function
 import { captureOutput, httpEvent, lambdaContext, startTestStack, useFunctionEnvironment, type TestStack } from './harness';
 
 type Emf = { _aws: { CloudWatchMetrics: { Namespace: string; Metrics: { Name: string; Unit: string }[] }[] } } & Record<string, unknown>;
-const emfLines = (output: string): Emf[] => output.split('\n').filter((l) => l.startsWith('{"_aws"')).map((l) => JSON.parse(l) as Emf);
+const emfLines = (output: string): Emf[] =>
+  output
+    .split('\n')
+    .filter((l) => l.startsWith('{"_aws"'))
+    .map((l) => JSON.parse(l) as Emf);
 
 let stack: TestStack;
 before(async () => {
@@ -37,7 +41,16 @@ describe('metrics (EMF)', () => {
     const [line] = lines;
     assert.equal(line?._aws.CloudWatchMetrics[0]?.Namespace, 'consul-grpc-lambda-test');
     const units = Object.fromEntries((line?._aws.CloudWatchMetrics[0]?.Metrics ?? []).map((m) => [m.Name, m.Unit]));
-    assert.deepEqual(units, { GreetLatency: 'Milliseconds', GreetAttempts: 'Count', InstancesDiscovered: 'Count', ConsulRequests: 'Count', ConsulErrors: 'Count', ConsulThrottled: 'Count', LeaseRenewals: 'Count', LeaseFailures: 'Count' });
+    assert.deepEqual(units, {
+      GreetLatency: 'Milliseconds',
+      GreetAttempts: 'Count',
+      InstancesDiscovered: 'Count',
+      ConsulRequests: 'Count',
+      ConsulErrors: 'Count',
+      ConsulThrottled: 'Count',
+      LeaseRenewals: 'Count',
+      LeaseFailures: 'Count',
+    });
     assert.ok(typeof line?.GreetLatency === 'number' && line.GreetLatency > 0, JSON.stringify(line));
     assert.equal(line?.GreetAttempts, 1);
     assert.equal(line?.InstancesDiscovered, 1);

@@ -25,7 +25,8 @@ async function get(path: string, init?: RequestInit) {
   }
   return { status: res.status, headers: res.headers, body, text };
 }
-const post = (body: string, contentType = 'application/json') => get('/greet', { method: 'POST', body, headers: { 'content-type': contentType } });
+const post = (body: string, contentType = 'application/json') =>
+  get('/greet', { method: 'POST', body, headers: { 'content-type': contentType } });
 
 before(async () => {
   stack = await startTestStack('config/greeter-gateway/local/');
@@ -33,7 +34,10 @@ before(async () => {
   await seedDefaultConfig(admin, stack.prefix);
   admin.destroy();
   for (const id of ['e2e-1', 'e2e-2', 'e2e-3']) await stack.addGreeter({ id });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), { configPrefix: 'config/instance-registry/local/', leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
+    configPrefix: 'config/instance-registry/local/',
+    leaseService: 'instance-registry-lambda',
+  });
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),
@@ -70,13 +74,22 @@ describe('HTTP through serverless-offline', () => {
       [post('name=Ada', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
       [post(JSON.stringify({ name: 'a'.repeat(40_000) })), 413, 'PAYLOAD_TOO_LARGE'],
       // Names that draw nothing: the gateway refuses them instead of the backend (was a 502).
-      ...['%20', '%20%20', '%E2%80%8B', '%E2%80%A8', '%EF%BB%BF', '%E3%85%A4'].map((n) => [get(`/hello/${n}`), 400, 'INVALID_INPUT'] as [Promise<Awaited<ReturnType<typeof get>>>, number, string]),
+      ...['%20', '%20%20', '%E2%80%8B', '%E2%80%A8', '%EF%BB%BF', '%E3%85%A4'].map(
+        (n) => [get(`/hello/${n}`), 400, 'INVALID_INPUT'] as [Promise<Awaited<ReturnType<typeof get>>>, number, string],
+      ),
       [post('{"name":" \u200b "}'), 400, 'INVALID_INPUT'],
       // Falsy JSON bodies, which serverless-offline hands over parsed (were a 500).
-      ...['0', 'false', '0.0', '-0', 'null'].flatMap((b) => [
-        [post(b), 400, 'INVALID_INPUT'],
-        [get('/instances', { method: 'POST', body: b, headers: { 'content-type': 'application/json', 'x-api-key': apiKey } }), 400, 'INVALID_INPUT'],
-      ] as [Promise<Awaited<ReturnType<typeof get>>>, number, string][]),
+      ...['0', 'false', '0.0', '-0', 'null'].flatMap(
+        (b) =>
+          [
+            [post(b), 400, 'INVALID_INPUT'],
+            [
+              get('/instances', { method: 'POST', body: b, headers: { 'content-type': 'application/json', 'x-api-key': apiKey } }),
+              400,
+              'INVALID_INPUT',
+            ],
+          ] as [Promise<Awaited<ReturnType<typeof get>>>, number, string][],
+      ),
     ];
     for (const [pending, status, code] of cases) {
       const r = await pending;

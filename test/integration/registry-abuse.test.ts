@@ -29,22 +29,44 @@ let gatewayApi: ConsulApi;
 const apiKey = randomBytes(24).toString('hex');
 
 async function call(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; noKey?: boolean } = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(opts.noKey ? {} : { 'x-api-key': apiKey }), ...opts.headers };
-  const res = await fetch(`${offline?.baseUrl}${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: AbortSignal.timeout(10_000) });
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(opts.noKey ? {} : { 'x-api-key': apiKey }),
+    ...opts.headers,
+  };
+  const res = await fetch(`${offline?.baseUrl}${path}`, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, text };
 }
 const register = (service: string, port = 8080) => call('POST', '/instances', { body: { service, address: '127.0.0.1', port } });
 const code = (r: { body: Record<string, unknown> }) => (r.body.error as { code?: string } | undefined)?.code;
 const consul403 = (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403;
-const catalogNames = async () => Object.keys((await fetch(`http://${stack.consul.address}/v1/catalog/services`, { headers: { 'x-consul-token': stack.consul.managementToken } }).then((r) => r.json())) as Record<string, string[]>);
+const catalogNames = async () =>
+  Object.keys(
+    (await fetch(`http://${stack.consul.address}/v1/catalog/services`, {
+      headers: { 'x-consul-token': stack.consul.managementToken },
+    }).then((r) => r.json())) as Record<string, string[]>,
+  );
 
 before(async () => {
   stack = await startTestStack('config/greeter-gateway/local/');
   await seedDefaultConfig(stack.admin, stack.prefix);
-  await seedDefaultConfig(stack.admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: PREFIXES.join(','), allowedServices: SERVICES.join(','), allowedCidrs: '127.0.0.0/8,10.0.0.0/8', allowLoopback: 'true' });
+  await seedDefaultConfig(stack.admin, REGISTRY_PREFIX, REGISTRY_KEYS, {
+    allowedServicePrefixes: PREFIXES.join(','),
+    allowedServices: SERVICES.join(','),
+    allowedCidrs: '127.0.0.0/8,10.0.0.0/8',
+    allowLoopback: 'true',
+  });
   await stack.addGreeter({ id: BACKEND_ID });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(PREFIXES, SERVICES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+  const registryToken = await provisionToken(stack.admin, registryPolicies(PREFIXES, SERVICES), {
+    configPrefix: REGISTRY_PREFIX,
+    leaseService: 'instance-registry-lambda',
+  });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   gatewayApi = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
   offline = await startOffline({
@@ -65,8 +87,22 @@ after(async () => {
 describe('registry abuse: public caller', () => {
   it('gets 403 on every registry route without a valid API key', async () => {
     const id = 'ephemeral-job-0123456789abcdef';
-    for (const [method, path] of [['POST', '/instances'], ['GET', '/instances?service=ephemeral-job'], ['PUT', `/instances/${id}/heartbeat`], ['DELETE', `/instances/${id}`]] as const) {
-      assert.equal((await call(method, path, { noKey: true, body: method === 'POST' ? { service: 'ephemeral-job', address: '10.0.0.1', port: 1 } : undefined })).status, 403, `${method} ${path}`);
+    for (const [method, path] of [
+      ['POST', '/instances'],
+      ['GET', '/instances?service=ephemeral-job'],
+      ['PUT', `/instances/${id}/heartbeat`],
+      ['DELETE', `/instances/${id}`],
+    ] as const) {
+      assert.equal(
+        (
+          await call(method, path, {
+            noKey: true,
+            body: method === 'POST' ? { service: 'ephemeral-job', address: '10.0.0.1', port: 1 } : undefined,
+          })
+        ).status,
+        403,
+        `${method} ${path}`,
+      );
       assert.equal((await call(method, path, { headers: { 'x-api-key': 'wrong' } })).status, 403, `${method} ${path} with a wrong key`);
     }
   });
@@ -74,21 +110,30 @@ describe('registry abuse: public caller', () => {
 
 describe('registry abuse: API-key holder', () => {
   it('cannot register a lease service, a name sharing the routed prefix, or anything outside its names (400, nothing in Consul)', async () => {
-    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'health-sync-lambda', 'ephemeral-job-lambda', 'greeterx', 'greeter-2']) {
+    for (const service of [
+      'greeter-gateway-lambda',
+      'instance-registry-lambda',
+      'health-sync-lambda',
+      'ephemeral-job-lambda',
+      'greeterx',
+      'greeter-2',
+    ]) {
       const r = await register(service);
       assert.equal(r.status, 400, `${service} → ${r.text}`);
       assert.equal(code(r), 'INVALID_INPUT');
     }
     const names = await catalogNames();
-    for (const service of ['greeter-gateway-lambda', 'ephemeral-job-lambda', 'greeterx', 'greeter-2']) assert.ok(!names.includes(service), `${service} reached Consul`);
+    for (const service of ['greeter-gateway-lambda', 'ephemeral-job-lambda', 'greeterx', 'greeter-2'])
+      assert.ok(!names.includes(service), `${service} reached Consul`);
   });
 
   it('cannot list a service it could not register', async () => {
-    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'greeterx']) assert.equal((await call('GET', `/instances?service=${service}`)).status, 400, service);
+    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'greeterx'])
+      assert.equal((await call('GET', `/instances?service=${service}`)).status, 400, service);
     assert.equal((await call('GET', '/instances?service=greeter')).status, 200, 'greeter is opened by its exact name');
   });
 
-  it('cannot renew or remove a Greeter it did not register, nor another holder\'s', async () => {
+  it("cannot renew or remove a Greeter it did not register, nor another holder's", async () => {
     const r = await register('greeter');
     assert.equal(r.status, 201, r.text);
     const mine = { id: String(r.body.id), token: String(r.body.leaseToken) };
@@ -100,7 +145,8 @@ describe('registry abuse: API-key holder', () => {
     assert.equal((await call('DELETE', `/instances/${theirs.id}`, { headers: { 'x-lease-token': mine.token } })).status, 403);
     assert.equal((await call('PUT', `/instances/${theirs.id}/heartbeat`, { headers: { 'x-lease-token': mine.token } })).status, 403);
     assert.ok((await passingIds(stack.admin, 'greeter')).includes(BACKEND_ID), 'the backend is still registered');
-    for (const inst of [mine, { id: theirs.id, token: theirs.leaseToken }]) assert.equal((await call('DELETE', `/instances/${inst.id}`, { headers: { 'x-lease-token': inst.token } })).status, 204);
+    for (const inst of [mine, { id: theirs.id, token: theirs.leaseToken }])
+      assert.equal((await call('DELETE', `/instances/${inst.id}`, { headers: { 'x-lease-token': inst.token } })).status, 204);
   });
 });
 
@@ -116,12 +162,19 @@ describe("registry abuse: stolen registry Consul token (Consul's ACLs, no API in
   it("cannot remove the gateway's lease", async () => {
     await registerTtlService(gatewayApi, { id: 'greeter-gateway-lambda-env1', name: 'greeter-gateway-lambda', ...lease });
     await assert.rejects(deregisterService(registryApi, 'greeter-gateway-lambda-env1'), consul403);
-    await eventually(async () => (await passingIds(stack.admin, 'greeter-gateway-lambda')).includes('greeter-gateway-lambda-env1'), 5_000, 'the lease to stay registered');
+    await eventually(
+      async () => (await passingIds(stack.admin, 'greeter-gateway-lambda')).includes('greeter-gateway-lambda-env1'),
+      5_000,
+      'the lease to stay registered',
+    );
     await deregisterService(gatewayApi, 'greeter-gateway-lambda-env1');
   });
 
   it('without greeter in allowedServices, cannot remove a Greeter backend either', async () => {
-    const narrow = await provisionToken(stack.admin, registryPolicies(PREFIXES), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
+    const narrow = await provisionToken(stack.admin, registryPolicies(PREFIXES), {
+      configPrefix: REGISTRY_PREFIX,
+      leaseService: 'instance-registry-lambda',
+    });
     const api = createConsulApi({ address: stack.consul.address, token: narrow });
     try {
       await assert.rejects(deregisterService(api, BACKEND_ID), consul403);

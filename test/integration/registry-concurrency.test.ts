@@ -46,7 +46,11 @@ async function post(apiKeyId: string, body: unknown, headers: Record<string, str
     requestContext: { identity: { apiKeyId } },
   } as unknown as APIGatewayProxyEvent;
   const res = await handlers[sent++ % ENVIRONMENTS]!(event, lambdaContext(15_000));
-  return { status: res.statusCode ?? 0, retryAfter: res.headers?.['retry-after'] as string | undefined, body: JSON.parse(res.body ?? '{}') as Answer['body'] };
+  return {
+    status: res.statusCode ?? 0,
+    retryAfter: res.headers?.['retry-after'] as string | undefined,
+    body: JSON.parse(res.body ?? '{}') as Answer['body'],
+  };
 }
 
 async function instancesOf(service: string) {
@@ -61,8 +65,17 @@ async function setLimits(values: Record<string, string>) {
 before(async () => {
   stack = await startTestStack();
   await seedDefaultConfig(stack.admin, PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: 'ephemeral-', allowedCidrs: '10.0.0.0/8' });
-  const token = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), { leaseService: 'instance-registry-lambda', configPrefix: PREFIX });
-  Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: token, CONFIG_PREFIX: PREFIX, REGISTRY_SIGNING_KEY: randomBytes(32).toString('hex'), POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  const token = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
+    leaseService: 'instance-registry-lambda',
+    configPrefix: PREFIX,
+  });
+  Object.assign(process.env, {
+    CONSUL_HTTP_ADDR: stack.consul.address,
+    CONSUL_HTTP_TOKEN: token,
+    CONFIG_PREFIX: PREFIX,
+    REGISTRY_SIGNING_KEY: randomBytes(32).toString('hex'),
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+  });
 });
 
 after(async () => {
@@ -80,7 +93,13 @@ describe('Idempotency-Key under concurrency (real agent)', () => {
     const answers: Answer[] = [];
     for (const wave of [keys.slice(0, 2), keys.slice(2)]) {
       answers.push(
-        ...(await Promise.all(wave.flatMap((key) => Array.from({ length: PARALLEL }, () => post('api-key-idem', { service, address: '10.9.0.1', port: 9000 + keys.indexOf(key) }, { 'idempotency-key': key }))))),
+        ...(await Promise.all(
+          wave.flatMap((key) =>
+            Array.from({ length: PARALLEL }, () =>
+              post('api-key-idem', { service, address: '10.9.0.1', port: 9000 + keys.indexOf(key) }, { 'idempotency-key': key }),
+            ),
+          ),
+        )),
       );
     }
     const problems = answers.filter((a) => a.status !== 201).map((a) => `${a.status} ${a.body.error?.code}: ${a.body.error?.message}`);
@@ -101,13 +120,21 @@ describe('Idempotency-Key under concurrency (real agent)', () => {
 describe('per-API-key quotas under concurrency (real agent)', () => {
   it(`${PARALLEL} parallel POSTs cannot pass the per-service limit, then the total; other keys are not affected; 429 with Retry-After`, async () => {
     await setLimits({ maxInstancesPerApiKey: '10', maxInstancesPerServicePerApiKey: '6' });
-    const send = (apiKeyId: string, service: string) => Promise.all(Array.from({ length: PARALLEL }, (_, i) => post(apiKeyId, { service, address: '10.9.1.1', port: 10_000 + i })));
+    const send = (apiKeyId: string, service: string) =>
+      Promise.all(Array.from({ length: PARALLEL }, (_, i) => post(apiKeyId, { service, address: '10.9.1.1', port: 10_000 + i })));
 
     const first = await send('api-key-q1', 'ephemeral-qa');
     const created = first.filter((a) => a.status === 201);
     const refused = first.filter((a) => a.status === 429);
     assert.equal(created.length, 6, `exactly the per-service limit registered: ${created.length}`);
-    assert.equal(refused.length, PARALLEL - 6, `the rest refused: ${first.filter((a) => a.status !== 201 && a.status !== 429).map((a) => `${a.status} ${a.body.error?.code}`).join(', ')}`);
+    assert.equal(
+      refused.length,
+      PARALLEL - 6,
+      `the rest refused: ${first
+        .filter((a) => a.status !== 201 && a.status !== 429)
+        .map((a) => `${a.status} ${a.body.error?.code}`)
+        .join(', ')}`,
+    );
     for (const a of refused) {
       assert.equal(a.body.error?.code, 'QUOTA_EXCEEDED');
       assert.equal(a.retryAfter, '30');
@@ -130,7 +157,17 @@ describe('per-API-key quotas under concurrency (real agent)', () => {
 
     // Deleting one frees its slot at once.
     const victim = created[0]!.body;
-    const del = await handler({ httpMethod: 'DELETE', resource: '/instances/{id}', path: `/instances/${victim.id}`, headers: { 'x-lease-token': victim.leaseToken }, pathParameters: { id: victim.id }, requestContext: { identity: { apiKeyId: 'api-key-q1' } } } as unknown as APIGatewayProxyEvent, lambdaContext());
+    const del = await handler(
+      {
+        httpMethod: 'DELETE',
+        resource: '/instances/{id}',
+        path: `/instances/${victim.id}`,
+        headers: { 'x-lease-token': victim.leaseToken },
+        pathParameters: { id: victim.id },
+        requestContext: { identity: { apiKeyId: 'api-key-q1' } },
+      } as unknown as APIGatewayProxyEvent,
+      lambdaContext(),
+    );
     assert.equal(del.statusCode, 204);
     assert.equal((await post('api-key-q1', { service: 'ephemeral-qb', address: '10.9.1.1', port: 11_000 })).status, 201);
     assert.equal((await post('api-key-q1', { service: 'ephemeral-qb', address: '10.9.1.1', port: 11_001 })).status, 429);

@@ -19,9 +19,22 @@ let offline: OfflineServer | undefined;
 let registryToken: string;
 const apiKey = randomBytes(24).toString('hex');
 
-async function call(method: string, path: string, opts: { body?: unknown; raw?: string; headers?: Record<string, string>; noKey?: boolean } = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...(opts.noKey ? {} : { 'x-api-key': apiKey }), ...opts.headers };
-  const res = await fetch(`${offline?.baseUrl}${path}`, { method, headers, body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)), signal: AbortSignal.timeout(10_000) });
+async function call(
+  method: string,
+  path: string,
+  opts: { body?: unknown; raw?: string; headers?: Record<string, string>; noKey?: boolean } = {},
+) {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(opts.noKey ? {} : { 'x-api-key': apiKey }),
+    ...opts.headers,
+  };
+  const res = await fetch(`${offline?.baseUrl}${path}`, {
+    method,
+    headers,
+    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+    signal: AbortSignal.timeout(10_000),
+  });
   const text = await res.text();
   let body: Record<string, unknown> = {};
   if (text) body = JSON.parse(text) as Record<string, unknown>;
@@ -45,7 +58,10 @@ before(async () => {
   });
   admin.destroy();
   // The token knows only one of the two prefixes the config allows (and greeter): Consul has the last word.
-  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), { leaseService: 'instance-registry-lambda', configPrefix: REGISTRY_PREFIX });
+  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), {
+    leaseService: 'instance-registry-lambda',
+    configPrefix: REGISTRY_PREFIX,
+  });
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),
@@ -78,7 +94,8 @@ describe('registration API', () => {
     assert.equal(mine?.status, 'passing');
     assert.deepEqual(mine?.tags, ['batch']);
 
-    const hb = (token?: string, target = id) => call('PUT', `/instances/${target}/heartbeat`, { headers: token ? { 'x-lease-token': token } : {} });
+    const hb = (token?: string, target = id) =>
+      call('PUT', `/instances/${target}/heartbeat`, { headers: token ? { 'x-lease-token': token } : {} });
     assert.equal((await hb(leaseToken)).status, 200);
     assert.equal((await hb()).status, 403);
     assert.equal((await hb('v1.AAAA')).status, 403);
@@ -109,7 +126,10 @@ describe('registration API', () => {
     assert.notEqual(d.body.id, a.body.id);
     const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { port: number; meta: Record<string, string> }[];
     assert.equal(list.filter((i) => i.port === 9000).length, 1);
-    assert.ok(list.every((i) => !Object.keys(i.meta).some((k) => k.startsWith('lease-'))), 'server meta stays private');
+    assert.ok(
+      list.every((i) => !Object.keys(i.meta).some((k) => k.startsWith('lease-'))),
+      'server meta stays private',
+    );
   });
 
   it('rejects bad registrations with a clear 400 (or 413)', async () => {
@@ -145,7 +165,10 @@ describe('registration API', () => {
     assert.equal(r.status, 403, r.text);
     const api = createConsulApi({ address: stack.consul.address, token: registryToken });
     try {
-      await assert.rejects(kvPut(api, `${stack.prefix}maxAttempts`, '1'), (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403);
+      await assert.rejects(
+        kvPut(api, `${stack.prefix}maxAttempts`, '1'),
+        (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403,
+      );
     } finally {
       api.destroy();
     }
@@ -155,20 +178,28 @@ describe('registration API', () => {
     const r = await register({ ...base, port: 9100, ttl: '5s' });
     assert.equal(r.status, 201, r.text);
     const id = String(r.body.id);
-    await eventually(async () => {
-      const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { id: string; status: string }[];
-      return list.find((i) => i.id === id)?.status === 'critical';
-    }, 9_000, 'the instance to turn critical');
+    await eventually(
+      async () => {
+        const list = (await call('GET', '/instances?service=ephemeral-job')).body.instances as { id: string; status: string }[];
+        return list.find((i) => i.id === id)?.status === 'critical';
+      },
+      9_000,
+      'the instance to turn critical',
+    );
   });
 
   it('makes a registered Greeter discoverable by greet once healthy', async () => {
     const g = await stack.addGreeterUnregistered({ id: 'api-greeter' });
     const r = await register({ service: 'greeter', address: '127.0.0.1', port: g.port, tags: ['ephemeral'] });
     assert.equal(r.status, 201, r.text);
-    await eventually(async () => {
-      const res = await fetch(`${offline?.baseUrl}/hello/Ada`);
-      const body = (await res.json()) as { servedBy?: { id: string } };
-      return res.status === 200 && body.servedBy?.id === r.body.id;
-    }, 10_000, 'greet to route to the API-registered instance');
+    await eventually(
+      async () => {
+        const res = await fetch(`${offline?.baseUrl}/hello/Ada`);
+        const body = (await res.json()) as { servedBy?: { id: string } };
+        return res.status === 200 && body.servedBy?.id === r.body.id;
+      },
+      10_000,
+      'greet to route to the API-registered instance',
+    );
   });
 });

@@ -34,7 +34,10 @@ before(async () => {
   api = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
   registry = new ServiceWatchRegistry(consulHealthSource(api), WATCH_OPTIONS, silentLog);
   registerConsulResolver();
-  client = new GreeterClient(consulTarget({ service: 'greeter', tag: 'rr' }), credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(registry) });
+  client = new GreeterClient(consulTarget({ service: 'greeter', tag: 'rr' }), credentials.createInsecure(), {
+    ...GREETER_CHANNEL_OPTIONS,
+    ...consulResolverOptions(registry),
+  });
 });
 after(async () => {
   client?.close();
@@ -46,11 +49,15 @@ after(async () => {
 describe('consul: resolver with grpc-js round_robin', () => {
   it('spreads calls over every passing instance', async () => {
     await sayHello('warm-up');
-    await eventually(async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) seen.add(await sayHello(`n${i}`));
-      return seen.size === 3;
-    }, 5_000, 'calls reaching all three instances');
+    await eventually(
+      async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 12; i++) seen.add(await sayHello(`n${i}`));
+        return seen.size === 3;
+      },
+      5_000,
+      'calls reaching all three instances',
+    );
   });
 
   it('stops routing to an instance once it leaves Consul', async () => {
@@ -66,11 +73,15 @@ describe('consul: resolver with grpc-js round_robin', () => {
 
   it('follows a new instance within one blocking query', async () => {
     await stack.addGreeter({ id: 'rr-4', tags: ['rr'] });
-    await eventually(async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 9; i++) seen.add(await sayHello(`new${i}`));
-      return seen.has('rr-4');
-    }, 5_000, 'calls reaching the new instance');
+    await eventually(
+      async () => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 9; i++) seen.add(await sayHello(`new${i}`));
+        return seen.has('rr-4');
+      },
+      5_000,
+      'calls reaching the new instance',
+    );
   });
 
   it('resolves each channel through the watches of its own runtime, however many runtimes the process holds', async () => {
@@ -78,12 +89,20 @@ describe('consul: resolver with grpc-js round_robin', () => {
     const deniedApi = createConsulApi({ address: stack.consul.address, token: 'no-such-token' });
     const denied = new ServiceWatchRegistry(consulHealthSource(deniedApi), WATCH_OPTIONS, silentLog);
     const target = consulTarget({ service: 'greeter', tag: 'rr' });
-    const deniedClient = new GreeterClient(target, credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(denied) });
+    const deniedClient = new GreeterClient(target, credentials.createInsecure(), {
+      ...GREETER_CHANNEL_OPTIONS,
+      ...consulResolverOptions(denied),
+    });
     // Built after the other one: with one process-wide registry, the last one built would win.
-    const fresh = new GreeterClient(target, credentials.createInsecure(), { ...GREETER_CHANNEL_OPTIONS, ...consulResolverOptions(registry) });
+    const fresh = new GreeterClient(target, credentials.createInsecure(), {
+      ...GREETER_CHANNEL_OPTIONS,
+      ...consulResolverOptions(registry),
+    });
     try {
       const call = (c: GreeterClient) =>
-        new Promise<number>((resolve) => c.sayHello({ name: 'x' }, new Metadata(), { deadline: Date.now() + 1_500 }, (err) => resolve(err ? err.code : 0)));
+        new Promise<number>((resolve) =>
+          c.sayHello({ name: 'x' }, new Metadata(), { deadline: Date.now() + 1_500 }, (err) => resolve(err ? err.code : 0)),
+        );
       assert.equal(await call(fresh), 0, 'the first runtime still routes');
       assert.notEqual(await call(deniedClient), 0, 'the denied runtime finds nothing to route to');
     } finally {

@@ -49,7 +49,11 @@ before(async () => {
   stack = await startTestStack(GATEWAY_PREFIX);
   moto = await startMoto();
   await seedDefaultConfig(stack.admin, GATEWAY_PREFIX);
-  await seedDefaultConfig(stack.admin, REGISTRY_PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: 'ephemeral-', allowedCidrs: '10.0.0.0/8,127.0.0.0/8', allowLoopback: 'true' });
+  await seedDefaultConfig(stack.admin, REGISTRY_PREFIX, REGISTRY_KEYS, {
+    allowedServicePrefixes: 'ephemeral-',
+    allowedCidrs: '10.0.0.0/8,127.0.0.0/8',
+    allowLoopback: 'true',
+  });
   const cm = createCloudMapClient({ region: 'us-east-1', endpoint: moto.endpoint });
   const op = await cm.send(new CreateHttpNamespaceCommand({ Name: `rie-${randomBytes(3).toString('hex')}` }));
   const namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
@@ -62,8 +66,14 @@ before(async () => {
     cloudMapEndpoint: moto.endpoint,
     cloudMapRegion: 'us-east-1',
   });
-  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), { configPrefix: REGISTRY_PREFIX, leaseService: 'instance-registry-lambda' });
-  syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), { configPrefix: HS_PREFIX, leaseService: 'health-sync-lambda' });
+  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
+    configPrefix: REGISTRY_PREFIX,
+    leaseService: 'instance-registry-lambda',
+  });
+  syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), {
+    configPrefix: HS_PREFIX,
+    leaseService: 'health-sync-lambda',
+  });
   for (const id of ['rie-1', 'rie-2']) await stack.addGreeter({ id });
   pkg = await packaging;
   cachedPkg = await cachedPackaging;
@@ -104,7 +114,11 @@ async function shared(name: string): Promise<LambdaRie> {
 }
 
 /** An API Gateway REST (payload v1) event, as the `http` events of status and instances get. */
-function restEvent(method: string, resource: string, o: { body?: string; headers?: Record<string, string>; query?: Record<string, string>; pathParameters?: Record<string, string> } = {}) {
+function restEvent(
+  method: string,
+  resource: string,
+  o: { body?: string; headers?: Record<string, string>; query?: Record<string, string>; pathParameters?: Record<string, string> } = {},
+) {
   return {
     resource,
     path: resource,
@@ -150,7 +164,10 @@ function describeRun(t: TestContext, name: string, cold: RieInvocation, warm: Ri
 
 /** Services registered on the agent (management token), by id. */
 async function agentServices(): Promise<Record<string, { Service: string; Meta: Record<string, string> }>> {
-  const res = await fetch(`http://${stack.consul.address}/v1/agent/services`, { headers: { 'x-consul-token': stack.consul.managementToken }, signal: AbortSignal.timeout(5_000) });
+  const res = await fetch(`http://${stack.consul.address}/v1/agent/services`, {
+    headers: { 'x-consul-token': stack.consul.managementToken },
+    signal: AbortSignal.timeout(5_000),
+  });
   assert.equal(res.status, 200);
   return (await res.json()) as Record<string, { Service: string; Meta: Record<string, string> }>;
 }
@@ -190,7 +207,8 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     assertWarm(warm, cold);
     // One channel, round robin over both backends, across warm invocations of one runtime.
     const servedBy = new Set<string>();
-    for (let i = 0; i < 10 && servedBy.size < 2; i++) servedBy.add((answer(await rie.invoke(httpEvent('GET', { name: `n${i}` }))).json.servedBy as { id: string }).id);
+    for (let i = 0; i < 10 && servedBy.size < 2; i++)
+      servedBy.add((answer(await rie.invoke(httpEvent('GET', { name: `n${i}` }))).json.servedBy as { id: string }).id);
     assert.deepEqual([...servedBy].sort(), ['rie-1', 'rie-2']);
     describeRun(t, 'greet', cold, warm);
   });
@@ -270,7 +288,8 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
 
   it('instances: POST registers, GET lists, a bad registration is a 400', async (t) => {
     const rie = await shared('instances');
-    const post = (body: unknown) => rie.invoke(restEvent('POST', '/instances', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
+    const post = (body: unknown) =>
+      rie.invoke(restEvent('POST', '/instances', { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
     const cold = await post({ service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: ['batch'], ttl: '60s' });
     const created = answer(cold);
     assert.equal(created.statusCode, 201, created.body);
@@ -300,8 +319,18 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     // A workload without an agent: registered through the registry with a gRPC check, critical until probed.
     const backend = await stack.addGreeterUnregistered({ id: 'rie-probed' });
     const reg = answer(
-      await (await shared('instances')).invoke(
-        restEvent('POST', '/instances', { body: JSON.stringify({ service: 'ephemeral-probe', address: '127.0.0.1', port: backend.port, check: { type: 'grpc', service: '' } }), headers: { 'content-type': 'application/json' } }),
+      await (
+        await shared('instances')
+      ).invoke(
+        restEvent('POST', '/instances', {
+          body: JSON.stringify({
+            service: 'ephemeral-probe',
+            address: '127.0.0.1',
+            port: backend.port,
+            check: { type: 'grpc', service: '' },
+          }),
+          headers: { 'content-type': 'application/json' },
+        }),
       ),
     );
     assert.equal(reg.statusCode, 201, reg.body);
@@ -330,7 +359,11 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     assert.equal(run.dryRun, false, warm.body);
     assert.deepEqual(run.cloudMap?.errors, []);
     assert.equal(run.cloudMap?.registered, 2);
-    await eventually(async () => (await passingIds(stack.admin, 'ephemeral-probe')).includes(probedId), 5_000, 'the probed instance to pass in Consul');
+    await eventually(
+      async () => (await passingIds(stack.admin, 'ephemeral-probe')).includes(probedId),
+      5_000,
+      'the probed instance to pass in Consul',
+    );
     assertWarm(warm, cold);
     describeRun(t, 'healthSync', cold, warm);
   });
@@ -362,7 +395,10 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     try {
       assert.equal(leaseId in (await agentServices()), true, 'nobody released the lease: it waits for its TTL');
     } finally {
-      await fetch(`http://${stack.consul.address}/v1/agent/service/deregister/${leaseId}`, { method: 'PUT', headers: { 'x-consul-token': stack.consul.managementToken } });
+      await fetch(`http://${stack.consul.address}/v1/agent/service/deregister/${leaseId}`, {
+        method: 'PUT',
+        headers: { 'x-consul-token': stack.consul.managementToken },
+      });
     }
   });
 });

@@ -16,11 +16,21 @@ before(async () => {
   stack = await startTestStack();
   await stack.addGreeter({ id: 'ssm-1' });
   moto = await startMoto();
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_SSM: moto.endpoint });
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SSM: moto.endpoint,
+  });
   const ssm = new SSMClient({});
   await ssm.send(new PutParameterCommand({ Name: PARAM, Value: stack.gatewayToken, Type: 'SecureString' }));
   ssm.destroy();
-  Object.assign(process.env, { CONSUL_HTTP_ADDR: stack.consul.address, CONSUL_HTTP_TOKEN: '', CONSUL_HTTP_TOKEN_PARAMETER: PARAM, CONFIG_PREFIX: stack.prefix });
+  Object.assign(process.env, {
+    CONSUL_HTTP_ADDR: stack.consul.address,
+    CONSUL_HTTP_TOKEN: '',
+    CONSUL_HTTP_TOKEN_PARAMETER: PARAM,
+    CONFIG_PREFIX: stack.prefix,
+  });
 });
 after(async () => {
   greetRuntime.reset();

@@ -20,7 +20,10 @@ const echoInto = (id: string) => (line: string) => {
   }
 };
 const calls = (id: string, traceId: string) => (greeterLines.get(id) ?? []).filter((l) => l.msg === 'SayHello' && l.trace_id === traceId);
-const xrayRoot = () => `1-${Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
+const xrayRoot = () =>
+  `1-${Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(8, '0')}-${randomBytes(12).toString('hex')}`;
 
 async function invoke(headers: Record<string, string> = {}) {
   const res = await greetHandler(httpEvent('GET', { name: 'Ada', headers }), lambdaContext());
@@ -33,7 +36,15 @@ before(async () => {
   await stack.addGreeter({ id: 'trace-slow', tags: ['trace'], latencyMs: 1_500, echo: echoInto('trace-slow') });
   await stack.addGreeter({ id: 'trace-fast', tags: ['trace'], echo: echoInto('trace-fast') });
   // One hedge after 100 ms: a first attempt on the slow instance is always hedged to the fast one.
-  await stack.setConfig({ greeterTag: 'trace', discoveryMinIntervalMs: '0', callDeadlineMs: '3000', maxAttempts: '2', hedgeMinDelayMs: '100', hedgeMaxDelayMs: '100', leaseEnabled: 'false' });
+  await stack.setConfig({
+    greeterTag: 'trace',
+    discoveryMinIntervalMs: '0',
+    callDeadlineMs: '3000',
+    maxAttempts: '2',
+    hedgeMinDelayMs: '100',
+    hedgeMaxDelayMs: '100',
+    leaseEnabled: 'false',
+  });
   useFunctionEnvironment(stack);
   runtime.reset();
 });
@@ -64,7 +75,11 @@ describe('trace context from the invocation to the Greeter', { timeout: 60_000 }
       assert.ok(hedged, 'some call was hedged');
       const { root, traceId, lines } = hedged;
       // Both attempts arrive (the slow one logs on arrival, before its latency).
-      await eventually(() => calls('trace-slow', traceId).length > 0 && calls('trace-fast', traceId).length > 0, 5_000, 'both Greeters to log the trace');
+      await eventually(
+        () => calls('trace-slow', traceId).length > 0 && calls('trace-fast', traceId).length > 0,
+        5_000,
+        'both Greeters to log the trace',
+      );
       for (const id of ['trace-slow', 'trace-fast']) {
         const [line] = calls(id, traceId);
         assert.equal(line?.xray_trace_id, root, `${id} got the X-Ray root`);

@@ -15,7 +15,10 @@ function shown(v: KeySpecs[string]['default']): string {
 }
 
 describe('README', () => {
-  for (const [name, specs] of Object.entries({ gateway: GATEWAY_KEYS, registry: REGISTRY_KEYS, 'health-sync': HEALTH_SYNC_KEYS } as Record<string, KeySpecs>)) {
+  for (const [name, specs] of Object.entries({ gateway: GATEWAY_KEYS, registry: REGISTRY_KEYS, 'health-sync': HEALTH_SYNC_KEYS } as Record<
+    string,
+    KeySpecs
+  >)) {
     it(`documents every ${name} config key with its default`, () => {
       for (const [key, spec] of Object.entries(specs)) {
         // Shared keys (lease*, configMaxAgeSeconds) are documented once, with the gateway's defaults.

@@ -63,7 +63,8 @@ const bySource = {
     })),
   ),
 };
-const files = (...sections: object[]) => sections.map((s) => ({ file: `${(s as { section: string }).section}.json`, text: JSON.stringify(s) }));
+const files = (...sections: object[]) =>
+  sections.map((s) => ({ file: `${(s as { section: string }).section}.json`, text: JSON.stringify(s) }));
 const NOW = new Date('2026-01-04T00:00:00.000Z');
 
 function panelTitles(merged: Merged): string[] {
@@ -110,15 +111,30 @@ describe('mergeSections', () => {
 
 describe('chartSpec', () => {
   it('draws one panel per section present, in a fixed order', () => {
-    assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), ['Warm path latency (ms)', 'Cold start (ms)', 'Fleet: Consul load and change propagation, per discovery source']);
+    assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), [
+      'Warm path latency (ms)',
+      'Cold start (ms)',
+      'Fleet: Consul load and change propagation, per discovery source',
+    ]);
     assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation, per discovery source']);
-    assert.equal(chartSpec(mergeSections(files({ section: 'bundle', run: run('2026-01-02T00:00:00.000Z'), functions: [], grpcJsAlone: { requireMs: 1 } }), NOW)), undefined);
+    assert.equal(
+      chartSpec(
+        mergeSections(
+          files({ section: 'bundle', run: run('2026-01-02T00:00:00.000Z'), functions: [], grpcJsAlone: { requireMs: 1 } }),
+          NOW,
+        ),
+      ),
+      undefined,
+    );
   });
 
   it('puts every percentile of every path, the cold-start steps and both fleet series in the data', () => {
     const spec = chartSpec(mergeSections(files(warm, cold, fleet), NOW));
     assert.ok(spec && 'vconcat' in spec);
-    const [w, c, f] = spec.vconcat as unknown as Array<{ data?: { values: Array<Record<string, unknown>> }; hconcat?: Array<{ data: { values: Array<Record<string, unknown>> } }> }>;
+    const [w, c, f] = spec.vconcat as unknown as Array<{
+      data?: { values: Array<Record<string, unknown>> };
+      hconcat?: Array<{ data: { values: Array<Record<string, unknown>> } }>;
+    }>;
     assert.equal(w?.data?.values.length, 9);
     assert.ok(w?.data?.values.some((v) => v.path === 'greet (ours)' && v.percentile === 'p99' && v.ms === 1.5));
     assert.deepEqual(
@@ -140,7 +156,10 @@ describe('chartSpec', () => {
     assert.ok(spec && 'vconcat' in spec);
     const [f] = spec.vconcat as unknown as Array<{ hconcat: Array<{ data: { values: Array<Record<string, unknown>> } }> }>;
     const load = f?.hconcat[0]?.data.values ?? [];
-    assert.deepEqual([...new Set(load.map((v) => v.series))], ['consul, session lease', 'dns (discovery only)', 'cloudmap (discovery only)']);
+    assert.deepEqual(
+      [...new Set(load.map((v) => v.series))],
+      ['consul, session lease', 'dns (discovery only)', 'cloudmap (discovery only)'],
+    );
     assert.deepEqual(
       load.filter((v) => v.series === 'dns (discovery only)').map((v) => [v.environments, v.share, v.requestsPerSec]),
       [

@@ -18,10 +18,34 @@ const client = new ServiceDiscoveryClient({ region: 'eu-west-1', credentials: { 
 const cm = mockClient(client);
 afterEach(() => cm.reset());
 
-const create = (name: string): SyncAction => ({ kind: 'createService', serviceName: name, namespaceId: 'ns-1', description: 'managed-by: t' });
-const register = (svc: string, id: string, serviceId?: string): SyncAction => ({ kind: 'registerInstance', serviceName: svc, serviceId, instanceId: id, attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' }, reason: 'new', droppedAttributes: 0 });
-const health = (svc: string, id: string, serviceId?: string): SyncAction => ({ kind: 'updateHealth', serviceName: svc, serviceId, instanceId: id, status: 'UNHEALTHY' });
-const deregister = (svc: string, id: string): SyncAction => ({ kind: 'deregisterInstance', serviceName: svc, serviceId: `srv-${svc}`, instanceId: id });
+const create = (name: string): SyncAction => ({
+  kind: 'createService',
+  serviceName: name,
+  namespaceId: 'ns-1',
+  description: 'managed-by: t',
+});
+const register = (svc: string, id: string, serviceId?: string): SyncAction => ({
+  kind: 'registerInstance',
+  serviceName: svc,
+  serviceId,
+  instanceId: id,
+  attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' },
+  reason: 'new',
+  droppedAttributes: 0,
+});
+const health = (svc: string, id: string, serviceId?: string): SyncAction => ({
+  kind: 'updateHealth',
+  serviceName: svc,
+  serviceId,
+  instanceId: id,
+  status: 'UNHEALTHY',
+});
+const deregister = (svc: string, id: string): SyncAction => ({
+  kind: 'deregisterInstance',
+  serviceName: svc,
+  serviceId: `srv-${svc}`,
+  instanceId: id,
+});
 const writes = () => cm.calls().length;
 /** An SDK error as the client raises it once its own retries are spent. */
 const awsError = (name: string, attempts = 1) => Object.assign(new Error(`${name} message`), { name, $metadata: { attempts } });
@@ -87,7 +111,10 @@ describe('applyPlan', () => {
       await gate.promise;
       return {};
     });
-    const applying = applyPlan(client, [register('a', '1', 'srv-a'), register('a', '2', 'srv-a'), register('b', '1', 'srv-b')], { concurrency: 8, log: silentLog });
+    const applying = applyPlan(client, [register('a', '1', 'srv-a'), register('a', '2', 'srv-a'), register('b', '1', 'srv-b')], {
+      concurrency: 8,
+      log: silentLog,
+    });
     await drainMicrotasks();
     assert.equal(gates.length, 3, 'all three registrations in flight at once');
     for (const g of gates) g.resolve();
@@ -99,9 +126,18 @@ describe('applyPlan', () => {
     cm.on(RegisterInstanceCommand, { InstanceId: 'bad' }).rejects(awsError('InvalidInput'));
     cm.on(UpdateInstanceCustomHealthStatusCommand).resolves({});
     cm.on(DeregisterInstanceCommand).resolves({ OperationId: 'op' });
-    const plan = [register('a', 'bad', 'srv-a'), health('a', 'bad', 'srv-a'), register('a', 'good', 'srv-a'), health('a', 'good', 'srv-a'), deregister('a', 'old')];
+    const plan = [
+      register('a', 'bad', 'srv-a'),
+      health('a', 'bad', 'srv-a'),
+      register('a', 'good', 'srv-a'),
+      health('a', 'good', 'srv-a'),
+      deregister('a', 'old'),
+    ];
     const s = await applyPlan(client, plan, { concurrency: 2, log: silentLog });
-    assert.deepEqual({ registered: s.registered, healthChanges: s.healthChanges, deregistered: s.deregistered }, { registered: 1, healthChanges: 1, deregistered: 1 });
+    assert.deepEqual(
+      { registered: s.registered, healthChanges: s.healthChanges, deregistered: s.deregistered },
+      { registered: 1, healthChanges: 1, deregistered: 1 },
+    );
     assert.deepEqual(
       s.errors.map((e) => [e.action.kind, e.message]),
       [
@@ -109,7 +145,11 @@ describe('applyPlan', () => {
         ['updateHealth', 'UpdateInstanceCustomHealthStatus: not attempted: the registerInstance before it failed'],
       ],
     );
-    assert.equal(cm.commandCalls(UpdateInstanceCustomHealthStatusCommand).length, 1, 'no health push for the instance that was not registered');
+    assert.equal(
+      cm.commandCalls(UpdateInstanceCustomHealthStatusCommand).length,
+      1,
+      'no health push for the instance that was not registered',
+    );
   });
 
   it('reports the instances of a service it could not create, without calling for them', async () => {
@@ -126,7 +166,10 @@ describe('applyPlan', () => {
     cm.on(RegisterInstanceCommand, { InstanceId: 'hot' }).rejects(awsError('RequestLimitExceeded', 5));
     const s = await applyPlan(client, [register('a', 'hot', 'srv-a'), register('a', 'ok', 'srv-a')], { concurrency: 2, log: silentLog });
     assert.equal(s.registered, 1);
-    assert.deepEqual(s.errors.map((e) => e.message), ['RegisterInstance: RequestLimitExceeded message']);
+    assert.deepEqual(
+      s.errors.map((e) => e.message),
+      ['RegisterInstance: RequestLimitExceeded message'],
+    );
     assert.equal(s.retries, 4 + 1);
   });
 
@@ -147,7 +190,10 @@ describe('applyPlan', () => {
     ];
     const s = await applyPlan(client, plan, { concurrency: 4, dryRun: true, log: silentLog });
     assert.equal(writes(), 0);
-    assert.deepEqual({ ...s, durationMs: 0 }, { created: 1, registered: 1, deregistered: 1, healthChanges: 1, skipped: 1, errors: [], durationMs: 0, calls: {}, retries: 0 });
+    assert.deepEqual(
+      { ...s, durationMs: 0 },
+      { created: 1, registered: 1, deregistered: 1, healthChanges: 1, skipped: 1, errors: [], durationMs: 0, calls: {}, retries: 0 },
+    );
   });
 
   it('keeps at most `concurrency` calls in flight', async () => {
@@ -180,7 +226,10 @@ describe('applyPlan', () => {
   });
 
   it('skips foreign services without any call', async () => {
-    const s = await applyPlan(client, [{ kind: 'skipForeignService', serviceName: 'c', serviceId: 'srv-c' }], { concurrency: 4, log: silentLog });
+    const s = await applyPlan(client, [{ kind: 'skipForeignService', serviceName: 'c', serviceId: 'srv-c' }], {
+      concurrency: 4,
+      log: silentLog,
+    });
     assert.equal(s.skipped, 1);
     assert.equal(writes(), 0);
   });

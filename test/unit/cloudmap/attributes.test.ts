@@ -1,10 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { INIT_HEALTH_KEY, MAX_ATTRIBUTES, MAX_TOTAL_CHARS, MAX_VALUE_LENGTH, instanceAttributes, isPrivateMeta, sameAttributes } from '../../../lib/cloudmap/attributes';
+import {
+  INIT_HEALTH_KEY,
+  MAX_ATTRIBUTES,
+  MAX_TOTAL_CHARS,
+  MAX_VALUE_LENGTH,
+  instanceAttributes,
+  isPrivateMeta,
+  sameAttributes,
+} from '../../../lib/cloudmap/attributes';
 import type { DesiredInstance } from '../../../lib/cloudmap/types';
 import { REGISTRATION_META } from '../../../lib/consul/registration-meta';
 
-const inst = (o: Partial<DesiredInstance> = {}): DesiredInstance => ({ id: 'i-1', ipv4: '10.0.0.1', port: 50051, tags: [], meta: {}, healthy: true, ...o });
+const inst = (o: Partial<DesiredInstance> = {}): DesiredInstance => ({
+  id: 'i-1',
+  ipv4: '10.0.0.1',
+  port: 50051,
+  tags: [],
+  meta: {},
+  healthy: true,
+  ...o,
+});
 const size = (a: Record<string, string>) => Object.entries(a).reduce((n, [k, v]) => n + k.length + v.length, 0);
 
 describe('instanceAttributes', () => {
@@ -36,10 +52,18 @@ describe('instanceAttributes', () => {
 
   // Security review: the registry's own lease-* meta (check kind, TTL, idempotency digest) is
   // hidden from GET /instances but reached Cloud Map as consul-meta-lease-* attributes.
-  it('never publishes the registry\'s private lease-* meta, in any case, and does not count it as dropped', () => {
+  it("never publishes the registry's private lease-* meta, in any case, and does not count it as dropped", () => {
     const registryMeta = Object.fromEntries(Object.values(REGISTRATION_META).map((k) => [k, 'x']));
-    const { attributes, dropped } = instanceAttributes(inst({ meta: { ...registryMeta, 'LEASE-Other': 'y', 'Lease-x': 'z', version: '1.2', leased: 'kept', 'x-lease-y': 'kept' } }));
-    assert.deepEqual(attributes, { AWS_INSTANCE_IPV4: '10.0.0.1', AWS_INSTANCE_PORT: '50051', 'consul-meta-leased': 'kept', 'consul-meta-version': '1.2', 'consul-meta-x-lease-y': 'kept' });
+    const { attributes, dropped } = instanceAttributes(
+      inst({ meta: { ...registryMeta, 'LEASE-Other': 'y', 'Lease-x': 'z', version: '1.2', leased: 'kept', 'x-lease-y': 'kept' } }),
+    );
+    assert.deepEqual(attributes, {
+      AWS_INSTANCE_IPV4: '10.0.0.1',
+      AWS_INSTANCE_PORT: '50051',
+      'consul-meta-leased': 'kept',
+      'consul-meta-version': '1.2',
+      'consul-meta-x-lease-y': 'kept',
+    });
     assert.equal(dropped, 0);
   });
 
@@ -49,7 +73,10 @@ describe('instanceAttributes', () => {
 
   it('makes the next run re-register an instance that still carries leaked lease-* attributes', () => {
     const d = inst({ meta: { [REGISTRATION_META.check]: 'grpc', version: '1' } });
-    const leaked = { ...instanceAttributes(inst({ meta: { version: '1' } })).attributes, [`consul-meta-${REGISTRATION_META.check}`]: 'grpc' };
+    const leaked = {
+      ...instanceAttributes(inst({ meta: { version: '1' } })).attributes,
+      [`consul-meta-${REGISTRATION_META.check}`]: 'grpc',
+    };
     assert.equal(sameAttributes(instanceAttributes(d).attributes, leaked), false);
   });
 

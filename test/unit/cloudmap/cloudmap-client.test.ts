@@ -22,16 +22,27 @@ let replies: Reply[] = [];
 let server: Server;
 let endpoint: string;
 
-const ok = (body: object): Reply => (res) => res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
-const awsError = (status: number, type: string): Reply => (res) =>
-  res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type }).end(JSON.stringify({ __type: type, Message: `${type} from fake` }));
+const ok =
+  (body: object): Reply =>
+  (res) =>
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify(body));
+const awsError =
+  (status: number, type: string): Reply =>
+  (res) =>
+    res
+      .writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type })
+      .end(JSON.stringify({ __type: type, Message: `${type} from fake` }));
 const silent: Reply = () => undefined;
 
 before(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     req.on('end', () => {
-      seen.push({ target: String(req.headers['x-amz-target'] ?? ''), host: String(req.headers.host ?? ''), authorization: String(req.headers.authorization ?? '') });
+      seen.push({
+        target: String(req.headers['x-amz-target'] ?? ''),
+        host: String(req.headers.host ?? ''),
+        authorization: String(req.headers.authorization ?? ''),
+      });
       (replies.shift() ?? ok({}))(res);
     });
   });
@@ -54,7 +65,10 @@ describe('createCloudMapClient', { timeout: 20_000 }, () => {
     const out = await client.send(new ListServicesCommand({}));
     assert.equal(out.Services?.[0]?.Id, 'srv-1');
     assert.equal(out.$metadata.attempts, 2);
-    assert.deepEqual(seen.map((s) => s.target), ['Route53AutoNaming_v20170314.ListServices', 'Route53AutoNaming_v20170314.ListServices']);
+    assert.deepEqual(
+      seen.map((s) => s.target),
+      ['Route53AutoNaming_v20170314.ListServices', 'Route53AutoNaming_v20170314.ListServices'],
+    );
     client.destroy();
   });
 
@@ -112,7 +126,17 @@ describe('applyPlan with the real client', { timeout: 20_000 }, () => {
     const client = createCloudMapClient({ region: 'eu-west-1', endpoint, maxAttempts: 3 });
     const s = await applyPlan(
       client,
-      [{ kind: 'registerInstance', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' }, reason: 'new', droppedAttributes: 0 }],
+      [
+        {
+          kind: 'registerInstance',
+          serviceName: 'a',
+          serviceId: 'srv-a',
+          instanceId: '1',
+          attributes: { AWS_INSTANCE_IPV4: '10.0.0.1' },
+          reason: 'new',
+          droppedAttributes: 0,
+        },
+      ],
       { concurrency: 1, log: silentLog },
     );
     assert.deepEqual(s.errors, []);
@@ -126,7 +150,11 @@ describe('applyPlan with the real client', { timeout: 20_000 }, () => {
   it('reports a write still throttled after maxAttempts as a throttling error', async () => {
     replies = [awsError(400, 'RequestLimitExceeded'), awsError(400, 'RequestLimitExceeded')];
     const client = createCloudMapClient({ region: 'eu-west-1', endpoint, maxAttempts: 2 });
-    const s = await applyPlan(client, [{ kind: 'updateHealth', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', status: 'HEALTHY' }], { concurrency: 1, log: silentLog });
+    const s = await applyPlan(
+      client,
+      [{ kind: 'updateHealth', serviceName: 'a', serviceId: 'srv-a', instanceId: '1', status: 'HEALTHY' }],
+      { concurrency: 1, log: silentLog },
+    );
     assert.equal(s.healthChanges, 0);
     assert.match(s.errors[0]?.message ?? '', /^UpdateInstanceCustomHealthStatus: RequestLimitExceeded from fake$/);
     assert.equal(s.retries, 1);

@@ -8,12 +8,27 @@ import { afterEach, describe, it } from 'node:test';
 import { DiscoverInstancesCommand, ServiceDiscoveryClient, ServiceNotFound } from '@aws-sdk/client-servicediscovery';
 import { mockClient } from 'aws-sdk-client-mock';
 import { INIT_HEALTH_KEY, instanceAttributes } from '../../../lib/cloudmap/attributes';
-import { classifyDiscoverError, CloudMapDiscoveryError, createDiscoverInstancesClient, instanceFromAttributes, MAX_DISCOVERED } from '../../../lib/cloudmap/discover-instances';
+import {
+  classifyDiscoverError,
+  CloudMapDiscoveryError,
+  createDiscoverInstancesClient,
+  instanceFromAttributes,
+  MAX_DISCOVERED,
+} from '../../../lib/cloudmap/discover-instances';
 import type { DesiredInstance } from '../../../lib/cloudmap/types';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const desired = (o: Partial<DesiredInstance> = {}): DesiredInstance => ({ id: 'g-1', ipv4: '10.0.0.7', port: 50051, tags: ['v2', 'grpc', 'v2'], meta: { version: '1.2', zone: 'a' }, healthy: true, ...o });
-const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) => Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
+const desired = (o: Partial<DesiredInstance> = {}): DesiredInstance => ({
+  id: 'g-1',
+  ipv4: '10.0.0.7',
+  port: 50051,
+  tags: ['v2', 'grpc', 'v2'],
+  meta: { version: '1.2', zone: 'a' },
+  healthy: true,
+  ...o,
+});
+const sdkError = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
+  Object.assign(new Error(`${name} happened`), { name, $metadata: { httpStatusCode: status }, ...extra });
 
 let cm: ReturnType<typeof mockClient> | undefined;
 afterEach(() => {
@@ -64,7 +79,13 @@ describe('instanceFromAttributes (the mirror read back)', () => {
 
 describe('classifyDiscoverError', () => {
   it('throttling in every spelling is throttled, not "no answer"', () => {
-    for (const err of [sdkError('ThrottlingException', 400), sdkError('RequestLimitExceeded', 400), sdkError('Whatever', 429), sdkError('ServiceUnavailable', 503, { message: 'Rate exceeded' }), sdkError('X', 400, { $retryable: { throttling: true } })]) {
+    for (const err of [
+      sdkError('ThrottlingException', 400),
+      sdkError('RequestLimitExceeded', 400),
+      sdkError('Whatever', 429),
+      sdkError('ServiceUnavailable', 503, { message: 'Rate exceeded' }),
+      sdkError('X', 400, { $retryable: { throttling: true } }),
+    ]) {
       const e = classifyDiscoverError(err);
       assert.equal(e.kind, 'throttled', err.name);
       assert.equal(e.throttled, true);
@@ -73,7 +94,12 @@ describe('classifyDiscoverError', () => {
   });
 
   it('an endpoint that never answered is "no answer"', () => {
-    for (const err of [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), sdkError('TimeoutError'), new Error('socket hang up'), sdkError('ServiceUnavailable', 503)]) {
+    for (const err of [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+      sdkError('TimeoutError'),
+      new Error('socket hang up'),
+      sdkError('ServiceUnavailable', 503),
+    ]) {
       const e = classifyDiscoverError(err);
       assert.equal(e.kind, 'unreachable', err.message);
       assert.equal(e.noAnswer, true);
@@ -103,8 +129,15 @@ describe('createDiscoverInstancesClient', () => {
     });
     const client = createDiscoverInstancesClient({ region: 'eu-west-1', endpoint: 'http://127.0.0.1:1' });
     const got = await client.discover('mirror-ns', 'greeter');
-    assert.deepEqual(got, [{ instanceId: 'g-1', address: '10.0.0.7', port: 50051, tags: ['grpc', 'v2'], meta: { version: '1.2', zone: 'a' } }]);
-    assert.deepEqual(cm.commandCalls(DiscoverInstancesCommand)[0]?.args[0].input, { NamespaceName: 'mirror-ns', ServiceName: 'greeter', HealthStatus: 'HEALTHY', MaxResults: MAX_DISCOVERED });
+    assert.deepEqual(got, [
+      { instanceId: 'g-1', address: '10.0.0.7', port: 50051, tags: ['grpc', 'v2'], meta: { version: '1.2', zone: 'a' } },
+    ]);
+    assert.deepEqual(cm.commandCalls(DiscoverInstancesCommand)[0]?.args[0].input, {
+      NamespaceName: 'mirror-ns',
+      ServiceName: 'greeter',
+      HealthStatus: 'HEALTHY',
+      MaxResults: MAX_DISCOVERED,
+    });
     assert.equal(client.calls, 1);
     client.close();
   });
@@ -123,7 +156,10 @@ describe('createDiscoverInstancesClient', () => {
     cm.on(DiscoverInstancesCommand).callsFake(() => new Promise(() => undefined));
     const client = createDiscoverInstancesClient({ region: 'eu-west-1', timeoutMs: 100 });
     const started = Date.now();
-    await assert.rejects(client.discover('ns', 'greeter'), (e: unknown) => e instanceof CloudMapDiscoveryError && e.noAnswer && /within 100 ms/.test(e.message));
+    await assert.rejects(
+      client.discover('ns', 'greeter'),
+      (e: unknown) => e instanceof CloudMapDiscoveryError && e.noAnswer && /within 100 ms/.test(e.message),
+    );
     assert.ok(Date.now() - started < 2_000, 'rejected soon after the timeout');
     client.close();
   });
@@ -153,7 +189,8 @@ describe('createDiscoverInstancesClient', () => {
   });
 
   it('does not load the AWS SDK until the first call', () => {
-    const script = "require('./lib/cloudmap/discover-instances.ts'); console.log(Object.keys(require.cache).filter((k) => k.includes('client-servicediscovery')).length)";
+    const script =
+      "require('./lib/cloudmap/discover-instances.ts'); console.log(Object.keys(require.cache).filter((k) => k.includes('client-servicediscovery')).length)";
     const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     assert.equal(out.trim(), '0');
   });

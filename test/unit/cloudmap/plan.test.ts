@@ -3,11 +3,27 @@ import { describe, it } from 'node:test';
 import { INIT_HEALTH_KEY, instanceAttributes } from '../../../lib/cloudmap/attributes';
 import { ownerDescription } from '../../../lib/cloudmap/ownership';
 import { planSync } from '../../../lib/cloudmap/plan';
-import { isWriteAction, type ActualInstance, type CustomHealth, type ActualService, type DesiredInstance, type DesiredService, type SyncAction } from '../../../lib/cloudmap/types';
+import {
+  isWriteAction,
+  type ActualInstance,
+  type CustomHealth,
+  type ActualService,
+  type DesiredInstance,
+  type DesiredService,
+  type SyncAction,
+} from '../../../lib/cloudmap/types';
 
 const opts = { namespaceId: 'ns-1', ownerMarker: 'health-sync/prod' };
 const ours = ownerDescription(opts.ownerMarker);
-const inst = (id: string, o: Partial<DesiredInstance> = {}): DesiredInstance => ({ id, ipv4: '10.0.0.1', port: 50051, tags: ['v1'], meta: { zone: 'a' }, healthy: true, ...o });
+const inst = (id: string, o: Partial<DesiredInstance> = {}): DesiredInstance => ({
+  id,
+  ipv4: '10.0.0.1',
+  port: 50051,
+  tags: ['v1'],
+  meta: { zone: 'a' },
+  healthy: true,
+  ...o,
+});
 const svc = (name: string, instances: DesiredInstance[]): DesiredService => ({ name, instances });
 /** What Cloud Map holds after a perfect sync of `d`. */
 const mirrored = (d: DesiredInstance, health: ActualInstance['health'] = d.healthy ? 'HEALTHY' : 'UNHEALTHY'): ActualInstance => ({
@@ -15,9 +31,22 @@ const mirrored = (d: DesiredInstance, health: ActualInstance['health'] = d.healt
   attributes: { ...instanceAttributes(d).attributes, [INIT_HEALTH_KEY]: 'HEALTHY' },
   health,
 });
-const actualSvc = (name: string, instances: ActualInstance[], o: Partial<ActualService> = {}): ActualService => ({ id: `srv-${name}`, name, description: ours, customHealth: true, instances, ...o });
+const actualSvc = (name: string, instances: ActualInstance[], o: Partial<ActualService> = {}): ActualService => ({
+  id: `srv-${name}`,
+  name,
+  description: ours,
+  customHealth: true,
+  instances,
+  ...o,
+});
 const brief = (actions: SyncAction[]) =>
-  actions.map((a) => (a.kind === 'createService' ? `create ${a.serviceName}` : a.kind === 'updateHealth' ? `health ${a.serviceName}/${a.instanceId} ${a.status}` : `${a.kind} ${a.serviceName}${'instanceId' in a ? `/${a.instanceId}` : ''}`));
+  actions.map((a) =>
+    a.kind === 'createService'
+      ? `create ${a.serviceName}`
+      : a.kind === 'updateHealth'
+        ? `health ${a.serviceName}/${a.instanceId} ${a.status}`
+        : `${a.kind} ${a.serviceName}${'instanceId' in a ? `/${a.instanceId}` : ''}`,
+  );
 
 describe('planSync', () => {
   it('creates a missing service with the ownership marker, then registers its instances', () => {
@@ -45,20 +74,39 @@ describe('planSync', () => {
 
   it('plans no writes when Cloud Map already mirrors Consul', () => {
     const d = [svc('greeter', [inst('a'), inst('b', { healthy: false })]), svc('other', [inst('c', { tags: ['x', 'y'] })])];
-    const actual = { services: [actualSvc('greeter', d[0]!.instances.map((i) => mirrored(i))), actualSvc('other', d[1]!.instances.map((i) => mirrored(i)))] };
+    const actual = {
+      services: [
+        actualSvc(
+          'greeter',
+          d[0]!.instances.map((i) => mirrored(i)),
+        ),
+        actualSvc(
+          'other',
+          d[1]!.instances.map((i) => mirrored(i)),
+        ),
+      ],
+    };
     assert.deepEqual(planSync(d, actual, opts), []);
   });
 
   it('re-registers an instance whose attributes changed', () => {
     const before = inst('a');
-    const actions = planSync([svc('greeter', [inst('a', { port: 50052 })])], { services: [actualSvc('greeter', [mirrored(before)])] }, opts);
+    const actions = planSync(
+      [svc('greeter', [inst('a', { port: 50052 })])],
+      { services: [actualSvc('greeter', [mirrored(before)])] },
+      opts,
+    );
     assert.deepEqual(brief(actions), ['registerInstance greeter/a']);
     assert.ok(actions[0]?.kind === 'registerInstance' && actions[0].reason === 'changed' && actions[0].serviceId === 'srv-greeter');
   });
 
   it('pushes health again after re-registering an unhealthy instance', () => {
     const before = inst('a', { healthy: false });
-    const actions = planSync([svc('greeter', [inst('a', { healthy: false, tags: ['v2'] })])], { services: [actualSvc('greeter', [mirrored(before)])] }, opts);
+    const actions = planSync(
+      [svc('greeter', [inst('a', { healthy: false, tags: ['v2'] })])],
+      { services: [actualSvc('greeter', [mirrored(before)])] },
+      opts,
+    );
     assert.deepEqual(brief(actions), ['registerInstance greeter/a', 'health greeter/a UNHEALTHY']);
   });
 
@@ -129,7 +177,14 @@ describe('planSync', () => {
     const d2 = [svc('a', [inst('3', { healthy: false })]), svc('b', [inst('1'), inst('2')])];
     const p1 = planSync(d1, { services: [] }, opts);
     assert.deepEqual(p1, planSync(d2, { services: [] }, opts));
-    assert.deepEqual(brief(p1), ['create a', 'create b', 'registerInstance a/3', 'health a/3 UNHEALTHY', 'registerInstance b/1', 'registerInstance b/2']);
+    assert.deepEqual(brief(p1), [
+      'create a',
+      'create b',
+      'registerInstance a/3',
+      'health a/3 UNHEALTHY',
+      'registerInstance b/1',
+      'registerInstance b/2',
+    ]);
   });
 
   it('keeps the first of duplicate desired services and instances', () => {
@@ -140,7 +195,9 @@ describe('planSync', () => {
 
   it('converges: planning against the result of its own plan yields no writes', () => {
     const desired = [svc('a', [inst('1'), inst('2', { healthy: false })]), svc('b', [inst('3')])];
-    const start = { services: [actualSvc('a', [mirrored(inst('1', { port: 9 })), mirrored(inst('old'))]), actualSvc('c', [mirrored(inst('4'))])] };
+    const start = {
+      services: [actualSvc('a', [mirrored(inst('1', { port: 9 })), mirrored(inst('old'))]), actualSvc('c', [mirrored(inst('4'))])],
+    };
     const actions = planSync(desired, start, opts);
     assert.ok(actions.length > 0);
     // Apply the plan to a model of Cloud Map.
@@ -149,7 +206,11 @@ describe('planSync', () => {
       if (a.kind === 'createService') model.set(a.serviceName, { ...actualSvc(a.serviceName, []), instances: [] });
       const s = model.get(a.serviceName);
       if (!s) continue;
-      if (a.kind === 'registerInstance') s.instances = [...s.instances.filter((i) => i.id !== a.instanceId), { id: a.instanceId, attributes: a.attributes, health: (a.attributes[INIT_HEALTH_KEY] as CustomHealth | undefined) ?? 'HEALTHY' }];
+      if (a.kind === 'registerInstance')
+        s.instances = [
+          ...s.instances.filter((i) => i.id !== a.instanceId),
+          { id: a.instanceId, attributes: a.attributes, health: (a.attributes[INIT_HEALTH_KEY] as CustomHealth | undefined) ?? 'HEALTHY' },
+        ];
       if (a.kind === 'deregisterInstance') s.instances = s.instances.filter((i) => i.id !== a.instanceId);
       if (a.kind === 'updateHealth') s.instances = s.instances.map((i) => (i.id === a.instanceId ? { ...i, health: a.status } : i));
     }

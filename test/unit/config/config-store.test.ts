@@ -56,7 +56,10 @@ describe('ConfigStore cold start', () => {
     assert.equal(loaded.values.maxAttempts, 3);
     assert.equal(loaded.values.greeterTag, 'v2', 'other keys still come from K/V');
     assert.equal(loaded.sources.maxAttempts, 'default (invalid kv value)');
-    assert.deepEqual(loaded.problems.map((p) => p.key), ['maxAttempts']);
+    assert.deepEqual(
+      loaded.problems.map((p) => p.key),
+      ['maxAttempts'],
+    );
     assert.match(loaded.problems[0]?.reason ?? '', /integer/);
     const line = log.lines.find((l) => l.level === 'error');
     assert.equal(line?.message, 'invalid config value in Consul K/V; using the default for this key');
@@ -130,7 +133,9 @@ describe('ConfigStore cold start', () => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const consul = new FakeConsul();
     consul.putKv(`${PREFIX}maxAttempts`, '7');
-    const store = new ConfigStore(consul, PREFIX, SPECS, recordingLog(), { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 1_500 }, () => Date.now());
+    const store = new ConfigStore(consul, PREFIX, SPECS, recordingLog(), { coldStartBudgetMs: 1_500, noAnswerBudgetMs: 1_500 }, () =>
+      Date.now(),
+    );
     consul.failOn(/^consul\.kv\.get/, consulError('consul.kv.get', undefined, 'connect ECONNREFUSED'), 4); // two attempts, two reads each
     let settled = false;
     const loading = store.get().finally(() => (settled = true));
@@ -154,7 +159,11 @@ describe('ConfigStore cold start', () => {
     assert.equal(loaded.sources.maxAttempts, 'kv');
     assert.deepEqual(loaded.freshness, { stale: true, knownLeader: false, lastContactMs: 4_200 });
     const warn = log.lines.find((l) => l.level === 'warn');
-    assert.deepEqual(warn, { level: 'warn', message: 'config read from a stale server', attributes: { prefix: PREFIX, knownLeader: false, lastContactMs: 4_200 } });
+    assert.deepEqual(warn, {
+      level: 'warn',
+      message: 'config read from a stale server',
+      attributes: { prefix: PREFIX, knownLeader: false, lastContactMs: 4_200 },
+    });
   });
 });
 

@@ -4,12 +4,25 @@ import { readDiscoveryEnvironment } from '../../../lib/config/environment';
 import { ConfigError } from '../../../lib/config/errors';
 
 const fails = (env: NodeJS.ProcessEnv, variable: string) =>
-  assert.throws(() => readDiscoveryEnvironment(env), (err: unknown) => err instanceof ConfigError && err.message.includes(variable), `expected a ConfigError naming ${variable}`);
+  assert.throws(
+    () => readDiscoveryEnvironment(env),
+    (err: unknown) => err instanceof ConfigError && err.message.includes(variable),
+    `expected a ConfigError naming ${variable}`,
+  );
 
 describe('readDiscoveryEnvironment', () => {
   it('defaults to consul with no fallback; empty values (serverless params) are unset', () => {
     assert.deepEqual(readDiscoveryEnvironment({}), { source: 'consul', fallbacks: [], dnsServers: [] });
-    assert.deepEqual(readDiscoveryEnvironment({ DISCOVERY_SOURCE: '', DISCOVERY_FALLBACK: '', CONSUL_DNS_ADDR: '', CLOUDMAP_NAMESPACE: '', CLOUDMAP_POLL_SECONDS: '' }), { source: 'consul', fallbacks: [], dnsServers: [] });
+    assert.deepEqual(
+      readDiscoveryEnvironment({
+        DISCOVERY_SOURCE: '',
+        DISCOVERY_FALLBACK: '',
+        CONSUL_DNS_ADDR: '',
+        CLOUDMAP_NAMESPACE: '',
+        CLOUDMAP_POLL_SECONDS: '',
+      }),
+      { source: 'consul', fallbacks: [], dnsServers: [] },
+    );
   });
 
   it('reads dns with its resolvers and a cloudmap fallback with region, endpoint and interval', () => {
@@ -28,9 +41,15 @@ describe('readDiscoveryEnvironment', () => {
       dnsServers: ['127.0.0.1:8600', '[::1]:53'],
       cloudMap: { namespace: 'greeters.local', region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000', pollSeconds: 7 },
     });
-    assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_REGION: 'us-west-2' }).cloudMap?.region, 'us-west-2');
+    assert.equal(
+      readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_REGION: 'us-west-2' }).cloudMap?.region,
+      'us-west-2',
+    );
     // A gateway with greeterDatacenter set asks for that datacenter by name: the mirror must say it holds it.
-    assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_DATACENTER: 'eu-1' }).cloudMap?.datacenter, 'eu-1');
+    assert.equal(
+      readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n', CLOUDMAP_DATACENTER: 'eu-1' }).cloudMap?.datacenter,
+      'eu-1',
+    );
     assert.equal(readDiscoveryEnvironment({ DISCOVERY_SOURCE: 'cloudmap', CLOUDMAP_NAMESPACE: 'n' }).cloudMap?.datacenter, undefined);
   });
 
@@ -49,6 +68,10 @@ describe('readDiscoveryEnvironment', () => {
   });
 
   it('ignores the settings of sources not in use', () => {
-    assert.deepEqual(readDiscoveryEnvironment({ CONSUL_DNS_ADDR: '127.0.0.1:53', CLOUDMAP_NAMESPACE: 'n' }), { source: 'consul', fallbacks: [], dnsServers: [] });
+    assert.deepEqual(readDiscoveryEnvironment({ CONSUL_DNS_ADDR: '127.0.0.1:53', CLOUDMAP_NAMESPACE: 'n' }), {
+      source: 'consul',
+      fallbacks: [],
+      dnsServers: [],
+    });
   });
 });

@@ -29,7 +29,10 @@ describe('readKvSnapshot', () => {
   it('makes one default-consistency recursive read of the prefix within the given timeout when it answers in time', async () => {
     const consul = seeded();
     await readKvSnapshot(consul, PREFIX, 1_500);
-    assert.deepEqual(consul.calls.map((c) => [c.operation, c.args.key, c.args.recurse, c.args.stale, c.options.timeoutMs]), [['consul.kv.get', PREFIX, true, undefined, 1_500]]);
+    assert.deepEqual(
+      consul.calls.map((c) => [c.operation, c.args.key, c.args.recurse, c.args.stale, c.options.timeoutMs]),
+      [['consul.kv.get', PREFIX, true, undefined, 1_500]],
+    );
   });
 
   it('reads a missing prefix as no values', async () => {
@@ -84,7 +87,13 @@ describe('readKvSnapshot', () => {
     const snap = await readKvSnapshot(consul, PREFIX, 1_500);
     assert.equal(snap.values.maxAttempts, '4');
     assert.deepEqual(snap.freshness, { stale: true, knownLeader: false, lastContactMs: 3_000 });
-    assert.deepEqual(consul.calls.map((c) => [c.operation, c.args.stale]), [['consul.kv.get', undefined], ['consul.kv.get.stale', true]]);
+    assert.deepEqual(
+      consul.calls.map((c) => [c.operation, c.args.stale]),
+      [
+        ['consul.kv.get', undefined],
+        ['consul.kv.get.stale', true],
+      ],
+    );
   });
 
   it('sends a stale read too once the default read has hung for staleAfterMs, and takes the first answer', async (t) => {
@@ -111,7 +120,10 @@ describe('readKvSnapshot', () => {
   it('lets a permission denial through without a stale read', async () => {
     const consul = seeded();
     consul.failOn('consul.kv.get', consulError('consul.kv.get', 403, 'Permission denied'));
-    await assert.rejects(readKvSnapshot(consul, PREFIX, 1_500), (err: unknown) => err instanceof ConsulRequestError && err.isPermissionDenied);
+    await assert.rejects(
+      readKvSnapshot(consul, PREFIX, 1_500),
+      (err: unknown) => err instanceof ConsulRequestError && err.isPermissionDenied,
+    );
     assert.deepEqual(consul.operations(), ['consul.kv.get']);
   });
 
@@ -119,7 +131,10 @@ describe('readKvSnapshot', () => {
     const consul = seeded();
     consul.failOn('consul.kv.get', consulError('consul.kv.get', undefined, 'connect ECONNREFUSED 10.0.0.1:8500'));
     consul.failOn('consul.kv.get.stale', consulError('consul.kv.get.stale', undefined, 'connect ECONNREFUSED 10.0.0.2:8500'));
-    await assert.rejects(readKvSnapshot(consul, PREFIX, 1_500), (err: unknown) => err instanceof ConsulRequestError && /10\.0\.0\.1/.test(err.message));
+    await assert.rejects(
+      readKvSnapshot(consul, PREFIX, 1_500),
+      (err: unknown) => err instanceof ConsulRequestError && /10\.0\.0\.1/.test(err.message),
+    );
     assert.deepEqual(consul.operations(), ['consul.kv.get', 'consul.kv.get.stale']);
   });
 });

@@ -17,7 +17,12 @@ describe('resolveConfig', () => {
     assert.equal(r.sources.greeterTag, 'kv');
   });
   it('falls back per key on a bad value and names the key and the reason', () => {
-    const r = resolveConfig(GATEWAY_KEYS, { maxAttempts: '0', callDeadlineMs: 'fast', greeterService: 'Bad_Name', discoveryWaitSeconds: '20' });
+    const r = resolveConfig(GATEWAY_KEYS, {
+      maxAttempts: '0',
+      callDeadlineMs: 'fast',
+      greeterService: 'Bad_Name',
+      discoveryWaitSeconds: '20',
+    });
     assert.equal(r.values.maxAttempts, GATEWAY_KEYS.maxAttempts.default);
     assert.equal(r.values.callDeadlineMs, GATEWAY_KEYS.callDeadlineMs.default);
     assert.equal(r.values.greeterService, 'greeter');

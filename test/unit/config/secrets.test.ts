@@ -32,7 +32,12 @@ before(async () => {
 
 after(() => new Promise<void>((ok) => server.close(() => ok())));
 
-const extensionEnv = (over: NodeJS.ProcessEnv = {}) => ({ PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port), AWS_SESSION_TOKEN: 'session-token', CONSUL_HTTP_TOKEN_PARAMETER: '/app/consul token', ...over });
+const extensionEnv = (over: NodeJS.ProcessEnv = {}) => ({
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(port),
+  AWS_SESSION_TOKEN: 'session-token',
+  CONSUL_HTTP_TOKEN_PARAMETER: '/app/consul token',
+  ...over,
+});
 
 describe('createSecretResolver', () => {
   it('returns the environment value first, and undefined when neither value nor parameter is set, without the SDK', async () => {
@@ -44,7 +49,10 @@ describe('createSecretResolver', () => {
 
   it('reads a parameter through the extension: decrypted, authenticated with the session token, without the SDK', async () => {
     seen.length = 0;
-    answer = { status: 200, body: JSON.stringify({ Parameter: { Name: '/app/consul token', Type: 'SecureString', Value: 'from-extension' } }) };
+    answer = {
+      status: 200,
+      body: JSON.stringify({ Parameter: { Name: '/app/consul token', Type: 'SecureString', Value: 'from-extension' } }),
+    };
     assert.equal(await createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'), 'from-extension');
     const req = seen[0];
     assert.ok(req);
@@ -58,12 +66,18 @@ describe('createSecretResolver', () => {
 
   it('answers a missing parameter with invalid_secret, naming the parameter', async () => {
     answer = { status: 400, body: 'ParameterNotFound: /app/consul token' };
-    await assert.rejects(createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'), (err: unknown) => err instanceof ConfigError && err.kind === 'invalid_secret' && /\/app\/consul token/.test(err.message));
+    await assert.rejects(
+      createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'),
+      (err: unknown) => err instanceof ConfigError && err.kind === 'invalid_secret' && /\/app\/consul token/.test(err.message),
+    );
   });
 
   it('answers other failures with secret_unavailable (may pass on retry)', async () => {
     answer = { status: 500, body: 'ThrottlingException' };
-    await assert.rejects(createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'), (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable' && /HTTP 500/.test(err.message));
+    await assert.rejects(
+      createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'),
+      (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable' && /HTTP 500/.test(err.message),
+    );
   });
 
   it('fails with secret_unavailable when the extension is not listening', async () => {
@@ -71,13 +85,22 @@ describe('createSecretResolver', () => {
     await new Promise<void>((ok) => closed.listen(0, 'localhost', ok));
     const freePort = (closed.address() as AddressInfo).port;
     await new Promise<void>((ok) => closed.close(() => ok()));
-    await assert.rejects(createSecretResolver(extensionEnv({ PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(freePort) })).resolve('CONSUL_HTTP_TOKEN'), (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable');
+    await assert.rejects(
+      createSecretResolver(extensionEnv({ PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: String(freePort) })).resolve('CONSUL_HTTP_TOKEN'),
+      (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable',
+    );
   });
 
   it('refuses an empty value with invalid_secret, and never puts a value in an error', async () => {
     answer = { status: 200, body: JSON.stringify({ Parameter: { Value: '' } }) };
-    await assert.rejects(createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'), (err: unknown) => err instanceof ConfigError && err.kind === 'invalid_secret' && /is empty/.test(err.message));
+    await assert.rejects(
+      createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'),
+      (err: unknown) => err instanceof ConfigError && err.kind === 'invalid_secret' && /is empty/.test(err.message),
+    );
     answer = { status: 200, body: 'not json, secret-value' };
-    await assert.rejects(createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'), (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable' && !err.message.includes('secret-value'));
+    await assert.rejects(
+      createSecretResolver(extensionEnv()).resolve('CONSUL_HTTP_TOKEN'),
+      (err: unknown) => err instanceof ConfigError && err.kind === 'secret_unavailable' && !err.message.includes('secret-value'),
+    );
   });
 });

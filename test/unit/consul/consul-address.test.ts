@@ -35,13 +35,19 @@ describe('parseConsulAddresses', () => {
 
   it('refuses a list that mixes https and http, so a failover never drops TLS', () => {
     for (const raw of ['https://consul-a:8501,consul-b:8500', 'http://consul-a:8500,https://consul-b:8501']) {
-      assert.throws(() => parseConsulAddresses(raw), (err: unknown) => err instanceof ConsulAddressError && /mixes https and http/.test(err.message));
+      assert.throws(
+        () => parseConsulAddresses(raw),
+        (err: unknown) => err instanceof ConsulAddressError && /mixes https and http/.test(err.message),
+      );
     }
   });
 
   it('rejects an empty list and a bad entry, as ConsulAddressError', () => {
     for (const raw of ['', ' , ', '10.0.0.1:8500,ftp://x:1']) {
-      assert.throws(() => parseConsulAddresses(raw), (err: unknown) => err instanceof ConsulAddressError && err.kind === 'invalid_address');
+      assert.throws(
+        () => parseConsulAddresses(raw),
+        (err: unknown) => err instanceof ConsulAddressError && err.kind === 'invalid_address',
+      );
     }
   });
 });
@@ -54,7 +60,8 @@ describe('consulAddressUrl', () => {
   });
 
   it('round-trips with parseConsulAddress', () => {
-    for (const raw of ['http://10.0.0.1:8500', 'https://consul:8501', 'http://[fd00::1]:8500']) assert.equal(consulAddressUrl(parseConsulAddress(raw)), raw);
+    for (const raw of ['http://10.0.0.1:8500', 'https://consul:8501', 'http://[fd00::1]:8500'])
+      assert.equal(consulAddressUrl(parseConsulAddress(raw)), raw);
   });
 });
 
@@ -72,7 +79,8 @@ describe('addresses with TLS configured (the CONSUL_HTTP_SSL=true convention, fa
     for (const raw of ['http://10.0.0.1:8500', 'https://a:8501,http://user:secret@b:8500', 'HTTP://c:8500']) {
       assert.throws(
         () => parseConsulAddresses(raw, { tls: true }),
-        (err: unknown) => err instanceof ConsulAddressError && /is http:\/\/ but TLS settings are present/.test(err.message) && !/secret/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConsulAddressError && /is http:\/\/ but TLS settings are present/.test(err.message) && !/secret/.test(err.message),
       );
     }
   });

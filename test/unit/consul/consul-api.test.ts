@@ -49,10 +49,12 @@ async function closedAddress(): Promise<string> {
 }
 
 const kvItems = [{ Key: 'config/a', Value: Buffer.from('1').toString('base64'), ModifyIndex: 5 }];
-const kvAnswer = (headers: Record<string, string> = {}) => (_req: IncomingMessage, res: ServerResponse) => {
-  res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '42', ...headers });
-  res.end(JSON.stringify(kvItems));
-};
+const kvAnswer =
+  (headers: Record<string, string> = {}) =>
+  (_req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '42', ...headers });
+    res.end(JSON.stringify(kvItems));
+  };
 const errorAnswer = (status: number, text: string) => (_req: IncomingMessage, res: ServerResponse) => {
   res.writeHead(status, { 'content-type': 'text/plain' });
   res.end(text);
@@ -64,7 +66,12 @@ describe('createConsulApi', () => {
     const api = createConsulApi({ address: consul.address, token: () => 'secret-token' });
     try {
       const res = await kvGetRecursive(api, 'config/');
-      assert.deepEqual(res, { value: [{ key: 'config/a', value: '1', modifyIndex: 5 }], index: '42', knownLeader: false, lastContactMs: 1234 });
+      assert.deepEqual(res, {
+        value: [{ key: 'config/a', value: '1', modifyIndex: 5 }],
+        index: '42',
+        knownLeader: false,
+        lastContactMs: 1234,
+      });
       assert.equal(consul.requests[0]?.token, 'secret-token');
       assert.equal(consul.requests[0]?.url, '/v1/kv/config%2F?recurse=true');
       assert.equal(api.requestCounts.get('consul.kv.get'), 1);
@@ -79,7 +86,10 @@ describe('createConsulApi', () => {
     const api = createConsulApi({ address: consul.address });
     try {
       const res = await kvGetRecursive(api, 'config/');
-      assert.deepEqual({ knownLeader: res.knownLeader, lastContactMs: res.lastContactMs }, { knownLeader: undefined, lastContactMs: undefined });
+      assert.deepEqual(
+        { knownLeader: res.knownLeader, lastContactMs: res.lastContactMs },
+        { knownLeader: undefined, lastContactMs: undefined },
+      );
     } finally {
       api.destroy();
     }
@@ -93,7 +103,11 @@ describe('createConsulApi', () => {
       const consul = await consulServer(errorAnswer(status, 'Permission denied'));
       const api = createConsulApi({ address: consul.address });
       try {
-        await assert.rejects(kvGetRecursive(api, 'config/'), (err: unknown) => err instanceof ConsulRequestError && err.kind === kind && err.statusCode === status && err.operation === 'consul.kv.get');
+        await assert.rejects(
+          kvGetRecursive(api, 'config/'),
+          (err: unknown) =>
+            err instanceof ConsulRequestError && err.kind === kind && err.statusCode === status && err.operation === 'consul.kv.get',
+        );
       } finally {
         api.destroy();
       }
@@ -124,7 +138,10 @@ describe('createConsulApi', () => {
       const second = await consulServer(kvAnswer());
       const api = createConsulApi({ address: `${first.address},${second.address}` });
       try {
-        await assert.rejects(kvGetRecursive(api, 'config/'), (err: unknown) => err instanceof ConsulRequestError && err.statusCode === status);
+        await assert.rejects(
+          kvGetRecursive(api, 'config/'),
+          (err: unknown) => err instanceof ConsulRequestError && err.statusCode === status,
+        );
         assert.equal(second.requests.length, 0);
         assert.equal(api.failovers, 0);
         assert.equal(api.requestErrors, 1);
@@ -137,7 +154,14 @@ describe('createConsulApi', () => {
   it('throws an unavailable error when every address refuses', GUARD, async () => {
     const api = createConsulApi({ address: `${await closedAddress()},${await closedAddress()}` });
     try {
-      await assert.rejects(kvGetRecursive(api, 'config/'), (err: unknown) => err instanceof ConsulRequestError && err.kind === 'unavailable' && err.statusCode === undefined && /ECONNREFUSED/.test(err.message));
+      await assert.rejects(
+        kvGetRecursive(api, 'config/'),
+        (err: unknown) =>
+          err instanceof ConsulRequestError &&
+          err.kind === 'unavailable' &&
+          err.statusCode === undefined &&
+          /ECONNREFUSED/.test(err.message),
+      );
       assert.equal(api.requestCounts.get('consul.kv.get'), 2);
     } finally {
       api.destroy();
@@ -152,7 +176,13 @@ describe('createConsulApi', () => {
     try {
       await assert.rejects(
         kvGetRecursive(api, 'config/'),
-        (err: unknown) => err instanceof ConsulTlsError && err instanceof ConsulRequestError && err.kind === 'unavailable' && err.statusCode === undefined && err.message.startsWith(`consul.kv.get: TLS verification failed for https://${first.address} (`) && /EPROTO|ERR_SSL_/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConsulTlsError &&
+          err instanceof ConsulRequestError &&
+          err.kind === 'unavailable' &&
+          err.statusCode === undefined &&
+          err.message.startsWith(`consul.kv.get: TLS verification failed for https://${first.address} (`) &&
+          /EPROTO|ERR_SSL_/.test(err.message),
       );
       assert.equal(first.requests.length + second.requests.length, 0, 'no request was sent in plain HTTP');
       assert.equal(api.failovers, 0);

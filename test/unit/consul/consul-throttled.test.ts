@@ -14,12 +14,18 @@ async function answering(status: number): Promise<{ address: string; close: () =
     res.end('no');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('Consul 429s', { timeout: 10_000 }, () => {
   it('counts a 429 as throttled and as an error, a 500 as an error only', async () => {
-    for (const [status, throttled] of [[429, 1], [500, 0]] as const) {
+    for (const [status, throttled] of [
+      [429, 1],
+      [500, 0],
+    ] as const) {
       const server = await answering(status);
       const api = createConsulApi({ address: server.address });
       try {
@@ -39,8 +45,13 @@ describe('Consul 429s', { timeout: 10_000 }, () => {
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     try {
-      const lease = { snapshot: () => ({ renewals: 0, failedAttempts: 0 }) } as unknown as Parameters<typeof createRuntimeMetrics>[0]['lease'];
-      const metrics = createRuntimeMetrics({ consul: api, lease }, { POWERTOOLS_METRICS_NAMESPACE: 'test', POWERTOOLS_SERVICE_NAME: 'greet' });
+      const lease = { snapshot: () => ({ renewals: 0, failedAttempts: 0 }) } as unknown as Parameters<
+        typeof createRuntimeMetrics
+      >[0]['lease'];
+      const metrics = createRuntimeMetrics(
+        { consul: api, lease },
+        { POWERTOOLS_METRICS_NAMESPACE: 'test', POWERTOOLS_SERVICE_NAME: 'greet' },
+      );
       await assert.rejects(kvGetRecursive(api, 'config/'));
       await assert.rejects(kvGetRecursive(api, 'config/'));
       process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;

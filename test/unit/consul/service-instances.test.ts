@@ -11,17 +11,25 @@ describe('toServiceInstances', () => {
   it('sorts and deduplicates so equal sets give equal lists', () => {
     const a = toServiceInstances([entry('b', 2), entry('a', 1), entry('a', 1)]);
     const b = toServiceInstances([entry('a', 1), entry('b', 2)]);
-    assert.deepEqual(a.map((i) => i.id), ['a', 'b']);
+    assert.deepEqual(
+      a.map((i) => i.id),
+      ['a', 'b'],
+    );
     assert.deepEqual(a, b);
   });
 
   it('keeps the same service id on two nodes as two instances', () => {
     const list = toServiceInstances([entry('a', 1, '10.0.0.1', 'n1'), entry('a', 1, '10.0.0.1', 'n2')]);
-    assert.deepEqual(list.map((i) => i.node), ['n1', 'n2']);
+    assert.deepEqual(
+      list.map((i) => i.node),
+      ['n1', 'n2'],
+    );
   });
 
   it('copies id, service, address, port, tags, meta and node', () => {
-    assert.deepEqual(toServiceInstances([entry('a', 1)]), [{ id: 'a', service: 'greeter', address: '10.0.0.1', port: 1, tags: ['v1'], meta: { zone: 'a' }, node: 'n1' }]);
+    assert.deepEqual(toServiceInstances([entry('a', 1)]), [
+      { id: 'a', service: 'greeter', address: '10.0.0.1', port: 1, tags: ['v1'], meta: { zone: 'a' }, node: 'n1' },
+    ]);
   });
 
   it('falls back to the node address when the service has none', () => {

@@ -15,7 +15,12 @@ describe('isThrottled', () => {
     const err = new ConsulRequestError('consul.kv.get', 'Too Many Requests', 429);
     assert.equal(isThrottled(err), true);
     assert.equal(err.kind, 'unavailable');
-    for (const other of [new ConsulRequestError('x', 'no leader', 500), new ConsulRequestError('x', 'denied', 403), new ConsulTimeoutError('x', 'timed out'), new Error('429')]) {
+    for (const other of [
+      new ConsulRequestError('x', 'no leader', 500),
+      new ConsulRequestError('x', 'denied', 403),
+      new ConsulTimeoutError('x', 'timed out'),
+      new Error('429'),
+    ]) {
       assert.equal(isThrottled(other), false, String(other));
     }
   });
@@ -23,18 +28,48 @@ describe('isThrottled', () => {
 
 describe('throttledBackoffMs and spreadMs', () => {
   it('starts a throttled backoff at THROTTLED_BASE_MS, whatever the base, with jitter in the upper half', () => {
-    assert.equal(throttledBackoffMs(1, 100, 10_000, true, () => 0), THROTTLED_BASE_MS / 2);
-    assert.equal(throttledBackoffMs(1, 100, 10_000, true, () => 1), THROTTLED_BASE_MS);
-    assert.equal(throttledBackoffMs(3, 100, 10_000, true, () => 1), 4 * THROTTLED_BASE_MS);
-    assert.equal(throttledBackoffMs(1, 5_000, 10_000, true, () => 1), 5_000, 'a longer base stays');
-    assert.equal(throttledBackoffMs(1, 100, 10_000, false, () => 1), 100, 'not throttled: the ordinary backoff');
-    assert.equal(throttledBackoffMs(9, 100, 200, true, () => 1), THROTTLED_BASE_MS, 'a cap below the throttled base is raised to it');
+    assert.equal(
+      throttledBackoffMs(1, 100, 10_000, true, () => 0),
+      THROTTLED_BASE_MS / 2,
+    );
+    assert.equal(
+      throttledBackoffMs(1, 100, 10_000, true, () => 1),
+      THROTTLED_BASE_MS,
+    );
+    assert.equal(
+      throttledBackoffMs(3, 100, 10_000, true, () => 1),
+      4 * THROTTLED_BASE_MS,
+    );
+    assert.equal(
+      throttledBackoffMs(1, 5_000, 10_000, true, () => 1),
+      5_000,
+      'a longer base stays',
+    );
+    assert.equal(
+      throttledBackoffMs(1, 100, 10_000, false, () => 1),
+      100,
+      'not throttled: the ordinary backoff',
+    );
+    assert.equal(
+      throttledBackoffMs(9, 100, 200, true, () => 1),
+      THROTTLED_BASE_MS,
+      'a cap below the throttled base is raised to it',
+    );
   });
 
   it('spreads uniformly over [0, max)', () => {
-    assert.equal(spreadMs(1_000, () => 0), 0);
-    assert.equal(spreadMs(1_000, () => 0.999), 999);
-    assert.equal(spreadMs(0, () => 0.5), 0);
+    assert.equal(
+      spreadMs(1_000, () => 0),
+      0,
+    );
+    assert.equal(
+      spreadMs(1_000, () => 0.999),
+      999,
+    );
+    assert.equal(
+      spreadMs(0, () => 0.5),
+      0,
+    );
     const seen = new Set(Array.from({ length: 200 }, () => Math.floor(spreadMs(1_000) / 100)));
     assert.ok(seen.size >= 8, `200 draws cover most tenths of the range (${seen.size})`);
   });
@@ -119,7 +154,11 @@ describe('EnvironmentLease under a 429', () => {
     await lease.touch(SETTINGS);
     const registrations = () => consul.callsOf('consul.agent.service.register').length;
     // A slow or overloaded agent: registering would be a heavier write on top, so no.
-    for (const err of [new ConsulTimeoutError('consul.agent.check.pass', 'timed out after 1000 ms'), consulError('consul.agent.check.pass', 500, 'rpc error'), consulError('consul.agent.check.pass', undefined, 'socket hang up')]) {
+    for (const err of [
+      new ConsulTimeoutError('consul.agent.check.pass', 'timed out after 1000 ms'),
+      consulError('consul.agent.check.pass', 500, 'rpc error'),
+      consulError('consul.agent.check.pass', undefined, 'socket hang up'),
+    ]) {
       clock.now += 10_000;
       consul.failOn('consul.agent.check.pass', err, 1);
       const before = consul.callsOf('consul.agent.check.pass').length;

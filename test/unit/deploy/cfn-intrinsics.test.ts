@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolveIntrinsics, type CfnValue } from '../../../scripts/deploy/cfn-intrinsics';
 
-const stack = { region: 'eu-west-1', accountId: '123456789012', stackName: 'svc-prod', refs: { Stage: 'prod', ApiGatewayRestApi: 'abc123' }, attributes: { 'GreetRole.Arn': 'arn:aws:iam::123456789012:role/greet' } };
+const stack = {
+  region: 'eu-west-1',
+  accountId: '123456789012',
+  stackName: 'svc-prod',
+  refs: { Stage: 'prod', ApiGatewayRestApi: 'abc123' },
+  attributes: { 'GreetRole.Arn': 'arn:aws:iam::123456789012:role/greet' },
+};
 
 describe('resolveIntrinsics', () => {
   it('resolves Ref to pseudo parameters and to given refs', () => {
@@ -15,7 +21,10 @@ describe('resolveIntrinsics', () => {
   });
 
   it('resolves Fn::Sub: pseudo parameters, refs, attributes, its own variables and ${!literals}', () => {
-    assert.equal(resolveIntrinsics({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/x/${Stage}' }, stack), 'arn:aws:ssm:eu-west-1:123456789012:parameter/x/prod');
+    assert.equal(
+      resolveIntrinsics({ 'Fn::Sub': 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/x/${Stage}' }, stack),
+      'arn:aws:ssm:eu-west-1:123456789012:parameter/x/prod',
+    );
     assert.equal(resolveIntrinsics({ 'Fn::Sub': '${GreetRole.Arn}' }, stack), 'arn:aws:iam::123456789012:role/greet');
     assert.equal(resolveIntrinsics({ 'Fn::Sub': ['${Name}-${AWS::Region}', { Name: { Ref: 'Stage' } }] }, stack), 'prod-eu-west-1');
     assert.equal(resolveIntrinsics({ 'Fn::Sub': 'keep ${!Literal} as is' }, stack), 'keep ${Literal} as is');
@@ -29,8 +38,14 @@ describe('resolveIntrinsics', () => {
   });
 
   it('walks objects and lists, leaving plain values as they are', () => {
-    const doc: CfnValue = { Statement: [{ Effect: 'Allow', Action: ['a:B'], Resource: [{ 'Fn::Sub': 'x-${AWS::Region}' }, '*'], Condition: { NumericLessThan: { 'k': 5 } } }] };
-    assert.deepEqual(resolveIntrinsics(doc, stack), { Statement: [{ Effect: 'Allow', Action: ['a:B'], Resource: ['x-eu-west-1', '*'], Condition: { NumericLessThan: { k: 5 } } }] });
+    const doc: CfnValue = {
+      Statement: [
+        { Effect: 'Allow', Action: ['a:B'], Resource: [{ 'Fn::Sub': 'x-${AWS::Region}' }, '*'], Condition: { NumericLessThan: { k: 5 } } },
+      ],
+    };
+    assert.deepEqual(resolveIntrinsics(doc, stack), {
+      Statement: [{ Effect: 'Allow', Action: ['a:B'], Resource: ['x-eu-west-1', '*'], Condition: { NumericLessThan: { k: 5 } } }],
+    });
   });
 
   it('throws on what it cannot resolve, never leaving an intrinsic behind', () => {

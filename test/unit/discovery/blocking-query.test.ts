@@ -10,7 +10,8 @@ describe('nextIndex', () => {
     assert.equal(nextIndex('12', '0'), undefined);
     assert.equal(nextIndex(undefined, 'abc'), undefined);
   });
-  it('handles indexes beyond Number.MAX_SAFE_INTEGER', () => assert.equal(nextIndex('9007199254740993', '9007199254740995'), '9007199254740995'));
+  it('handles indexes beyond Number.MAX_SAFE_INTEGER', () =>
+    assert.equal(nextIndex('9007199254740993', '9007199254740995'), '9007199254740995'));
 });
 
 describe('poll timing', () => {

@@ -19,7 +19,13 @@ import { fakeHealthSource, instance as inst } from '../helpers/fake-health-sourc
 import { recordingLog } from '../helpers/recording-log';
 
 const Q = { service: 'greeter' };
-const entry = (id: string, port: number, tags: string[] = []): DirectoryInstance => ({ instanceId: id, address: '10.0.0.1', port, tags, meta: { v: '1' } });
+const entry = (id: string, port: number, tags: string[] = []): DirectoryInstance => ({
+  instanceId: id,
+  address: '10.0.0.1',
+  port,
+  tags,
+  meta: { v: '1' },
+});
 
 /** A clock the test moves, and sleeps that end when it passes their time (or on abort). */
 function fakeClock() {
@@ -57,7 +63,12 @@ function fakeClock() {
 
 /** A directory whose list the test sets; records the clock time of every call. */
 function fakeDirectory(clock: { now(): number }) {
-  const state = { list: [entry('a', 1)] as DirectoryInstance[], fail: undefined as unknown, calls: [] as number[], args: [] as [string, string][] };
+  const state = {
+    list: [entry('a', 1)] as DirectoryInstance[],
+    fail: undefined as unknown,
+    calls: [] as number[],
+    args: [] as [string, string][],
+  };
   const directory: InstanceDirectory = {
     async discover(namespace, service) {
       state.calls.push(clock.now());
@@ -72,7 +83,15 @@ function fakeDirectory(clock: { now(): number }) {
 function setup(o: Partial<CloudMapSourceOptions> = {}) {
   const clock = fakeClock();
   const dir = fakeDirectory(clock);
-  const source = cloudMapHealthSource(dir.directory, { namespace: 'mirror', pollIntervalMs: 1_000, jitter: 0, now: clock.now, sleep: clock.sleep, random: () => 0, ...o });
+  const source = cloudMapHealthSource(dir.directory, {
+    namespace: 'mirror',
+    pollIntervalMs: 1_000,
+    jitter: 0,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0,
+    ...o,
+  });
   return { clock, dir, source, signal: new AbortController().signal };
 }
 
@@ -91,7 +110,10 @@ describe('cloudMapHealthSource', () => {
     const { source, dir, signal } = setup();
     assert.equal(source.name, 'cloudmap');
     const res = await source.passingInstances(Q, undefined, 30, signal);
-    assert.deepEqual(res, { index: '1', value: [{ id: 'a', service: 'greeter', address: '10.0.0.1', port: 1, tags: [], meta: { v: '1' }, node: '' }] });
+    assert.deepEqual(res, {
+      index: '1',
+      value: [{ id: 'a', service: 'greeter', address: '10.0.0.1', port: 1, tags: [], meta: { v: '1' }, node: '' }],
+    });
     assert.deepEqual(dir.state.args, [['mirror', 'greeter']]);
   });
 
@@ -117,7 +139,10 @@ describe('cloudMapHealthSource', () => {
     await clock.advance(490);
     assert.equal(call.done, false, 'not before the next poll');
     await clock.advance(20);
-    assert.deepEqual(call.value?.value.map((i) => i.id), ['a', 'b']);
+    assert.deepEqual(
+      call.value?.value.map((i) => i.id),
+      ['a', 'b'],
+    );
     assert.equal(call.value?.index, '2');
     // Growing decimal counters: every change adds one.
     dir.state.list = [entry('b', 2)];
@@ -195,13 +220,22 @@ describe('cloudMapHealthSource', () => {
     const { source, dir, signal } = setup();
     dir.state.list = [entry('a', 1, ['blue']), entry('b', 2, ['green'])];
     const res = await source.passingInstances({ service: 'greeter', tag: 'green' }, undefined, 30, signal);
-    assert.deepEqual(res.value.map((i) => i.id), ['b']);
+    assert.deepEqual(
+      res.value.map((i) => i.id),
+      ['b'],
+    );
   });
 
   it('refuses Connect queries and other datacenters with a typed error, without a call', async () => {
     const { source, dir, signal } = setup({ datacenter: 'dc1' });
-    await assert.rejects(source.passingInstances({ service: 'greeter', connect: true }, undefined, 30, signal), CloudMapQueryNotServedError);
-    await assert.rejects(source.passingInstances({ service: 'greeter', datacenter: 'dc2' }, undefined, 30, signal), (e: unknown) => e instanceof CloudMapQueryNotServedError && !e.noAnswer && /dc2/.test(e.message));
+    await assert.rejects(
+      source.passingInstances({ service: 'greeter', connect: true }, undefined, 30, signal),
+      CloudMapQueryNotServedError,
+    );
+    await assert.rejects(
+      source.passingInstances({ service: 'greeter', datacenter: 'dc2' }, undefined, 30, signal),
+      (e: unknown) => e instanceof CloudMapQueryNotServedError && !e.noAnswer && /dc2/.test(e.message),
+    );
     assert.equal((await source.passingInstances({ service: 'greeter', datacenter: 'dc1' }, undefined, 30, signal)).value.length, 1);
     assert.equal(dir.state.calls.length, 1);
   });
@@ -247,7 +281,12 @@ describe('ServiceWatch over a throttled Cloud Map', () => {
   it('treats an error carrying throttled: true like a 429: backs off from a second, keeps the stale list, counts it', async (t) => {
     fakeTime(t);
     const src = fakeHealthSource();
-    watch = new ServiceWatch(Q, src.source, () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 10_000 }), recordingLog());
+    watch = new ServiceWatch(
+      Q,
+      src.source,
+      () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 10_000 }),
+      recordingLog(),
+    );
     watch.start();
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '1' });
     await drainMicrotasks();
@@ -261,7 +300,11 @@ describe('ServiceWatch over a throttled Cloud Map', () => {
       assert.ok(waited <= 5_000);
     }
     assert.equal(waited, 500, 'half of the 1 s throttled first step at random 0, not half of the 100 ms base');
-    assert.deepEqual(watch.current()?.map((i) => i.id), ['a'], 'the stale list is still served');
+    assert.deepEqual(
+      watch.current()?.map((i) => i.id),
+      ['a'],
+      'the stale list is still served',
+    );
     assert.equal(watch.snapshot().throttled, 1);
     assert.match(watch.snapshot().lastError ?? '', /Rate exceeded/);
   });

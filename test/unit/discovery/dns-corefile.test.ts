@@ -44,6 +44,15 @@ describe('sumMetric', () => {
 describe('Consul dns_config', () => {
   it('asks for passing only, stale reads, the agent cache, truncation and short TTLs', () => {
     const hcl = dnsConfigStanza(5);
-    for (const line of ['only_passing = true', 'allow_stale = true', 'use_cache = true', 'enable_truncate = true', 'node_ttl = "5s"', '"*" = "5s"', 'min_ttl = 5']) assert.ok(hcl.includes(line), line);
+    for (const line of [
+      'only_passing = true',
+      'allow_stale = true',
+      'use_cache = true',
+      'enable_truncate = true',
+      'node_ttl = "5s"',
+      '"*" = "5s"',
+      'min_ttl = 5',
+    ])
+      assert.ok(hcl.includes(line), line);
   });
 });

@@ -20,17 +20,29 @@ describe('srvName', () => {
     assert.equal(srvName({ service: 'greeter', tag: 'v1' }, 'rfc2782'), '_greeter._v1.service.consul');
     assert.equal(srvName({ service: 'greeter' }, 'rfc2782'), '_greeter._tcp.service.consul');
     assert.equal(srvName({ service: 'greeter', tag: 'v1', datacenter: 'dc2' }, 'rfc2782'), '_greeter._v1.service.dc2.consul');
-    assert.throws(() => srvName({ service: 'greeter', tag: 'tcp' }, 'rfc2782'), (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name');
+    assert.throws(
+      () => srvName({ service: 'greeter', tag: 'tcp' }, 'rfc2782'),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name',
+    );
   });
 
   it('asks Connect instances through <service>.connect, which takes no tag', () => {
     assert.equal(srvName({ service: 'greeter', connect: true }), 'greeter.connect.consul');
     assert.equal(srvName({ service: 'greeter', connect: true, datacenter: 'dc2' }, 'rfc2782'), 'greeter.connect.dc2.consul');
-    assert.throws(() => srvName({ service: 'greeter', connect: true, tag: 'v1' }), (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name' && !e.noAnswer);
+    assert.throws(
+      () => srvName({ service: 'greeter', connect: true, tag: 'v1' }),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name' && !e.noAnswer,
+    );
   });
 
   it('refuses what is not one DNS label', () => {
-    for (const q of [{ service: 'a.b' }, { service: '' }, { service: 'greeter', tag: 'has space' }, { service: 'greeter', datacenter: 'dc.2' }, { service: 'x'.repeat(64) }]) {
+    for (const q of [
+      { service: 'a.b' },
+      { service: '' },
+      { service: 'greeter', tag: 'has space' },
+      { service: 'greeter', datacenter: 'dc.2' },
+      { service: 'x'.repeat(64) },
+    ]) {
       assert.throws(() => srvName(q), DnsLookupError, JSON.stringify(q));
     }
   });
@@ -61,15 +73,29 @@ describe('toDnsInstances', () => {
       { name: 'n2.node.dc1.consul', port: 0, priority: 1, weight: 1 },
     ];
     const list = toDnsInstances({ service: 'greeter', tag: 'v1' }, records, addrs);
-    assert.deepEqual(list.map((i) => i.id), ['[::1]:7002', '10.0.0.1:7001', '10.0.0.2:7000']);
-    assert.deepEqual(list[2], { id: '10.0.0.2:7000', service: 'greeter', address: '10.0.0.2', port: 7000, tags: ['v1'], meta: {}, node: 'n2' });
+    assert.deepEqual(
+      list.map((i) => i.id),
+      ['[::1]:7002', '10.0.0.1:7001', '10.0.0.2:7000'],
+    );
+    assert.deepEqual(list[2], {
+      id: '10.0.0.2:7000',
+      service: 'greeter',
+      address: '10.0.0.2',
+      port: 7000,
+      tags: ['v1'],
+      meta: {},
+      node: 'n2',
+    });
     assert.equal(list[1]?.node, '0a000001.addr.dc1.consul');
     // The order of the answer does not matter.
     assert.deepEqual(toDnsInstances({ service: 'greeter', tag: 'v1' }, [...records].reverse(), addrs), list);
   });
 
   it('gives no tags for an untagged query', () => {
-    assert.deepEqual(toDnsInstances({ service: 'greeter' }, [{ name: 'n2.node.dc1.consul', port: 1, priority: 1, weight: 1 }], addrs)[0]?.tags, []);
+    assert.deepEqual(
+      toDnsInstances({ service: 'greeter' }, [{ name: 'n2.node.dc1.consul', port: 1, priority: 1, weight: 1 }], addrs)[0]?.tags,
+      [],
+    );
   });
 
   it('takes the smallest TTL of the addresses', () => {

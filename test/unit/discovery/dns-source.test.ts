@@ -77,7 +77,15 @@ function setup(extra: Partial<DnsSourceOptions> = {}) {
   resolver.srv.set('greeter.service.consul', srvOf(['n1.node.dc1.consul', 7001], ['n2.node.dc1.consul', 7002]));
   resolver.a.set('n1.node.dc1.consul', [{ address: '10.0.0.1', ttl: 5 }]);
   resolver.a.set('n2.node.dc1.consul', [{ address: '10.0.0.2', ttl: 5 }]);
-  const source = dnsHealthSource({ servers: ['127.0.0.1:8600'], resolver, now: clock.now, sleep: clock.sleep, random: () => 0.5, jitterMs: 1_000, ...extra });
+  const source = dnsHealthSource({
+    servers: ['127.0.0.1:8600'],
+    resolver,
+    now: clock.now,
+    sleep: clock.sleep,
+    random: () => 0.5,
+    jitterMs: 1_000,
+    ...extra,
+  });
   return { resolver, clock, source };
 }
 
@@ -90,7 +98,13 @@ describe('dnsHealthSource', () => {
     assert.equal(source.name, 'dns');
     const res = await source.passingInstances(q, undefined, 30, never);
     assert.equal(res.index, '1');
-    assert.deepEqual(res.value.map((i) => [i.id, i.node]), [['10.0.0.1:7001', 'n1'], ['10.0.0.2:7002', 'n2']]);
+    assert.deepEqual(
+      res.value.map((i) => [i.id, i.node]),
+      [
+        ['10.0.0.1:7001', 'n1'],
+        ['10.0.0.2:7002', 'n2'],
+      ],
+    );
   });
 
   it('falls back to AAAA when a target has no A record', async () => {
@@ -98,7 +112,10 @@ describe('dnsHealthSource', () => {
     resolver.a.delete('n2.node.dc1.consul');
     resolver.aaaa.set('n2.node.dc1.consul', [{ address: 'fd00::2', ttl: 5 }]);
     const res = await source.passingInstances(q, undefined, 30, never);
-    assert.deepEqual(res.value.map((i) => i.id), ['10.0.0.1:7001', '[fd00::2]:7002']);
+    assert.deepEqual(
+      res.value.map((i) => i.id),
+      ['10.0.0.1:7001', '[fd00::2]:7002'],
+    );
   });
 
   it('reads NXDOMAIN and NODATA as no passing instance', async () => {
@@ -142,7 +159,10 @@ describe('dnsHealthSource', () => {
 
   it("refreshes on the TTL of the service name's own A answer (the SRV answer's), not the targets'", async () => {
     const { source, resolver, clock } = setup();
-    resolver.a.set('greeter.service.consul', [{ address: '10.0.0.1', ttl: 2 }, { address: '10.0.0.2', ttl: 3 }]);
+    resolver.a.set('greeter.service.consul', [
+      { address: '10.0.0.1', ttl: 2 },
+      { address: '10.0.0.2', ttl: 3 },
+    ]);
     const first = await source.passingInstances(q, undefined, 30, never);
     assert.ok(resolver.calls.includes('A greeter.service.consul'));
     void source.passingInstances(q, first.index, 30, never);
@@ -211,18 +231,32 @@ describe('dnsHealthSource', () => {
 
   it('throws typed errors: unreachable and SERVFAIL say "no answer", REFUSED does not', async () => {
     const { source, resolver } = setup();
-    for (const [code, kind, noAnswer] of [['ETIMEOUT', 'unreachable', true], ['ECONNREFUSED', 'unreachable', true], ['ESERVFAIL', 'server_failure', true], ['EREFUSED', 'refused', false]] as const) {
+    for (const [code, kind, noAnswer] of [
+      ['ETIMEOUT', 'unreachable', true],
+      ['ECONNREFUSED', 'unreachable', true],
+      ['ESERVFAIL', 'server_failure', true],
+      ['EREFUSED', 'refused', false],
+    ] as const) {
       resolver.srv.set('greeter.service.consul', code);
-      await assert.rejects(source.passingInstances(q, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === kind && e.noAnswer === noAnswer);
+      await assert.rejects(
+        source.passingInstances(q, undefined, 30, never),
+        (e: unknown) => e instanceof DnsLookupError && e.kind === kind && e.noAnswer === noAnswer,
+      );
     }
     resolver.srv.set('greeter.service.consul', srvOf(['n1.node.dc1.consul', 7001]));
     resolver.a.set('n1.node.dc1.consul', 'ETIMEOUT');
-    await assert.rejects(source.passingInstances(q, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable');
+    await assert.rejects(
+      source.passingInstances(q, undefined, 30, never),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable',
+    );
   });
 
   it('rejects a query it cannot spell with invalid_name', async () => {
     const { source } = setup();
-    await assert.rejects(source.passingInstances({ service: 'greeter', connect: true, tag: 'v1' }, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name');
+    await assert.rejects(
+      source.passingInstances({ service: 'greeter', connect: true, tag: 'v1' }, undefined, 30, never),
+      (e: unknown) => e instanceof DnsLookupError && e.kind === 'invalid_name',
+    );
   });
 
   it('bounds a lookup that never ends by its own deadline, as unreachable', async () => {
@@ -233,7 +267,10 @@ describe('dnsHealthSource', () => {
     const keepAlive = setTimeout(() => undefined, 5_000);
     try {
       const started = Date.now();
-      await assert.rejects(source.passingInstances(q, undefined, 30, never), (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer);
+      await assert.rejects(
+        source.passingInstances(q, undefined, 30, never),
+        (e: unknown) => e instanceof DnsLookupError && e.kind === 'unreachable' && e.noAnswer,
+      );
       assert.ok(Date.now() - started < 2_000);
     } finally {
       clearTimeout(keepAlive);
@@ -259,6 +296,9 @@ describe('dnsHealthSource', () => {
     resolver.srv.set('_greeter._v1.service.dc2.consul', srvOf(['n1.node.dc2.consul', 7001]));
     resolver.a.set('n1.node.dc2.consul', [{ address: '10.1.0.1', ttl: 5 }]);
     const res = await source.passingInstances({ service: 'greeter', tag: 'v1', datacenter: 'dc2' }, undefined, 30, never);
-    assert.deepEqual(res.value.map((i) => [i.id, i.tags]), [['10.1.0.1:7001', ['v1']]]);
+    assert.deepEqual(
+      res.value.map((i) => [i.id, i.tags]),
+      [['10.1.0.1:7001', ['v1']]],
+    );
   });
 });

@@ -121,7 +121,10 @@ describe('FailoverWatch', () => {
     assert.equal(watch.current(), undefined, 'a caller waits for the failover rather than failing at once');
     (await pollOf('dc2')).resolve({ value: [instance('r1', 2)], index: '9' });
     await drainMicrotasks();
-    assert.deepEqual(watch.current()?.map((i) => [i.id, i.datacenter]), [['r1', 'dc2']]);
+    assert.deepEqual(
+      watch.current()?.map((i) => [i.id, i.datacenter]),
+      [['r1', 'dc2']],
+    );
   });
 
   it('restarts stale polls of the remote watches only once they were started', async (t) => {
@@ -147,7 +150,13 @@ describe('ServiceWatchRegistry with failover datacenters', () => {
     const a = registry.get(QUERY);
     assert.equal(registry.get({ service: 'greeter', failover: ['dc2', 'dc3'] }), a);
     assert.notEqual(registry.get({ service: 'greeter', failover: ['dc3', 'dc2'] }), a);
-    assert.deepEqual(registry.all().map((w) => w.query.datacenter ?? 'local').sort(), ['dc2', 'dc3', 'local']);
+    assert.deepEqual(
+      registry
+        .all()
+        .map((w) => w.query.datacenter ?? 'local')
+        .sort(),
+      ['dc2', 'dc3', 'local'],
+    );
   });
 
   it('shares the local watch with a query without failover', () => {

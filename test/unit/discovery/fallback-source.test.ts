@@ -11,7 +11,12 @@ import type { ServiceQuery } from '../../../lib/discovery/service-query';
 import { instance as inst } from '../helpers/fake-health-source';
 import { recordingLog } from '../helpers/recording-log';
 
-type Answer = (query: ServiceQuery, index: string | undefined, waitSeconds: number, signal: AbortSignal) => Promise<{ value: ServiceInstance[]; index: string }>;
+type Answer = (
+  query: ServiceQuery,
+  index: string | undefined,
+  waitSeconds: number,
+  signal: AbortSignal,
+) => Promise<{ value: ServiceInstance[]; index: string }>;
 
 interface Scripted {
   source: HealthSource;
@@ -40,16 +45,31 @@ function scripted(name: DiscoverySourceName, answer: Answer): Scripted {
 const Q = { service: 'greeter' };
 const signal = () => new AbortController().signal;
 const refused = () => new ConsulRequestError('consul.health.service', 'connect ECONNREFUSED 127.0.0.1:8500');
-const ok = (ids: string[], index: string): Answer => () => Promise.resolve({ value: ids.map((id, n) => inst(id, 5000 + n)), index });
-const fail = (err: unknown): Answer => () => Promise.reject(err);
-const hang: Answer = (_q, _i, _w, s) => new Promise((_, reject) => s.addEventListener('abort', () => reject(new ConsulTimeoutError('consul.health.service', 'aborted')), { once: true }));
+const ok =
+  (ids: string[], index: string): Answer =>
+  () =>
+    Promise.resolve({ value: ids.map((id, n) => inst(id, 5000 + n)), index });
+const fail =
+  (err: unknown): Answer =>
+  () =>
+    Promise.reject(err);
+const hang: Answer = (_q, _i, _w, s) =>
+  new Promise((_, reject) =>
+    s.addEventListener('abort', () => reject(new ConsulTimeoutError('consul.health.service', 'aborted')), { once: true }),
+  );
 
 function setup(primaryAnswer: Answer, fallbackAnswer: Answer, opts: { firstAnswerTimeoutMs?: number } = {}) {
   let t = 1_000_000;
   const primary = scripted('consul', primaryAnswer);
   const fallback = scripted('cloudmap', fallbackAnswer);
   const log = recordingLog();
-  const src = fallbackHealthSource(primary.source, [fallback.source], { log, now: () => t, probeIntervalMs: 3_000, probeTimeoutMs: 50, ...opts });
+  const src = fallbackHealthSource(primary.source, [fallback.source], {
+    log,
+    now: () => t,
+    probeIntervalMs: 3_000,
+    probeTimeoutMs: 50,
+    ...opts,
+  });
   return { primary, fallback, log, src, advance: (ms: number) => (t += ms) };
 }
 
@@ -60,7 +80,11 @@ describe('fallbackHealthSource', () => {
     assert.equal(first.index, '120');
     const second = await src.passingInstances(Q, '120', 30, signal());
     assert.equal(second.index, '120', 'an unchanged index stays the same');
-    assert.deepEqual(primary.calls.map((c) => c.index), [undefined, '120'], 'the primary blocks on its own index');
+    assert.deepEqual(
+      primary.calls.map((c) => c.index),
+      [undefined, '120'],
+      'the primary blocks on its own index',
+    );
     assert.equal(fallback.calls.length, 0);
     assert.equal(src.servedBy(Q), 'consul');
     assert.equal(src.name, 'consul');
@@ -69,7 +93,10 @@ describe('fallbackHealthSource', () => {
   it('serves a cold start from the fallback when the primary refuses, and says so once', async () => {
     const { primary, fallback, src, log } = setup(fail(refused()), ok(['b'], '4'));
     const res = await src.passingInstances(Q, undefined, 30, signal());
-    assert.deepEqual(res.value.map((i) => i.id), ['b']);
+    assert.deepEqual(
+      res.value.map((i) => i.id),
+      ['b'],
+    );
     assert.equal(src.servedBy(Q), 'cloudmap');
     assert.equal(fallback.calls[0]?.index, undefined, 'the fallback answers at once');
     await src.passingInstances(Q, res.index, 30, signal());
@@ -91,7 +118,10 @@ describe('fallbackHealthSource', () => {
   it('gives a silent primary the first-answer limit at cold start, then asks the fallback', async () => {
     const { fallback, src } = setup(hang, ok(['b'], '1'), { firstAnswerTimeoutMs: 30 });
     const res = await src.passingInstances(Q, undefined, 30, signal());
-    assert.deepEqual(res.value.map((i) => i.id), ['b']);
+    assert.deepEqual(
+      res.value.map((i) => i.id),
+      ['b'],
+    );
     assert.equal(fallback.calls.length, 1);
   });
 
@@ -149,7 +179,10 @@ describe('fallbackHealthSource', () => {
     primary.answer = ok([], '700');
     advance(3_000);
     const still = await src.passingInstances(Q, first.index, 30, signal());
-    assert.deepEqual(still.value.map((i) => i.id), ['b']);
+    assert.deepEqual(
+      still.value.map((i) => i.id),
+      ['b'],
+    );
     assert.equal(src.servedBy(Q), 'cloudmap');
     assert.equal(primary.calls.length, 2, 'probed');
     primary.answer = ok(['a'], '701');
@@ -157,7 +190,10 @@ describe('fallbackHealthSource', () => {
     assert.equal(primary.calls.length, 2, 'not again within the interval');
     advance(3_000);
     const back = await src.passingInstances(Q, still.index, 30, signal());
-    assert.deepEqual(back.value.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      back.value.map((i) => i.id),
+      ['a'],
+    );
     assert.equal(src.servedBy(Q), 'consul');
   });
 

@@ -17,7 +17,13 @@ describe('consulHealthSource', () => {
   it('returns the passing instances of the service, sorted, with the index of the answer', async () => {
     const consul = seeded();
     const res = await consulHealthSource(consul).passingInstances({ service: 'greeter' }, undefined, 30, new AbortController().signal);
-    assert.deepEqual(res.value.map((i) => [i.id, i.address, i.node]), [['g1', '10.0.0.1', 'node-1'], ['g2', '10.0.0.2', 'node-1']]);
+    assert.deepEqual(
+      res.value.map((i) => [i.id, i.address, i.node]),
+      [
+        ['g1', '10.0.0.1', 'node-1'],
+        ['g2', '10.0.0.2', 'node-1'],
+      ],
+    );
     assert.equal(res.index, String(consul.index));
   });
 
@@ -43,7 +49,15 @@ describe('consulHealthSource', () => {
   it('filters by tag', async () => {
     const consul = seeded();
     consul.addService({ id: 'g4', service: 'greeter', address: '10.0.0.4', port: 50051, tags: ['v2'] });
-    const res = await consulHealthSource(consul).passingInstances({ service: 'greeter', tag: 'v2' }, undefined, 30, new AbortController().signal);
-    assert.deepEqual(res.value.map((i) => i.id), ['g4']);
+    const res = await consulHealthSource(consul).passingInstances(
+      { service: 'greeter', tag: 'v2' },
+      undefined,
+      30,
+      new AbortController().signal,
+    );
+    assert.deepEqual(
+      res.value.map((i) => i.id),
+      ['g4'],
+    );
   });
 });

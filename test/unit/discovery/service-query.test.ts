@@ -54,7 +54,13 @@ describe('instanceForPeer', () => {
 
 describe('queryKey', () => {
   it('differs by service, tag, datacenter and Connect', () => {
-    const keys = new Set([queryKey({ service: 's' }), queryKey({ service: 't' }), queryKey({ service: 's', tag: 't' }), queryKey({ service: 's', datacenter: 'dc2' }), queryKey({ service: 's', connect: true })]);
+    const keys = new Set([
+      queryKey({ service: 's' }),
+      queryKey({ service: 't' }),
+      queryKey({ service: 's', tag: 't' }),
+      queryKey({ service: 's', datacenter: 'dc2' }),
+      queryKey({ service: 's', connect: true }),
+    ]);
     assert.equal(keys.size, 5);
   });
 

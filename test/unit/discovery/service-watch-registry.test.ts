@@ -21,7 +21,12 @@ describe('ServiceWatchRegistry', () => {
   it('keeps separate watches for another tag, datacenter or service', () => {
     const src = fakeHealthSource();
     registry = new ServiceWatchRegistry(src.source, options, silentLog);
-    const watches = [registry.get({ service: 'greeter' }), registry.get({ service: 'greeter', tag: 'v2' }), registry.get({ service: 'greeter', datacenter: 'dc2' }), registry.get({ service: 'billing' })];
+    const watches = [
+      registry.get({ service: 'greeter' }),
+      registry.get({ service: 'greeter', tag: 'v2' }),
+      registry.get({ service: 'greeter', datacenter: 'dc2' }),
+      registry.get({ service: 'billing' }),
+    ];
     assert.equal(new Set(watches).size, 4);
     assert.deepEqual(registry.all(), watches);
     assert.equal(JSON.stringify({ registry }), '{"registry":"ServiceWatchRegistry(4 watches)"}');

@@ -11,7 +11,9 @@ import { recordingLog } from '../helpers/recording-log';
 import { fakeHealthSource, instance as inst } from '../helpers/fake-health-source';
 
 const QUERY = { service: 'greeter' };
-const options = (o: Partial<ServiceWatchOptions> = {}) => () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0, ...o });
+const options =
+  (o: Partial<ServiceWatchOptions> = {}) =>
+  () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0, ...o });
 let watch: ServiceWatch | undefined;
 afterEach(() => watch?.stop());
 
@@ -32,7 +34,10 @@ describe('ServiceWatch', () => {
     poll1.resolve({ value: [inst('a', 1)], index: '7' });
     await drainMicrotasks();
     assert.equal(settled, true, 'the first answer ends the wait');
-    assert.deepEqual((await first)?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      (await first)?.map((i) => i.id),
+      ['a'],
+    );
     const poll2 = await src.nextPoll();
     assert.equal(poll2.index, '7');
     assert.equal(poll2.waitSeconds, 30);
@@ -46,7 +51,10 @@ describe('ServiceWatch', () => {
     watch.start();
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '7' });
     await src.nextPoll();
-    assert.deepEqual((await watch.waitForFirst(1_000))?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      (await watch.waitForFirst(1_000))?.map((i) => i.id),
+      ['a'],
+    );
     assert.equal(src.all.length, 2);
   });
 
@@ -79,7 +87,10 @@ describe('ServiceWatch', () => {
     (await src.nextPoll()).reject(new Error('connection refused'));
     await drainMicrotasks();
     assert.deepEqual(log.messages('warn'), ['Consul service poll failed; serving the cached list']);
-    assert.deepEqual(watch.current()?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      watch.current()?.map((i) => i.id),
+      ['a'],
+    );
     assert.equal(watch.snapshot().lastError, 'connection refused');
     t.mock.timers.tick(49);
     await drainMicrotasks();
@@ -128,7 +139,10 @@ describe('ServiceWatch', () => {
     watch.start();
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '7' });
     await drainMicrotasks();
-    assert.deepEqual(watch.current()?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      watch.current()?.map((i) => i.id),
+      ['a'],
+    );
     t.mock.timers.tick(499);
     await drainMicrotasks();
     assert.equal(src.all.length, 1, 'rate-limited');
@@ -139,7 +153,12 @@ describe('ServiceWatch', () => {
   it('reads its options before every poll, so a config change applies without a restart', async () => {
     const src = fakeHealthSource();
     let waitSeconds = 30;
-    watch = new ServiceWatch(QUERY, src.source, () => ({ waitSeconds, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0 }), silentLog);
+    watch = new ServiceWatch(
+      QUERY,
+      src.source,
+      () => ({ waitSeconds, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 1_000, repollSpreadMs: 0 }),
+      silentLog,
+    );
     watch.start();
     const poll1 = await src.nextPoll();
     waitSeconds = 5;
@@ -218,14 +237,22 @@ describe('ServiceWatch', () => {
     fakeTime(t);
     const src = fakeHealthSource();
     watch = new ServiceWatch(QUERY, src.source, options(), silentLog);
-    assert.equal(await Promise.all([watch.waitForFirst(10_000), src.nextPoll().then((p) => p.reject(new Error('connect ECONNREFUSED')))]).then(([r]) => r), undefined);
+    assert.equal(
+      await Promise.all([watch.waitForFirst(10_000), src.nextPoll().then((p) => p.reject(new Error('connect ECONNREFUSED')))]).then(
+        ([r]) => r,
+      ),
+      undefined,
+    );
     let settled = false;
     const later = watch.waitForFirst(10_000).finally(() => (settled = true));
     await drainMicrotasks();
     assert.equal(settled, false, 'the next poll has not ended yet');
     t.mock.timers.tick(1_000);
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '5' });
-    assert.deepEqual((await later)?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      (await later)?.map((i) => i.id),
+      ['a'],
+    );
   });
 
   it('keeps waiting across a 5xx answer (servers electing a leader) until the retry answers, within the bound', async (t) => {
@@ -239,7 +266,10 @@ describe('ServiceWatch', () => {
     assert.equal(settled, false, 'a 5xx does not end the wait');
     t.mock.timers.tick(1_000);
     (await src.nextPoll()).resolve({ value: [inst('a', 1)], index: '7' });
-    assert.deepEqual((await first)?.map((i) => i.id), ['a']);
+    assert.deepEqual(
+      (await first)?.map((i) => i.id),
+      ['a'],
+    );
   });
 
   it('a refusal (403) ends the wait at once', async (t) => {

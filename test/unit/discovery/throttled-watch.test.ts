@@ -10,7 +10,9 @@ import { fakeHealthSource, instance as inst } from '../helpers/fake-health-sourc
 import { recordingLog } from '../helpers/recording-log';
 
 const QUERY = { service: 'greeter' };
-const options = (o: Partial<ServiceWatchOptions> = {}) => () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 10_000, ...o });
+const options =
+  (o: Partial<ServiceWatchOptions> = {}) =>
+  () => ({ waitSeconds: 30, minIntervalMs: 0, backoffBaseMs: 100, backoffMaxMs: 10_000, ...o });
 let watch: ServiceWatch | undefined;
 afterEach(() => watch?.stop());
 
@@ -45,7 +47,11 @@ describe('ServiceWatch under a 429', () => {
     for (let n = 2; n <= 4; n++) {
       (await src.nextPoll()).reject(consulError('consul.health.service', 429, 'Too Many Requests'));
       pauses.push(await pauseUntilPoll(t, src, n + 1, 20_000));
-      assert.deepEqual(watch.current()?.map((i) => i.id), ['a'], 'the cache is still served');
+      assert.deepEqual(
+        watch.current()?.map((i) => i.id),
+        ['a'],
+        'the cache is still served',
+      );
     }
     // Math.random() = 0: half of each step; the steps start at THROTTLED_BASE_MS, not the 100 ms base.
     assert.deepEqual(pauses, [500, 1_000, 2_000]);
@@ -77,7 +83,11 @@ describe('ServiceWatch after a change', () => {
     assert.equal((await src.nextPoll()).index, '7');
     src.all[1]!.resolve({ value: [inst('a', 1), inst('b', 2)], index: '9' });
     await drainMicrotasks();
-    assert.deepEqual(watch.current()?.map((i) => i.id), ['a', 'b'], 'the change is served before any pause');
+    assert.deepEqual(
+      watch.current()?.map((i) => i.id),
+      ['a', 'b'],
+      'the change is served before any pause',
+    );
     assert.equal(await pauseUntilPoll(t, src, 3, 5_000), 1_000, 'half of the 2 s spread at random 0.5');
     assert.equal(src.all[2]?.index, '9');
   });

@@ -20,11 +20,24 @@ describe('createGatewayDiscovery', () => {
     const consul = new FakeConsul();
     consul.failOn(/^consul\.health/, consulError('consul.health.service', undefined, 'connect ECONNREFUSED 127.0.0.1:8500'));
     // Nothing listens on port 9: the mirror gives no answer either.
-    const d = createGatewayDiscovery({ source: 'consul', fallbacks: ['cloudmap'], dnsServers: [], cloudMap: { namespace: 'ns', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' } }, consul, silentLog);
+    const d = createGatewayDiscovery(
+      {
+        source: 'consul',
+        fallbacks: ['cloudmap'],
+        dnsServers: [],
+        cloudMap: { namespace: 'ns', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' },
+      },
+      consul,
+      silentLog,
+    );
     assert.equal(d.source.name, 'consul', 'the wrapped source keeps the primary name');
     assert.equal(d.servedBy(Q), undefined, 'nothing served yet');
     assert.equal(d.snapshot().cloudMapCalls, 0);
-    await assert.rejects(d.source.passingInstances(Q, undefined, 30, new AbortController().signal), /ECONNREFUSED/, 'the primary error when no source answers');
+    await assert.rejects(
+      d.source.passingInstances(Q, undefined, 30, new AbortController().signal),
+      /ECONNREFUSED/,
+      'the primary error when no source answers',
+    );
     const snap = d.snapshot();
     assert.equal(snap.cloudMapCalls, 1, 'the mirror was asked');
     assert.deepEqual(snap.fallbacks, ['cloudmap']);

@@ -5,7 +5,10 @@ import { greetNameFromBody, parseGreetName } from '../../../lib/greeter/greet-na
 
 /** Asserts `fn` throws GreetError `invalid_name` with a message matching `message`. */
 function refused(fn: () => unknown, message: RegExp) {
-  assert.throws(fn, (err: unknown) => err instanceof GreetError && err.kind === 'invalid_name' && err.domain === 'greet' && message.test(err.message));
+  assert.throws(
+    fn,
+    (err: unknown) => err instanceof GreetError && err.kind === 'invalid_name' && err.domain === 'greet' && message.test(err.message),
+  );
 }
 
 describe('parseGreetName', () => {

@@ -5,7 +5,14 @@ import { experimental } from '@grpc/grpc-js';
 import { validateServiceConfig } from '@grpc/grpc-js/build/src/service-config';
 import { CallPolicy, greeterServiceConfig, hedgeDelayMs, type CallPolicySettings } from '../../../lib/grpc/call-policy';
 
-const SETTINGS: CallPolicySettings = { maxAttempts: 3, hedgeMinDelayMs: 20, hedgeMaxDelayMs: 200, ejectionFailurePercent: 50, ejectionMinRequests: 10, ejectionBaseMs: 30_000 };
+const SETTINGS: CallPolicySettings = {
+  maxAttempts: 3,
+  hedgeMinDelayMs: 20,
+  hedgeMaxDelayMs: 200,
+  ejectionFailurePercent: 50,
+  ejectionMinRequests: 10,
+  ejectionBaseMs: 30_000,
+};
 
 /** The hedging policy of the SayHello method config, or undefined when there is none (one attempt). */
 function hedging(config: ReturnType<typeof greeterServiceConfig>) {
@@ -17,7 +24,11 @@ const attemptsOf = (config: ReturnType<typeof greeterServiceConfig>) => hedging(
 
 describe('greeterServiceConfig', () => {
   it('hedges SayHello with maxAttempts, the delay, and UNAVAILABLE as non-fatal', () => {
-    assert.deepEqual(hedging(greeterServiceConfig(SETTINGS, 1_234)), { maxAttempts: 3, hedgingDelay: '1.234s', nonFatalStatusCodes: ['UNAVAILABLE'] });
+    assert.deepEqual(hedging(greeterServiceConfig(SETTINGS, 1_234)), {
+      maxAttempts: 3,
+      hedgingDelay: '1.234s',
+      nonFatalStatusCodes: ['UNAVAILABLE'],
+    });
   });
 
   it('allows one attempt per call when throttled, by leaving the hedging policy out', () => {
@@ -42,13 +53,22 @@ describe('greeterServiceConfig', () => {
 
   it('never lets the maximum ejection time fall below the base', () => {
     const [lb] = greeterServiceConfig({ ...SETTINGS, ejectionBaseMs: 600_000 }, 200).loadBalancingConfig;
-    assert.deepEqual((lb as { outlier_detection: { max_ejection_time: unknown } }).outlier_detection.max_ejection_time, { seconds: 600, nanos: 0 });
+    assert.deepEqual((lb as { outlier_detection: { max_ejection_time: unknown } }).outlier_detection.max_ejection_time, {
+      seconds: 600,
+      nanos: 0,
+    });
   });
 
   // Contract with grpc-js (pinned): a channel built with a config it rejects throws. Its validator
   // rejects a hedging policy of one attempt, so one attempt (throttled, or maxAttempts 1) has none.
   it('is a service config grpc-js accepts, with an outlier-detection LB config it parses', () => {
-    for (const [maxAttempts, throttled] of [[1, false], [2, false], [3, false], [10, false], [3, true]] as const) {
+    for (const [maxAttempts, throttled] of [
+      [1, false],
+      [2, false],
+      [3, false],
+      [10, false],
+      [3, true],
+    ] as const) {
       const config = greeterServiceConfig({ ...SETTINGS, maxAttempts }, 75, throttled);
       assert.doesNotThrow(() => validateServiceConfig(JSON.parse(JSON.stringify(config))));
       const lb = experimental.parseLoadBalancingConfig(config.loadBalancingConfig[0]);
@@ -81,7 +101,14 @@ describe('CallPolicy', () => {
   it('starts with the maximum delay and every attempt allowed', () => {
     const { p } = policy();
     assert.equal(p.delayMs(), 200);
-    assert.deepEqual(p.snapshot(), { hedgeDelayMs: 200, p95Ms: undefined, samples: 0, retryTokens: 10, throttled: false, failoverTokens: 10 });
+    assert.deepEqual(p.snapshot(), {
+      hedgeDelayMs: 200,
+      p95Ms: undefined,
+      samples: 0,
+      retryTokens: 10,
+      throttled: false,
+      failoverTokens: 10,
+    });
     assert.equal(hedging(p.serviceConfig())?.maxAttempts, 3);
   });
 

@@ -33,5 +33,9 @@ describe('consul targets', () => {
     assert.equal(parseConsulTargetPath(t.slice('consul:///'.length)).service, 'a b/c');
   });
   it('omits empty filters', () => assert.deepEqual(parseConsulTargetPath('greeter'), { service: 'greeter' }));
-  it('rejects a target without a service as a GrpcTargetError', () => assert.throws(() => parseConsulTargetPath('?tag=x'), (err: unknown) => err instanceof GrpcTargetError && err.kind === 'invalid_target' && /no service/.test(err.message)));
+  it('rejects a target without a service as a GrpcTargetError', () =>
+    assert.throws(
+      () => parseConsulTargetPath('?tag=x'),
+      (err: unknown) => err instanceof GrpcTargetError && err.kind === 'invalid_target' && /no service/.test(err.message),
+    ));
 });

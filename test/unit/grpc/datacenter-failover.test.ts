@@ -29,7 +29,16 @@ describe('failoverDecision', () => {
     assert.equal(failoverDecision({ ...base, err: unavailable(3) }), 'failover');
   });
   it('never fails over on an application error, a denial or a slow backend', () => {
-    for (const code of [status.INVALID_ARGUMENT, status.NOT_FOUND, status.INTERNAL, status.UNKNOWN, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED, status.DEADLINE_EXCEEDED, status.CANCELLED]) {
+    for (const code of [
+      status.INVALID_ARGUMENT,
+      status.NOT_FOUND,
+      status.INTERNAL,
+      status.UNKNOWN,
+      status.PERMISSION_DENIED,
+      status.RESOURCE_EXHAUSTED,
+      status.DEADLINE_EXCEEDED,
+      status.CANCELLED,
+    ]) {
       assert.equal(failoverDecision({ ...base, err: failure(code) }), 'not_unavailable', status[code]);
     }
   });
@@ -53,7 +62,14 @@ describe('failoverWithinBudget', () => {
 });
 
 describe('CallPolicy.allowsFailover', () => {
-  const SETTINGS: CallPolicySettings = { maxAttempts: 3, hedgeMinDelayMs: 20, hedgeMaxDelayMs: 200, ejectionFailurePercent: 50, ejectionMinRequests: 10, ejectionBaseMs: 30_000 };
+  const SETTINGS: CallPolicySettings = {
+    maxAttempts: 3,
+    hedgeMinDelayMs: 20,
+    hedgeMaxDelayMs: 200,
+    ejectionFailurePercent: 50,
+    ejectionMinRequests: 10,
+    ejectionBaseMs: 30_000,
+  };
   it('keeps failing over while the other datacenter answers, and still throttles hedging towards the dead one', () => {
     const policy = new CallPolicy(() => SETTINGS);
     for (let i = 0; i < 50; i++) {
@@ -61,7 +77,10 @@ describe('CallPolicy.allowsFailover', () => {
       assert.equal(policy.allowsFailover(0), true, `call ${i}`);
       policy.record({ ok: true, attempts: lostLocally + 1, failoverAttempts: 1 });
     }
-    assert.deepEqual({ throttled: policy.snapshot().throttled, failoverTokens: policy.snapshot().failoverTokens }, { throttled: true, failoverTokens: 10 });
+    assert.deepEqual(
+      { throttled: policy.snapshot().throttled, failoverTokens: policy.snapshot().failoverTokens },
+      { throttled: true, failoverTokens: 10 },
+    );
   });
 
   it('stops failing over within ten calls when every datacenter fails, and successful calls refill it', () => {
@@ -112,13 +131,25 @@ describe('callAcrossDatacenters', () => {
 
   it('answers from the first datacenter without asking another', async () => {
     const { call, asked } = setup({});
-    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('local'), datacenter: undefined, failedOver: false, attempts: 1, failoverAttempts: 0 });
+    assert.deepEqual(await callAcrossDatacenters(call), {
+      result: ok('local'),
+      datacenter: undefined,
+      failedOver: false,
+      attempts: 1,
+      failoverAttempts: 0,
+    });
     assert.deepEqual(asked, []);
   });
 
   it('moves an UNAVAILABLE call to dc2 and sums the attempts', async () => {
     const { call, asked, unavailableIn } = setup({ first: () => Promise.reject(unavailable(3)) });
-    assert.deepEqual(await callAcrossDatacenters(call), { result: ok('dc2'), datacenter: 'dc2', failedOver: true, attempts: 4, failoverAttempts: 1 });
+    assert.deepEqual(await callAcrossDatacenters(call), {
+      result: ok('dc2'),
+      datacenter: 'dc2',
+      failedOver: true,
+      attempts: 4,
+      failoverAttempts: 1,
+    });
     assert.deepEqual(asked, ['dc2']);
     assert.deepEqual(unavailableIn, [undefined]);
   });
@@ -152,8 +183,14 @@ describe('callAcrossDatacenters', () => {
   }
 
   it('stops at an application error of the failover datacenter', async () => {
-    const { call, asked } = setup({ first: () => Promise.reject(unavailable(2)), remote: { dc2: () => Promise.reject(failure(status.INVALID_ARGUMENT)) } });
-    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.grpcCode === status.INVALID_ARGUMENT && e.attempts === 3 && e.failoverAttempts === 1);
+    const { call, asked } = setup({
+      first: () => Promise.reject(unavailable(2)),
+      remote: { dc2: () => Promise.reject(failure(status.INVALID_ARGUMENT)) },
+    });
+    await assert.rejects(
+      callAcrossDatacenters(call),
+      (e) => e instanceof GreeterCallError && e.grpcCode === status.INVALID_ARGUMENT && e.attempts === 3 && e.failoverAttempts === 1,
+    );
     assert.deepEqual(asked, ['dc2']);
   });
 
@@ -193,8 +230,14 @@ describe('callAcrossDatacenters', () => {
   });
 
   it('throws the last UNAVAILABLE with every attempt counted when every datacenter fails', async () => {
-    const { call } = setup({ first: () => Promise.reject(unavailable(3)), remote: { dc2: () => Promise.reject(unavailable(1)), dc3: () => Promise.resolve(undefined) } });
-    await assert.rejects(callAcrossDatacenters(call), (e) => e instanceof GreeterCallError && e.kind === 'unavailable' && e.attempts === 4 && e.failoverAttempts === 1);
+    const { call } = setup({
+      first: () => Promise.reject(unavailable(3)),
+      remote: { dc2: () => Promise.reject(unavailable(1)), dc3: () => Promise.resolve(undefined) },
+    });
+    await assert.rejects(
+      callAcrossDatacenters(call),
+      (e) => e instanceof GreeterCallError && e.kind === 'unavailable' && e.attempts === 4 && e.failoverAttempts === 1,
+    );
   });
 
   it('lets an error that is not a call failure through at once', async () => {

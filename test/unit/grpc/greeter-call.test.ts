@@ -11,7 +11,8 @@ import type { GreeterClient, HelloReply, HelloRequest } from '../../../proto/gen
 import { drainMicrotasks } from '../helpers/deferred';
 
 /** How grpc-js ends one call: `previousAttempts` is what it reports in grpc-previous-rpc-attempts. */
-type Outcome = { reply: HelloReply; peer: string; previousAttempts?: number } | { code: status; details: string; previousAttempts?: number };
+type Outcome =
+  { reply: HelloReply; peer: string; previousAttempts?: number } | { code: status; details: string; previousAttempts?: number };
 
 interface SeenCall {
   request: HelloRequest;
@@ -41,7 +42,11 @@ function fakeClient(outcomes: Outcome[]) {
           call.emit('metadata', attemptsMetadata(outcome.previousAttempts));
           callback(null, outcome.reply);
         } else {
-          const err = Object.assign(new Error(`${outcome.code} ${status[outcome.code]}: ${outcome.details}`), { code: outcome.code, details: outcome.details, metadata: attemptsMetadata(outcome.previousAttempts) });
+          const err = Object.assign(new Error(`${outcome.code} ${status[outcome.code]}: ${outcome.details}`), {
+            code: outcome.code,
+            details: outcome.details,
+            metadata: attemptsMetadata(outcome.previousAttempts),
+          });
           callback(err);
         }
       });
@@ -97,7 +102,10 @@ describe('sayHello', () => {
     it(`classifies ${status[code]} as ${kind}, with the details as message and the gRPC error as cause`, async () => {
       const { client, calls } = fakeClient([fail(code, 'it broke')]);
       const err = await failure(sayHello(client, 'Ada', { deadline: 2_000 }));
-      assert.deepEqual({ kind: err.kind, grpcCode: err.grpcCode, attempts: err.attempts, message: err.message }, { kind, grpcCode: code, attempts: 1, message: 'it broke' });
+      assert.deepEqual(
+        { kind: err.kind, grpcCode: err.grpcCode, attempts: err.attempts, message: err.message },
+        { kind, grpcCode: code, attempts: 1, message: 'it broke' },
+      );
       assert.equal((err.cause as ServiceError).code, code);
       assert.equal(calls.length, 1);
     });
@@ -161,7 +169,10 @@ describe('sayHello on a new channel', () => {
     await drainMicrotasks();
     assert.equal(settled, true);
     const err = await failure(call);
-    assert.deepEqual({ kind: err.kind, grpcCode: err.grpcCode, attempts: err.attempts, message: err.message }, { kind: 'deadline', grpcCode: status.DEADLINE_EXCEEDED, attempts: 3, message: 'too slow' });
+    assert.deepEqual(
+      { kind: err.kind, grpcCode: err.grpcCode, attempts: err.attempts, message: err.message },
+      { kind: 'deadline', grpcCode: status.DEADLINE_EXCEEDED, attempts: 3, message: 'too slow' },
+    );
     assert.equal((err.cause as ServiceError).details, 'too slow');
     assert.equal(calls.length, 2);
   });

@@ -11,8 +11,10 @@ import { silentLog } from '../../../lib/log/logger';
 
 // No consul: channel here makes a call, so none resolves and the source is never asked.
 const source: HealthSource = { name: 'consul', passingInstances: () => Promise.reject(new Error('not expected in this test')) };
-const registry = () => new ServiceWatchRegistry(source, () => ({ waitSeconds: 1, minIntervalMs: 0, backoffBaseMs: 10, backoffMaxMs: 100 }), silentLog);
-const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean): connectivityState } }) => c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
+const registry = () =>
+  new ServiceWatchRegistry(source, () => ({ waitSeconds: 1, minIntervalMs: 0, backoffBaseMs: 10, backoffMaxMs: 100 }), silentLog);
+const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean): connectivityState } }) =>
+  c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
 
 describe('GreeterClientPool', () => {
   it('reuses one channel per target across warm invocations', () => {
@@ -89,7 +91,10 @@ describe('GreeterClientPool', () => {
       const target = `ipv4:127.0.0.1:${port}`;
       const client = pool.get(target, 60_000);
       assert.equal(pool.allRefused(target), false, 'not before it tried');
-      await assert.rejects(sayHello(client, 'Ada', { deadline: Date.now() + 5_000 }), (e) => e instanceof GreeterCallError && e.kind === 'unavailable');
+      await assert.rejects(
+        sayHello(client, 'Ada', { deadline: Date.now() + 5_000 }),
+        (e) => e instanceof GreeterCallError && e.kind === 'unavailable',
+      );
       assert.equal(pool.allRefused(target), true);
       assert.equal(pool.allRefused('consul:///other'), false);
     } finally {

@@ -24,7 +24,17 @@ describe('health-sync metrics', () => {
       probes: [{ changed: true }, { changed: false }, { changed: true }],
       plan: [],
       notMirrored: [],
-      cloudMap: { created: 1, registered: 2, deregistered: 1, healthChanges: 3, skipped: 4, errors: [{ action: 'x', message: 'y' }], durationMs: 5, calls: {}, retries: 0 },
+      cloudMap: {
+        created: 1,
+        registered: 2,
+        deregistered: 1,
+        healthChanges: 3,
+        skipped: 4,
+        errors: [{ action: 'x', message: 'y' }],
+        durationMs: 5,
+        calls: {},
+        retries: 0,
+      },
       durationMs: 42,
     } as unknown as HealthSyncReport;
     recordHealthSyncRun(m, report);

@@ -37,7 +37,9 @@ function fakeProbe(ok: (address: string) => boolean = () => true) {
   const calls: ProbeCall[] = [];
   const probe = async (address: string, port: number, service: string, timeoutMs: number): Promise<ProbeResult> => {
     calls.push({ address, port, service, timeoutMs });
-    return ok(address) ? { ok: true, output: 'grpc.health.v1 Check: SERVING' } : { ok: false, output: 'grpc.health.v1 Check failed: UNAVAILABLE: down' };
+    return ok(address)
+      ? { ok: true, output: 'grpc.health.v1 Check: SERVING' }
+      : { ok: false, output: 'grpc.health.v1 Check failed: UNAVAILABLE: down' };
   };
   return { probe, calls };
 }
@@ -51,8 +53,10 @@ function setup(t: TestContext, raw: Record<string, string> = {}, probe = fakePro
   return { consul, log, deps, probe };
 }
 
-const stateOf = (consul: FakeConsul, id: string) => JSON.parse(consul.kv.get(`${PROBE_STATE_PREFIX}${id}`)?.value ?? 'null') as ProbeState | null;
-const writes = (consul: FakeConsul) => consul.operations(/^consul\.(kv\.set|kv\.del|agent\.check|catalog\.(register|deregister)|session\.create)/);
+const stateOf = (consul: FakeConsul, id: string) =>
+  JSON.parse(consul.kv.get(`${PROBE_STATE_PREFIX}${id}`)?.value ?? 'null') as ProbeState | null;
+const writes = (consul: FakeConsul) =>
+  consul.operations(/^consul\.(kv\.set|kv\.del|agent\.check|catalog\.(register|deregister)|session\.create)/);
 
 describe('runHealthSync locking', () => {
   it('skips with "locked" when another run holds the lock, and probes and writes nothing', async (t) => {
@@ -86,21 +90,30 @@ describe('runHealthSync probes', () => {
     consul.addService({ id: 'job-1', service: 'ephemeral-job', address: '10.0.0.5', port: 9000, meta: PROBED_META, status: 'critical' });
 
     const first = await runHealthSync(deps, { dryRun: false });
-    assert.deepEqual(first.probes, [{ service: 'ephemeral-job', id: 'job-1', ok: true, output: 'grpc.health.v1 Check: SERVING', status: 'critical', changed: false }]);
+    assert.deepEqual(first.probes, [
+      { service: 'ephemeral-job', id: 'job-1', ok: true, output: 'grpc.health.v1 Check: SERVING', status: 'critical', changed: false },
+    ]);
     assert.deepEqual(probe.calls, [{ address: '10.0.0.5', port: 9000, service: 'helloworld.Greeter', timeoutMs: 800 }]);
     assert.equal(consul.services.get('job-1')?.status, 'critical', 'one good probe is not enough');
     assert.match(consul.services.get('job-1')?.output ?? '', /SERVING \(critical; 0 failures \/ 1 successes in a row\)/);
     assert.deepEqual(stateOf(consul, 'job-1'), { status: 'critical', consecutiveFailures: 0, consecutiveSuccesses: 1, probedAt: NOW });
 
     const second = await runHealthSync(deps, { dryRun: false });
-    assert.deepEqual(second.probes.map((p) => [p.status, p.changed]), [['passing', true]]);
+    assert.deepEqual(
+      second.probes.map((p) => [p.status, p.changed]),
+      [['passing', true]],
+    );
     assert.equal(consul.services.get('job-1')?.status, 'passing');
     assert.deepEqual(stateOf(consul, 'job-1'), { status: 'passing', consecutiveFailures: 0, consecutiveSuccesses: 2, probedAt: NOW });
   });
 
   it('moves a passing instance to critical only after failuresBeforeCritical failed probes in a row', async (t) => {
     let up = false;
-    const { consul, deps } = setup(t, { failuresBeforeCritical: '3' }, fakeProbe(() => up));
+    const { consul, deps } = setup(
+      t,
+      { failuresBeforeCritical: '3' },
+      fakeProbe(() => up),
+    );
     consul.addService({ id: 'job-1', service: 'ephemeral-job', meta: PROBED_META, status: 'passing' });
     consul.putKv(`${PROBE_STATE_PREFIX}job-1`, JSON.stringify({ status: 'passing', consecutiveFailures: 0, consecutiveSuccesses: 5 }));
     const statuses: string[] = [];
@@ -109,7 +122,11 @@ describe('runHealthSync probes', () => {
       await runHealthSync(deps, { dryRun: false });
       statuses.push(consul.services.get('job-1')?.status ?? 'gone');
     }
-    assert.deepEqual(statuses, ['passing', 'passing', 'passing', 'passing', 'passing', 'critical'], 'a success in between starts the count over');
+    assert.deepEqual(
+      statuses,
+      ['passing', 'passing', 'passing', 'passing', 'passing', 'critical'],
+      'a success in between starts the count over',
+    );
   });
 
   it('writes the counters and the probe time after every probe', async (t) => {
@@ -162,7 +179,10 @@ describe('runHealthSync probes', () => {
     const before = writes(consul).length;
     const report = await runHealthSync(deps, { dryRun: true });
     assert.equal(report.dryRun, true);
-    assert.deepEqual(report.probes.map((p) => [p.id, p.status, p.changed]), [['job-1', 'passing', true]]);
+    assert.deepEqual(
+      report.probes.map((p) => [p.id, p.status, p.changed]),
+      [['job-1', 'passing', true]],
+    );
     assert.equal(probe.calls.length, 1);
     assert.deepEqual(writes(consul).slice(before), []);
     assert.equal(consul.services.get('job-1')?.status, 'critical');
@@ -205,11 +225,23 @@ describe('runHealthSync Cloud Map mirror', () => {
       ],
     );
     assert.deepEqual(
-      { created: report.cloudMap?.created, registered: report.cloudMap?.registered, healthChanges: report.cloudMap?.healthChanges, errors: report.cloudMap?.errors },
+      {
+        created: report.cloudMap?.created,
+        registered: report.cloudMap?.registered,
+        healthChanges: report.cloudMap?.healthChanges,
+        errors: report.cloudMap?.errors,
+      },
       { created: 1, registered: 2, healthChanges: 1, errors: [] },
     );
-    assert.deepEqual(report.cloudMap?.calls, { ListServices: 1, CreateService: 1, RegisterInstance: 2, UpdateInstanceCustomHealthStatus: 1 });
-    const registered = cm.commandCalls(RegisterInstanceCommand).map((c) => [c.args[0].input.ServiceId, c.args[0].input.InstanceId, c.args[0].input.Attributes?.AWS_INSTANCE_IPV4]);
+    assert.deepEqual(report.cloudMap?.calls, {
+      ListServices: 1,
+      CreateService: 1,
+      RegisterInstance: 2,
+      UpdateInstanceCustomHealthStatus: 1,
+    });
+    const registered = cm
+      .commandCalls(RegisterInstanceCommand)
+      .map((c) => [c.args[0].input.ServiceId, c.args[0].input.InstanceId, c.args[0].input.Attributes?.AWS_INSTANCE_IPV4]);
     assert.deepEqual(registered.sort(), [
       ['srv-greeter', 'g1', '10.0.0.1'],
       ['srv-greeter', 'g2', '10.0.0.2'],
@@ -218,7 +250,11 @@ describe('runHealthSync Cloud Map mirror', () => {
   });
 
   it("mirrors this run's probe verdict rather than the status Consul had before the probes", async (t) => {
-    const { consul, deps } = setup(t, { ...mirror, probeServices: 'greeter' }, fakeProbe((address) => address !== '10.0.0.1'));
+    const { consul, deps } = setup(
+      t,
+      { ...mirror, probeServices: 'greeter' },
+      fakeProbe((address) => address !== '10.0.0.1'),
+    );
     greeters(consul);
     consul.putKv(`${PROBE_STATE_PREFIX}g1`, JSON.stringify({ status: 'passing', consecutiveFailures: 2, consecutiveSuccesses: 0 }));
     consul.putKv(`${PROBE_STATE_PREFIX}g2`, JSON.stringify({ status: 'critical', consecutiveFailures: 0, consecutiveSuccesses: 1 }));
@@ -321,7 +357,9 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
       calls.push({ address, port, service, timeoutMs });
       if (slow.test(address)) await new Promise((r) => setTimeout(r, ms));
       settled++;
-      return slow.test(address) ? { ok: false, output: 'grpc.health.v1 Check failed: DEADLINE_EXCEEDED' } : { ok: true, output: 'grpc.health.v1 Check: SERVING' };
+      return slow.test(address)
+        ? { ok: false, output: 'grpc.health.v1 Check failed: DEADLINE_EXCEEDED' }
+        : { ok: true, output: 'grpc.health.v1 Check: SERVING' };
     };
     return { probe, calls, settled: () => settled };
   }
@@ -337,7 +375,8 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
     const p = slowProbe(/^10\.66\./, 100);
     const { consul, deps } = setup(t, { ...mirror, probeConcurrency: '2' }, p);
     consul.addService({ id: 'g1', service: 'greeter', address: '10.0.0.1', port: 50051, status: 'passing' });
-    for (let i = 0; i < 30; i++) consul.addService({ id: `hole-${i}`, service: 'ephemeral-abuse', address: `10.66.0.${i}`, meta: PROBED_META });
+    for (let i = 0; i < 30; i++)
+      consul.addService({ id: `hole-${i}`, service: 'ephemeral-abuse', address: `10.66.0.${i}`, meta: PROBED_META });
     let settledAtMirror = -1;
     cloudMapAccepts(() => (settledAtMirror = p.settled()));
     const report = await runHealthSync({ ...deps, cloudMap: client }, { dryRun: false });
@@ -362,7 +401,14 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
       return {};
     });
     const report = await runHealthSync({ ...deps, cloudMap: client }, { dryRun: false });
-    assert.deepEqual(p.calls.slice(0, 2).map((c) => c.address).sort(), ['10.0.0.1', '10.0.0.2'], 'the mirrored instances are probed first');
+    assert.deepEqual(
+      p.calls
+        .slice(0, 2)
+        .map((c) => c.address)
+        .sort(),
+      ['10.0.0.1', '10.0.0.2'],
+      'the mirrored instances are probed first',
+    );
     // g1's verdict (second success: passing) was in; g2's probe hung past the wait, so Consul's status is mirrored.
     assert.deepEqual(health, { g1: 'HEALTHY', g2: 'HEALTHY' });
     assert.equal(report.probes.length, 5);
@@ -371,12 +417,20 @@ describe('runHealthSync under abuse (issue 17): probing never delays the mirror'
   it('probes first the instances never probed, then those probed longest ago', async (t) => {
     const p = slowProbe(/^$/, 0);
     const { consul, deps } = setup(t, { probeConcurrency: '1' }, p);
-    const at = (id: string, probedAt: number) => consul.putKv(`${PROBE_STATE_PREFIX}${id}`, JSON.stringify({ status: 'critical', consecutiveFailures: 1, consecutiveSuccesses: 0, probedAt }));
-    for (const [i, id] of ['recent', 'old', 'never', 'older'].entries()) consul.addService({ id, service: 'ephemeral-job', address: `10.8.0.${i}`, meta: PROBED_META });
+    const at = (id: string, probedAt: number) =>
+      consul.putKv(
+        `${PROBE_STATE_PREFIX}${id}`,
+        JSON.stringify({ status: 'critical', consecutiveFailures: 1, consecutiveSuccesses: 0, probedAt }),
+      );
+    for (const [i, id] of ['recent', 'old', 'never', 'older'].entries())
+      consul.addService({ id, service: 'ephemeral-job', address: `10.8.0.${i}`, meta: PROBED_META });
     at('recent', NOW - 1_000);
     at('old', NOW - 60_000);
     at('older', NOW - 120_000);
     await runHealthSync(deps, { dryRun: false });
-    assert.deepEqual(p.calls.map((c) => c.address), ['10.8.0.2', '10.8.0.3', '10.8.0.1', '10.8.0.0']);
+    assert.deepEqual(
+      p.calls.map((c) => c.address),
+      ['10.8.0.2', '10.8.0.3', '10.8.0.1', '10.8.0.0'],
+    );
   });
 });

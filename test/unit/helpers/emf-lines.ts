@@ -20,5 +20,9 @@ export function emfLines(fn: () => void): Emf[] {
   } finally {
     process.stdout.write = write;
   }
-  return out.join('').split('\n').filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Emf);
+  return out
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"_aws"'))
+    .map((l) => JSON.parse(l) as Emf);
 }

@@ -116,7 +116,11 @@ export class FakeConsul implements ConsulApi {
     return this.exec(operation, opts, run);
   }
 
-  async callIndexed(operation: string, opts: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>): Promise<Indexed<unknown>> {
+  async callIndexed(
+    operation: string,
+    opts: CallOptions,
+    run: (client: RawConsulClient, ctx: EventEmitter) => Promise<unknown>,
+  ): Promise<Indexed<unknown>> {
     const value = await this.exec(operation, opts, run);
     return { value, index: String(this.index), knownLeader: this.knownLeader, lastContactMs: this.lastContactMs };
   }
@@ -133,14 +137,20 @@ export class FakeConsul implements ConsulApi {
     this.destroyed = true;
   }
 
-  private async exec<T>(operation: string, options: CallOptions, run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>): Promise<T> {
+  private async exec<T>(
+    operation: string,
+    options: CallOptions,
+    run: (client: RawConsulClient, ctx: EventEmitter) => Promise<T>,
+  ): Promise<T> {
     this.requestCounts.set(operation, (this.requestCounts.get(operation) ?? 0) + 1);
     const record: RecordedCall = { operation, options, args: {} };
     this.calls.push(record);
     this.onCall?.(record);
     const gate = this.holds.get(operation)?.shift();
     if (gate) await gate.promise;
-    const failure = this.failures.find((f) => f.times > 0 && (typeof f.operation === 'string' ? f.operation === operation : f.operation.test(operation)));
+    const failure = this.failures.find(
+      (f) => f.times > 0 && (typeof f.operation === 'string' ? f.operation === operation : f.operation.test(operation)),
+    );
     if (failure) {
       failure.times--;
       throw failure.error();
@@ -155,7 +165,14 @@ export class FakeConsul implements ConsulApi {
       return args;
     };
     const unknownService = (id: string) => consulError(operation, 404, `Unknown service ID "${id}"`);
-    const agentView = (s: FakeAgentService) => ({ ID: s.id, Service: s.service, Address: s.address, Port: s.port, Tags: s.tags, Meta: s.meta });
+    const agentView = (s: FakeAgentService) => ({
+      ID: s.id,
+      Service: s.service,
+      Address: s.address,
+      Port: s.port,
+      Tags: s.tags,
+      Meta: s.meta,
+    });
     const notRaw = () => Promise.reject(new Error('FakeConsul has no raw endpoints'));
     return {
       _get: notRaw,
@@ -165,7 +182,12 @@ export class FakeConsul implements ConsulApi {
       kv: {
         get: async (a) => {
           seen(a);
-          const item = (key: string, e: FakeKvEntry) => ({ Key: key, Value: e.value, ModifyIndex: e.modifyIndex, ...(e.session ? { Session: e.session } : {}) });
+          const item = (key: string, e: FakeKvEntry) => ({
+            Key: key,
+            Value: e.value,
+            ModifyIndex: e.modifyIndex,
+            ...(e.session ? { Session: e.session } : {}),
+          });
           if (a.recurse) {
             const items = [...this.kv].filter(([k]) => k.startsWith(a.key)).sort(([x], [y]) => x.localeCompare(y));
             return items.length ? items.map(([k, e]) => item(k, e)) : undefined;
@@ -209,7 +231,12 @@ export class FakeConsul implements ConsulApi {
         },
         node: async (a) => {
           seen(a);
-          return [...(this.external.get(a.node)?.entries() ?? [])].map(([id, e]) => ({ CheckID: `external:${id}`, ServiceID: id, ServiceName: String(e.service.service ?? ''), Status: e.status }));
+          return [...(this.external.get(a.node)?.entries() ?? [])].map(([id, e]) => ({
+            CheckID: `external:${id}`,
+            ServiceID: id,
+            ServiceName: String(e.service.service ?? ''),
+            Status: e.status,
+          }));
         },
       },
       session: {
@@ -255,7 +282,17 @@ export class FakeConsul implements ConsulApi {
             if (!onNode) return undefined;
             return {
               Services: Object.fromEntries(
-                [...onNode].map(([id, e]) => [id, { ID: id, Service: e.service.service, Address: e.service.address, Port: e.service.port, Tags: e.service.tags, Meta: e.service.meta }]),
+                [...onNode].map(([id, e]) => [
+                  id,
+                  {
+                    ID: id,
+                    Service: e.service.service,
+                    Address: e.service.address,
+                    Port: e.service.port,
+                    Tags: e.service.tags,
+                    Meta: e.service.meta,
+                  },
+                ]),
               ),
             };
           },

@@ -46,4 +46,12 @@ export function fakeHealthSource() {
   };
 }
 
-export const instance = (id: string, port: number): ServiceInstance => ({ id, service: 'greeter', address: '127.0.0.1', port, tags: [], meta: {}, node: 'n' });
+export const instance = (id: string, port: number): ServiceInstance => ({
+  id,
+  service: 'greeter',
+  address: '127.0.0.1',
+  port,
+  tags: [],
+  meta: {},
+  node: 'n',
+});

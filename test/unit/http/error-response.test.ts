@@ -75,7 +75,10 @@ describe('errorResponse for greet errors', () => {
   it('logs attempts, the backend service and a summary of the cause', () => {
     const cause = new GreeterCallError('unavailable', 14, 3, 'connect ECONNREFUSED');
     const log = recordingLog();
-    errorResponse(new GreetError('unavailable', 'every attempt failed', { attempts: 3, backendService: 'greeter', retryAfterSeconds: 1 }, { cause }), log);
+    errorResponse(
+      new GreetError('unavailable', 'every attempt failed', { attempts: 3, backendService: 'greeter', retryAfterSeconds: 1 }, { cause }),
+      log,
+    );
     assert.deepEqual(log.lines, [
       {
         level: 'warn',
@@ -113,13 +116,21 @@ describe('errorResponse for registry errors', () => {
 describe('errorResponse for Consul errors', () => {
   it("passes Consul's ACL denial on as 403 with a fixed message, logged as a warning", () => {
     for (const status of [401, 403]) {
-      const log = check(new ConsulRequestError('consul.agent.service.register', 'Permission denied: token with AccessorID abc', status), { status: 403, code: 'FORBIDDEN', logged: 'warn' }, 'not permitted by the Consul ACL policy of this function');
+      const log = check(
+        new ConsulRequestError('consul.agent.service.register', 'Permission denied: token with AccessorID abc', status),
+        { status: 403, code: 'FORBIDDEN', logged: 'warn' },
+        'not permitted by the Consul ACL policy of this function',
+      );
       assert.match(JSON.stringify(log.lines[0]?.attributes), /Permission denied/, 'the detail goes to the log');
     }
   });
 
   it('answers any other Consul failure, a timeout included, 503 CONSUL_UNAVAILABLE with Retry-After and a fixed message, logged as an error', () => {
-    for (const err of [new ConsulRequestError('consul.kv.get', 'connect ECONNREFUSED 10.0.0.5:8500', undefined), new ConsulRequestError('consul.kv.get', 'rpc error', 500), new ConsulTimeoutError('consul.kv.get', 'timed out after 2000 ms')]) {
+    for (const err of [
+      new ConsulRequestError('consul.kv.get', 'connect ECONNREFUSED 10.0.0.5:8500', undefined),
+      new ConsulRequestError('consul.kv.get', 'rpc error', 500),
+      new ConsulTimeoutError('consul.kv.get', 'timed out after 2000 ms'),
+    ]) {
       check(err, { status: 503, code: 'CONSUL_UNAVAILABLE', retryAfter: '1', logged: 'error' }, 'service registry temporarily unavailable');
     }
   });
@@ -148,7 +159,11 @@ describe('errorResponse for config errors', () => {
 
 describe('errorResponse for an unusable Consul address', () => {
   it('answers a mixed http/https list 500 MISCONFIGURED with a fixed message, the detail only in the log (issue 17)', () => {
-    const log = check(new ConsulAddressError('Consul address list mixes https and http'), { status: 500, code: 'MISCONFIGURED', logged: 'error' }, 'the function is misconfigured; its log says how');
+    const log = check(
+      new ConsulAddressError('Consul address list mixes https and http'),
+      { status: 500, code: 'MISCONFIGURED', logged: 'error' },
+      'the function is misconfigured; its log says how',
+    );
     assert.match(JSON.stringify(log.lines[0]?.attributes), /mixes https and http/);
   });
 });
@@ -171,7 +186,13 @@ describe('errorResponse for unknown errors', () => {
   it('logs an unknown error once, as an error, with its name and message but no stack', () => {
     const log = recordingLog();
     errorResponse(secretError(), log);
-    assert.deepEqual(log.lines, [{ level: 'error', message: 'unhandled error', attributes: { kind: undefined, status: 500, error: { name: 'TypeError', message: 'secret token abc123 leaked' } } }]);
+    assert.deepEqual(log.lines, [
+      {
+        level: 'error',
+        message: 'unhandled error',
+        attributes: { kind: undefined, status: 500, error: { name: 'TypeError', message: 'secret token abc123 leaked' } },
+      },
+    ]);
     assert.doesNotMatch(JSON.stringify(log.lines), /x\.js| {4}at /);
   });
 

@@ -10,7 +10,11 @@ import { createAddressPolicy } from '../../../lib/registry/address-policy';
 import { RegistryError } from '../../../lib/registry/errors';
 import { parseRegistration, type RegistrationPolicy } from '../../../lib/registry/registration-request';
 
-const json = (body: unknown, extra: Partial<HttpEventLike> = {}): HttpEventLike => ({ body, headers: { 'Content-Type': 'application/json' }, ...extra });
+const json = (body: unknown, extra: Partial<HttpEventLike> = {}): HttpEventLike => ({
+  body,
+  headers: { 'Content-Type': 'application/json' },
+  ...extra,
+});
 
 function refused(event: HttpEventLike, kind: RequestErrorKind, message: RegExp) {
   assert.throws(
@@ -40,7 +44,11 @@ describe('readJsonBody', () => {
   });
 
   it('refuses other media types as unsupported', () => {
-    refused(json('name=a', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 'unsupported_media_type', /application\/json/);
+    refused(
+      json('name=a', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      'unsupported_media_type',
+      /application\/json/,
+    );
     refused(json('{}', { headers: { 'content-type': 'text/plain' } }), 'unsupported_media_type', /application\/json/);
   });
 
@@ -95,7 +103,11 @@ describe('readJsonBody with duplicate keys', () => {
 
   it('keeps equal keys in different objects, and strings that only look like keys', () => {
     assert.deepEqual(readJsonBody(json('{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}')), { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] });
-    assert.deepEqual(readJsonBody(json('{"a":"\\"a\\":1,\\"a\\":2","b":"{\\"c\\":1,\\"c\\":2}","c":["a","a"]}')), { a: '"a":1,"a":2', b: '{"c":1,"c":2}', c: ['a', 'a'] });
+    assert.deepEqual(readJsonBody(json('{"a":"\\"a\\":1,\\"a\\":2","b":"{\\"c\\":1,\\"c\\":2}","c":["a","a"]}')), {
+      a: '"a":1,"a":2',
+      b: '{"c":1,"c":2}',
+      c: ['a', 'a'],
+    });
     assert.deepEqual(readJsonBody(json(' { "a" : 1 , "A" : 2 , "a " : 3 } ')), { a: 1, A: 2, 'a ': 3 });
     assert.deepEqual(readJsonBody(json('{"\\\\":1,"\\"":2,"":3}')), { '\\': 1, '"': 2, '': 3 });
   });
@@ -112,9 +124,16 @@ describe('readJsonBody with duplicate keys', () => {
   });
 
   it('reaches a registration only when no key is repeated', () => {
-    const policy: RegistrationPolicy = { allowedServicePrefixes: ['ephemeral-'], address: createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }), ttlSeconds: { min: 10, max: 60, default: 30 } };
+    const policy: RegistrationPolicy = {
+      allowedServicePrefixes: ['ephemeral-'],
+      address: createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }),
+      ttlSeconds: { min: 10, max: 60, default: 30 },
+    };
     const body = '{"service":"ephemeral-x","address":"10.0.0.1","port":1,"\\u0073ervice":"ephemeral-y"}';
-    assert.throws(() => parseRegistration(readJsonBody(json(body)), policy), (err: unknown) => err instanceof RequestError && err.kind === 'invalid_body');
+    assert.throws(
+      () => parseRegistration(readJsonBody(json(body)), policy),
+      (err: unknown) => err instanceof RequestError && err.kind === 'invalid_body',
+    );
     assert.equal(errorResponse(new RequestError('invalid_body', 'duplicate key "service" in body'), silentLog).statusCode, 400);
   });
 });
@@ -122,7 +141,11 @@ describe('readJsonBody with duplicate keys', () => {
 // Regression: serverless-offline hands a falsy JSON body (0, false) over as the parsed
 // value, which used to reach the schema as "no body" or crash with a TypeError.
 describe('readJsonBody with falsy JSON bodies', () => {
-  const policy: RegistrationPolicy = { allowedServicePrefixes: ['a-'], address: createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }), ttlSeconds: { min: 10, max: 60, default: 30 } };
+  const policy: RegistrationPolicy = {
+    allowedServicePrefixes: ['a-'],
+    address: createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }),
+    ttlSeconds: { min: 10, max: 60, default: 30 },
+  };
   const cases: [string, unknown][] = [
     ['the parsed value 0', 0],
     ['the parsed value false', false],

@@ -12,7 +12,11 @@ describe('json', () => {
   });
 
   it('adds extra headers next to the defaults', () => {
-    assert.deepEqual(json(503, {}, { 'retry-after': '2' }).headers, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '2' });
+    assert.deepEqual(json(503, {}, { 'retry-after': '2' }).headers, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'retry-after': '2',
+    });
   });
 });
 

@@ -30,14 +30,30 @@ describe('EnvironmentLease', () => {
     await lease.touch(SETTINGS);
     const snap = lease.snapshot();
     assert.match(snap.id ?? '', /^gw-lease-[0-9a-f]{16}$/);
-    assert.deepEqual({ ...snap, id: undefined }, { id: undefined, registered: true, lastRenewedAt: iso(T0), lastAttemptAt: iso(T0), lastError: undefined, failures: 0, reRegistrations: 0, renewals: 1, failedAttempts: 0 });
+    assert.deepEqual(
+      { ...snap, id: undefined },
+      {
+        id: undefined,
+        registered: true,
+        lastRenewedAt: iso(T0),
+        lastAttemptAt: iso(T0),
+        lastError: undefined,
+        failures: 0,
+        reRegistrations: 0,
+        renewals: 1,
+        failedAttempts: 0,
+      },
+    );
     const svc = consul.services.get(snap.id ?? '');
     assert.equal(svc?.service, 'gw-lease');
     assert.deepEqual(svc?.tags, ['lambda', 'lease']);
     assert.equal(svc?.meta.cold_start_at, COLD_START.toISOString());
     assert.equal(svc?.status, 'passing');
     assert.deepEqual({ ttl: svc?.check?.ttl, after: svc?.check?.deregistercriticalserviceafter }, { ttl: '30s', after: '60s' });
-    assert.deepEqual(consul.calls.map((c) => [c.operation, c.options.timeoutMs]), [['consul.agent.service.register', 1_000]]);
+    assert.deepEqual(
+      consul.calls.map((c) => [c.operation, c.options.timeoutMs]),
+      [['consul.agent.service.register', 1_000]],
+    );
   });
 
   it('holds the cold-start invocation until its registration is done', async (t) => {
@@ -108,7 +124,10 @@ describe('EnvironmentLease', () => {
     await lease.touch(SETTINGS);
     assert.equal(consul.services.get(id)?.status, 'passing');
     const snap = lease.snapshot();
-    assert.deepEqual({ reRegistrations: snap.reRegistrations, failures: snap.failures, lastError: snap.lastError, lastRenewedAt: snap.lastRenewedAt }, { reRegistrations: 1, failures: 0, lastError: undefined, lastRenewedAt: iso(T0 + 10_000) });
+    assert.deepEqual(
+      { reRegistrations: snap.reRegistrations, failures: snap.failures, lastError: snap.lastError, lastRenewedAt: snap.lastRenewedAt },
+      { reRegistrations: 1, failures: 0, lastError: undefined, lastRenewedAt: iso(T0 + 10_000) },
+    );
     assert.deepEqual(log.messages('info'), ['lease renewal failed; registering again']);
     assert.deepEqual(consul.operations(), ['consul.agent.service.register', 'consul.agent.check.pass', 'consul.agent.service.register']);
   });
@@ -137,18 +156,27 @@ describe('EnvironmentLease', () => {
     clock.now = T0 + 40_000;
     await lease.touch(SETTINGS);
     const snap = lease.snapshot();
-    assert.deepEqual({ failures: snap.failures, lastError: snap.lastError, lastRenewedAt: snap.lastRenewedAt, reRegistrations: snap.reRegistrations }, { failures: 0, lastError: undefined, lastRenewedAt: iso(T0 + 40_000), reRegistrations: 0 });
+    assert.deepEqual(
+      { failures: snap.failures, lastError: snap.lastError, lastRenewedAt: snap.lastRenewedAt, reRegistrations: snap.reRegistrations },
+      { failures: 0, lastError: undefined, lastRenewedAt: iso(T0 + 40_000), reRegistrations: 0 },
+    );
   });
 
   it('retries a failed first registration on a later touch, as a registration rather than a re-registration', async (t) => {
     const { consul, clock, lease } = setup(t);
     consul.failOn('consul.agent.service.register', consulError('consul.agent.service.register', 500, 'agent not ready'), 1);
     await lease.touch(SETTINGS);
-    assert.deepEqual({ registered: lease.snapshot().registered, failures: lease.snapshot().failures, lastRenewedAt: lease.snapshot().lastRenewedAt }, { registered: false, failures: 1, lastRenewedAt: undefined });
+    assert.deepEqual(
+      { registered: lease.snapshot().registered, failures: lease.snapshot().failures, lastRenewedAt: lease.snapshot().lastRenewedAt },
+      { registered: false, failures: 1, lastRenewedAt: undefined },
+    );
     clock.now = T0 + 10_000;
     await lease.touch(SETTINGS);
     assert.deepEqual(consul.operations(), ['consul.agent.service.register', 'consul.agent.service.register']);
-    assert.deepEqual({ registered: lease.snapshot().registered, failures: lease.snapshot().failures, reRegistrations: lease.snapshot().reRegistrations }, { registered: true, failures: 0, reRegistrations: 0 });
+    assert.deepEqual(
+      { registered: lease.snapshot().registered, failures: lease.snapshot().failures, reRegistrations: lease.snapshot().reRegistrations },
+      { registered: true, failures: 0, reRegistrations: 0 },
+    );
   });
 
   it('deregisters on release, within the given time', async (t) => {
@@ -156,7 +184,10 @@ describe('EnvironmentLease', () => {
     await lease.touch(SETTINGS);
     const id = lease.snapshot().id ?? '';
     await lease.release(250);
-    assert.deepEqual(consul.callsOf('consul.agent.service.deregister').map((c) => [c.args.id, c.options.timeoutMs]), [[id, 250]]);
+    assert.deepEqual(
+      consul.callsOf('consul.agent.service.deregister').map((c) => [c.args.id, c.options.timeoutMs]),
+      [[id, 250]],
+    );
     assert.equal(consul.services.has(id), false);
     assert.equal(lease.snapshot().registered, false);
   });

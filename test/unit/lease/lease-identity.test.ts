@@ -4,12 +4,27 @@ import { leaseIdentity, renewalDue } from '../../../lib/lease/lease-identity';
 
 describe('leaseIdentity', () => {
   it('names the environment uniquely and carries the Lambda facts', () => {
-    const env = { AWS_LAMBDA_FUNCTION_NAME: 'greet', AWS_LAMBDA_FUNCTION_VERSION: '7', AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', AWS_LAMBDA_LOG_STREAM_NAME: 'stream' };
+    const env = {
+      AWS_LAMBDA_FUNCTION_NAME: 'greet',
+      AWS_LAMBDA_FUNCTION_VERSION: '7',
+      AWS_REGION: 'eu-west-1',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+      AWS_LAMBDA_LOG_STREAM_NAME: 'stream',
+    };
     const a = leaseIdentity('gw-lambda', new Date(0), env);
     const b = leaseIdentity('gw-lambda', new Date(0), env);
     assert.match(a.id, /^gw-lambda-[0-9a-f]{16}$/);
     assert.notEqual(a.id, b.id);
-    assert.deepEqual(a.meta, { function: 'greet', version: '7', region: 'eu-west-1', memory_mb: '256', runtime: 'AWS_Lambda_nodejs22.x', cold_start_at: '1970-01-01T00:00:00.000Z', log_stream: 'stream' });
+    assert.deepEqual(a.meta, {
+      function: 'greet',
+      version: '7',
+      region: 'eu-west-1',
+      memory_mb: '256',
+      runtime: 'AWS_Lambda_nodejs22.x',
+      cold_start_at: '1970-01-01T00:00:00.000Z',
+      log_stream: 'stream',
+    });
   });
   it('keeps meta values within Consul limits', () => {
     const { meta } = leaseIdentity('s', new Date(0), { AWS_LAMBDA_LOG_STREAM_NAME: 'x'.repeat(600) });

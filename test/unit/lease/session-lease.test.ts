@@ -47,7 +47,13 @@ class SessionConsul extends FakeConsul {
   }
 }
 
-const SETTINGS: LeaseSettings = { service: 'gw-lease', ttlSeconds: 30, deregisterAfterSeconds: 60, mode: 'session', prefix: 'lambda-leases' };
+const SETTINGS: LeaseSettings = {
+  service: 'gw-lease',
+  ttlSeconds: 30,
+  deregisterAfterSeconds: 60,
+  mode: 'session',
+  prefix: 'lambda-leases',
+};
 const COLD_START = new Date('2024-05-01T10:00:00.000Z');
 const T0 = COLD_START.getTime() + 100;
 
@@ -70,13 +76,19 @@ describe('EnvironmentLease in session mode', () => {
     assert.equal(snap.key, key);
     assert.equal(snap.mode, 'session');
     assert.equal(snap.registered, true);
-    assert.deepEqual(consul.created, [{ Name: `lease ${snap.id}`, TTL: '30s', Behavior: 'delete', LockDelay: '0s', NodeChecks: [], ServiceChecks: [] }]);
+    assert.deepEqual(consul.created, [
+      { Name: `lease ${snap.id}`, TTL: '30s', Behavior: 'delete', LockDelay: '0s', NodeChecks: [], ServiceChecks: [] },
+    ]);
     const held = consul.kv.get(key);
     assert.equal(held?.session, snap.sessionId);
     const value = JSON.parse(held?.value ?? '{}') as { id: string; service: string; meta: Record<string, string> };
-    assert.deepEqual({ id: value.id, service: value.service, coldStartAt: value.meta.cold_start_at }, { id: snap.id, service: 'gw-lease', coldStartAt: COLD_START.toISOString() });
+    assert.deepEqual(
+      { id: value.id, service: value.service, coldStartAt: value.meta.cold_start_at },
+      { id: snap.id, service: 'gw-lease', coldStartAt: COLD_START.toISOString() },
+    );
     assert.equal(consul.services.size, 0, 'no agent service in session mode');
-    for (const c of consul.calls) assert.ok((c.options.timeoutMs ?? Infinity) <= 1_000, `${c.operation} bounded by the registration budget`);
+    for (const c of consul.calls)
+      assert.ok((c.options.timeoutMs ?? Infinity) <= 1_000, `${c.operation} bounded by the registration budget`);
   });
 
   it("raises a TTL below Consul's session minimum to 10 s", async (t) => {
@@ -89,12 +101,20 @@ describe('EnvironmentLease in session mode', () => {
     const { consul, clock, lease } = setup(t);
     await lease.touch(SETTINGS);
     const sessionId = lease.snapshot().sessionId;
-    for (const [at, renewals] of [[T0 + 9_999, 0], [T0 + 10_000, 1], [T0 + 19_999, 1], [T0 + 20_000, 2]] as const) {
+    for (const [at, renewals] of [
+      [T0 + 9_999, 0],
+      [T0 + 10_000, 1],
+      [T0 + 19_999, 1],
+      [T0 + 20_000, 2],
+    ] as const) {
       clock.now = at;
       await lease.touch(SETTINGS);
       assert.equal(count(consul, 'PUT /session/renew/'), renewals, `renewals at +${at - T0} ms`);
     }
-    assert.deepEqual(consul.paths.filter((p) => p.includes('renew')), [`PUT /session/renew/${sessionId}`, `PUT /session/renew/${sessionId}`]);
+    assert.deepEqual(
+      consul.paths.filter((p) => p.includes('renew')),
+      [`PUT /session/renew/${sessionId}`, `PUT /session/renew/${sessionId}`],
+    );
     assert.equal(count(consul, 'PUT /session/create'), 1);
     assert.equal(consul.callsOf('consul.kv.acquire').length, 1);
     assert.equal(lease.snapshot().reRegistrations, 0);
@@ -135,7 +155,11 @@ describe('EnvironmentLease in session mode', () => {
   it('backs off on a 429 without creating a session again', async (t) => {
     const { consul, clock, lease } = setup(t);
     await lease.touch(SETTINGS);
-    consul.failOn('consul.session.renew', consulError('consul.session.renew', 429, 'Your IP is issuing too many concurrent connections'), 1);
+    consul.failOn(
+      'consul.session.renew',
+      consulError('consul.session.renew', 429, 'Your IP is issuing too many concurrent connections'),
+      1,
+    );
     clock.now = T0 + 10_000;
     await lease.touch(SETTINGS);
     assert.equal(lease.snapshot().failures, 1);
@@ -166,7 +190,10 @@ describe('EnvironmentLease in session mode', () => {
     await lease.touch(SETTINGS);
     const { sessionId, key } = lease.snapshot();
     await lease.release(250);
-    assert.deepEqual(consul.callsOf('consul.session.destroy').map((c) => c.options.timeoutMs), [250]);
+    assert.deepEqual(
+      consul.callsOf('consul.session.destroy').map((c) => c.options.timeoutMs),
+      [250],
+    );
     assert.equal(consul.paths.at(-1), `PUT /session/destroy/${sessionId}`);
     assert.equal(consul.kv.has(key ?? ''), false);
     assert.equal(lease.snapshot().registered, false);
@@ -181,7 +208,20 @@ describe('lease config', () => {
     assert.equal(keys.leaseMode.schema.safeParse('catalog').success, false);
     assert.equal(keys.leasePrefix.schema.safeParse('/leases').success, false);
     assert.equal(keys.leasePrefix.schema.safeParse('fleet/leases').success, true);
-    assert.deepEqual(leaseSettingsFrom({ leaseService: 's', leaseTtlSeconds: 30, leaseDeregisterAfterSeconds: 60, leaseMode: 'session', leasePrefix: 'p' }), { service: 's', ttlSeconds: 30, deregisterAfterSeconds: 60, mode: 'session', prefix: 'p' });
-    assert.equal(leaseSettingsFrom({ leaseService: 's', leaseTtlSeconds: 30, leaseDeregisterAfterSeconds: 60, leaseMode: 'agent', leasePrefix: 'p' }).mode, 'agent');
+    assert.deepEqual(
+      leaseSettingsFrom({
+        leaseService: 's',
+        leaseTtlSeconds: 30,
+        leaseDeregisterAfterSeconds: 60,
+        leaseMode: 'session',
+        leasePrefix: 'p',
+      }),
+      { service: 's', ttlSeconds: 30, deregisterAfterSeconds: 60, mode: 'session', prefix: 'p' },
+    );
+    assert.equal(
+      leaseSettingsFrom({ leaseService: 's', leaseTtlSeconds: 30, leaseDeregisterAfterSeconds: 60, leaseMode: 'agent', leasePrefix: 'p' })
+        .mode,
+      'agent',
+    );
   });
 });

@@ -31,7 +31,8 @@ describe('createAddressPolicy', () => {
   });
 
   it('rejects hostnames and anything else that is not a literal address', () => {
-    for (const a of ['example.com', 'localhost', '10.1.2', '010.1.2.3', ' 10.1.2.3', '[fd00::1]', '10.1.2.3:80', '']) denied(a, /literal IPv4 or IPv6 address/);
+    for (const a of ['example.com', 'localhost', '10.1.2', '010.1.2.3', ' 10.1.2.3', '[fd00::1]', '10.1.2.3:80', ''])
+      denied(a, /literal IPv4 or IPv6 address/);
   });
 
   it('rejects IPv6 zone ids', () => {
@@ -94,7 +95,11 @@ describe('createAddressPolicy', () => {
     // The local stack lists 127.0.0.0/8 only: ::1 is refused, and the reason must say why.
     const opts = { allowedCidrs: ['127.0.0.0/8', ...PRIVATE], allowLoopback: true };
     denied('::1', /^not inside any allowed CIDR \(allowLoopback lifts only the loopback ban: add ::1\/128 to allowedCidrs\)$/, opts);
-    denied('127.0.0.1', /^not inside any allowed CIDR \(allowLoopback lifts only the loopback ban: add 127\.0\.0\.0\/8 to allowedCidrs\)$/, { allowLoopback: true });
+    denied(
+      '127.0.0.1',
+      /^not inside any allowed CIDR \(allowLoopback lifts only the loopback ban: add 127\.0\.0\.0\/8 to allowedCidrs\)$/,
+      { allowLoopback: true },
+    );
     // An ordinary address gets no such hint.
     denied('8.8.8.8', /^not inside any allowed CIDR$/, opts);
   });
@@ -128,7 +133,10 @@ describe('createAddressPolicy', () => {
 
   it('throws a clear error naming a malformed CIDR at creation', () => {
     for (const cidr of ['10.0.0.0', '10.0.0.0/33', 'fd00::/129', 'example.com/8', '10.0.0/8', '10.0.0.0/-1', '10.0.0.0/8/8', '']) {
-      assert.throws(() => createAddressPolicy({ allowedCidrs: [cidr] }), (err: unknown) => err instanceof Error && err.message.includes(JSON.stringify(cidr)) && /invalid CIDR/.test(err.message));
+      assert.throws(
+        () => createAddressPolicy({ allowedCidrs: [cidr] }),
+        (err: unknown) => err instanceof Error && err.message.includes(JSON.stringify(cidr)) && /invalid CIDR/.test(err.message),
+      );
     }
   });
 

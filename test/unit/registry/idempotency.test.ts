@@ -16,10 +16,23 @@ import { FakeConsul } from '../helpers/fake-consul';
 
 const NOW = 1_700_000_000_000;
 const KEY = idempotencyKvKey('digest-of-caller-and-key');
-const record = (id: string, extra: Partial<IdempotencyRecord> = {}): IdempotencyRecord => ({ id, service: 'ephemeral-job', requestHash: 'h1', expiresAt: NOW + 60_000, createdAt: NOW, state: 'done', ...extra });
-const pending = (id: string, extra: Partial<IdempotencyRecord> = {}) => record(id, { state: 'pending', pendingUntil: NOW + 30_000, ...extra });
+const record = (id: string, extra: Partial<IdempotencyRecord> = {}): IdempotencyRecord => ({
+  id,
+  service: 'ephemeral-job',
+  requestHash: 'h1',
+  expiresAt: NOW + 60_000,
+  createdAt: NOW,
+  state: 'done',
+  ...extra,
+});
+const pending = (id: string, extra: Partial<IdempotencyRecord> = {}) =>
+  record(id, { state: 'pending', pendingUntil: NOW + 30_000, ...extra });
 const exists = async () => true;
-const opts = (stillExists: (r: IdempotencyRecord) => Promise<boolean> = exists, waitMs = 2_000) => ({ stillExists, now: () => NOW, waitMs });
+const opts = (stillExists: (r: IdempotencyRecord) => Promise<boolean> = exists, waitMs = 2_000) => ({
+  stillExists,
+  now: () => NOW,
+  waitMs,
+});
 const stored = (consul: FakeConsul) => JSON.parse(consul.kv.get(KEY)?.value ?? 'null') as IdempotencyRecord | null;
 
 describe('idempotencyKvKey', () => {
@@ -66,7 +79,12 @@ describe('claimIdempotencyKey', () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('first')));
     const asked: string[] = [];
-    const result = await claimIdempotencyKey(consul, KEY, pending('second'), opts(async (r) => (asked.push(r.id), true)));
+    const result = await claimIdempotencyKey(
+      consul,
+      KEY,
+      pending('second'),
+      opts(async (r) => (asked.push(r.id), true)),
+    );
     assert.deepEqual(result, { claimed: false, existing: record('first') });
     assert.deepEqual(asked, ['first']);
     assert.equal(consul.callsOf('consul.kv.set').length, 0);
@@ -83,7 +101,12 @@ describe('claimIdempotencyKey', () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('old', { expiresAt: NOW })));
     const index = consul.kv.get(KEY)?.modifyIndex;
-    const result = await claimIdempotencyKey(consul, KEY, pending('new'), opts(async () => assert.fail('an expired record needs no lookup')));
+    const result = await claimIdempotencyKey(
+      consul,
+      KEY,
+      pending('new'),
+      opts(async () => assert.fail('an expired record needs no lookup')),
+    );
     assert.deepEqual(result, { claimed: true });
     assert.equal(stored(consul)?.id, 'new');
     assert.equal(consul.callsOf('consul.kv.set')[0]?.args.cas, index, 'replaced only if unchanged since read');
@@ -92,7 +115,15 @@ describe('claimIdempotencyKey', () => {
   it('replaces a done record whose instance is gone', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(record('gone')));
-    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('new'), opts(async () => false)), { claimed: true });
+    assert.deepEqual(
+      await claimIdempotencyKey(
+        consul,
+        KEY,
+        pending('new'),
+        opts(async () => false),
+      ),
+      { claimed: true },
+    );
     assert.equal(stored(consul)?.id, 'new');
   });
 
@@ -110,19 +141,31 @@ describe('claimIdempotencyKey', () => {
     let waits = 0;
     consul.onCall = (call) => {
       // The winner finishes its registration while the loser is waiting on the key.
-      if (call.operation === 'consul.kv.get' && call.options.blocking === true && ++waits === 2) consul.putKv(KEY, JSON.stringify(record('winner')));
+      if (call.operation === 'consul.kv.get' && call.options.blocking === true && ++waits === 2)
+        consul.putKv(KEY, JSON.stringify(record('winner')));
     };
-    const result = await claimIdempotencyKey(consul, KEY, pending('loser'), opts(async (r) => r.id === 'winner'));
+    const result = await claimIdempotencyKey(
+      consul,
+      KEY,
+      pending('loser'),
+      opts(async (r) => r.id === 'winner'),
+    );
     assert.deepEqual(result, { claimed: false, existing: record('winner') });
     assert.equal(consul.callsOf('consul.kv.set').length, 0, 'the pending claim was never overwritten');
-    assert.ok(consul.callsOf('consul.kv.get').some((c) => c.args.index !== undefined && /ms$/.test(String(c.args.wait))), 'a blocking query on the key');
+    assert.ok(
+      consul.callsOf('consul.kv.get').some((c) => c.args.index !== undefined && /ms$/.test(String(c.args.wait))),
+      'a blocking query on the key',
+    );
   });
 
   it('gives up waiting on a pending claim after waitMs with idempotency_conflict, writing nothing', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(pending('slow')));
     const started = Date.now();
-    await assert.rejects(claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 300)), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict' && /retry/.test(err.message));
+    await assert.rejects(
+      claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 300)),
+      (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict' && /retry/.test(err.message),
+    );
     assert.ok(Date.now() - started < 2_000);
     assert.equal(consul.callsOf('consul.kv.set').length, 0);
     assert.equal(stored(consul)?.id, 'slow');
@@ -139,7 +182,12 @@ describe('claimIdempotencyKey', () => {
   it('completes a stale pending claim whose instance was registered after all, instead of registering another', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(pending('crashed', { pendingUntil: NOW - 1 })));
-    const result = await claimIdempotencyKey(consul, KEY, pending('mine'), opts(async (r) => r.id === 'crashed'));
+    const result = await claimIdempotencyKey(
+      consul,
+      KEY,
+      pending('mine'),
+      opts(async (r) => r.id === 'crashed'),
+    );
     assert.deepEqual(result, { claimed: false, existing: record('crashed') });
     assert.deepEqual(stored(consul), record('crashed'));
   });
@@ -147,7 +195,15 @@ describe('claimIdempotencyKey', () => {
   it('takes over a stale pending claim whose instance never appeared', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(pending('crashed', { pendingUntil: NOW - 1 })));
-    assert.deepEqual(await claimIdempotencyKey(consul, KEY, pending('mine'), opts(async () => false)), { claimed: true });
+    assert.deepEqual(
+      await claimIdempotencyKey(
+        consul,
+        KEY,
+        pending('mine'),
+        opts(async () => false),
+      ),
+      { claimed: true },
+    );
     assert.equal(stored(consul)?.id, 'mine');
   });
 
@@ -171,7 +227,10 @@ describe('claimIdempotencyKey', () => {
     consul.onCall = (call) => {
       if (call.operation === 'consul.kv.set') consul.putKv(KEY, 'changed under us');
     };
-    await assert.rejects(claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 200)), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict');
+    await assert.rejects(
+      claimIdempotencyKey(consul, KEY, pending('mine'), opts(exists, 200)),
+      (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict',
+    );
     assert.ok(consul.callsOf('consul.kv.set').length >= 1);
   });
 });
@@ -195,7 +254,7 @@ describe('completeIdempotencyKey', () => {
 });
 
 describe('releaseOwnClaim', () => {
-  it('deletes our pending claim, and leaves anyone else\'s', async () => {
+  it("deletes our pending claim, and leaves anyone else's", async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(pending('theirs')));
     await releaseOwnClaim(consul, KEY, 'mine');
@@ -212,6 +271,9 @@ describe('releaseIdempotencyKey', () => {
     consul.putKv(KEY, JSON.stringify(record('a')));
     await releaseIdempotencyKey(consul, KEY);
     assert.equal(consul.kv.has(KEY), false);
-    assert.deepEqual(consul.callsOf('consul.kv.del').map((c) => c.args), [{ key: KEY, recurse: false }]);
+    assert.deepEqual(
+      consul.callsOf('consul.kv.del').map((c) => c.args),
+      [{ key: KEY, recurse: false }],
+    );
   });
 });

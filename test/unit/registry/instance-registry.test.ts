@@ -12,7 +12,15 @@ import { consulError, FakeConsul } from '../helpers/fake-consul';
 
 const NOW = Date.parse('2024-05-01T10:00:00.000Z');
 const signer = createInstanceTokenSigner('k'.repeat(32));
-const TTL_REG: Registration = { service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: ['blue'], meta: { owner: 'team-a' }, ttlSeconds: 45, check: { type: 'ttl' } };
+const TTL_REG: Registration = {
+  service: 'ephemeral-job',
+  address: '10.1.2.3',
+  port: 8080,
+  tags: ['blue'],
+  meta: { owner: 'team-a' },
+  ttlSeconds: 45,
+  check: { type: 'ttl' },
+};
 const GRPC_REG: Registration = { ...TTL_REG, check: { type: 'grpc', service: 'helloworld.Greeter' } };
 const IDEM = { key: 'retry-key-0123456789', caller: 'api-key-1' };
 
@@ -41,7 +49,12 @@ describe('registerInstance', () => {
       { service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: ['blue'], status: 'passing' },
     );
     const { 'lease-owner': owner, ...meta } = svc?.meta ?? {};
-    assert.deepEqual(meta, { owner: 'team-a', 'lease-registered-by': 'instance-registry', 'lease-check': 'ttl', 'lease-ttl-seconds': '45' });
+    assert.deepEqual(meta, {
+      owner: 'team-a',
+      'lease-registered-by': 'instance-registry',
+      'lease-check': 'ttl',
+      'lease-ttl-seconds': '45',
+    });
     assert.match(String(owner), /^[0-9a-f]{32}$/, 'a digest of the API key id, which quotas count by');
     assert.deepEqual({ ttl: svc?.check?.ttl, after: svc?.check?.deregistercriticalserviceafter }, { ttl: '45s', after: '60s' });
     assert.match(String(svc?.check?.notes), /heartbeat/);
@@ -104,7 +117,10 @@ describe('registerInstance', () => {
   it('releases the claimed key when the registration fails, so a retry can succeed', async () => {
     const { consul, deps } = setup();
     consul.failOn('consul.agent.service.register', consulError('consul.agent.service.register', 403, 'Permission denied'), 1);
-    await assert.rejects(registerInstance(deps, TTL_REG, IDEM), (err: unknown) => err instanceof ConsulRequestError && err.kind === 'forbidden');
+    await assert.rejects(
+      registerInstance(deps, TTL_REG, IDEM),
+      (err: unknown) => err instanceof ConsulRequestError && err.kind === 'forbidden',
+    );
     assert.deepEqual(idempotencyRecords(consul), []);
     const grant = await registerInstance(deps, TTL_REG, IDEM);
     assert.equal(consul.services.has(grant.id), true);
@@ -176,8 +192,24 @@ describe('listInstances', () => {
     const grpc = await registerInstance(deps, { ...GRPC_REG, address: '10.1.2.4' });
     const list = await listInstances(deps, 'ephemeral-job');
     assert.deepEqual(list, [
-      { id: ttl.id, service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: ['blue'], meta: { owner: 'team-a' }, status: 'passing' },
-      { id: grpc.id, service: 'ephemeral-job', address: '10.1.2.4', port: 8080, tags: ['blue'], meta: { owner: 'team-a' }, status: 'critical' },
+      {
+        id: ttl.id,
+        service: 'ephemeral-job',
+        address: '10.1.2.3',
+        port: 8080,
+        tags: ['blue'],
+        meta: { owner: 'team-a' },
+        status: 'passing',
+      },
+      {
+        id: grpc.id,
+        service: 'ephemeral-job',
+        address: '10.1.2.4',
+        port: 8080,
+        tags: ['blue'],
+        meta: { owner: 'team-a' },
+        status: 'critical',
+      },
     ]);
   });
 

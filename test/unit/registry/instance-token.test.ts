@@ -75,7 +75,12 @@ describe('createInstanceTokenSigner', () => {
     const secret = 'hunter2-but-too-short';
     assert.throws(
       () => createInstanceTokenSigner(secret),
-      (err: unknown) => err instanceof ConfigError && err.kind === 'invalid_secret' && /at least 32 bytes/.test(err.message) && /REGISTRY_SIGNING_KEY/.test(err.message) && !err.message.includes(secret),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.kind === 'invalid_secret' &&
+        /at least 32 bytes/.test(err.message) &&
+        /REGISTRY_SIGNING_KEY/.test(err.message) &&
+        !err.message.includes(secret),
     );
     assert.throws(() => createInstanceTokenSigner(''), /at least 32 bytes \(got 0\)/);
     assert.throws(() => createInstanceTokenSigner(Buffer.alloc(31)), /at least 32 bytes/);

@@ -15,7 +15,17 @@ const saved = { ...process.env };
 
 const context = { getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 const event = (httpMethod: string, resource: string, extra: Partial<APIGatewayProxyEvent> = {}) =>
-  ({ httpMethod, resource, path: resource, headers: {}, body: null, pathParameters: null, queryStringParameters: null, requestContext: {}, ...extra }) as unknown as APIGatewayProxyEvent;
+  ({
+    httpMethod,
+    resource,
+    path: resource,
+    headers: {},
+    body: null,
+    pathParameters: null,
+    queryStringParameters: null,
+    requestContext: {},
+    ...extra,
+  }) as unknown as APIGatewayProxyEvent;
 const body = (r: { body?: string }) => JSON.parse(r.body ?? '{}') as { error?: { code?: string } };
 
 before(async () => {
@@ -26,7 +36,12 @@ before(async () => {
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   port = (listener.address() as { port: number }).port;
-  Object.assign(process.env, { CONSUL_HTTP_TOKEN: 'unit-test-token', REGISTRY_SIGNING_KEY: 'k'.repeat(48), CONFIG_PREFIX: 'config/instance-registry/unit/', POWERTOOLS_LOG_LEVEL: 'SILENT' });
+  Object.assign(process.env, {
+    CONSUL_HTTP_TOKEN: 'unit-test-token',
+    REGISTRY_SIGNING_KEY: 'k'.repeat(48),
+    CONFIG_PREFIX: 'config/instance-registry/unit/',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
 });
 
 afterEach(() => runtime.reset());
@@ -41,7 +56,13 @@ describe('instances handler routing', () => {
   it('answers a wrong method 405 without a single connection to Consul', async () => {
     process.env.CONSUL_HTTP_ADDR = `127.0.0.1:${port}`;
     const started = Date.now();
-    for (const [method, resource] of [['PATCH', '/instances'], ['GET', '/instances/{id}/heartbeat'], ['POST', '/instances/{id}'], ['GET', '/elsewhere'], ['TOSTRING', 'x']]) {
+    for (const [method, resource] of [
+      ['PATCH', '/instances'],
+      ['GET', '/instances/{id}/heartbeat'],
+      ['POST', '/instances/{id}'],
+      ['GET', '/elsewhere'],
+      ['TOSTRING', 'x'],
+    ]) {
       const r = await handler(event(method!, resource!), context);
       assert.equal(r.statusCode, 405, `${method} ${resource}`);
       assert.equal(body(r).error?.code, 'METHOD_NOT_ALLOWED');

@@ -15,9 +15,18 @@ const NOW = 1_700_000_000_000;
 const OWNER = ownerDigest('some-keyed-digest');
 const limits = { total: 3, perService: 2 };
 const reserve = (consul: FakeConsul, id: string, service = 'ephemeral-a', extra: { now?: () => number; budgetMs?: number } = {}) =>
-  reserveQuota(consul, { owner: OWNER, id, service, limits, reservationMs: 30_000, budgetMs: extra.budgetMs ?? 1_000, now: extra.now ?? (() => NOW) });
+  reserveQuota(consul, {
+    owner: OWNER,
+    id,
+    service,
+    limits,
+    reservationMs: 30_000,
+    budgetMs: extra.budgetMs ?? 1_000,
+    now: extra.now ?? (() => NOW),
+  });
 const exceeded = (re: RegExp) => (err: unknown) => err instanceof RegistryError && err.kind === 'quota_exceeded' && re.test(err.message);
-const live = (consul: FakeConsul, id: string, service: string, owner = OWNER) => consul.addService({ id, service, address: '10.0.0.1', port: 1, meta: { [OWNER_META]: owner } });
+const live = (consul: FakeConsul, id: string, service: string, owner = OWNER) =>
+  consul.addService({ id, service, address: '10.0.0.1', port: 1, meta: { [OWNER_META]: owner } });
 
 describe('reserveQuota', () => {
   it('counts live instances and reservations in flight, per service and in total', async () => {
@@ -53,7 +62,15 @@ describe('reserveQuota', () => {
       // Another registration of the same caller reserves between our read and our write.
       if (call.operation === 'consul.kv.set' && !raced) {
         raced = true;
-        consul.putKv(`${QUOTA_PREFIX}${OWNER}`, JSON.stringify({ reservations: [{ id: 'a-1', service: 'ephemeral-a', until: NOW + 30_000 }, { id: 'a-9', service: 'ephemeral-a', until: NOW + 30_000 }] }));
+        consul.putKv(
+          `${QUOTA_PREFIX}${OWNER}`,
+          JSON.stringify({
+            reservations: [
+              { id: 'a-1', service: 'ephemeral-a', until: NOW + 30_000 },
+              { id: 'a-9', service: 'ephemeral-a', until: NOW + 30_000 },
+            ],
+          }),
+        );
       }
     };
     await assert.rejects(reserve(consul, 'a-2'), exceeded(/per service/));
@@ -64,14 +81,29 @@ describe('reserveQuota', () => {
     consul.onCall = (call) => {
       if (call.operation === 'consul.kv.set') consul.putKv(`${QUOTA_PREFIX}${OWNER}`, JSON.stringify({ reservations: [] }));
     };
-    await assert.rejects(reserve(consul, 'a-1', 'ephemeral-a', { budgetMs: 100 }), (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict');
+    await assert.rejects(
+      reserve(consul, 'a-1', 'ephemeral-a', { budgetMs: 100 }),
+      (err: unknown) => err instanceof RegistryError && err.kind === 'idempotency_conflict',
+    );
   });
 });
 
 describe('registerInstance quotas', () => {
   const signer = createInstanceTokenSigner('k'.repeat(32));
-  const reg: Registration = { service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: [], meta: {}, ttlSeconds: 45, check: { type: 'ttl' } };
-  const deps = (consul: FakeConsul): RegistryDeps => ({ consul, signer, config: resolveConfig(REGISTRY_KEYS, { maxInstancesPerApiKey: '3', maxInstancesPerServicePerApiKey: '2' }).values });
+  const reg: Registration = {
+    service: 'ephemeral-job',
+    address: '10.1.2.3',
+    port: 8080,
+    tags: [],
+    meta: {},
+    ttlSeconds: 45,
+    check: { type: 'ttl' },
+  };
+  const deps = (consul: FakeConsul): RegistryDeps => ({
+    consul,
+    signer,
+    config: resolveConfig(REGISTRY_KEYS, { maxInstancesPerApiKey: '3', maxInstancesPerServicePerApiKey: '2' }).values,
+  });
 
   it('refuses the registration over the limit of its caller, registering nothing, while another caller still may', async () => {
     const consul = new FakeConsul();
@@ -100,7 +132,15 @@ describe('deleteInstance and quotas', () => {
     const consul = new FakeConsul();
     const signer = createInstanceTokenSigner('k'.repeat(32));
     const deps: RegistryDeps = { consul, signer, config: resolveConfig(REGISTRY_KEYS, { maxInstancesPerApiKey: '1' }).values };
-    const reg: Registration = { service: 'ephemeral-job', address: '10.1.2.3', port: 8080, tags: [], meta: {}, ttlSeconds: 45, check: { type: 'ttl' } };
+    const reg: Registration = {
+      service: 'ephemeral-job',
+      address: '10.1.2.3',
+      port: 8080,
+      tags: [],
+      meta: {},
+      ttlSeconds: 45,
+      check: { type: 'ttl' },
+    };
     const first = await registerInstance(deps, reg, { caller: 'key-a' });
     await assert.rejects(registerInstance(deps, reg, { caller: 'key-a' }), exceeded(/limit 1\)/));
     await deleteInstance(deps, first.id, first.leaseToken);

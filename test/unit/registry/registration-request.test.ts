@@ -14,7 +14,10 @@ const base = { service: 'a-job', address: '10.1.2.3', port: 8080 };
 const parse = (body: unknown) => parseRegistration(body, policy);
 
 function rejects(body: unknown, message: RegExp) {
-  assert.throws(() => parse(body), (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message));
+  assert.throws(
+    () => parse(body),
+    (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message),
+  );
 }
 
 const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']));
@@ -51,7 +54,8 @@ describe('parseRegistration', () => {
   });
 
   it('rejects a service that is not a DNS-style name', () => {
-    for (const s of ['A-job', 'a_job', 'a-', '-a', `a-${'x'.repeat(62)}`, 'a-jöb', '']) rejects({ ...base, service: s }, /service must be 1–63/);
+    for (const s of ['A-job', 'a_job', 'a-', '-a', `a-${'x'.repeat(62)}`, 'a-jöb', ''])
+      rejects({ ...base, service: s }, /service must be 1–63/);
     rejects({ ...base, service: 7 }, /service must be a string/);
   });
 
@@ -73,12 +77,17 @@ describe('parseRegistration', () => {
   });
 
   it('registers ::1 in any spelling under allowLoopback when ::1/128 is an allowed CIDR, and says what is missing when it is not', () => {
-    const loopback = (allowedCidrs: string[]): RegistrationPolicy => ({ ...policy, address: createAddressPolicy({ allowedCidrs, allowLoopback: true }) });
+    const loopback = (allowedCidrs: string[]): RegistrationPolicy => ({
+      ...policy,
+      address: createAddressPolicy({ allowedCidrs, allowLoopback: true }),
+    });
     for (const address of ['::1', '0:0:0:0:0:0:0:1', '::0:1']) {
       assert.equal(parseRegistration({ ...base, address }, loopback(['127.0.0.0/8', '::1/128'])).address, '::1');
       assert.throws(
         () => parseRegistration({ ...base, address }, loopback(['127.0.0.0/8'])),
-        (err: unknown) => err instanceof RegistryError && /^address rejected: not inside any allowed CIDR \(.*add ::1\/128 to allowedCidrs\)$/.test(err.message),
+        (err: unknown) =>
+          err instanceof RegistryError &&
+          /^address rejected: not inside any allowed CIDR \(.*add ::1\/128 to allowedCidrs\)$/.test(err.message),
       );
     }
     assert.equal(parseRegistration({ ...base, address: '127.0.0.1' }, loopback(['127.0.0.0/8', '::1/128'])).address, '127.0.0.1');
@@ -119,7 +128,10 @@ describe('parseRegistration', () => {
       ['\ue000', 'E000'], // private use
     ];
     for (const [ch, code] of hidden) {
-      rejects({ ...base, tags: ['ok', `prod${ch}`] }, new RegExp(`tags\\[1\\] must not contain control, zero-width, bidi .*U\\+${code} at character 5`));
+      rejects(
+        { ...base, tags: ['ok', `prod${ch}`] },
+        new RegExp(`tags\\[1\\] must not contain control, zero-width, bidi .*U\\+${code} at character 5`),
+      );
     }
     // What stays allowed: letters beyond ASCII, emoji and the plain space.
     assert.deepEqual(parse({ ...base, tags: ['région', 'blue green', '😀'] }).tags, ['région', 'blue green', '😀']);
@@ -143,7 +155,8 @@ describe('parseRegistration', () => {
   });
 
   it('rejects reserved meta prefixes in any case', () => {
-    for (const k of ['lease-check', 'consul-network-segment', 'Lease-ttl-seconds', 'CONSUL-x']) rejects({ ...base, meta: { [k]: 'x' } }, /reserved/);
+    for (const k of ['lease-check', 'consul-network-segment', 'Lease-ttl-seconds', 'CONSUL-x'])
+      rejects({ ...base, meta: { [k]: 'x' } }, /reserved/);
     assert.deepEqual(parse({ ...base, meta: { leased: 'x', consul_ok: 'y' } }).meta, { leased: 'x', consul_ok: 'y' });
   });
 
@@ -162,8 +175,14 @@ describe('parseRegistration', () => {
 
   it('accepts a gRPC check with an optional health service name', () => {
     assert.deepEqual(parse({ ...base, check: { type: 'grpc' } }).check, { type: 'grpc', service: '' });
-    assert.deepEqual(parse({ ...base, check: { type: 'grpc', service: 'grpc.health.v1.Health' } }).check, { type: 'grpc', service: 'grpc.health.v1.Health' });
-    assert.deepEqual(parse({ ...base, check: { type: 'grpc', service: 'x'.repeat(128) } }).check, { type: 'grpc', service: 'x'.repeat(128) });
+    assert.deepEqual(parse({ ...base, check: { type: 'grpc', service: 'grpc.health.v1.Health' } }).check, {
+      type: 'grpc',
+      service: 'grpc.health.v1.Health',
+    });
+    assert.deepEqual(parse({ ...base, check: { type: 'grpc', service: 'x'.repeat(128) } }).check, {
+      type: 'grpc',
+      service: 'x'.repeat(128),
+    });
   });
 
   it('rejects bad checks, naming the field', () => {
@@ -200,9 +219,22 @@ describe('instance ids', () => {
 
   it('parse back when well-formed and are refused as an invalid request otherwise', () => {
     assert.equal(parseInstanceId('a-job-0123456789abcdef'), 'a-job-0123456789abcdef');
-    const bad = (raw: unknown, message: RegExp) => assert.throws(() => parseInstanceId(raw), (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message));
+    const bad = (raw: unknown, message: RegExp) =>
+      assert.throws(
+        () => parseInstanceId(raw),
+        (err: unknown) => err instanceof RegistryError && err.kind === 'invalid_request' && message.test(err.message),
+      );
     bad(undefined, /id is required/);
     bad('', /id is required/);
-    for (const raw of ['a-job', 'a-job-0123456789ABCDEF', 'a-job-0123456789abcde', `${'s'.repeat(64)}-0123456789abcdef`, '../x-0123456789abcdef', 'a_job-0123456789abcdef', 42]) bad(raw, /id must be an instance id/);
+    for (const raw of [
+      'a-job',
+      'a-job-0123456789ABCDEF',
+      'a-job-0123456789abcde',
+      `${'s'.repeat(64)}-0123456789abcdef`,
+      '../x-0123456789abcdef',
+      'a_job-0123456789abcdef',
+      42,
+    ])
+      bad(raw, /id must be an instance id/);
   });
 });

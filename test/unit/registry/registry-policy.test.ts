@@ -28,8 +28,16 @@ describe('policyFromConfig', () => {
   });
 
   it('orders swapped TTL bounds and keeps the default inside them', () => {
-    assert.deepEqual(policyFromConfig(config({ ttlMinSeconds: '600', ttlMaxSeconds: '30', ttlDefaultSeconds: '5' })).ttlSeconds, { min: 30, max: 600, default: 30 });
-    assert.deepEqual(policyFromConfig(config({ ttlMinSeconds: '10', ttlMaxSeconds: '20', ttlDefaultSeconds: '60' })).ttlSeconds, { min: 10, max: 20, default: 20 });
+    assert.deepEqual(policyFromConfig(config({ ttlMinSeconds: '600', ttlMaxSeconds: '30', ttlDefaultSeconds: '5' })).ttlSeconds, {
+      min: 30,
+      max: 600,
+      default: 30,
+    });
+    assert.deepEqual(policyFromConfig(config({ ttlMinSeconds: '10', ttlMaxSeconds: '20', ttlDefaultSeconds: '60' })).ttlSeconds, {
+      min: 10,
+      max: 20,
+      default: 20,
+    });
     assert.deepEqual(policyFromConfig(config()).ttlSeconds, { min: 10, max: 3_600, default: 60 });
   });
 });
@@ -71,22 +79,32 @@ describe('service names the API may register (traffic takeover)', () => {
 
   it('refuses the routed greeter, a fake gateway lease and greeterx under the old local-stack config', () => {
     const oldLocal = { allowedServicePrefixes: 'ephemeral-,greeter' };
-    for (const service of ['greeter', 'greeter-gateway-lambda', 'greeterx']) assert.ok(refusal(oldLocal, service), `${service} must be refused`);
+    for (const service of ['greeter', 'greeter-gateway-lambda', 'greeterx'])
+      assert.ok(refusal(oldLocal, service), `${service} must be refused`);
     assert.equal(refusal(oldLocal, 'ephemeral-job'), undefined);
   });
 
   it('refuses every -lambda lease and every protected name even under an allowed prefix', () => {
     const wide = { allowedServicePrefixes: 'greeter-,instance-,health-,ephemeral-' };
-    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'health-sync-lambda', 'ephemeral-x-lambda']) assert.match(refusal(wide, service) ?? '', /-lambda/, service);
-    assert.match(refusal({ allowedServicePrefixes: 'ephemeral-', protectedServices: 'ephemeral-greeter' }, 'ephemeral-greeter') ?? '', /protected/);
+    for (const service of ['greeter-gateway-lambda', 'instance-registry-lambda', 'health-sync-lambda', 'ephemeral-x-lambda'])
+      assert.match(refusal(wide, service) ?? '', /-lambda/, service);
+    assert.match(
+      refusal({ allowedServicePrefixes: 'ephemeral-', protectedServices: 'ephemeral-greeter' }, 'ephemeral-greeter') ?? '',
+      /protected/,
+    );
     assert.equal(refusal(wide, 'greeter-v2'), undefined, 'an ordinary name under a prefix is fine');
   });
 
   it('opens a protected name only when listed exactly in allowedServices', () => {
     const local = { allowedServicePrefixes: 'ephemeral-', allowedServices: 'greeter' };
     assert.equal(refusal(local, 'greeter'), undefined);
-    for (const service of ['greeterx', 'greeter-gateway-lambda', 'greeter-2']) assert.match(refusal(local, service) ?? '', /start with one of: ephemeral- or be one of: greeter/, service);
-    assert.equal(refusal({ allowedServicePrefixes: 'ephemeral-', allowedServices: 'greeter-gateway-lambda' }, 'greeter-gateway-lambda'), undefined, 'an operator may name even a lease, exactly');
+    for (const service of ['greeterx', 'greeter-gateway-lambda', 'greeter-2'])
+      assert.match(refusal(local, service) ?? '', /start with one of: ephemeral- or be one of: greeter/, service);
+    assert.equal(
+      refusal({ allowedServicePrefixes: 'ephemeral-', allowedServices: 'greeter-gateway-lambda' }, 'greeter-gateway-lambda'),
+      undefined,
+      'an operator may name even a lease, exactly',
+    );
   });
 
   it('lists only names the API may register', () => {

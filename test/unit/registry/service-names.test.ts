@@ -28,8 +28,20 @@ describe('serviceNameProblem', () => {
 });
 
 describe('registerInstance refuses protected names whoever calls it', () => {
-  const deps = (raw: Record<string, string>) => ({ consul: new FakeConsul(), signer: createInstanceTokenSigner(randomBytes(32)), config: resolveConfig(REGISTRY_KEYS, raw).values });
-  const reg = (service: string) => ({ service, address: '10.1.2.3', port: 8080, tags: [], meta: {}, ttlSeconds: 60, check: { type: 'ttl' as const } });
+  const deps = (raw: Record<string, string>) => ({
+    consul: new FakeConsul(),
+    signer: createInstanceTokenSigner(randomBytes(32)),
+    config: resolveConfig(REGISTRY_KEYS, raw).values,
+  });
+  const reg = (service: string) => ({
+    service,
+    address: '10.1.2.3',
+    port: 8080,
+    tags: [],
+    meta: {},
+    ttlSeconds: 60,
+    check: { type: 'ttl' as const },
+  });
 
   it('refuses greeter and the gateway lease without writing to Consul, and registers greeter once named exactly', async () => {
     const d = deps({ allowedServicePrefixes: 'greeter-,ephemeral-' });
@@ -42,11 +54,21 @@ describe('registerInstance refuses protected names whoever calls it', () => {
   });
 });
 
-describe('registryPolicies: the token reaches only the registry\'s own names', () => {
-  const rules = (refs: PolicyRef[]) => refs.map((r) => (typeof r === 'string' ? renderPolicy(policyTemplate(r), { configPrefix: 'c/', leaseService: 'instance-registry-lambda' }) : renderPolicy(policyTemplate(r.template), r.params))).join('\n');
+describe("registryPolicies: the token reaches only the registry's own names", () => {
+  const rules = (refs: PolicyRef[]) =>
+    refs
+      .map((r) =>
+        typeof r === 'string'
+          ? renderPolicy(policyTemplate(r), { configPrefix: 'c/', leaseService: 'instance-registry-lambda' })
+          : renderPolicy(policyTemplate(r.template), r.params),
+      )
+      .join('\n');
 
   it('refuses a prefix without its "-" boundary (it would grant service_prefix "greeter" write)', () => {
-    assert.throws(() => registryPolicies(['ephemeral-', 'greeter']), (e: unknown) => e instanceof PolicyTemplateError && /"greeter" must end with "-"/.test(e.message));
+    assert.throws(
+      () => registryPolicies(['ephemeral-', 'greeter']),
+      (e: unknown) => e instanceof PolicyTemplateError && /"greeter" must end with "-"/.test(e.message),
+    );
   });
 
   it('grants exact names as exact service rules, never as prefixes', () => {

@@ -47,7 +47,12 @@ describe('ColdStartTrace', () => {
   it('times each step from the one before, the first from process start, and logs one line at the end', () => {
     const { clock, trace } = traced();
     const log = recordingLog();
-    for (const [step, at] of [['handler', 120], ['secrets', 121.5], ['config', 130], ['call', 150]] as const) {
+    for (const [step, at] of [
+      ['handler', 120],
+      ['secrets', 121.5],
+      ['config', 130],
+      ['call', 150],
+    ] as const) {
       clock.now = at;
       trace.mark(step);
     }
@@ -71,7 +76,11 @@ describe('ColdStartTrace', () => {
 
   it('orders steps by when they ended, whatever the order the marks were recorded in', () => {
     const { clock, trace } = traced();
-    for (const [step, at] of [['discovery', 10], ['call', 30], ['connect', 20]] as const) {
+    for (const [step, at] of [
+      ['discovery', 10],
+      ['call', 30],
+      ['connect', 20],
+    ] as const) {
       clock.now = at;
       trace.mark(step);
     }
@@ -101,7 +110,11 @@ describe('ColdStartTrace', () => {
     assert.equal(ch.watching(), 1);
     clock.now = 6;
     ch.move(CONNECTING);
-    assert.deepEqual(trace.steps().map((s) => s.step), ['discovery'], 'connecting is not connected');
+    assert.deepEqual(
+      trace.steps().map((s) => s.step),
+      ['discovery'],
+      'connecting is not connected',
+    );
     clock.now = 9;
     ch.move(READY);
     assert.deepEqual(trace.steps(), [
@@ -117,7 +130,10 @@ describe('ColdStartTrace', () => {
     const never = fakeChannel(CONNECTING);
     trace.markWhenReady('never', never.client);
     never.expire();
-    assert.deepEqual(trace.steps().map((s) => s.step), ['ready']);
+    assert.deepEqual(
+      trace.steps().map((s) => s.step),
+      ['ready'],
+    );
     assert.equal(never.watching(), 0);
   });
 });

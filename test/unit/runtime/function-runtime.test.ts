@@ -16,7 +16,12 @@ function setup(trace?: ColdStartTrace) {
   const consul = new FakeConsul();
   consul.putKv(`${PREFIX}leaseService`, 'test-lambda');
   const log = recordingLog();
-  const rt = createFunctionRuntime(runtimeKeys('test-lambda'), log, { consulAddress: consul.address, consulToken: 'token', configPrefix: PREFIX }, { consul, trace });
+  const rt = createFunctionRuntime(
+    runtimeKeys('test-lambda'),
+    log,
+    { consulAddress: consul.address, consulToken: 'token', configPrefix: PREFIX },
+    { consul, trace },
+  );
   return { consul, log, rt };
 }
 
@@ -83,14 +88,27 @@ describe('createFunctionRuntime begin()', () => {
     const { consul, log, rt } = setup(trace);
     const gate = consul.hold(REGISTER);
     await rt.begin({ leaseInParallel: true });
-    assert.deepEqual(trace.steps().map((s) => s.step), ['handler', 'secrets', 'config']);
+    assert.deepEqual(
+      trace.steps().map((s) => s.step),
+      ['handler', 'secrets', 'config'],
+    );
     gate.resolve();
     await rt.leaseSettled();
-    assert.deepEqual(trace.steps().map((s) => s.step), ['handler', 'secrets', 'config', 'lease']);
-    assert.deepEqual(log.messages('info').filter((m) => m === COLD_START_TRACE_MESSAGE), [], 'nothing logged until the trace ends');
+    assert.deepEqual(
+      trace.steps().map((s) => s.step),
+      ['handler', 'secrets', 'config', 'lease'],
+    );
+    assert.deepEqual(
+      log.messages('info').filter((m) => m === COLD_START_TRACE_MESSAGE),
+      [],
+      'nothing logged until the trace ends',
+    );
     await rt.begin();
     const line = log.lines.find((l) => l.message === COLD_START_TRACE_MESSAGE);
-    assert.deepEqual((line?.attributes.coldStart as { steps: { step: string }[] }).steps.map((s) => s.step), ['handler', 'secrets', 'config', 'lease']);
+    assert.deepEqual(
+      (line?.attributes.coldStart as { steps: { step: string }[] }).steps.map((s) => s.step),
+      ['handler', 'secrets', 'config', 'lease'],
+    );
     assert.equal(trace.active, false);
     rt.close();
   });

@@ -85,8 +85,19 @@ describe('freePort (the OS, the shared reservation folder)', () => {
     assert.equal(child.status, 0, child.stderr);
     const theirs = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '[]') as number[];
     assert.equal(theirs.length, 100);
-    assert.deepEqual(theirs.filter((p) => mine.has(p)), []);
-    assert.deepEqual(theirs.filter((p) => existsSync(join(PORT_RESERVATION_DIR, String(p))) && readFileSync(join(PORT_RESERVATION_DIR, String(p)), 'utf8') !== String(process.pid)), [], 'the child released its reservations on exit');
+    assert.deepEqual(
+      theirs.filter((p) => mine.has(p)),
+      [],
+    );
+    assert.deepEqual(
+      theirs.filter(
+        (p) =>
+          existsSync(join(PORT_RESERVATION_DIR, String(p))) &&
+          readFileSync(join(PORT_RESERVATION_DIR, String(p)), 'utf8') !== String(process.pid),
+      ),
+      [],
+      'the child released its reservations on exit',
+    );
   });
 });
 
@@ -94,15 +105,22 @@ describe('osFreePort', () => {
   it('skips a port whose UDP side is taken (Serf gossips over TCP and UDP on one port)', async () => {
     // Hold UDP on many ports; none of them may come back while held.
     const held = await Promise.all(
-      Array.from({ length: 50 }, () => new Promise<{ port: number; close: () => void }>((resolve) => {
-        const s = createSocket('udp4');
-        s.bind(0, '127.0.0.1', () => resolve({ port: s.address().port, close: () => s.close() }));
-      })),
+      Array.from(
+        { length: 50 },
+        () =>
+          new Promise<{ port: number; close: () => void }>((resolve) => {
+            const s = createSocket('udp4');
+            s.bind(0, '127.0.0.1', () => resolve({ port: s.address().port, close: () => s.close() }));
+          }),
+      ),
     );
     try {
       const taken = new Set(held.map((h) => h.port));
       const picks = await Promise.all(Array.from({ length: 50 }, () => osFreePort()));
-      assert.deepEqual(picks.filter((p) => taken.has(p)), []);
+      assert.deepEqual(
+        picks.filter((p) => taken.has(p)),
+        [],
+      );
     } finally {
       for (const h of held) h.close();
     }

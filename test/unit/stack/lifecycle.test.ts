@@ -49,7 +49,8 @@ describe('lifecycle', { skip: process.platform !== 'linux' && 'reads /proc' }, (
   });
 
   it('kills processes whose owner is dead and spares those whose owner lives', async () => {
-    const sleeper = (owner: string) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { env: { ...process.env, [OWNER_ENV]: owner }, stdio: 'ignore' });
+    const sleeper = (owner: string) =>
+      spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { env: { ...process.env, [OWNER_ENV]: owner }, stdio: 'ignore' });
     const orphan = sleeper(deadTag());
     const kept = sleeper(ownerTag());
     try {
@@ -70,11 +71,14 @@ describe('lifecycle', { skip: process.platform !== 'linux' && 'reads /proc' }, (
     // A parent that starts a child watching it, then exits; the child writes what it saw.
     const child = join(root, 'watch-parent.ts');
     const reasonFile = join(root, 'reason');
-    writeFileSync(child, `import { writeFileSync } from 'node:fs';
+    writeFileSync(
+      child,
+      `import { writeFileSync } from 'node:fs';
 import { onTermination } from ${JSON.stringify(join(__dirname, '../../../scripts/stack/lifecycle'))};
 onTermination((r) => { writeFileSync(${JSON.stringify(reasonFile)}, r); process.exit(0); }, 100);
 setTimeout(() => {}, 30_000);
-`);
+`,
+    );
     const parent = `const c = require('node:child_process').spawn(process.execPath, ['--import', 'tsx', ${JSON.stringify(child)}], { stdio: 'ignore', detached: true }); c.unref(); setTimeout(() => process.exit(0), 3000);`;
     spawnSync(process.execPath, ['-e', parent], { timeout: 20_000, cwd: join(__dirname, '../../..') });
     const until = Date.now() + 15_000;

@@ -65,13 +65,24 @@ describe('validTracestate', () => {
 
 describe('parseXrayHeader', () => {
   it('reads Root, Parent and Sampled in any order, and drops other fields', () => {
-    assert.deepEqual(parseXrayHeader(`Sampled=1;Root=${XRAY_ROOT};Parent=53995c3f42cd8ad8;Lineage=a:1`), { root: XRAY_ROOT, parent: '53995c3f42cd8ad8', sampled: true });
+    assert.deepEqual(parseXrayHeader(`Sampled=1;Root=${XRAY_ROOT};Parent=53995c3f42cd8ad8;Lineage=a:1`), {
+      root: XRAY_ROOT,
+      parent: '53995c3f42cd8ad8',
+      sampled: true,
+    });
     assert.deepEqual(parseXrayHeader(`Root=${XRAY_ROOT}`), { root: XRAY_ROOT });
   });
   it('ignores a bad Parent or Sampled but keeps the Root', () => {
     assert.deepEqual(parseXrayHeader(`Root=${XRAY_ROOT};Parent=xyz;Sampled=?`), { root: XRAY_ROOT });
   });
-  for (const value of [undefined, '', 'Root=1-5759e988-short', 'Parent=53995c3f42cd8ad8', `Root=2-5759e988-bd862e3fe1be46a994272793`, `Root=${XRAY_ROOT}${';x=y'.repeat(80)}`]) {
+  for (const value of [
+    undefined,
+    '',
+    'Root=1-5759e988-short',
+    'Parent=53995c3f42cd8ad8',
+    `Root=2-5759e988-bd862e3fe1be46a994272793`,
+    `Root=${XRAY_ROOT}${';x=y'.repeat(80)}`,
+  ]) {
     it(`refuses ${JSON.stringify(value)?.slice(0, 40)}`, () => assert.equal(parseXrayHeader(value), undefined));
   }
 });
@@ -86,7 +97,10 @@ describe('traceFromSources', () => {
     assert.deepEqual(traceHeaders(t), { traceparent: `00-${TRACE}-${t.spanId}-01`, tracestate: 'rojo=1' });
   });
   it('derives the W3C id and sampling from X-Ray when no traceparent came, Lambda’s env before the header', () => {
-    const t = traceFromSources({ xrayEnv: `Root=${XRAY_ROOT};Parent=53995c3f42cd8ad8;Sampled=1`, xrayHeader: 'Root=1-00000001-000000000000000000000001' });
+    const t = traceFromSources({
+      xrayEnv: `Root=${XRAY_ROOT};Parent=53995c3f42cd8ad8;Sampled=1`,
+      xrayHeader: 'Root=1-00000001-000000000000000000000001',
+    });
     assert.equal(t.traceId, '5759e988bd862e3fe1be46a994272793');
     assert.equal(t.sampled, true);
     assert.equal(traceHeaders(t)['x-amzn-trace-id'], `Root=${XRAY_ROOT};Parent=53995c3f42cd8ad8;Sampled=1`);

@@ -4,10 +4,22 @@ import { backoffMs } from '../../../lib/util/backoff';
 
 describe('backoffMs', () => {
   it('grows exponentially up to the cap, with jitter in the upper half', () => {
-    assert.equal(backoffMs(1, 100, 10_000, () => 0), 50);
-    assert.equal(backoffMs(1, 100, 10_000, () => 1), 100);
-    assert.equal(backoffMs(4, 100, 10_000, () => 1), 800);
-    assert.equal(backoffMs(20, 100, 10_000, () => 1), 10_000);
+    assert.equal(
+      backoffMs(1, 100, 10_000, () => 0),
+      50,
+    );
+    assert.equal(
+      backoffMs(1, 100, 10_000, () => 1),
+      100,
+    );
+    assert.equal(
+      backoffMs(4, 100, 10_000, () => 1),
+      800,
+    );
+    assert.equal(
+      backoffMs(20, 100, 10_000, () => 1),
+      10_000,
+    );
   });
 
   it('never goes below half the step nor above the step', () => {
@@ -18,11 +30,20 @@ describe('backoffMs', () => {
   });
 
   it('treats zero or negative failures as the first step', () => {
-    assert.equal(backoffMs(0, 100, 10_000, () => 1), 100);
-    assert.equal(backoffMs(-3, 100, 10_000, () => 1), 100);
+    assert.equal(
+      backoffMs(0, 100, 10_000, () => 1),
+      100,
+    );
+    assert.equal(
+      backoffMs(-3, 100, 10_000, () => 1),
+      100,
+    );
   });
 
   it('pauses at least half the maximum once the cap is reached', () => {
-    assert.equal(backoffMs(50, 100, 10_000, () => 0), 5_000);
+    assert.equal(
+      backoffMs(50, 100, 10_000, () => 0),
+      5_000,
+    );
   });
 });

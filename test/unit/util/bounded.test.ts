@@ -23,10 +23,16 @@ describe('forEachBounded', () => {
     const t = heldTasks();
     const all = forEachBounded([1, 2, 3, 4, 5], 2, t.fn);
     await drainMicrotasks();
-    assert.deepEqual(t.started.map((s) => s.item), [1, 2]);
+    assert.deepEqual(
+      t.started.map((s) => s.item),
+      [1, 2],
+    );
     t.started[0]?.done.resolve();
     await drainMicrotasks();
-    assert.deepEqual(t.started.map((s) => s.item), [1, 2, 3]);
+    assert.deepEqual(
+      t.started.map((s) => s.item),
+      [1, 2, 3],
+    );
     for (let i = 0; i < 5; i++) {
       t.started[i]?.done.resolve();
       await drainMicrotasks();
