@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { provisionToken } from '../lib/consul/acl-admin';
+import { provisionToken } from '../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../lib/consul/consul-api';
 import { COLD_START_TRACE_MESSAGE, type TraceStep } from '../lib/runtime/cold-start-trace';
 import { startLambdaRie } from '../scripts/rie/lambda-rie';

@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken, registryPolicies } from './stack/acl-admin';
 import { HEALTH_SYNC_KEYS } from '../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../lib/registry/registry-config';
 import { startMoto } from './stack/moto';

@@ -15,7 +15,7 @@
  * (a row over the default 200-connection cap; 0, the default, skips it) override the defaults.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { CONSUL_DNS_TTL_SECONDS } from '../../scripts/stack/consul-agent';

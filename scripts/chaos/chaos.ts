@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../stack/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../stack/consul-agent';
 import { startConsulCluster, type ConsulCluster } from '../stack/consul-cluster';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CreateHttpNamespaceCommand, DiscoverInstancesCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken } from '../stack/acl-admin';
 import type { ConsulApi } from '../../lib/consul/consul-api';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import type { ConsulAgent } from '../stack/consul-agent';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from './acl-admin';
 import { createConsulApi, type ConsulTls } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { ownedTempDir, removeOwned } from './lifecycle';

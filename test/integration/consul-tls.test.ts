@@ -27,7 +27,7 @@ import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../.
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { registerGrpcService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';

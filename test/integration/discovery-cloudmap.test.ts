@@ -10,7 +10,7 @@ import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { CloudMapDiscoveryError, createDiscoverInstancesClient, type DiscoverInstancesClient } from '../../lib/cloudmap/discover-instances';
-import { healthSyncPolicies, provisionToken } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken } from '../../scripts/stack/acl-admin';
 import { toServiceInstances } from '../../lib/consul/service-instances';
 import { cloudMapHealthSource, type CloudMapSourceOptions } from '../../lib/discovery/cloudmap-source';
 import type { HealthSource } from '../../lib/discovery/health-source';

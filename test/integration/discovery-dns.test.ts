@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import type { ServiceInstance } from '../../lib/consul/service-instances';
 import { dnsHealthSource, type DnsHealthSource } from '../../lib/discovery/dns-source';

@@ -15,7 +15,7 @@ import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { greet, greeterQuery } from '../../lib/greeter/greet';
 import { createGatewayRuntime, type GatewayRuntime } from '../../lib/greeter/gateway-runtime';

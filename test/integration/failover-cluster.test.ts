@@ -8,7 +8,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
-import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulCluster, type ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';

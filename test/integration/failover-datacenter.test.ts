@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runtime } from '../../functions/greet';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { handler as greetHandler } from '../../functions/greet';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';

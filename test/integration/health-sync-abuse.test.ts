@@ -19,7 +19,7 @@ import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../.
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { resolveConfig } from '../../lib/config/resolve-config';
 import { agentServices } from '../../lib/consul/agent';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { GRPC_PROBED_FILTER } from '../../lib/consul/registration-meta';
 import type { HealthSyncReport } from '../../lib/health-sync/health-sync';

@@ -17,7 +17,7 @@ import {
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies, reverseSyncPolicies } from '../../lib/consul/acl-admin';
+import { healthSyncPolicies, provisionToken, registryPolicies, reverseSyncPolicies } from '../../scripts/stack/acl-admin';
 import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';

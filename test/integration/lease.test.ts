@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { handler as statusHandler, runtime } from '../../functions/status';
-import { provisionToken } from '../../lib/consul/acl-admin';
+import { provisionToken } from '../../scripts/stack/acl-admin';
 import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { startOffline, type OfflineServer } from '../../scripts/stack/offline';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';

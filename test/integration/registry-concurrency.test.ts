@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler, instancesHandler, runtime } from '../../functions/instances';
 import { createRegistryRuntime } from '../../lib/registry/registry-runtime';
 import { runtimeSlot } from '../../lib/runtime/runtime-slot';
-import { provisionToken, registryPolicies } from '../../lib/consul/acl-admin';
+import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import { agentServices } from '../../lib/consul/agent';
 import { kvPut } from '../../lib/consul/kv';
 import { OWNER_META } from '../../lib/registry/quota';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { healthSyncPolicies, policyTemplate, registryPolicies, renderPolicy } from '../../../lib/consul/acl-admin';
+import { healthSyncPolicies, policyTemplate, registryPolicies, renderPolicy } from '../../../scripts/stack/acl-admin';
 
 describe('ACL policy templates', () => {
   it('renders the shipped gateway policy as read-only on its prefix and service', () => {

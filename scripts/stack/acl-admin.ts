@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError } from '../errors/app-error';
-import type { ConsulApi } from './consul-api';
-import { ConsulRequestError } from './errors';
+import { AppError } from '../../lib/errors/app-error';
+import type { ConsulApi } from '../../lib/consul/consul-api';
+import { ConsulRequestError } from '../../lib/consul/errors';
 
 /** A policy template that cannot be rendered: a setup mistake, never a request's. */
 export class PolicyTemplateError extends AppError<'invalid_template'> {
