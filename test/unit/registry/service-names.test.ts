@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../../../lib/config/resolve-config';
-import { PolicyTemplateError, policyTemplate, registryPolicies, renderPolicy, type PolicyRef } from '../../../lib/consul/acl-admin';
+import { PolicyTemplateError, policyTemplate, registryPolicies, renderPolicy, type PolicyRef } from '../../../scripts/stack/acl-admin';
 import { RegistryError } from '../../../lib/registry/errors';
 import { registerInstance } from '../../../lib/registry/instance-registry';
 import { createInstanceTokenSigner } from '../../../lib/registry/instance-token';
