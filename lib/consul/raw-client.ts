@@ -3,7 +3,7 @@
  *
  * Why: the package's own typings omit the options every call here needs
  * (`ctx` for cancellation and response headers, `index`/`wait` for blocking
- * queries, `timeout`) and declare bodies as `any`. consul-api.ts casts the
+ * queries, `timeout`) and declare bodies as `any`. consul-clients.ts casts the
  * client to this interface once; everything else stays typed.
  */
 import type { EventEmitter } from 'node:events';
