@@ -1,6 +1,6 @@
 /**
  * What every `npm run chaos` scenario uses: the traffic process that runs the packaged greet bundle
- * (scripts/chaos/traffic.mjs) and collects its lines, a quantile, and a bounded wait on a condition.
+ * (scripts/chaos/traffic.mjs) and collects its lines, and a quantile.
  */
 import { join } from 'node:path';
 import { startProcess, type ManagedProcess } from '../stack/processes';
@@ -25,16 +25,6 @@ export interface Line {
 /** The `p` quantile of `xs` (nearest rank); NaN for none. */
 export const q = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil(p * xs.length) - 1))] ?? NaN;
-
-/** Resolves once `check` holds, polling every 100 ms; rejects naming `what` after `timeoutMs`. */
-export async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Starts the packaged greet in its own process: `loop` invokes back to back, `once` is one cold start. */
 export function traffic(bundle: string, env: NodeJS.ProcessEnv, mode: 'loop' | 'once'): { proc: ManagedProcess; lines: () => Line[] } {

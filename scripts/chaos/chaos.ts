@@ -21,7 +21,8 @@ import { passingIds } from '../stack/passing';
 import { seedDefaultConfig } from '../stack/seed-config';
 import { bundlePath, packageFunctions } from '../rie/package-functions';
 import { extractZip } from '../rie/zip';
-import { q, traffic, until } from './chaos-kit';
+import { q, traffic } from './chaos-kit';
+import { eventually } from '../support/poll-until';
 import { chaosResults, fixedWidthTable, markdownTable, type ChaosRow } from './chaos-table';
 import { describeRuns, sourceRuns } from './source-timeline';
 import { consulDownCold, consulDownWarm, startCloudMapMirror, type CloudMapMirror } from './consul-down';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
       greeterFailoverDatacenters: 'dc2',
       ejectionMinRequests: '5',
     });
-    await until(
+    await eventually(
       async () => (await fetch(`http://${dc2?.address}/v1/acl/token/self`, { headers: { 'x-consul-token': backendToken } })).ok,
       20_000,
       'dc2 to know the tokens',
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     };
     for (const id of ['local-1', 'local-2', 'local-3']) await startLocal(id);
     await startGreeter({ id: 'remote-1', consulAddress: dc2.address, token: backendToken });
-    await until(
+    await eventually(
       async () => (await passingIds(admin, 'greeter')).length === 3 && (await passingIds(dc2Admin, 'greeter')).length === 1,
       20_000,
       'backends passing',
@@ -111,12 +112,12 @@ async function main(): Promise<void> {
       if (only && !scenario.includes(only)) return;
       const t = traffic(bundle, env, 'loop');
       try {
-        await until(() => t.lines().length >= 100, 30_000, `${scenario}: warm traffic`);
+        await eventually(() => t.lines().length >= 100, 30_000, `${scenario}: warm traffic`);
         const before = t.lines().map((l) => l.ms);
         const slow = Math.max(50, 5 * q(before, 0.99));
         const faultAt = Date.now();
         const note = (await fault()) ?? '';
-        await until(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
+        await eventually(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
         await stopProcess(t.proc, 'SIGTERM', 3_000);
         const during = t.lines().filter((l) => l.t >= faultAt);
         if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0)
@@ -168,7 +169,7 @@ async function main(): Promise<void> {
       async () => void (await stopProcess(victim().process, 'SIGKILL', 0)),
       async () => {
         await startLocal('local-2', victim().port);
-        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 20_000, 'local-2 back');
+        await eventually(async () => (await passingIds(admin, 'greeter')).length === 3, 20_000, 'local-2 back');
       },
     );
     await run(
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
       async () => void victim().process.child.kill('SIGSTOP'),
       async () => {
         victim().process.child.kill('SIGCONT');
-        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local-2 passing again');
+        await eventually(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local-2 passing again');
       },
     );
     await run(
@@ -187,7 +188,7 @@ async function main(): Promise<void> {
       },
       async () => {
         for (const g of [...local]) await startLocal(g.id, g.port);
-        await until(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local backends back');
+        await eventually(async () => (await passingIds(admin, 'greeter')).length === 3, 30_000, 'local backends back');
       },
     );
 
@@ -234,7 +235,7 @@ async function main(): Promise<void> {
         env,
         windowMs: WINDOW_MS,
         backendsPassing: () =>
-          until(async () => (await passingIds(admin, 'greeter')).length === 3, 60_000, 'local backends passing after the restart'),
+          eventually(async () => (await passingIds(admin, 'greeter')).length === 3, 60_000, 'local backends passing after the restart'),
       };
       if (wantDown('Consul entirely down (cold)')) rows.push(await consulDownCold(down));
       if (wantDown('Consul entirely down (warm)') || wantDown('Consul back')) rows.push(...(await consulDownWarm(down)));

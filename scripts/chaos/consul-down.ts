@@ -17,7 +17,8 @@ import type { ConsulCluster } from '../stack/consul-cluster';
 import { startMoto, type MotoServer } from '../stack/moto';
 import { startProcess, stopProcess } from '../stack/processes';
 import { seedDefaultConfig } from '../stack/seed-config';
-import { q, traffic, until, type Line } from './chaos-kit';
+import { q, traffic, type Line } from './chaos-kit';
+import { eventually } from '../support/poll-until';
 import type { ChaosRow } from './chaos-table';
 import { describeRuns, firstServedBy, sourceRuns } from './source-timeline';
 
@@ -198,7 +199,7 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
   const t = traffic(c.bundle, c.env, 'loop');
   let restarted = false;
   try {
-    await until(() => t.lines().length >= 100 && t.lines().at(-1)?.src === 'consul', 30_000, 'warm traffic served by consul');
+    await eventually(() => t.lines().length >= 100 && t.lines().at(-1)?.src === 'consul', 30_000, 'warm traffic served by consul');
     const slow = Math.max(
       50,
       5 *
@@ -209,14 +210,14 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
     );
     const killedAt = Date.now();
     await killEverything(c);
-    await until(() => Date.now() - killedAt >= c.windowMs, c.windowMs + 60_000, 'the outage window');
+    await eventually(() => Date.now() - killedAt >= c.windowMs, c.windowMs + 60_000, 'the outage window');
     const restartAt = Date.now();
     await restartCluster(c);
     restarted = true;
     const upAt = Date.now();
-    await until(() => firstServedBy(t.lines(), 'consul', restartAt) !== undefined, 60_000, 'traffic back on consul');
+    await eventually(() => firstServedBy(t.lines(), 'consul', restartAt) !== undefined, 60_000, 'traffic back on consul');
     const backAt = restartAt + (firstServedBy(t.lines(), 'consul', restartAt) ?? 0);
-    await until(() => Date.now() - backAt >= 1_000, 5_000, 'a second on consul');
+    await eventually(() => Date.now() - backAt >= 1_000, 5_000, 'a second on consul');
     await stopProcess(t.proc, 'SIGTERM', 3_000);
     if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0)
       throw new Error(

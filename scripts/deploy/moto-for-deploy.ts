@@ -8,6 +8,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureMoto } from '../stack/moto';
 import { freePort, startProcess, stopProcess } from '../stack/processes';
+import { pollUntil } from '../support/poll-until';
 
 const LAUNCHER = join(__dirname, 'moto_server_for_deploy.py');
 
@@ -67,22 +68,25 @@ export async function startDeployMoto(o: DeployMotoOptions = {}): Promise<Deploy
       stop: () => stopProcess(proc, 'SIGTERM', 5_000),
     };
   }
-  const until = Date.now() + (o.readyTimeoutMs ?? 60_000);
-  let last = '';
-  while (Date.now() < until) {
-    if (server.exited()) break;
-    try {
-      const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return server;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  // A detached moto is no tracked child (no exit event to wait on): each probe looks whether it is gone.
+  const gone = new AbortController();
+  try {
+    await pollUntil(
+      async () => {
+        if (server.exited()) gone.abort(new Error('it exited'));
+        const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return server;
+      },
+      `moto at ${endpoint}`,
+      { timeoutMs: o.readyTimeoutMs ?? 60_000, intervalMs: 200, signal: gone.signal },
+    );
+    return server;
+  } catch (err) {
+    await server.stop();
+    const where = server.logFile ? `see ${server.logFile}` : server.output.slice(-20).join('\n');
+    throw new Error(`moto at ${endpoint} did not come up (${err instanceof Error ? err.message : String(err)}); ${where}`, { cause: err });
   }
-  await server.stop();
-  const where = server.logFile ? `see ${server.logFile}` : server.output.slice(-20).join('\n');
-  throw new Error(`moto at ${endpoint} did not come up (${server.exited() ? 'it exited' : last}); ${where}`);
 }
 
 /** Fake credentials and the endpoint: every SDK v3 client (the CLI's and ours) then talks to moto. */

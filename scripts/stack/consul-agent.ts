@@ -11,6 +11,7 @@ import { createConsulApi, type ConsulTls } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
+import { pollWhileRunning } from '../support/poll-until';
 
 /** A running agent; `managementToken` is for setup only, never for functions. */
 export interface ConsulAgent {
@@ -297,22 +298,17 @@ async function waitUntilReady(
   timeoutMs: number,
   tls?: ConsulAgentTls,
 ): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
-      throw new Error(`consul exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
-    try {
+  await pollWhileRunning(
+    proc,
+    async () => {
       const leader = await probe(address, '/v1/status/leader', {}, tls);
       const self = await probe(address, '/v1/acl/token/self', { 'x-consul-token': token }, tls);
-      if (leader.ok && leader.body.length > 2 && self.ok) return;
-      last = `leader ${leader.status}, acl ${self.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`consul at ${address} not ready within ${timeoutMs} ms (${last}):\n${proc.output.slice(-20).join('\n')}`);
+      if (!(leader.ok && leader.body.length > 2 && self.ok)) throw new Error(`leader ${leader.status}, acl ${self.status}`);
+      return true;
+    },
+    `consul at ${address} to be ready`,
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 /** Gives the agent its own token (node write on itself, service read), as Consul's docs describe. */

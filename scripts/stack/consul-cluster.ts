@@ -15,6 +15,7 @@ import { ensureConsulBinary } from '../consul-binary';
 import { dnsConfigStanza, limitsStanza, setDnsDefaultToken, type ConsulAgentLimits } from './consul-agent';
 import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
+import { pollUntil, pollWhileRunning } from '../support/poll-until';
 
 /** One agent of the cluster. */
 export interface ClusterNode {
@@ -140,13 +141,14 @@ export async function startConsulCluster(opts: ClusterOptions = {}): Promise<Con
     return undefined;
   };
   const waitForLeader = async (timeoutMs = 15_000): Promise<ClusterNode> => {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-      const l = await leader();
-      if (l && answering().includes(l)) return l;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no Consul leader within ${timeoutMs} ms`);
+    return pollUntil(
+      async () => {
+        const l = await leader();
+        return l && answering().includes(l) ? l : undefined;
+      },
+      'a Consul leader',
+      { timeoutMs },
+    );
   };
   const cluster: ConsulCluster = {
     nodes,
@@ -236,23 +238,17 @@ function extraStanzas(s: NodeSpec, opts: ClusterOptions): string {
 }
 
 async function waitForAnswer(node: ClusterNode, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    const c = node.process.child;
-    if (c.exitCode !== null || c.signalCode !== null)
-      throw new Error(`${node.name} exited (${c.exitCode ?? c.signalCode}):\n${node.process.output.slice(-20).join('\n')}`);
-    try {
+  await pollWhileRunning(
+    node.process,
+    async () => {
       const res = await fetch(`http://${node.address}/v1/agent/self`, { signal: AbortSignal.timeout(1_000) });
       // 403 means the HTTP API is up and ACLs answer; any 2xx-4xx is an answer.
-      if (res.status < 500) return;
-      last = `status ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${node.name} at ${node.address} not answering within ${timeoutMs} ms (${last})`);
+      if (res.status >= 500) throw new Error(`status ${res.status}`);
+      return true;
+    },
+    `${node.name} at ${node.address} to answer`,
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 /** Gives every agent its own token: node write on itself, service read, as Consul's docs describe. */
@@ -260,15 +256,15 @@ async function setAgentTokens(cluster: ConsulCluster): Promise<void> {
   const headers = { 'x-consul-token': cluster.managementToken, 'content-type': 'application/json' };
   const leader = await cluster.waitForLeader();
   // The new leader creates the initial management token a moment after it is elected.
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`http://${leader.address}/v1/acl/token/self`, { headers, signal: AbortSignal.timeout(1_000) }).catch(
-      () => undefined,
-    );
-    if (res?.ok) break;
-    if (Date.now() > until) throw new Error(`the ACL system did not come up (${res?.status ?? 'no answer'})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await pollUntil(
+    async () => {
+      const res = await fetch(`http://${leader.address}/v1/acl/token/self`, { headers, signal: AbortSignal.timeout(1_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return true;
+    },
+    'the ACL system to come up',
+    { timeoutMs: 15_000 },
+  );
   // Through the project's one Consul access path, like every other ACL setup.
   const admin = createConsulApi({ address: leader.address, token: cluster.managementToken, timeoutMs: 5_000 });
   try {

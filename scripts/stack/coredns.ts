@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ensureCoreDnsBinary } from '../coredns-binary';
 import { ownedTempDir, removeOwned } from './lifecycle';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
+import { pollWhileRunning } from '../support/poll-until';
 
 /** Options of the forwarder. */
 export interface CoreDnsOptions {
@@ -125,19 +126,14 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
 }
 
 async function waitUntilReady(url: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
-      throw new Error(`coredns exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
-    try {
+  await pollWhileRunning(
+    proc,
+    async () => {
       const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-      last = `ready ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`coredns not ready within ${timeoutMs} ms (${last}):\n${proc.output.slice(-20).join('\n')}`);
+      if (!res.ok) throw new Error(`ready ${res.status}`);
+      return true;
+    },
+    'coredns to be ready',
+    { timeoutMs },
+  );
 }

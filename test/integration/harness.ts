@@ -14,8 +14,11 @@ import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../sc
 import { passingIds } from '../../scripts/stack/passing';
 import { onTermination, sweepStale } from '../../scripts/stack/lifecycle';
 import { stopAll, stopProcess } from '../../scripts/stack/processes';
+import { eventually } from '../../scripts/support/poll-until';
 
 export { passingIds };
+// The one wait-on-a-condition of the stack, tests and benches; test files import it from here or there.
+export { eventually };
 
 // What a killed test run left (temp dirs with tokens or keys whose owner is gone, orphans) goes first.
 sweepStale();
@@ -150,16 +153,6 @@ export async function invokeGreet(
 ): Promise<{ status: number; headers: Record<string, unknown>; body: GreetBody }> {
   const res = await greetHandler(httpEvent('GET', { name }), lambdaContext(remainingMs));
   return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: JSON.parse(res.body ?? '{}') as GreetBody };
-}
-
-/** Polls `check` until it returns true or `timeoutMs` passes. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 /**

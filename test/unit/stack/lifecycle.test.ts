@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { OWNER_ENV, ownerAlive, ownerTag, sweepStale } from '../../../scripts/stack/lifecycle';
+import { eventually } from '../../../scripts/support/poll-until';
 
 const root = mkdtempSync(join(tmpdir(), 'cgl-lifecycle-unit-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -81,8 +82,8 @@ setTimeout(() => {}, 30_000);
     );
     const parent = `const c = require('node:child_process').spawn(process.execPath, ['--import', 'tsx', ${JSON.stringify(child)}], { stdio: 'ignore', detached: true }); c.unref(); setTimeout(() => process.exit(0), 3000);`;
     spawnSync(process.execPath, ['-e', parent], { timeout: 20_000, cwd: join(__dirname, '../../..') });
-    const until = Date.now() + 15_000;
-    while (!existsSync(reasonFile) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    // A timeout here is reported by the assertion below, with what was (not) written.
+    await eventually(() => existsSync(reasonFile), 15_000, 'the reason file').catch(() => undefined);
     assert.match(existsSync(reasonFile) ? readFileSync(reasonFile, 'utf8') : '(nothing written)', /^parent \d+ exited$/);
   });
 });
