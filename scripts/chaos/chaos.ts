@@ -21,7 +21,8 @@ import { passingIds } from '../stack/passing';
 import { seedDefaultConfig } from '../stack/seed-config';
 import { bundlePath, packageFunctions } from '../rie/package-functions';
 import { extractZip } from '../rie/zip';
-import { q, traffic } from './chaos-kit';
+import { latencyFigures, p99, traffic } from './chaos-kit';
+import { percentile } from '../support/percentiles';
 import { eventually } from '../support/poll-until';
 import { chaosResults, fixedWidthTable, markdownTable, type ChaosRow } from './chaos-table';
 import { describeRuns, sourceRuns } from './source-timeline';
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       try {
         await eventually(() => t.lines().length >= 100, 30_000, `${scenario}: warm traffic`);
         const before = t.lines().map((l) => l.ms);
-        const slow = Math.max(50, 5 * q(before, 0.99));
+        const slow = Math.max(50, 5 * p99(before));
         const faultAt = Date.now();
         const note = (await fault()) ?? '';
         await eventually(() => Date.now() - faultAt >= WINDOW_MS, WINDOW_MS + 60_000, `${scenario}: the fault window`);
@@ -140,9 +141,7 @@ async function main(): Promise<void> {
           sent: during.length,
           failed: during.filter((l) => l.status !== 200).length,
           remote: during.filter((l) => l.status === 200 && l.dc).length,
-          p50: q(ms, 0.5),
-          p99: q(ms, 0.99),
-          max: Math.max(...ms),
+          ...latencyFigures(ms),
           recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - faultAt : 0,
           note: [note, sources, failures].filter(Boolean).join('; '),
         });
@@ -206,9 +205,9 @@ async function main(): Promise<void> {
     const duringElection = await coldOnce();
     await cluster.restart(electing);
     await cluster.waitForLeader();
-    const normalMs = q(
+    const normalMs = percentile(
       normal.map((l) => l.ms),
-      0.5,
+      50,
     );
     rows.push({
       scenario: 'cold start during an election',
@@ -219,7 +218,7 @@ async function main(): Promise<void> {
       p99: duringElection.ms,
       max: duringElection.ms,
       recoverMs: 0,
-      note: `normal cold invocation ${normalMs.toFixed(0)} ms; config from ${duringElection.configSource ?? '?'}${duringElection.stale ? ' (stale read)' : ''}`,
+      note: `normal cold invocation ${normalMs?.toFixed(0) ?? '-'} ms; config from ${duringElection.configSource ?? '?'}${duringElection.stale ? ' (stale read)' : ''}`,
     });
 
     // Last, since they take the whole of Consul down (the second datacenter too, which stays down):

@@ -17,7 +17,7 @@ import type { ConsulCluster } from '../stack/consul-cluster';
 import { startMoto, type MotoServer } from '../stack/moto';
 import { startProcess, stopProcess } from '../stack/processes';
 import { seedDefaultConfig } from '../stack/seed-config';
-import { q, traffic, type Line } from './chaos-kit';
+import { latencyFigures, p99, traffic, type Line } from './chaos-kit';
 import { eventually } from '../support/poll-until';
 import type { ChaosRow } from './chaos-table';
 import { describeRuns, firstServedBy, sourceRuns } from './source-timeline';
@@ -183,9 +183,7 @@ export async function consulDownCold(c: ConsulDownContext): Promise<ChaosRow> {
     sent: colds.length,
     failed: colds.length - ok.length,
     remote: colds.filter((l) => l.dc).length,
-    p50: q(first, 0.5),
-    p99: q(first, 0.99),
-    max: Math.max(...first),
+    ...latencyFigures(first),
     recoverMs: 0,
     note: `every Consul node SIGKILLed, ${colds.length} fresh greet processes: ${ok.length} answered 200 from ${[...new Set(colds.map((l) => l.src ?? 'none'))].join('/')}; process start → 200: ${list(total)} ms (of which bundle load ${list(init)} ms, first invocation ${list(first)} ms); config from ${colds[0]?.configSource ?? '?'}`,
   };
@@ -200,14 +198,7 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
   let restarted = false;
   try {
     await eventually(() => t.lines().length >= 100 && t.lines().at(-1)?.src === 'consul', 30_000, 'warm traffic served by consul');
-    const slow = Math.max(
-      50,
-      5 *
-        q(
-          t.lines().map((l) => l.ms),
-          0.99,
-        ),
-    );
+    const slow = Math.max(50, 5 * p99(t.lines().map((l) => l.ms)));
     const killedAt = Date.now();
     await killEverything(c);
     await eventually(() => Date.now() - killedAt >= c.windowMs, c.windowMs + 60_000, 'the outage window');
@@ -238,9 +229,7 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
         sent: during.length,
         failed: during.filter((l) => l.status !== 200).length,
         remote: during.filter((l) => l.status === 200 && l.dc).length,
-        p50: q(ms, 0.5),
-        p99: q(ms, 0.99),
-        max: Math.max(...ms),
+        ...latencyFigures(ms),
         recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - from : 0,
         note: [note, failures].filter(Boolean).join('; '),
       };
