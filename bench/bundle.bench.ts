@@ -21,8 +21,9 @@ import { startLambdaRie } from '../scripts/rie/lambda-rie';
 import { pathToFileURL } from 'node:url';
 import { bundleCodePath, bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
 import { extractZip } from '../scripts/rie/zip';
-import { httpEvent, startTestStack } from '../test/integration/harness';
-import { stats } from './measure';
+import { startFunctionStack } from '../scripts/stack/function-stack';
+import { httpEvent } from '../scripts/support/lambda-events';
+import { ratio, round, runMain, stats } from './measure';
 import { writeResult, type BundleResult } from './results';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -110,8 +111,14 @@ function shuffle<T>(xs: T[]): T[] {
   return a;
 }
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const round1 = (x: number) => round(x, 1);
+
+/** The figure `key` a probe printed; throws when it printed none, so a probe that measured nothing fails the run. */
+function figure(r: Record<string, number>, key: string): number {
+  const v = r[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`a probe printed no ${key}: ${JSON.stringify(r)}`);
+  return v;
+}
 
 async function main(): Promise<void> {
   const pkg = await packageFunctions({ codeCache: false });
@@ -163,9 +170,9 @@ async function main(): Promise<void> {
     const cpu = new Map<string, number[]>();
     const requireTime = (key: string, file: string, args: string[] = []) => {
       const r = probe(requireProbe(file), args);
-      loadedRss.set(key, r.rssMb ?? NaN);
-      cpu.set(key, [...(cpu.get(key) ?? []), r.cpuMs ?? NaN]);
-      return r.ms ?? NaN;
+      loadedRss.set(key, figure(r, 'rssMb'));
+      cpu.set(key, [...(cpu.get(key) ?? []), figure(r, 'cpuMs')]);
+      return figure(r, 'ms');
     };
     const targets: Array<{ key: string; run: () => number }> = [
       { key: 'grpc-js', run: () => requireTime('grpc-js', grpcJs) },
@@ -173,21 +180,21 @@ async function main(): Promise<void> {
       ...cached.map((f) => ({ key: cacheKey(f.fn.name), run: () => requireTime(cacheKey(f.fn.name), f.js) })),
       { key: 'greet (no map)', run: () => requireTime('greet (no map)', mapped) },
       { key: 'greet --enable-source-maps', run: () => requireTime('greet --enable-source-maps', mapped, ['--enable-source-maps']) },
-      { key: 'error path', run: () => probe(errorProbe(mapped), [], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN },
+      { key: 'error path', run: () => figure(probe(errorProbe(mapped), [], { POWERTOOLS_LOG_LEVEL: 'ERROR' }), 'ms') },
       {
         key: 'error path --enable-source-maps',
-        run: () => probe(errorProbe(mapped), ['--enable-source-maps'], { POWERTOOLS_LOG_LEVEL: 'ERROR' }).ms ?? NaN,
+        run: () => figure(probe(errorProbe(mapped), ['--enable-source-maps'], { POWERTOOLS_LOG_LEVEL: 'ERROR' }), 'ms'),
       },
     ];
     const samples = new Map<string, number[]>(targets.map((t) => [t.key, []]));
     for (let r = 0; r < ROUNDS; r++) for (const t of shuffle(targets)) samples.get(t.key)?.push(t.run());
-    const median = (k: string) => stats(samples.get(k) ?? []).p50;
+    const median = (k: string) => stats(samples.get(k) ?? [], `load times of ${k}`).p50;
     const grpcMs = median('grpc-js');
-    const cpuMedian = (k: string) => stats(cpu.get(k) ?? []).p50;
+    const cpuMedian = (k: string) => stats(cpu.get(k) ?? [], `CPU times of ${k}`).p50;
     const grpcCpu = cpuMedian('grpc-js');
 
     // Memory against a real Consul and Greeter.
-    const stack = await startTestStack('config/greeter-gateway/bench-bundle/');
+    const stack = await startFunctionStack('config/greeter-gateway/bench-bundle/');
     let memory: { greet: Record<string, number>; floor: Record<string, number>; riePeakMb?: number };
     try {
       const backend = await stack.addGreeter({ id: 'bundle-1' });
@@ -205,8 +212,8 @@ async function main(): Promise<void> {
       await stack.stop();
     }
 
-    const greetRss = memory.greet.rssMb ?? NaN;
-    const floorRss = memory.floor.rssMb ?? NaN;
+    const greetRss = figure(memory.greet, 'rssMb');
+    const floorRss = figure(memory.floor, 'rssMb');
     const result: BundleResult = {
       functions: fns.map((f) => ({
         name: f.fn.name,
@@ -232,7 +239,7 @@ async function main(): Promise<void> {
             requireRatio: ratio(median(k), grpcMs),
             requireCpuMs: round1(cpuMedian(k)),
             requireCpuRatio: ratio(cpuMedian(k), grpcCpu),
-            rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN),
+            rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), k)),
             savedMs: round1(median(f.fn.name) - median(k)),
           };
         }),
@@ -241,9 +248,9 @@ async function main(): Promise<void> {
       memory: {
         invocations: INVOCATIONS,
         greetRssMb: round1(greetRss),
-        greetPeakMb: round1(memory.greet.peakMb ?? NaN),
+        greetPeakMb: round1(figure(memory.greet, 'peakMb')),
         floorRssMb: round1(floorRss),
-        floorPeakMb: round1(memory.floor.peakMb ?? NaN),
+        floorPeakMb: round1(figure(memory.floor, 'peakMb')),
         rssRatio: ratio(greetRss, floorRss),
         emulatorPeakMb: memory.riePeakMb,
       },
@@ -266,7 +273,7 @@ async function main(): Promise<void> {
         ratio: ratio(f.requireMs, grpcMs),
         cpuMs: round1(cpuMedian(f.name)),
         cpuRatio: ratio(cpuMedian(f.name), grpcCpu),
-        rssAfterRequireMb: round1(loadedRss.get(f.name) ?? NaN),
+        rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), f.name)),
       })),
       ...cached.map((f) => {
         const k = cacheKey(f.fn.name);
@@ -277,7 +284,7 @@ async function main(): Promise<void> {
           ratio: ratio(median(k), grpcMs),
           cpuMs: round1(cpuMedian(k)),
           cpuRatio: ratio(cpuMedian(k), grpcCpu),
-          rssAfterRequireMb: round1(loadedRss.get(k) ?? NaN),
+          rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), k)),
         };
       }),
       {
@@ -287,7 +294,7 @@ async function main(): Promise<void> {
         ratio: 1,
         cpuMs: round1(grpcCpu),
         cpuRatio: 1,
-        rssAfterRequireMb: round1(loadedRss.get('grpc-js') ?? NaN),
+        rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), 'grpc-js')),
       },
     ]);
     console.log(
@@ -298,11 +305,11 @@ async function main(): Promise<void> {
       {
         process: 'greet (packaged bundle)',
         rssMb: round1(greetRss),
-        peakMb: round1(memory.greet.peakMb ?? NaN),
+        peakMb: round1(figure(memory.greet, 'peakMb')),
         ratio: ratio(greetRss, floorRss),
       },
-      { process: 'grpc-js alone, one channel', rssMb: round1(floorRss), peakMb: round1(memory.floor.peakMb ?? NaN), ratio: 1 },
-      { process: 'greet in the Lambda emulator (runtime peak)', rssMb: NaN, peakMb: memory.riePeakMb, ratio: NaN },
+      { process: 'grpc-js alone, one channel', rssMb: round1(floorRss), peakMb: round1(figure(memory.floor, 'peakMb')), ratio: 1 },
+      ...(memory.riePeakMb === undefined ? [] : [{ process: 'greet in the Lambda emulator (runtime peak)', peakMb: memory.riePeakMb }]),
     ]);
     const sm = result.sourceMaps as Record<string, number>;
     console.log('Source maps (greet)');
@@ -311,19 +318,19 @@ async function main(): Promise<void> {
         path: 'require',
         without: sm.requireMs,
         with: sm.requireWithMapsMs,
-        ratio: ratio(sm.requireWithMapsMs ?? NaN, sm.requireMs ?? NaN),
+        ratio: ratio(sm.requireWithMapsMs, sm.requireMs),
       },
       {
         path: 'require (CPU)',
         without: sm.requireCpuMs,
         with: sm.requireWithMapsCpuMs,
-        ratio: ratio(sm.requireWithMapsCpuMs ?? NaN, sm.requireCpuMs ?? NaN),
+        ratio: ratio(sm.requireWithMapsCpuMs, sm.requireCpuMs),
       },
       {
         path: 'first unexpected error',
         without: sm.errorPathMs,
         with: sm.errorPathWithMapsMs,
-        ratio: ratio(sm.errorPathWithMapsMs ?? NaN, sm.errorPathMs ?? NaN),
+        ratio: ratio(sm.errorPathWithMapsMs, sm.errorPathMs),
       },
     ]);
     console.log(`map: ${Math.round((sm.mapBytes ?? 0) / 1024)} KB`);
@@ -352,7 +359,4 @@ async function riePeak(fn: PackagedFunction, env: Record<string, string>): Promi
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

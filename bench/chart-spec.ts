@@ -1,10 +1,23 @@
 /**
- * The chart of a benchmark run as one vega-lite spec (pure): warm latency percentiles per
- * path, the cold-start breakdown against the floor Lambda, and the fleet curve. A panel
- * whose section is missing is left out. bench/report.ts compiles and renders it to SVG.
+ * The chart of the benchmark results as one vega-lite spec (pure): the ratios against their targets,
+ * warm latency percentiles per path, the cold start (greet's own steps apart from the emulator's
+ * phases), bundle sizes against their budget, and the fleet curves. Each panel names the date and
+ * machine of its run(s); each goal is drawn as a rule with its label; each legend holds one meaning.
+ * A panel whose section is missing is left out. bench/report.ts compiles and renders it to SVG.
  */
 import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
-import type { ColdStartSection, FleetSection, Merged, WarmSection } from './report-model';
+import { isFigure } from './format';
+import { headlineTargets } from './chart-targets';
+import {
+  distinctRuns,
+  fleetRowRun,
+  type BundleSection,
+  type ColdStartSection,
+  type FleetSection,
+  type Merged,
+  type RunInfo,
+  type WarmSection,
+} from './report-model';
 
 const PATH_ORDER = ['raw1', 'raw', 'greet', 'seed'];
 const PATH_LABEL: Record<string, string> = {
@@ -14,7 +27,10 @@ const PATH_LABEL: Record<string, string> = {
   seed: 'seed: lookup + new client',
 };
 const WIDTH = 520;
-const LEGEND = { labelLimit: 320 };
+// Wide enough for the longest label drawn (a cold-start step); nothing is cut with an ellipsis.
+const LEGEND = { labelLimit: 0, titleLimit: 0 };
+const RULE = { type: 'rule' as const, color: '#444', strokeDash: [4, 3] };
+const RULE_LABEL = { type: 'text', align: 'left', dx: 4, dy: -6, fontSize: 10, color: '#444' } as const;
 
 /** `text` cut at spaces into lines of at most `width` characters, so a long subtitle does not widen the chart. */
 export function wrap(text: string, width = 110): string[] {
@@ -30,19 +46,51 @@ export function wrap(text: string, width = 110): string[] {
   return lines;
 }
 
+/** The subtitle line naming the run(s) of a panel. */
+export function runLine(runs: readonly RunInfo[]): string {
+  const labels = distinctRuns(runs);
+  return labels.length === 1 ? `Run: ${labels[0]}` : `Runs: ${labels.join('; ')}`;
+}
+
 /** One panel of the vertical stack, typed by vega-lite itself. */
-type Panel = Extract<TopLevelSpec, { vconcat: unknown }>['vconcat'][number];
+export type Panel = Extract<TopLevelSpec, { vconcat: unknown }>['vconcat'][number];
+
+function targetsPanel(merged: Merged): Panel | undefined {
+  const values = headlineTargets(merged);
+  if (!values.length) return undefined;
+  const y = { field: 'figure', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } } as const;
+  return {
+    title: { text: 'Ratios against their targets', subtitle: ['Bar: measured; dashed rule: the target (its label at the rule).'] },
+    width: WIDTH,
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          y,
+          x: { field: 'ratio', type: 'quantitative', title: 'ratio (×)' },
+          color: {
+            field: 'verdict',
+            type: 'nominal',
+            title: 'against its target',
+            legend: LEGEND,
+            scale: { range: ['#4c9a5b', '#c4453c'] },
+          },
+        },
+      },
+      { mark: { type: 'tick', color: '#444', thickness: 2 }, encoding: { y, x: { field: 'target', type: 'quantitative' } } },
+      { mark: RULE_LABEL, encoding: { y, x: { field: 'target', type: 'quantitative' }, text: { field: 'targetLabel' } } },
+    ],
+  };
+}
 
 function warmPanel(warm: WarmSection): Panel {
   const values = warm.latency.flatMap((l) =>
     (['p50', 'p90', 'p99'] as const)
-      .filter((q) => typeof l[q] === 'number')
+      .filter((q) => isFigure(l[q]))
       .map((q) => ({ path: PATH_LABEL[l.path] ?? l.path, order: PATH_ORDER.indexOf(l.path), percentile: q, ms: l[q] })),
   );
-  const ratios = warm.ratios;
-  const subtitle = [
-    `greet/raw p50 ${ratios['greet/raw p50'] ?? '?'}×, p99 ${ratios['greet/raw p99'] ?? '?'}×; seed/greet p50 ${ratios['seed/greet p50'] ?? '?'}×`,
-  ];
+  const subtitle = [runLine([warm.run]), 'Targets (greet / raw ≤ 1.15×, seed / greet ≥ 5×) are drawn in the ratios panel.'];
   if (warm.concurrency)
     subtitle.push(
       `${warm.concurrency.inFlight} in flight: greet ${warm.concurrency.greetPerSec} calls/s, raw ${warm.concurrency.rawPerSec} calls/s (${warm.concurrency.ratio}×)`,
@@ -63,33 +111,72 @@ function warmPanel(warm: WarmSection): Panel {
 }
 
 function coldStartPanel(cold: ColdStartSection): Panel {
-  const values = [
-    ...cold.breakdown.map((b, i) => ({ bar: 'greet, by step', step: b.step, order: i, ms: b.ms })),
-    { bar: 'greet (emulator)', step: 'init', order: 100, ms: cold.greet.initMs },
-    { bar: 'greet (emulator)', step: 'first invocation', order: 101, ms: cold.greet.firstInvokeMs },
-    { bar: 'floor Lambda (emulator)', step: 'init', order: 100, ms: cold.floor.initMs },
-    { bar: 'floor Lambda (emulator)', step: 'first invocation', order: 101, ms: cold.floor.firstInvokeMs },
-  ];
+  const steps = cold.breakdown.map((b, i) => ({ bar: 'greet', step: b.step, order: i, ms: b.ms }));
+  const phases = (['greet', 'floor Lambda'] as const).flatMap((bar) => {
+    const t = bar === 'greet' ? cold.greet : cold.floor;
+    return [
+      { bar, phase: 'init (INIT REPORT)', order: 0, ms: t.initMs },
+      { bar, phase: 'first invocation', order: 1, ms: t.firstInvokeMs },
+    ];
+  });
+  const targetMs = Math.round(cold.floor.totalMs * 1.3);
+  const stacked = (field: 'step' | 'phase', title: string) =>
+    ({
+      y: { field: 'bar', type: 'nominal', title: null, sort: ['greet', 'floor Lambda'] },
+      x: { field: 'ms', type: 'quantitative', stack: 'zero', title: 'ms' },
+      color: { field, type: 'nominal', sort: { field: 'order' }, title, legend: LEGEND },
+      order: { field: 'order', type: 'quantitative' },
+    }) as const;
   return {
     title: {
-      text: 'Cold start (ms)',
-      subtitle: `greet ${cold.greet.totalMs} ms against the floor's ${cold.floor.totalMs} ms: ${cold.ratio}×`,
+      text: 'Cold start in the Lambda emulator (ms)',
+      subtitle: [runLine([cold.run]), `greet ${cold.greet.totalMs} ms against the floor's ${cold.floor.totalMs} ms: ${cold.ratio}×`],
     },
-    width: WIDTH,
-    data: { values },
-    mark: { type: 'bar', tooltip: true },
-    encoding: {
-      y: {
-        field: 'bar',
-        type: 'nominal',
-        title: null,
-        axis: { labelLimit: 240 },
-        sort: ['greet, by step', 'greet (emulator)', 'floor Lambda (emulator)'],
+    vconcat: [
+      {
+        title: { text: "greet's own trace, by step", fontSize: 11 },
+        width: WIDTH,
+        data: { values: steps },
+        mark: { type: 'bar', tooltip: true },
+        encoding: stacked('step', "step (greet's trace)"),
       },
-      x: { field: 'ms', type: 'quantitative', stack: 'zero', title: 'ms' },
-      color: { field: 'step', type: 'nominal', sort: { field: 'order' }, title: 'step', legend: LEGEND },
-      order: { field: 'order', type: 'quantitative' },
-    },
+      {
+        title: { text: 'init and first invocation, as the emulator reports them', fontSize: 11 },
+        width: WIDTH,
+        layer: [
+          { data: { values: phases }, mark: { type: 'bar', tooltip: true }, encoding: stacked('phase', 'phase (emulator)') },
+          { data: { values: [{ ms: targetMs }] }, mark: RULE, encoding: { x: { field: 'ms', type: 'quantitative' } } },
+          {
+            data: { values: [{ ms: targetMs, label: `target: greet ≤ 1.3 × floor = ${targetMs} ms` }] },
+            mark: { ...RULE_LABEL, y: 0, dy: -4 },
+            encoding: { x: { field: 'ms', type: 'quantitative' }, text: { field: 'label' } },
+          },
+        ],
+      },
+    ],
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+  };
+}
+
+function bundlePanel(bundle: BundleSection): Panel {
+  const budgetKb = 600;
+  const values = bundle.functions.map((f) => ({ name: f.name, kb: Math.round(f.bytes / 1024) }));
+  return {
+    title: { text: 'Bundle size per function (KB)', subtitle: [runLine([bundle.run])] },
+    width: WIDTH,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'bar', tooltip: true, color: '#5b7fa6' },
+        encoding: { y: { field: 'name', type: 'nominal', title: null }, x: { field: 'kb', type: 'quantitative', title: 'KB' } },
+      },
+      { data: { values: [{ kb: budgetKb }] }, mark: RULE, encoding: { x: { field: 'kb', type: 'quantitative' } } },
+      {
+        data: { values: [{ kb: budgetKb, label: `budget: ${budgetKb} KB` }] },
+        mark: { ...RULE_LABEL, y: 0, dy: -4, align: 'right', dx: -4 },
+        encoding: { x: { field: 'kb', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    ],
   };
 }
 
@@ -101,9 +188,20 @@ export function fleetSeries(r: FleetSection['rows'][number]): string {
 }
 
 function fleetPanel(fleet: FleetSection): Panel {
-  const x = { field: 'environments', type: 'quantitative', scale: { type: 'log' }, title: 'warm environments (log)' } as const;
+  // A tick under every measured size, the last one included (a log axis alone would stop at a power of ten).
+  const sizes = [...new Set(fleet.rows.map((r) => r.environments))].sort((a, b) => a - b);
+  const domain = [sizes[0] ?? 1, sizes.at(-1) ?? 1];
+  const x = {
+    field: 'environments',
+    type: 'quantitative',
+    scale: { type: 'log', domain, nice: false },
+    axis: { values: sizes, format: ',d', labelOverlap: false },
+    title: 'warm environments (log)',
+  } as const;
   const line = { type: 'line', point: true, tooltip: true } as const;
-  const color = { field: 'series', type: 'nominal', title: null, legend: LEGEND } as const;
+  const color = { field: 'series', type: 'nominal', title: 'source, lease', legend: LEGEND } as const;
+  const dash = (title: string) =>
+    ({ type: 'nominal', title, legend: { ...LEGEND, symbolType: 'stroke', symbolStrokeColor: '#444', symbolStrokeWidth: 2 } }) as const;
   // Consul's load: every request it answered (agents' HTTP and DNS questions, servers' RPCs), and the discovery share of it.
   const load = fleet.rows.flatMap((r) => [
     {
@@ -112,7 +210,7 @@ function fleetPanel(fleet: FleetSection): Panel {
       share: 'all requests',
       requestsPerSec: r.consulRequestsPerSec + (r.agentHttpPerSec ?? 0) + (r.consulDnsQueriesPerSec ?? 0),
     },
-    ...(typeof r.consulDiscoveryRequestsPerSec === 'number'
+    ...(isFigure(r.consulDiscoveryRequestsPerSec)
       ? [{ environments: r.environments, series: fleetSeries(r), share: 'discovery only', requestsPerSec: r.consulDiscoveryRequestsPerSec }]
       : []),
   ]);
@@ -120,12 +218,21 @@ function fleetPanel(fleet: FleetSection): Panel {
     { environments: r.environments, series: fleetSeries(r), figure: 'p50', ms: r.propagationP50Ms },
     { environments: r.environments, series: fleetSeries(r), figure: 'max', ms: r.propagationMaxMs },
   ]);
+  // Each distinct propagation target, labelled with the series it holds for.
+  const byTarget = new Map<number, string[]>();
+  for (const r of fleet.rows)
+    if (isFigure(r.propagationTargetMs))
+      byTarget.set(r.propagationTargetMs, [...new Set([...(byTarget.get(r.propagationTargetMs) ?? []), fleetSeries(r)])]);
+  const targets = [...byTarget].map(([ms, series]) => ({ ms, label: `target ${ms / 1000} s: ${series.join(', ')}` }));
   return {
     title: {
       text: 'Fleet: Consul load and change propagation, per discovery source',
-      subtitle: wrap(
-        "Solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.",
-      ),
+      subtitle: [
+        runLine(fleet.rows.map((r) => fleetRowRun(fleet, r))),
+        ...wrap(
+          "Left, solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.",
+        ),
+      ],
     },
     hconcat: [
       {
@@ -137,41 +244,59 @@ function fleetPanel(fleet: FleetSection): Panel {
           x,
           y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' },
           color,
-          strokeDash: { field: 'share', type: 'nominal', title: null },
+          strokeDash: { field: 'share', ...dash('Consul load') },
         },
       },
       {
         width: WIDTH / 2 - 20,
         height: 220,
-        data: { values: propagation },
-        mark: line,
-        encoding: {
-          x,
-          y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' },
-          color,
-          strokeDash: { field: 'figure', type: 'nominal', title: null },
-        },
+        layer: [
+          {
+            data: { values: propagation },
+            mark: line,
+            encoding: {
+              x,
+              y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' },
+              color,
+              strokeDash: { field: 'figure', ...dash('propagation') },
+            },
+          },
+          { data: { values: targets }, mark: RULE, encoding: { y: { field: 'ms', type: 'quantitative' } } },
+          {
+            data: { values: targets },
+            mark: { ...RULE_LABEL, x: 0, dx: 2 },
+            encoding: { y: { field: 'ms', type: 'quantitative' }, text: { field: 'label' } },
+          },
+        ],
       },
     ],
+    resolve: { scale: { strokeDash: 'independent' }, legend: { strokeDash: 'independent' } },
   };
 }
 
-/** The vega-lite spec for the sections present (undefined when none of warm, cold-start, fleet is). */
+/** The vega-lite spec for the sections present (undefined when none of warm, cold-start, bundle, fleet is). */
 export function chartSpec(merged: Merged): TopLevelSpec | undefined {
-  const panels: Panel[] = [];
-  const { warm, fleet } = merged.sections;
+  const { warm, fleet, bundle } = merged.sections;
   const cold = merged.sections['cold-start'];
-  if (warm) panels.push(warmPanel(warm));
-  if (cold) panels.push(coldStartPanel(cold));
-  if (fleet) panels.push(fleetPanel(fleet));
-  if (!panels.length) return undefined;
-  // Each panel's colour scale is its own: the paths, steps and figures share no names.
+  const body: Panel[] = [];
+  if (warm) body.push(warmPanel(warm));
+  if (cold) body.push(coldStartPanel(cold));
+  if (bundle) body.push(bundlePanel(bundle));
+  if (fleet) body.push(fleetPanel(fleet));
+  if (!body.length) return undefined;
+  const targets = targetsPanel(merged);
+  const runs = Object.values(merged.sections).flatMap((s) => (s ? [s.run] : []));
+  if (fleet) runs.push(...fleet.rows.map((r) => fleetRowRun(fleet, r)));
+  // Each panel's colour scale is its own: paths, steps, phases, verdicts and series share no names.
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'consul-grpc-lambda benchmarks', subtitle: merged.machine },
-    vconcat: panels,
+    title: {
+      text: 'consul-grpc-lambda benchmarks',
+      subtitle: distinctRuns(runs).length === 1 ? runLine(runs) : 'Panels from several runs: each names its own date and machine.',
+    },
+    vconcat: targets ? [targets, ...body] : body,
     spacing: 40,
-    resolve: { scale: { color: 'independent' } },
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { font: 'sans-serif' },
   };
 }

@@ -7,7 +7,6 @@
  * steady state). Prints duration, calls per operation and peak RSS.
  */
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { CreateHttpNamespaceCommand, GetOperationCommand, type ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { applyPlan } from '../lib/cloudmap/apply';
 import { createCloudMapClient } from '../lib/cloudmap/cloudmap-client';
@@ -16,7 +15,7 @@ import { readCloudMapState } from '../lib/cloudmap/read-state';
 import { isWriteAction, type DesiredService } from '../lib/cloudmap/types';
 import { silentLog } from '../lib/log/logger';
 import { startMoto } from '../scripts/stack/moto';
-import { runMain } from './measure';
+import { runMain, timed } from './measure';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 100);
 const PER_SERVICE = Number(process.env.BENCH_INSTANCES ?? 100);
@@ -50,21 +49,20 @@ function desiredState(): DesiredService[] {
 }
 
 async function run(name: string, client: ServiceDiscoveryClient, namespaceId: string, desired: DesiredService[]): Promise<RunResult> {
-  const t0 = performance.now();
-  const state = await readCloudMapState(client, namespaceId, { ownerMarker: MARKER, concurrency: CONCURRENCY });
-  const t1 = performance.now();
-  const actions = planSync(desired, state, { namespaceId, ownerMarker: MARKER });
-  const t2 = performance.now();
-  const summary = await applyPlan(client, actions, { concurrency: CONCURRENCY, log: silentLog });
-  const t3 = performance.now();
+  const read = await timed(() => readCloudMapState(client, namespaceId, { ownerMarker: MARKER, concurrency: CONCURRENCY }));
+  const state = read.value;
+  const plan = await timed(async () => planSync(desired, state, { namespaceId, ownerMarker: MARKER }));
+  const actions = plan.value;
+  const apply = await timed(() => applyPlan(client, actions, { concurrency: CONCURRENCY, log: silentLog }));
+  const summary = apply.value;
   const calls = { ...state.calls };
   for (const [op, n] of Object.entries(summary.calls)) calls[op] = (calls[op] ?? 0) + n;
   const writes = Object.values(summary.calls).reduce((a, b) => a + b, 0);
   return {
     name,
-    readMs: t1 - t0,
-    planMs: t2 - t1,
-    applyMs: t3 - t2,
+    readMs: read.ms,
+    planMs: plan.ms,
+    applyMs: apply.ms,
     actions: actions.filter(isWriteAction).length,
     writes,
     errors: summary.errors.length,

@@ -9,7 +9,7 @@ import { kvPut } from '../lib/consul/kv';
 import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
-import { startTestStack } from '../test/integration/harness';
+import { startFunctionStack } from '../scripts/stack/function-stack';
 import { runMain, stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -22,7 +22,7 @@ function runtimeFor(prefix: string): GatewayRuntime {
 }
 
 async function main(): Promise<void> {
-  const stack = await startTestStack(PREFIX);
+  const stack = await startFunctionStack(PREFIX);
   try {
     const put = async (sub: string, values: Record<string, string>) => {
       for (const [k, v] of Object.entries(values)) await kvPut(stack.admin, `${PREFIX}${sub}${k}`, v);

@@ -8,13 +8,14 @@
  * - seed: the seed article's pattern per request: a Consul HTTP lookup of the passing
  *   instances, then a new client (own subchannel pool, so a new connection) and a call.
  * Then warm throughput of one environment with 16 requests in flight, greet against raw, and
- * the in-process cost of the lease on a cold start. Writes bench/results/warm.json.
+ * the in-process cost of the lease on a cold start. Writes bench/out/warm.json (`--publish`: also bench/results/).
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
-import { httpEvent, lambdaContext, startTestStack, type TestStack } from '../test/integration/harness';
-import { round, runMain, stats, throughput, time } from './measure';
+import { startFunctionStack, type FunctionStack } from '../scripts/stack/function-stack';
+import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
+import { ratio as ratioOf, round, runMain, stats, throughput, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 5000);
@@ -67,13 +68,16 @@ async function seedOnce(consulUrl: string, token: string, name: string): Promise
   }
 }
 
-function percentiles(path: string, samples: number[]): { path: string } & Percentiles {
-  const s = stats(samples);
+/** The figures of one path for the results file: the nearest-rank summary (bench/measure.ts), rounded. */
+function pathFigures(path: string, samples: number[]): { path: string } & Percentiles {
+  const s = stats(samples, `${path} latencies`);
   return { path, n: s.n, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), mean: round(s.mean) };
 }
 
 /** Cold starts in-process (config, lease, first discovery answer, new channel, first call), alternating the lease on and off. */
-async function inProcessColdStarts(stack: TestStack): Promise<{ withLease: Percentiles; withoutLease: Percentiles; leaseCostMs: number }> {
+async function inProcessColdStarts(
+  stack: FunctionStack,
+): Promise<{ withLease: Percentiles; withoutLease: Percentiles; leaseCostMs: number }> {
   const on: number[] = [];
   const off: number[] = [];
   for (let i = 0; i < 40; i++) {
@@ -84,14 +88,14 @@ async function inProcessColdStarts(stack: TestStack): Promise<{ withLease: Perce
   }
   await stack.setConfig({ leaseEnabled: 'true' });
   runtime.reset();
-  const a = percentiles('lease on', on);
-  const b = percentiles('lease off', off);
+  const a = pathFigures('lease on', on);
+  const b = pathFigures('lease off', off);
   return { withLease: a, withoutLease: b, leaseCostMs: round(a.p50 - b.p50) };
 }
 
 async function main(): Promise<void> {
   runtime.logger.setLogLevel('ERROR');
-  const stack = await startTestStack('config/greeter-gateway/bench/');
+  const stack = await startFunctionStack('config/greeter-gateway/bench/');
   const clients: GreeterClient[] = [];
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
@@ -133,12 +137,16 @@ async function main(): Promise<void> {
       rawRates.push(await throughput(() => call(raw, 'c'), CONCURRENT_CALLS, IN_FLIGHT));
       greetRates.push(await throughput(() => greetOnce('c'), CONCURRENT_CALLS, IN_FLIGHT));
     }
-    const greetPerSec = stats(greetRates).p50;
-    const rawPerSec = stats(rawRates).p50;
+    const greetPerSec = stats(greetRates, 'greet throughput rounds').p50;
+    const rawPerSec = stats(rawRates, 'raw throughput rounds').p50;
 
-    const latency = Object.entries(paths).map(([path, p]) => percentiles(path, p.samples));
+    const latency = Object.entries(paths).map(([path, p]) => pathFigures(path, p.samples));
     const by = Object.fromEntries(latency.map((l) => [l.path, l]));
-    const ratio = (x: string, y: string, q: 'p50' | 'p90' | 'p99') => round(by[x]![q]! / by[y]![q]!, 2);
+    const ratio = (x: string, y: string, q: 'p50' | 'p90' | 'p99') => {
+      const r = ratioOf(by[x]?.[q], by[y]?.[q]);
+      if (r === undefined) throw new Error(`no ${q} ratio of ${x} to ${y}`);
+      return r;
+    };
     const result: WarmResult = {
       latency,
       ratios: {
@@ -155,7 +163,7 @@ async function main(): Promise<void> {
         inFlight: IN_FLIGHT,
         greetPerSec: Math.round(greetPerSec),
         rawPerSec: Math.round(rawPerSec),
-        ratio: round(greetPerSec / rawPerSec, 2),
+        ratio: ratioOf(greetPerSec, rawPerSec) ?? 0,
       },
       paths: {
         raw: 'grpc-js, one reused channel, fixed addresses of the same 2 backends, round robin',
@@ -165,7 +173,9 @@ async function main(): Promise<void> {
       },
       // This process's CPU per call (all its threads; the backends' own CPU is not in it), median of the turns:
       // less sensitive than latency to what else runs on the machine.
-      cpuPerCallUs: Object.fromEntries(Object.entries(paths).map(([path, p]) => [path, Math.round(stats(p.cpuUs).p50)])),
+      cpuPerCallUs: Object.fromEntries(
+        Object.entries(paths).map(([path, p]) => [path, Math.round(stats(p.cpuUs, `${path} CPU times`).p50)]),
+      ),
       backends: 2,
       warmCallsPerPath: N,
       coldInProcess,
@@ -175,7 +185,9 @@ async function main(): Promise<void> {
     console.log(`\nnode ${process.version}, ${N} warm calls per path (seed ${by.seed!.n}), loopback, 2 backends\n`);
     console.log('path       n      p50 ms   p90 ms   p99 ms  mean ms');
     for (const l of latency)
-      console.log(`${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${fmt(l.p90 ?? NaN)} ${fmt(l.p99)} ${fmt(l.mean)}`);
+      console.log(
+        `${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${l.p90 === undefined ? '       –' : fmt(l.p90)} ${fmt(l.p99)} ${fmt(l.mean)}`,
+      );
     console.log('');
     for (const [k, v] of Object.entries(result.ratios)) console.log(`${k.padEnd(16)} ${v.toFixed(2)}x`);
     console.log(

@@ -1,18 +1,49 @@
-/** What every benchmark here shares: timing one async step, and the percentiles of a set of samples. */
+/**
+ * What every benchmark here shares: timing a step, summarising samples (the project's one
+ * percentile definition, scripts/support/percentiles.ts: nearest rank), ratios that are never
+ * NaN, and running a benchmark's main. Benchmarks time through these, never by hand.
+ */
 import { performance } from 'node:perf_hooks';
+import { summarize, type Summary } from '../scripts/support/percentiles';
+import { publish } from './publish';
+import { written } from './results';
 
-/** Count, p50, p90, p99 and mean of `samples` (ms). */
-export function stats(samples: number[]) {
-  const s = [...samples].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-  return { n: s.length, p50: q(0.5), p90: q(0.9), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
+/** The nearest-rank summary of `samples` (ms); throws naming `what` when there are none, so an empty measurement fails its run. */
+export function stats(samples: readonly number[], what = 'samples'): Summary {
+  const s = summarize(samples);
+  if (!s) throw new Error(`no ${what} were measured`);
+  return s;
+}
+
+/** The nearest-rank median (p50) of `samples`, rounded to `digits`; undefined when there are none. */
+export function median(samples: readonly number[], digits = 1): number | undefined {
+  const s = summarize(samples);
+  return s && round(s.p50, digits);
 }
 
 /** How long `fn` takes, in ms. */
 export async function time(fn: () => Promise<unknown>): Promise<number> {
+  return (await timed(fn)).ms;
+}
+
+/** What `fn` resolves to, and how long it took in ms. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
-  await fn();
+  const value = await fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+/** How long the synchronous `fn` takes, in ms. */
+export function timeSync(fn: () => unknown): number {
+  const t0 = performance.now();
+  fn();
   return performance.now() - t0;
+}
+
+/** A clock started now: `elapsed()` is the ms since, for a wait that ends elsewhere (a leader elected, a change seen). */
+export function stopwatch(): { elapsed(): number } {
+  const t0 = performance.now();
+  return { elapsed: () => performance.now() - t0 };
 }
 
 /** Runs `total` calls of `fn` with `inFlight` of them outstanding at any time; returns calls per second. */
@@ -24,9 +55,8 @@ export async function throughput(fn: () => Promise<unknown>, total: number, inFl
       await fn();
     }
   };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: inFlight }, worker));
-  return (total / (performance.now() - t0)) * 1000;
+  const { ms } = await timed(() => Promise.all(Array.from({ length: inFlight }, worker)));
+  return (total / ms) * 1000;
 }
 
 /** Rounds to `digits` decimals, for figures written to results files. */
@@ -35,13 +65,25 @@ export function round(x: number, digits = 3): number {
   return Math.round(x * f) / f;
 }
 
-/** Runs a benchmark's `main`: exit 0 when it resolves; print the error's message and exit 1 when it rejects. */
+/** `a / b` rounded to `digits`; undefined when either is missing or the quotient is not a finite number. */
+export function ratio(a: number | undefined, b: number | undefined, digits = 2): number | undefined {
+  if (a === undefined || b === undefined || b === 0) return undefined;
+  const q = a / b;
+  return Number.isFinite(q) ? round(q, digits) : undefined;
+}
+
+/**
+ * Runs a benchmark's `main`: exit 0 when it resolves; print the error's message and exit 1 when it rejects.
+ * With `--publish` on the command line, the sections it wrote are then published (bench/publish.ts).
+ */
 export function runMain(main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
-      process.exit(1);
-    },
-  );
+  main()
+    .then(() => (process.argv.includes('--publish') ? publish([...written]) : undefined))
+    .then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err instanceof Error ? err.message : err);
+        process.exit(1);
+      },
+    );
 }

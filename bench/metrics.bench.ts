@@ -5,13 +5,12 @@
  * alternate so drift hits both alike. Also times one EMF line on its own (what the invocation that
  * crosses the 10 s interval pays).
  */
-import { performance } from 'node:perf_hooks';
 import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { createFunctionMetrics } from '../lib/metrics/function-metrics';
-import { startTestStack } from '../test/integration/harness';
-import { runMain, stats, time } from './measure';
+import { startFunctionStack } from '../scripts/stack/function-stack';
+import { runMain, stats, time, timeSync } from './measure';
 import { writeResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -34,18 +33,16 @@ function emfLineMs(): number {
       for (let v = 0; v < 100; v++) m.latency('GreetLatency', v / 10);
       m.count('ConsulRequests', 3);
       m.count('GreetErrors', 0);
-      const t0 = performance.now();
-      m.flush(true);
-      samples.push(performance.now() - t0);
+      samples.push(timeSync(() => m.flush(true)));
     }
-    return stats(samples).p50;
+    return stats(samples, 'EMF lines').p50;
   } finally {
     process.stdout.write = write;
   }
 }
 
 async function main(): Promise<void> {
-  const stack = await startTestStack('config/greeter-gateway/bench-metrics/');
+  const stack = await startFunctionStack('config/greeter-gateway/bench-metrics/');
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
     await stack.addGreeter({ id: 'metrics-1' });
@@ -70,8 +67,8 @@ async function main(): Promise<void> {
     }
     off.close();
     on.close();
-    const sa = stats(a);
-    const sb = stats(b);
+    const sa = stats(a, 'greets with metrics off');
+    const sb = stats(b, 'greets with metrics on');
     const line = emfLineMs();
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.error(`\nnode ${process.version}, ${N} warm greets each (greet use case in-process), loopback, 2 backends\n`);

@@ -1,7 +1,7 @@
 /**
  * The pure half of `npm run bench:report`: checks and merges the sections the benchmarks
- * wrote (bench/results/<section>.json) into one document, and states the run's machine and
- * date. Each section is checked against the fields the chart and the table read, so a
+ * wrote (<section>.json in bench/out/ or bench/results/) into one document, and states the
+ * machine and date of each run (a section's, or a fleet row's own). Each section is checked against the fields the chart and the table read, so a
  * section from an older or broken run is named and skipped instead of drawing nonsense.
  */
 import { z } from 'zod';
@@ -52,6 +52,10 @@ export const SECTION_SCHEMAS = {
         consulDnsQueriesPerSec: z.number().optional(),
         consulDiscoveryRequestsPerSec: z.number().optional(),
         consulLeaseRequestsPerSec: z.number().optional(),
+        propagationTargetMs: z.number().optional(),
+        /** The run this row was measured in (machine and time), when rows of several runs share the file. */
+        run: run.optional(),
+        runFinishedAt: z.string().optional(),
       }),
     ),
     formula: z.string(),
@@ -65,7 +69,7 @@ export type BundleSection = z.infer<(typeof SECTION_SCHEMAS)['bundle']>;
 export type FleetSection = z.infer<(typeof SECTION_SCHEMAS)['fleet']>;
 export type RunInfo = z.infer<typeof run>;
 
-/** All sections of one run, as written to bench/results/latest.json. */
+/** All sections of the results, as written to latest.json beside them. */
 export interface Merged {
   generatedAt: string;
   /** The machine(s) the sections ran on, in words. */
@@ -83,9 +87,30 @@ export interface Merged {
   skipped: Array<{ file: string; reason: string }>;
 }
 
-/** A machine in words: `AMD EPYC, 2 cores, 24 GiB, node v20.20.2`. */
+/** A machine in words, without its host name: `AMD EPYC, 2 cores, 24 GiB, node v20.20.2`. */
 export function machineOf(r: RunInfo): string {
   return `${r.cpus}, ${r.cores} cores, ${r.memoryGiB} GiB, node ${r.node}`;
+}
+
+/** The day a run finished, `YYYY-MM-DD` (UTC). */
+export function dayOf(r: RunInfo): string {
+  return r.finishedAt.slice(0, 10);
+}
+
+/** A run in words, for a table row or a chart panel: `2026-12-06, AMD EPYC, 2 cores, 24 GiB, node v20.20.2`. */
+export function runLabel(r: RunInfo): string {
+  return `${dayOf(r)}, ${machineOf(r)}`;
+}
+
+/** The run a fleet row was measured in: its own when it says so, else its section's. */
+export function fleetRowRun(section: FleetSection, row: FleetSection['rows'][number]): RunInfo {
+  if (row.run) return row.run;
+  return row.runFinishedAt ? { ...section.run, finishedAt: row.runFinishedAt } : section.run;
+}
+
+/** The distinct labels of `runs`, in order of first appearance: one means every figure came from one run. */
+export function distinctRuns(runs: readonly RunInfo[]): string[] {
+  return [...new Set(runs.map(runLabel))];
 }
 
 /** Merges section files (name and text) into one document; a file that is not JSON or lacks a needed field is skipped with the reason (pure). */
@@ -112,8 +137,10 @@ export function mergeSections(files: Array<{ file: string; text: string }>, now:
     else sections[name] = parsed.data;
   }
   const runs = Object.values(sections).flatMap((s) => (s ? [s.run] : []));
+  const fleet = sections.fleet;
+  if (fleet) runs.push(...fleet.rows.map((r) => fleetRowRun(fleet, r)));
   const machines = [...new Set(runs.map(machineOf))];
-  const days = runs.map((r) => r.finishedAt.slice(0, 10)).sort();
+  const days = runs.map(dayOf).sort();
   const first = days[0];
   const last = days.at(-1);
   return {

@@ -1,11 +1,23 @@
 /**
- * The shape of what each benchmark writes to bench/results/<section>.json, so that
- * bench/report.ts can merge them into bench/results/latest.json and draw the chart.
+ * Where benchmark results go and their shape. Every run writes to bench/out/ (ignored by git), so
+ * a local run never dirties the checkout; `--publish` copies a run's sections into the tracked
+ * bench/results/ and regenerates the published tables (bench/publish.ts). bench/report.ts merges
+ * the sections of either folder into latest.json, chart.svg and summary.md.
  * Every figure is in milliseconds unless its name says otherwise.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+
+/** Where every run writes (ignored by git). */
+export const OUT_DIR = join(__dirname, 'out');
+/** The published results, tracked: only `--publish` writes here. */
+export const PUBLISHED_DIR = join(__dirname, 'results');
+/** The published tables the docs link to, generated from PUBLISHED_DIR. */
+export const DOCS_RESULTS_DIR = join(__dirname, '..', 'docs', 'results');
+
+/** The sections a benchmark may write, one file each. */
+export type Section = 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls' | 'tracing';
 
 /** Percentiles of one set of samples. */
 export interface Percentiles {
@@ -26,7 +38,7 @@ export interface WarmResult {
   [extra: string]: unknown;
 }
 
-/** Cold start in the Lambda Runtime Interface Emulator (bench/cold-start.bench.ts). */
+/** Cold start in the Lambda Runtime Interface Emulator (bench/cold-start/). */
 export interface ColdStartResult {
   /** Medians: the emulator's init duration and the first invocation, ours and the minimal floor Lambda. */
   greet: { initMs: number; firstInvokeMs: number; totalMs: number };
@@ -56,13 +68,15 @@ export interface FleetResult {
     propagationMaxMs: number;
     connectionsPerIp: number;
     http429: number;
+    /** The run this row was measured in, when it differs from the section's. */
+    run?: RunInfo;
   }>;
   /** The formula for users, in words and numbers. */
   formula: string;
   [extra: string]: unknown;
 }
 
-/** What every section carries besides its figures: where and when it ran. */
+/** What every section carries besides its figures: where and when it ran (no host name). */
 export interface RunInfo {
   node: string;
   cpus: string;
@@ -83,11 +97,14 @@ export function runInfo(): RunInfo {
   };
 }
 
-/** Writes one section's figures to bench/results/<section>.json. */
-export function writeResult(section: 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls' | 'tracing', data: object): string {
-  const dir = join(__dirname, 'results');
+/** The sections this process wrote, for `--publish` at its end (bench/measure.ts runMain). */
+export const written = new Set<Section>();
+
+/** Writes one section's figures to `dir`/<section>.json (bench/out/ unless told); returns the file. */
+export function writeResult(section: Section, data: object, dir = OUT_DIR): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);
   writeFileSync(file, `${JSON.stringify({ section, run: runInfo(), ...data }, null, 2)}\n`);
+  written.add(section);
   return file;
 }

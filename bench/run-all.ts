@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: each benchmark in its own child process, one after another (they would
  * skew each other side by side on a small machine, and a fresh process keeps one's heap and
- * handles out of the next), then the report (latest.json, chart.svg, summary.md).
+ * handles out of the next), then the report (latest.json, chart.svg, summary.md), all in the
+ * ignored bench/out/. `npm run bench -- --publish` then publishes the sections this run
+ * measured (bench/publish.ts: into bench/results/ and docs/results/); a failed one is not.
  * BENCH_ONLY=warm,bundle picks a subset; a benchmark whose file does not exist yet is
  * skipped with a message. Exits non-zero when a benchmark failed, after the report.
  */
@@ -12,7 +14,7 @@ import { join } from 'node:path';
 /** The benchmarks in the order they run, by section name. */
 export const BENCHMARKS: ReadonlyArray<{ name: string; file: string }> = [
   { name: 'warm', file: 'greet.bench.ts' },
-  { name: 'cold-start', file: 'cold-start.bench.ts' },
+  { name: 'cold-start', file: 'cold-start/cold-start.bench.ts' },
   { name: 'bundle', file: 'bundle.bench.ts' },
   { name: 'fleet', file: 'fleet/fleet.bench.ts' },
   { name: 'metrics', file: 'metrics.bench.ts' },
@@ -36,10 +38,10 @@ export function selectBenchmarks(only: string | undefined): Array<{ name: string
 
 let running: number | undefined;
 
-/** Runs `node --import tsx <file>` with inherited output; resolves to its exit code (a timeout kills its process group). */
-function runScript(file: string): Promise<number> {
+/** Runs `node --import tsx <file> <args>` with inherited output; resolves to its exit code (a timeout kills its process group). */
+function runScript(file: string, args: string[] = []): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit', detached: true });
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { stdio: 'inherit', detached: true });
     running = child.pid;
     const timer = setTimeout(() => {
       console.error(`\n${file}: still running after ${TIMEOUT_MS / 60_000} min; stopping it`);
@@ -80,6 +82,8 @@ async function main(): Promise<number> {
     });
   }
   const outcome: string[] = [];
+  const measured: string[] = [];
+  const startedAt = new Date();
   let failed = 0;
   for (const b of planRuns(process.env.BENCH_ONLY, existsSync)) {
     const file = b.path;
@@ -93,12 +97,19 @@ async function main(): Promise<number> {
     const code = await runScript(file);
     const took = `${((Date.now() - started) / 1000).toFixed(0)} s`;
     if (code !== 0) failed++;
+    else measured.push(b.name);
     outcome.push(`${b.name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${took}`);
   }
   console.log('\n== report');
   const reportCode = await runScript(join(__dirname, 'report.ts'));
+  let publishCode = 0;
+  if (process.argv.includes('--publish')) {
+    console.log(`\n== publish ${measured.join(', ') || '(nothing measured)'}`);
+    publishCode = await runScript(join(__dirname, 'publish.ts'), [...measured, '--since', startedAt.toISOString()]);
+    outcome.push(`publish: ${publishCode === 0 ? 'ok' : `FAILED (exit ${publishCode})`}`);
+  }
   console.log(`\n${outcome.join('\n')}\nreport: ${reportCode === 0 ? 'ok' : `FAILED (exit ${reportCode})`}`);
-  return failed || reportCode ? 1 : 0;
+  return failed || reportCode || publishCode ? 1 : 0;
 }
 
 // Only as a script: the unit test imports selectBenchmarks.

@@ -4,12 +4,13 @@
  * processes, with `_X_AMZN_TRACE_ID` set as under Lambda: with propagation on, each invocation
  * derives its trace, tags the logger with it, sends traceparent and x-amzn-trace-id on the call, and
  * the Greeter parses it; off (TRACE_PROPAGATION=false) none of that. The Greeter's log line per traced
- * call is silenced (GREETER_LOG_TRACED_CALLS=0): the harness reads the Greeters' stderr in this very
+ * call is silenced (GREETER_LOG_TRACED_CALLS=0): the stack reads the Greeters' stderr in this very
  * process, a cost a deployed gateway never has. One runtime; calls alternate
  * on and off, so drift hits both alike. Target: on / off ≤ 1.02× at p50.
  */
 import { handler, runtime } from '../functions/greet';
-import { httpEvent, lambdaContext, startTestStack, useFunctionEnvironment } from '../test/integration/harness';
+import { startFunctionStack, useFunctionEnvironment } from '../scripts/stack/function-stack';
+import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { runMain, stats, time } from './measure';
 import { writeResult } from './results';
 
@@ -17,10 +18,10 @@ const N = Number(process.env.BENCH_N ?? 2000);
 const TARGET = 1.02;
 
 async function main(): Promise<void> {
-  const stack = await startTestStack('config/greeter-gateway/bench-tracing/');
+  const stack = await startFunctionStack('config/greeter-gateway/bench-tracing/');
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0', leaseEnabled: 'false' });
-    // The Greeters' per-call trace line would be read by this process (the harness pipes their stderr),
+    // The Greeters' per-call trace line would be read by this process (the stack pipes their stderr),
     // which a deployed gateway never pays: measured apart, and silenced here.
     process.env.GREETER_LOG_TRACED_CALLS = '0';
     await stack.addGreeter({ id: 'tracing-1' });
@@ -50,8 +51,8 @@ async function main(): Promise<void> {
       }
     }
     runtime.reset();
-    const a = stats(off);
-    const b = stats(on);
+    const a = stats(off, 'greets with propagation off');
+    const b = stats(on, 'greets with propagation on');
     const ratioP50 = b.p50 / a.p50;
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.error(`\nnode ${process.version}, ${N} warm greets each (greet handler in-process), loopback, 2 Greeter processes\n`);

@@ -2,6 +2,7 @@
  * The fleet rows as formulas: per source and lease mode, a least-squares line of each load figure
  * against N, and whether the discovery share stayed flat from the smallest to the largest N.
  */
+import { signed } from '../format';
 import type { FleetRow } from './fleet-row';
 
 /** A fitted line. */
@@ -13,7 +14,7 @@ export interface Line {
 /** Least-squares line through (x, y). */
 export function fit(points: ReadonlyArray<readonly [number, number]>): Line {
   const n = points.length;
-  if (n === 0) return { slope: NaN, intercept: NaN };
+  if (n === 0) throw new Error('no points to fit a line through');
   const mx = points.reduce((a, [x]) => a + x, 0) / n;
   const my = points.reduce((a, [, y]) => a + y, 0) / n;
   const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
@@ -57,8 +58,7 @@ export function fleetFormulas(rows: readonly FleetRow[]): {
     fits[key] = f;
     const line = (k: (typeof FIGURES)[number], unit: string) => {
       const l = f[k] as Line;
-      const b = round(l.intercept, 1);
-      return `${round(l.slope, 4)}·N ${b < 0 ? '−' : '+'} ${Math.abs(b)}${unit}`;
+      return `${round(l.slope, 4)}·N ${signed(round(l.intercept, 1))}${unit}`;
     };
     formulas[key] =
       `${key} (N = ${sorted.map((r) => r.environments).join(', ')}): Consul discovery requests ≈ ${line('consulDiscoveryRequestsPerSec', ' /s')} ` +

@@ -250,8 +250,8 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
     const stoppedAt = Date.now();
     const total = (f: (s: NonNullable<(typeof finals)[number]>) => number) => finals.reduce((a, s) => a + (s ? f(s) : 0), 0);
     const reached = delays.filter((d) => Number.isFinite(d));
-    const prop = stats(reached);
-    const maxMs = reached.length ? Math.max(...reached) : NaN;
+    const prop = stats(reached, 'propagation delays (no environment saw a change)');
+    const maxMs = prop.max;
     const targetMs = (refresh ?? 0) * 1000 + 1000;
     const { server, agents, rate } = load;
     const serverLease = server.sessionApply + server.sessionRenew + server.catalogWrites + server.kvWrites;
@@ -300,7 +300,13 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
       sourceServerRssMb: load.sourceRssMb !== undefined ? round(load.sourceRssMb) : undefined,
       memoryPerEnvironmentKb: round(memoryKb, 0),
       heapPerEnvironmentKb: round(heapKb, 0),
-      coldStartP50Ms: round(stats(ready.flatMap((r) => r.coldStartMs)).p50, 0),
+      coldStartP50Ms: round(
+        stats(
+          ready.flatMap((r) => r.coldStartMs),
+          'cold starts',
+        ).p50,
+        0,
+      ),
       coldStartFailures: ready.reduce((a, r) => a + r.coldStartFailures, 0),
       invocations: total((s) => s.invocations),
       invocationsWithoutInstances: total((s) => s.invocationFailures),

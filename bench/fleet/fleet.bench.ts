@@ -7,14 +7,13 @@
  * mirror on moto. Per row: requests/s at the agents (HTTP split into discovery, lease and config;
  * DNS questions) and at the servers (RPCs, lease RPCs, health queries, Raft applies), CoreDNS
  * answers and forwards, Cloud Map calls, connections per source IP, the time for a backend change
- * to reach every environment, and memory per environment. Writes bench/results/fleet.json.
+ * to reach every environment, and memory per environment. Writes bench/out/fleet.json (`--publish`: also bench/results/).
  *
  * `npm run bench:fleet [-- --source consul,dns,cloudmap]`; FLEET_SIZES (consul rows, default
  * "100,1000"), FLEET_DISCOVERY_SIZES (dns and cloudmap rows, default "100,1000,2500": what this 2-core machine holds; 5,000 saturates it),
  * FLEET_LEASE_MODES (consul rows, default "agent,session"), FLEET_WINDOW_MS and FLEET_OVER_CAP
  * (a row over the default 200-connection cap; 0, the default, skips it) override the defaults.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { provisionToken } from '../../scripts/stack/acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
@@ -23,8 +22,9 @@ import { startConsulCluster } from '../../scripts/stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { passingIds } from '../../scripts/stack/passing';
 import { freePort, stopProcess } from '../../scripts/stack/processes';
+import { eventually } from '../../scripts/support/poll-until';
 import { runMain } from '../measure';
-import { writeResult, type FleetResult } from '../results';
+import { runInfo, writeResult, type FleetResult } from '../results';
 import { fleetFormulas } from './fleet-formulas';
 import { LEASE_CONFIG, PREFIX, runRow, type FleetRow, type LeaseChoice, type RowStack } from './fleet-row';
 import { FLEET_SOURCES, startSource, type FleetSource } from './fleet-sources';
@@ -83,8 +83,7 @@ async function main(): Promise<void> {
     for (const [mode, values] of Object.entries(LEASE_CONFIG))
       for (const [k, v] of Object.entries(values)) await kvPut(admin, `${PREFIX}${mode}/${k}`, String(v));
     greeter = await startGreeter({ id: 'g-1', consulAddress: cluster.clients[0]!.address, token: backendToken });
-    for (let until = Date.now() + 15_000; !(await passingIds(admin, 'greeter')).includes('g-1'); await sleep(200))
-      if (Date.now() > until) throw new Error('g-1 not passing');
+    await eventually(async () => (await passingIds(admin, 'greeter')).includes('g-1'), 15_000, 'g-1 passing in Consul');
     const [agent, backendNode] = [cluster.clients[0]!, cluster.clients[1]!];
     const backendAgent = createConsulApi({ address: backendNode.address, token: backendToken, timeoutMs: 15_000 });
     const parts = {
@@ -120,7 +119,8 @@ async function main(): Promise<void> {
               console.error(`[fleet] ${source}: not run: ${row}`);
               break;
             }
-            rows.push(row);
+            // Each row carries its own run (machine and time): a published table may keep rows of another run.
+            rows.push({ ...row, run: runInfo() });
             // Written after every row, so a failure later keeps what was measured.
             writeResult('fleet', { rows, formula: fleetFormulas(rows).formula, partial: true, skipped });
           }

@@ -4,7 +4,7 @@
  * for a CommonJS file Node then runs its CJS export lexer over the whole source first (to find
  * named exports), which on a 1+ MB minified bundle costs more than the require itself. The shim
  * is lexed instead (a few bytes, an explicit named export, no re-export to follow), and the
- * bundle is loaded by plain `require`. bench/cold-start.bench.ts measures both ways.
+ * bundle is loaded by plain `require`. bench/cold-start/ measures both ways.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';

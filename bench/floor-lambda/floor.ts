@@ -1,5 +1,5 @@
 /**
- * The floor Lambda of bench/cold-start.bench.ts: the least a function that calls a Greeter
+ * The floor Lambda of bench/cold-start/: the least a function that calls a Greeter
  * can do. It imports grpc-js and the generated client, dials one fixed address (no Consul,
  * no config, no lease) and makes one SayHello per invocation. Built with the same esbuild
  * settings as the packaged functions (package-floor.ts), so the cold-start ratio measures

@@ -1,12 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { round, stats, throughput } from '../../../bench/measure';
+import { median, ratio, round, stats, throughput } from '../../../bench/measure';
 
 describe('stats', () => {
-  it('gives nearest-rank percentiles and the mean, whatever the order of the samples', () => {
+  it('gives nearest-rank percentiles (scripts/support/percentiles.ts), the mean and the max, whatever the order of the samples', () => {
     const samples = Array.from({ length: 100 }, (_, i) => 100 - i);
-    assert.deepEqual(stats(samples), { n: 100, p50: 51, p90: 91, p99: 100, mean: 50.5 });
+    assert.deepEqual(stats(samples), { n: 100, p50: 50, p90: 90, p99: 99, mean: 50.5, max: 100 });
     assert.equal(samples[0], 100, 'the samples are not sorted in place');
+  });
+
+  it('fails, naming the measurement, when there are no samples (never NaN)', () => {
+    assert.throws(() => stats([], 'cold starts'), /no cold starts were measured/);
+  });
+});
+
+describe('median and ratio', () => {
+  it('give undefined, not NaN, when there is nothing to divide or no sample', () => {
+    assert.equal(median([]), undefined);
+    assert.equal(median([3, 1, 2, 4]), 2);
+    assert.equal(ratio(3, 2), 1.5);
+    assert.equal(ratio(undefined, 2), undefined);
+    assert.equal(ratio(1, 0), undefined);
+    assert.equal(ratio(Number.NaN, 1), undefined);
   });
 });
 

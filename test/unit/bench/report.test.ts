@@ -112,33 +112,27 @@ describe('mergeSections', () => {
 describe('chartSpec', () => {
   it('draws one panel per section present, in a fixed order', () => {
     assert.deepEqual(panelTitles(mergeSections(files(fleet, warm, cold), NOW)), [
+      'Ratios against their targets',
       'Warm path latency (ms)',
-      'Cold start (ms)',
+      'Cold start in the Lambda emulator (ms)',
       'Fleet: Consul load and change propagation, per discovery source',
     ]);
     assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation, per discovery source']);
-    assert.equal(
-      chartSpec(
-        mergeSections(
-          files({ section: 'bundle', run: run('2026-01-02T00:00:00.000Z'), functions: [], grpcJsAlone: { requireMs: 1 } }),
-          NOW,
-        ),
-      ),
-      undefined,
-    );
+    assert.equal(chartSpec(mergeSections(files({ section: 'mtls', run: run('2026-01-02T00:00:00.000Z'), overheadMs: 1 }), NOW)), undefined);
   });
 
   it('puts every percentile of every path, the cold-start steps and both fleet series in the data', () => {
     const spec = chartSpec(mergeSections(files(warm, cold, fleet), NOW));
     assert.ok(spec && 'vconcat' in spec);
-    const [w, c, f] = spec.vconcat as unknown as Array<{
+    const [, w, c, f] = spec.vconcat as unknown as Array<{
       data?: { values: Array<Record<string, unknown>> };
+      vconcat?: Array<{ data: { values: Array<Record<string, unknown>> } }>;
       hconcat?: Array<{ data: { values: Array<Record<string, unknown>> } }>;
     }>;
     assert.equal(w?.data?.values.length, 9);
     assert.ok(w?.data?.values.some((v) => v.path === 'greet (ours)' && v.percentile === 'p99' && v.ms === 1.5));
     assert.deepEqual(
-      c?.data?.values.filter((v) => v.bar === 'greet, by step').map((v) => [v.step, v.ms]),
+      c?.vconcat?.[0]?.data.values.map((v) => [v.step, v.ms]),
       [
         ['import', 120],
         ['config', 20],
@@ -169,7 +163,8 @@ describe('chartSpec', () => {
         [5000, 'discovery only', 2],
       ],
     );
-    assert.equal(f?.hconcat[1]?.data.values.filter((v) => v.series === 'cloudmap (discovery only)' && v.figure === 'max').length, 2);
+    const propagation = (f?.hconcat[1] as unknown as { layer: Array<{ data: { values: Array<Record<string, unknown>> } }> }).layer[0];
+    assert.equal(propagation?.data.values.filter((v) => v.series === 'cloudmap (discovery only)' && v.figure === 'max').length, 2);
   });
 
   it('is a spec vega-lite compiles', async () => {
@@ -189,27 +184,36 @@ describe('chartSpec', () => {
 describe('summaryMarkdown', () => {
   it('states the machine and date, each figure against its target, and what is missing', () => {
     const md = summaryMarkdown(mergeSections(files(warm, cold), NOW));
-    assert.match(md, /^Measured on Test CPU 9000, 2 cores, 8 GiB, node v20\.0\.0, 2026-01-02 – 2026-01-03/);
-    assert.match(md, /\| Warm p50, greet \/ raw grpc-js \| 1\.10× ✅ \(0\.440 ms \/ 0\.400 ms\) \| ≤ 1\.15× \|/);
+    assert.match(md, /^Rows from 2 runs \(`npm run bench`\), 2026-01-02 – 2026-01-03: each row names the date and machine of its run\./);
+    assert.match(
+      md,
+      /\| Warm p50, greet \/ raw grpc-js \| 1\.10× ✅ \(0\.440 ms \/ 0\.400 ms\) \| ≤ 1\.15× \| 2026-01-02, Test CPU 9000, 2 cores, 8 GiB, node v20\.0\.0 \|/,
+    );
     assert.match(md, /\| Warm p99, greet \/ raw grpc-js \| 1\.25× ❌/);
     assert.match(md, /seed pattern \/ greet \| 7\.50× ✅/);
     assert.match(md, /CPU per call in the calling process, greet \/ raw grpc-js \| 1\.15× \(230 µs \/ 200 µs\)/);
     assert.match(md, /16 in flight, greet \/ raw throughput \| 0\.90× \(1800 \/ 2000 calls\/s\)/);
-    assert.match(md, /greet \/ floor \| 1\.24× ✅ \(360 ms \/ 290 ms\)/);
-    assert.match(md, /Not in this run: bundle, fleet\./);
+    assert.match(md, /greet \/ floor \| 1\.24× ✅ \(360 ms \/ 290 ms\) \| ≤ 1\.3× \| 2026-01-03, Test CPU 9000/);
+    assert.match(md, /Not in these results: bundle, fleet\./);
   });
 
   it('holds the fleet table, one row per size, and the formula', () => {
     const md = summaryMarkdown(mergeSections(files(fleet), NOW));
     const rows = md.split('\n').filter((l) => /^\| consul \| agent \| \d+ \|/.test(l));
     assert.equal(rows.length, 2);
-    assert.match(rows[1] ?? '', /^\| consul \| agent \| 100 \| 1 \| – \| – \| 12\.5 \| – \| 10\.0 \| 50 ms \/ 90 ms \| 101 \| 0 \|$/);
+    assert.match(
+      rows[1] ?? '',
+      /^\| consul \| agent \| 100 \| 1 \| – \| – \| 12\.5 \| – \| 10\.0 \| 50 ms \/ 90 ms \| 101 \| 0 \| 2026-01-03, Test CPU 9000, 2 cores, 8 GiB, node v20\.0\.0 \|$/,
+    );
     assert.match(md, /Formula: N environments cost about N\/8/);
   });
 
   it('names the source and lease mode of each fleet row, with the discovery and lease shares', () => {
     const md = summaryMarkdown(mergeSections(files(bySource), NOW));
-    assert.match(md, /^\| dns \| off \| 5000 \| 1 \| 2\.0 \| 0\.0 \| 1\.0 \| 2\.0 \| 5\.0 \| 50 ms \/ 90 ms \| 11 \| 0 \|$/m);
+    assert.match(
+      md,
+      /^\| dns \| off \| 5000 \| 1 \| 2\.0 \| 0\.0 \| 1\.0 \| 2\.0 \| 5\.0 \| 50 ms \/ 90 ms \| 11 \| 0 \| 2026-01-03, [^|]+ \|$/m,
+    );
     assert.match(md, /^\| consul \| session \| 5000 \| 1 \| 500\.0 \| 1000\.0 \|/m);
   });
 });
