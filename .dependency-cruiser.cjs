@@ -6,8 +6,8 @@
 const KERNEL_FOLDERS = 'util|log|errors|metrics|tracing';
 const KERNEL = `^lib/(${KERNEL_FOLDERS})/`;
 const ADAPTERS = '^lib/(consul|discovery|grpc|cloudmap|config|lease|connect)/';
-const USE_CASES = '^lib/(greeter|registry|health-sync)/';
-const LIB_FOLDERS = `^lib/(http|greeter|registry|health-sync|runtime|consul|discovery|grpc|cloudmap|config|lease|connect|${KERNEL_FOLDERS})/`;
+const USE_CASES = '^lib/(greeter|registry|health-sync|rpc)/';
+const LIB_FOLDERS = `^lib/(http|greeter|registry|health-sync|rpc|runtime|consul|discovery|grpc|cloudmap|config|lease|connect|${KERNEL_FOLDERS})/`;
 
 /**
  * An allow-list: modules in lib/<folder>/ may import inside lib/ only their own folder, the kernel and `allowed`.
@@ -94,7 +94,7 @@ module.exports = {
     mayImport(
       'http-over-use-cases',
       'http',
-      ['greeter', 'registry', 'health-sync', 'runtime'],
+      ['greeter', 'registry', 'health-sync', 'rpc', 'runtime'],
       'The HTTP edge sits over the use cases and the runtime: it reaches no adapter, except the two error classes named above.',
       ['^lib/config/errors\\.ts$', '^lib/consul/errors\\.ts$'],
     ),
@@ -103,14 +103,14 @@ module.exports = {
       severity: 'error',
       comment: 'The shared runtime is built from adapters only.',
       from: { path: '^lib/runtime/' },
-      to: { path: '^lib/(greeter|registry|health-sync|http)/' },
+      to: { path: '^lib/(greeter|registry|health-sync|rpc|http)/' },
     },
     {
       name: 'use-cases-stand-alone',
       severity: 'error',
       comment: 'A use case never imports another one, nor the HTTP edge.',
       from: { path: USE_CASES },
-      to: { path: '^lib/(greeter|registry|health-sync|http)/', pathNot: '^lib/$1/' },
+      to: { path: '^lib/(greeter|registry|health-sync|rpc|http)/', pathNot: '^lib/$1/' },
     },
     {
       name: 'handlers-call-use-cases',

@@ -14,10 +14,11 @@ export type HttpBody<E, R> = (
   trace: TraceContext | undefined,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** Builds a Lambda handler that never throws and never leaks a stack trace. */
+/** Builds a Lambda handler that never throws and never leaks a stack trace; `onError` shapes error answers (default: errorResponse). */
 export function httpHandler<E, R extends Closable>(
   slot: RuntimeSlot<R>,
   body: HttpBody<E, R>,
+  onError: (err: unknown, log: RuntimeSlot<R>['logger']) => APIGatewayProxyStructuredResultV2 = errorResponse,
 ): (event: E, context: Context) => Promise<APIGatewayProxyStructuredResultV2> {
   return async (event, context) => {
     slot.logger.addContext(context);
@@ -28,7 +29,7 @@ export function httpHandler<E, R extends Closable>(
     try {
       return await body(event, context, slot.get(), trace);
     } catch (err) {
-      return errorResponse(err, slot.logger);
+      return onError(err, slot.logger);
     }
   };
 }
