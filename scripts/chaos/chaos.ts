@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { provisionToken } from '../stack/acl-admin';
+import { gatewayTokens } from '../stack/tokens';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../stack/consul-agent';
 import { startConsulCluster, type ConsulCluster } from '../stack/consul-cluster';
@@ -61,9 +61,7 @@ async function main(): Promise<void> {
       primary: { datacenter: 'dc1', wanAddress: wan, managementToken: cluster.managementToken },
     });
     const dc2Admin = createConsulApi({ address: dc2.address, token: cluster.managementToken });
-    const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    const { gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX);
     await seedDefaultConfig(admin, PREFIX, undefined, {
       discoveryMinIntervalMs: '0',
       greeterFailoverDatacenters: 'dc2',

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CreateHttpNamespaceCommand, DiscoverInstancesCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken } from '../stack/acl-admin';
+import { healthSyncToken } from '../stack/tokens';
 import type { ConsulApi } from '../../lib/consul/consul-api';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import type { ConsulAgent } from '../stack/consul-agent';
@@ -56,10 +56,7 @@ export async function startCloudMapMirror(o: {
     }
     if (!namespaceId) throw new Error('moto created no Cloud Map namespace');
     // The job's own token: read health and its config, write only the probe prefix it owns.
-    const syncToken = await provisionToken(o.admin, healthSyncPolicies(['ephemeral-']), {
-      configPrefix: HS_PREFIX,
-      leaseService: 'health-sync-lambda',
-    });
+    const syncToken = await healthSyncToken(o.admin, HS_PREFIX);
     await seedDefaultConfig(o.admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
       services: o.greeterService,
       cloudMapNamespaceId: namespaceId,

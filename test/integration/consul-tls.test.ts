@@ -27,7 +27,7 @@ import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../.
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { gatewayTokens, healthSyncToken, registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { registerGrpcService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
@@ -121,9 +121,7 @@ before(async () => {
       key: readFileSync(certs.clientKeyFile, 'utf8'),
     },
   });
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-  backendToken = await provisionToken(admin, 'greeter-backend', params);
+  ({ gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX));
   for (const [k, v] of Object.entries({
     discoveryMinIntervalMs: '0',
     configMaxAgeSeconds: '0',
@@ -498,14 +496,8 @@ describe('the instance registry and health-sync over https (verify_incoming on)'
         cloudMapRegion: 'us-east-1',
         leaseEnabled: 'false',
       });
-      const registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), {
-        configPrefix: REGISTRY_PREFIX,
-        leaseService: 'instance-registry-lambda',
-      });
-      const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), {
-        configPrefix: HS_PREFIX,
-        leaseService: 'health-sync-lambda',
-      });
+      const registryToken = await makeRegistryToken(admin, REGISTRY_PREFIX);
+      const syncToken = await healthSyncToken(admin, HS_PREFIX);
       const backend = greeters[0];
       assert.ok(backend);
 

@@ -10,7 +10,7 @@ import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { CloudMapDiscoveryError, createDiscoverInstancesClient, type DiscoverInstancesClient } from '../../lib/cloudmap/discover-instances';
-import { healthSyncPolicies, provisionToken } from '../../scripts/stack/acl-admin';
+import { healthSyncToken } from '../../scripts/stack/tokens';
 import { toServiceInstances } from '../../lib/consul/service-instances';
 import { cloudMapHealthSource, type CloudMapSourceOptions } from '../../lib/discovery/cloudmap-source';
 import type { HealthSource } from '../../lib/discovery/health-source';
@@ -97,10 +97,7 @@ describe('cloudmap discovery source on moto, mirror written by a real health-syn
     } finally {
       cm.destroy();
     }
-    const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), {
-      configPrefix: HS_PREFIX,
-      leaseService: 'health-sync-lambda',
-    });
+    const syncToken = await healthSyncToken(stack.admin, HS_PREFIX);
     Object.assign(process.env, {
       CONSUL_HTTP_ADDR: stack.consul.address,
       CONSUL_HTTP_TOKEN: syncToken,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { backendToken as makeBackendToken } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import type { ServiceInstance } from '../../lib/consul/service-instances';
 import { dnsHealthSource, type DnsHealthSource } from '../../lib/discovery/dns-source';
@@ -44,7 +44,7 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
     consul = await startConsulAgent({ dns: true });
     stoppers.push(() => consul.stop());
     admin = createConsulApi({ address: consul.address, token: consul.managementToken, timeoutMs: 5_000 });
-    backendToken = await provisionToken(admin, 'greeter-backend', { greeterService: 'greeter' });
+    backendToken = await makeBackendToken(admin);
     coredns = await startCoreDns({ upstreams: [consul.dnsAddress!] });
     stoppers.push(() => coredns.stop());
     await addGreeter({ id: 'dns-1', tags: ['v1'] });

@@ -15,7 +15,7 @@ import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayTokens, healthSyncToken } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { greet, greeterQuery } from '../../lib/greeter/greet';
 import { createGatewayRuntime, type GatewayRuntime } from '../../lib/greeter/gateway-runtime';
@@ -142,13 +142,10 @@ describe('discovery fallback to the Cloud Map mirror with every Consul server an
     );
     cluster = await startConsulCluster({ clients: 2, dns: true });
     admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken });
-    const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-    gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
-    const syncToken = await provisionToken(admin, healthSyncPolicies(['ephemeral-']), {
-      configPrefix: HS_PREFIX,
-      leaseService: 'health-sync-lambda',
-    });
+    const tokens = await gatewayTokens(admin, PREFIX);
+    gatewayToken = tokens.gatewayToken;
+    const backendToken = tokens.backendToken;
+    const syncToken = await healthSyncToken(admin, HS_PREFIX);
     await seedDefaultConfig(admin, PREFIX, undefined, { discoveryMinIntervalMs: '0' });
     for (const id of ['fb-1', 'fb-2'])
       greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { runtime as greetRuntime } from '../../functions/greet';
 import { handler as instancesHandler, runtime as instancesRuntime } from '../../functions/instances';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
-import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { gatewayTokens, registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulCluster, type ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
@@ -63,14 +63,11 @@ const client2 = () => cluster.clients[1]!;
 before(async () => {
   cluster = await startConsulCluster({ clients: 2 });
   admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken });
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-  const backendToken = await provisionToken(admin, 'greeter-backend', params);
+  const tokens = await gatewayTokens(admin, PREFIX);
+  gatewayToken = tokens.gatewayToken;
+  const backendToken = tokens.backendToken;
   await seedDefaultConfig(admin, PREFIX, undefined, { callDeadlineMs: '1777', discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0' });
-  registryToken = await provisionToken(admin, registryPolicies(['ephemeral-']), {
-    configPrefix: REGISTRY_PREFIX,
-    leaseService: 'instance-registry-lambda',
-  });
+  registryToken = await makeRegistryToken(admin, REGISTRY_PREFIX);
   // The backends live on the second agent, so the first can die without taking them along.
   for (const id of ['c-1', 'c-2'])
     greeters.push(await startGreeter({ id, consulAddress: cluster.clients[1]!.address, token: backendToken }));

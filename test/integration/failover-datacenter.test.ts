@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runtime } from '../../functions/greet';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayTokens } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
@@ -77,9 +77,9 @@ before(async () => {
     20_000,
     'dc1 and dc2 joined over the WAN',
   );
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-  backendToken = await provisionToken(admin, 'greeter-backend', params);
+  const tokens = await gatewayTokens(admin, PREFIX);
+  const gatewayToken = tokens.gatewayToken;
+  backendToken = tokens.backendToken;
   // Tokens are made in the primary; the backend in dc2 can register once dc2 knows its token.
   await eventually(
     async () => {

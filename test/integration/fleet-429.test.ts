@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connectionsByClientIp } from '../../bench/fleet/tcp-connections';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayTokens } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { GreetError } from '../../lib/greeter/errors';
@@ -88,9 +88,7 @@ async function fillTheCap(): Promise<void> {
 before(async () => {
   agent = await startConsulAgent({ limits: { httpMaxConnsPerClient: CAP } });
   admin = createConsulApi({ address: agent.address, token: agent.managementToken });
-  const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-  const backendToken = await provisionToken(admin, 'greeter-backend', params);
+  const { gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX);
   // Config refreshes and lease renewals fall due every second, so they meet the full cap.
   for (const [k, v] of Object.entries({
     configMaxAgeSeconds: '1',

@@ -6,7 +6,7 @@
  */
 import type { Context } from 'aws-lambda';
 import { handler as greetHandler } from '../../functions/greet';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayTokens } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
@@ -51,15 +51,7 @@ export async function startTestStack(prefix = 'config/greeter-gateway/test/'): P
   const greeters: GreeterBackend[] = [];
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   try {
-    const params = {
-      configPrefix: prefix,
-      greeterService: 'greeter',
-      leaseService: 'greeter-gateway-lambda',
-      leasePrefix: 'lambda-leases',
-      agentNodePrefix: '',
-    };
-    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    const { gatewayToken, backendToken } = await gatewayTokens(admin, prefix, 'both');
     const stack: TestStack = {
       consul,
       admin,

@@ -19,7 +19,7 @@ import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../.
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { resolveConfig } from '../../lib/config/resolve-config';
 import { agentServices } from '../../lib/consul/agent';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { healthSyncToken, registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { GRPC_PROBED_FILTER } from '../../lib/consul/registration-meta';
 import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
@@ -69,10 +69,7 @@ before(async () => {
   await new Promise<void>((resolve) => blackHole!.listen(0, '127.0.0.1', resolve));
   const port = (blackHole.address() as { port: number }).port;
 
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
-    configPrefix: 'config/instance-registry/abuse/',
-    leaseService: 'instance-registry-lambda',
-  });
+  const registryToken = await makeRegistryToken(stack.admin, 'config/instance-registry/abuse/');
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   // The quota would stop one key at 100: the attacker holds 15 keys. Critical instances stay 10 minutes.
   const config = {
@@ -111,10 +108,7 @@ before(async () => {
     ownerMarker: 'abuse-test',
     leaseEnabled: 'false',
   });
-  const syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-'], []), {
-    configPrefix: HS_PREFIX,
-    leaseService: 'health-sync-lambda',
-  });
+  const syncToken = await healthSyncToken(stack.admin, HS_PREFIX);
   Object.assign(process.env, {
     CONSUL_HTTP_ADDR: stack.consul.address,
     CONSUL_HTTP_TOKEN: syncToken,

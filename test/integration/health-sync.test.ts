@@ -17,7 +17,8 @@ import {
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
 import { handler as healthSyncHandler, runtime as healthSyncRuntime } from '../../functions/health-sync';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies, reverseSyncPolicies } from '../../scripts/stack/acl-admin';
+import { healthSyncPolicies, registryPolicies, reverseSyncPolicies } from '../../scripts/stack/acl-admin';
+import { healthSyncToken, registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
@@ -94,21 +95,15 @@ before(async () => {
   await seedDefaultConfig(admin, stack.prefix, undefined, { greeterTag: 'probed', leaseEnabled: 'false', discoveryMinIntervalMs: '0' });
   admin.destroy();
   // This job probes gRPC-checked `greeter` instances: the operator names the routed service on purpose.
-  syncToken = await provisionToken(
+  syncToken = await healthSyncToken(stack.admin, HS_PREFIX, [
+    ...healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] }),
+    ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy']),
+  ]);
+  const registryToken = await makeRegistryToken(
     stack.admin,
-    [
-      ...healthSyncPolicies(['ephemeral-'], ['greeter'], { allowProbing: ['greeter'] }),
-      ...reverseSyncPolicies('aws-cloud-map', ['greeter-legacy']),
-    ],
-    {
-      configPrefix: HS_PREFIX,
-      leaseService: 'health-sync-lambda',
-    },
+    'config/instance-registry/test/',
+    registryPolicies(['ephemeral-'], ['greeter']),
   );
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), {
-    configPrefix: 'config/instance-registry/test/',
-    leaseService: 'instance-registry-lambda',
-  });
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   // `greeter` takes traffic: the registry registers it only when named exactly (allowedServices), never by prefix.
   const config = { ...resolveConfig(REGISTRY_KEYS, { allowedServices: 'greeter' }).values, allowLoopback: true };

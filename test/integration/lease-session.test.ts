@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayToken } from '../../scripts/stack/tokens';
 import { deregisterService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
@@ -95,15 +95,9 @@ const catalogNodes = async (id: string) =>
 before(async () => {
   cluster = await startConsulCluster({ clients: 2 });
   admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken, timeoutMs: 5_000 });
-  const params = {
-    configPrefix: CONFIG_PREFIX,
-    greeterService: 'greeter',
-    leaseService: SERVICE,
-    leasePrefix: LEASE_PREFIX,
-    agentNodePrefix: '',
-  };
-  sessionToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease-session'], params);
-  agentToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
+  const scope = { configPrefix: CONFIG_PREFIX, leaseService: SERVICE, leasePrefix: LEASE_PREFIX };
+  sessionToken = await gatewayToken(admin, { ...scope, lease: 'session' });
+  agentToken = await gatewayToken(admin, { ...scope, lease: 'agent' });
 });
 after(async () => {
   for (const api of opened) api.destroy();

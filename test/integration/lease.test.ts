@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { handler as statusHandler, runtime } from '../../functions/status';
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayToken } from '../../scripts/stack/tokens';
 import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
@@ -152,7 +152,7 @@ describe('least privilege, enforced by Consul', () => {
   });
 
   it('lets a read-only token register nothing', async () => {
-    const token = await provisionToken(stack.admin, 'greeter-gateway', { configPrefix: stack.prefix, greeterService: 'greeter' });
+    const token = await gatewayToken(stack.admin, { configPrefix: stack.prefix, lease: 'none' });
     const api = createConsulApi({ address: stack.consul.address, token });
     try {
       await assert.rejects(

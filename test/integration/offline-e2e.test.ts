@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { startOffline, type OfflineServer } from '../../scripts/stack/offline';
@@ -34,10 +34,7 @@ before(async () => {
   await seedDefaultConfig(admin, stack.prefix);
   admin.destroy();
   for (const id of ['e2e-1', 'e2e-2', 'e2e-3']) await stack.addGreeter({ id });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
-    configPrefix: 'config/instance-registry/local/',
-    leaseService: 'instance-registry-lambda',
-  });
+  const registryToken = await makeRegistryToken(stack.admin, 'config/instance-registry/local/');
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),

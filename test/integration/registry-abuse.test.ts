@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
@@ -63,10 +64,7 @@ before(async () => {
     allowLoopback: 'true',
   });
   await stack.addGreeter({ id: BACKEND_ID });
-  const registryToken = await provisionToken(stack.admin, registryPolicies(PREFIXES, SERVICES), {
-    configPrefix: REGISTRY_PREFIX,
-    leaseService: 'instance-registry-lambda',
-  });
+  const registryToken = await makeRegistryToken(stack.admin, REGISTRY_PREFIX, registryPolicies(PREFIXES, SERVICES));
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   gatewayApi = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
   offline = await startOffline({
@@ -171,10 +169,7 @@ describe("registry abuse: stolen registry Consul token (Consul's ACLs, no API in
   });
 
   it('without greeter in allowedServices, cannot remove a Greeter backend either', async () => {
-    const narrow = await provisionToken(stack.admin, registryPolicies(PREFIXES), {
-      configPrefix: REGISTRY_PREFIX,
-      leaseService: 'instance-registry-lambda',
-    });
+    const narrow = await makeRegistryToken(stack.admin, REGISTRY_PREFIX, registryPolicies(PREFIXES));
     const api = createConsulApi({ address: stack.consul.address, token: narrow });
     try {
       await assert.rejects(deregisterService(api, BACKEND_ID), consul403);

@@ -9,7 +9,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { handler, instancesHandler, runtime } from '../../functions/instances';
 import { createRegistryRuntime } from '../../lib/registry/registry-runtime';
 import { runtimeSlot } from '../../lib/runtime/runtime-slot';
-import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryToken } from '../../scripts/stack/tokens';
 import { agentServices } from '../../lib/consul/agent';
 import { kvPut } from '../../lib/consul/kv';
 import { OWNER_META } from '../../lib/registry/quota';
@@ -65,10 +65,7 @@ async function setLimits(values: Record<string, string>) {
 before(async () => {
   stack = await startTestStack();
   await seedDefaultConfig(stack.admin, PREFIX, REGISTRY_KEYS, { allowedServicePrefixes: 'ephemeral-', allowedCidrs: '10.0.0.0/8' });
-  const token = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
-    leaseService: 'instance-registry-lambda',
-    configPrefix: PREFIX,
-  });
+  const token = await registryToken(stack.admin, PREFIX);
   Object.assign(process.env, {
     CONSUL_HTTP_ADDR: stack.consul.address,
     CONSUL_HTTP_TOKEN: token,

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryPolicies } from '../../scripts/stack/acl-admin';
+import { registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
 import { kvPut } from '../../lib/consul/kv';
@@ -58,10 +59,7 @@ before(async () => {
   });
   admin.destroy();
   // The token knows only one of the two prefixes the config allows (and greeter): Consul has the last word.
-  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-'], ['greeter']), {
-    leaseService: 'instance-registry-lambda',
-    configPrefix: REGISTRY_PREFIX,
-  });
+  registryToken = await makeRegistryToken(stack.admin, REGISTRY_PREFIX, registryPolicies(['ephemeral-'], ['greeter']));
   offline = await startOffline({
     httpPort: await freePort(),
     lambdaPort: await freePort(),

@@ -1,0 +1,74 @@
+/**
+ * The least-privilege tokens of the stack's parts, each made the one way (acl/policies/*.hcl through
+ * provisionToken): the gateway's, a Greeter backend's, the instance registry's and the health-sync
+ * job's. The local stack, the tests, the chaos run and the benches ask here instead of repeating
+ * which policies make up each token and which values fill their placeholders.
+ */
+import type { ConsulApi } from '../../lib/consul/consul-api';
+import { healthSyncPolicies, provisionToken, registryPolicies, type PolicyRef } from './acl-admin';
+
+/** How the gateway's token may hold a lease: a registered TTL service, a session, both, or none (read-only). */
+export type GatewayLease = 'agent' | 'session' | 'both' | 'none';
+
+/** Where the gateway reads its config and finds the Greeter, and where its lease lives. */
+export interface GatewayScope {
+  configPrefix: string;
+  greeterService?: string;
+  /** The service (agent mode) or key folder (session mode) of the lease. */
+  leaseService?: string;
+  /** Session mode: the K/V folder of the lease keys. */
+  leasePrefix?: string;
+  lease?: GatewayLease;
+}
+
+const LEASE_POLICIES: Record<GatewayLease, string[]> = {
+  agent: ['greeter-gateway-lease'],
+  session: ['greeter-gateway-lease-session'],
+  both: ['greeter-gateway-lease', 'greeter-gateway-lease-session'],
+  none: [],
+};
+
+/** The gateway's token (greet and status): read its config and the Greeter's health, write its lease (`lease`, default agent). */
+export async function gatewayToken(admin: ConsulApi, scope: GatewayScope): Promise<string> {
+  const params = {
+    configPrefix: scope.configPrefix,
+    greeterService: scope.greeterService ?? 'greeter',
+    leaseService: scope.leaseService ?? 'greeter-gateway-lambda',
+    leasePrefix: scope.leasePrefix ?? 'lambda-leases',
+    // Every agent's node: the functions may reach any of them.
+    agentNodePrefix: '',
+  };
+  return provisionToken(admin, ['greeter-gateway', ...LEASE_POLICIES[scope.lease ?? 'agent']], params);
+}
+
+/** A Greeter backend's token: register and deregister itself as `greeterService`. */
+export async function backendToken(admin: ConsulApi, greeterService = 'greeter'): Promise<string> {
+  return provisionToken(admin, 'greeter-backend', { greeterService });
+}
+
+/** The two tokens of a gateway stack: the gateway's (lease mode `lease`, default agent) and the Greeter backends'. */
+export async function gatewayTokens(
+  admin: ConsulApi,
+  configPrefix: string,
+  lease: GatewayLease = 'agent',
+): Promise<{ gatewayToken: string; backendToken: string }> {
+  return { gatewayToken: await gatewayToken(admin, { configPrefix, lease }), backendToken: await backendToken(admin) };
+}
+
+/** The instance registry's token: its config under `configPrefix`, its lease, and `policies` (default: the `ephemeral-` prefix). */
+export async function registryToken(
+  admin: ConsulApi,
+  configPrefix: string,
+  policies: PolicyRef[] = registryPolicies(['ephemeral-']),
+): Promise<string> {
+  return provisionToken(admin, policies, { configPrefix, leaseService: 'instance-registry-lambda' });
+}
+
+/** The health-sync job's token: its config under `configPrefix`, its lease, and `policies` (default: probes under `ephemeral-`). */
+export async function healthSyncToken(
+  admin: ConsulApi,
+  configPrefix: string,
+  policies: PolicyRef[] = healthSyncPolicies(['ephemeral-']),
+): Promise<string> {
+  return provisionToken(admin, policies, { configPrefix, leaseService: 'health-sync-lambda' });
+}
