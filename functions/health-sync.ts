@@ -2,6 +2,7 @@
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { HealthSyncError } from '../lib/health-sync/errors';
+import { healthSync } from '../lib/health-sync/health-sync-run';
 import { createHealthSyncRuntime } from '../lib/health-sync/health-sync-runtime';
 import { runtimeSlot } from '../lib/runtime/runtime-slot';
 
@@ -20,7 +21,7 @@ export const handler = async (event: unknown, context?: Pick<Context, 'getRemain
       `invalid health-sync input: ${parsed.error.issues[0]?.message ?? 'bad event'} (expected {"dryRun": true|false})`,
     );
   const dryRun = parsed.data.dryRun === true;
-  const report = await runtime.get().run({ dryRun, remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
+  const report = await healthSync(runtime.get(), { dryRun, remainingMs: context ? () => context.getRemainingTimeInMillis() : undefined });
   if (dryRun) runtime.logger.info('health-sync dry run: planned actions', { actions: report.plan });
   return report;
 };

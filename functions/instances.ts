@@ -4,14 +4,13 @@
  * without a Consul agent register themselves through this function.
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { RequestError } from '../lib/http/errors';
 import { header, readJsonBody } from '../lib/http/event';
 import { httpHandler } from '../lib/http/handler';
 import { json, noContent } from '../lib/http/responses';
-import { deleteInstance, heartbeat, listInstances, registerInstance } from '../lib/registry/instance-registry';
-import { listQuery, policyFromConfig } from '../lib/registry/registry-policy';
+import { restRouter } from '../lib/http/routes';
+import { list, register, remove, renew } from '../lib/registry/instances-api';
 import { createRegistryRuntime, type RegistryRuntime } from '../lib/registry/registry-runtime';
-import { parseInstanceId, parseRegistration } from '../lib/registry/registration-request';
+import { parseInstanceId } from '../lib/registry/registration-request';
 import { runtimeSlot, type RuntimeSlot } from '../lib/runtime/runtime-slot';
 
 /** What this function keeps across warm invocations (see lib/registry/registry-runtime.ts). */
@@ -20,43 +19,36 @@ export const runtime = runtimeSlot(createRegistryRuntime);
 // Each Consul call may wait out a leader election, within what the Lambda has left.
 const consulBudgetMs = (remainingMs: number) => Math.max(2_000, Math.min(8_000, remainingMs - 1_000));
 
-const ROUTES = {
+const route = restRouter({
   'POST /instances': 'register',
   'PUT /instances/{id}/heartbeat': 'heartbeat',
   'DELETE /instances/{id}': 'delete',
   'GET /instances': 'list',
-} as const;
-type Route = (typeof ROUTES)[keyof typeof ROUTES];
-
-function route(event: APIGatewayProxyEvent): Route {
-  const key = `${event.httpMethod} ${event.resource}`;
-  if (!Object.hasOwn(ROUTES, key)) throw new RequestError('method_not_allowed', 'method not allowed on this resource');
-  return ROUTES[key as keyof typeof ROUTES];
-}
+});
 
 /** The handler over `slot`; tests build several, as several warm execution environments. */
 export const instancesHandler = (slot: RuntimeSlot<RegistryRuntime>) =>
   httpHandler(slot, async (event: APIGatewayProxyEvent, context, rt) => {
-    // Routed, and the path id checked, before any I/O: a wrong method or a malformed id costs no Consul round trip.
+    // Routed, and the path id and body read, before any I/O: a request refused anyway costs no Consul round trip.
     const to = route(event);
     const id = to === 'heartbeat' || to === 'delete' ? parseInstanceId(event.pathParameters?.id) : '';
-    const { deps, loaded } = await rt.beginRegistry(consulBudgetMs(context.getRemainingTimeInMillis()));
+    const body = to === 'register' ? readJsonBody(event) : undefined;
+    const budget = consulBudgetMs(context.getRemainingTimeInMillis());
     const token = header(event, 'x-lease-token');
     switch (to) {
       case 'register': {
-        const reg = parseRegistration(readJsonBody(event), policyFromConfig(loaded.values));
-        const key = header(event, 'idempotency-key');
+        const idempotencyKey = header(event, 'idempotency-key');
         // The API key's id (never the key itself) scopes quotas and Idempotency-Keys; API Gateway sets it on private routes.
         const caller = event.requestContext?.identity?.apiKeyId ?? '';
-        return json(201, await registerInstance(deps, reg, key === undefined ? { caller } : { caller, key }));
+        return json(201, await register(rt, idempotencyKey === undefined ? { body, caller } : { body, caller, idempotencyKey }, budget));
       }
       case 'heartbeat':
-        return json(200, await heartbeat(deps, id, token));
+        return json(200, await renew(rt, id, token, budget));
       case 'delete':
-        await deleteInstance(deps, id, token);
+        await remove(rt, id, token, budget);
         return noContent();
       case 'list':
-        return json(200, { instances: await listInstances(deps, listQuery(event.queryStringParameters?.service, loaded.values)) });
+        return json(200, { instances: await list(rt, event.queryStringParameters?.service, budget) });
     }
   });
 

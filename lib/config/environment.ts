@@ -232,6 +232,21 @@ function checkPem(name: string, text: string, kind: 'certificate' | 'private key
   return text;
 }
 
+/** Where a function runs, as the Lambda runtime tells it (each field undefined when unset or blank, e.g. outside Lambda). */
+export interface LambdaEnvironment {
+  /** AWS_REGION: the function's own region. */
+  region?: string;
+  /** AWS_LAMBDA_LOG_STREAM_NAME: names this execution environment (unique among the function's). */
+  logStream?: string;
+}
+
+/** Reads AWS_REGION and AWS_LAMBDA_LOG_STREAM_NAME; never throws (Lambda sets both, and a local run may set neither). */
+export function readLambdaEnvironment(env: NodeJS.ProcessEnv = process.env): LambdaEnvironment {
+  const region = env.AWS_REGION?.trim();
+  const logStream = env.AWS_LAMBDA_LOG_STREAM_NAME?.trim();
+  return { ...(region ? { region } : {}), ...(logStream ? { logStream } : {}) };
+}
+
 /** The discovery sources, as the environment names them. */
 const SOURCES = ['consul', 'dns', 'cloudmap'] as const;
 /** A discovery source a gateway can use. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HealthSyncReport } from '../../../lib/health-sync/health-sync';
-import { recordHealthSyncRun } from '../../../lib/health-sync/health-sync-runtime';
+import { recordHealthSyncRun } from '../../../lib/health-sync/health-sync-run';
 import type { FunctionMetrics } from '../../../lib/metrics/function-metrics';
 
 function recorder() {

@@ -1,6 +1,7 @@
-// The `instances` function's edge (issue 17): a request it will refuse anyway costs no Consul round
-// trip, and a Consul address it cannot use answers 500 MISCONFIGURED, not INTERNAL. A plain TCP
-// listener stands where Consul would be and only counts connections; it answers nothing.
+// The `instances` function's edge: a request it will refuse anyway costs no Consul round trip, and a
+// Consul address it cannot use answers 500 MISCONFIGURED, not INTERNAL. A plain TCP listener stands
+// where Consul would be and only counts connections; it answers nothing. A closed port stands for a
+// Consul that refuses: a request that reached it would answer 503.
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -26,6 +27,14 @@ const event = (httpMethod: string, resource: string, extra: Partial<APIGatewayPr
     requestContext: {},
     ...extra,
   }) as unknown as APIGatewayProxyEvent;
+/** An address nothing listens on: connections to it are refused at once. */
+async function closedAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address;
+}
 const body = (r: { body?: string }) => JSON.parse(r.body ?? '{}') as { error?: { code?: string } };
 
 before(async () => {
@@ -55,7 +64,6 @@ after(async () => {
 describe('instances handler routing', () => {
   it('answers a wrong method 405 without a single connection to Consul', async () => {
     process.env.CONSUL_HTTP_ADDR = `127.0.0.1:${port}`;
-    const started = Date.now();
     for (const [method, resource] of [
       ['PATCH', '/instances'],
       ['GET', '/instances/{id}/heartbeat'],
@@ -68,7 +76,25 @@ describe('instances handler routing', () => {
       assert.equal(body(r).error?.code, 'METHOD_NOT_ALLOWED');
     }
     assert.equal(connections, 0, 'no Consul connection for a request that is refused anyway');
-    assert.ok(Date.now() - started < 2_000, 'answered without waiting on Consul');
+  });
+
+  it('answers a wrong method 405, not 503, when Consul refuses every connection', async () => {
+    process.env.CONSUL_HTTP_ADDR = await closedAddress();
+    const wrong = await handler(event('PATCH', '/instances'), context);
+    assert.equal(wrong.statusCode, 405);
+    assert.equal(body(wrong).error?.code, 'METHOD_NOT_ALLOWED');
+    // The same Consul, for a request that is routed: it does reach Consul, and Consul's refusal shows.
+    const routed = await handler(event('GET', '/instances', { queryStringParameters: { service: 'ephemeral-job' } }), context);
+    assert.equal(routed.statusCode, 503);
+    assert.equal(body(routed).error?.code, 'CONSUL_UNAVAILABLE');
+  });
+
+  it('refuses a malformed body 400 before any Consul call', async () => {
+    process.env.CONSUL_HTTP_ADDR = `127.0.0.1:${port}`;
+    const r = await handler(event('POST', '/instances', { headers: { 'content-type': 'application/json' }, body: '{"service":' }), context);
+    assert.equal(r.statusCode, 400);
+    assert.equal(body(r).error?.code, 'INVALID_INPUT');
+    assert.equal(connections, 0);
   });
 
   it('refuses a malformed instance id 400 before any Consul call', async () => {
