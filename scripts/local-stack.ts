@@ -26,7 +26,6 @@ import { REGISTRY_KEYS } from '../lib/registry/registry-config';
 import { startMoto } from './stack/moto';
 import { readConsulTlsFiles } from '../lib/config/environment';
 import { createConsulApi } from '../lib/consul/consul-api';
-import { ensureConsulBinary } from './consul-binary';
 import { startConsulAgent } from './stack/consul-agent';
 import { startCoreDns } from './stack/coredns';
 import { passingIds } from './stack/passing';
@@ -34,8 +33,9 @@ import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } fro
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
 import { ownerAlive, ownerTag, onTermination, ownPath, sweepStale } from './stack/lifecycle';
-import { assertPortFree, describeUnexpectedExit, stopAll, supervise, type UnexpectedExit } from './stack/processes';
+import { assertPortFree, describeUnexpectedExit, freePort, stopAll, supervise, type UnexpectedExit } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
+import { DEFAULT_STATE_DIR, formatEnvFile, STACK_STATE_FILE } from './tools/stack-state';
 
 const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls]
                  [--discovery consul|dns|cloudmap] [--fallback LIST] [--verbose]
@@ -60,7 +60,7 @@ function options() {
       'http-port': { type: 'string', default: process.env.HTTP_PORT ?? '3000' },
       'lambda-port': { type: 'string', default: process.env.OFFLINE_LAMBDA_PORT ?? '3002' },
       'greeter-ports': { type: 'string', default: process.env.GREETER_PORTS ?? '50051,50052' },
-      'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? join(__dirname, '..', '.local-stack') },
+      'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? DEFAULT_STATE_DIR },
       tls: { type: 'boolean', default: process.env.LOCAL_STACK_TLS === '1' },
       discovery: { type: 'string', default: process.env.LOCAL_STACK_DISCOVERY ?? 'consul' },
       fallback: { type: 'string', default: process.env.LOCAL_STACK_FALLBACK ?? '' },
@@ -310,34 +310,95 @@ async function main(): Promise<void> {
     echo: echo('offline'),
   });
 
-  // Absolute paths, so the commands below work from any directory.
-  const key = `"x-api-key: $(cat ${sh(apiKeyFile)})"`;
-  const root = sh(join(__dirname, '..'));
-  console.log(`
-READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed on stop)
-  Consul UI   ${tls ? '' : 'http://'}${consul.address}/ui  (log in with the token in ${tokenFile})${
-    tls
-      ? `
+  const stackEnv = secret(STACK_STATE_FILE);
+  writeFileSync(
+    stackEnv,
+    formatEnvFile({
+      CONSUL_HTTP_ADDR: consul.address,
+      ...tls?.env,
+      MOTO_ENDPOINT: moto.endpoint,
+      AWS_REGION: 'us-east-1',
+      HTTP_API: offline.baseUrl,
+    }),
+  );
+  const spare = await freePort();
+  console.log(
+    banner({
+      o,
+      consulAddress: consul.address,
+      tls,
+      tokenFile,
+      apiKeyFile,
+      hsEnvFile,
+      baseUrl: offline.baseUrl,
+      motoEndpoint: moto.endpoint,
+      namespaceId,
+      dnsAddress,
+      addGreeter: greeterCommand({
+        id: `greeter-${o.greeterPorts.length + 1}`,
+        port: spare,
+        consulAddress: consul.address,
+        tokenFile: backendTokenFile,
+        tlsEnv: tls?.env,
+        tlsFiles: tls?.greeter,
+      }),
+    }),
+  );
+}
+
+/**
+ * What the stack prints once it is up: where everything is, and commands that work as printed
+ * from any directory (absolute paths, `npm --prefix`; a state dir other than the default is
+ * passed on as LOCAL_STACK_DIR). Each command is a line of its own, and needs nothing a fresh
+ * machine lacks (no jq, no grpcurl or AWS CLI on the PATH: the npm wrappers run the pinned ones).
+ */
+function banner(b: {
+  o: ReturnType<typeof options>;
+  consulAddress: string;
+  tls: ReturnType<typeof makeTlsFiles> | undefined;
+  tokenFile: string;
+  apiKeyFile: string;
+  hsEnvFile: string;
+  baseUrl: string;
+  motoEndpoint: string;
+  namespaceId: string;
+  dnsAddress: string | undefined;
+  addGreeter: string;
+}): string {
+  const { o, tls, baseUrl } = b;
+  const key = `"x-api-key: $(cat ${sh(b.apiKeyFile)})"`;
+  const npm = `npm --prefix ${sh(join(__dirname, '..'))} run`;
+  // The wrappers that find the stack through its state dir.
+  const npmStack = `${o.stateDir === DEFAULT_STATE_DIR ? '' : `LOCAL_STACK_DIR=${sh(o.stateDir)} `}${npm}`;
+  const tlsLines = tls
+    ? `
   TLS         CA and client certificate in ${tls.consul.dir} (removed on stop); e.g.
-              env $(cat ${sh(hsEnvFile)}) CONSUL_HTTP_TOKEN=$(cat ${sh(tokenFile)}) ${sh(ensureConsulBinary())} members
-              grpcurl -cacert ${tls.greeter.caFile} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list`
-      : ''
-  }
-  HTTP API    ${offline.baseUrl}
-  Discovery   ${discoveryBanner(o.discovery, o.fallback, dnsAddress, moto.endpoint, offline.baseUrl, key)}
+  CONSUL_HTTP_TOKEN=$(cat ${sh(b.tokenFile)}) ${npmStack} consul -- members
+  ${npm} grpcurl -- -cacert ${sh(tls.greeter.caFile)} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list`
+    : `
+  CONSUL_HTTP_TOKEN=$(cat ${sh(b.tokenFile)}) ${npmStack} consul -- members
+  ${npm} grpcurl -- -plaintext 127.0.0.1:${o.greeterPorts[0]} grpc.health.v1.Health/Check`;
+  return `
+READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed on stop)
+  Consul UI   ${tls ? '' : 'http://'}${b.consulAddress}/ui  (log in with the token in ${b.tokenFile})${tlsLines}
+  HTTP API    ${baseUrl}
+  Discovery   ${discoveryBanner(o.discovery, o.fallback, b.dnsAddress, b.motoEndpoint, npmStack)}
 
-  curl ${offline.baseUrl}/hello/Ada
-  curl -X POST ${offline.baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
-  curl ${offline.baseUrl}/status -H ${key}
+  curl ${baseUrl}/hello/Ada
+  curl -X POST ${baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
+  curl ${baseUrl}/status -H ${key}
 
-  Instance registry (API key in ${apiKeyFile}, also needed by /status):
-  curl -X POST ${offline.baseUrl}/instances -H ${key} \\
+  Instance registry (API key in ${b.apiKeyFile}, also needed by /status):
+  curl -X POST ${baseUrl}/instances -H ${key} \\
        -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
-  curl "${offline.baseUrl}/instances?service=ephemeral-job" -H ${key}
+  curl "${baseUrl}/instances?service=ephemeral-job" -H ${key}
 
-  Health-sync runs every minute (Cloud Map: moto at ${moto.endpoint}, namespace ${namespaceId}); on demand:
-  env $(cat ${sh(hsEnvFile)}) npm --prefix ${root} run health-sync -- --dry-run
-`);
+  Health-sync runs every minute (Cloud Map: moto at ${b.motoEndpoint}, namespace ${b.namespaceId}); on demand:
+  env $(cat ${sh(b.hsEnvFile)}) ${npm} health-sync -- --dry-run
+
+  Another Greeter joins the stack with the backend token (Ctrl-C stops it; it deregisters):
+  ${b.addGreeter}
+`;
 }
 
 /** Supervised name of each Greeter ("greeter <id>") → the shell command that starts it again. */
@@ -387,8 +448,8 @@ function claimStateDir(dir: string): (name: string) => string {
     return path;
   };
 }
-/** Files of the state dir that hold a token or key. */
-const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key', 'greeter-backend-token'];
+/** Files of the state dir a run writes and removes: those with a token or key, and stack.env (paths and addresses). */
+const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key', 'greeter-backend-token', STACK_STATE_FILE];
 
 /** KEY=value lines as variables. */
 function envFileVars(text: string): Record<string, string> {
@@ -400,29 +461,22 @@ function envFileVars(text: string): Record<string, string> {
   );
 }
 
-/** Which source the gateway discovers through, and a command that shows what that source holds. */
-function discoveryBanner(
-  source: Source,
-  fallback: Source[],
-  dnsAddress: string | undefined,
-  motoEndpoint: string,
-  baseUrl: string,
-  key: string,
-): string {
+/** Which source the gateway discovers through, and commands that show what that source holds. */
+function discoveryBanner(source: Source, fallback: Source[], dnsAddress: string | undefined, motoEndpoint: string, npm: string): string {
   const lines = [
-    `${source}${fallback.length ? `, falling back to ${fallback.join(', then ')} while it cannot answer` : ''} (which one served: curl -s ${baseUrl}/status -H ${key} | jq '.discoverySource, [.discovery[].servedBy]')`,
+    `${source}${fallback.length ? `, falling back to ${fallback.join(', then ')} while it cannot answer` : ''} (/status names the source that served: discoverySource, discovery[].servedBy)`,
   ];
   if (dnsAddress) {
     const [host, port] = dnsAddress.split(':');
     lines.push(
       `Consul DNS through CoreDNS at ${dnsAddress}:`,
-      `node -e "const r=new (require('dns').promises.Resolver)();r.setServers(['${host}:${port}']);r.resolveSrv('greeter.service.consul').then((a)=>console.log(a))"`,
+      `  node -e "const r=new (require('dns').promises.Resolver)();r.setServers(['${host}:${port}']);r.resolveSrv('greeter.service.consul').then((a)=>console.log(a))"`,
     );
   }
   if ([source, ...fallback].includes('cloudmap')) {
     lines.push(
       `Cloud Map mirror (moto ${motoEndpoint}, namespace ${NAMESPACE}):`,
-      `curl -s ${motoEndpoint}/ -H 'x-amz-target: Route53AutoNaming_v20170314.DiscoverInstances' -H 'content-type: application/x-amz-json-1.1' -H 'authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/servicediscovery/aws4_request' -d '{"NamespaceName":"${NAMESPACE}","ServiceName":"greeter","HealthStatus":"HEALTHY"}' | jq '.Instances[].Attributes'`,
+      `  ${npm} aws -- servicediscovery discover-instances --namespace-name ${NAMESPACE} --service-name greeter --query 'Instances[].Attributes'`,
     );
   }
   return lines.join('\n              ');

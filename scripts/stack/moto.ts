@@ -3,7 +3,8 @@
  * Cloud Map) and starts it on loopback for the tests and the bench.
  *
  * moto is a Python package, so we install it once into a private venv under
- * ~/.cache (or CONSUL_GRPC_LAMBDA_CACHE) and reuse it on every later run.
+ * ~/.cache (or CONSUL_GRPC_LAMBDA_CACHE) and reuse it on every later run. The
+ * AWS CLI (`npm run aws`) is installed pinned into the same venv on first use.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,6 +60,29 @@ export function ensureMoto(log: (line: string) => void = () => {}): string {
   }
   if (!works(bin)) throw new Error(`installed moto into ${dir} but ${bin} does not run`);
   log(`moto cached at ${dir}`);
+  return bin;
+}
+
+/** The pinned AWS CLI (v1, a Python package: it fits the moto venv; v2 ships no pip package). */
+export const AWSCLI_VERSION = '1.46.3';
+
+function awsCliWorks(bin: string): boolean {
+  if (!existsSync(bin)) return false;
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  return out.status === 0 && `${out.stdout ?? ''}${out.stderr ?? ''}`.startsWith(`aws-cli/${AWSCLI_VERSION} `);
+}
+
+/** Returns the path of the pinned `aws` in the moto venv, installing it there the first time. */
+export function ensureAwsCli(log: (line: string) => void = () => {}): string {
+  const bin = join(dirname(ensureMoto(log)), 'aws');
+  if (awsCliWorks(bin)) return bin;
+  log(`installing awscli==${AWSCLI_VERSION} into ${motoCacheDir()} (first time only)…`);
+  // awscli 1.46 carries its own botocore (it requires none), so moto's stays as it was installed.
+  execFileSync(join(dirname(bin), 'python'), ['-m', 'pip', 'install', '--quiet', `awscli==${AWSCLI_VERSION}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    timeout: 600_000,
+  });
+  if (!awsCliWorks(bin)) throw new Error(`installed awscli==${AWSCLI_VERSION} but ${bin} does not report it`);
   return bin;
 }
 
