@@ -6,9 +6,8 @@
  * result under ~/.cache so a machine builds it once.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { goBuild, toolCacheDir } from './tool-cache';
+import { resolve } from 'node:path';
+import { ensurePinnedGoTool, toolCacheDir, toolOutput, type PinnedGoTool } from './tool-cache';
 
 /** The pinned Consul version: the last MPL-2.0 release line. */
 export const CONSUL_VERSION = '1.16.1';
@@ -21,8 +20,7 @@ export function consulCacheDir(): string {
 }
 
 function versionOf(bin: string): [number, number] | undefined {
-  const out = spawnSync(bin, ['version'], { encoding: 'utf8', timeout: 10_000 });
-  const m = /Consul v(\d+)\.(\d+)\./.exec(out.stdout ?? '');
+  const m = /Consul v(\d+)\.(\d+)\./.exec(toolOutput(bin, ['version']).stdout);
   return m ? [Number(m[1]), Number(m[2])] : undefined;
 }
 
@@ -35,19 +33,23 @@ function consulOnPath(): string | undefined {
   return v && (v[0] > 1 || (v[0] === 1 && v[1] >= 15)) ? bin : undefined;
 }
 
-/** Returns a path to a usable Consul binary, building and caching it when needed. */
-export function ensureConsulBinary(log: (line: string) => void = () => {}): string {
-  if (process.env.CONSUL_BIN) return process.env.CONSUL_BIN;
-  const cached = join(consulCacheDir(), 'consul');
-  if (existsSync(cached) && versionOf(cached)) return cached;
-  const onPath = consulOnPath();
-  if (onPath) return onPath;
+const CONSUL: PinnedGoTool = {
+  name: 'consul',
+  label: 'Consul',
+  version: CONSUL_VERSION,
+  envVar: 'CONSUL_BIN',
+  buildDir: BUILD_MODULE_DIR,
+  pkg: 'github.com/hashicorp/consul',
+  ldflags: '-s -w -checklinkname=0',
+  buildTime: 'a few minutes on 2 cores',
+  // The cached build is the pinned one by construction (its folder names the version): it need only run.
+  isPinned: (bin) => versionOf(bin) !== undefined,
+  fallback: consulOnPath,
+};
 
-  log(`building Consul v${CONSUL_VERSION} from the Go module proxy (first time only, a few minutes on 2 cores)…`);
-  goBuild(BUILD_MODULE_DIR, 'github.com/hashicorp/consul', cached, '-s -w -checklinkname=0');
-  if (!versionOf(cached)) throw new Error(`built ${cached} but it does not run`);
-  log(`Consul cached at ${cached}`);
-  return cached;
+/** Returns a path to a usable Consul binary ($CONSUL_BIN, the cached build, or a 1.15+ one on PATH), building and caching it when needed. */
+export function ensureConsulBinary(log: (line: string) => void = () => {}): string {
+  return ensurePinnedGoTool(CONSUL, log);
 }
 
 if (require.main === module) {

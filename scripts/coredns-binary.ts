@@ -9,10 +9,8 @@
  * package links only the plugins the forwarder uses (bind, ready, prometheus,
  * errors, log, cache, forward), which keeps the build to about a minute.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { goBuild, pinnedModuleVersion, toolCacheDir } from './tool-cache';
+import { resolve } from 'node:path';
+import { ensurePinnedGoTool, pinnedModuleVersion, toolCacheDir, toolOutput, type PinnedGoTool } from './tool-cache';
 
 const BUILD_MODULE_DIR = resolve(__dirname, 'coredns-build');
 const COREDNS_MODULE = 'github.com/coredns/coredns';
@@ -25,23 +23,21 @@ export function coreDnsCacheDir(): string {
   return toolCacheDir('coredns', COREDNS_VERSION);
 }
 
-function reportsPinnedVersion(bin: string): boolean {
-  const out = spawnSync(bin, ['-version'], { encoding: 'utf8', timeout: 10_000 });
-  return (out.stdout ?? '').startsWith(`CoreDNS-${COREDNS_VERSION.replace(/^v/, '')}\n`);
-}
+const COREDNS: PinnedGoTool = {
+  name: 'coredns',
+  label: 'CoreDNS',
+  version: COREDNS_VERSION,
+  envVar: 'COREDNS_BIN',
+  buildDir: BUILD_MODULE_DIR,
+  // The helper module's own main package, not CoreDNS's: it picks the plugins and their order.
+  pkg: '.',
+  buildTime: 'forward + cache only, about a minute on 2 cores',
+  isPinned: (bin) => toolOutput(bin, ['-version']).stdout.startsWith(`CoreDNS-${COREDNS_VERSION.replace(/^v/, '')}\n`),
+};
 
 /** Returns the path of the pinned CoreDNS ($COREDNS_BIN if set), building and caching it when missing. */
 export function ensureCoreDnsBinary(log: (line: string) => void = () => {}): string {
-  if (process.env.COREDNS_BIN) return process.env.COREDNS_BIN;
-  const cached = join(coreDnsCacheDir(), 'coredns');
-  if (existsSync(cached) && reportsPinnedVersion(cached)) return cached;
-
-  log(`building CoreDNS ${COREDNS_VERSION} (forward + cache only) from the Go module proxy (first time only, about a minute on 2 cores)…`);
-  // The helper module's own main package, not CoreDNS's: it picks the plugins and their order.
-  goBuild(BUILD_MODULE_DIR, '.', cached);
-  if (!reportsPinnedVersion(cached)) throw new Error(`built ${cached} but it does not report CoreDNS ${COREDNS_VERSION}`);
-  log(`CoreDNS cached at ${cached}`);
-  return cached;
+  return ensurePinnedGoTool(COREDNS, log);
 }
 
 if (require.main === module) {

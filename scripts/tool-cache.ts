@@ -1,11 +1,11 @@
 /**
- * Where the project caches the tools it builds from source with Go (Consul, grpcurl,
- * the Lambda runtime emulator), one folder per pinned version, and the one way they
- * are built: from a small module in scripts/ whose committed go.mod pins the version
- * and whose go.sum checks every download.
+ * Where the project caches the tools it builds from source with Go (Consul, grpcurl, CoreDNS,
+ * the Lambda runtime emulator), one folder per pinned version, and the one way they are found
+ * or built: from a small module in scripts/ whose committed go.mod pins the version and whose
+ * go.sum checks every download.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -41,4 +41,50 @@ export function goBuild(buildDir: string, pkg: string, out: string, ldflags = '-
   } finally {
     rmSync(tmp, { force: true });
   }
+}
+
+/** A tool built from a pinned Go module: where its build lives and how to tell a binary is the pinned one. */
+export interface PinnedGoTool {
+  /** The name of the binary and of its cache folder. */
+  name: string;
+  /** How log lines and errors call it. */
+  label: string;
+  version: string;
+  /** The environment variable that names a binary to use instead. */
+  envVar: string;
+  buildDir: string;
+  /** The Go package to build, relative to buildDir's module. */
+  pkg: string;
+  ldflags?: string;
+  /** What the first build costs, for the log line, e.g. "about a minute on 2 cores". */
+  buildTime: string;
+  /** True when `bin` is the pinned version. */
+  isPinned(bin: string): boolean;
+  /** Another usable binary to take when none is cached (e.g. one on PATH). */
+  fallback?(): string | undefined;
+  /** Runs after a good build, before the check (e.g. writes a version stamp). */
+  afterBuild?(bin: string): void;
+}
+
+/** The path of `tool`: $envVar if set, the cached pinned build, its fallback, or a fresh build cached for next time. */
+export function ensurePinnedGoTool(tool: PinnedGoTool, log: (line: string) => void = () => {}): string {
+  const named = process.env[tool.envVar];
+  if (named) return named;
+  const cached = join(toolCacheDir(tool.name, tool.version), tool.name);
+  if (existsSync(cached) && tool.isPinned(cached)) return cached;
+  const other = tool.fallback?.();
+  if (other) return other;
+
+  log(`building ${tool.label} ${tool.version} from the Go module proxy (first time only, ${tool.buildTime})…`);
+  goBuild(tool.buildDir, tool.pkg, cached, tool.ldflags);
+  tool.afterBuild?.(cached);
+  if (!tool.isPinned(cached)) throw new Error(`built ${cached} but it is not ${tool.label} ${tool.version}`);
+  log(`${tool.label} cached at ${cached}`);
+  return cached;
+}
+
+/** What `bin args…` prints (stdout, then stderr) within 10 s: how a tool tells its version. */
+export function toolOutput(bin: string, args: string[]): { stdout: string; stderr: string } {
+  const out = spawnSync(bin, args, { encoding: 'utf8', timeout: 10_000 });
+  return { stdout: out.stdout ?? '', stderr: out.stderr ?? '' };
 }
