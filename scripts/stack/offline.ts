@@ -1,6 +1,6 @@
 /** Runs the real Serverless CLI with serverless-offline (HTTP on loopback) for the local stack and tests. */
 import { join } from 'node:path';
-import { startProcess, waitForLine, type ManagedProcess } from './processes';
+import { freePort, startProcess, waitForLine, type ManagedProcess } from './processes';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -12,8 +12,10 @@ export interface OfflineServer {
 
 /** Options: ports, the Consul the functions use and their token (environment only). */
 export interface OfflineOptions {
-  httpPort: number;
-  lambdaPort: number;
+  /** Default: a free port. */
+  httpPort?: number;
+  /** Default: a free port. */
+  lambdaPort?: number;
   consulAddress: string;
   gatewayToken: string;
   /** Registry secrets; without them the `instances` function answers 500 and says why in its log. */
@@ -27,6 +29,8 @@ export interface OfflineOptions {
 
 /** Starts serverless-offline and resolves when it listens. */
 export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
+  const httpPort = o.httpPort ?? (await freePort());
+  const lambdaPort = o.lambdaPort ?? (await freePort());
   const proc = startProcess(
     'serverless offline',
     process.execPath,
@@ -46,8 +50,8 @@ export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
               REGISTRY_API_KEY: o.registry.apiKey,
             }
           : {}),
-        HTTP_PORT: String(o.httpPort),
-        OFFLINE_LAMBDA_PORT: String(o.lambdaPort),
+        HTTP_PORT: String(httpPort),
+        OFFLINE_LAMBDA_PORT: String(lambdaPort),
         SLS_TELEMETRY_DISABLED: '1',
         SLS_NOTIFICATIONS_MODE: 'off',
       },
@@ -55,5 +59,5 @@ export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
     },
   );
   await waitForLine(proc, /Server ready:/, o.readyTimeoutMs ?? 120_000);
-  return { baseUrl: `http://127.0.0.1:${o.httpPort}`, process: proc };
+  return { baseUrl: `http://127.0.0.1:${httpPort}`, process: proc };
 }

@@ -1,32 +1,21 @@
 // End to end over HTTP: the real Serverless CLI with serverless-offline, real
 // Consul (ACLs on), three real Greeter backends, one SIGKILLed mid-run.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { startOffline, type OfflineServer } from '../../scripts/stack/offline';
-import { freePort, stopProcess } from '../../scripts/stack/processes';
+import { stopProcess } from '../../scripts/stack/processes';
 import { eventually, startTestStack, type TestStack } from './harness';
+import { startOfflineApi, type OfflineApi } from './offline-api';
 
 let stack: TestStack;
-const apiKey = randomBytes(24).toString('hex');
-let offline: OfflineServer | undefined;
+let offline: OfflineApi | undefined;
 
-async function get(path: string, init?: RequestInit) {
-  const res = await fetch(`${offline?.baseUrl}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
-  const text = await res.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { raw: text };
-  }
-  return { status: res.status, headers: res.headers, body, text };
-}
+/** The public routes, called without the API key; `withKey` for the private ones. */
+const get = (path: string, withKey = false) => offline!.call('GET', path, { noKey: !withKey });
 const post = (body: string, contentType = 'application/json') =>
-  get('/greet', { method: 'POST', body, headers: { 'content-type': contentType } });
+  offline!.call('POST', '/greet', { raw: body, noKey: true, headers: { 'content-type': contentType } });
 
 before(async () => {
   stack = await startTestStack('config/greeter-gateway/local/');
@@ -35,17 +24,10 @@ before(async () => {
   admin.destroy();
   for (const id of ['e2e-1', 'e2e-2', 'e2e-3']) await stack.addGreeter({ id });
   const registryToken = await makeRegistryToken(stack.admin, 'config/instance-registry/local/');
-  offline = await startOffline({
-    httpPort: await freePort(),
-    lambdaPort: await freePort(),
-    consulAddress: stack.consul.address,
-    gatewayToken: stack.gatewayToken,
-    registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('hex'), apiKey },
-    extraEnv: { LOG_LEVEL: 'INFO' },
-  });
+  offline = await startOfflineApi(stack, registryToken, { LOG_LEVEL: 'INFO' });
 });
 after(async () => {
-  if (offline) await stopProcess(offline.process, 'SIGTERM');
+  await offline?.stop();
   await stack?.stop();
 });
 
@@ -80,11 +62,7 @@ describe('HTTP through serverless-offline', () => {
         (b) =>
           [
             [post(b), 400, 'INVALID_INPUT'],
-            [
-              get('/instances', { method: 'POST', body: b, headers: { 'content-type': 'application/json', 'x-api-key': apiKey } }),
-              400,
-              'INVALID_INPUT',
-            ],
+            [offline!.call('POST', '/instances', { raw: b }), 400, 'INVALID_INPUT'],
           ] as [Promise<Awaited<ReturnType<typeof get>>>, number, string][],
       ),
     ];
@@ -98,7 +76,7 @@ describe('HTTP through serverless-offline', () => {
 
   it('GET /status needs the API key, then shows config sources, instances and the Consul index, token redacted', async () => {
     assert.equal((await get('/status')).status, 403);
-    const r = await get('/status', { headers: { 'x-api-key': apiKey } });
+    const r = await get('/status', true);
     assert.equal(r.status, 200, r.text);
     const cfg = r.body.config as Record<string, { value: unknown; source: string }>;
     assert.deepEqual(cfg.maxAttempts, { value: 3, source: 'kv' });
@@ -123,7 +101,7 @@ describe('HTTP through serverless-offline', () => {
     const workers = [1, 2, 3, 4].map(worker);
     const total = () => [...statuses.values()].reduce((a, b) => a + b, 0);
     const dropped = async () => {
-      const s = await get('/status', { headers: { 'x-api-key': apiKey } });
+      const s = await get('/status', true);
       const inst = (s.body.discovery as { instances: { id: string }[] }[])[0]?.instances ?? [];
       return inst.length === 2 && !inst.some((i) => i.id === 'e2e-2');
     };
@@ -145,7 +123,7 @@ describe('HTTP through serverless-offline', () => {
   });
 
   it('never writes the token to the logs', () => {
-    const logs = offline?.process.output.join('\n') ?? '';
+    const logs = offline?.server.process.output.join('\n') ?? '';
     assert.ok(logs.length > 0);
     assert.equal(logs.includes(stack.gatewayToken), false);
   });

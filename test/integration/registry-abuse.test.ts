@@ -4,7 +4,6 @@
 // docs/pending/registry-threat-model.md tries what they could: a public caller, an API-key holder, a
 // stolen registry Consul token.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { registryPolicies } from '../../scripts/stack/acl-admin';
 import { registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
@@ -12,10 +11,9 @@ import { deregisterService, registerTtlService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
-import { startOffline, type OfflineServer } from '../../scripts/stack/offline';
-import { freePort, stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { eventually, passingIds, startTestStack, type TestStack } from './harness';
+import { startOfflineApi, type ApiCallOptions, type OfflineApi } from './offline-api';
 
 const REGISTRY_PREFIX = 'config/instance-registry/local/';
 // The registry's prefixes and exact names, as the config and the token both get them.
@@ -24,26 +22,11 @@ const SERVICES = ['greeter'];
 // A backend the registry did not register, with an id of the registry's form (so only ownership stops a DELETE).
 const BACKEND_ID = 'greeter-00000000000000aa';
 let stack: TestStack;
-let offline: OfflineServer | undefined;
+let offline: OfflineApi | undefined;
 let registryApi: ConsulApi;
 let gatewayApi: ConsulApi;
-const apiKey = randomBytes(24).toString('hex');
 
-async function call(method: string, path: string, opts: { body?: unknown; headers?: Record<string, string>; noKey?: boolean } = {}) {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(opts.noKey ? {} : { 'x-api-key': apiKey }),
-    ...opts.headers,
-  };
-  const res = await fetch(`${offline?.baseUrl}${path}`, {
-    method,
-    headers,
-    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown>, text };
-}
+const call = (method: string, path: string, opts?: ApiCallOptions) => offline!.call(method, path, opts);
 const register = (service: string, port = 8080) => call('POST', '/instances', { body: { service, address: '127.0.0.1', port } });
 const code = (r: { body: Record<string, unknown> }) => (r.body.error as { code?: string } | undefined)?.code;
 const consul403 = (e: unknown) => e instanceof ConsulRequestError && e.statusCode === 403;
@@ -67,18 +50,12 @@ before(async () => {
   const registryToken = await makeRegistryToken(stack.admin, REGISTRY_PREFIX, registryPolicies(PREFIXES, SERVICES));
   registryApi = createConsulApi({ address: stack.consul.address, token: registryToken });
   gatewayApi = createConsulApi({ address: stack.consul.address, token: stack.gatewayToken });
-  offline = await startOffline({
-    httpPort: await freePort(),
-    lambdaPort: await freePort(),
-    consulAddress: stack.consul.address,
-    gatewayToken: stack.gatewayToken,
-    registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('hex'), apiKey },
-  });
+  offline = await startOfflineApi(stack, registryToken);
 });
 after(async () => {
   registryApi?.destroy();
   gatewayApi?.destroy();
-  if (offline) await stopProcess(offline.process, 'SIGTERM');
+  await offline?.stop();
   await stack?.stop();
 });
 

@@ -9,38 +9,16 @@ import { createConsulApi } from '../../lib/consul/consul-api';
 import { ConsulRequestError } from '../../lib/consul/errors';
 import { kvPut } from '../../lib/consul/kv';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
-import { startOffline, type OfflineServer } from '../../scripts/stack/offline';
-import { freePort, stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { eventually, startTestStack, type TestStack } from './harness';
+import { startOfflineApi, type ApiCallOptions, type OfflineApi } from './offline-api';
 
 const REGISTRY_PREFIX = 'config/instance-registry/local/';
 let stack: TestStack;
-let offline: OfflineServer | undefined;
+let offline: OfflineApi | undefined;
 let registryToken: string;
-const apiKey = randomBytes(24).toString('hex');
 
-async function call(
-  method: string,
-  path: string,
-  opts: { body?: unknown; raw?: string; headers?: Record<string, string>; noKey?: boolean } = {},
-) {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(opts.noKey ? {} : { 'x-api-key': apiKey }),
-    ...opts.headers,
-  };
-  const res = await fetch(`${offline?.baseUrl}${path}`, {
-    method,
-    headers,
-    body: opts.raw ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  let body: Record<string, unknown> = {};
-  if (text) body = JSON.parse(text) as Record<string, unknown>;
-  return { status: res.status, body, text };
-}
+const call = (method: string, path: string, opts?: ApiCallOptions) => offline!.call(method, path, opts);
 const register = (body: unknown, headers?: Record<string, string>) => call('POST', '/instances', { body, headers });
 const code = (r: { body: Record<string, unknown> }) => (r.body.error as { code?: string } | undefined)?.code;
 const base = { service: 'ephemeral-job', address: '10.1.2.3', port: 8080 };
@@ -60,16 +38,10 @@ before(async () => {
   admin.destroy();
   // The token knows only one of the two prefixes the config allows (and greeter): Consul has the last word.
   registryToken = await makeRegistryToken(stack.admin, REGISTRY_PREFIX, registryPolicies(['ephemeral-'], ['greeter']));
-  offline = await startOffline({
-    httpPort: await freePort(),
-    lambdaPort: await freePort(),
-    consulAddress: stack.consul.address,
-    gatewayToken: stack.gatewayToken,
-    registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('hex'), apiKey },
-  });
+  offline = await startOfflineApi(stack, registryToken);
 });
 after(async () => {
-  if (offline) await stopProcess(offline.process, 'SIGTERM');
+  await offline?.stop();
   await stack?.stop();
 });
 
@@ -192,9 +164,8 @@ describe('registration API', () => {
     assert.equal(r.status, 201, r.text);
     await eventually(
       async () => {
-        const res = await fetch(`${offline?.baseUrl}/hello/Ada`);
-        const body = (await res.json()) as { servedBy?: { id: string } };
-        return res.status === 200 && body.servedBy?.id === r.body.id;
+        const res = await call('GET', '/hello/Ada', { noKey: true });
+        return res.status === 200 && (res.body.servedBy as { id?: string } | undefined)?.id === r.body.id;
       },
       10_000,
       'greet to route to the API-registered instance',
