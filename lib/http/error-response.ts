@@ -5,12 +5,11 @@
  * detail goes to the log only, without a stack trace or a token.
  */
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ConfigError, type ConfigErrorKind } from '../config/errors';
-import { ConsulAddressError, ConsulRequestError, type ConsulErrorKind } from '../consul/errors';
 import type { AppError } from '../errors/app-error';
 import { GreetError, type GreetErrorKind } from '../greeter/errors';
 import { errorSummary, type Log } from '../log/logger';
 import { RegistryError, type RegistryErrorKind } from '../registry/errors';
+import { ConfigError, ConsulAddressError, ConsulRequestError, type ConfigErrorKind, type ConsulErrorKind } from '../runtime/runtime-errors';
 import { RequestError, type RequestErrorKind } from './errors';
 import { json } from './responses';
 
