@@ -1,9 +1,10 @@
 /**
  * What every `npm run chaos` scenario uses: the traffic process that runs the packaged greet bundle
- * (scripts/chaos/traffic.mjs) and collects its lines, and the latency figures of a window.
+ * (scripts/chaos/traffic.mjs) and collects its lines, one cold start, and the row a fault window
+ * makes.
  */
 import { join } from 'node:path';
-import { startProcess, type ManagedProcess } from '../stack/processes';
+import { startProcess, stopProcess, type ManagedProcess } from '../stack/processes';
 import { percentile, summarize } from '../support/percentiles';
 import type { ChaosRow } from './chaos-table';
 
@@ -46,3 +47,48 @@ export function traffic(bundle: string, env: NodeJS.ProcessEnv, mode: 'loop' | '
   });
   return { proc, lines: () => all };
 }
+
+/** A running traffic process and every line it has printed so far. */
+export type Traffic = ReturnType<typeof traffic>;
+
+/** Throws, with its last non-traffic output, if the traffic process of `scenario` ended in failure. */
+export function checkTrafficExit(t: Traffic, scenario: string): void {
+  const code = t.proc.child.exitCode;
+  if (code === null || code === 0) return;
+  const said = t.proc.output.filter((l) => !l.startsWith('{"t"')).slice(-20);
+  throw new Error(`${scenario}: the traffic process died:\n${said.join('\n')}`);
+}
+
+/** One cold start: a fresh greet process, killed after `timeoutMs`; its one answer line. */
+export async function coldStart(bundle: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Line> {
+  const t = traffic(bundle, env, 'once');
+  const timer = setTimeout(() => void stopProcess(t.proc, 'SIGKILL', 0), timeoutMs);
+  await t.proc.exited;
+  clearTimeout(timer);
+  const line = t.lines()[0];
+  if (!line) throw new Error(`cold start printed nothing:\n${t.proc.output.slice(-10).join('\n')}`);
+  return line;
+}
+
+/**
+ * The row of a fault window: what was sent and failed from `from` on, its latencies, and the time to
+ * the last failed or slower-than-`slowMs` answer; the note gains the failures by code.
+ */
+export function windowRow(scenario: string, during: readonly Line[], from: number, slowMs: number, note: string): ChaosRow {
+  const bad = during.filter((l) => l.status !== 200 || l.ms > slowMs);
+  const codes = new Map<string, number>();
+  for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
+  const failures = [...codes].map(([c, n]) => `${n} ${c}`).join(', ');
+  return {
+    scenario,
+    sent: during.length,
+    failed: during.filter((l) => l.status !== 200).length,
+    remote: during.filter((l) => l.status === 200 && l.dc).length,
+    ...latencyFigures(during.map((l) => l.ms)),
+    recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - from : 0,
+    note: [note, failures].filter(Boolean).join('; '),
+  };
+}
+
+/** What counts as slow in a window: five times the warm p99, and never under 50 ms. */
+export const slowThreshold = (warm: readonly Line[]): number => Math.max(50, 5 * p99(warm.map((l) => l.ms)));

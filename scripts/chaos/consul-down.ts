@@ -1,125 +1,16 @@
 /**
- * "Consul entirely down" for `npm run chaos` (issue 16): the Cloud Map mirror in moto, written by
- * real runs of the packaged healthSync bundle with its own least-privilege token, and the two
- * scenarios that kill every Consul node while the packaged greet has DISCOVERY_FALLBACK=cloudmap.
- * Cold: fresh greet processes with the whole of Consul dead must answer 200 from the mirror. Warm:
- * steady traffic through the kill, then through the cluster's restart, back on Consul.
+ * "Consul entirely down" for `npm run chaos`: the two scenarios that kill every Consul node while the
+ * packaged greet has DISCOVERY_FALLBACK=cloudmap (the mirror in cloudmap-mirror.ts). Cold: fresh
+ * greet processes with the whole of Consul dead must answer 200 from the mirror. Warm: steady traffic
+ * through the kill, then through the cluster's restart, back on Consul.
  */
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { CreateHttpNamespaceCommand, DiscoverInstancesCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
-import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncToken } from '../stack/tokens';
-import type { ConsulApi } from '../../lib/consul/consul-api';
-import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import type { ConsulAgent } from '../stack/consul-agent';
 import type { ConsulCluster } from '../stack/consul-cluster';
-import { startMoto, type MotoServer } from '../stack/moto';
-import { startProcess, stopProcess } from '../stack/processes';
-import { seedDefaultConfig } from '../stack/seed-config';
-import { latencyFigures, p99, traffic, type Line } from './chaos-kit';
+import { stopProcess } from '../stack/processes';
 import { eventually } from '../support/poll-until';
+import { checkTrafficExit, coldStart, latencyFigures, slowThreshold, traffic, windowRow, type Line } from './chaos-kit';
 import type { ChaosRow } from './chaos-table';
 import { describeRuns, firstServedBy, sourceRuns } from './source-timeline';
-
-const HS_PREFIX = 'config/health-sync/chaos/';
-const REGION = 'us-east-1';
-const REPO = join(__dirname, '..', '..');
-
-/** The mirror: moto, its namespace, and how to run the health-sync job that writes it. */
-export interface CloudMapMirror {
-  moto: MotoServer;
-  namespace: string;
-  /** What the greet process needs for DISCOVERY_FALLBACK=cloudmap. */
-  gatewayEnv: Record<string, string>;
-  /** Runs the packaged healthSync once against `consulAddress`; resolves with the mirror's healthy instance ids. */
-  sync(consulAddress: string): Promise<string[]>;
-  stop(): Promise<void>;
-}
-
-/** Starts moto, creates the namespace, and provisions the health-sync job's token and config. */
-export async function startCloudMapMirror(o: {
-  admin: ConsulApi;
-  healthSyncBundle: string;
-  greeterService: string;
-}): Promise<CloudMapMirror> {
-  const moto = await startMoto();
-  try {
-    const namespace = `chaos-${randomBytes(3).toString('hex')}`;
-    const cm = createCloudMapClient({ region: REGION, endpoint: moto.endpoint });
-    let namespaceId = '';
-    try {
-      const op = await cm.send(new CreateHttpNamespaceCommand({ Name: namespace }));
-      namespaceId = (await cm.send(new GetOperationCommand({ OperationId: op.OperationId }))).Operation?.Targets?.NAMESPACE ?? '';
-    } finally {
-      cm.destroy();
-    }
-    if (!namespaceId) throw new Error('moto created no Cloud Map namespace');
-    // The job's own token: read health and its config, write only the probe prefix it owns.
-    const syncToken = await healthSyncToken(o.admin, HS_PREFIX);
-    await seedDefaultConfig(o.admin, HS_PREFIX, HEALTH_SYNC_KEYS, {
-      services: o.greeterService,
-      cloudMapNamespaceId: namespaceId,
-      cloudMapEndpoint: moto.endpoint,
-      cloudMapRegion: REGION,
-      leaseEnabled: 'false',
-    });
-    const nodePath = join(REPO, 'node_modules');
-    const runOnce = async (consulAddress: string) => {
-      // Lambda's Node runtime ships SDK v3 on NODE_PATH; the bundle requires the Cloud Map client from it.
-      const env = {
-        ...process.env,
-        CONSUL_HTTP_ADDR: consulAddress,
-        CONSUL_HTTP_TOKEN: syncToken,
-        CONFIG_PREFIX: HS_PREFIX,
-        NODE_PATH: nodePath,
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      };
-      const proc = startProcess('health-sync once', process.execPath, [join(__dirname, 'health-sync-once.mjs'), o.healthSyncBundle], {
-        env,
-      });
-      const timer = setTimeout(() => void stopProcess(proc, 'SIGKILL', 0), 60_000);
-      await proc.exited;
-      clearTimeout(timer);
-      const out = proc.output.find((l) => l.startsWith('{"report"'));
-      const report = out ? (JSON.parse(out) as { report: { cloudMap?: { errors: unknown[] } } }).report : undefined;
-      return { ok: report?.cloudMap !== undefined && report.cloudMap.errors.length === 0, output: proc.output };
-    };
-    const sync = async (consulAddress: string) => {
-      // A run that could not read its config (Consul just elected a leader) mirrors nothing; the
-      // schedule would run it again, so do we, a bounded number of times.
-      let r = await runOnce(consulAddress);
-      for (let attempt = 1; attempt < 3 && !r.ok; attempt++) r = await runOnce(consulAddress);
-      if (!r.ok) throw new Error(`the health-sync run failed 3 times:\n${r.output.slice(-20).join('\n')}`);
-      const read = createCloudMapClient({ region: REGION, endpoint: moto.endpoint });
-      try {
-        const found = await read.send(
-          new DiscoverInstancesCommand({ NamespaceName: namespace, ServiceName: o.greeterService, HealthStatus: 'HEALTHY' }),
-        );
-        return (found.Instances ?? []).map((i) => i.InstanceId ?? '').sort();
-      } finally {
-        read.destroy();
-      }
-    };
-    return {
-      moto,
-      namespace,
-      gatewayEnv: {
-        DISCOVERY_FALLBACK: 'cloudmap',
-        CLOUDMAP_NAMESPACE: namespace,
-        CLOUDMAP_ENDPOINT: moto.endpoint,
-        CLOUDMAP_REGION: REGION,
-        NODE_PATH: nodePath,
-      },
-      sync,
-      stop: () => moto.stop(),
-    };
-  } catch (err) {
-    await moto.stop();
-    throw err;
-  }
-}
 
 /** What the two scenarios need from the chaos run. */
 export interface ConsulDownContext {
@@ -157,15 +48,7 @@ export async function consulDownCold(c: ConsulDownContext): Promise<ChaosRow> {
   await killEverything(c);
   const colds: Line[] = [];
   try {
-    for (let i = 0; i < COLD_STARTS; i++) {
-      const t = traffic(c.bundle, c.env, 'once');
-      const timer = setTimeout(() => void stopProcess(t.proc, 'SIGKILL', 0), 30_000);
-      await t.proc.exited;
-      clearTimeout(timer);
-      const line = t.lines()[0];
-      if (!line) throw new Error(`cold start printed nothing:\n${t.proc.output.slice(-10).join('\n')}`);
-      colds.push(line);
-    }
+    for (let i = 0; i < COLD_STARTS; i++) colds.push(await coldStart(c.bundle, c.env));
   } finally {
     await restartCluster(c);
     await c.backendsPassing();
@@ -195,7 +78,7 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
   let restarted = false;
   try {
     await eventually(() => t.lines().length >= 100 && t.lines().at(-1)?.src === 'consul', 30_000, 'warm traffic served by consul');
-    const slow = Math.max(50, 5 * p99(t.lines().map((l) => l.ms)));
+    const slow = slowThreshold(t.lines());
     const killedAt = Date.now();
     await killEverything(c);
     await eventually(() => Date.now() - killedAt >= c.windowMs, c.windowMs + 60_000, 'the outage window');
@@ -207,30 +90,15 @@ export async function consulDownWarm(c: ConsulDownContext): Promise<ChaosRow[]> 
     const backAt = restartAt + (firstServedBy(t.lines(), 'consul', restartAt) ?? 0);
     await eventually(() => Date.now() - backAt >= 1_000, 5_000, 'a second on consul');
     await stopProcess(t.proc, 'SIGTERM', 3_000);
-    if (t.proc.child.exitCode !== null && t.proc.child.exitCode !== 0)
-      throw new Error(
-        `Consul down (warm): the traffic process died:\n${t.proc.output
-          .filter((l) => !l.startsWith('{"t"'))
-          .slice(-20)
-          .join('\n')}`,
-      );
-    const row = (scenario: string, from: number, to: number, note: string): ChaosRow => {
-      const during = t.lines().filter((l) => l.t >= from && l.t < to);
-      const ms = during.map((l) => l.ms);
-      const bad = during.filter((l) => l.status !== 200 || l.ms > slow);
-      const codes = new Map<string, number>();
-      for (const l of during) if (l.status !== 200) codes.set(l.code ?? String(l.status), (codes.get(l.code ?? String(l.status)) ?? 0) + 1);
-      const failures = [...codes].map(([k, n]) => `${n} ${k}`).join(', ');
-      return {
+    checkTrafficExit(t, 'Consul down (warm)');
+    const row = (scenario: string, from: number, to: number, note: string): ChaosRow =>
+      windowRow(
         scenario,
-        sent: during.length,
-        failed: during.filter((l) => l.status !== 200).length,
-        remote: during.filter((l) => l.status === 200 && l.dc).length,
-        ...latencyFigures(ms),
-        recoverMs: bad.length ? Math.max(...bad.map((l) => l.t)) - from : 0,
-        note: [note, failures].filter(Boolean).join('; '),
-      };
-    };
+        t.lines().filter((l) => l.t >= from && l.t < to),
+        from,
+        slow,
+        note,
+      );
     const outage = t.lines().filter((l) => l.t >= killedAt && l.t < restartAt);
     const mirrorAt = firstServedBy(outage, 'cloudmap', killedAt);
     return [
