@@ -4,7 +4,6 @@
  * and the backends, and real Greeter backends. `stop()` stops everything the stack started; the
  * caller calls it from a `finally` or an `after()`, so it runs on failure too.
  */
-import { provisionToken } from './acl-admin';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { eventually } from '../support/poll-until';
@@ -12,6 +11,7 @@ import { startConsulAgent, type ConsulAgent } from './consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from './greeters';
 import { passingIds } from './passing';
 import { stopProcess } from './processes';
+import { gatewayTokens } from './tokens';
 
 /** A running stack: Consul, the tokens the functions and backends get, and the Greeters started on it. */
 export interface FunctionStack {
@@ -36,15 +36,8 @@ export async function startFunctionStack(prefix = 'config/greeter-gateway/test/'
   const greeters: GreeterBackend[] = [];
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken });
   try {
-    const params = {
-      configPrefix: prefix,
-      greeterService: 'greeter',
-      leaseService: 'greeter-gateway-lambda',
-      leasePrefix: 'lambda-leases',
-      agentNodePrefix: '',
-    };
-    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    // Both lease modes: a test or bench picks one by config.
+    const { gatewayToken, backendToken } = await gatewayTokens(admin, prefix, 'both');
     return {
       consul,
       admin,
