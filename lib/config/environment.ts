@@ -369,3 +369,25 @@ export function readDiscoveryEnvironment(env: NodeJS.ProcessEnv = process.env): 
       : {}),
   };
 }
+
+/** What can change from one invocation to the next in one execution environment. */
+export interface InvocationEnvironment {
+  /** _X_AMZN_TRACE_ID: the X-Ray trace header Lambda sets for each invocation (absent outside Lambda). */
+  xrayTraceId?: string;
+  /** TRACE_PROPAGATION: false when it is `false`, `off` or `0` (default on). */
+  tracePropagation: boolean;
+}
+
+/**
+ * Reads the variables that hold per invocation; call it once per invocation, never cache it: Lambda
+ * sets a new _X_AMZN_TRACE_ID for each one, and reading TRACE_PROPAGATION each time lets a benchmark
+ * compare both in one process. Two property reads, no validation (the trace header is parsed by its user).
+ */
+export function readInvocationEnvironment(env: NodeJS.ProcessEnv = process.env): InvocationEnvironment {
+  const propagation = env.TRACE_PROPAGATION?.trim().toLowerCase();
+  const xray = env._X_AMZN_TRACE_ID;
+  return {
+    ...(xray ? { xrayTraceId: xray } : {}),
+    tracePropagation: propagation !== 'false' && propagation !== 'off' && propagation !== '0',
+  };
+}

@@ -11,11 +11,14 @@ import { queryKey, type ServiceQuery } from '../discovery/service-query';
 import { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import { CallPolicy } from '../grpc/call-policy';
 import { GreeterClientPool } from '../grpc/greeter-client-pool';
+import type { ConsulApi } from '../consul/consul-api';
 import type { Log } from '../log/logger';
 import type { FunctionMetrics } from '../metrics/function-metrics';
+import type { ColdStartTrace } from '../runtime/cold-start-trace';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics';
 import { GATEWAY_KEYS, type GatewayConfig } from './gateway-config';
+import { FailoverLog } from './failover-log';
 import { createGatewayDiscovery, type GatewayDiscovery } from './gateway-discovery';
 import { loadGreeterCa } from './greeter-ca';
 
@@ -29,6 +32,8 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   clients: GreeterClientPool;
   /** Greet latency, attempts, instances discovered, Consul requests (EMF, buffered). */
   metrics: FunctionMetrics;
+  /** The throttled "failed over to another datacenter" warning of this environment. */
+  failoverLog: FailoverLog;
   /** The Connect certificates of `identity` (leaf and roots), watched in the background from first use on. */
   connectCertificates(identity: string): ConnectCertificates;
   /** Every Connect identity watched so far, for /status. */
@@ -45,11 +50,11 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   ): ReturnType<FunctionRuntime<typeof GATEWAY_KEYS>['begin']>;
 }
 
-/** Builds the gateway runtime from the environment; throws ConfigError on a bad one. */
-export function createGatewayRuntime(log: Log): GatewayRuntime {
+/** Builds the gateway runtime from the environment (`deps` replace the Consul client and the cold-start trace, for tests); throws ConfigError on a bad one. */
+export function createGatewayRuntime(log: Log, deps: { consul?: ConsulApi; trace?: ColdStartTrace } = {}): GatewayRuntime {
   // Read first: a bad discovery setting is a ConfigError before anything is built.
   const discoveryEnv = readDiscoveryEnvironment();
-  const base = createFunctionRuntime(GATEWAY_KEYS, log);
+  const base = createFunctionRuntime(GATEWAY_KEYS, log, undefined, deps);
   const discovery = createGatewayDiscovery(discoveryEnv, base.consul, log);
   // Read before every poll, so a config refresh applies without a restart.
   const watchOptions = () => {
@@ -83,6 +88,7 @@ export function createGatewayRuntime(log: Log): GatewayRuntime {
     callPolicy,
     clients,
     metrics: createRuntimeMetrics({ ...base, discovery: discovery.fallback }),
+    failoverLog: new FailoverLog(log),
     connectCertificates(identity) {
       let certs = identities.get(identity);
       if (!certs) {

@@ -2,20 +2,19 @@
 import { performance } from 'node:perf_hooks';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { ServiceInstance } from '../consul/service-instances';
-import { connectChannelCredentials } from '../connect/credentials';
+import type { InstanceWatch } from '../discovery/instance-watch';
 import { instanceForPeer, type ServiceQuery } from '../discovery/service-query';
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
-import { GreeterCallError, statusName } from '../grpc/errors';
-import { callAcrossDatacenters } from '../grpc/datacenter-failover';
+import { GreeterCallError } from '../grpc/errors';
+import { callAcrossDatacenters, type FailoverResult } from '../grpc/datacenter-failover';
 import { sayHello, type GreeterCallResult } from '../grpc/greeter-call';
-import { greeterTlsCredentials } from '../grpc/tls-credentials';
-import { coldStartTrace } from '../runtime/cold-start-trace';
 import { outgoingTraceHeaders } from '../tracing/propagation';
 import type { TraceContext } from '../tracing/trace-context';
-import { GreetError } from './errors';
+import { GreetError, greetErrorFromCall, type GreetErrorDetails } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
+import { requestCredentials } from './greeter-credentials';
 
 /** Longest a cold start waits for discovery once config found Consul unreachable. */
 const UNREACHABLE_DISCOVERY_WAIT_MS = 400;
@@ -40,16 +39,6 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
   };
 }
 
-/** The Connect identity the gateway presents. */
-export function gatewayIdentity(cfg: GatewayConfig): string {
-  return cfg.gatewayIdentity || cfg.leaseService;
-}
-
-/** The name every Greeter certificate must carry with greeterTransport=tls. */
-export function greeterTlsServerName(cfg: GatewayConfig): string {
-  return cfg.greeterTlsServerName || `${cfg.greeterService}.service.consul`;
-}
-
 /**
  * Greets `name` through a passing Greeter instance within the Lambda's time; throws GreetError on failure.
  * With `trace`, every attempt (hedges, retries, failover datacenters) carries its context to the Greeter.
@@ -62,7 +51,9 @@ export async function greet(
 ): Promise<GreetResult> {
   const t0 = performance.now();
   try {
-    const result = await greetOnce(rt, name, remainingMs, trace && (await outgoingTraceHeaders(trace)));
+    // Synchronous unless an OpenTelemetry SDK is registered.
+    const headers = trace && outgoingTraceHeaders(trace);
+    const result = await greetOnce(rt, name, remainingMs, headers instanceof Promise ? await headers : headers);
     rt.metrics.latency('GreetLatency', performance.now() - t0);
     rt.metrics.level('GreetAttempts', result.attempts);
     // Debug only (POWERTOOLS_LOG_LEVEL=DEBUG, or a sample rate): the line to join with the Greeter's by trace_id.
@@ -79,23 +70,112 @@ export async function greet(
   }
 }
 
-/** Least time between two "failed over" log lines of one runtime: an outage fails over every call. */
-const FAILOVER_LOG_INTERVAL_MS = 10_000;
-const failoverLog = new WeakMap<GatewayRuntime, { at: number; since: number }>();
+/** One greet: config, the passing instances and the credentials, then the call across datacenters. */
+async function greetOnce(
+  rt: GatewayRuntime,
+  name: string,
+  remainingMs: () => number | undefined,
+  metadata: Readonly<Record<string, string>> | undefined,
+): Promise<GreetResult> {
+  // A cold start discovers the default query alongside the config read (kept if the config agrees).
+  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true });
+  const cfg = loaded.values;
+  const query = greeterQuery(cfg);
+  const watch = rt.watches.get(query);
+  watch.ensureFresh();
+  const pending = requestCredentials(rt, cfg, query);
+  // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
+  const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
+  const waitMs = () => callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs);
+  const instances = watch.current() ?? (await watch.waitForFirst(waitMs()));
+  const details: GreetErrorDetails = {
+    retryAfterSeconds: cfg.retryAfterSeconds,
+    backendService: query.service,
+    ...(pending.identity ? { sourceIdentity: pending.identity } : {}),
+  };
+  rt.coldStart.mark('discovery');
+  rt.metrics.level('InstancesDiscovered', instances?.length ?? 0);
+  if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
+  const creds = await pending.settle(waitMs, details);
+  // Read the Lambda's remaining time now: a cold start may have used some of it.
+  const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
+  const started = Date.now();
+  try {
+    const call = await callGreeter(rt, cfg, query, name, {
+      watch,
+      instances,
+      creds,
+      tlsServerName: pending.tlsServerName,
+      deadline: started + budget,
+      metadata,
+    });
+    rt.coldStart.mark('call');
+    rt.coldStart.end(rt.log);
+    // A failed-over call's time is mostly the other datacenter's distance: it would skew the local hedging delay.
+    rt.callPolicy.record({
+      ok: true,
+      attempts: call.attempts,
+      failoverAttempts: call.failoverAttempts,
+      ...(call.failedOver ? {} : { latencyMs: Date.now() - started }),
+    });
+    if (call.failedOver) {
+      rt.metrics.count('GreetFailovers');
+      rt.failoverLog.note({ service: query.service, from: instances[0]?.datacenter ?? 'local', to: call.datacenter });
+    }
+    return greetResult(cfg, call);
+  } catch (err) {
+    if (!(err instanceof GreeterCallError)) throw err;
+    rt.callPolicy.record({ ok: false, attempts: err.attempts, failoverAttempts: err.failoverAttempts });
+    throw greetErrorFromCall(err, { service: query.service, identity: pending.identity, budgetMs: budget, details });
+  }
+}
 
-/** Counts a call served by another datacenter than the one it went to first, and logs it at most every 10 s. */
-function noteFailover(rt: GatewayRuntime, where: { service: string; from: string; to: string | undefined }): void {
-  rt.metrics.count('GreetFailovers');
-  const state = failoverLog.get(rt) ?? { at: -Infinity, since: 0 };
-  state.since++;
-  failoverLog.set(rt, state);
-  if (Date.now() - state.at < FAILOVER_LOG_INTERVAL_MS) return;
-  rt.log.warn('calls failed over to another datacenter within the call (every attempt in the first was UNAVAILABLE)', {
-    ...where,
-    calls: state.since,
+/** A call's answer and the instance list it was routed over. */
+type RoutedCall = GreeterCallResult & { instances: readonly ServiceInstance[] };
+
+/** How one greet reaches the Greeters once discovery answered. */
+interface CallPlan {
+  watch: InstanceWatch;
+  instances: readonly ServiceInstance[];
+  creds: (() => ChannelCredentials) | undefined;
+  tlsServerName: string | undefined;
+  /** Epoch ms covering every attempt in every datacenter. */
+  deadline: number;
+  metadata: Readonly<Record<string, string>> | undefined;
+}
+
+/** SayHello through the query's channel, then, if every local attempt was UNAVAILABLE, the failover datacenters in order. */
+function callGreeter(
+  rt: GatewayRuntime,
+  cfg: GatewayConfig,
+  query: ServiceQuery,
+  name: string,
+  p: CallPlan,
+): Promise<FailoverResult<RoutedCall>> {
+  const transport = p.tlsServerName ? { tlsServerName: p.tlsServerName } : {};
+  const target = consulTarget(query, transport);
+  const client = rt.clients.get(target, cfg.channelMaxIdleMs, p.creds);
+  rt.coldStart.markWhenReady('connect', client);
+  const { failover = [], ...single } = query;
+  return callAcrossDatacenters({
+    first: async () => ({
+      ...(await sayHello(client, name, {
+        deadline: p.deadline,
+        newChannel: rt.clients.isNew(target),
+        allRefused: () => rt.clients.allRefused(target),
+        metadata: p.metadata,
+      })),
+      instances: p.watch.current() ?? p.instances,
+    }),
+    // The watch serves a failover datacenter's list once Consul marked every local instance critical.
+    servedDatacenter: p.instances[0]?.datacenter,
+    failover,
+    deadline: p.deadline,
+    inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, name, { ...p, transport, maxIdleMs: cfg.channelMaxIdleMs }),
+    budgetAllows: (lostInFailover) => rt.callPolicy.allowsFailover(lostInFailover),
+    // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
+    onUnavailable: () => rt.watches.invalidate(query),
   });
-  state.at = Date.now();
-  state.since = 0;
 }
 
 /**
@@ -108,14 +188,8 @@ async function callInDatacenter(
   rt: GatewayRuntime,
   q: ServiceQuery,
   name: string,
-  o: {
-    deadline: number;
-    transport: { tlsServerName?: string };
-    maxIdleMs: number;
-    creds?: () => ChannelCredentials;
-    metadata?: Readonly<Record<string, string>>;
-  },
-): Promise<(GreeterCallResult & { instances: readonly ServiceInstance[] }) | undefined> {
+  o: CallPlan & { transport: { tlsServerName?: string }; maxIdleMs: number },
+): Promise<RoutedCall | undefined> {
   const watch = rt.watches.get(q);
   watch.ensureFresh();
   const instances = watch.current() ?? (await watch.waitForFirst(Math.max(0, o.deadline - Date.now())));
@@ -133,114 +207,18 @@ async function callInDatacenter(
   };
 }
 
-async function greetOnce(
-  rt: GatewayRuntime,
-  name: string,
-  remainingMs: () => number | undefined,
-  metadata: Readonly<Record<string, string>> | undefined,
-): Promise<GreetResult> {
-  // A cold start discovers the default query alongside the config read (kept if the config agrees).
-  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true });
-  const cfg = loaded.values;
-  const query = greeterQuery(cfg);
-  const watch = rt.watches.get(query);
-  watch.ensureFresh();
-  // Started before discovery is awaited, so a cold start fetches both at once; warm, it is cached.
-  const identity = query.connect ? gatewayIdentity(cfg) : undefined;
-  const certs = identity ? rt.connectCertificates(identity) : undefined;
-  const tlsName = cfg.greeterTransport === 'tls' ? greeterTlsServerName(cfg) : undefined;
-  const ca = tlsName ? rt.greeterCa() : undefined;
-  // Awaited below, after discovery; until then a failed read must not count as unhandled.
-  ca?.catch(() => undefined);
-  // Config that could not be read at all has spent the cold-start budget already: keep the answer within ~2 s.
-  const coldWait = loaded.index === undefined ? Math.min(cfg.coldStartWaitMs, UNREACHABLE_DISCOVERY_WAIT_MS) : cfg.coldStartWaitMs;
-  const instances = watch.current() ?? (await watch.waitForFirst(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs)));
-  const details = {
-    retryAfterSeconds: cfg.retryAfterSeconds,
-    backendService: query.service,
-    ...(identity ? { sourceIdentity: identity } : {}),
+/** The caller's answer: the reply and the instance that served it (its address only with exposeBackendAddress). */
+function greetResult(cfg: GatewayConfig, call: FailoverResult<RoutedCall>): GreetResult {
+  const res = call.result;
+  const served = instanceForPeer(res.instances, res.peer);
+  const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
+  return {
+    message: res.reply.message,
+    servedBy: {
+      id: served?.id ?? 'unknown',
+      ...(cfg.exposeBackendAddress ? (served ? { address: served.address, port: served.port } : { address: res.peer }) : {}),
+      ...(datacenter ? { datacenter } : {}),
+    },
+    attempts: call.attempts,
   };
-  coldStartTrace.mark('discovery');
-  rt.metrics.level('InstancesDiscovered', instances?.length ?? 0);
-  if (!instances?.length) throw new GreetError('no_healthy_instance', `no healthy instance of ${query.service}`, details);
-  let creds: (() => ChannelCredentials) | undefined;
-  if (certs) {
-    // Only a cold start waits here: afterwards the background watches keep the material current.
-    if (!certs.current()) await certs.ready(callBudgetMs(coldWait, remainingMs(), cfg.deadlineMarginMs));
-    if (!certs.current()) throw new GreetError('unavailable', `no Connect certificate for ${identity} yet`, details);
-    creds = () => connectChannelCredentials(certs, query.service);
-  } else if (ca && tlsName) {
-    const pem = await ca;
-    creds = () => greeterTlsCredentials(pem, tlsName);
-  }
-  // Read the Lambda's remaining time now: a cold start may have used some of it.
-  const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
-  const transport = tlsName ? { tlsServerName: tlsName } : {};
-  const target = consulTarget(query, transport);
-  const client = rt.clients.get(target, cfg.channelMaxIdleMs, creds);
-  coldStartTrace.markWhenReady('connect', client);
-  const started = Date.now();
-  const deadline = started + budget;
-  const { failover = [], ...single } = query;
-  try {
-    const call = await callAcrossDatacenters({
-      first: async () => ({
-        ...(await sayHello(client, name, {
-          deadline,
-          newChannel: rt.clients.isNew(target),
-          allRefused: () => rt.clients.allRefused(target),
-          metadata,
-        })),
-        instances: watch.current() ?? instances,
-      }),
-      // The watch serves a failover datacenter's list once Consul marked every local instance critical.
-      servedDatacenter: instances[0]?.datacenter,
-      failover,
-      deadline,
-      inDatacenter: (dc) =>
-        callInDatacenter(rt, { ...single, datacenter: dc }, name, {
-          deadline,
-          transport,
-          maxIdleMs: cfg.channelMaxIdleMs,
-          creds,
-          metadata,
-        }),
-      budgetAllows: (lostInFailover) => rt.callPolicy.allowsFailover(lostInFailover),
-      // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
-      onUnavailable: () => rt.watches.invalidate(query),
-    });
-    const res = call.result;
-    coldStartTrace.mark('call');
-    coldStartTrace.end(rt.log);
-    // A failed-over call's time is mostly the other datacenter's distance: it would skew the local hedging delay.
-    rt.callPolicy.record({
-      ok: true,
-      attempts: call.attempts,
-      failoverAttempts: call.failoverAttempts,
-      ...(call.failedOver ? {} : { latencyMs: Date.now() - started }),
-    });
-    if (call.failedOver) noteFailover(rt, { service: query.service, from: instances[0]?.datacenter ?? 'local', to: call.datacenter });
-    const served = instanceForPeer(res.instances, res.peer);
-    const datacenter = call.failedOver ? call.datacenter : served?.datacenter;
-    return {
-      message: res.reply.message,
-      servedBy: {
-        id: served?.id ?? 'unknown',
-        ...(cfg.exposeBackendAddress ? (served ? { address: served.address, port: served.port } : { address: res.peer }) : {}),
-        ...(datacenter ? { datacenter } : {}),
-      },
-      attempts: call.attempts,
-    };
-  } catch (err) {
-    if (!(err instanceof GreeterCallError)) throw err;
-    rt.callPolicy.record({ ok: false, attempts: err.attempts, failoverAttempts: err.failoverAttempts });
-    const kind = err.kind === 'permission_denied' ? (identity ? 'forbidden_by_intention' : 'backend') : err.kind;
-    const message = {
-      unavailable: `every attempt to reach ${query.service} failed`,
-      deadline: `${query.service} did not answer within ${budget} ms`,
-      forbidden_by_intention: `Consul intentions do not allow ${identity ?? ''} to call ${query.service}`,
-      backend: `${query.service} failed the call (${statusName(err.grpcCode)})`,
-    }[kind];
-    throw new GreetError(kind, message, { ...details, attempts: err.attempts }, { cause: err });
-  }
 }

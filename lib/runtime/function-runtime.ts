@@ -28,6 +28,8 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
   consul: ConsulApi;
   config: ConfigStore<S>;
   lease: EnvironmentLease;
+  /** This environment's cold-start trace (injected by tests; else the process's, on with COLD_START_TRACE=1). */
+  coldStart: ColdStartTrace;
   startedAt: number;
   /**
    * The start of every invocation: token (once), config (read on cold start only), lease renewal.
@@ -92,6 +94,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
     consul,
     config,
     lease,
+    coldStart: trace,
     startedAt: Date.now(),
     async begin(opts = {}) {
       // A first invocation that failed before its use case ended the trace: log what it reached.

@@ -1,24 +1,12 @@
-/** Whether trace context goes to the Greeter, and the headers it travels in. */
+/** The headers that carry an invocation's trace context to the Greeter. */
 import { injectWithOtel, otelPropagatorRegistered } from './otel-propagation';
-import { traceFromSources, traceHeaders, type TraceContext, type TraceSources } from './trace-context';
+import { traceHeaders, type TraceContext } from './trace-context';
 
 /**
- * True unless TRACE_PROPAGATION is `false`, `off` or `0`. Read per invocation (one env lookup), so
- * a benchmark can compare both in one process.
+ * The metadata every attempt of the call carries: ours, then the OpenTelemetry SDK's when one runs.
+ * Without an SDK the answer is synchronous, so the warm path pays no extra await for it.
  */
-export function tracePropagationEnabled(): boolean {
-  const v = process.env.TRACE_PROPAGATION?.trim().toLowerCase();
-  return v !== 'false' && v !== 'off' && v !== '0';
-}
-
-/** The invocation's trace context, or undefined when propagation is off. */
-export function invocationTrace(s: TraceSources): TraceContext | undefined {
-  return tracePropagationEnabled() ? traceFromSources(s) : undefined;
-}
-
-/** The metadata every attempt of the call carries: ours, then the OpenTelemetry SDK's when one runs. */
-export async function outgoingTraceHeaders(t: TraceContext): Promise<Record<string, string>> {
+export function outgoingTraceHeaders(t: TraceContext): Record<string, string> | Promise<Record<string, string>> {
   const headers = traceHeaders(t);
-  if (otelPropagatorRegistered()) await injectWithOtel(headers, t);
-  return headers;
+  return otelPropagatorRegistered() ? injectWithOtel(headers, t).then(() => headers) : headers;
 }

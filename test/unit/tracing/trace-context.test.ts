@@ -10,7 +10,8 @@ import {
   validTracestate,
   xrayRootToTraceId,
 } from '../../../lib/tracing/trace-context';
-import { invocationTrace, tracePropagationEnabled } from '../../../lib/tracing/propagation';
+import { traceOfEvent } from '../../../lib/http/trace-headers';
+import { readInvocationEnvironment } from '../../../lib/config/environment';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -126,20 +127,25 @@ describe('traceFromSources', () => {
   });
 });
 
-describe('TRACE_PROPAGATION', () => {
+describe('TRACE_PROPAGATION and _X_AMZN_TRACE_ID (read per invocation)', () => {
   it('is on by default and off with false/off/0', () => {
-    const before = process.env.TRACE_PROPAGATION;
-    try {
-      delete process.env.TRACE_PROPAGATION;
-      assert.equal(tracePropagationEnabled(), true);
-      for (const v of ['false', 'OFF', '0']) {
-        process.env.TRACE_PROPAGATION = v;
-        assert.equal(tracePropagationEnabled(), false);
-        assert.equal(invocationTrace({ traceparent: TP }), undefined);
-      }
-    } finally {
-      if (before === undefined) delete process.env.TRACE_PROPAGATION;
-      else process.env.TRACE_PROPAGATION = before;
+    assert.equal(readInvocationEnvironment({}).tracePropagation, true);
+    assert.equal(readInvocationEnvironment({ TRACE_PROPAGATION: 'true' }).tracePropagation, true);
+    for (const v of ['false', 'OFF', ' 0 ']) {
+      const inv = readInvocationEnvironment({ TRACE_PROPAGATION: v });
+      assert.equal(inv.tracePropagation, false);
+      assert.equal(traceOfEvent({ headers: { traceparent: TP } }, inv), undefined);
     }
+  });
+
+  it("takes Lambda's X-Ray header of this invocation, not of an earlier one", () => {
+    const env: NodeJS.ProcessEnv = { _X_AMZN_TRACE_ID: `Root=${XRAY_ROOT};Sampled=1` };
+    const first = traceOfEvent({}, readInvocationEnvironment(env));
+    env._X_AMZN_TRACE_ID = 'Root=1-5759e989-000000000000000000000001;Sampled=0';
+    const second = traceOfEvent({}, readInvocationEnvironment(env));
+    assert.equal(first?.traceId, xrayRootToTraceId(XRAY_ROOT));
+    assert.equal(second?.traceId, '5759e989000000000000000000000001');
+    assert.equal(second?.xray, 'Root=1-5759e989-000000000000000000000001;Sampled=0');
+    assert.equal(readInvocationEnvironment({}).xrayTraceId, undefined);
   });
 });
