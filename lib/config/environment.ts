@@ -4,7 +4,7 @@
  * and its K/V are reached, so they must hold when Consul cannot answer.
  */
 import { readFileSync } from 'node:fs';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { consulAddressUrl, parseConsulAddresses } from '../consul/consul-address';
 import type { ConsulTls } from '../consul/consul-api';
 import { ConsulAddressError } from '../consul/errors';
@@ -56,10 +56,14 @@ const TLS_FILES = [
   { name: 'CONSUL_CLIENT_KEY', field: 'clientKeyFile', pem: 'private key' },
 ] as const;
 
-const optionalText = z.string().trim().optional();
+const trimmed = () => z.string().check(z.trim());
+const optionalText = z.optional(trimmed());
+/** zod/mini has no preprocess: a transform piped into the schema is what classic zod's preprocess is. */
+const preprocess = <T extends z.core.$ZodType>(fn: (v: unknown) => unknown, schema: T) =>
+  z.pipe<z.ZodMiniTransform<unknown, unknown>, T>(z.transform(fn), schema);
 
 const envSchema = z.object({
-  CONSUL_HTTP_ADDR: z.string().trim().min(1).default('127.0.0.1:8500'),
+  CONSUL_HTTP_ADDR: z._default(trimmed().check(z.minLength(1, 'must not be empty')), '127.0.0.1:8500'),
   CONSUL_HTTP_TOKEN: optionalText,
   CONSUL_HTTP_TOKEN_PARAMETER: optionalText,
   CONSUL_CACERT: optionalText,
@@ -69,15 +73,14 @@ const envSchema = z.object({
   CONSUL_CLIENT_KEY: optionalText,
   CONSUL_CLIENT_KEY_PARAMETER: optionalText,
   CONSUL_TLS_SERVER_NAME: optionalText,
-  CONSUL_HTTP_SSL: z.preprocess(
+  CONSUL_HTTP_SSL: preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim().toLowerCase() : undefined),
-    z.enum(['true', '1', 'false', '0'], "must be 'true' or 'false'").optional(),
+    z.optional(z.enum(['true', '1', 'false', '0'], "must be 'true' or 'false'")),
   ),
-  CONFIG_PREFIX: z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9_./-]+\/$/, 'must be a K/V path ending in "/"')
-    .default('config/greeter-gateway/local/'),
+  CONFIG_PREFIX: z._default(
+    trimmed().check(z.regex(/^[A-Za-z0-9_./-]+\/$/, 'must be a K/V path ending in "/"')),
+    'config/greeter-gateway/local/',
+  ),
 });
 
 /** Reads and validates the environment; throws with the variable name on a bad value. */
@@ -276,49 +279,38 @@ const commaList = (v: unknown) =>
         .filter(Boolean)
     : v;
 
+const optionalMatch = (pattern: RegExp, message: string) =>
+  preprocess(blankAsUnset, z.optional(trimmed().check(z.regex(pattern, message))));
+
 const discoverySchema = z.object({
-  DISCOVERY_SOURCE: z.preprocess(blankAsUnset, z.string().trim().pipe(sourceName).default('consul')),
-  DISCOVERY_FALLBACK: z.preprocess(blankAsUnset, z.preprocess(commaList, z.array(sourceName).max(2)).default([])),
-  CONSUL_DNS_ADDR: z.preprocess(
+  DISCOVERY_SOURCE: preprocess(blankAsUnset, z._default(z.pipe(trimmed(), sourceName), 'consul')),
+  DISCOVERY_FALLBACK: preprocess(
     blankAsUnset,
-    z.preprocess(commaList, z.array(z.string().regex(ipPort, 'each entry must be ip:port (IPv6 as [ip]:port)')).min(1)).optional(),
+    z._default(preprocess(commaList, z.array(sourceName).check(z.maxLength(2, 'must list at most 2 sources'))), []),
   ),
-  CLOUDMAP_NAMESPACE: z.preprocess(
+  CONSUL_DNS_ADDR: preprocess(
     blankAsUnset,
-    z
-      .string()
-      .trim()
-      .regex(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name')
-      .optional(),
+    z.optional(
+      preprocess(
+        commaList,
+        z
+          .array(z.string().check(z.regex(ipPort, 'each entry must be ip:port (IPv6 as [ip]:port)')))
+          .check(z.minLength(1, 'must list at least one ip:port')),
+      ),
+    ),
   ),
-  CLOUDMAP_REGION: z.preprocess(
-    blankAsUnset,
-    z
-      .string()
-      .trim()
-      .regex(/^[a-z0-9-]{1,32}$/, 'must be an AWS region')
-      .optional(),
-  ),
-  CLOUDMAP_ENDPOINT: z.preprocess(
-    blankAsUnset,
-    z
-      .string()
-      .trim()
-      .regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL')
-      .optional(),
-  ),
+  CLOUDMAP_NAMESPACE: optionalMatch(/^[!-~]{1,1024}$/, 'must be a Cloud Map namespace name'),
+  CLOUDMAP_REGION: optionalMatch(/^[a-z0-9-]{1,32}$/, 'must be an AWS region'),
+  CLOUDMAP_ENDPOINT: optionalMatch(/^https?:\/\/[A-Za-z0-9.:[\]-]+\/?$/, 'must be an http(s) URL'),
   // The datacenter whose health-sync writes the mirror: a query naming it (greeterDatacenter) is served.
-  CLOUDMAP_DATACENTER: z.preprocess(
+  CLOUDMAP_DATACENTER: optionalMatch(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Consul datacenter name'),
+  CLOUDMAP_POLL_SECONDS: preprocess(
     blankAsUnset,
-    z
-      .string()
-      .trim()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Consul datacenter name')
-      .optional(),
-  ),
-  CLOUDMAP_POLL_SECONDS: z.preprocess(
-    blankAsUnset,
-    z.coerce.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(300, 'must be at most 300').optional(),
+    z.optional(
+      z.coerce
+        .number('must be a number of seconds')
+        .check(z.int('must be a whole number of seconds'), z.gte(1, 'must be at least 1'), z.lte(300, 'must be at most 300')),
+    ),
   ),
 });
 

@@ -3,15 +3,23 @@
  * K/V string, a default and one line of docs. Values live in Consul K/V as
  * plain strings under the function's prefix, and every key is validated on
  * its own so one bad write falls back for that key only.
+ *
+ * The rules are built with `zod/mini`, zod's functional build for bundles: the same checks and
+ * core as `zod`, without the method-chaining classes (and their load time) on every cold start.
+ * A spec's schema is typed as zod's core type, so either build's schemas fit; every rule here
+ * names its message, as zod/mini loads no locale.
  */
-import * as z from 'zod';
+import * as classic from 'zod';
+import * as z from 'zod/mini';
+import type { $ZodType } from 'zod/v4/core';
 
 /** A DNS-style service name, as Consul and Cloud Map both accept. */
 export const SERVICE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** One config key: its rule for the K/V string, its default, one line of docs. */
 export interface KeySpec {
-  schema: z.ZodType<string | number | boolean | string[], string>;
+  /** Parses the K/V string (zod or zod/mini; see resolveConfig). */
+  schema: $ZodType<string | number | boolean | string[], string>;
   default: string | number | boolean | readonly string[];
   doc: string;
 }
@@ -32,42 +40,68 @@ type Widen<T> = T extends number
 /** The typed values of a key set. */
 export type ConfigValues<S extends KeySpecs> = { [K in keyof S]: Widen<S[K]['default']> };
 
+/** A text key: trimmed, then matched against `pattern` (`message` when it does not match). */
+export function textKey(pattern: RegExp, message: string) {
+  return z.string().check(z.trim(), z.regex(pattern, message));
+}
+
+/** One of `values`, trimmed. */
+export function enumKey<const T extends readonly [string, ...string[]]>(values: T, message = `must be one of ${values.join(', ')}`) {
+  return z.pipe(z.string().check(z.trim()), z.enum(values, message));
+}
+
 /** An integer key within [min, max]. */
 export function intKey(min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be an integer')
-    .transform(Number)
-    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+  return z.pipe(
+    z.pipe(z.string().check(z.trim(), z.regex(/^-?\d+$/, 'must be an integer')), z.transform(Number)),
+    z.number().check(z.int('must be an integer'), z.gte(min, `must be at least ${min}`), z.lte(max, `must be at most ${max}`)),
+  );
 }
 
 /** A comma-separated list key whose entries each match `item`, with `min`–`max` entries. */
-export function listKey(item: z.ZodType<string, string>, what: string, min: number, max: number) {
-  return z
-    .string()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(item).min(min, `must list at least ${min} ${what}(s)`).max(max, `must list at most ${max} ${what}s`));
+export function listKey(item: $ZodType<string, string>, what: string, min: number, max: number) {
+  return z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      ),
+    ),
+    z.array(item).check(z.minLength(min, `must list at least ${min} ${what}(s)`), z.maxLength(max, `must list at most ${max} ${what}s`)),
+  );
 }
 
 /** A `true`/`false` key. */
 export function boolKey() {
-  return z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((v) => v === 'true' || v === 'false', 'must be true or false')
-    .transform((v) => v === 'true');
+  return z.pipe(
+    z.string().check(
+      z.trim(),
+      z.toLowerCase(),
+      z.refine((v) => v === 'true' || v === 'false', 'must be true or false'),
+    ),
+    z.transform((v) => v === 'true'),
+  );
 }
 
 /** An optional name (tag, datacenter): may be empty. */
-export const optionalName = (what: string) =>
+export const optionalNameKey = (what: string) =>
   z
+    .string()
+    .check(
+      z.trim(),
+      z.maxLength(128, `${what} must be at most 128 characters`),
+      z.regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`),
+    );
+
+/**
+ * optionalNameKey as a classic zod schema, for schemas that chain zod's methods onto it (lib/rpc).
+ * esbuild drops it, and classic zod with it, from bundles that do not use it.
+ */
+export const optionalName = (what: string) =>
+  classic
     .string()
     .trim()
     .max(128, `${what} must be at most 128 characters`)

@@ -1,4 +1,5 @@
 /** Pure merge of raw K/V strings over the defaults, key by key. */
+import { safeParse } from 'zod/mini';
 import type { ConfigProblem, ConfigSource, ConfigValues, KeySpecs } from './key-specs';
 
 /** The effective config with the source of each key and the values that were rejected. */
@@ -25,7 +26,7 @@ export function resolveConfig<S extends KeySpecs>(
       sources[key] = fallbackSource;
       continue;
     }
-    const parsed = spec.schema.safeParse(text);
+    const parsed = safeParse(spec.schema, text);
     if (parsed.success) {
       values[key] = parsed.data;
       sources[key] = 'kv';

@@ -1,46 +1,51 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
-import * as z from 'zod';
-import { boolKey, intKey, listKey, optionalName, SERVICE_NAME, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import * as z from 'zod/mini';
+import {
+  boolKey,
+  enumKey,
+  intKey,
+  listKey,
+  optionalNameKey,
+  SERVICE_NAME,
+  textKey,
+  type ConfigValues,
+  type KeySpecs,
+} from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 
 /** The greeter gateway's keys (greet and status functions). */
 export const GATEWAY_KEYS = {
   greeterService: {
-    schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'),
+    schema: textKey(SERVICE_NAME, 'must be a DNS-style service name'),
     default: 'greeter',
     doc: 'Consul service name of the Greeter backends',
   },
-  greeterTag: { schema: optionalName('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
-  greeterDatacenter: { schema: optionalName('datacenter'), default: '', doc: "Consul datacenter to discover in (empty: the agent's own)" },
+  greeterTag: { schema: optionalNameKey('tag'), default: '', doc: 'Only route to instances with this tag (empty: any)' },
+  greeterDatacenter: {
+    schema: optionalNameKey('datacenter'),
+    default: '',
+    doc: "Consul datacenter to discover in (empty: the agent's own)",
+  },
   greeterFailoverDatacenters: {
-    schema: listKey(optionalName('datacenter').min(1), 'datacenter', 0, 8),
+    schema: listKey(optionalNameKey('datacenter').check(z.minLength(1, 'datacenter must not be empty')), 'datacenter', 0, 8),
     default: [],
     doc: 'Datacenters to route to, in order, while the first has no passing instance (comma list; empty: no failover)',
   },
   greeterTransport: {
-    schema: z
-      .string()
-      .trim()
-      .pipe(z.enum(['plaintext', 'tls', 'connect'], "must be 'plaintext', 'tls' or 'connect'")),
+    schema: enumKey(['plaintext', 'tls', 'connect'], "must be 'plaintext', 'tls' or 'connect'"),
     default: 'plaintext',
     doc: "How to reach the Greeters: 'plaintext' gRPC; 'tls' (server verified against GREETER_CACERT, else Node's default roots, and greeterTlsServerName); or 'connect' (Connect-native mTLS, authorized by intentions; discovers /v1/health/connect)",
   },
   greeterTlsServerName: {
-    schema: z
-      .string()
-      .trim()
-      .regex(
-        /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/,
-        'must be empty or a DNS name',
-      ),
+    schema: textKey(
+      /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/,
+      'must be empty or a DNS name',
+    ),
     default: '',
     doc: "With greeterTransport=tls: the name every Greeter's certificate must carry (empty: <greeterService>.service.consul)",
   },
   gatewayIdentity: {
-    schema: z
-      .string()
-      .trim()
-      .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),
+    schema: textKey(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),
     default: '',
     doc: 'Connect service identity the gateway presents (its token needs service:write on it; empty: leaseService)',
   },

@@ -1,5 +1,5 @@
 /** Validation of the name to greet, from `GET /hello/{name}` or the body of `POST /greet` (pure). */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { GreetError } from './errors';
 
 // Characters that draw nothing: spaces and separators, controls, format characters
@@ -8,12 +8,12 @@ import { GreetError } from './errors';
 const INVISIBLE = /^[\p{White_Space}\p{Cc}\p{Cf}\p{Z}\p{M}\p{Default_Ignorable_Code_Point}\u2800]*$/u;
 
 /** 1–128 characters (code points), at least one visible, no control characters. */
-const nameSchema = z
-  .string({ error: (i) => (i.input === undefined ? 'name is required' : 'name must be a string') })
-  .refine((s) => [...s].length >= 1, 'name must not be empty')
-  .refine((s) => [...s].length <= 128, 'name must be at most 128 characters')
-  .refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters')
-  .refine((s) => !INVISIBLE.test(s), 'name must contain a visible character');
+const nameSchema = z.string({ error: (i) => (i.input === undefined ? 'name is required' : 'name must be a string') }).check(
+  z.refine((s) => [...s].length >= 1, 'name must not be empty'),
+  z.refine((s) => [...s].length <= 128, 'name must be at most 128 characters'),
+  z.refine((s) => !/\p{Cc}/u.test(s), 'name must not contain control characters'),
+  z.refine((s) => !INVISIBLE.test(s), 'name must contain a visible character'),
+);
 
 const greetBody = z.strictObject(
   { name: nameSchema },
@@ -23,7 +23,7 @@ const greetBody = z.strictObject(
   },
 );
 
-function parsed<T>(result: z.ZodSafeParseResult<T>): T {
+function parsed<T>(result: z.util.SafeParseResult<T>): T {
   if (result.success) return result.data;
   throw new GreetError('invalid_name', result.error.issues[0]?.message ?? 'invalid name');
 }

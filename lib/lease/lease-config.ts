@@ -1,6 +1,5 @@
 /** The lease keys every function's config carries; only the default service name differs. */
-import * as z from 'zod';
-import { boolKey, intKey, SERVICE_NAME } from '../config/key-specs';
+import { boolKey, enumKey, intKey, SERVICE_NAME, textKey } from '../config/key-specs';
 import type { LeaseSettings } from './environment-lease';
 
 /** Where a lease lives: `agent` (a service with a TTL check on one agent) or `session` (a server-held TTL session and a K/V key). */
@@ -11,7 +10,7 @@ export function leaseKeys<D extends string>(defaultService: D) {
   return {
     leaseEnabled: { schema: boolKey(), default: true, doc: 'Register each execution environment in Consul with a TTL lease' },
     leaseService: {
-      schema: z.string().trim().regex(SERVICE_NAME, 'must be a DNS-style service name'),
+      schema: textKey(SERVICE_NAME, 'must be a DNS-style service name'),
       default: defaultService,
       doc: 'Service name of the execution-environment leases',
     },
@@ -26,15 +25,12 @@ export function leaseKeys<D extends string>(defaultService: D) {
       doc: 'Consul removes a lease this long after it turned critical (Consul minimum: 60; agent mode only)',
     },
     leaseMode: {
-      schema: z.enum(LEASE_MODES),
+      schema: enumKey(LEASE_MODES),
       default: 'agent',
       doc: 'agent: a service with a TTL check on the agent that registered it (visible in the catalog); session: a TTL session held by the servers and a K/V key under leasePrefix, renewable through any agent',
     },
     leasePrefix: {
-      schema: z
-        .string()
-        .trim()
-        .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a K/V path without leading or trailing slash'),
+      schema: textKey(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a K/V path without leading or trailing slash'),
       default: 'lambda-leases',
       doc: 'Session mode: each environment holds the key <leasePrefix>/<leaseService>/<lease id>',
     },

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CONFIG_STORE_KEYS, ConfigStore } from '../../../lib/config/config-store';
-import { intKey, optionalName, type KeySpecs } from '../../../lib/config/key-specs';
+import { intKey, optionalNameKey, type KeySpecs } from '../../../lib/config/key-specs';
 import { drainMicrotasks } from '../helpers/deferred';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
 import { recordingLog } from '../helpers/recording-log';
@@ -12,7 +12,7 @@ const PREFIX = 'config/test-fn/local/';
 const SPECS = {
   ...CONFIG_STORE_KEYS,
   maxAttempts: { schema: intKey(1, 10), default: 3, doc: 'attempts' },
-  greeterTag: { schema: optionalName('tag'), default: '', doc: 'tag' },
+  greeterTag: { schema: optionalNameKey('tag'), default: '', doc: 'tag' },
 } as const satisfies KeySpecs;
 
 const kvReads = (consul: FakeConsul) => consul.callsOf('consul.kv.get').length;
