@@ -60,7 +60,7 @@ function targetsPanel(merged: Merged): Panel | undefined {
   if (!values.length) return undefined;
   const y = { field: 'figure', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } } as const;
   return {
-    title: { text: 'Ratios against their targets', subtitle: ['Bar: measured; dashed rule: the target (its label at the rule).'] },
+    title: { text: 'Ratios against their targets', subtitle: ['Bar: measured; dark tick: the target, named at the end of its row.'] },
     width: WIDTH,
     data: { values },
     layer: [
@@ -79,7 +79,10 @@ function targetsPanel(merged: Merged): Panel | undefined {
         },
       },
       { mark: { type: 'tick', color: '#444', thickness: 2 }, encoding: { y, x: { field: 'target', type: 'quantitative' } } },
-      { mark: RULE_LABEL, encoding: { y, x: { field: 'target', type: 'quantitative' }, text: { field: 'targetLabel' } } },
+      {
+        mark: { ...RULE_LABEL, dy: 0, baseline: 'middle' },
+        encoding: { y, x: { field: 'labelAt', type: 'quantitative' }, text: { field: 'targetLabel' } },
+      },
     ],
   };
 }
@@ -198,10 +201,12 @@ function fleetPanel(fleet: FleetSection): Panel {
     axis: { values: sizes, format: ',d', labelOverlap: false },
     title: 'warm environments (log)',
   } as const;
-  const line = { type: 'line', point: true, tooltip: true } as const;
+  // Points in a layer of their own: a line's own points would take over the dash legend and hide its strokes.
+  const line = { type: 'line', tooltip: true } as const;
+  const point = { type: 'point', filled: true, tooltip: true } as const;
   const color = { field: 'series', type: 'nominal', title: 'source, lease', legend: LEGEND } as const;
   const dash = (title: string) =>
-    ({ type: 'nominal', title, legend: { ...LEGEND, symbolType: 'stroke', symbolStrokeColor: '#444', symbolStrokeWidth: 2 } }) as const;
+    ({ type: 'nominal', title, legend: { ...LEGEND, symbolType: 'stroke', symbolStrokeColor: '#444' } }) as const;
   // Consul's load: every request it answered (agents' HTTP and DNS questions, servers' RPCs), and the discovery share of it.
   const load = fleet.rows.flatMap((r) => [
     {
@@ -218,6 +223,8 @@ function fleetPanel(fleet: FleetSection): Panel {
     { environments: r.environments, series: fleetSeries(r), figure: 'p50', ms: r.propagationP50Ms },
     { environments: r.environments, series: fleetSeries(r), figure: 'max', ms: r.propagationMaxMs },
   ]);
+  const loadY = { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' } as const;
+  const propagationY = { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' } as const;
   // Each distinct propagation target, labelled with the series it holds for.
   const byTarget = new Map<number, string[]>();
   for (const r of fleet.rows)
@@ -239,13 +246,10 @@ function fleetPanel(fleet: FleetSection): Panel {
         width: WIDTH / 2 - 20,
         height: 220,
         data: { values: load },
-        mark: line,
-        encoding: {
-          x,
-          y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' },
-          color,
-          strokeDash: { field: 'share', ...dash('Consul load') },
-        },
+        layer: [
+          { mark: line, encoding: { x, y: loadY, color, strokeDash: { field: 'share', ...dash('Consul load') } } },
+          { mark: point, encoding: { x, y: loadY, color } },
+        ],
       },
       {
         width: WIDTH / 2 - 20,
@@ -253,13 +257,10 @@ function fleetPanel(fleet: FleetSection): Panel {
         layer: [
           {
             data: { values: propagation },
-            mark: line,
-            encoding: {
-              x,
-              y: { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' },
-              color,
-              strokeDash: { field: 'figure', ...dash('propagation') },
-            },
+            layer: [
+              { mark: line, encoding: { x, y: propagationY, color, strokeDash: { field: 'figure', ...dash('propagation') } } },
+              { mark: point, encoding: { x, y: propagationY, color } },
+            ],
           },
           { data: { values: targets }, mark: RULE, encoding: { y: { field: 'ms', type: 'quantitative' } } },
           {

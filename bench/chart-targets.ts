@@ -12,6 +12,8 @@ export interface TargetRow {
   ratio: number;
   target: number;
   targetLabel: string;
+  /** Where the label goes: past the bar or the rule, whichever ends further right, so neither hides it. */
+  labelAt: number;
   verdict: 'meets its target' | 'misses its target';
 }
 
@@ -23,7 +25,8 @@ function row(figure: string, run: RunInfo, ratio: unknown, target: number, atMos
       figure: `${figure} (${dayOf(run)})`,
       ratio,
       target,
-      targetLabel: `${atMost ? '≤' : '≥'} ${target}×`,
+      targetLabel: `target ${atMost ? '≤' : '≥'} ${target}×`,
+      labelAt: Math.max(ratio, target),
       verdict: meets ? 'meets its target' : 'misses its target',
     },
   ];
