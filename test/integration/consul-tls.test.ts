@@ -40,7 +40,7 @@ import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, passingIds } from './harness';
+import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, passingIds, useMotoSsm } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
 const SAVED_ENV = { ...process.env };
@@ -66,12 +66,7 @@ const resetRuntimes = () => {
 /** Starts moto once, for the SSM and Cloud Map cases. */
 async function motoServer(): Promise<MotoServer> {
   moto ??= await startMoto();
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_SSM: moto.endpoint,
-  });
+  useMotoSsm(moto.endpoint);
   return moto;
 }
 

@@ -11,7 +11,16 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { createGreeterTlsFiles, type GreeterTlsFiles } from '../../scripts/stack/consul-tls';
-import { captureOutput, eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
+import {
+  captureOutput,
+  eventually,
+  invokeGreet,
+  passingIds,
+  startTestStack,
+  type TestStack,
+  useFunctionEnvironment,
+  useMotoSsm,
+} from './harness';
 
 const greet = (name: string) => invokeGreet(name);
 
@@ -102,12 +111,7 @@ describe('greet over TLS to Greeters outside the mesh', () => {
 
   it('reads the CA from the SSM parameter named by GREETER_CACERT_PARAMETER when no file is given', async () => {
     moto = await startMoto();
-    Object.assign(process.env, {
-      AWS_ACCESS_KEY_ID: 'testing',
-      AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_SSM: moto.endpoint,
-    });
+    useMotoSsm(moto.endpoint);
     const ssm = new SSMClient({});
     await ssm.send(
       new PutParameterCommand({

@@ -30,6 +30,16 @@ export type TestStack = FunctionStack;
 /** Starts Consul, provisions least-privilege tokens for the functions and backends. */
 export const startTestStack = startFunctionStack;
 
+/** Points this process's SSM client (the functions' secret reads) at moto, with moto's test credentials. */
+export function useMotoSsm(endpoint: string): void {
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_REGION: 'us-east-1',
+    AWS_ENDPOINT_URL_SSM: endpoint,
+  });
+}
+
 /** The greet function's JSON answer: a greeting, or an error. */
 export type GreetBody = Record<string, unknown> & {
   message?: string;

@@ -6,7 +6,7 @@ import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { handler as greetHandler, runtime as greetRuntime } from '../../functions/greet';
 import { handler as statusHandler, runtime as statusRuntime } from '../../functions/status';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
-import { httpEvent, lambdaContext, startTestStack, type TestStack } from './harness';
+import { httpEvent, lambdaContext, startTestStack, type TestStack, useMotoSsm } from './harness';
 
 let stack: TestStack;
 let moto: MotoServer | undefined;
@@ -16,12 +16,7 @@ before(async () => {
   stack = await startTestStack();
   await stack.addGreeter({ id: 'ssm-1' });
   moto = await startMoto();
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'testing',
-    AWS_SECRET_ACCESS_KEY: 'testing',
-    AWS_REGION: 'us-east-1',
-    AWS_ENDPOINT_URL_SSM: moto.endpoint,
-  });
+  useMotoSsm(moto.endpoint);
   const ssm = new SSMClient({});
   await ssm.send(new PutParameterCommand({ Name: PARAM, Value: stack.gatewayToken, Type: 'SecureString' }));
   ssm.destroy();
