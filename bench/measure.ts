@@ -5,6 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { summarize, type Summary } from '../scripts/support/percentiles';
+import { onTermination, sweepStale } from '../scripts/stack/lifecycle';
+import { stopAll } from '../scripts/stack/processes';
 import { publish } from './publish';
 import { written } from './results';
 
@@ -75,8 +77,17 @@ export function ratio(a: number | undefined, b: number | undefined, digits = 2):
 /**
  * Runs a benchmark's `main`: exit 0 when it resolves; print the error's message and exit 1 when it rejects.
  * With `--publish` on the command line, the sections it wrote are then published (bench/publish.ts).
+ * Ctrl-C, SIGTERM or the parent gone stops every process the benchmark started, then runs `cleanup`.
  */
-export function runMain(main: () => Promise<void>): void {
+export function runMain(main: () => Promise<void>, cleanup?: () => void): void {
+  // What a killed run left (temp dirs, orphans whose owner is gone) goes first.
+  sweepStale();
+  onTermination(() => {
+    void stopAll(2_000).finally(() => {
+      cleanup?.();
+      process.exit(130);
+    });
+  });
   main()
     .then(() => (process.argv.includes('--publish') ? publish([...written]) : undefined))
     .then(

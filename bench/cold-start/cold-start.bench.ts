@@ -15,7 +15,6 @@
 import { packageFunctions, type PackagedFunction } from '../../scripts/rie/package-functions';
 import { ensureRic } from '../../scripts/rie/ric';
 import { ensureRieBinary } from '../../scripts/rie/rie-binary';
-import { stopAll } from '../../scripts/stack/processes';
 import { median, runMain } from '../measure';
 import { writeResult } from '../results';
 import { greetAgainstFloor } from './against-floor';
@@ -49,17 +48,13 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // The default package (no code cache), and with SCENARIOS floor the two code-cache packages beside it.
   const pkg = await packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: false });
-  const pkgs: Array<{ remove(): void }> = [pkg];
-  const removeAll = () => pkgs.forEach((p) => p.remove());
-  // Ctrl-C: stop every process started (Consul, Greeters, emulators) and the packages, not just this one.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const)
-    process.once(sig, () => void stopAll(1_000).finally(() => (removeAll(), process.exit(130))));
+  packages.push(pkg);
   try {
     const greet = pkg.functions.get('greet');
     if (!greet) throw new Error('no greet function in the package');
     const result: Record<string, unknown> = {};
     if (SCENARIOS.has('floor')) {
-      const { runs, load } = await greetAgainstFloor(greet, pkg.dir, await codeCachePackages(pkgs), N);
+      const { runs, load } = await greetAgainstFloor(greet, pkg.dir, await codeCachePackages(packages), N);
       Object.assign(result, floorFigures(runs, load, N));
     }
     if (SCENARIOS.has('election') || SCENARIOS.has('unreachable')) {
@@ -89,4 +84,8 @@ async function main(): Promise<void> {
   }
 }
 
-runMain(main);
+/** The packages made (default and code-cache ones), removed at the end or when the run is stopped. */
+const packages: Array<{ remove(): void }> = [];
+const removeAll = () => packages.splice(0).forEach((p) => p.remove());
+
+runMain(main, removeAll);
