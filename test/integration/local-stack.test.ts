@@ -5,55 +5,24 @@
 // it: stack-lifecycle.test.ts.)
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureMoto } from '../../scripts/stack/moto';
-import { freePort, startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
+import { describeProcesses, localStackArgs, markedProcesses, readProcess } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process the stack starts inherits this variable, so we can find them all, orphans too. */
 const MARKER = 'CONSUL_GRPC_LAMBDA_STACK_TEST_RUN';
 const runId = randomUUID();
 
-/** A running process, as /proc tells it. */
-interface ProcInfo {
-  pid: number;
-  pgid: number;
-  state: string;
-  argv: string[];
-}
-
-function readProc(pid: number): (ProcInfo & { environ: string }) | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may hold spaces; the fields after it are fixed.
-    const [state = '', , pgid = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-    return { pid, pgid: Number(pgid), state, argv, environ };
-  } catch {
-    return undefined; // gone meanwhile, or not ours to read
-  }
-}
-
 /** Live (not zombie) processes started by this test's stack, the stack itself included. */
-function stackProcesses(): ProcInfo[] {
-  const mark = `${MARKER}=${runId}`;
-  const found: ProcInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const p = readProc(Number(entry));
-    if (!p || p.state === 'Z' || !p.environ.split('\0').includes(mark)) continue;
-    found.push({ pid: p.pid, pgid: p.pgid, state: p.state, argv: p.argv });
-  }
-  return found;
-}
-
-const describeProcs = (ps: ProcInfo[]) => ps.map((p) => `${p.pid} [${p.state}] ${p.argv.join(' ').slice(0, 160)}`).join('\n');
+const stackProcesses = () => markedProcesses(MARKER, runId);
+const describeProcs = describeProcesses;
 
 let stack: ManagedProcess | undefined;
 let stateDir = '';
@@ -67,7 +36,7 @@ before(() => {
 
 after(() => {
   // Whatever happened above: nothing the stack started may outlive the test.
-  const ownPgid = readProc(process.pid)?.pgid;
+  const ownPgid = readProcess(process.pid)?.pgid;
   const groups = new Set(stackProcesses().map((p) => p.pgid));
   if (stack?.child.pid !== undefined) groups.add(stack.child.pid);
   for (const pgid of groups) {
@@ -83,25 +52,7 @@ after(() => {
 
 describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
   it('says which process died, stops all the others and exits non-zero when Consul is SIGKILLed', { timeout: 300_000 }, async () => {
-    const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
-    const args = [
-      '--consul-port',
-      consulPort,
-      '--http-port',
-      httpPort,
-      '--lambda-port',
-      lambdaPort,
-      '--greeter-ports',
-      `${greeter1},${greeter2}`,
-      '--state-dir',
-      stateDir,
-    ].map(String);
+    const { args } = await localStackArgs(stateDir);
     stack = startProcess('local stack', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
       cwd: ROOT,
       env: { ...process.env, [MARKER]: runId },
@@ -147,26 +98,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     '--tls: Consul over HTTPS only, Greeters over TLS, /hello answers; Ctrl-C removes every certificate and key',
     { timeout: 300_000 },
     async () => {
-      const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-      ];
-      const args = [
-        '--tls',
-        '--consul-port',
-        consulPort,
-        '--http-port',
-        httpPort,
-        '--lambda-port',
-        lambdaPort,
-        '--greeter-ports',
-        `${greeter1},${greeter2}`,
-        '--state-dir',
-        stateDir,
-      ].map(String);
+      const { args, consulPort, httpPort } = await localStackArgs(stateDir, ['--tls']);
       stack = startProcess('local stack --tls', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
         cwd: ROOT,
         env: { ...process.env, [MARKER]: runId },
@@ -175,7 +107,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
       await waitForLine(s, /^READY\s/, 180_000);
       const printed = s.output.join('\n');
       const consulTlsDir = /CA and client certificate in (\S+)/.exec(printed)?.[1] ?? '';
-      const greeterCa = /grpcurl -cacert (\S+)/.exec(printed)?.[1] ?? '';
+      const greeterCa = /grpcurl (?:-- )?-cacert (\S+)/.exec(printed)?.[1] ?? '';
       assert.ok(existsSync(join(consulTlsDir, 'functions-client-key.pem')) && existsSync(greeterCa), printed);
       // The CAs' private keys signed what the stack needs and are gone: nothing can sign more.
       assert.ok(
@@ -202,29 +134,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     '--discovery dns --fallback cloudmap: CoreDNS in front of Consul DNS serves /hello, /status names the sources',
     { timeout: 300_000 },
     async () => {
-      const [consulPort, httpPort, lambdaPort, greeter1, greeter2] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-      ];
-      const args = [
-        '--discovery',
-        'dns',
-        '--fallback',
-        'cloudmap',
-        '--consul-port',
-        consulPort,
-        '--http-port',
-        httpPort,
-        '--lambda-port',
-        lambdaPort,
-        '--greeter-ports',
-        `${greeter1},${greeter2}`,
-        '--state-dir',
-        stateDir,
-      ].map(String);
+      const { args, httpPort } = await localStackArgs(stateDir, ['--discovery', 'dns', '--fallback', 'cloudmap']);
       stack = startProcess(
         'local stack --discovery dns',
         process.execPath,

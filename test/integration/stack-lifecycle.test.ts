@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureMoto } from '../../scripts/stack/moto';
-import { freePort, startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
+import { localStackArgs, markedProcesses, type MarkedProcess } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process a scenario starts inherits MARKER=<its mark>, so we find them all, orphans too. */
@@ -21,35 +22,10 @@ const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key'
 const marks: string[] = [];
 const dirs: string[] = [];
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  argv: string[];
-}
+type Proc = MarkedProcess;
 
 /** Live processes (zombies aside) whose environment carries MARKER=mark. */
-function ourProcs(mark: string): Proc[] {
-  const found: Proc[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`${MARKER}=${mark}`)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state = '', ppid = '', pgid = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z') continue;
-      found.push({
-        pid: Number(entry),
-        ppid: Number(ppid),
-        pgid: Number(pgid),
-        argv: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean),
-      });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
+const ourProcs = (mark: string): Proc[] => markedProcesses(MARKER, mark);
 const show = (ps: Proc[]) => ps.map((p) => `${p.pid} ${p.argv.join(' ').slice(0, 150)}`).join('\n');
 
 /** Our temp dirs whose `.owner` names `pid`. */
@@ -109,25 +85,7 @@ async function startNpmStack(stateDir = mkdtempSync(join(tmpdir(), 'cgl-lifecycl
   dirs.push(stateDir);
   const mark = randomUUID();
   marks.push(mark);
-  const [consulPort, httpPort, lambdaPort, g1, g2] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const args = [
-    '--consul-port',
-    consulPort,
-    '--http-port',
-    httpPort,
-    '--lambda-port',
-    lambdaPort,
-    '--greeter-ports',
-    `${g1},${g2}`,
-    '--state-dir',
-    stateDir,
-  ].map(String);
+  const { args, httpPort } = await localStackArgs(stateDir);
   // Its own process group (startProcess), as a terminal gives one to a foreground job.
   const npm = startProcess('npm start', 'npm', ['start', '--', ...args], { cwd: ROOT, env: { ...process.env, [MARKER]: mark } });
   await waitForLine(npm, /^READY\s/, 180_000);
