@@ -5,11 +5,11 @@
  * caller calls it from a `finally` or an `after()`, so it runs on failure too.
  */
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { kvPut } from '../../lib/consul/kv';
 import { eventually } from '../support/poll-until';
 import { startConsulAgent, type ConsulAgent } from './consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from './greeters';
 import { passingIds } from './passing';
+import { putConfig } from './seed-config';
 import { stopProcess } from './processes';
 import { gatewayTokens } from './tokens';
 
@@ -57,9 +57,7 @@ export async function startFunctionStack(prefix = 'config/greeter-gateway/test/'
         greeters.push(g);
         return g;
       },
-      async setConfig(values) {
-        for (const [k, v] of Object.entries(values)) await kvPut(admin, `${prefix}${k}`, v);
-      },
+      setConfig: (values) => putConfig(admin, prefix, values),
       async stop() {
         await Promise.all(greeters.map((g) => stopProcess(g.process, 'SIGKILL')));
         admin.destroy();

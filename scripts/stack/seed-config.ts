@@ -1,4 +1,4 @@
-/** Seeds the default config into Consul K/V, keeping any value already there. */
+/** Writing config into Consul K/V for the stack, tests and benches: the defaults, or chosen values. */
 import type { ConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { defaultKvEntries } from '../../lib/config/resolve-config';
@@ -17,4 +17,9 @@ export async function seedDefaultConfig(
     if (await kvPut(admin, `${prefix}${key}`, value, { onlyIfAbsent: true })) written.push(key);
   }
   return written;
+}
+
+/** Writes `values` under `prefix`, replacing what is there (a test's or bench's chosen config). */
+export async function putConfig(admin: ConsulApi, prefix: string, values: Record<string, string>): Promise<void> {
+  for (const [key, value] of Object.entries(values)) await kvPut(admin, `${prefix}${key}`, value);
 }

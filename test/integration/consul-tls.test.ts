@@ -30,7 +30,6 @@ import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import { gatewayTokens, healthSyncToken, registryToken as makeRegistryToken } from '../../scripts/stack/tokens';
 import { registerGrpcService } from '../../lib/consul/agent';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { kvPut } from '../../lib/consul/kv';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { createConsulTlsFiles, type ConsulTlsFiles } from '../../scripts/stack/consul-tls';
 import { ensureConsulBinary } from '../../scripts/consul-binary';
@@ -39,7 +38,7 @@ import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
-import { seedDefaultConfig } from '../../scripts/stack/seed-config';
+import { putConfig, seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, passingIds, useMotoSsm } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
@@ -117,13 +116,12 @@ before(async () => {
     },
   });
   ({ gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX));
-  for (const [k, v] of Object.entries({
+  await putConfig(admin, PREFIX, {
     discoveryMinIntervalMs: '0',
     configMaxAgeSeconds: '0',
     coldStartWaitMs: '3000',
     greeterTag: 'tls',
-  }))
-    await kvPut(admin, `${PREFIX}${k}`, v);
+  });
   // A backend registered through the admin client over https (the agent checks it over plain gRPC).
   const g = await startGreeter({ id: 'tls-1', register: false, consulAddress: consul.address, token: '' });
   greeters.push(g);

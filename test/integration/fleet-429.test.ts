@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectionsByClientIp } from '../../bench/fleet/tcp-connections';
 import { gatewayTokens } from '../../scripts/stack/tokens';
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
-import { kvPut } from '../../lib/consul/kv';
+import { putConfig } from '../../scripts/stack/seed-config';
 import { GreetError } from '../../lib/greeter/errors';
 import { greet } from '../../lib/greeter/greet';
 import { createGatewayRuntime, type GatewayRuntime } from '../../lib/greeter/gateway-runtime';
@@ -90,13 +90,12 @@ before(async () => {
   admin = createConsulApi({ address: agent.address, token: agent.managementToken });
   const { gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX);
   // Config refreshes and lease renewals fall due every second, so they meet the full cap.
-  for (const [k, v] of Object.entries({
+  await putConfig(admin, PREFIX, {
     configMaxAgeSeconds: '1',
     leaseTtlSeconds: '3',
     coldStartWaitMs: '3000',
     discoveryMinIntervalMs: '0',
-  }))
-    await kvPut(admin, `${PREFIX}${k}`, v);
+  });
   greeter = await startGreeter({ id: 'g-1', consulAddress: agent.address, token: backendToken });
   await eventually(async () => (await passingIds(admin!, 'greeter')).includes('g-1'), 10_000, 'g-1 passing');
   // The gateway's admin client keeps nothing open in between: the cap is the environments' alone.

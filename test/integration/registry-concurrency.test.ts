@@ -11,10 +11,9 @@ import { createRegistryRuntime } from '../../lib/registry/registry-runtime';
 import { runtimeSlot } from '../../lib/runtime/runtime-slot';
 import { registryToken } from '../../scripts/stack/tokens';
 import { agentServices } from '../../lib/consul/agent';
-import { kvPut } from '../../lib/consul/kv';
 import { OWNER_META } from '../../lib/registry/quota';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
-import { seedDefaultConfig } from '../../scripts/stack/seed-config';
+import { putConfig, seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { lambdaContext, startTestStack, type TestStack } from './harness';
 
 const PREFIX = 'config/instance-registry/concurrency/';
@@ -58,7 +57,7 @@ async function instancesOf(service: string) {
 }
 
 async function setLimits(values: Record<string, string>) {
-  for (const [k, v] of Object.entries(values)) await kvPut(stack.admin, `${PREFIX}${k}`, v);
+  await putConfig(stack.admin, PREFIX, values);
   for (const slot of slots) slot.reset(); // the next invocations read the new config (cold starts)
 }
 
