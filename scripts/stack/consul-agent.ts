@@ -236,11 +236,15 @@ ${opts.dns ? dnsConfigStanza() : ''}`;
 
 /** Consul 1.16's `tls` stanza: the defaults apply to the HTTPS API (and internal RPC). */
 function tlsStanza(t: ConsulAgentTls): string {
+  // verify_incoming on the HTTPS API only: in tls.defaults it would also hold the agent's own
+  // plaintext internal RPC to itself, which DNS answers go through (every lookup a SERVFAIL).
   return `tls {
   defaults {
     ca_file = ${JSON.stringify(t.caFile)}
     cert_file = ${JSON.stringify(t.certFile)}
     key_file = ${JSON.stringify(t.keyFile)}
+  }
+  https {
     verify_incoming = ${t.verifyIncoming}
   }
 }
