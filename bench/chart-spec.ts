@@ -6,18 +6,11 @@
  * A panel whose section is missing is left out. bench/report.ts compiles and renders it to SVG.
  */
 import type { TopLevelSpec } from 'vega-lite' with { 'resolution-mode': 'import' };
-import { isFigure } from './format';
+import { LEGEND, RULE, RULE_LABEL, WIDTH, runLine, type Panel } from './chart-parts';
+import { fleetPanel } from './chart-fleet';
 import { headlineTargets } from './chart-targets';
-import {
-  distinctRuns,
-  fleetRowRun,
-  type BundleSection,
-  type ColdStartSection,
-  type FleetSection,
-  type Merged,
-  type RunInfo,
-  type WarmSection,
-} from './report-model';
+import { isFigure } from './format';
+import { distinctRuns, fleetRowRun, type BundleSection, type ColdStartSection, type Merged, type WarmSection } from './report-model';
 
 const PATH_ORDER = ['raw1', 'raw', 'greet', 'seed'];
 const PATH_LABEL: Record<string, string> = {
@@ -26,34 +19,6 @@ const PATH_LABEL: Record<string, string> = {
   greet: 'greet (ours)',
   seed: 'seed: lookup + new client',
 };
-const WIDTH = 520;
-// Wide enough for the longest label drawn (a cold-start step); nothing is cut with an ellipsis.
-const LEGEND = { labelLimit: 0, titleLimit: 0 };
-const RULE = { type: 'rule' as const, color: '#444', strokeDash: [4, 3] };
-const RULE_LABEL = { type: 'text', align: 'left', dx: 4, dy: -6, fontSize: 10, color: '#444' } as const;
-
-/** `text` cut at spaces into lines of at most `width` characters, so a long subtitle does not widen the chart. */
-export function wrap(text: string, width = 110): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
-/** The subtitle line naming the run(s) of a panel. */
-export function runLine(runs: readonly RunInfo[]): string {
-  const labels = distinctRuns(runs);
-  return labels.length === 1 ? `Run: ${labels[0]}` : `Runs: ${labels.join('; ')}`;
-}
-
-/** One panel of the vertical stack, typed by vega-lite itself. */
-export type Panel = Extract<TopLevelSpec, { vconcat: unknown }>['vconcat'][number];
 
 function targetsPanel(merged: Merged): Panel | undefined {
   const values = headlineTargets(merged);
@@ -180,98 +145,6 @@ function bundlePanel(bundle: BundleSection): Panel {
         encoding: { x: { field: 'kb', type: 'quantitative' }, text: { field: 'label' } },
       },
     ],
-  };
-}
-
-/** The name of a fleet row's series: its discovery source, and its lease mode when it held a lease. */
-export function fleetSeries(r: FleetSection['rows'][number]): string {
-  const source = r.source ?? 'consul';
-  const lease = r.leaseMode ?? 'agent';
-  return lease === 'off' ? `${source} (discovery only)` : `${source}, ${lease} lease`;
-}
-
-function fleetPanel(fleet: FleetSection): Panel {
-  // A tick under every measured size, the last one included (a log axis alone would stop at a power of ten).
-  const sizes = [...new Set(fleet.rows.map((r) => r.environments))].sort((a, b) => a - b);
-  const domain = [sizes[0] ?? 1, sizes.at(-1) ?? 1];
-  const x = {
-    field: 'environments',
-    type: 'quantitative',
-    scale: { type: 'log', domain, nice: false },
-    axis: { values: sizes, format: ',d', labelOverlap: false },
-    title: 'warm environments (log)',
-  } as const;
-  // Points in a layer of their own: a line's own points would take over the dash legend and hide its strokes.
-  const line = { type: 'line', tooltip: true } as const;
-  const point = { type: 'point', filled: true, tooltip: true } as const;
-  const color = { field: 'series', type: 'nominal', title: 'source, lease', legend: LEGEND } as const;
-  const dash = (title: string) =>
-    ({ type: 'nominal', title, legend: { ...LEGEND, symbolType: 'stroke', symbolStrokeColor: '#444' } }) as const;
-  // Consul's load: every request it answered (agents' HTTP and DNS questions, servers' RPCs), and the discovery share of it.
-  const load = fleet.rows.flatMap((r) => [
-    {
-      environments: r.environments,
-      series: fleetSeries(r),
-      share: 'all requests',
-      requestsPerSec: r.consulRequestsPerSec + (r.agentHttpPerSec ?? 0) + (r.consulDnsQueriesPerSec ?? 0),
-    },
-    ...(isFigure(r.consulDiscoveryRequestsPerSec)
-      ? [{ environments: r.environments, series: fleetSeries(r), share: 'discovery only', requestsPerSec: r.consulDiscoveryRequestsPerSec }]
-      : []),
-  ]);
-  const propagation = fleet.rows.flatMap((r) => [
-    { environments: r.environments, series: fleetSeries(r), figure: 'p50', ms: r.propagationP50Ms },
-    { environments: r.environments, series: fleetSeries(r), figure: 'max', ms: r.propagationMaxMs },
-  ]);
-  const loadY = { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s at Consul (agents + servers)' } as const;
-  const propagationY = { field: 'ms', type: 'quantitative', title: 'backend change reaches all (ms)' } as const;
-  // Each distinct propagation target, labelled with the series it holds for.
-  const byTarget = new Map<number, string[]>();
-  for (const r of fleet.rows)
-    if (isFigure(r.propagationTargetMs))
-      byTarget.set(r.propagationTargetMs, [...new Set([...(byTarget.get(r.propagationTargetMs) ?? []), fleetSeries(r)])]);
-  const targets = [...byTarget].map(([ms, series]) => ({ ms, label: `target ${ms / 1000} s: ${series.join(', ')}` }));
-  return {
-    title: {
-      text: 'Fleet: Consul load and change propagation, per discovery source',
-      subtitle: [
-        runLine(fleet.rows.map((r) => fleetRowRun(fleet, r))),
-        ...wrap(
-          "Left, solid: every request Consul answered (the agents' HTTP and DNS questions, the servers' RPCs); dashed: its discovery share. The formula per source and lease mode is in summary.md.",
-        ),
-      ],
-    },
-    hconcat: [
-      {
-        width: WIDTH / 2 - 20,
-        height: 220,
-        data: { values: load },
-        layer: [
-          { mark: line, encoding: { x, y: loadY, color, strokeDash: { field: 'share', ...dash('Consul load') } } },
-          { mark: point, encoding: { x, y: loadY, color } },
-        ],
-      },
-      {
-        width: WIDTH / 2 - 20,
-        height: 220,
-        layer: [
-          {
-            data: { values: propagation },
-            layer: [
-              { mark: line, encoding: { x, y: propagationY, color, strokeDash: { field: 'figure', ...dash('propagation') } } },
-              { mark: point, encoding: { x, y: propagationY, color } },
-            ],
-          },
-          { data: { values: targets }, mark: RULE, encoding: { y: { field: 'ms', type: 'quantitative' } } },
-          {
-            data: { values: targets },
-            mark: { ...RULE_LABEL, x: 0, dx: 2 },
-            encoding: { y: { field: 'ms', type: 'quantitative' }, text: { field: 'label' } },
-          },
-        ],
-      },
-    ],
-    resolve: { scale: { strokeDash: 'independent' }, legend: { strokeDash: 'independent' } },
   };
 }
 

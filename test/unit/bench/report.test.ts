@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chartSpec, wrap } from '../../../bench/chart-spec';
+import { wrap } from '../../../bench/chart-parts';
+import { chartSpec } from '../../../bench/chart-spec';
 import { mergeSections, type Merged } from '../../../bench/report-model';
 import { summaryMarkdown } from '../../../bench/summary-table';
 
