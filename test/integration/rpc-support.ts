@@ -1,0 +1,131 @@
+/**
+ * What the rpc tests and the rpc bench share on top of the harness: Echo backends (real
+ * greeter-service/echo-main.ts processes registered in Consul), the rpc function's least-privilege
+ * token, payload v2 events for any path, and grpcurl, the reference client.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { handler as rpcHandler } from '../../functions/rpc';
+import type { ConsulApi } from '../../lib/consul/consul-api';
+import { provisionToken } from '../../scripts/stack/acl-admin';
+import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { lambdaContext } from './harness';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** The rpc function's K/V prefix in the tests. */
+export const RPC_PREFIX = 'config/rpc-gateway/test/';
+/** The rpc function's lease service, which is also the Connect identity it presents. */
+export const RPC_LEASE_SERVICE = 'rpc-gateway-lambda';
+
+/** A running Echo backend. */
+export interface EchoBackend {
+  id: string;
+  port: number;
+  process: ManagedProcess;
+}
+
+/** Starts an Echo backend and waits for its READY line (registered in Consul by then, unless `register` is false). */
+export async function startEcho(o: {
+  consulAddress: string;
+  token: string;
+  id: string;
+  service?: string;
+  connect?: boolean;
+  register?: boolean;
+}): Promise<EchoBackend> {
+  const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'echo-main.ts'), '--id', o.id, '--consul-addr', o.consulAddress];
+  if (o.service) args.push('--service', o.service);
+  if (o.connect) args.push('--connect');
+  if (o.register === false) args.push('--no-register');
+  const proc = startProcess(`echo ${o.id}`, process.execPath, args, { cwd: ROOT, env: { ...process.env, CONSUL_HTTP_TOKEN: o.token } });
+  const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
+  return { id: o.id, port: (JSON.parse(m[1] ?? '{}') as { port: number }).port, process: proc };
+}
+
+/** A token for Echo backends of `services` (register themselves, fetch their Connect leaf, authorize callers). */
+export function provisionEchoToken(admin: ConsulApi, services: readonly string[]): Promise<string> {
+  return provisionToken(
+    admin,
+    services.map((s) => ({ name: `echo-backend-${s}`, template: 'greeter-backend', params: { greeterService: s } })),
+    {},
+  );
+}
+
+/** The rpc function's token: its config, the given services, its lease (and Connect identity). */
+export function provisionRpcToken(admin: ConsulApi, services: readonly string[]): Promise<string> {
+  return provisionToken(
+    admin,
+    [
+      'rpc-gateway',
+      ...services.map((s) => ({ name: `rpc-gateway-service-${s}`, template: 'rpc-gateway-service', params: { service: s } })),
+      { name: 'rpc-gateway-lease', template: 'greeter-gateway-lease', params: {} },
+    ],
+    { configPrefix: RPC_PREFIX, leaseService: RPC_LEASE_SERVICE },
+  );
+}
+
+/** Points the in-process rpc function at the stack, as serverless.yml does for a deployed one. */
+export function useRpcEnvironment(address: string, token: string): void {
+  process.env.CONSUL_HTTP_ADDR = address;
+  process.env.CONSUL_HTTP_TOKEN = token;
+  process.env.CONFIG_PREFIX = RPC_PREFIX;
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+}
+
+/** A payload v2 (httpApi) event for `method` on `pathAndQuery`, a JSON body if given. */
+export function rpcEvent(
+  method: string,
+  pathAndQuery: string,
+  opts: { body?: unknown; headers?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
+  const [rawPath = '/', rawQueryString = ''] = pathAndQuery.split('?', 2);
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    isBase64Encoded: false,
+    requestContext: { http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+/** The rpc function's answer, called in-process as Lambda calls it. */
+export async function callRpc(
+  method: string,
+  pathAndQuery: string,
+  opts: { body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: unknown; raw: string }> {
+  const res = await rpcHandler(rpcEvent(method, pathAndQuery, opts), lambdaContext());
+  const raw = res.body ?? '';
+  return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: raw ? (JSON.parse(raw) as unknown) : undefined, raw };
+}
+
+/** grpcurl's answer to `method` with JSON `data` (`-format json`; errors as JSON with `-format-error`). */
+export function grpcurl(
+  bin: string,
+  port: number,
+  method: string,
+  data: unknown,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const args = [
+    '-plaintext',
+    '-max-time',
+    '10',
+    '-format',
+    'json',
+    '-format-error',
+    '-d',
+    JSON.stringify(data),
+    `127.0.0.1:${port}`,
+    method,
+  ];
+  return new Promise((resolve) => {
+    execFile(bin, args, { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
+    });
+  });
+}
