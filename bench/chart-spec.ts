@@ -20,12 +20,24 @@ const PATH_LABEL: Record<string, string> = {
   seed: 'seed: lookup + new client',
 };
 
+/** The runs of the sections the ratios panel draws from. */
+function targetRuns(merged: Merged) {
+  const { warm, bundle, tracing } = merged.sections;
+  return [warm, merged.sections['cold-start'], bundle, tracing].flatMap((s) => (s ? [s.run] : []));
+}
+
 function targetsPanel(merged: Merged): Panel | undefined {
   const values = headlineTargets(merged);
   if (!values.length) return undefined;
   const y = { field: 'figure', type: 'nominal', title: null, sort: null, axis: { labelLimit: 0 } } as const;
   return {
-    title: { text: 'Ratios against their targets', subtitle: ['Bar: measured; dark tick: the target, named at the end of its row.'] },
+    title: {
+      text: 'Ratios against their targets',
+      subtitle: [
+        runLine(targetRuns(merged)),
+        'Bar: measured; dark tick: the target, named at the end of its row; each row names the day of its run.',
+      ],
+    },
     width: WIDTH,
     data: { values },
     layer: [
