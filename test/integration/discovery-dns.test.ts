@@ -227,12 +227,16 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
       const sources: DnsHealthSource[] = Array.from({ length: environments }, () =>
         dnsHealthSource({ servers: [coredns.address], timeoutMs: 2_000 }),
       );
+      let answeredOnce = 0;
       const loops = sources.flatMap((source) =>
         queries.map(async (query) => {
           let index: string | undefined;
+          let answered = false;
           while (!stop.signal.aborted) {
             try {
               index = (await source.passingInstances(query, index, 30, stop.signal)).index;
+              if (!answered) answeredOnce++;
+              answered = true;
             } catch {
               if (stop.signal.aborted) return;
               await new Promise((r) => setTimeout(r, 500));
@@ -240,8 +244,8 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
           }
         }),
       );
-      // Let every environment make its cold-start lookup, then count over whole TTL periods.
-      await new Promise((r) => setTimeout(r, 2_000));
+      // Every environment has made its cold-start lookup; then count over whole TTL periods.
+      await eventually(() => answeredOnce === loops.length, 30_000, `${environments} environments' first answers`);
       const [consul0, served0, t0] = [await coredns.queriesToConsul(), await coredns.queriesServed(), Date.now()];
       await new Promise((r) => setTimeout(r, windowMs));
       const [consul1, served1, t1] = [await coredns.queriesToConsul(), await coredns.queriesServed(), Date.now()];
