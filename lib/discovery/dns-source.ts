@@ -15,7 +15,6 @@
  * the list changes or `waitSeconds` passes; `invalidate` cuts the wait short.
  * Indexes are a per-name counter that grows with every change.
  */
-import { Resolver } from 'node:dns/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Indexed } from '../consul/consul-api';
 import type { ServiceInstance } from '../consul/service-instances';
@@ -238,8 +237,13 @@ export function dnsHealthSource(options: DnsSourceOptions): DnsHealthSource {
   };
 }
 
-/** One Node Resolver with the source's servers, timeout and tries (each source has its own). */
+/**
+ * One Node Resolver with the source's servers, timeout and tries (each source has its own). dns/promises is
+ * loaded here, only by a gateway configured with the dns source: an import would load it (and, in the ES
+ * module bundle, its facade) on every cold start.
+ */
 function nodeResolver(servers: readonly string[], timeoutMs: number, tries: number): DnsResolver {
+  const { Resolver } = process.getBuiltinModule('node:dns/promises');
   const r = new Resolver({ timeout: timeoutMs, tries });
   r.setServers([...servers]);
   return r;

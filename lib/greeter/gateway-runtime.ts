@@ -43,10 +43,12 @@ export interface GatewayRuntime extends FunctionRuntime<typeof GATEWAY_KEYS> {
   /**
    * `begin`, and on a cold start discovery of `queryOf(defaults)` alongside the config read: kept when the
    * config read gives the same query, stopped when it does not (the use case then discovers its own).
+   * With `channelOf`, the channel to that target (plaintext only) starts connecting alongside too, so the
+   * first connection overlaps the config read; closed when the config names another target.
    */
   beginDiscovering(
     queryOf: (cfg: GatewayConfig) => ServiceQuery,
-    opts?: { leaseInParallel?: boolean },
+    opts?: { leaseInParallel?: boolean; channelOf?: (cfg: GatewayConfig) => string | undefined },
   ): ReturnType<FunctionRuntime<typeof GATEWAY_KEYS>['begin']>;
 }
 
@@ -99,21 +101,27 @@ export function createGatewayRuntime(log: Log, deps: { consul?: ConsulApi; trace
       return certs;
     },
     connectIdentities: () => [...identities.values()],
-    async beginDiscovering(queryOf, opts = {}) {
+    async beginDiscovering(queryOf, { channelOf, ...opts } = {}) {
       let guess: ServiceQuery | undefined;
+      let channel: string | undefined;
       const loaded = await base.begin({
         ...opts,
         beforeConfig: () => {
-          guess = queryOf(base.config.values());
+          const defaults = base.config.values();
+          guess = queryOf(defaults);
           // A failover query starts more watches than a guess should; only a single datacenter is guessed.
           if (guess.failover?.length) guess = undefined;
           else watches.get(guess);
+          channel = guess && channelOf?.(defaults);
+          // grpc-js channels connect on first use; asking for the state with tryToConnect starts it now.
+          if (channel) clients.get(channel, defaults.channelMaxIdleMs).getChannel().getConnectivityState(true);
         },
       });
       if (guess) {
         const { failover: _failover, ...local } = queryOf(loaded.values);
         if (queryKey(local) !== queryKey(guess)) watches.discard(guess);
       }
+      if (channel && channelOf?.(loaded.values) !== channel) clients.discard(channel);
       return loaded;
     },
     greeterCa() {

@@ -1,5 +1,4 @@
 /** The greet use case: config → discovery → SayHello with retries. */
-import { performance } from 'node:perf_hooks';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { ServiceInstance } from '../consul/service-instances';
 import type { InstanceWatch } from '../discovery/instance-watch';
@@ -37,6 +36,11 @@ export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
     ...(cfg.greeterFailoverDatacenters.length ? { failover: cfg.greeterFailoverDatacenters } : {}),
     ...(cfg.greeterTransport === 'connect' ? { connect: true } : {}),
   };
+}
+
+/** The channel target of a plaintext config (undefined for tls and connect, whose credentials the config decides). */
+function plaintextTarget(cfg: GatewayConfig): string | undefined {
+  return cfg.greeterTransport === 'plaintext' ? consulTarget(greeterQuery(cfg)) : undefined;
 }
 
 /**
@@ -77,8 +81,9 @@ async function greetOnce(
   remainingMs: () => number | undefined,
   metadata: Readonly<Record<string, string>> | undefined,
 ): Promise<GreetResult> {
-  // A cold start discovers the default query alongside the config read (kept if the config agrees).
-  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true });
+  // A cold start discovers the default query, and connects its plaintext channel, alongside the config read
+  // (both kept if the config agrees).
+  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true, channelOf: plaintextTarget });
   const cfg = loaded.values;
   const query = greeterQuery(cfg);
   const watch = rt.watches.get(query);

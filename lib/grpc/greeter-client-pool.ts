@@ -83,6 +83,12 @@ export class GreeterClientPool {
     return this.entries.get(target)?.client.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE;
   }
 
+  /** Closes and forgets the channel for `target`, if any (a cold start's guess that the config did not confirm). */
+  discard(target: string): void {
+    this.entries.get(target)?.client.close();
+    this.entries.delete(target);
+  }
+
   /** How many channels were replaced for being idle too long. */
   replacedCount(): number {
     return this.replaced;

@@ -5,7 +5,6 @@
  * listing the steps (bench/cold-start.bench.ts reads it). Off, which is the default, a
  * mark is one property test, so the calls can stay on every invocation's path.
  */
-import { performance } from 'node:perf_hooks';
 import type { Client, connectivityState as ConnectivityState } from '@grpc/grpc-js';
 import type { Log } from '../log/logger';
 

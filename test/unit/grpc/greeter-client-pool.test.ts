@@ -28,6 +28,18 @@ describe('GreeterClientPool', () => {
     pool.closeAll();
   });
 
+  it('discards a channel: closed, and the next get builds a new one', () => {
+    const pool = new GreeterClientPool(registry());
+    const a = pool.get('consul:///greeter', 60_000);
+    const other = pool.get('consul:///billing', 60_000);
+    pool.discard('consul:///greeter');
+    pool.discard('consul:///never-built');
+    assert.ok(isShutDown(a));
+    assert.ok(!isShutDown(other));
+    assert.notEqual(pool.get('consul:///greeter', 60_000), a);
+    pool.closeAll();
+  });
+
   it('measures idleness from the last use, not from creation', () => {
     let now = 0;
     const pool = new GreeterClientPool(registry(), () => now);
