@@ -2,7 +2,7 @@
  * Opt-in timing of an execution environment's cold start (`COLD_START_TRACE=1`): the
  * runtime and the use case mark the end of each step with `performance.now()`, which
  * counts from the start of the process, and the first invocation ends with one log line
- * listing the steps (bench/cold-start.bench.ts reads it). Off, which is the default, a
+ * listing the steps (bench/cold-start/ reads it). Off, which is the default, a
  * mark is one property test, so the calls can stay on every invocation's path.
  */
 import type { Client, connectivityState as ConnectivityState } from '@grpc/grpc-js';
