@@ -26,7 +26,7 @@
  * `stop()` kills what is left of it after the emulator exits, and temp dirs go too.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -35,6 +35,7 @@ import type { PackagedFunction } from './package-functions';
 import { ensureRic } from './ric';
 import { ensureRieBinary } from './rie-binary';
 import { extractZip } from './zip';
+import { childPids, isRuntime, killGroups, peakRssMb, trackRuntime } from './runtime-processes';
 
 const INTERNAL_EXTENSION = join(__dirname, 'internal-extension.mjs');
 /** Stands in for the runtime's /var/runtime/node_modules (the AWS SDK v3 the Lambda Node.js runtime ships). */
@@ -124,59 +125,6 @@ export function parseReportLine(line: string): RieReport | undefined {
   };
 }
 
-/** Pids of the direct children of `pid` (Linux /proc; empty elsewhere). */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      // Fields after the command (which may hold spaces) start after the last ')'.
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(e));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function peakRssMb(pid: number): number | undefined {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] ? Math.round((Number(m[1]) / 1024) * 10) / 10 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True while `pid` is still a runtime started from `ricDir` (guards against a reused pid). */
-function isRuntime(pid: number, ricDir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(ricDir, 'index.mjs'));
-  } catch {
-    return false;
-  }
-}
-
-// Runtime process groups still alive when this process exits are killed (they are not the emulator's group).
-const liveRuntimes = new Set<number>();
-process.on('exit', () => {
-  for (const pid of liveRuntimes) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
 async function waitUntilListening(port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
@@ -202,6 +150,153 @@ function logStreamName(): string {
   return `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
 }
 
+/**
+ * The runtime's environment, as Lambda gives it: clean (nothing leaks in from the caller's shell
+ * except AWS credentials, a role's in Lambda), Lambda's variables, the packaged function's own
+ * environment, then what the caller sets (undefined removes).
+ */
+function lambdaEnvironment(
+  o: LambdaRieOptions,
+  at: { taskRoot: string; ric: string; node: string; stream: string },
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: `${dirname(at.node)}:/usr/local/bin:/usr/bin:/bin`,
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    LAMBDA_TASK_ROOT: at.taskRoot,
+    LAMBDA_RUNTIME_DIR: at.ric,
+    _HANDLER: o.fn.handler,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${o.fn.runtime}`,
+    AWS_LAMBDA_FUNCTION_NAME: o.fn.functionName,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.fn.memorySize),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    // Read by the emulator: the invocation timeout.
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(o.fn.timeout),
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.fn.functionName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: at.stream,
+    AWS_REGION: o.fn.region,
+    AWS_DEFAULT_REGION: o.fn.region,
+    // Lambda's Node runtime puts its SDK v3 on NODE_PATH (/var/runtime/node_modules); the bundles
+    // leave @aws-sdk/client-ssm and -servicediscovery to it, so the repo's node_modules stands in.
+    NODE_PATH: RUNTIME_NODE_MODULES,
+    ...o.fn.environment,
+  };
+  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+    const v = process.env[k];
+    if (v) env[k] = v;
+  }
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** The emulator's arguments: both APIs on the given loopback ports (never its default 0.0.0.0:8080), then the bootstrap. */
+function emulatorArgs(o: LambdaRieOptions, at: { ric: string; node: string; invokePort: number; runtimePort: number }): string[] {
+  const bootstrap = [
+    at.node,
+    ...(o.sigtermExtension === false ? [] : ['--import', INTERNAL_EXTENSION]),
+    join(at.ric, 'index.mjs'),
+    o.fn.handler,
+  ];
+  return [
+    '--log-level',
+    'info',
+    '--runtime-interface-emulator-address',
+    `127.0.0.1:${at.invokePort}`,
+    '--runtime-api-address',
+    `127.0.0.1:${at.runtimePort}`,
+    ...bootstrap,
+  ];
+}
+
+/** Two distinct free loopback ports (freePort releases the port it found, so a second call may hand out the same one). */
+async function twoFreePorts(): Promise<[number, number]> {
+  const a = await freePort();
+  let b = await freePort();
+  while (b === a) b = await freePort();
+  return [a, b];
+}
+
+/** What one invocation's output lines tell: its init (on the cold one), its lines from START, its REPORT. */
+function invocationLog(requestId: string) {
+  const seen = { logs: [] as string[], runtimeInitMs: undefined as number | undefined, report: undefined as RieReport | undefined };
+  let collecting = false;
+  let onReport: (() => void) | undefined;
+  const listener = (line: string) => {
+    // The emulator runs one invocation at a time, and init inside the first: an INIT REPORT now is ours.
+    const init = /\(rapid\) INIT REPORT\(durationMs: ([\d.]+)\)/.exec(line);
+    if (init?.[1]) seen.runtimeInitMs = Number(init[1]);
+    if (line.startsWith(`START RequestId: ${requestId}`)) collecting = true;
+    if (!collecting) return;
+    seen.logs.push(line);
+    const r = parseReportLine(line);
+    if (r?.requestId === requestId) {
+      seen.report = r;
+      onReport?.();
+    }
+  };
+  /** Resolves with the REPORT line: the emulator prints it before it answers, but its stdout may be read after the answer. */
+  const report = (p: ManagedProcess) =>
+    new Promise<RieReport>((resolve, reject) => {
+      if (seen.report) return resolve(seen.report);
+      const timer = setTimeout(
+        () => reject(new Error(`no REPORT line for ${requestId} within 5 s:\n${p.output.slice(-20).join('\n')}`)),
+        5_000,
+      );
+      onReport = () => {
+        clearTimeout(timer);
+        if (seen.report) resolve(seen.report);
+      };
+    });
+  return { seen, listener, report };
+}
+
+/** One invocation through the Invoke API of `p`, with its REPORT and the runtime's pid and peak RSS. */
+async function invokeOnce(
+  p: ManagedProcess,
+  endpoint: string,
+  event: unknown,
+  timeoutMs: number,
+  runtime: () => number | undefined,
+): Promise<RieInvocation> {
+  const requestId = randomUUID();
+  const log = invocationLog(requestId);
+  p.lineListeners.add(log.listener);
+  try {
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-amzn-requestid': requestId },
+      body: JSON.stringify(event),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.text();
+    const report = await log.report(p);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body);
+    } catch {
+      payload = undefined;
+    }
+    const pid = runtime();
+    return {
+      requestId,
+      status: res.status,
+      body,
+      payload,
+      report,
+      runtimeInitMs: log.seen.runtimeInitMs,
+      runtimePid: pid,
+      peakRssMb: pid === undefined ? undefined : peakRssMb(pid),
+      logs: log.seen.logs,
+    };
+  } finally {
+    p.lineListeners.delete(log.listener);
+  }
+}
+
 /** Starts the emulator for `o.fn` and resolves once its Invoke API listens (the runtime starts on the first invocation). */
 export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
   const rie = ensureRieBinary(o.log);
@@ -212,180 +307,70 @@ export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
   let proc: ManagedProcess | undefined;
   try {
     extractZip(o.fn.zip, taskRoot);
-    const invokePort = await freePort();
-    let runtimePort = await freePort();
-    // freePort releases the port it found, so a second call may hand out the same one.
-    while (runtimePort === invokePort) runtimePort = await freePort();
+    const [invokePort, runtimePort] = await twoFreePorts();
     const stream = logStreamName();
-    // A clean environment, as Lambda gives: nothing leaks in from the caller's shell except
-    // AWS credentials (a role's, in Lambda) and what the caller sets explicitly.
-    const env: Record<string, string> = {
-      PATH: `${dirname(node)}:/usr/local/bin:/usr/bin:/bin`,
-      LANG: 'en_US.UTF-8',
-      TZ: ':UTC',
-      LAMBDA_TASK_ROOT: taskRoot,
-      LAMBDA_RUNTIME_DIR: ric,
-      _HANDLER: o.fn.handler,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${o.fn.runtime}`,
-      AWS_LAMBDA_FUNCTION_NAME: o.fn.functionName,
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(o.fn.memorySize),
-      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
-      // Read by the emulator: the invocation timeout.
-      AWS_LAMBDA_FUNCTION_TIMEOUT: String(o.fn.timeout),
-      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.fn.functionName}`,
-      AWS_LAMBDA_LOG_STREAM_NAME: stream,
-      AWS_REGION: o.fn.region,
-      AWS_DEFAULT_REGION: o.fn.region,
-      // Lambda's Node runtime puts its SDK v3 on NODE_PATH (/var/runtime/node_modules); the bundles
-      // leave @aws-sdk/client-ssm and -servicediscovery to it, so the repo's node_modules stands in.
-      NODE_PATH: RUNTIME_NODE_MODULES,
-      ...o.fn.environment,
-    };
-    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
-      const v = process.env[k];
-      if (v) env[k] = v;
-    }
-    for (const [k, v] of Object.entries(o.env ?? {})) {
-      if (v === undefined) delete env[k];
-      else env[k] = v;
-    }
-    const bootstrap = [
-      node,
-      ...(o.sigtermExtension === false ? [] : ['--import', INTERNAL_EXTENSION]),
-      join(ric, 'index.mjs'),
-      o.fn.handler,
-    ];
-    // Never the emulator's default 0.0.0.0:8080: both APIs on free loopback ports.
-    const args = [
-      '--log-level',
-      'info',
-      '--runtime-interface-emulator-address',
-      `127.0.0.1:${invokePort}`,
-      '--runtime-api-address',
-      `127.0.0.1:${runtimePort}`,
-      ...bootstrap,
-    ];
-    const p = startProcess(`aws-lambda-rie ${o.fn.name}`, rie, args, { cwd: taskRoot, env, echo: o.echo });
+    const env = lambdaEnvironment(o, { taskRoot, ric, node, stream });
+    const p = startProcess(`aws-lambda-rie ${o.fn.name}`, rie, emulatorArgs(o, { ric, node, invokePort, runtimePort }), {
+      cwd: taskRoot,
+      env,
+      echo: o.echo,
+    });
     proc = p;
     await waitUntilListening(invokePort, p, o.readyTimeoutMs ?? 10_000);
-
-    const endpoint = `http://127.0.0.1:${invokePort}/2015-03-31/functions/function/invocations`;
-    const runtimePids = () => childPids(p.child.pid ?? -1);
-    let stopped = false;
-    // Runtime pids this environment has had; the exit hook knows them all.
-    const mine = new Set<number>();
-    const handle: LambdaRie = {
-      fn: o.fn,
-      endpoint,
-      logStreamName: stream,
+    return environmentHandle(o, p, {
+      endpoint: `http://127.0.0.1:${invokePort}/2015-03-31/functions/function/invocations`,
+      stream,
       taskRoot,
-      process: p,
-      runtimePid: () => runtimePids()[0],
-      async invoke(event, opts = {}) {
-        const requestId = randomUUID();
-        const logs: string[] = [];
-        let runtimeInitMs: number | undefined;
-        let report: RieReport | undefined;
-        let onReport: (() => void) | undefined;
-        let collecting = false;
-        const listener = (line: string) => {
-          // The emulator runs one invocation at a time, and init inside the first: an INIT REPORT now is ours.
-          const init = /\(rapid\) INIT REPORT\(durationMs: ([\d.]+)\)/.exec(line);
-          if (init?.[1]) runtimeInitMs = Number(init[1]);
-          if (line.startsWith(`START RequestId: ${requestId}`)) collecting = true;
-          if (!collecting) return;
-          logs.push(line);
-          const r = parseReportLine(line);
-          if (r?.requestId === requestId) {
-            report = r;
-            onReport?.();
-          }
-        };
-        p.lineListeners.add(listener);
-        try {
-          const timeoutMs = opts.timeoutMs ?? o.fn.timeout * 1000 + 10_000;
-          const res = await fetch(endpoint, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', 'x-amzn-requestid': requestId },
-            body: JSON.stringify(event),
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-          const body = await res.text();
-          // The emulator prints REPORT before it answers, but its stdout may be read after the answer.
-          if (!report) {
-            await new Promise<void>((resolve, reject) => {
-              const timer = setTimeout(
-                () => reject(new Error(`no REPORT line for ${requestId} within 5 s:\n${p.output.slice(-20).join('\n')}`)),
-                5_000,
-              );
-              onReport = () => {
-                clearTimeout(timer);
-                resolve();
-              };
-              if (report) onReport();
-            });
-          }
-          let payload: unknown;
-          try {
-            payload = JSON.parse(body);
-          } catch {
-            payload = undefined;
-          }
-          const pid = runtimePids()[0];
-          if (pid !== undefined) {
-            mine.add(pid);
-            liveRuntimes.add(pid);
-          }
-          return {
-            requestId,
-            status: res.status,
-            body,
-            payload,
-            report: report as RieReport,
-            runtimeInitMs,
-            runtimePid: pid,
-            peakRssMb: pid === undefined ? undefined : peakRssMb(pid),
-            logs,
-          };
-        } finally {
-          p.lineListeners.delete(listener);
-        }
-      },
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        const runtimes = new Set([...runtimePids(), ...[...mine].filter((pid) => isRuntime(pid, ric))]);
-        try {
-          // The emulator's own shutdown: SIGTERM to the runtime (extension registered) or SIGKILL.
-          await stopProcess(p, 'SIGTERM', 5_000);
-        } finally {
-          for (const pid of runtimes) {
-            try {
-              process.kill(-pid, 'SIGKILL');
-            } catch {
-              // already gone
-            }
-            liveRuntimes.delete(pid);
-          }
-          removeTaskRoot();
-        }
-      },
-    };
-    return handle;
+      ric,
+    });
   } catch (err) {
     if (proc) {
       const kids = childPids(proc.child.pid ?? -1);
       await stopProcess(proc, 'SIGKILL', 1_000);
-      for (const pid of kids) {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+      killGroups(kids);
     }
     removeTaskRoot();
     throw err;
   }
+}
+
+/** The handle of a listening emulator: invocations, and a stop that leaves no runtime and no task root. */
+function environmentHandle(
+  o: LambdaRieOptions,
+  p: ManagedProcess,
+  at: { endpoint: string; stream: string; taskRoot: string; ric: string },
+): LambdaRie {
+  const runtimePids = () => childPids(p.child.pid ?? -1);
+  let stopped = false;
+  // Runtime pids this environment has had; the exit hook knows them all.
+  const mine = new Set<number>();
+  const runtime = () => {
+    const pid = runtimePids()[0];
+    if (pid !== undefined) {
+      mine.add(pid);
+      trackRuntime(pid);
+    }
+    return pid;
+  };
+  return {
+    fn: o.fn,
+    endpoint: at.endpoint,
+    logStreamName: at.stream,
+    taskRoot: at.taskRoot,
+    process: p,
+    runtimePid: () => runtimePids()[0],
+    invoke: (event, opts = {}) => invokeOnce(p, at.endpoint, event, opts.timeoutMs ?? o.fn.timeout * 1000 + 10_000, runtime),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const runtimes = new Set([...runtimePids(), ...[...mine].filter((pid) => isRuntime(pid, at.ric))]);
+      try {
+        // The emulator's own shutdown: SIGTERM to the runtime (extension registered) or SIGKILL.
+        await stopProcess(p, 'SIGTERM', 5_000);
+      } finally {
+        killGroups(runtimes);
+        rmSync(at.taskRoot, { recursive: true, force: true });
+      }
+    },
+  };
 }

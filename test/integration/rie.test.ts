@@ -18,6 +18,7 @@ import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startLambdaRie, type LambdaRie, type LambdaRieOptions, type RieInvocation } from '../../scripts/rie/lambda-rie';
 import { bundleCodePath, bundlePath, packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
 import { extractZip } from '../../scripts/rie/zip';
+import { eventFor, FUNCTIONS_WITH_DEFAULTS } from '../../scripts/rie/events';
 import { ensureRic } from '../../scripts/rie/ric';
 import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
@@ -366,6 +367,34 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     );
     assertWarm(warm, cold);
     describeRun(t, 'healthSync', cold, warm);
+  });
+
+  it('npm run invoke:rie events: the default of each function answers 2xx, and the --data requests of its help reach their routes', async () => {
+    for (const name of FUNCTIONS_WITH_DEFAULTS) {
+      const inv = await (await shared(name)).invoke(eventFor(name, undefined));
+      assert.equal(inv.status, 200, `${name}: ${inv.body}`);
+      const p = inv.payload as { statusCode?: number; errorType?: string };
+      assert.equal(p.errorType, undefined, `${name}: ${inv.body}`);
+      if (typeof p.statusCode === 'number') assert.ok(p.statusCode >= 200 && p.statusCode < 300, `${name}: ${inv.body}`);
+    }
+    const greet = answer(
+      await (await shared('greet')).invoke(eventFor('greet', '{"method":"POST","path":"/greet","body":{"name":"Grace"}}')),
+    );
+    assert.equal(greet.statusCode, 200, greet.body);
+    assert.match(String(greet.json.message), /^Hello, Grace!/);
+    const instances = await shared('instances');
+    const created = answer(
+      await instances.invoke(
+        eventFor('instances', '{"method":"POST","path":"/instances","body":{"service":"ephemeral-job","address":"10.0.0.7","port":8080}}'),
+      ),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    // A path parameter and the REST resource come from the route: a DELETE without the lease token is refused, not a 405.
+    const del = answer(
+      await instances.invoke(eventFor('instances', JSON.stringify({ method: 'DELETE', path: `/instances/${String(created.json.id)}` }))),
+    );
+    assert.notEqual(del.statusCode, 405, del.body);
+    assert.ok(del.statusCode >= 400 && del.statusCode < 500, del.body);
   });
 
   it('SIGTERM at shutdown releases the lease: the emulator sends it once an extension is registered', async () => {
