@@ -9,8 +9,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { create, fromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
-import { anyPack, FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { DESCRIPTOR_SET_BASE64 } from '../proto/gen/descriptor-set';
+import { anyPack, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { shippedDescriptors } from '../lib/rpc/descriptors';
 import { hostPort } from './server';
 
@@ -44,10 +43,11 @@ function schema(name: string): DescMessage {
   return m;
 }
 
-/** The reflection root: every file of the descriptor set (protoc's map entry names, which grpcurl requires). */
+/** The reflection root: every file of the shipped registry, well-known types included (protoc's map entry names, which grpcurl requires). */
 function reflectionRoot(): PackageDefinition {
-  const set = fromBinary(FileDescriptorSetSchema, Buffer.from(DESCRIPTOR_SET_BASE64, 'base64'));
-  const fileDescriptorProtos = set.file.map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f)));
+  const fileDescriptorProtos = [...shippedDescriptors().registry.files].map((f) =>
+    Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)),
+  );
   // @grpc/reflection reads only `fileDescriptorProtos` of each entry.
   return { files: { fileDescriptorProtos } } as unknown as PackageDefinition;
 }

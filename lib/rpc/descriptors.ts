@@ -4,7 +4,18 @@
  * execution environment into a @bufbuild/protobuf registry.
  */
 import { createFileRegistry, fromBinary, type DescMethod, type DescService, type FileRegistry } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema, MethodOptions_IdempotencyLevel } from '@bufbuild/protobuf/wkt';
+import {
+  file_google_protobuf_any,
+  file_google_protobuf_descriptor,
+  file_google_protobuf_duration,
+  file_google_protobuf_empty,
+  file_google_protobuf_field_mask,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+  file_google_protobuf_wrappers,
+  FileDescriptorSetSchema,
+  MethodOptions_IdempotencyLevel,
+} from '@bufbuild/protobuf/wkt';
 import { DESCRIPTOR_SET_BASE64 } from '../../proto/gen/descriptor-set';
 
 /** One method as the route sees it. */
@@ -33,9 +44,24 @@ export function isIdempotent(m: DescMethod): boolean {
   return m.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || m.idempotency === MethodOptions_IdempotencyLevel.IDEMPOTENT;
 }
 
-/** Builds the registry from a base64 FileDescriptorSet (default: the one generated from proto/). */
+/** The well-known types a .proto may import, whose descriptors @bufbuild/protobuf ships (the generated set leaves them out). */
+const WELL_KNOWN = [
+  file_google_protobuf_any,
+  file_google_protobuf_descriptor,
+  file_google_protobuf_duration,
+  file_google_protobuf_empty,
+  file_google_protobuf_field_mask,
+  file_google_protobuf_struct,
+  file_google_protobuf_timestamp,
+  file_google_protobuf_wrappers,
+];
+
+/** Builds the registry from a base64 FileDescriptorSet (default: the one generated from proto/), with the well-known types added. */
 export function loadDescriptors(base64: string = DESCRIPTOR_SET_BASE64): Descriptors {
-  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, Buffer.from(base64, 'base64')));
+  const set = fromBinary(FileDescriptorSetSchema, Buffer.from(base64, 'base64'));
+  const named = new Set(set.file.map((f) => f.name));
+  set.file.unshift(...WELL_KNOWN.filter((f) => !named.has(f.proto.name)).map((f) => f.proto));
+  const registry = createFileRegistry(set);
   const byName = new Map<string, RpcMethod>();
   for (const type of registry) {
     if (type.kind !== 'service') continue;

@@ -1,34 +1,40 @@
 /** The generic route's configuration keys (the rpc function), read from its own K/V prefix. */
-import * as z from 'zod';
-import { intKey, listKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import * as z from 'zod/mini';
+import { intKey, listKey, textKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 import { ALLOW_ENTRY, forbiddenHeader } from './exposure';
 import { serviceMapProblem } from './service-map';
 
-const headerName = z
-  .string()
-  .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9-]*$/, 'each header must be a lower-case token')
-  .superRefine((name, ctx) => {
+// zod/mini loads no locale: every rule names its message.
+const headerName = z.string().check(
+  z.toLowerCase(),
+  z.regex(/^[a-z0-9][a-z0-9-]*$/, 'each header must be a lower-case token'),
+  z.superRefine((name, ctx) => {
     const why = forbiddenHeader(name);
-    if (why) ctx.addIssue({ code: 'custom', message: `may not be forwarded: ${why}` });
-  });
+    if (why) ctx.addIssue({ code: 'custom', input: name, message: `may not be forwarded: ${why}` });
+  }),
+);
 
 /** The rpc function's keys. */
 export const RPC_KEYS = {
   rpcAllow: {
-    schema: listKey(z.string().regex(ALLOW_ENTRY, 'each entry must be package.Service/Method or package.Service/*'), 'method', 0, 500),
+    schema: listKey(
+      z.string().check(z.regex(ALLOW_ENTRY, 'each entry must be package.Service/Method or package.Service/*')),
+      'method',
+      0,
+      500,
+    ),
     default: ['helloworld.Greeter/SayHello'],
     doc: 'Methods the route may call (comma list of package.Service/Method or package.Service/*); any other answers 404',
   },
   rpcServices: {
-    schema: z
-      .string()
-      .trim()
-      .superRefine((raw, ctx) => {
+    schema: z.string().check(
+      z.trim(),
+      z.superRefine((raw, ctx) => {
         const why = raw === '' ? undefined : serviceMapProblem(raw);
-        if (why) ctx.addIssue({ code: 'custom', message: why });
+        if (why) ctx.addIssue({ code: 'custom', input: raw, message: why });
       }),
+    ),
     default: '{}',
     doc: 'JSON map from gRPC service to {service, tag, datacenter, failoverDatacenters, transport, tlsServerName}; unmapped: the kebab-case simple name, plaintext',
   },
@@ -38,10 +44,7 @@ export const RPC_KEYS = {
     doc: 'Request headers passed on as gRPC metadata (comma list; never authorization, x-api-key, hop-by-hop or x-amzn-*)',
   },
   gatewayIdentity: {
-    schema: z
-      .string()
-      .trim()
-      .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),
+    schema: textKey(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),
     default: '',
     doc: 'Connect service identity the route presents to connect services (its token needs service:write on it; empty: leaseService)',
   },

@@ -6,25 +6,36 @@
  * after the gRPC service's simple name in kebab case (`helloworld.Greeter` → `greeter`,
  * `acme.billing.v1.InvoiceService` → `invoice-service`), plaintext, any tag, the agent's datacenter.
  */
-import * as z from 'zod';
-import { optionalName, SERVICE_NAME } from '../config/key-specs';
+import * as z from 'zod/mini';
+import { optionalNameKey, SERVICE_NAME } from '../config/key-specs';
 import type { ServiceQuery } from '../discovery/service-query';
 
-const transport = z.enum(['plaintext', 'tls', 'connect'], "must be 'plaintext', 'tls' or 'connect'");
+const DNS_NAME = /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/;
 
-const entrySchema = z.strictObject({
-  service: z.string().regex(SERVICE_NAME, 'must be a DNS-style service name').optional(),
-  tag: optionalName('tag').optional(),
-  datacenter: optionalName('datacenter').optional(),
-  failoverDatacenters: z.array(optionalName('datacenter').min(1)).max(8).optional(),
-  transport: transport.optional(),
-  tlsServerName: z
-    .string()
-    .regex(/^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/, 'must be a DNS name')
-    .optional(),
-});
+// zod/mini loads no locale: every rule names its message.
+const entrySchema = z.strictObject(
+  {
+    service: z.optional(z.string().check(z.regex(SERVICE_NAME, 'must be a DNS-style service name'))),
+    tag: z.optional(optionalNameKey('tag')),
+    datacenter: z.optional(optionalNameKey('datacenter')),
+    failoverDatacenters: z.optional(
+      z
+        .array(optionalNameKey('datacenter').check(z.minLength(1, 'datacenter must not be empty')))
+        .check(z.maxLength(8, 'must list at most 8 datacenters')),
+    ),
+    transport: z.optional(z.enum(['plaintext', 'tls', 'connect'], "must be 'plaintext', 'tls' or 'connect'")),
+    tlsServerName: z.optional(z.string().check(z.regex(DNS_NAME, 'must be a DNS name'))),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.join(', ')}` : 'must be an object of settings') },
+);
 
-const mapSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/, 'must be package.Service'), entrySchema);
+const mapSchema = z.record(
+  z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$/, 'must be package.Service')),
+  entrySchema,
+  {
+    error: 'must be a JSON object',
+  },
+);
 
 /** The settings of one mapped gRPC service. */
 export interface ServiceRoute {

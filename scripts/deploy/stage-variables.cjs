@@ -53,6 +53,7 @@ module.exports = {
     status: ssmReadsOf('status'),
     instances: ssmReadsOf('instances'),
     healthSync: ssmReadsOf('healthSync'),
+    rpc: ssmReadsOf('rpc'),
   },
   consulHttpAddr,
   parameterNames,

@@ -53,16 +53,16 @@ export function provisionEchoToken(admin: ConsulApi, services: readonly string[]
   );
 }
 
-/** The rpc function's token: its config, the given services, its lease (and Connect identity). */
-export function provisionRpcToken(admin: ConsulApi, services: readonly string[]): Promise<string> {
+/** The rpc function's token: its config under `prefix`, the given services, its lease (and Connect identity). */
+export function provisionRpcToken(admin: ConsulApi, services: readonly string[], prefix = RPC_PREFIX): Promise<string> {
   return provisionToken(
     admin,
     [
-      'rpc-gateway',
+      { name: `rpc-gateway-${prefix.replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '')}`, template: 'rpc-gateway', params: {} },
       ...services.map((s) => ({ name: `rpc-gateway-service-${s}`, template: 'rpc-gateway-service', params: { service: s } })),
       { name: 'rpc-gateway-lease', template: 'greeter-gateway-lease', params: {} },
     ],
-    { configPrefix: RPC_PREFIX, leaseService: RPC_LEASE_SERVICE },
+    { configPrefix: prefix, leaseService: RPC_LEASE_SERVICE },
   );
 }
 
