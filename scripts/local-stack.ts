@@ -39,7 +39,8 @@ import { DEFAULT_STATE_DIR, formatEnvFile, STACK_STATE_FILE } from './tools/stac
 
 const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls]
                  [--discovery consul|dns|cloudmap] [--fallback LIST] [--verbose]
-  --state-dir  where the tokens, API key and health-sync.env are written (default: .local-stack/ in the repo)
+  --state-dir  where the tokens, API key, health-sync.env and stack.env (the addresses and certificate paths
+               npm run consul / aws / invoke:rie read; give them LOCAL_STACK_DIR=DIR) are written (default: .local-stack/)
   --tls        Consul serves HTTPS only (verify_incoming on), the Greeters serve TLS and the gateway
                dials them with greeterTransport=tls; certificates made by Consul's CLI in a private
                temp dir that is removed when the stack stops

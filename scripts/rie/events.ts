@@ -17,15 +17,18 @@ export interface RequestShorthand {
 }
 
 type Payload = 'httpApi' | 'rest';
-/** The routes of serverless.yml, per function (a `{name}` segment is a path parameter). */
-const ROUTES: Record<string, { payload: Payload; routes: string[] }> = {
+/** The routes of serverless.yml, per function (a `{name}` segment is a path parameter); a unit test keeps them in step. */
+export const API_ROUTES: Record<string, { payload: Payload; routes: string[] }> = {
   greet: { payload: 'httpApi', routes: ['GET /hello/{name}', 'POST /greet'] },
   status: { payload: 'rest', routes: ['GET /status'] },
   instances: {
     payload: 'rest',
     routes: ['POST /instances', 'GET /instances', 'PUT /instances/{id}/heartbeat', 'DELETE /instances/{id}'],
   },
+  // Its catch-all (any method, /{proxy+}) takes whole events only.
+  rpc: { payload: 'httpApi', routes: ['POST /rpc/{service}/{method}'] },
 };
+const ROUTES = API_ROUTES;
 
 /** What each function gets without --data; every one answers 2xx against `npm start`. */
 const DEFAULTS: Record<string, RequestShorthand | Record<string, unknown>> = {
