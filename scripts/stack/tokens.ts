@@ -55,20 +55,15 @@ export async function gatewayTokens(
   return { gatewayToken: await gatewayToken(admin, { configPrefix, lease }), backendToken: await backendToken(admin) };
 }
 
-/** The instance registry's token: its config under `configPrefix`, its lease, and `policies` (default: the `ephemeral-` prefix). */
-export async function registryToken(
-  admin: ConsulApi,
-  configPrefix: string,
-  policies: PolicyRef[] = registryPolicies(['ephemeral-']),
-): Promise<string> {
-  return provisionToken(admin, policies, { configPrefix, leaseService: 'instance-registry-lambda' });
+/** A scheduled or API job's token: its config under `configPrefix`, its lease service, and `policies`. */
+function jobToken(admin: ConsulApi, leaseService: string, configPrefix: string, policies: PolicyRef[]): Promise<string> {
+  return provisionToken(admin, policies, { configPrefix, leaseService });
 }
 
+/** The instance registry's token: its config under `configPrefix`, its lease, and `policies` (default: the `ephemeral-` prefix). */
+export const registryToken = (admin: ConsulApi, configPrefix: string, policies = registryPolicies(['ephemeral-'])): Promise<string> =>
+  jobToken(admin, 'instance-registry-lambda', configPrefix, policies);
+
 /** The health-sync job's token: its config under `configPrefix`, its lease, and `policies` (default: probes under `ephemeral-`). */
-export async function healthSyncToken(
-  admin: ConsulApi,
-  configPrefix: string,
-  policies: PolicyRef[] = healthSyncPolicies(['ephemeral-']),
-): Promise<string> {
-  return provisionToken(admin, policies, { configPrefix, leaseService: 'health-sync-lambda' });
-}
+export const healthSyncToken = (admin: ConsulApi, configPrefix: string, policies = healthSyncPolicies(['ephemeral-'])): Promise<string> =>
+  jobToken(admin, 'health-sync-lambda', configPrefix, policies);
