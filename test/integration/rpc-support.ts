@@ -10,7 +10,7 @@ import { handler as rpcHandler } from '../../functions/rpc';
 import type { ConsulApi } from '../../lib/consul/consul-api';
 import { provisionToken } from '../../scripts/stack/acl-admin';
 import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
-import { lambdaContext } from './harness';
+import { lambdaContext } from '../../scripts/support/lambda-events';
 
 const ROOT = join(__dirname, '..', '..');
 
