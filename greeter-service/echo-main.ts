@@ -16,6 +16,7 @@ const USAGE = `usage: node --import tsx greeter-service/echo-main.ts [options]
   --service <name>         Consul service name (default echo)
   --consul-addr <addr>     host:port or http(s)://host:port (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)
   --check-interval <dur>   Consul gRPC check interval (default 1s)
+  --fail-rate <0..1>       share of echo calls answered UNAVAILABLE (default 0)
   --connect                serve Connect-native (mTLS with the local agent's leaf, calls authorized by intentions)
   --no-register            do not register in Consul`;
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
       service: { type: 'string', default: 'echo' },
       'consul-addr': { type: 'string', default: process.env.CONSUL_HTTP_ADDR || '127.0.0.1:8500' },
       'check-interval': { type: 'string', default: '1s' },
+      'fail-rate': { type: 'string', default: '0' },
       connect: { type: 'boolean', default: false },
       'no-register': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -45,6 +47,8 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port "${values.port}"`);
   for (const v of [values.id, values.service]) if (v !== undefined && !NAME_RE.test(v)) throw new Error(`invalid name "${v}"`);
+  const failRate = Number(values['fail-rate']);
+  if (!(failRate >= 0 && failRate <= 1)) throw new Error(`invalid --fail-rate "${values['fail-rate']}"`);
   const agent = parseConsulAddress(values['consul-addr'], { tls: consulTlsConfigured() });
   const id = values.id ?? `echo-pid${process.pid}`;
   const connect = values.connect
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
     host: values.host,
     port,
     instanceId: id,
+    failRate,
     ...(connect ? { credentials: connect.credentials, authorize: (call) => connect.authorize(call) } : {}),
   });
   let registration: Promise<GreeterRegistration | undefined> = Promise.resolve(undefined);

@@ -24,6 +24,8 @@ export interface EchoServerOptions {
   port: number;
   instanceId: string;
   credentials?: grpc.ServerCredentials;
+  /** Share (0..1) of echo calls answered UNAVAILABLE, to show which methods the gateway retries. */
+  failRate?: number;
   /** Decides each call first (Connect-native): a string is the reason to answer PERMISSION_DENIED. */
   authorize?: (call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<string | undefined>;
 }
@@ -70,7 +72,7 @@ function failureTrailers(code: number, message: string, withDetails: boolean, in
 
 /** Starts an Echo server (with health and reflection) and resolves once it listens. */
 export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServerHandle> {
-  const { host = '127.0.0.1', instanceId, authorize } = opts;
+  const { host = '127.0.0.1', instanceId, authorize, failRate = 0 } = opts;
   const request = schema('echo.v1.EchoRequest');
   const response = schema('echo.v1.EchoResponse');
   const failRequest = schema('echo.v1.FailRequest');
@@ -110,7 +112,15 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
         (err: unknown) => callback({ code: grpc.status.UNAVAILABLE, details: `authorization unavailable: ${String(err)}` }),
       );
     };
-  const echo = guarded((call, callback) => callback(null, reply(call.request, call.metadata)));
+  const echo = guarded((call, callback) =>
+    Math.random() < failRate
+      ? callback({
+          code: grpc.status.UNAVAILABLE,
+          details: `injected failure on ${instanceId}`,
+          metadata: failureTrailers(14, '', false, instanceId),
+        })
+      : callback(null, reply(call.request, call.metadata)),
+  );
   const server = new grpc.Server();
   server.addService(definition, {
     Say: echo,

@@ -34,11 +34,13 @@ export async function startEcho(o: {
   service?: string;
   connect?: boolean;
   register?: boolean;
+  failRate?: number;
 }): Promise<EchoBackend> {
   const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'echo-main.ts'), '--id', o.id, '--consul-addr', o.consulAddress];
   if (o.service) args.push('--service', o.service);
   if (o.connect) args.push('--connect');
   if (o.register === false) args.push('--no-register');
+  if (o.failRate) args.push('--fail-rate', String(o.failRate));
   const proc = startProcess(`echo ${o.id}`, process.execPath, args, { cwd: ROOT, env: { ...process.env, CONSUL_HTTP_TOKEN: o.token } });
   const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
   return { id: o.id, port: (JSON.parse(m[1] ?? '{}') as { port: number }).port, process: proc };

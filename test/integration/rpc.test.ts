@@ -69,17 +69,23 @@ async function reference(port: number, method: string, data: unknown): Promise<u
 before(async () => {
   grpcurlBin = ensureGrpcurlBinary((line) => console.error(line));
   stack = await startTestStack();
-  const echoToken = await provisionEchoToken(stack.admin, ['echo', 'echo-native']);
-  rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'echo', 'echo-native', 'echo-missing']);
+  const echoToken = await provisionEchoToken(stack.admin, ['echo', 'echo-native', 'echo-flaky']);
+  rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'echo', 'echo-native', 'echo-missing', 'echo-flaky']);
   greeterPort = (await stack.addGreeter({ id: 'rpc-greeter-1' })).port;
   echo = await startEcho({ consulAddress: stack.consul.address, token: echoToken, id: 'echo-1' });
   echoes.push(echo);
   echoes.push(
     await startEcho({ consulAddress: stack.consul.address, token: echoToken, id: 'echo-native-1', service: 'echo-native', connect: true }),
   );
+  echoes.push(
+    await startEcho({ consulAddress: stack.consul.address, token: echoToken, id: 'echo-flaky-bad', service: 'echo-flaky', failRate: 1 }),
+  );
+  echoes.push(await startEcho({ consulAddress: stack.consul.address, token: echoToken, id: 'echo-flaky-good', service: 'echo-flaky' }));
   for (const [service, id] of [
     ['echo', 'echo-1'],
     ['echo-native', 'echo-native-1'],
+    ['echo-flaky', 'echo-flaky-bad'],
+    ['echo-flaky', 'echo-flaky-good'],
   ] as const)
     await eventually(async () => (await passingIds(stack.admin, service)).includes(id), 15_000, `${id} passing in Consul`);
   await setRpcConfig({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '5000' });
@@ -240,6 +246,30 @@ describe('rpc function: errors of its own', () => {
     assert.equal(res.status, 503, res.raw);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal((res.body as { details: { reason?: string }[] }).details[0]?.reason, 'NO_HEALTHY_INSTANCE');
+  });
+});
+
+describe('rpc function: retries follow idempotency_level', () => {
+  it('hedges NO_SIDE_EFFECTS and IDEMPOTENT methods past an instance that answers UNAVAILABLE, and gives any other method one attempt', async () => {
+    // No ejection: the bad instance stays in rotation, so every call may meet it.
+    await setRpcConfig({ rpcServices: JSON.stringify({ 'echo.v1.Echo': { service: 'echo-flaky' } }), ejectionMinRequests: '10000' });
+    try {
+      // Say has no idempotency level: the bad instance's UNAVAILABLE is the answer (round robin reaches it soon).
+      await eventually(
+        async () => (await callRpc('POST', '/rpc/echo.v1.Echo/Say', { body: {} })).status === 503,
+        10_000,
+        'a Say routed to the failing instance answered 503',
+      );
+      for (let i = 0; i < 20; i++) {
+        const get = await callRpc('GET', `/v1/rooms/r${i}`);
+        assert.equal(get.status, 200, get.raw);
+        assert.equal((get.body as { servedBy: string }).servedBy, 'echo-flaky-good');
+        const update = await callRpc('POST', `/v1/groups/g${i}/echo`, { body: {} });
+        assert.equal(update.status, 200, update.raw);
+      }
+    } finally {
+      await kvDelete(stack.admin, `${RPC_PREFIX}ejectionMinRequests`);
+    }
   });
 });
 
