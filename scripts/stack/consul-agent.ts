@@ -6,10 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { provisionToken } from './acl-admin';
 import { createConsulApi, type ConsulTls } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { ownedTempDir, removeOwned } from './lifecycle';
+import { agentToken, dnsToken } from './tokens';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 import { pollWhileRunning } from '../support/poll-until';
 
@@ -94,7 +94,7 @@ export async function setDnsDefaultToken(managementToken: string, addresses: rea
   const admin = createConsulApi({ address: addresses.join(','), token: managementToken, timeoutMs: 5_000, tls });
   let token: string;
   try {
-    token = await provisionToken(admin, 'consul-dns', {});
+    token = await dnsToken(admin);
   } finally {
     admin.destroy();
   }
@@ -319,7 +319,7 @@ async function waitUntilReady(
 async function setAgentToken(address: string, managementToken: string, nodeName: string, tls?: ConsulAgentTls): Promise<void> {
   const admin = createConsulApi({ address, token: managementToken, timeoutMs: 5_000, tls: tlsMaterial(tls) });
   try {
-    const token = await provisionToken(admin, { name: `consul-agent-${nodeName}`, template: 'consul-agent', params: { nodeName } }, {});
+    const token = await agentToken(admin, nodeName);
     await admin.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/agent', body: { Token: token } });
   } finally {
     admin.destroy();

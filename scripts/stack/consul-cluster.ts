@@ -9,11 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createToken, upsertPolicy } from './acl-admin';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { ensureConsulBinary } from '../consul-binary';
 import { dnsConfigStanza, limitsStanza, setDnsDefaultToken, type ConsulAgentLimits } from './consul-agent';
 import { ownedTempDir, removeOwned } from './lifecycle';
+import { agentToken } from './tokens';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 import { pollUntil, pollWhileRunning } from '../support/poll-until';
 
@@ -269,9 +269,7 @@ async function setAgentTokens(cluster: ConsulCluster): Promise<void> {
   const admin = createConsulApi({ address: leader.address, token: cluster.managementToken, timeoutMs: 5_000 });
   try {
     for (const n of cluster.nodes) {
-      const rules = `node "${n.name}" { policy = "write" }\nservice_prefix "" { policy = "read" }`;
-      await upsertPolicy(admin, `agent-${n.name}`, rules, `agent policy of ${n.name}`);
-      const token = await createToken(admin, [`agent-${n.name}`], `agent token of ${n.name}`);
+      const token = await agentToken(admin, n.name);
       const agent = createConsulApi({ address: n.address, token: cluster.managementToken, timeoutMs: 5_000 });
       try {
         await agent.request('consul.agent.token.set', {}, { method: 'PUT', path: '/agent/token/agent', body: { Token: token } });

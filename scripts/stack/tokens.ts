@@ -1,7 +1,7 @@
 /**
  * The least-privilege tokens of the stack's parts, each made the one way (acl/policies/*.hcl through
- * provisionToken): the gateway's, a Greeter backend's, the instance registry's and the health-sync
- * job's. The local stack, the tests, the chaos run and the benches ask here instead of repeating
+ * provisionToken): the gateway's, a Greeter backend's, the instance registry's, the health-sync
+ * job's, and the Consul agents' own (agent and DNS). The local stack, the tests, the chaos run and the benches ask here instead of repeating
  * which policies make up each token and which values fill their placeholders.
  */
 import type { ConsulApi } from '../../lib/consul/consul-api';
@@ -67,3 +67,10 @@ export const registryToken = (admin: ConsulApi, configPrefix: string, policies =
 /** The health-sync job's token: its config under `configPrefix`, its lease, and `policies` (default: probes under `ephemeral-`). */
 export const healthSyncToken = (admin: ConsulApi, configPrefix: string, policies = healthSyncPolicies(['ephemeral-'])): Promise<string> =>
   jobToken(admin, 'health-sync-lambda', configPrefix, policies);
+
+/** A Consul agent's own token (acl.tokens.agent): write its node, read services. */
+export const agentToken = (admin: ConsulApi, nodeName: string): Promise<string> =>
+  provisionToken(admin, { name: `consul-agent-${nodeName}`, template: 'consul-agent', params: { nodeName } }, {});
+
+/** The default token of agents whose DNS interface serves discovery: read services and nodes. */
+export const dnsToken = (admin: ConsulApi): Promise<string> => provisionToken(admin, 'consul-dns', {});
