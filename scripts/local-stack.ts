@@ -377,6 +377,7 @@ function banner(b: {
   CONSUL_HTTP_TOKEN=$(cat ${sh(b.tokenFile)}) ${npmStack} consul -- members
   ${npm} grpcurl -- -cacert ${sh(tls.greeter.caFile)} -servername greeter.service.consul 127.0.0.1:${o.greeterPorts[0]} list`
     : `
+  CLIs        the pinned consul and grpcurl, through npm; e.g.
   CONSUL_HTTP_TOKEN=$(cat ${sh(b.tokenFile)}) ${npmStack} consul -- members
   ${npm} grpcurl -- -plaintext 127.0.0.1:${o.greeterPorts[0]} grpc.health.v1.Health/Check`;
   return `
