@@ -56,6 +56,14 @@ function isStringRecord(v: unknown): v is Record<string, string> {
   return typeof v === 'object' && v !== null && Object.values(v).every((x) => typeof x === 'string');
 }
 
-function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
-  return a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node);
+/**
+ * The order instance lists are kept in (address, port, id, node), so equal lists compare equal. Code-unit
+ * order, not localeCompare: the first localeCompare of a process builds ICU's collator, ~5–10 ms of every cold start.
+ */
+export function compareInstances(a: ServiceInstance, b: ServiceInstance): number {
+  return compareText(a.address, b.address) || a.port - b.port || compareText(a.id, b.id) || compareText(a.node, b.node);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -16,7 +16,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Indexed } from '../consul/consul-api';
-import type { ServiceInstance } from '../consul/service-instances';
+import { compareInstances, type ServiceInstance } from '../consul/service-instances';
 import { AppError } from '../errors/app-error';
 import { silentLog, type Log } from '../log/logger';
 import type { HealthSource } from './health-source';
@@ -236,6 +236,6 @@ function toInstances(q: ServiceQuery, found: readonly DirectoryInstance[]): Serv
         meta: { ...i.meta },
         node: '',
       }))
-      .sort((a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id))
+      .sort(compareInstances)
   );
 }

@@ -2,7 +2,7 @@
  * Pure mapping of SRV answers and their targets' addresses into the instances a watch
  * serves, and the refresh timing that follows from the answers' TTL.
  */
-import type { ServiceInstance } from '../consul/service-instances';
+import { compareInstances, type ServiceInstance } from '../consul/service-instances';
 import { nodeOfTarget } from './srv-names';
 import type { ServiceQuery } from './service-query';
 
@@ -47,9 +47,7 @@ export function toDnsInstances(
       });
     }
   }
-  return [...byId.values()].sort(
-    (a, b) => a.address.localeCompare(b.address) || a.port - b.port || a.id.localeCompare(b.id) || a.node.localeCompare(b.node),
-  );
+  return [...byId.values()].sort(compareInstances);
 }
 
 /** The smallest TTL (seconds) among the addresses, or undefined when there are none. */

@@ -73,11 +73,12 @@ describe('toDnsInstances', () => {
       { name: 'n2.node.dc1.consul', port: 0, priority: 1, weight: 1 },
     ];
     const list = toDnsInstances({ service: 'greeter', tag: 'v1' }, records, addrs);
+    // Code-unit order of the address (digits before '['), as every discovery source sorts.
     assert.deepEqual(
       list.map((i) => i.id),
-      ['[::1]:7002', '10.0.0.1:7001', '10.0.0.2:7000'],
+      ['10.0.0.1:7001', '10.0.0.2:7000', '[::1]:7002'],
     );
-    assert.deepEqual(list[2], {
+    assert.deepEqual(list[1], {
       id: '10.0.0.2:7000',
       service: 'greeter',
       address: '10.0.0.2',
@@ -86,7 +87,7 @@ describe('toDnsInstances', () => {
       meta: {},
       node: 'n2',
     });
-    assert.equal(list[1]?.node, '0a000001.addr.dc1.consul');
+    assert.equal(list[0]?.node, '0a000001.addr.dc1.consul');
     // The order of the answer does not matter.
     assert.deepEqual(toDnsInstances({ service: 'greeter', tag: 'v1' }, [...records].reverse(), addrs), list);
   });
