@@ -7,17 +7,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { ensurePinnedGoTool, toolCacheDir, toolOutput, type PinnedGoTool } from './tool-cache';
+import { ensurePinnedGoTool, toolOutput, type PinnedGoTool } from './tool-cache';
 
 /** The pinned Consul version: the last MPL-2.0 release line. */
 export const CONSUL_VERSION = '1.16.1';
 
 const BUILD_MODULE_DIR = resolve(__dirname, 'consul-build');
-
-/** Directory that holds the cached binary for the pinned version. */
-export function consulCacheDir(): string {
-  return toolCacheDir('consul', CONSUL_VERSION);
-}
 
 function versionOf(bin: string): [number, number] | undefined {
   const m = /Consul v(\d+)\.(\d+)\./.exec(toolOutput(bin, ['version']).stdout);

@@ -10,18 +10,13 @@
  * errors, log, cache, forward), which keeps the build to about a minute.
  */
 import { resolve } from 'node:path';
-import { ensurePinnedGoTool, pinnedModuleVersion, toolCacheDir, toolOutput, type PinnedGoTool } from './tool-cache';
+import { ensurePinnedGoTool, pinnedModuleVersion, toolOutput, type PinnedGoTool } from './tool-cache';
 
 const BUILD_MODULE_DIR = resolve(__dirname, 'coredns-build');
 const COREDNS_MODULE = 'github.com/coredns/coredns';
 
 /** The pinned CoreDNS version (as required in scripts/coredns-build/go.mod). */
 export const COREDNS_VERSION = pinnedModuleVersion(BUILD_MODULE_DIR, COREDNS_MODULE);
-
-/** Directory that holds the cached binary for the pinned version. */
-export function coreDnsCacheDir(): string {
-  return toolCacheDir('coredns', COREDNS_VERSION);
-}
 
 const COREDNS: PinnedGoTool = {
   name: 'coredns',

@@ -7,18 +7,13 @@
  * cached under ~/.cache so a machine builds it once.
  */
 import { resolve } from 'node:path';
-import { ensurePinnedGoTool, pinnedModuleVersion, toolCacheDir, toolOutput, type PinnedGoTool } from './tool-cache';
+import { ensurePinnedGoTool, pinnedModuleVersion, toolOutput, type PinnedGoTool } from './tool-cache';
 
 const BUILD_MODULE_DIR = resolve(__dirname, 'grpcurl-build');
 const GRPCURL_MODULE = 'github.com/fullstorydev/grpcurl';
 
 /** The pinned grpcurl version (as required in scripts/grpcurl-build/go.mod). */
 export const GRPCURL_VERSION = pinnedModuleVersion(BUILD_MODULE_DIR, GRPCURL_MODULE);
-
-/** Directory that holds the cached binary for the pinned version. */
-export function grpcurlCacheDir(): string {
-  return toolCacheDir('grpcurl', GRPCURL_VERSION);
-}
 
 const GRPCURL: PinnedGoTool = {
   name: 'grpcurl',
