@@ -99,9 +99,9 @@ export function rpcEvent(
 export async function callRpc(
   method: string,
   pathAndQuery: string,
-  opts: { body?: unknown; headers?: Record<string, string> } = {},
+  opts: { body?: unknown; headers?: Record<string, string>; remainingMs?: number } = {},
 ): Promise<{ status: number; headers: Record<string, unknown>; body: unknown; raw: string }> {
-  const res = await rpcHandler(rpcEvent(method, pathAndQuery, opts), lambdaContext());
+  const res = await rpcHandler(rpcEvent(method, pathAndQuery, opts), lambdaContext(opts.remainingMs));
   const raw = res.body ?? '';
   return { status: res.statusCode ?? 0, headers: res.headers ?? {}, body: raw ? (JSON.parse(raw) as unknown) : undefined, raw };
 }

@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { runtime as rpcRuntime } from '../../functions/rpc';
 import { kvDelete, kvPut } from '../../lib/consul/kv';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
+import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { stopProcess } from '../../scripts/stack/processes';
 import { eventually, passingIds, startTestStack, type TestStack } from './harness';
 import {
@@ -23,6 +24,7 @@ import {
 let stack: TestStack;
 let echo: EchoBackend;
 const echoes: EchoBackend[] = [];
+let slow: GreeterBackend | undefined;
 let greeterPort: number;
 let rpcToken: string;
 let grpcurlBin: string;
@@ -70,8 +72,16 @@ before(async () => {
   grpcurlBin = ensureGrpcurlBinary((line) => console.error(line));
   stack = await startTestStack();
   const echoToken = await provisionEchoToken(stack.admin, ['echo', 'echo-native', 'echo-flaky']);
-  rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'echo', 'echo-native', 'echo-missing', 'echo-flaky']);
+  rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'greeter-slow', 'echo', 'echo-native', 'echo-missing', 'echo-flaky']);
   greeterPort = (await stack.addGreeter({ id: 'rpc-greeter-1' })).port;
+  // A Greeter of its own Consul service, so that the default mapping never reaches it.
+  slow = await startGreeter({
+    consulAddress: stack.consul.address,
+    token: await provisionEchoToken(stack.admin, ['greeter-slow']),
+    id: 'rpc-greeter-slow',
+    service: 'greeter-slow',
+    latencyMs: 3_000,
+  });
   echo = await startEcho({ consulAddress: stack.consul.address, token: echoToken, id: 'echo-1' });
   echoes.push(echo);
   echoes.push(
@@ -86,13 +96,14 @@ before(async () => {
     ['echo-native', 'echo-native-1'],
     ['echo-flaky', 'echo-flaky-bad'],
     ['echo-flaky', 'echo-flaky-good'],
+    ['greeter-slow', 'rpc-greeter-slow'],
   ] as const)
     await eventually(async () => (await passingIds(stack.admin, service)).includes(id), 15_000, `${id} passing in Consul`);
   await setRpcConfig({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '5000' });
 });
 after(async () => {
   rpcRuntime.reset();
-  await Promise.all(echoes.map((e) => stopProcess(e.process, 'SIGKILL')));
+  await Promise.all([...echoes, ...(slow ? [slow] : [])].map((e) => stopProcess(e.process, 'SIGKILL')));
   await stack?.stop();
 });
 beforeEach(async () => {
@@ -246,6 +257,25 @@ describe('rpc function: errors of its own', () => {
     assert.equal(res.status, 503, res.raw);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal((res.body as { details: { reason?: string }[] }).details[0]?.reason, 'NO_HEALTHY_INSTANCE');
+  });
+});
+
+describe('rpc function: deadlines', () => {
+  it("504 DEADLINE_EXCEEDED within the Lambda's remaining time, less the margin", async () => {
+    await setRpcConfig({ rpcServices: JSON.stringify({ 'helloworld.Greeter': { service: 'greeter-slow' } }), deadlineMarginMs: '250' });
+    try {
+      // A first call discovers the slow instance (and times out after callDeadlineMs).
+      await callRpc('POST', '/rpc/helloworld.Greeter/SayHello', { body: { name: 'warm' } });
+      const res = await callRpc('POST', '/rpc/helloworld.Greeter/SayHello', { body: { name: 'Ada' }, remainingMs: 800 });
+      assert.equal(res.status, 504, res.raw);
+      const body = res.body as { message: string; details: { reason?: string }[] };
+      assert.equal(body.details[0]?.reason, 'DEADLINE_EXCEEDED');
+      // The budget is the remaining time less the margin (at most 550 ms), not callDeadlineMs (2 s).
+      const budget = Number(/within (\d+) ms/.exec(body.message)?.[1]);
+      assert.ok(budget > 0 && budget <= 550, body.message);
+    } finally {
+      await kvDelete(stack.admin, `${RPC_PREFIX}deadlineMarginMs`);
+    }
   });
 });
 
