@@ -20,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from './stack/acl-admin';
+import { healthSyncPolicies, registryPolicies } from './stack/acl-admin';
+import * as tokens from './stack/tokens';
 import { HEALTH_SYNC_KEYS } from '../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../lib/registry/registry-config';
 import { startMoto } from './stack/moto';
@@ -192,23 +193,14 @@ async function main(): Promise<void> {
   writeFileSync(tokenFile, `${consul.managementToken}\n`, { mode: 0o600 });
 
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken, tls: readConsulTlsFiles() });
-  const params = {
-    configPrefix: PREFIX,
-    greeterService: 'greeter',
-    leaseService: 'greeter-gateway-lambda',
-    leasePrefix: 'lambda-leases',
-    agentNodePrefix: '',
-  };
-  const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
-  const backendToken = await provisionToken(admin, 'greeter-backend', params);
-  const registryToken = await provisionToken(admin, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES), {
-    configPrefix: REGISTRY_PREFIX,
-    leaseService: 'instance-registry-lambda',
-  });
-  const healthSyncToken = await provisionToken(admin, healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES), {
-    configPrefix: HEALTH_SYNC_PREFIX,
-    leaseService: 'health-sync-lambda',
-  });
+  const gatewayToken = await tokens.gatewayToken(admin, { configPrefix: PREFIX, lease: 'both' });
+  const backendToken = await tokens.backendToken(admin);
+  const registryToken = await tokens.registryToken(admin, REGISTRY_PREFIX, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES));
+  const healthSyncToken = await tokens.healthSyncToken(
+    admin,
+    HEALTH_SYNC_PREFIX,
+    healthSyncPolicies(HEALTH_SYNC_PROBE_PREFIXES, HEALTH_SYNC_PROBE_SERVICES),
+  );
 
   console.log('• starting moto (Cloud Map emulator)…');
   const moto = await startMoto({ echo: echo('moto') });

@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pollWhileRunning } from '../support/poll-until';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** The pinned moto version; its server mode speaks the Cloud Map (servicediscovery) API. */
@@ -121,22 +122,17 @@ export async function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
 }
 
 async function waitUntilAnswering(endpoint: string, proc: ManagedProcess, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
-      throw new Error(`moto exited with ${proc.child.exitCode ?? proc.child.signalCode}:\n${proc.output.slice(-20).join('\n')}`);
-    try {
+  await pollWhileRunning(
+    proc,
+    async () => {
       // moto's own dashboard API: answers once the server accepts requests.
       const res = await fetch(`${endpoint}/moto-api/data.json`, { signal: AbortSignal.timeout(1_000) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`moto at ${endpoint} not ready within ${timeoutMs} ms (${last}):\n${proc.output.slice(-20).join('\n')}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return true;
+    },
+    `moto at ${endpoint} to answer`,
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 if (require.main === module) {
