@@ -4,7 +4,7 @@
  * the Lambda's remaining time → the reply in proto3 JSON. Failures are RpcError (the route's own) or
  * RpcStatusError (the backend's status); the edge maps both.
  */
-import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status as grpcStatus, type ChannelCredentials, type Metadata } from '@grpc/grpc-js';
 import { toJson, type JsonValue, type Message } from '@bufbuild/protobuf';
 import { connectChannelCredentials } from '../connect/credentials';
@@ -14,6 +14,7 @@ import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError, statusName } from '../grpc/errors';
 import { greeterTlsCredentials } from '../grpc/tls-credentials';
 import { outgoingTraceHeaders } from '../tracing/propagation';
+import { backoffMs } from '../util/backoff';
 import type { TraceContext } from '../tracing/trace-context';
 import type { RpcMethod } from './descriptors';
 import { RpcError, RpcStatusError } from './errors';
@@ -136,10 +137,34 @@ async function call(
   const budget = callBudgetMs(cfg.callDeadlineMs, remainingMs(), cfg.deadlineMarginMs);
   const started = Date.now();
   const deadline = started + budget;
-  const callIn = (q: typeof query) => {
+  const callIn = async (q: typeof query) => {
     const target = consulTarget(q, transport);
     const client = rt.channels.get(grpcService, target, policy, cfg.channelMaxIdleMs, creds);
-    return unaryCall(client, method.path, request, schemas, { deadline, metadata });
+    const once = () => unaryCall(client, method.path, request, schemas, { deadline, metadata });
+    try {
+      return await once();
+    } catch (err) {
+      // As for SayHello (lib/grpc/greeter-call.ts): on a new channel only the first instance to connect is
+      // READY, so every hedged attempt may have met it; an idempotent call goes once more after 20–40 ms,
+      // when the others have had time to connect, unless every instance already refused.
+      const pause = backoffMs(2, 20, 40);
+      const again =
+        method.idempotent &&
+        err instanceof GreeterCallError &&
+        err.grpcCode === grpcStatus.UNAVAILABLE &&
+        rt.channels.isNew(grpcService, target) &&
+        !rt.channels.allRefused(grpcService, target) &&
+        Date.now() + pause < deadline;
+      if (!again) throw err;
+      await sleep(pause);
+      try {
+        const second = await once();
+        return { ...second, attempts: second.attempts + err.attempts };
+      } catch (last) {
+        if (!(last instanceof GreeterCallError)) throw last;
+        throw new GreeterCallError(last.kind, last.grpcCode, last.attempts + err.attempts, last.message, { cause: last.cause });
+      }
+    }
   };
   const { failover = [], ...single } = query;
   try {

@@ -4,7 +4,7 @@
  * MethodCallPolicy, so hedging follows that service's latency and covers its idempotent methods only;
  * the channel resolves through the runtime's watch registry like the Greeter's channels.
  */
-import { Client, credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { Client, connectivityState, credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { ServiceWatchRegistry } from '../discovery/service-watch-registry';
 import type { CallPolicySettings } from '../grpc/call-policy';
 import { GREETER_CHANNEL_OPTIONS } from '../grpc/greeter-client-pool';
@@ -71,6 +71,12 @@ export class RpcChannels {
   isNew(grpcService: string, target: string): boolean {
     const entry = this.entries.get(`${grpcService} ${target}`);
     return entry !== undefined && this.now() - entry.createdAt < 1_000;
+  }
+
+  /** True when the channel of `grpcService` to `target` is in TRANSIENT_FAILURE: no instance it knows accepts connections. */
+  allRefused(grpcService: string, target: string): boolean {
+    const state = this.entries.get(`${grpcService} ${target}`)?.client.getChannel().getConnectivityState(false);
+    return state === connectivityState.TRANSIENT_FAILURE;
   }
 
   /** Closes every channel. */
