@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
-import { healthSyncPolicies, provisionToken, registryPolicies } from '../../scripts/stack/acl-admin';
 import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
@@ -23,6 +22,7 @@ import { ensureRic } from '../../scripts/rie/ric';
 import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
+import * as tokens from '../../scripts/stack/tokens';
 import { eventually, httpEvent, passingIds, startTestStack, type TestStack } from './harness';
 
 // The prefixes the packaged template names for stage "local".
@@ -67,14 +67,8 @@ before(async () => {
     cloudMapEndpoint: moto.endpoint,
     cloudMapRegion: 'us-east-1',
   });
-  registryToken = await provisionToken(stack.admin, registryPolicies(['ephemeral-']), {
-    configPrefix: REGISTRY_PREFIX,
-    leaseService: 'instance-registry-lambda',
-  });
-  syncToken = await provisionToken(stack.admin, healthSyncPolicies(['ephemeral-']), {
-    configPrefix: HS_PREFIX,
-    leaseService: 'health-sync-lambda',
-  });
+  registryToken = await tokens.registryToken(stack.admin, REGISTRY_PREFIX);
+  syncToken = await tokens.healthSyncToken(stack.admin, HS_PREFIX);
   for (const id of ['rie-1', 'rie-2']) await stack.addGreeter({ id });
   pkg = await packaging;
   cachedPkg = await cachedPackaging;
