@@ -14,9 +14,9 @@
  * `--runtime-interface-emulator-address` it listens on 0.0.0.0:8080. So it is never run
  * to check it; a stamp file written after a good build names the version instead.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { goBuild, pinnedModuleVersion, toolCacheDir } from '../tool-cache';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensurePinnedGoTool, pinnedModuleVersion, type PinnedGoTool } from '../tool-cache';
 
 const BUILD_MODULE_DIR = resolve(__dirname, '..', 'rie-build');
 const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator';
@@ -24,33 +24,29 @@ const RIE_MODULE = 'github.com/aws/aws-lambda-runtime-interface-emulator';
 /** The pinned emulator version (a Go pseudo-version, as required in scripts/rie-build/go.mod). */
 export const RIE_VERSION = pinnedModuleVersion(BUILD_MODULE_DIR, RIE_MODULE);
 
-/** Directory that holds the cached binary for the pinned version. */
-export function rieCacheDir(): string {
-  return toolCacheDir('aws-lambda-rie', RIE_VERSION);
-}
-
 const stampOf = (bin: string) => `${bin}.version`;
 
-function isCached(bin: string): boolean {
-  try {
-    return statSync(bin).size > 0 && readFileSync(stampOf(bin), 'utf8').trim() === RIE_VERSION;
-  } catch {
-    return false;
-  }
-}
+const RIE: PinnedGoTool = {
+  name: 'aws-lambda-rie',
+  label: 'aws-lambda-rie',
+  version: RIE_VERSION,
+  envVar: 'AWS_LAMBDA_RIE_BIN',
+  buildDir: BUILD_MODULE_DIR,
+  pkg: `${RIE_MODULE}/cmd/aws-lambda-rie`,
+  buildTime: 'about a minute on 2 cores',
+  isPinned: (bin) => {
+    try {
+      return statSync(bin).size > 0 && readFileSync(stampOf(bin), 'utf8').trim() === RIE_VERSION;
+    } catch {
+      return false;
+    }
+  },
+  afterBuild: (bin) => writeFileSync(stampOf(bin), `${RIE_VERSION}\n`),
+};
 
 /** Returns the path of the pinned aws-lambda-rie ($AWS_LAMBDA_RIE_BIN if set), building and caching it when missing. */
 export function ensureRieBinary(log: (line: string) => void = () => {}): string {
-  if (process.env.AWS_LAMBDA_RIE_BIN) return process.env.AWS_LAMBDA_RIE_BIN;
-  const cached = join(rieCacheDir(), 'aws-lambda-rie');
-  if (isCached(cached)) return cached;
-
-  log(`building aws-lambda-rie ${RIE_VERSION} from the Go module proxy (first time only, about a minute on 2 cores)…`);
-  goBuild(BUILD_MODULE_DIR, `${RIE_MODULE}/cmd/aws-lambda-rie`, cached);
-  writeFileSync(stampOf(cached), `${RIE_VERSION}\n`);
-  if (!existsSync(cached)) throw new Error(`built aws-lambda-rie but ${cached} is missing`);
-  log(`aws-lambda-rie cached at ${cached}`);
-  return cached;
+  return ensurePinnedGoTool(RIE, log);
 }
 
 if (require.main === module) {
