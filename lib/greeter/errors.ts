@@ -1,6 +1,6 @@
 /** Why a greet could not be served; the HTTP edge maps each kind to a status in one table. */
 import { AppError } from '../errors/app-error';
-import { statusName, type CallFailureKind, type GreeterCallError } from '../grpc/errors';
+import type { CallFailureKind } from '../grpc/errors';
 
 /**
  * One kind set for the whole greet path: the name was refused, no instance
@@ -32,25 +32,4 @@ export class GreetError extends AppError<GreetErrorKind> {
   ) {
     super(kind, message, options);
   }
-}
-
-/** The facts a failed call's answer is worded from. */
-export interface CallFailureContext {
-  service: string;
-  /** The Connect identity presented, when the transport is connect: a PERMISSION_DENIED is then an intention's deny. */
-  identity?: string;
-  budgetMs: number;
-  details: GreetErrorDetails;
-}
-
-/** The GreetError for a Greeter call that failed as the gRPC adapter classified it (pure). */
-export function greetErrorFromCall(err: GreeterCallError, c: CallFailureContext): GreetError {
-  const kind = err.kind === 'permission_denied' ? (c.identity ? 'forbidden_by_intention' : 'backend') : err.kind;
-  const message = {
-    unavailable: `every attempt to reach ${c.service} failed`,
-    deadline: `${c.service} did not answer within ${c.budgetMs} ms`,
-    forbidden_by_intention: `Consul intentions do not allow ${c.identity ?? ''} to call ${c.service}`,
-    backend: `${c.service} failed the call (${statusName(err.grpcCode)})`,
-  }[kind];
-  return new GreetError(kind, message, { ...c.details, attempts: err.attempts }, { cause: err });
 }

@@ -10,7 +10,8 @@ import { callAcrossDatacenters, type FailoverResult } from '../grpc/datacenter-f
 import { sayHello, type GreeterCallResult } from '../grpc/greeter-call';
 import { outgoingTraceHeaders } from '../tracing/propagation';
 import type { TraceContext } from '../tracing/trace-context';
-import { GreetError, greetErrorFromCall, type GreetErrorDetails } from './errors';
+import { greetErrorFromCall } from './call-failure';
+import { GreetError, type GreetErrorDetails } from './errors';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayRuntime } from './gateway-runtime';
 import { requestCredentials } from './greeter-credentials';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { GreetError, greetErrorFromCall } from '../../../lib/greeter/errors';
+import { greetErrorFromCall } from '../../../lib/greeter/call-failure';
+import { GreetError } from '../../../lib/greeter/errors';
 import { failureKind, GreeterCallError } from '../../../lib/grpc/errors';
 
 const callError = (code: number, attempts = 2) => new GreeterCallError(failureKind(code), code, attempts, 'from grpc');
