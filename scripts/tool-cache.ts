@@ -1,8 +1,8 @@
 /**
- * Where the project caches the tools it builds from source with Go (Consul, grpcurl, CoreDNS,
- * the Lambda runtime emulator), one folder per pinned version, and the one way they are found
- * or built: from a small module in scripts/ whose committed go.mod pins the version and whose
- * go.sum checks every download.
+ * Where the project caches the tools it builds or installs (Consul, grpcurl, CoreDNS, the Lambda
+ * runtime emulator and client, moto), one folder per pinned version; the one way a folder is filled
+ * (beside it, then renamed); and the one way the Go tools are found or built: from a small module in
+ * scripts/ whose committed go.mod pins the version and whose go.sum checks every download.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -13,6 +13,28 @@ import { dirname, join } from 'node:path';
 export function toolCacheDir(tool: string, version: string): string {
   const base = process.env.CONSUL_GRPC_LAMBDA_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'consul-grpc-lambda');
   return join(base, `${tool}-${version}`);
+}
+
+/**
+ * Fills the cache folder `dir` with `install(tmp)`, run in a fresh folder beside it that is then renamed
+ * into place: an interrupted install is never seen as complete, a stale one (not `isReady`) is replaced,
+ * and when another process finishes first its install is kept.
+ */
+export function installIntoCache(dir: string, isReady: (dir: string) => boolean, install: (tmp: string) => void): void {
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    install(tmp);
+    if (existsSync(dir) && !isReady(dir)) rmSync(dir, { recursive: true, force: true });
+    try {
+      renameSync(tmp, dir);
+    } catch (err) {
+      if (!isReady(dir)) throw err;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** The version `module` is required at in `<buildDir>/go.mod`: the one place a tool's version is pinned. */

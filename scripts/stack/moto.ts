@@ -7,10 +7,10 @@
  * AWS CLI (`npm run aws`) is installed pinned into the same venv on first use.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pollWhileRunning } from '../support/poll-until';
+import { installIntoCache, toolCacheDir } from '../tool-cache';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from './processes';
 
 /** The pinned moto version; its server mode speaks the Cloud Map (servicediscovery) API. */
@@ -18,8 +18,7 @@ export const MOTO_VERSION = '5.2.5';
 
 /** Directory of the cached venv for the pinned version. */
 export function motoCacheDir(): string {
-  const base = process.env.CONSUL_GRPC_LAMBDA_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'consul-grpc-lambda');
-  return join(base, `moto-${MOTO_VERSION}`);
+  return toolCacheDir('moto', MOTO_VERSION);
 }
 
 function works(bin: string): boolean {
@@ -35,30 +34,22 @@ export function ensureMoto(log: (line: string) => void = () => {}): string {
   if (works(bin)) return bin;
 
   log(`installing moto[server]==${MOTO_VERSION} into a venv at ${dir} (first time only)…`);
-  mkdirSync(dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  try {
-    execFileSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
-    const python = join(tmp, 'bin', 'python');
-    execFileSync(python, ['-m', 'pip', 'install', '--quiet', `moto[server]==${MOTO_VERSION}`], { stdio: ['ignore', 'inherit', 'inherit'] });
-    execFileSync(python, ['-c', 'import moto.server'], { stdio: ['ignore', 'inherit', 'inherit'] });
-    // pip writes the venv's absolute interpreter path into each script. Point ours at the
-    // final dir now, so the venv is complete the moment the rename makes it visible.
-    const script = join(tmp, 'bin', 'moto_server');
-    writeFileSync(script, readFileSync(script, 'utf8').replace(/^#!.*$/m, `#!${join(dir, 'bin', 'python')}`), { mode: 0o755 });
-    // A cached venv that no longer runs (its Python was removed or upgraded) would block the rename.
-    if (existsSync(dir) && !works(bin)) rmSync(dir, { recursive: true, force: true });
-    try {
-      renameSync(tmp, dir);
-    } catch (err) {
-      // Another process finished first; its venv is as good as ours.
-      if (!works(bin)) throw err;
-      return bin;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  installIntoCache(
+    dir,
+    (d) => works(join(d, 'bin', 'moto_server')),
+    (tmp) => {
+      execFileSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const python = join(tmp, 'bin', 'python');
+      execFileSync(python, ['-m', 'pip', 'install', '--quiet', `moto[server]==${MOTO_VERSION}`], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
+      execFileSync(python, ['-c', 'import moto.server'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      // pip writes the venv's absolute interpreter path into each script. Point ours at the
+      // final dir now, so the venv is complete the moment the rename makes it visible.
+      const script = join(tmp, 'bin', 'moto_server');
+      writeFileSync(script, readFileSync(script, 'utf8').replace(/^#!.*$/m, `#!${join(dir, 'bin', 'python')}`), { mode: 0o755 });
+    },
+  );
   if (!works(bin)) throw new Error(`installed moto into ${dir} but ${bin} does not run`);
   log(`moto cached at ${dir}`);
   return bin;
