@@ -10,7 +10,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { create, fromBinary, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import { anyPack, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
-import { shippedDescriptors } from '../lib/rpc/descriptors';
+import { echoDescriptors, EXTRA_SERVICE_NAME } from './echo-extra';
 import { hostPort } from './server';
 
 export const ECHO_SERVICE_NAME = 'echo.v1.Echo';
@@ -40,16 +40,14 @@ export interface EchoServerHandle {
 type Dyn = Message & Record<string, unknown>;
 
 function schema(name: string): DescMessage {
-  const m = shippedDescriptors().registry.getMessage(name);
+  const m = echoDescriptors().registry.getMessage(name);
   if (!m) throw new Error(`descriptor set lacks ${name}`);
   return m;
 }
 
 /** The reflection root: every file of the shipped registry, well-known types included (protoc's map entry names, which grpcurl requires). */
 function reflectionRoot(): PackageDefinition {
-  const fileDescriptorProtos = [...shippedDescriptors().registry.files].map((f) =>
-    Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)),
-  );
+  const fileDescriptorProtos = [...echoDescriptors().registry.files].map((f) => Buffer.from(toBinary(FileDescriptorProtoSchema, f.proto)));
   // @grpc/reflection reads only `fileDescriptorProtos` of each entry.
   return { files: { fileDescriptorProtos } } as unknown as PackageDefinition;
 }
@@ -141,8 +139,30 @@ export async function startEchoServer(opts: EchoServerOptions): Promise<EchoServ
       call.end();
     },
   } as grpc.UntypedServiceImplementation);
+  const ping = schema('extra.v1.PingRequest');
+  const pong = schema('extra.v1.PingReply');
+  server.addService(
+    {
+      Ping: {
+        path: `/${EXTRA_SERVICE_NAME}/Ping`,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (m: Message) => Buffer.from(toBinary(ping, m)),
+        requestDeserialize: (b: Buffer) => fromBinary(ping, b),
+        responseSerialize: (m: Message) => Buffer.from(toBinary(pong, m)),
+        responseDeserialize: (b: Buffer) => fromBinary(pong, b),
+      },
+    },
+    {
+      Ping: guarded((call, callback) =>
+        callback(null, create(pong, { text: call.request.text, at: call.request.at, servedBy: instanceId })),
+      ),
+    } as grpc.UntypedServiceImplementation,
+  );
   health.addToServer(server);
-  new ReflectionService(reflectionRoot(), { services: [ECHO_SERVICE_NAME, 'grpc.health.v1.Health'] }).addToServer(server);
+  new ReflectionService(reflectionRoot(), { services: [ECHO_SERVICE_NAME, EXTRA_SERVICE_NAME, 'grpc.health.v1.Health'] }).addToServer(
+    server,
+  );
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(hostPort(host, opts.port), opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),

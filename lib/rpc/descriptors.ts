@@ -3,7 +3,7 @@
  * `npm run proto:gen` into proto/gen/descriptor-set.ts and bundled with the function, read once per
  * execution environment into a @bufbuild/protobuf registry.
  */
-import { createFileRegistry, fromBinary, type DescMethod, type DescService, type FileRegistry } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, type DescMethod, type DescService, type FileRegistry } from '@bufbuild/protobuf';
 import {
   file_google_protobuf_any,
   file_google_protobuf_descriptor,
@@ -15,6 +15,7 @@ import {
   file_google_protobuf_wrappers,
   FileDescriptorSetSchema,
   MethodOptions_IdempotencyLevel,
+  type FileDescriptorProto,
 } from '@bufbuild/protobuf/wkt';
 import { DESCRIPTOR_SET_BASE64 } from '../../proto/gen/descriptor-set';
 
@@ -33,6 +34,8 @@ export interface RpcMethod {
 /** A registry of the shipped descriptors and the methods in it. */
 export interface Descriptors {
   registry: FileRegistry;
+  /** The file descriptors the registry was built from, imports first. */
+  files: readonly FileDescriptorProto[];
   /** The method `name` of service `service` (full name), or undefined. */
   method(service: string, name: string): RpcMethod | undefined;
   /** Every method of every service, in file order. */
@@ -60,8 +63,17 @@ const WELL_KNOWN = [
 export function loadDescriptors(base64: string = DESCRIPTOR_SET_BASE64): Descriptors {
   const set = fromBinary(FileDescriptorSetSchema, Buffer.from(base64, 'base64'));
   const named = new Set(set.file.map((f) => f.name));
-  set.file.unshift(...WELL_KNOWN.filter((f) => !named.has(f.proto.name)).map((f) => f.proto));
-  const registry = createFileRegistry(set);
+  return descriptorsOf([...WELL_KNOWN.filter((f) => !named.has(f.proto.name)).map((f) => f.proto), ...set.file]);
+}
+
+/** `d` with `files` added after its own (files it already has by name are left out); throws when they do not resolve. */
+export function withFiles(d: Descriptors, files: readonly FileDescriptorProto[]): Descriptors {
+  const named = new Set(d.files.map((f) => f.name));
+  return descriptorsOf([...d.files, ...files.filter((f) => !named.has(f.name))]);
+}
+
+function descriptorsOf(files: FileDescriptorProto[]): Descriptors {
+  const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: files }));
   const byName = new Map<string, RpcMethod>();
   for (const type of registry) {
     if (type.kind !== 'service') continue;
@@ -72,6 +84,7 @@ export function loadDescriptors(base64: string = DESCRIPTOR_SET_BASE64): Descrip
   }
   return {
     registry,
+    files,
     method: (service, name) => byName.get(`${service}/${name}`),
     methods: () => [...byName.values()],
   };

@@ -5,14 +5,12 @@
  * RpcStatusError (the backend's status); the edge maps both.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { status as grpcStatus, type ChannelCredentials, type Metadata } from '@grpc/grpc-js';
+import { status as grpcStatus, type Metadata } from '@grpc/grpc-js';
 import { toJson, type JsonValue, type Message } from '@bufbuild/protobuf';
-import { connectChannelCredentials } from '../connect/credentials';
 import { consulTarget } from '../grpc/consul-target';
 import { callAcrossDatacenters } from '../grpc/datacenter-failover';
 import { callBudgetMs } from '../grpc/deadline';
 import { GreeterCallError, statusName } from '../grpc/errors';
-import { greeterTlsCredentials } from '../grpc/tls-credentials';
 import { outgoingTraceHeaders } from '../tracing/propagation';
 import { backoffMs } from '../util/backoff';
 import type { TraceContext } from '../tracing/trace-context';
@@ -22,7 +20,9 @@ import { forwardedMetadata, isAllowed } from './exposure';
 import type { RpcConfig } from './rpc-config';
 import type { RpcRuntime } from './rpc-runtime';
 import { requestMessage, type RequestParts } from './request-message';
-import { routeQuery, serviceRoute, type ServiceRoute } from './service-map';
+import { routeQuery, serviceRoute } from './service-map';
+import { credentialsFor } from './transport';
+import { reflectAllowed } from './reflect-allowed';
 import { backendStatus } from './status';
 import { unaryCall } from './unary-call';
 import type { RouteMatch } from './routes';
@@ -69,6 +69,7 @@ export async function invokeRpc(
   try {
     const loaded = await rt.begin({ leaseInParallel: true });
     const cfg = loaded.values;
+    if (cfg.rpcReflection) await reflectAllowed(rt, cfg, remainingMs);
     const match = resolveMethod(rt, cfg, req);
     const request = requestMessage(match, req);
     const metadata = { ...forwardedMetadata(req.headers, cfg.rpcForwardHeaders), ...(trace ? await outgoingTraceHeaders(trace) : {}) };
@@ -92,25 +93,6 @@ function idempotentMethods(rt: RpcRuntime, method: RpcMethod): MethodName[] {
     .methods()
     .filter((m) => m.service.typeName === service && m.idempotent)
     .map((m) => ({ service, method: m.desc.name }));
-}
-
-/** The channel credentials a route's transport needs (undefined: plaintext); waits for Connect certificates on a cold start only. */
-async function credentialsFor(
-  rt: RpcRuntime,
-  cfg: RpcConfig,
-  route: ServiceRoute,
-  waitMs: () => number,
-): Promise<{ creds?: () => ChannelCredentials; tlsServerName?: string; identity?: string }> {
-  if (route.transport === 'tls') {
-    const name = route.tlsServerName || `${route.service}.service.consul`;
-    return { creds: () => greeterTlsCredentials(undefined, name), tlsServerName: name };
-  }
-  if (route.transport !== 'connect') return {};
-  const identity = cfg.gatewayIdentity || cfg.leaseService;
-  const certs = rt.connectCertificates(identity);
-  if (!certs.current()) await certs.ready(waitMs());
-  if (!certs.current()) throw new RpcError('unavailable', `no Connect certificate for ${identity} yet`, { backendService: route.service });
-  return { creds: () => connectChannelCredentials(certs, route.service), identity };
 }
 
 async function call(

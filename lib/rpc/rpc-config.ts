@@ -1,6 +1,6 @@
 /** The generic route's configuration keys (the rpc function), read from its own K/V prefix. */
 import * as z from 'zod/mini';
-import { intKey, listKey, textKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { boolKey, intKey, listKey, textKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
 import { runtimeKeys } from '../runtime/runtime-keys';
 import { ALLOW_ENTRY, forbiddenHeader } from './exposure';
 import { serviceMapProblem } from './service-map';
@@ -42,6 +42,11 @@ export const RPC_KEYS = {
     schema: listKey(headerName, 'header', 0, 50),
     default: [],
     doc: 'Request headers passed on as gRPC metadata (comma list; never authorization, x-api-key, hop-by-hop or x-amzn-*)',
+  },
+  rpcReflection: {
+    schema: boolKey(),
+    default: false,
+    doc: 'Ask backends for the descriptors of allow-listed services that proto/ does not ship (server reflection, once per execution environment)',
   },
   gatewayIdentity: {
     schema: textKey(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),

@@ -11,15 +11,19 @@ import type { Log } from '../log/logger';
 import type { FunctionMetrics } from '../metrics/function-metrics';
 import { createFunctionRuntime, type FunctionRuntime } from '../runtime/function-runtime';
 import { createRuntimeMetrics } from '../runtime/runtime-metrics';
-import { shippedDescriptors, type Descriptors } from './descriptors';
+import type { FileDescriptorProto } from '@bufbuild/protobuf/wkt';
+import { shippedDescriptors, withFiles, type Descriptors } from './descriptors';
 import { RpcChannels } from './rpc-channels';
 import { RPC_KEYS } from './rpc-config';
 import { buildRouteTable, type RouteTable } from './routes';
 
 /** Everything an rpc invocation reuses. */
 export interface RpcRuntime extends FunctionRuntime<typeof RPC_KEYS> {
+  /** The shipped descriptors, plus what server reflection added (rpcReflection). */
   descriptors: Descriptors;
   routes: RouteTable;
+  /** Adds reflected files to `descriptors` and rebuilds `routes`; throws when they do not resolve. */
+  addFiles(files: readonly FileDescriptorProto[]): void;
   watches: ServiceWatchRegistry;
   channels: RpcChannels;
   metrics: FunctionMetrics;
@@ -53,10 +57,15 @@ export function createRpcRuntime(log: Log): RpcRuntime {
     };
   });
   const identities = new Map<string, ConnectCertificates>();
-  return {
+  const rt: RpcRuntime = {
     ...base,
     descriptors,
     routes: buildRouteTable(descriptors),
+    addFiles(files) {
+      const next = withFiles(rt.descriptors, files);
+      rt.routes = buildRouteTable(next);
+      rt.descriptors = next;
+    },
     watches,
     channels,
     metrics: createRuntimeMetrics(base),
@@ -74,4 +83,5 @@ export function createRpcRuntime(log: Log): RpcRuntime {
       base.close();
     },
   };
+  return rt;
 }

@@ -8,7 +8,7 @@ import { kvDelete, kvPut } from '../../lib/consul/kv';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { stopProcess } from '../../scripts/stack/processes';
-import { eventually, passingIds, startTestStack, type TestStack } from './harness';
+import { captureOutput, eventually, passingIds, startTestStack, type TestStack } from './harness';
 import {
   callRpc,
   grpcurl,
@@ -299,6 +299,40 @@ describe('rpc function: retries follow idempotency_level', () => {
       }
     } finally {
       await kvDelete(stack.admin, `${RPC_PREFIX}ejectionMinRequests`);
+    }
+  });
+});
+
+describe('rpc function: server reflection (rpcReflection)', () => {
+  const extra = JSON.stringify({ 'extra.v1.Extra': { service: 'echo' } });
+  const allow = 'echo.v1.Echo/Say,extra.v1.Extra/Ping';
+
+  it('off by default: a service proto/ does not ship answers 404, allowed or not', async () => {
+    await setRpcConfig({ rpcServices: extra, rpcAllow: allow });
+    const res = await callRpc('POST', '/rpc/extra.v1.Extra/Ping', { body: { text: 'hi' } });
+    assert.equal(res.status, 404, res.raw);
+  });
+
+  it('on: learns an allowed service from its backend once per environment, its idempotency level included', async () => {
+    await setRpcConfig({ rpcServices: extra, rpcAllow: allow, rpcReflection: 'true' });
+    try {
+      const data = { text: 'reflected', at: '2024-03-01T10:00:00.250Z' };
+      const { result: first, logLines } = await captureOutput(() => callRpc('POST', '/rpc/extra.v1.Extra/Ping', { body: data }));
+      assert.equal(first.status, 200, first.raw);
+      assert.deepEqual(first.body, await reference(echo.port, 'extra.v1.Extra/Ping', data));
+      const line = logLines
+        .map((l) => JSON.parse(l) as { message: string; ms?: number; files?: number })
+        .find((l) => l.message === 'server reflection');
+      assert.ok(line && line.files === 1, `reflection logged: ${JSON.stringify(line)}`);
+      console.error(`server reflection on the cold start: ${line.ms} ms for 1 service`);
+      // Warm: no second reflection, the learnt method still served.
+      const again = await callRpc('POST', '/rpc/extra.v1.Extra/Ping', { body: { text: 'again' } });
+      assert.equal(again.status, 200, again.raw);
+      assert.equal(rpcRuntime.get().descriptors.method('extra.v1.Extra', 'Ping')?.idempotent, true);
+      // Never for a service off the list.
+      assert.equal(rpcRuntime.get().descriptors.registry.getService('grpc.reflection.v1alpha.ServerReflection'), undefined);
+    } finally {
+      await kvDelete(stack.admin, `${RPC_PREFIX}rpcReflection`);
     }
   });
 });
