@@ -9,15 +9,15 @@ import { cell, millis, signed, times } from '../../../bench/format';
 import { renderSvg } from '../../../bench/report';
 import { mergeSections } from '../../../bench/report-model';
 import { summaryMarkdown } from '../../../bench/summary-table';
+import { fixtureRun } from '../helpers/bench-run';
 
-const run = (finishedAt: string, cpus = 'Test CPU 9000') => ({ node: 'v20.0.0', cpus, cores: 2, memoryGiB: 8, finishedAt });
 const files = (...sections: object[]) =>
   sections.map((s) => ({ file: `${(s as { section: string }).section}.json`, text: JSON.stringify(s) }));
 const NOW = new Date('2026-01-04T00:00:00.000Z');
 
 const warm = {
   section: 'warm',
-  run: run('2026-01-02T10:00:00.000Z'),
+  run: fixtureRun('2026-01-02T10:00:00.000Z'),
   latency: [
     { path: 'raw', n: 100, p50: 0.4, p90: 0.6, p99: 1.2, mean: 0.5 },
     { path: 'greet', n: 100, p50: 0.44, p90: 0.7, p99: 1.5, mean: 0.55 },
@@ -27,7 +27,7 @@ const warm = {
 };
 const cold = {
   section: 'cold-start',
-  run: run('2026-01-03T09:00:00.000Z', 'Other CPU'),
+  run: fixtureRun('2026-01-03T09:00:00.000Z', 'Other CPU'),
   greet: { initMs: 300, firstInvokeMs: 60, totalMs: 360 },
   floor: { initMs: 250, firstInvokeMs: 40, totalMs: 290 },
   ratio: 1.24,
@@ -35,7 +35,7 @@ const cold = {
   // JSON turns a NaN figure into null: what an older run wrote for a bundle it could not require.
   load: { greetImportMs: 60, floorImportMs: 30, greetRequireMs: null, floorRequireMs: null },
 };
-const metrics = { section: 'metrics', run: run('2026-01-03T10:00:00.000Z'), ratioP50: null, emfLineMs: 0.01 };
+const metrics = { section: 'metrics', run: fixtureRun('2026-01-03T10:00:00.000Z'), ratioP50: null, emfLineMs: 0.01 };
 const fleetRow = (environments: number, extra: object = {}) => ({
   source: 'dns',
   leaseMode: 'off',
@@ -53,9 +53,9 @@ const fleetRow = (environments: number, extra: object = {}) => ({
 });
 const fleet = {
   section: 'fleet',
-  run: run('2026-01-03T11:00:00.000Z'),
+  run: fixtureRun('2026-01-03T11:00:00.000Z'),
   // The second row was re-run on another day: it carries its own run.
-  rows: [fleetRow(100), fleetRow(1000, { run: run('2026-01-05T08:00:00.000Z', 'Third CPU') })],
+  rows: [fleetRow(100), fleetRow(1000, { run: fixtureRun('2026-01-05T08:00:00.000Z', 'Third CPU') })],
   formula: 'dns/off: flat',
 };
 

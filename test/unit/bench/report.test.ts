@@ -4,12 +4,11 @@ import { wrap } from '../../../bench/chart-parts';
 import { chartSpec } from '../../../bench/chart-spec';
 import { mergeSections, type Merged } from '../../../bench/report-model';
 import { summaryMarkdown } from '../../../bench/summary-table';
-
-const run = (finishedAt: string, cpus = 'Test CPU 9000') => ({ node: 'v20.0.0', cpus, cores: 2, memoryGiB: 8, finishedAt });
+import { fixtureRun } from '../helpers/bench-run';
 
 const warm = {
   section: 'warm',
-  run: run('2026-01-02T10:00:00.000Z'),
+  run: fixtureRun('2026-01-02T10:00:00.000Z'),
   latency: [
     { path: 'raw', n: 100, p50: 0.4, p90: 0.6, p99: 1.2, mean: 0.5 },
     { path: 'greet', n: 100, p50: 0.44, p90: 0.7, p99: 1.5, mean: 0.55 },
@@ -22,7 +21,7 @@ const warm = {
 };
 const cold = {
   section: 'cold-start',
-  run: run('2026-01-03T09:00:00.000Z'),
+  run: fixtureRun('2026-01-03T09:00:00.000Z'),
   greet: { initMs: 300, firstInvokeMs: 60, totalMs: 360 },
   floor: { initMs: 250, firstInvokeMs: 40, totalMs: 290 },
   ratio: 1.24,
@@ -33,7 +32,7 @@ const cold = {
 };
 const fleet = {
   section: 'fleet',
-  run: run('2026-01-03T11:00:00.000Z'),
+  run: fixtureRun('2026-01-03T11:00:00.000Z'),
   rows: [10, 100].map((environments) => ({
     environments,
     processes: 1,
@@ -89,7 +88,7 @@ describe('mergeSections', () => {
   });
 
   it('names both machines when sections ran on different ones', () => {
-    const merged = mergeSections(files(warm, { ...cold, run: run('2026-01-02T11:00:00.000Z', 'Other CPU') }), NOW);
+    const merged = mergeSections(files(warm, { ...cold, run: fixtureRun('2026-01-02T11:00:00.000Z', 'Other CPU') }), NOW);
     assert.match(merged.machine, /Test CPU 9000.*; Other CPU/);
     assert.equal(merged.date, '2026-01-02');
   });
@@ -105,7 +104,7 @@ describe('mergeSections', () => {
   });
 
   it('keeps an unknown section that has the envelope', () => {
-    const merged = mergeSections(files({ section: 'mtls', run: run('2026-01-02T00:00:00.000Z'), overheadMs: 0.1 }), NOW);
+    const merged = mergeSections(files({ section: 'mtls', run: fixtureRun('2026-01-02T00:00:00.000Z'), overheadMs: 0.1 }), NOW);
     assert.ok(merged.sections.mtls);
   });
 });
@@ -119,7 +118,10 @@ describe('chartSpec', () => {
       'Fleet: Consul load and change propagation, per discovery source',
     ]);
     assert.deepEqual(panelTitles(mergeSections(files(fleet), NOW)), ['Fleet: Consul load and change propagation, per discovery source']);
-    assert.equal(chartSpec(mergeSections(files({ section: 'mtls', run: run('2026-01-02T00:00:00.000Z'), overheadMs: 1 }), NOW)), undefined);
+    assert.equal(
+      chartSpec(mergeSections(files({ section: 'mtls', run: fixtureRun('2026-01-02T00:00:00.000Z'), overheadMs: 1 }), NOW)),
+      undefined,
+    );
   });
 
   it('puts every percentile of every path, the cold-start steps and both fleet series in the data', () => {
