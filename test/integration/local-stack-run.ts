@@ -42,6 +42,24 @@ export function markedProcesses(marker: string, value: string): MarkedProcess[] 
   return found;
 }
 
+/**
+ * The last resort of a test's cleanup: SIGKILL to every process marked `marker=<one of values>` and to
+ * its process group (and to `groups`), never to the test's own group.
+ */
+export function killMarked(marker: string, values: readonly string[], groups: readonly number[] = []): void {
+  const ownGroup = readProcess(process.pid)?.pgid;
+  const found = values.flatMap((value) => markedProcesses(marker, value));
+  const pgids = new Set([...groups, ...found.map((p) => p.pgid)]);
+  const targets = [...[...pgids].filter((g) => g > 1 && g !== ownGroup).map((g) => -g), ...found.map((p) => p.pid)];
+  for (const target of targets) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** One line a process, for assertion messages. */
 export const describeProcesses = (ps: readonly MarkedProcess[]): string =>
   ps.map((p) => `${p.pid} [${p.state}] ${p.argv.join(' ').slice(0, 160)}`).join('\n');

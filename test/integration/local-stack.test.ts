@@ -13,7 +13,7 @@ import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureMoto } from '../../scripts/stack/moto';
 import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
-import { describeProcesses, localStackArgs, markedProcesses, readProcess } from './local-stack-run';
+import { describeProcesses, killMarked, localStackArgs, markedProcesses } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process the stack starts inherits this variable, so we can find them all, orphans too. */
@@ -22,7 +22,6 @@ const runId = randomUUID();
 
 /** Live (not zombie) processes started by this test's stack, the stack itself included. */
 const stackProcesses = () => markedProcesses(MARKER, runId);
-const describeProcs = describeProcesses;
 
 let stack: ManagedProcess | undefined;
 let stateDir = '';
@@ -36,17 +35,7 @@ before(() => {
 
 after(() => {
   // Whatever happened above: nothing the stack started may outlive the test.
-  const ownPgid = readProcess(process.pid)?.pgid;
-  const groups = new Set(stackProcesses().map((p) => p.pgid));
-  if (stack?.child.pid !== undefined) groups.add(stack.child.pid);
-  for (const pgid of groups) {
-    if (pgid === ownPgid || pgid <= 1) continue;
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  killMarked(MARKER, [runId], stack?.child.pid !== undefined ? [stack.child.pid] : []);
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 
@@ -71,10 +60,10 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     const running = stackProcesses();
     const role = (re: RegExp) => running.filter((p) => re.test(p.argv.join(' ')));
     const [consul, ...moreConsuls] = role(/(^|\/)consul agent -dev /);
-    assert.ok(consul && moreConsuls.length === 0, `one Consul agent among:\n${describeProcs(running)}`);
-    assert.equal(role(/greeter-service\/main\.ts/).length, 2, describeProcs(running));
-    assert.equal(role(/moto_server/).length, 1, describeProcs(running));
-    assert.equal(role(/serverless\.js offline start/).length, 1, describeProcs(running));
+    assert.ok(consul && moreConsuls.length === 0, `one Consul agent among:\n${describeProcesses(running)}`);
+    assert.equal(role(/greeter-service\/main\.ts/).length, 2, describeProcesses(running));
+    assert.equal(role(/moto_server/).length, 1, describeProcesses(running));
+    assert.equal(role(/serverless\.js offline start/).length, 1, describeProcesses(running));
     const consulDataDir = dirname(consul.argv[consul.argv.indexOf('-data-dir') + 1] ?? '');
 
     process.kill(consul.pid, 'SIGKILL');
@@ -90,7 +79,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
 
     // The stack waits for its children before it exits; their helpers (tsx's esbuild) follow at once.
     await eventually(() => stackProcesses().length === 0, 10_000, 'every process of the stack to be gone').catch(() => {
-      assert.fail(`left running after the stack exited:\n${describeProcs(stackProcesses())}`);
+      assert.fail(`left running after the stack exited:\n${describeProcesses(stackProcesses())}`);
     });
     assert.ok(consulDataDir.startsWith(tmpdir()) && !existsSync(consulDataDir), `Consul's data dir ${consulDataDir} removed`);
   });
@@ -147,7 +136,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
       const s = stack;
       await waitForLine(s, /^READY\s/, 240_000);
       const running = stackProcesses();
-      assert.equal(running.filter((p) => /coredns/.test(p.argv.join(' '))).length, 1, describeProcs(running));
+      assert.equal(running.filter((p) => /coredns/.test(p.argv.join(' '))).length, 1, describeProcesses(running));
 
       const hello = await fetch(`http://127.0.0.1:${httpPort}/hello/Ada`, { signal: AbortSignal.timeout(30_000) });
       const body = (await hello.json()) as { message?: string; servedBy?: { id: string } };

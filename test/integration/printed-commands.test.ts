@@ -22,12 +22,13 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
 import { ensureAwsCli, ensureMoto } from '../../scripts/stack/moto';
-import { freePort, startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from '../../scripts/support/poll-until';
 import { passingIds } from '../../scripts/stack/passing';
 import { readStackState } from '../../scripts/tools/stack-state';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { readConsulTlsFiles } from '../../lib/config/environment';
+import { killMarked, localStackArgs, markedProcesses } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process a stack or command of this file starts inherits MARKER=<its mark>, so we find them all, orphans too. */
@@ -36,28 +37,6 @@ const COMMAND_TIMEOUT_MS = 300_000;
 const marks: string[] = [];
 const dirs: string[] = [];
 const stacks: ManagedProcess[] = [];
-
-/** Live processes (zombies aside) whose environment carries MARKER=mark: [pid, pgid, argv]. */
-function marked(mark: string): { pid: number; pgid: number; argv: string[] }[] {
-  const found: { pid: number; pgid: number; argv: string[] }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (!readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`${MARKER}=${mark}`)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const [state = '', , pgid = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (state === 'Z') continue;
-      found.push({
-        pid: Number(entry),
-        pgid: Number(pgid),
-        argv: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean),
-      });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 after(async () => {
   // Ctrl-C to each stack first (it removes its tokens and keys), then whatever is left, by mark.
@@ -71,15 +50,7 @@ after(async () => {
       await Promise.race([npm.exited, new Promise((r) => setTimeout(r, 30_000))]);
     }
   }
-  for (const mark of marks)
-    for (const p of marked(mark))
-      for (const target of [-p.pgid, p.pid]) {
-        try {
-          if (p.pgid > 1 && p.pgid !== process.pid) process.kill(target, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
+  killMarked(MARKER, marks);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -107,16 +78,7 @@ async function startStack(extra: string[]): Promise<Stack> {
   dirs.push(stateDir);
   const mark = randomUUID();
   marks.push(mark);
-  const [consulPort, httpPort, lambdaPort, g1, g2] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const args = ['--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${g1},${g2}`]
-    .map(String)
-    .concat(['--state-dir', stateDir, ...extra]);
+  const { args, consulPort, httpPort, greeterPorts } = await localStackArgs(stateDir, extra);
   const npm = startProcess('npm start', 'npm', ['start', '--', ...args], { cwd: ROOT, env: userEnv(mark) });
   stacks.push(npm);
   await waitForLine(npm, /^READY\s/, 240_000);
@@ -129,7 +91,7 @@ async function startStack(extra: string[]): Promise<Stack> {
     stateDir,
     consulAddress: `127.0.0.1:${consulPort}`,
     httpBase: `http://127.0.0.1:${httpPort}`,
-    greeterPorts: [g1, g2],
+    greeterPorts,
     banner,
   };
 }
@@ -289,7 +251,7 @@ describe('printed and documented commands', { skip: process.platform !== 'linux'
       );
 
       // kill -9 of greeter-1: the stack prints the command that brings it back, and that command works.
-      const greeter = marked(s.mark).find((p) => /node$/.test(p.argv[0] ?? '') && p.argv.includes('greeter-1'));
+      const greeter = markedProcesses(MARKER, s.mark).find((p) => /node$/.test(p.argv[0] ?? '') && p.argv.includes('greeter-1'));
       assert.ok(greeter, 'greeter-1 runs');
       process.kill(greeter.pid, 'SIGKILL');
       const death = await waitForLine(s.npm, /Bring it back: (.+)$/, 30_000);

@@ -13,7 +13,7 @@ import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureMoto } from '../../scripts/stack/moto';
 import { startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
-import { localStackArgs, markedProcesses, type MarkedProcess } from './local-stack-run';
+import { describeProcesses, killMarked, localStackArgs, markedProcesses, type MarkedProcess } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process a scenario starts inherits MARKER=<its mark>, so we find them all, orphans too. */
@@ -22,11 +22,8 @@ const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key'
 const marks: string[] = [];
 const dirs: string[] = [];
 
-type Proc = MarkedProcess;
-
 /** Live processes (zombies aside) whose environment carries MARKER=mark. */
-const ourProcs = (mark: string): Proc[] => markedProcesses(MARKER, mark);
-const show = (ps: Proc[]) => ps.map((p) => `${p.pid} ${p.argv.join(' ').slice(0, 150)}`).join('\n');
+const ourProcs = (mark: string): MarkedProcess[] => markedProcesses(MARKER, mark);
 
 /** Our temp dirs whose `.owner` names `pid`. */
 function dirsOwnedBy(pid: number): string[] {
@@ -73,7 +70,7 @@ function filesHolding(secret: string, stateDir: string): string[] {
 interface StackRun {
   mark: string;
   npm: ManagedProcess;
-  node: Proc;
+  node: MarkedProcess;
   stateDir: string;
   httpPort: number;
   managementToken: string;
@@ -90,7 +87,7 @@ async function startNpmStack(stateDir = mkdtempSync(join(tmpdir(), 'cgl-lifecycl
   const npm = startProcess('npm start', 'npm', ['start', '--', ...args], { cwd: ROOT, env: { ...process.env, [MARKER]: mark } });
   await waitForLine(npm, /^READY\s/, 180_000);
   const node = ourProcs(mark).find((p) => /node$/.test(p.argv[0] ?? '') && p.argv.some((a) => a.endsWith('scripts/local-stack.ts')));
-  assert.ok(node, show(ourProcs(mark)));
+  assert.ok(node, describeProcesses(ourProcs(mark)));
   const ownedDirs = dirsOwnedBy(node.pid);
   const consulDir = ownedDirs.find((d) => d.includes('consul-grpc-lambda-consul-'));
   assert.ok(consulDir, `a Consul data dir owned by the stack among ${ownedDirs.join(', ')}`);
@@ -114,7 +111,7 @@ async function startNpmStack(stateDir = mkdtempSync(join(tmpdir(), 'cgl-lifecycl
 /** Nothing of `run` runs, and none of its secrets is on disk. */
 async function assertNothingLeft(run: StackRun): Promise<void> {
   await eventually(() => ourProcs(run.mark).length === 0, 30_000, 'every process of the stack to be gone').catch(() => {
-    assert.fail(`left running:\n${show(ourProcs(run.mark))}\nstack output:\n${run.npm.output.slice(-20).join('\n')}`);
+    assert.fail(`left running:\n${describeProcesses(ourProcs(run.mark))}\nstack output:\n${run.npm.output.slice(-20).join('\n')}`);
   });
   assert.deepEqual(
     run.ownedDirs.filter((d) => existsSync(d)),
@@ -138,17 +135,7 @@ const exited = (p: ManagedProcess) => p.child.exitCode !== null || p.child.signa
 
 after(() => {
   // Whatever happened above: nothing a scenario started may outlive the test.
-  for (const mark of marks) {
-    for (const p of ourProcs(mark)) {
-      for (const target of [-p.pgid, p.pid]) {
-        try {
-          if (p.pgid > 1 && p.pgid !== process.pid) process.kill(target, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
-  }
+  killMarked(MARKER, marks);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -182,7 +169,7 @@ describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds
       try {
         await eventually(() => served.length >= 5, 60_000, 'traffic to flow');
         const greeter = ourProcs(run.mark).find((p) => /node$/.test(p.argv[0] ?? '') && p.argv.includes('greeter-1'));
-        assert.ok(greeter, show(ourProcs(run.mark)));
+        assert.ok(greeter, describeProcesses(ourProcs(run.mark)));
         process.kill(greeter.pid, 'SIGKILL');
         const death = await waitForLine(
           run.npm,
@@ -265,14 +252,14 @@ describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds
     async () => {
       const first = await startNpmStack();
       const watchdog = ourProcs(first.mark).find((p) => p.ppid === first.node.pid && p.argv.some((a) => a.endsWith('watchdog.mjs')));
-      assert.ok(watchdog, show(ourProcs(first.mark)));
+      assert.ok(watchdog, describeProcesses(ourProcs(first.mark)));
       process.kill(watchdog.pid, 'SIGKILL');
       process.kill(first.node.pid, 'SIGKILL');
       await eventually(() => exited(first.npm), 30_000, 'npm start to exit');
       // The worst case, as a power cut of our node leaves it: children and secrets stay behind...
       assert.ok(
         ourProcs(first.mark).some((p) => p.argv.some((a) => a.endsWith('consul') || /\/consul$/.test(a))),
-        `Consul orphaned:\n${show(ourProcs(first.mark))}`,
+        `Consul orphaned:\n${describeProcesses(ourProcs(first.mark))}`,
       );
       assert.ok(
         first.ownedDirs.every((d) => existsSync(d)),
@@ -326,13 +313,13 @@ describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds
       assert.ok(existsSync(held.dataDir) && !existsSync(join(held.dataDir, 'agent.hcl')), `${held.dataDir} exists, its agent.hcl is gone`);
       assert.ok(
         ourProcs(mark).some((p) => p.argv.includes('held-1')),
-        show(ourProcs(mark)),
+        describeProcesses(ourProcs(mark)),
       );
 
       process.kill(runner.child.pid ?? 0, 'SIGTERM');
       await eventually(() => exited(runner), 30_000, 'the test run to exit');
       await eventually(() => ourProcs(mark).length === 0, 30_000, 'every process of the run to be gone').catch(() =>
-        assert.fail(`left running:\n${show(ourProcs(mark))}`),
+        assert.fail(`left running:\n${describeProcesses(ourProcs(mark))}`),
       );
       assert.ok(!existsSync(held.dataDir), `${held.dataDir} removed`);
       assert.deepEqual(filesHolding(held.managementToken, work), [], 'no file holds the management token');
