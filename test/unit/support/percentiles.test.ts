@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { percentile, summarize } from '../../../scripts/support/percentiles';
-import { eventually, pollUntil } from '../../../scripts/support/poll-until';
 
 describe('percentiles (nearest rank)', () => {
   it('answers a measured sample: p50 of 1..10 is 5, p90 is 9, p100 is 10', () => {
@@ -19,37 +18,5 @@ describe('percentiles (nearest rank)', () => {
   });
   it('summarises count, percentiles, mean and max', () => {
     assert.deepEqual(summarize([4, 1, 3, 2]), { n: 4, p50: 2, p90: 4, p99: 4, mean: 2.5, max: 4 });
-  });
-});
-
-describe('pollUntil / eventually', () => {
-  it('returns the first defined value, treating a throw as not yet', async () => {
-    let calls = 0;
-    const v = await pollUntil(
-      () => {
-        calls += 1;
-        if (calls === 1) throw new Error('not listening');
-        return calls >= 3 ? calls : undefined;
-      },
-      'three calls',
-      { timeoutMs: 5_000, intervalMs: 1 },
-    );
-    assert.equal(v, 3);
-  });
-  it('names what it waited for, and the last error, when time runs out', async () => {
-    await assert.rejects(
-      pollUntil(
-        () => {
-          throw new Error('refused');
-        },
-        'the port',
-        { timeoutMs: 30, intervalMs: 5 },
-      ),
-      /waiting for the port \(last error: refused\)/,
-    );
-    await assert.rejects(
-      eventually(() => false, 30, 'never'),
-      /timed out after 30 ms waiting for never/,
-    );
   });
 });

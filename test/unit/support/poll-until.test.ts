@@ -48,6 +48,13 @@ describe('eventually', () => {
     await eventually(() => ++n >= 2, 5_000, 'two calls');
     assert.ok(n >= 2);
   });
+
+  it('names what it waited for when the check never holds', async () => {
+    await assert.rejects(
+      eventually(() => false, 30, 'never'),
+      /timed out after 30 ms waiting for never/,
+    );
+  });
 });
 
 describe('pollWhileRunning', () => {
