@@ -27,6 +27,17 @@ const reserve = (consul: FakeConsul, id: string, service = 'ephemeral-a', extra:
 const exceeded = (re: RegExp) => (err: unknown) => err instanceof RegistryError && err.kind === 'quota_exceeded' && re.test(err.message);
 const live = (consul: FakeConsul, id: string, service: string, owner = OWNER) =>
   consul.addService({ id, service, address: '10.0.0.1', port: 1, meta: { [OWNER_META]: owner } });
+/** The registrations of registerInstance and deleteInstance below: a TTL-checked workload. */
+const signer = createInstanceTokenSigner('k'.repeat(32));
+const reg: Registration = {
+  service: 'ephemeral-job',
+  address: '10.1.2.3',
+  port: 8080,
+  tags: [],
+  meta: {},
+  ttlSeconds: 45,
+  check: { type: 'ttl' },
+};
 
 describe('reserveQuota', () => {
   it('counts live instances and reservations in flight, per service and in total', async () => {
@@ -89,16 +100,6 @@ describe('reserveQuota', () => {
 });
 
 describe('registerInstance quotas', () => {
-  const signer = createInstanceTokenSigner('k'.repeat(32));
-  const reg: Registration = {
-    service: 'ephemeral-job',
-    address: '10.1.2.3',
-    port: 8080,
-    tags: [],
-    meta: {},
-    ttlSeconds: 45,
-    check: { type: 'ttl' },
-  };
   const deps = (consul: FakeConsul): RegistryDeps => ({
     consul,
     signer,
@@ -130,17 +131,7 @@ describe('registerInstance quotas', () => {
 describe('deleteInstance and quotas', () => {
   it('frees the slot of a deleted instance at once', async () => {
     const consul = new FakeConsul();
-    const signer = createInstanceTokenSigner('k'.repeat(32));
     const deps: RegistryDeps = { consul, signer, config: resolveConfig(REGISTRY_KEYS, { maxInstancesPerApiKey: '1' }).values };
-    const reg: Registration = {
-      service: 'ephemeral-job',
-      address: '10.1.2.3',
-      port: 8080,
-      tags: [],
-      meta: {},
-      ttlSeconds: 45,
-      check: { type: 'ttl' },
-    };
     const first = await registerInstance(deps, reg, { caller: 'key-a' });
     await assert.rejects(registerInstance(deps, reg, { caller: 'key-a' }), exceeded(/limit 1\)/));
     await deleteInstance(deps, first.id, first.leaseToken);
