@@ -35,6 +35,7 @@ const PARAMS = {
   gatewayToken: `${P}/consul-token/greeter-gateway`,
   registryToken: `${P}/consul-token/instance-registry`,
   healthSyncToken: `${P}/consul-token/health-sync`,
+  rpcToken: `${P}/consul-token/rpc-gateway`,
   signingKey: `${P}/registry-signing-key`,
   previousSigningKey: `${P}/registry-signing-key-previous`,
   consulCa: `${P}/tls/consul-ca`,
@@ -62,6 +63,7 @@ const READS: Record<string, { plain: Param[]; tls: Param[] }> = {
   status: { plain: ['gatewayToken'], tls: ['gatewayToken', ...CONSUL_TLS] },
   instances: { plain: ['registryToken', 'signingKey'], tls: ['registryToken', 'signingKey', 'previousSigningKey', ...CONSUL_TLS] },
   healthSync: { plain: ['healthSyncToken'], tls: ['healthSyncToken', ...CONSUL_TLS] },
+  rpc: { plain: ['rpcToken'], tls: ['rpcToken', ...CONSUL_TLS] },
 };
 
 type Template = CfnTemplate & { Resources: Record<string, { Type: string; Properties: Record<string, CfnValue> }> };
@@ -97,11 +99,11 @@ after(() => {
 const getParameter = (name: string) => ({ action: 'ssm:GetParameter', resource: ssmParameterArn(stackValues, name) });
 
 describe('per-function IAM roles, from the packaged template (stage prod)', { timeout: 300_000 }, () => {
-  it('gives each of the four functions a role of its own, trusted by Lambda only, with no shared role left', () => {
+  it('gives each function a role of its own, trusted by Lambda only, with no shared role left', () => {
     for (const variant of ['plain', 'tls'] as const) {
       const { template, roles } = packaged[variant];
       assert.deepEqual([...roles.keys()].sort(), Object.keys(READS).sort(), variant);
-      assert.equal(new Set([...roles.values()].map((r) => r.roleArn)).size, 4, `${variant}: four distinct roles`);
+      assert.equal(new Set([...roles.values()].map((r) => r.roleArn)).size, roles.size, `${variant}: one distinct role per function`);
       assert.equal(template.Resources.IamRoleLambdaExecution, undefined, 'the framework made no shared role');
       for (const r of roles.values()) {
         assert.equal(r.roleArn, `arn:aws:iam::${ACCOUNT}:role/consul-grpc-lambda-${STAGE}-${REGION}-${r.fn}`);
@@ -227,7 +229,7 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
       { action: 'servicediscovery:CreateHttpNamespace', resource: '*' },
     ];
     for (const req of destructive) assert.equal(await decideFor(hs, ACCOUNT, req), 'ImplicitlyDenied', req.action);
-    for (const fn of ['greet', 'status', 'instances']) {
+    for (const fn of ['greet', 'status', 'instances', 'rpc']) {
       const role = packaged.tls.roles.get(fn)!;
       assert.equal(await decideFor(role, ACCOUNT, create(NAMESPACE_ID)), 'ImplicitlyDenied', fn);
       for (const action of instanceActions)
@@ -244,6 +246,7 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
       greet: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       status: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       instances: ['ssm:GetParameter'],
+      rpc: ['ssm:GetParameter'],
       healthSync: [
         'servicediscovery:CreateService',
         'servicediscovery:DeregisterInstance',
