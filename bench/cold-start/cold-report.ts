@@ -5,7 +5,7 @@
  */
 import { ratio, round } from '../measure';
 import type { LoadMedians, Variant } from './against-floor';
-import { mid, stepMedians, variantMedians, type ColdRun } from './cold-run';
+import { stepMedians, variantMedians, type ColdRun } from './cold-run';
 
 type Medians = NonNullable<ReturnType<typeof variantMedians>>;
 
@@ -110,19 +110,14 @@ export function floorFigures(runs: Map<Variant, ColdRun[]>, load: LoadMedians, r
 
 /** Median and max of a scenario's runs, the statuses answered, and whether every run stayed under the bound. */
 export function scenarioSummary(runs: ColdRun[], bound?: number) {
-  const totals = runs.map((r) => r.totalMs);
+  const medians = variantMedians(runs);
+  if (!medians) throw new Error('no cold starts were measured');
   return {
     n: runs.length,
-    medianTotalMs: mid(totals, 'cold starts'),
-    maxTotalMs: round(Math.max(...totals), 1),
-    medianInitMs: mid(
-      runs.map((r) => r.initMs),
-      'init durations',
-    ),
-    medianFirstInvokeMs: mid(
-      runs.map((r) => r.firstInvokeMs),
-      'first invocations',
-    ),
+    medianTotalMs: medians.totalMs,
+    maxTotalMs: round(Math.max(...runs.map((r) => r.totalMs)), 1),
+    medianInitMs: medians.initMs,
+    medianFirstInvokeMs: medians.firstInvokeMs,
     statuses: runs.map((r) => (r.error ? `${r.status} ${r.error}` : String(r.status))),
     ...(bound ? { boundMs: bound, bounded: runs.every((r) => r.firstInvokeMs < bound) } : {}),
     runs: runs.map(({ steps, ...r }) => ({ ...r, ...(steps ? { steps } : {}) })),

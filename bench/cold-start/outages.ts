@@ -5,12 +5,12 @@
  */
 import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import type { PackagedFunction } from '../../scripts/rie/package-functions';
-import { provisionToken } from '../../scripts/stack/acl-admin';
 import { startConsulCluster, type ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { passingIds } from '../../scripts/stack/passing';
 import { freePort, stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
+import { gatewayTokens } from '../../scripts/stack/tokens';
 import { eventually } from '../../scripts/support/poll-until';
 import { round, stopwatch } from '../measure';
 import { PREFIX } from './against-floor';
@@ -36,9 +36,7 @@ async function clusterStack() {
     const client = cluster.clients[0];
     if (!client) throw new Error('no client agent');
     admin = createConsulApi({ address: client.address, token: cluster.managementToken });
-    const params = { configPrefix: PREFIX, greeterService: 'greeter', leaseService: 'greeter-gateway-lambda' };
-    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    const { gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX);
     await seedDefaultConfig(admin, PREFIX);
     for (const id of ['e-1', 'e-2']) greeters.push(await startGreeter({ id, consulAddress: client.address, token: backendToken }));
     const api = admin;
