@@ -1,4 +1,5 @@
 /** Test helpers for explicit hand-offs between a test and the code under test (no sleeps). */
+import assert from 'node:assert/strict';
 
 /** A promise with its resolve and reject exposed. */
 export interface Deferred<T> {
@@ -26,4 +27,22 @@ export function deferred<T = void>(): Deferred<T> {
  */
 export function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * On mocked timers (`t.mock.timers`, already enabled), asserts a bound to the millisecond: `settled()` is
+ * still false `ms - 1` ms from now and true one millisecond later.
+ */
+export async function assertSettlesAfter(
+  timers: { tick(ms: number): void },
+  ms: number,
+  settled: () => boolean,
+  what: string,
+): Promise<void> {
+  timers.tick(ms - 1);
+  await drainMicrotasks();
+  assert.equal(settled(), false, `${what}: not before ${ms} ms`);
+  timers.tick(1);
+  await drainMicrotasks();
+  assert.equal(settled(), true, `${what}: after ${ms} ms`);
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { EnvironmentLease, type LeaseSettings } from '../../../lib/lease/environment-lease';
-import { drainMicrotasks } from '../helpers/deferred';
+import { assertSettlesAfter, drainMicrotasks } from '../helpers/deferred';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
 import { recordingLog } from '../helpers/recording-log';
 
@@ -100,12 +100,12 @@ describe('EnvironmentLease', () => {
     const gate = consul.hold('consul.agent.check.pass');
     let done = false;
     void lease.touch(SETTINGS).then(() => (done = true));
-    t.mock.timers.tick(14);
-    await drainMicrotasks();
-    assert.equal(done, false, 'the request gets a moment to go out');
-    t.mock.timers.tick(1);
-    await drainMicrotasks();
-    assert.equal(done, true, 'released after 15 ms while the renewal is still out');
+    await assertSettlesAfter(
+      t.mock.timers,
+      15,
+      () => done,
+      'released while the renewal is still out, after the request got a moment to go out',
+    );
     clock.now = T0 + 20_000;
     await lease.touch(SETTINGS);
     assert.equal(renewals(consul), 1, 'a renewal in flight is not doubled');
