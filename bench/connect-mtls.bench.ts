@@ -2,7 +2,7 @@
  * `node --import tsx bench/connect-mtls.bench.ts`: the warm-path cost of Connect-native mTLS against
  * plaintext in the same run. Two gateway runtimes (one per transport, each with its own config prefix)
  * greet through the greet use case in-process, against a real Consul with ACLs and two backends per
- * transport; blocks alternate so drift on a shared machine hits both alike. Also: cold starts per
+ * transport; blocks interleave (bench/measure.ts) so drift on a shared machine hits both alike. Also: cold starts per
  * transport (config, discovery, and for mTLS the leaf + roots and the first handshake).
  */
 import { kvPut } from '../lib/consul/kv';
@@ -10,7 +10,7 @@ import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gatewa
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { startFunctionStack } from '../scripts/stack/function-stack';
-import { runMain, stats, time } from './measure';
+import { interleaved, runMain, stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const BLOCK = 100;
@@ -62,24 +62,15 @@ async function main(): Promise<void> {
 
     const plain = runtimeFor(`${PREFIX}plain/`);
     const mtls = runtimeFor(`${PREFIX}mtls/`);
-    for (let i = 0; i < 300; i++) {
-      await call(plain, 'warm');
-      await call(mtls, 'warm');
-    }
-    const p: number[] = [];
-    const m: number[] = [];
-    for (let done = 0; done < N; done += BLOCK) {
-      for (let i = 0; i < BLOCK; i++) p.push(await time(() => call(plain, `p${i}`)));
-      for (let i = 0; i < BLOCK; i++) m.push(await time(() => call(mtls, `m${i}`)));
-    }
+    const warm = await interleaved({ plain: { run: (i) => call(plain, `p${i}`) }, mtls: { run: (i) => call(mtls, `m${i}`) } }, N, BLOCK);
     const served = new Set<string>();
     for (let i = 0; i < 20; i++) served.add((await call(mtls, 'who')).servedBy.id);
     if ([...served].some((id) => !id.startsWith('mtls-'))) throw new Error(`the mTLS runtime was served by ${[...served].join(', ')}`);
     plain.close();
     mtls.close();
 
-    const sp = stats(p);
-    const sm = stats(m);
+    const sp = stats(warm.plain.samples);
+    const sm = stats(warm.mtls.samples);
     const cp = stats(coldPlain);
     const cm = stats(coldMtls);
     const fmt = (x: number) => x.toFixed(3).padStart(8);

@@ -15,7 +15,7 @@ import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
 import { startFunctionStack, type FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
-import { ratio as ratioOf, round, runMain, stats, throughput, time } from './measure';
+import { interleaved, ratio as ratioOf, round, runMain, stats, throughput, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 5000);
@@ -111,24 +111,16 @@ async function main(): Promise<void> {
     const raw = new GreeterClient(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
     const raw1 = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
     clients.push(raw, raw1);
-    const paths: Record<string, { run: (i: number) => Promise<void>; block: number; samples: number[]; cpuUs: number[] }> = {
-      raw: { run: (i) => call(raw, `r${i}`), block: BLOCK, samples: [], cpuUs: [] },
-      greet: { run: (i) => greetOnce(`g${i}`), block: BLOCK, samples: [], cpuUs: [] },
-      raw1: { run: (i) => call(raw1, `o${i}`), block: BLOCK, samples: [], cpuUs: [] },
-      seed: { run: (i) => seedOnce(consulUrl, stack.gatewayToken, `s${i}`), block: SEED_BLOCK, samples: [], cpuUs: [] },
-    };
-    for (const p of Object.values(paths)) for (let i = 0; i < 300; i++) await p.run(i);
-    // Interleaved turns, in an order that rotates, so that no path always follows the same one (and its garbage).
-    const order = Object.values(paths);
-    for (let turn = 0; turn * BLOCK < N; turn++) {
-      for (let k = 0; k < order.length; k++) {
-        const p = order[(turn + k) % order.length]!;
-        const cpu0 = process.cpuUsage();
-        for (let i = 0; i < p.block; i++) p.samples.push(await time(() => p.run(i)));
-        const cpu = process.cpuUsage(cpu0);
-        p.cpuUs.push((cpu.user + cpu.system) / p.block);
-      }
-    }
+    const paths = await interleaved(
+      {
+        raw: { run: (i) => call(raw, `r${i}`) },
+        greet: { run: (i) => greetOnce(`g${i}`) },
+        raw1: { run: (i) => call(raw1, `o${i}`) },
+        seed: { run: (i) => seedOnce(consulUrl, stack.gatewayToken, `s${i}`), block: SEED_BLOCK },
+      },
+      N,
+      BLOCK,
+    );
 
     // Throughput: alternate the two so that neither gets the quieter moment of the machine; keep the median round.
     const greetRates: number[] = [];

@@ -61,6 +61,45 @@ export async function throughput(fn: () => Promise<unknown>, total: number, inFl
   return (total / ms) * 1000;
 }
 
+/** One path of an interleaved measurement: a call (`i`: its index in the block) and, if not the default, its calls per turn. */
+export interface InterleavedPath {
+  run: (i: number) => Promise<unknown>;
+  block?: number;
+}
+
+/** What an interleaved measurement gives a path: its latencies (ms) and this process's CPU per call in each turn (µs). */
+export interface PathSamples {
+  samples: number[];
+  cpuUs: number[];
+}
+
+/**
+ * Warm latencies of `paths` measured alike: `warmUp` calls of each first, then turns of one block per
+ * path until a default block (`block` calls) has given `n` samples. Small blocks, and an order that
+ * rotates each turn (no path always follows the same one and its garbage), make drift and bursts of
+ * load from elsewhere on a shared machine fall on every path alike.
+ */
+export async function interleaved<K extends string>(
+  paths: Record<K, InterleavedPath>,
+  n: number,
+  block: number,
+  warmUp = 300,
+): Promise<Record<K, PathSamples>> {
+  const order = Object.entries(paths) as Array<[K, InterleavedPath]>;
+  const out = Object.fromEntries(order.map(([name]) => [name, { samples: [], cpuUs: [] }])) as unknown as Record<K, PathSamples>;
+  for (const [, p] of order) for (let i = 0; i < warmUp; i++) await p.run(i);
+  for (let turn = 0; turn * block < n; turn++)
+    for (let k = 0; k < order.length; k++) {
+      const [name, p] = order[(turn + k) % order.length]!;
+      const size = p.block ?? block;
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < size; i++) out[name].samples.push(await time(() => p.run(i)));
+      const cpu = process.cpuUsage(cpu0);
+      out[name].cpuUs.push((cpu.user + cpu.system) / size);
+    }
+  return out;
+}
+
 /** Rounds to `digits` decimals, for figures written to results files. */
 export function round(x: number, digits = 3): number {
   const f = 10 ** digits;

@@ -2,7 +2,7 @@
  * `node --import tsx bench/metrics.bench.ts`: what Powertools Metrics (EMF) costs a warm greet. Two
  * gateway runtimes greet through the greet use case in-process against a real Consul with ACLs and
  * two backends, one with metrics on (POWERTOOLS_METRICS_NAMESPACE set) and one without; blocks
- * alternate so drift hits both alike. Also times one EMF line on its own (what the invocation that
+ * interleave (bench/measure.ts) so drift hits both alike. Also times one EMF line on its own (what the invocation that
  * crosses the 10 s interval pays).
  */
 import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gateway-runtime';
@@ -10,7 +10,7 @@ import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { createFunctionMetrics } from '../lib/metrics/function-metrics';
 import { startFunctionStack } from '../scripts/stack/function-stack';
-import { runMain, stats, time, timeSync } from './measure';
+import { interleaved, runMain, stats, timeSync } from './measure';
 import { writeResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -55,20 +55,11 @@ async function main(): Promise<void> {
     const off = runtime(undefined);
     const on = runtime('consul-grpc-lambda-bench');
     const call = (rt: GatewayRuntime, name: string) => greet(rt, name, () => 10_000);
-    for (let i = 0; i < 300; i++) {
-      await call(off, 'warm');
-      await call(on, 'warm');
-    }
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let done = 0; done < N; done += BLOCK) {
-      for (let i = 0; i < BLOCK; i++) a.push(await time(() => call(off, `a${i}`)));
-      for (let i = 0; i < BLOCK; i++) b.push(await time(() => call(on, `b${i}`)));
-    }
+    const warm = await interleaved({ off: { run: (i) => call(off, `a${i}`) }, on: { run: (i) => call(on, `b${i}`) } }, N, BLOCK);
     off.close();
     on.close();
-    const sa = stats(a, 'greets with metrics off');
-    const sb = stats(b, 'greets with metrics on');
+    const sa = stats(warm.off.samples, 'greets with metrics off');
+    const sb = stats(warm.on.samples, 'greets with metrics on');
     const line = emfLineMs();
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.error(`\nnode ${process.version}, ${N} warm greets each (greet use case in-process), loopback, 2 backends\n`);

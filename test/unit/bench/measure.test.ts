@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { median, ratio, round, stats, throughput } from '../../../bench/measure';
+import { interleaved, median, ratio, round, stats, throughput } from '../../../bench/measure';
 
 describe('stats', () => {
   it('gives nearest-rank percentiles (scripts/support/percentiles.ts), the mean and the max, whatever the order of the samples', () => {
@@ -50,5 +50,20 @@ describe('round', () => {
   it('rounds to the digits asked for', () => {
     assert.equal(round(1.23456), 1.235);
     assert.equal(round(1.23456, 1), 1.2);
+  });
+});
+
+describe('interleaved', () => {
+  it('warms each path up, then takes one block of each per turn in an order that rotates, until the default block has n samples', async () => {
+    const calls: string[] = [];
+    const path = (name: string, block?: number) => ({
+      run: async (i: number) => void calls.push(`${name}${i}`),
+      ...(block === undefined ? {} : { block }),
+    });
+    const out = await interleaved({ a: path('a'), b: path('b', 1) }, 4, 2, 1);
+    assert.deepEqual(calls, ['a0', 'b0', 'a0', 'a1', 'b0', 'b0', 'a0', 'a1']);
+    assert.equal(out.a.samples.length, 4);
+    assert.equal(out.b.samples.length, 2, 'a path with a smaller block gives fewer samples');
+    assert.deepEqual([out.a.cpuUs.length, out.b.cpuUs.length], [2, 2], 'one CPU figure per turn');
   });
 });
