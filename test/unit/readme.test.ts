@@ -6,6 +6,7 @@ import type { KeySpecs } from '../../lib/config/key-specs';
 import { GATEWAY_KEYS } from '../../lib/greeter/gateway-config';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
+import { RPC_KEYS } from '../../lib/rpc/rpc-config';
 
 const ROOT = join(__dirname, '..', '..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -26,10 +27,13 @@ function shown(v: KeySpecs[string]['default']): string {
 }
 
 describe('docs/configuration.md', () => {
-  for (const [name, specs] of Object.entries({ gateway: GATEWAY_KEYS, registry: REGISTRY_KEYS, 'health-sync': HEALTH_SYNC_KEYS } as Record<
-    string,
-    KeySpecs
-  >)) {
+  const domains: Record<string, KeySpecs> = {
+    gateway: GATEWAY_KEYS,
+    registry: REGISTRY_KEYS,
+    'health-sync': HEALTH_SYNC_KEYS,
+    rpc: RPC_KEYS,
+  };
+  for (const [name, specs] of Object.entries(domains)) {
     it(`documents every ${name} config key with its default`, () => {
       const lines = kvSection(name);
       for (const [key, spec] of Object.entries(specs)) {
@@ -47,7 +51,17 @@ describe('README', () => {
   it('stays under 300 lines, with a table of contents that links every reference doc', () => {
     assert.ok(readme.split('\n').length < 300, `README.md has ${readme.split('\n').length} lines`);
     assert.match(readme, /^## Contents$/m);
-    for (const doc of ['architecture', 'configuration', 'security', 'deploying', 'failure-modes', 'performance', 'fleet-scale']) {
+    for (const doc of [
+      'architecture',
+      'configuration',
+      'http-api',
+      'rpc',
+      'security',
+      'deploying',
+      'failure-modes',
+      'performance',
+      'fleet-scale',
+    ]) {
       assert.ok(readme.includes(`(docs/${doc}.md)`), `the README links docs/${doc}.md`);
     }
   });
