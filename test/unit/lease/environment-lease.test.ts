@@ -2,24 +2,14 @@
 // mock.timers, so no test waits for real time.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { EnvironmentLease, type LeaseSettings } from '../../../lib/lease/environment-lease';
+import type { LeaseSettings } from '../../../lib/lease/environment-lease';
 import { assertSettlesAfter, drainMicrotasks } from '../helpers/deferred';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
-import { recordingLog } from '../helpers/recording-log';
+import { COLD_START, leaseFixture, T0 } from '../helpers/lease-fixture';
 
 const SETTINGS: LeaseSettings = { service: 'gw-lease', ttlSeconds: 30, deregisterAfterSeconds: 60 };
-const COLD_START = new Date('2024-05-01T10:00:00.000Z');
-const T0 = COLD_START.getTime() + 100;
 const iso = (t: number) => new Date(t).toISOString();
-
-function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const consul = new FakeConsul();
-  const log = recordingLog();
-  const clock = { now: T0 };
-  const lease = new EnvironmentLease(consul, log, COLD_START, () => clock.now);
-  return { consul, log, clock, lease };
-}
+const setup = (t: TestContext) => leaseFixture(t, new FakeConsul());
 
 const renewals = (consul: FakeConsul) => consul.callsOf('consul.agent.check.pass').length;
 const registrations = (consul: FakeConsul) => consul.callsOf('consul.agent.service.register').length;

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { CallOptions, RawEndpointRequest } from '../../../lib/consul/consul-api';
-import { EnvironmentLease, type LeaseSettings } from '../../../lib/lease/environment-lease';
+import type { LeaseSettings } from '../../../lib/lease/environment-lease';
 import { leaseKeys, leaseSettingsFrom } from '../../../lib/lease/lease-config';
 import { SessionLeaseStore, sessionLeaseKey } from '../../../lib/lease/session-lease-store';
 import { assertSettlesAfter } from '../helpers/deferred';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
+import { COLD_START, leaseFixture, T0 } from '../helpers/lease-fixture';
 import { recordingLog } from '../helpers/recording-log';
 
 /** FakeConsul plus Consul's session endpoints, which the lease calls by path. */
@@ -54,17 +55,7 @@ const SETTINGS: LeaseSettings = {
   mode: 'session',
   prefix: 'lambda-leases',
 };
-const COLD_START = new Date('2024-05-01T10:00:00.000Z');
-const T0 = COLD_START.getTime() + 100;
-
-function setup(t: TestContext) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
-  const consul = new SessionConsul();
-  const log = recordingLog();
-  const clock = { now: T0 };
-  const lease = new EnvironmentLease(consul, log, COLD_START, () => clock.now);
-  return { consul, log, clock, lease };
-}
+const setup = (t: TestContext) => leaseFixture(t, new SessionConsul());
 const count = (consul: SessionConsul, prefix: string) => consul.paths.filter((p) => p.startsWith(prefix)).length;
 
 describe('EnvironmentLease in session mode', () => {
