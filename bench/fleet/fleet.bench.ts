@@ -14,7 +14,7 @@
  * FLEET_LEASE_MODES (consul rows, default "agent,session"), FLEET_WINDOW_MS and FLEET_OVER_CAP
  * (a row over the default 200-connection cap; 0, the default, skips it) override the defaults.
  */
-import { provisionToken } from '../../scripts/stack/acl-admin';
+import { gatewayTokens } from '../../scripts/stack/tokens';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { kvPut } from '../../lib/consul/kv';
 import { CONSUL_DNS_TTL_SECONDS } from '../../scripts/stack/consul-agent';
@@ -71,15 +71,7 @@ async function main(): Promise<void> {
   const admin = createConsulApi({ address: cluster.clients[0]!.address, token: cluster.managementToken, timeoutMs: 5_000 });
   let greeter: GreeterBackend | undefined;
   try {
-    const params = {
-      configPrefix: PREFIX,
-      greeterService: 'greeter',
-      leaseService: 'greeter-gateway-lambda',
-      leasePrefix: LEASE_CONFIG.session.leasePrefix,
-      agentNodePrefix: '',
-    };
-    const gatewayToken = await provisionToken(admin, ['greeter-gateway', 'greeter-gateway-lease', 'greeter-gateway-lease-session'], params);
-    const backendToken = await provisionToken(admin, 'greeter-backend', params);
+    const { gatewayToken, backendToken } = await gatewayTokens(admin, PREFIX, 'both');
     for (const [mode, values] of Object.entries(LEASE_CONFIG))
       for (const [k, v] of Object.entries(values)) await kvPut(admin, `${PREFIX}${mode}/${k}`, String(v));
     greeter = await startGreeter({ id: 'g-1', consulAddress: cluster.clients[0]!.address, token: backendToken });
