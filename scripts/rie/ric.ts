@@ -18,9 +18,9 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { toolCacheDir } from '../tool-cache';
+import { installIntoCache, toolCacheDir } from '../tool-cache';
 
 const PIN_DIR = resolve(__dirname, 'ric');
 
@@ -106,12 +106,8 @@ export function ensureRic(log: (line: string) => void = () => {}): string {
 
   ensureBuildPrerequisites(log);
   log(`installing aws-lambda-ric ${RIC_VERSION} into ${root} (first time only; compiles native code, about a minute on 2 cores)…`);
-  mkdirSync(dirname(root), { recursive: true });
-  // Installed beside the target and renamed, so an interrupted install never looks complete.
-  const tmp = `${root}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
+  installIntoCache(root, isInstalled, (tmp) => {
+    mkdirSync(tmp, { recursive: true });
     for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(PIN_DIR, f), join(tmp, f));
     const headers = nodeHeadersDir();
     execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
@@ -132,17 +128,7 @@ export function ensureRic(log: (line: string) => void = () => {}): string {
       env: { ...process.env, AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9' },
     });
     writeFileSync(join(tmp, STAMP), `${lockDigest()}\n`);
-    // A stale install (older lock) would block the rename.
-    if (existsSync(root) && !isInstalled(root)) rmSync(root, { recursive: true, force: true });
-    try {
-      renameSync(tmp, root);
-    } catch (err) {
-      // Another process finished first; its install is as good as ours.
-      if (!isInstalled(root)) throw err;
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
   if (!isInstalled(root)) throw new Error(`installed aws-lambda-ric into ${root} but it is incomplete`);
   log(`aws-lambda-ric cached at ${root}`);
   return packageDir(root);
