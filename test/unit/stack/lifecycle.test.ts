@@ -52,10 +52,19 @@ describe('lifecycle', { skip: process.platform !== 'linux' && 'reads /proc' }, (
   it('kills processes whose owner is dead and spares those whose owner lives', async () => {
     const sleeper = (owner: string) =>
       spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { env: { ...process.env, [OWNER_ENV]: owner }, stdio: 'ignore' });
-    const orphan = sleeper(deadTag());
-    const kept = sleeper(ownerTag());
+    const [orphanTag, keptTag] = [deadTag(), ownerTag()];
+    const orphan = sleeper(orphanTag);
+    const kept = sleeper(keptTag);
     try {
-      await new Promise((r) => setTimeout(r, 300)); // until their environ is readable (exec done)
+      // Until both have exec'd: the sweep finds them by the owner tag in their environment.
+      const tagged = (pid: number | undefined, tag: string) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`${OWNER_ENV}=${tag}`);
+        } catch {
+          return false;
+        }
+      };
+      await eventually(() => tagged(orphan.pid, orphanTag) && tagged(kept.pid, keptTag), 10_000, 'both sleepers to carry their owner tag');
       const gone = new Promise((r) => orphan.once('exit', r));
       const { pids } = sweepStale(root);
       assert.ok(pids.includes(orphan.pid ?? -1), `swept ${pids.join(',')}`);
