@@ -31,6 +31,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, startProcess, stopProcess, type ManagedProcess } from '../stack/processes';
+import { pollWhileRunning } from '../support/poll-until';
 import type { PackagedFunction } from './package-functions';
 import { ensureRic } from './ric';
 import { ensureRieBinary } from './rie-binary';
@@ -126,21 +127,19 @@ export function parseReportLine(line: string): RieReport | undefined {
 }
 
 async function waitUntilListening(port: number, proc: ManagedProcess, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null)
-      throw new Error(`aws-lambda-rie exited before listening:\n${proc.output.slice(-20).join('\n')}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`aws-lambda-rie not listening on 127.0.0.1:${port} within ${timeoutMs} ms:\n${proc.output.slice(-20).join('\n')}`);
+  await pollWhileRunning(
+    proc,
+    () =>
+      new Promise<true | undefined>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(undefined));
+      }),
+    `aws-lambda-rie to listen on 127.0.0.1:${port}`,
+    { timeoutMs, intervalMs: 50 },
+  );
 }
 
 /** Lambda's log stream name shape: date/[version]hex. */
