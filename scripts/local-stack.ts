@@ -30,6 +30,7 @@ import { createConsulApi } from '../lib/consul/consul-api';
 import { startConsulAgent } from './stack/consul-agent';
 import { startCoreDns } from './stack/coredns';
 import { passingIds } from './stack/passing';
+import { eventually } from './support/poll-until';
 import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } from './stack/consul-tls';
 import { startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
@@ -278,11 +279,11 @@ async function main(): Promise<void> {
   if (usesCloudMap) {
     Object.assign(discoveryEnv, { CLOUDMAP_NAMESPACE: NAMESPACE, CLOUDMAP_ENDPOINT: moto.endpoint, CLOUDMAP_REGION: 'us-east-1' });
     // The mirror must exist before the first greet: wait for the Greeters to pass, then one health-sync pass.
-    const deadline = Date.now() + 30_000;
-    while ((await passingIds(admin, 'greeter')).length < o.greeterPorts.length) {
-      if (Date.now() > deadline) throw new Error('the Greeters did not pass their checks within 30 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await eventually(
+      async () => (await passingIds(admin, 'greeter')).length >= o.greeterPorts.length,
+      30_000,
+      'the Greeters to pass their checks',
+    );
     console.log('• health-sync: first pass, mirroring the Greeters into Cloud Map…');
     await promisify(execFile)(process.execPath, ['--import', 'tsx', join(__dirname, 'health-sync.ts')], {
       env: { ...process.env, ...envFileVars(hsEnv) },
