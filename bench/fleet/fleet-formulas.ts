@@ -3,6 +3,7 @@
  * against N, and whether the discovery share stayed flat from the smallest to the largest N.
  */
 import { signed } from '../format';
+import { round } from '../measure';
 import type { FleetRow } from './fleet-row';
 
 /** A fitted line. */
@@ -22,7 +23,6 @@ export function fit(points: ReadonlyArray<readonly [number, number]>): Line {
   return { slope, intercept: my - slope * mx };
 }
 
-const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 const num = (r: FleetRow, k: string) => (typeof r[k] === 'number' ? (r[k] as number) : 0);
 const FIGURES = [
   'agentHttpPerSec',

@@ -12,7 +12,7 @@ import { kvDelete } from '../../lib/consul/kv';
 import { destroySession } from '../../lib/consul/session';
 import type { ClusterNode, ConsulCluster } from '../../scripts/stack/consul-cluster';
 import { pollUntil } from '../../scripts/support/poll-until';
-import { stats } from '../measure';
+import { round, stats } from '../measure';
 import type { FleetResult } from '../results';
 import { counterDelta, cpuSeconds, readCounters, rssMb, sumCounters } from './consul-load';
 import type { FromWorker, ToWorker, WorkerSettings } from './fleet-protocol';
@@ -107,7 +107,6 @@ async function message<T>(w: Worker, pick: (m: FromWorker) => T | undefined, tim
 }
 
 const send = (w: Worker, m: ToWorker) => w.child.connected && w.child.send(m);
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const port = (address: string) => Number(address.split(':')[1]);
 
 /** Consul's load over `ms`, and what the source's own server saw, with the most connections 127.0.0.1 held. */
@@ -268,9 +267,9 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
       environments,
       processes,
       invokeEveryMs,
-      consulRequestsPerSec: round(rate(server.rpc)),
-      consulCpuPercent: round(load.serverCpuPercent),
-      consulRssMb: round(load.serverRssMb),
+      consulRequestsPerSec: round(rate(server.rpc), 1),
+      consulCpuPercent: round(load.serverCpuPercent, 1),
+      consulRssMb: round(load.serverRssMb, 1),
       propagationP50Ms: round(prop.p50, 0),
       propagationMaxMs: round(maxMs, 0),
       propagationTargetMs: targetMs,
@@ -281,28 +280,28 @@ export async function runRow(stack: RowStack, environments: number, lease: Lease
       sourceConnectionsPerIp: stack.source.sourcePort ? load.sourceConns : undefined,
       http429: total((s) => s.throttledPolls),
       // At the client agents (HTTP by purpose, DNS questions) and the servers (RPCs, the lease's, health queries, Raft).
-      agentHttpPerSec: round(rate(agents.http)),
-      agentDiscoveryHttpPerSec: round(rate(agents.httpDiscovery)),
-      agentLeaseHttpPerSec: round(rate(agents.httpLease)),
-      agentConfigHttpPerSec: round(rate(agents.httpConfig)),
-      consulDnsQueriesPerSec: round(rate(agents.dnsQueries + server.dnsQueries)),
-      serverRpcPerSec: round(rate(server.rpc)),
-      serverLeaseRpcPerSec: round(rate(serverLease)),
-      serverHealthQueriesPerSec: round(rate(server.healthQueries)),
-      raftAppliesPerSec: round(rate(server.raftApply)),
-      consulDiscoveryRequestsPerSec: round(rate(agents.httpDiscovery + agents.dnsQueries + server.dnsQueries + server.healthQueries)),
-      consulLeaseRequestsPerSec: round(rate(agents.httpLease + serverLease)),
-      dnsQueriesServedPerSec: load.dnsServedPerSec !== undefined ? round(load.dnsServedPerSec) : undefined,
-      dnsQueriesToConsulPerSec: load.dnsToConsulPerSec !== undefined ? round(load.dnsToConsulPerSec) : undefined,
+      agentHttpPerSec: round(rate(agents.http), 1),
+      agentDiscoveryHttpPerSec: round(rate(agents.httpDiscovery), 1),
+      agentLeaseHttpPerSec: round(rate(agents.httpLease), 1),
+      agentConfigHttpPerSec: round(rate(agents.httpConfig), 1),
+      consulDnsQueriesPerSec: round(rate(agents.dnsQueries + server.dnsQueries), 1),
+      serverRpcPerSec: round(rate(server.rpc), 1),
+      serverLeaseRpcPerSec: round(rate(serverLease), 1),
+      serverHealthQueriesPerSec: round(rate(server.healthQueries), 1),
+      raftAppliesPerSec: round(rate(server.raftApply), 1),
+      consulDiscoveryRequestsPerSec: round(rate(agents.httpDiscovery + agents.dnsQueries + server.dnsQueries + server.healthQueries), 1),
+      consulLeaseRequestsPerSec: round(rate(agents.httpLease + serverLease), 1),
+      dnsQueriesServedPerSec: load.dnsServedPerSec !== undefined ? round(load.dnsServedPerSec, 1) : undefined,
+      dnsQueriesToConsulPerSec: load.dnsToConsulPerSec !== undefined ? round(load.dnsToConsulPerSec, 1) : undefined,
       cloudMapCallsPerSec:
         stack.source.name === 'cloudmap'
-          ? round((total((s) => s.cloudMapCalls) - ready.reduce((a, r) => a + r.cloudMapCalls, 0)) / ((stoppedAt - readyAt) / 1000))
+          ? round((total((s) => s.cloudMapCalls) - ready.reduce((a, r) => a + r.cloudMapCalls, 0)) / ((stoppedAt - readyAt) / 1000), 1)
           : undefined,
       refreshSeconds: refresh,
-      agentCpuPercent: round(load.agentCpuPercent),
-      agentRssMb: round(load.agentRssMb),
-      sourceServerCpuPercent: load.sourceCpuPercent !== undefined ? round(load.sourceCpuPercent) : undefined,
-      sourceServerRssMb: load.sourceRssMb !== undefined ? round(load.sourceRssMb) : undefined,
+      agentCpuPercent: round(load.agentCpuPercent, 1),
+      agentRssMb: round(load.agentRssMb, 1),
+      sourceServerCpuPercent: load.sourceCpuPercent !== undefined ? round(load.sourceCpuPercent, 1) : undefined,
+      sourceServerRssMb: load.sourceRssMb !== undefined ? round(load.sourceRssMb, 1) : undefined,
       memoryPerEnvironmentKb: round(memoryKb, 0),
       heapPerEnvironmentKb: round(heapKb, 0),
       coldStartP50Ms: round(
