@@ -17,6 +17,7 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../support/process-alive';
 
 /** A TCP port the OS says is free right now (listen on 0, then close). */
 function osFreeTcpPort(): Promise<number> {
@@ -69,15 +70,6 @@ export interface PortAllocator {
   readonly handedOut: ReadonlySet<number>;
   /** Removes this process's reservation files (also done on exit for the default allocator). */
   release(): void;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** An allocator over `pick` (default: the OS), remembering what it handed out. */

@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../support/process-alive';
 
 /** Environment variable every child of ours carries: `<pid>:<start time>` of the process that owns it. */
 export const OWNER_ENV = 'CONSUL_GRPC_LAMBDA_OWNER';
@@ -45,11 +46,7 @@ export function ownerAlive(tag: string): boolean {
   const [pidText = '', start = ''] = tag.trim().split(':');
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processAlive(pid)) return false;
   const now = startTime(pid);
   return now === undefined ? false : start === '' || now === '' || now === start;
 }

@@ -23,6 +23,7 @@ import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import * as tokens from '../../scripts/stack/tokens';
+import { processAlive } from '../../scripts/support/process-alive';
 import { eventually, httpEvent, passingIds, startTestStack, type TestStack } from './harness';
 
 // The prefixes the packaged template names for stage "local".
@@ -176,15 +177,6 @@ function scratch(): string {
 after(() => {
   if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
 });
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
   it('greet: a cold then warm invocations in one runtime, answered by discovered backends', async (t) => {
