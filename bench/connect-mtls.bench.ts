@@ -10,6 +10,7 @@ import { createGatewayRuntime, type GatewayRuntime } from '../lib/greeter/gatewa
 import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { startFunctionStack } from '../scripts/stack/function-stack';
+import { latencyTable } from './format';
 import { interleaved, runMain, stats, time } from './measure';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -73,13 +74,14 @@ async function main(): Promise<void> {
     const sm = stats(warm.mtls.samples);
     const cp = stats(coldPlain);
     const cm = stats(coldMtls);
-    const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.log(`\nnode ${process.version}, ${N} warm greets per transport (greet use case in-process), loopback, 2 backends each\n`);
-    console.log('case                               n      p50 ms   p99 ms  mean ms');
-    console.log(`warm greet, plaintext         ${String(sp.n).padStart(5)} ${fmt(sp.p50)} ${fmt(sp.p99)} ${fmt(sp.mean)}`);
-    console.log(`warm greet, Connect mTLS      ${String(sm.n).padStart(5)} ${fmt(sm.p50)} ${fmt(sm.p99)} ${fmt(sm.mean)}`);
-    console.log(`cold start, plaintext         ${String(cp.n).padStart(5)} ${fmt(cp.p50)} ${fmt(cp.p99)} ${fmt(cp.mean)}`);
-    console.log(`cold start, Connect mTLS      ${String(cm.n).padStart(5)} ${fmt(cm.p50)} ${fmt(cm.p99)} ${fmt(cm.mean)}`);
+    const rows = [
+      ['warm greet, plaintext', sp],
+      ['warm greet, Connect mTLS', sm],
+      ['cold start, plaintext', cp],
+      ['cold start, Connect mTLS', cm],
+    ] as const;
+    for (const line of latencyTable(rows)) console.log(line);
     console.log(
       `\nwarm mTLS / plaintext: p50 ${(sm.p50 / sp.p50).toFixed(2)}x (+${(sm.p50 - sp.p50).toFixed(3)} ms)   p99 ${(sm.p99 / sp.p99).toFixed(2)}x`,
     );

@@ -38,3 +38,21 @@ export function signed(v: number): string {
 export function verdict(value: number, ok: (v: number) => boolean): string {
   return ok(value) ? '✅' : '❌';
 }
+
+/** What a console latency row shows of a summary (bench/measure.ts `stats`). */
+interface LatencyFigures {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/** The console table of a bench's cases: a header, then a row per case with n, p50, p99 and mean in ms (3 decimals), aligned. */
+export function latencyTable(rows: ReadonlyArray<readonly [label: string, figures: LatencyFigures]>): string[] {
+  const width = Math.max(4, ...rows.map(([label]) => label.length)) + 2;
+  const ms = (x: number) => x.toFixed(3).padStart(8);
+  return [
+    `${'case'.padEnd(width)}     n   p50 ms   p99 ms  mean ms`,
+    ...rows.map(([label, s]) => `${label.padEnd(width)} ${String(s.n).padStart(5)} ${ms(s.p50)} ${ms(s.p99)} ${ms(s.mean)}`),
+  ];
+}

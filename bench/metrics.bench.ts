@@ -10,6 +10,7 @@ import { greet } from '../lib/greeter/greet';
 import { silentLog } from '../lib/log/logger';
 import { createFunctionMetrics } from '../lib/metrics/function-metrics';
 import { startFunctionStack } from '../scripts/stack/function-stack';
+import { latencyTable } from './format';
 import { interleaved, runMain, stats, timeSync } from './measure';
 import { writeResult } from './results';
 
@@ -61,11 +62,12 @@ async function main(): Promise<void> {
     const sa = stats(warm.off.samples, 'greets with metrics off');
     const sb = stats(warm.on.samples, 'greets with metrics on');
     const line = emfLineMs();
-    const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.error(`\nnode ${process.version}, ${N} warm greets each (greet use case in-process), loopback, 2 backends\n`);
-    console.error('case                         n      p50 ms   p99 ms  mean ms');
-    console.error(`metrics off            ${String(sa.n).padStart(5)} ${fmt(sa.p50)} ${fmt(sa.p99)} ${fmt(sa.mean)}`);
-    console.error(`metrics on (EMF)       ${String(sb.n).padStart(5)} ${fmt(sb.p50)} ${fmt(sb.p99)} ${fmt(sb.mean)}`);
+    for (const line of latencyTable([
+      ['metrics off', sa],
+      ['metrics on (EMF)', sb],
+    ]))
+      console.error(line);
     console.error(
       `\non / off: p50 ${(sb.p50 / sa.p50).toFixed(3)}x (${sb.p50 - sa.p50 >= 0 ? '+' : ''}${(sb.p50 - sa.p50).toFixed(3)} ms)   p99 ${(sb.p99 / sa.p99).toFixed(3)}x`,
     );

@@ -11,6 +11,7 @@
 import { handler, runtime } from '../functions/greet';
 import { startFunctionStack, useFunctionEnvironment } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
+import { latencyTable } from './format';
 import { runMain, stats, time } from './measure';
 import { writeResult } from './results';
 
@@ -54,11 +55,12 @@ async function main(): Promise<void> {
     const a = stats(off, 'greets with propagation off');
     const b = stats(on, 'greets with propagation on');
     const ratioP50 = b.p50 / a.p50;
-    const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.error(`\nnode ${process.version}, ${N} warm greets each (greet handler in-process), loopback, 2 Greeter processes\n`);
-    console.error('case                         n      p50 ms   p99 ms  mean ms');
-    console.error(`propagation off        ${String(a.n).padStart(5)} ${fmt(a.p50)} ${fmt(a.p99)} ${fmt(a.mean)}`);
-    console.error(`propagation on         ${String(b.n).padStart(5)} ${fmt(b.p50)} ${fmt(b.p99)} ${fmt(b.mean)}`);
+    for (const line of latencyTable([
+      ['propagation off', a],
+      ['propagation on', b],
+    ]))
+      console.error(line);
     console.error(
       `\non / off: p50 ${ratioP50.toFixed(3)}x (${b.p50 - a.p50 >= 0 ? '+' : ''}${(b.p50 - a.p50).toFixed(3)} ms), target ≤ ${TARGET}x   p99 ${(b.p99 / a.p99).toFixed(3)}x`,
     );

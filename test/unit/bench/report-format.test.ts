@@ -5,7 +5,7 @@ import { chartSpec } from '../../../bench/chart-spec';
 import { docsFiles } from '../../../bench/docs-tables';
 import { fleetFormulas } from '../../../bench/fleet/fleet-formulas';
 import type { FleetRow } from '../../../bench/fleet/fleet-row';
-import { cell, millis, signed, times } from '../../../bench/format';
+import { cell, latencyTable, millis, signed, times } from '../../../bench/format';
 import { renderSvg } from '../../../bench/report';
 import { mergeSections } from '../../../bench/report-model';
 import { summaryMarkdown } from '../../../bench/summary-table';
@@ -162,5 +162,21 @@ describe('chart', () => {
     const svg = await renderSvg(spec);
     assert.match(svg, /^<svg/);
     assert.doesNotMatch(svg, /…/);
+  });
+});
+
+describe('latencyTable', () => {
+  it('aligns every column under its header, whatever the labels', () => {
+    const lines = latencyTable([
+      ['off', { n: 2000, p50: 0.7, p99: 1.234, mean: 0.8 }],
+      ['a much longer case', { n: 5, p50: 10.5, p99: 120, mean: 11 }],
+    ]);
+    assert.equal(lines.length, 3);
+    assert.match(lines[1]!, /^off +2000 +0\.700 +1\.234 +0\.800$/);
+    // Where each number column ends (right-aligned), and where the header's n and "ms" units end.
+    const ends = (line: string, re: RegExp) => [...line.matchAll(re)].map((m) => (m.index ?? 0) + m[0].length);
+    const row = (line: string) => ends(line, /\S+(?= |$)/g).slice(-4);
+    assert.deepEqual(row(lines[1]!), row(lines[2]!));
+    assert.deepEqual(ends(lines[0]!, /\b(?:n|ms)(?= |$)/g), row(lines[1]!));
   });
 });
