@@ -1,10 +1,18 @@
 /**
- * Running the local stack (`npm start`, scripts/local-stack.ts) from a test: its arguments on free
+ * Running the local stack (`npm start`, scripts/local-stack.ts) from a test: its tools prepared, its arguments on free
  * ports, and every process it started found through /proc by a marker variable in their
  * environment, orphans too, so a test can prove none is left.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { ensureConsulBinary } from '../../scripts/consul-binary';
+import { ensureMoto } from '../../scripts/stack/moto';
 import { freePort } from '../../scripts/stack/processes';
+
+/** Builds Consul and installs moto first if this machine has none (minutes the first time), so the stack's own start is quick. */
+export function prepareLocalStackTools(): void {
+  ensureConsulBinary((l) => console.error(l));
+  ensureMoto((l) => console.error(l));
+}
 
 /** A live process as /proc tells it. */
 export interface MarkedProcess {

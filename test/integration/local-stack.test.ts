@@ -9,11 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensureConsulBinary } from '../../scripts/consul-binary';
-import { ensureMoto } from '../../scripts/stack/moto';
 import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
-import { describeProcesses, killMarked, localStackArgs, markedProcesses } from './local-stack-run';
+import { describeProcesses, killMarked, localStackArgs, markedProcesses, prepareLocalStackTools } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process the stack starts inherits this variable, so we can find them all, orphans too. */
@@ -27,9 +25,7 @@ let stack: ManagedProcess | undefined;
 let stateDir = '';
 
 before(() => {
-  // Build or install once up front (minutes on a fresh machine), so the stack's own start is quick.
-  ensureConsulBinary((l) => console.error(l));
-  ensureMoto((l) => console.error(l));
+  prepareLocalStackTools();
   stateDir = mkdtempSync(join(tmpdir(), 'consul-grpc-lambda-stack-state-'));
 });
 

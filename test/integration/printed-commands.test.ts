@@ -19,16 +19,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
-import { ensureConsulBinary } from '../../scripts/consul-binary';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
-import { ensureAwsCli, ensureMoto } from '../../scripts/stack/moto';
+import { ensureAwsCli } from '../../scripts/stack/moto';
 import { startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from '../../scripts/support/poll-until';
 import { passingIds } from '../../scripts/stack/passing';
 import { readStackState } from '../../scripts/tools/stack-state';
 import { createConsulApi } from '../../lib/consul/consul-api';
 import { readConsulTlsFiles } from '../../lib/config/environment';
-import { killMarked, localStackArgs, markedProcesses } from './local-stack-run';
+import { killMarked, localStackArgs, markedProcesses, prepareLocalStackTools } from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process a stack or command of this file starts inherits MARKER=<its mark>, so we find them all, orphans too. */
@@ -225,8 +224,7 @@ function assertPrintable(banner: string[]): void {
 
 describe('printed and documented commands', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
   it('prepares the tools once (Consul, moto with the AWS CLI, grpcurl)', { timeout: 900_000 }, () => {
-    ensureConsulBinary((l) => console.error(l));
-    ensureMoto((l) => console.error(l));
+    prepareLocalStackTools();
     ensureAwsCli((l) => console.error(l));
     ensureGrpcurlBinary((l) => console.error(l));
   });

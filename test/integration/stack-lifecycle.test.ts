@@ -9,11 +9,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ensureConsulBinary } from '../../scripts/consul-binary';
-import { ensureMoto } from '../../scripts/stack/moto';
 import { startProcess, stopProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
 import { eventually } from './harness';
-import { describeProcesses, killMarked, localStackArgs, markedProcesses, type MarkedProcess } from './local-stack-run';
+import {
+  describeProcesses,
+  killMarked,
+  localStackArgs,
+  markedProcesses,
+  prepareLocalStackTools,
+  type MarkedProcess,
+} from './local-stack-run';
 
 const ROOT = join(__dirname, '..', '..');
 /** Every process a scenario starts inherits MARKER=<its mark>, so we find them all, orphans too. */
@@ -140,10 +145,7 @@ after(() => {
 });
 
 describe('local stack lifecycle', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
-  it('prepares Consul and moto once', { timeout: 900_000 }, () => {
-    ensureConsulBinary((l) => console.error(l));
-    ensureMoto((l) => console.error(l));
-  });
+  it('prepares Consul and moto once', { timeout: 900_000 }, prepareLocalStackTools);
 
   it(
     'kill -9 of a Greeter while requests flow: 0 failed, the stack stays up and says so, the printed command brings it back; Ctrl-C then leaves nothing',
