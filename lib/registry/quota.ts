@@ -1,6 +1,6 @@
 /**
- * Per-API-key quotas on live instances, in total and per service (issue 17: one key
- * holder registered 1,500 black-hole instances).
+ * Per-API-key quotas on live instances, in total and per service (without them one key
+ * holder could register 1,500 black-hole instances).
  *
  * What counts: the instances on the registry's agent whose `lease-owner` meta is the
  * caller's owner digest, plus the registrations in flight for that caller. Counting the

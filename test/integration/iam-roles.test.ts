@@ -2,7 +2,7 @@
 // with an IAM policy evaluator (@cloud-copilot/iam-simulate) rather than by matching strings: for each
 // function, every SSM parameter of the stage it may read and every one it may not, and its other rights.
 // Two packages of stage "prod": the defaults (no TLS), and every TLS and rotation parameter set (where
-// healthSync must read its TLS parameters, issue 17 defect 2). The deployer's policy is evaluated
+// healthSync must read its TLS parameters too). The deployer's policy is evaluated
 // against the role names the same package creates.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

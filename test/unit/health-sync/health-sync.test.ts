@@ -346,7 +346,7 @@ describe('runHealthSync Cloud Map mirror', () => {
   });
 });
 
-describe('runHealthSync under abuse (issue 17): probing never delays the mirror', () => {
+describe('runHealthSync under abuse: probing never delays the mirror', () => {
   const mirror = { services: 'greeter', cloudMapEnabled: 'true', cloudMapNamespaceId: 'ns-1' };
 
   /** A probe that takes `ms` for addresses matching `slow` (a hung instance up to its deadline), answering SERVING otherwise at once. */

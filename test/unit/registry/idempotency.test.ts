@@ -135,7 +135,7 @@ describe('claimIdempotencyKey', () => {
     }
   });
 
-  it('never overwrites a pending claim of the same request: waits on the key, then answers with the finished record (issue 17)', async () => {
+  it('never overwrites a pending claim of the same request: waits on the key, then answers with the finished record', async () => {
     const consul = new FakeConsul();
     consul.putKv(KEY, JSON.stringify(pending('winner')));
     let waits = 0;

@@ -1,4 +1,4 @@
-// Per-API-key quotas (issue 17), the pure-ish part against the in-memory Consul: what counts, which
+// Per-API-key quotas, the pure-ish part against the in-memory Consul: what counts, which
 // limit answers, and that a lost check-and-set is counted again rather than let through.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -110,7 +110,7 @@ describe('parseRegistration', () => {
     rejects({ ...base, tags: [1] }, /tags must be an array of strings/);
   });
 
-  it('refuses zero-width, bidi and other invisible characters in tags, as names do (issue 17)', () => {
+  it('refuses zero-width, bidi and other invisible characters in tags, as names do', () => {
     const hidden: [string, string][] = [
       ['\u200b', '200B'], // zero-width space
       ['\u200c', '200C'], // zero-width non-joiner

@@ -1,4 +1,4 @@
-// The harness's freePort (issue 17): once handed the same port twice, and Consul failed with
+// The harness's freePort: it once handed the same port twice, and Consul failed with
 // "Serf Advertise WAN address … already configured". The OS is free to repeat a port once it is
 // closed; these tests make it repeat on purpose.
 import assert from 'node:assert/strict';
