@@ -22,13 +22,13 @@ export interface CloudMapClientOptions {
   connectionTimeoutMs?: number;
 }
 
-// moto accepts any signature; static keys let tests run where no AWS credentials exist.
+// A local endpoint is moto (the override exists for the local stage only), which checks no signature:
+// static keys let it run where no AWS credentials exist, and keep real ones from being sent to it.
 const FAKE_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 /** Creates a servicediscovery client for AWS or, with `endpoint`, a local fake. */
 export function createCloudMapClient(opts: CloudMapClientOptions): ServiceDiscoveryClient {
   const local = opts.endpoint !== undefined;
-  const envHasKeys = Boolean(process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY);
   return new ServiceDiscoveryClient({
     region: opts.region,
     retryMode: 'standard',
@@ -42,6 +42,6 @@ export function createCloudMapClient(opts: CloudMapClientOptions): ServiceDiscov
       connectionTimeout: opts.connectionTimeoutMs ?? 3_000,
     },
     ...(local ? { endpoint: opts.endpoint, disableHostPrefix: true } : {}),
-    ...(local && !envHasKeys ? { credentials: FAKE_CREDENTIALS } : {}),
+    ...(local ? { credentials: FAKE_CREDENTIALS } : {}),
   });
 }

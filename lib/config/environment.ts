@@ -383,3 +383,67 @@ export function readInvocationEnvironment(env: NodeJS.ProcessEnv = process.env):
     tracePropagation: propagation !== 'false' && propagation !== 'off' && propagation !== '0',
   };
 }
+
+/** GREETER_CACERT: the path of the PEM file holding the CA of backends reached over TLS; undefined when unset or blank. */
+export function readBackendCaFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.GREETER_CACERT?.trim() || undefined;
+}
+
+/** Powertools' naming, as the environment gives it (each undefined when unset or blank). */
+export interface PowertoolsEnvironment {
+  /** POWERTOOLS_SERVICE_NAME: names the logger's lines and the metrics' service dimension. */
+  serviceName?: string;
+  /** POWERTOOLS_METRICS_NAMESPACE: metrics are off without it. */
+  metricsNamespace?: string;
+  /** AWS_LAMBDA_FUNCTION_NAME: the metrics' service when no name is given. */
+  functionName?: string;
+}
+
+/** Reads Powertools' names once per environment (Lambda never changes them while it runs); never throws. */
+export function readPowertoolsEnvironment(env: NodeJS.ProcessEnv = process.env): PowertoolsEnvironment {
+  const serviceName = env.POWERTOOLS_SERVICE_NAME?.trim();
+  const metricsNamespace = env.POWERTOOLS_METRICS_NAMESPACE?.trim();
+  const functionName = env.AWS_LAMBDA_FUNCTION_NAME?.trim();
+  return {
+    ...(serviceName ? { serviceName } : {}),
+    ...(metricsNamespace ? { metricsNamespace } : {}),
+    ...(functionName ? { functionName } : {}),
+  };
+}
+
+/** How the Lambda runtime describes the function and this environment, as set (each undefined when unset, e.g. outside Lambda). */
+export interface LambdaFunctionIdentity {
+  functionName?: string;
+  version?: string;
+  region?: string;
+  memoryMb?: string;
+  /** AWS_EXECUTION_ENV: the runtime's name, e.g. AWS_Lambda_nodejs20.x. */
+  executionEnv?: string;
+  logStream?: string;
+}
+
+/** Reads the function's identity (AWS_LAMBDA_FUNCTION_NAME and friends) once per environment; never throws. */
+export function readLambdaFunctionIdentity(env: NodeJS.ProcessEnv = process.env): LambdaFunctionIdentity {
+  const fields = {
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    version: env.AWS_LAMBDA_FUNCTION_VERSION,
+    region: env.AWS_REGION,
+    memoryMb: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    executionEnv: env.AWS_EXECUTION_ENV,
+    logStream: env.AWS_LAMBDA_LOG_STREAM_NAME,
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as LambdaFunctionIdentity;
+}
+
+/** True when COLD_START_TRACE=1: read once, at load, so an environment traces its own cold start only. */
+export function readColdStartTraceEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.COLD_START_TRACE === '1';
+}
+
+/**
+ * The variables secrets are looked up in (see lib/config/secrets.ts), live: a secret's name is known only
+ * when its user asks for it (a token, a CA), so the lookup cannot be a fixed set read up front.
+ */
+export function secretVariables(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}

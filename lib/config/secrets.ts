@@ -28,8 +28,11 @@ type ParameterReader = (parameter: string, name: string) => Promise<string>;
 /** Every SSM read is bounded like every other external call. */
 const TIMEOUT_MS = 2_000;
 
+/** The variables a resolver reads by name (the runtime passes secretVariables() from ./environment). */
+export type SecretVariables = Readonly<Record<string, string | undefined>>;
+
 /** A resolver over `env`; nothing SSM-related is loaded unless a parameter is actually read. */
-export function createSecretResolver(env: NodeJS.ProcessEnv = process.env): SecretResolver {
+export function createSecretResolver(env: SecretVariables): SecretResolver {
   let read: ParameterReader | undefined;
   const reader = () => (read ??= env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT?.trim() ? extensionReader(env) : sdkReader());
   return {
@@ -46,7 +49,7 @@ export function createSecretResolver(env: NodeJS.ProcessEnv = process.env): Secr
 }
 
 /** GetParameter through the extension's local endpoint, authenticated with the environment's session token. */
-function extensionReader(env: NodeJS.ProcessEnv): ParameterReader {
+function extensionReader(env: SecretVariables): ParameterReader {
   const base = `http://localhost:${env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT?.trim()}/systemsmanager/parameters/get`;
   return async (parameter, name) => {
     const where = `${name} from SSM parameter ${parameter} through the Parameters and Secrets extension`;

@@ -1,5 +1,6 @@
 /** Pure description of one execution environment as a Consul lease. */
 import { randomBytes } from 'node:crypto';
+import { readLambdaFunctionIdentity, type LambdaFunctionIdentity } from '../config/environment';
 
 /** What a platform engineer sees about an environment in Consul. */
 export interface LeaseIdentity {
@@ -7,21 +8,21 @@ export interface LeaseIdentity {
   meta: Record<string, string>;
 }
 
-/** Builds a unique id and the meta from the Lambda environment variables. */
+/** Builds a unique id and the meta from the function's identity as Lambda describes it. */
 export function leaseIdentity(
   service: string,
   coldStartAt: Date,
-  env: NodeJS.ProcessEnv = process.env,
+  lambda: LambdaFunctionIdentity = readLambdaFunctionIdentity(),
   random: (n: number) => Buffer = randomBytes,
 ): LeaseIdentity {
   const meta: Record<string, string> = {
-    function: env.AWS_LAMBDA_FUNCTION_NAME ?? 'local',
-    version: env.AWS_LAMBDA_FUNCTION_VERSION ?? '$LATEST',
-    region: env.AWS_REGION ?? 'local',
-    memory_mb: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '',
-    runtime: env.AWS_EXECUTION_ENV ?? `node-${process.version}`,
+    function: lambda.functionName ?? 'local',
+    version: lambda.version ?? '$LATEST',
+    region: lambda.region ?? 'local',
+    memory_mb: lambda.memoryMb ?? '',
+    runtime: lambda.executionEnv ?? `node-${process.version}`,
     cold_start_at: coldStartAt.toISOString(),
-    log_stream: env.AWS_LAMBDA_LOG_STREAM_NAME ?? '',
+    log_stream: lambda.logStream ?? '',
   };
   // Consul caps meta values at 512 characters.
   for (const k of Object.keys(meta)) meta[k] = (meta[k] ?? '').slice(0, 512);

@@ -19,9 +19,9 @@ export interface Log {
   error(message: string, ...attributes: LogAttributes[]): void;
 }
 
-/** A logger named by POWERTOOLS_SERVICE_NAME (else `fallbackName`); its level comes from POWERTOOLS_LOG_LEVEL. */
-export function createLogger(fallbackName = 'consul-grpc-lambda'): Logger {
-  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? fallbackName });
+/** A logger named `serviceName` (the runtime reads POWERTOOLS_SERVICE_NAME), else `consul-grpc-lambda`; its level comes from POWERTOOLS_LOG_LEVEL. */
+export function createLogger(serviceName?: string): Logger {
+  return new Logger({ serviceName: serviceName ?? 'consul-grpc-lambda' });
 }
 
 /** A logger that drops everything (unit tests, benchmarks). */

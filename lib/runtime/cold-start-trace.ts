@@ -6,6 +6,7 @@
  * mark is one property test, so the calls can stay on every invocation's path.
  */
 import type { Client, connectivityState as ConnectivityState } from '@grpc/grpc-js';
+import { readColdStartTraceEnabled } from '../config/environment';
 import type { Log } from '../log/logger';
 
 /** One finished step: its name, how long it took, and when it ended (ms since the process started). */
@@ -83,4 +84,4 @@ function round(ms: number): number {
 }
 
 /** The process's trace: on when COLD_START_TRACE=1 at load, so an environment traces its own cold start only. */
-export const coldStartTrace = new ColdStartTrace(process.env.COLD_START_TRACE === '1');
+export const coldStartTrace = new ColdStartTrace(readColdStartTraceEnabled());

@@ -7,7 +7,7 @@
 import { createConsulApi, type ConsulApi, type ConsulTls } from '../consul/consul-api';
 import { ConsulTlsError } from '../consul/errors';
 import { ConfigStore, type LoadedConfig } from '../config/config-store';
-import { readFunctionEnvironment, resolveConsulTls, type FunctionEnvironment } from '../config/environment';
+import { readFunctionEnvironment, resolveConsulTls, secretVariables, type FunctionEnvironment } from '../config/environment';
 import type { ConfigValues, KeySpecs } from '../config/key-specs';
 import { createSecretResolver, type SecretResolver } from '../config/secrets';
 import { EnvironmentLease } from '../lease/environment-lease';
@@ -59,7 +59,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   let token = env.consulToken;
   let tls: ConsulTls | undefined;
   let resolving: Promise<void> | undefined;
-  const secrets = createSecretResolver();
+  const secrets = createSecretResolver(secretVariables());
   const consul = deps.consul ?? createConsulApi({ address: env.consulAddress, token: () => token, tls: () => tls });
   // A list is all https or all http (parseConsulAddresses), so the first address says which.
   const secure = consul.address.startsWith('https:');

@@ -5,6 +5,7 @@
  */
 import type { ConsulApi } from '../consul/consul-api';
 import type { EnvironmentLease } from '../lease/environment-lease';
+import { readPowertoolsEnvironment, type PowertoolsEnvironment } from '../config/environment';
 import { createFunctionMetrics, type FunctionMetrics } from '../metrics/function-metrics';
 
 /**
@@ -20,7 +21,7 @@ export const METRICS_FLUSH_INTERVAL_MS = 10_000;
  */
 export function createRuntimeMetrics(
   parts: { consul: ConsulApi; lease: EnvironmentLease; discovery?: { readonly fallbackAnswers: number } },
-  env: NodeJS.ProcessEnv = process.env,
+  names: PowertoolsEnvironment = readPowertoolsEnvironment(),
 ): FunctionMetrics {
   let requests = 0;
   let fallbackServed = 0;
@@ -29,8 +30,8 @@ export function createRuntimeMetrics(
   let renewals = 0;
   let failedRenewals = 0;
   return createFunctionMetrics({
-    namespace: env.POWERTOOLS_METRICS_NAMESPACE?.trim() || undefined,
-    service: env.POWERTOOLS_SERVICE_NAME?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'consul-grpc-lambda',
+    namespace: names.metricsNamespace,
+    service: names.serviceName ?? names.functionName ?? 'consul-grpc-lambda',
     flushIntervalMs: METRICS_FLUSH_INTERVAL_MS,
     collect(count) {
       let total = 0;

@@ -4,6 +4,7 @@
  * first invocation of an execution environment and reused after that.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { readPowertoolsEnvironment } from '../config/environment';
 import { createLogger, type Log } from '../log/logger';
 
 /** A runtime the slot can close. */
@@ -25,7 +26,7 @@ export interface RuntimeSlot<R extends Closable> {
 
 /** A slot whose runtime `create` builds with the slot's logger. */
 export function runtimeSlot<R extends Closable>(create: (log: Log) => R): RuntimeSlot<R> {
-  const logger = createLogger();
+  const logger = createLogger(readPowertoolsEnvironment().serviceName);
   let runtime: R | undefined;
   return {
     logger,

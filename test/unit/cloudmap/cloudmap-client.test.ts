@@ -104,18 +104,20 @@ describe('createCloudMapClient', { timeout: 20_000 }, () => {
     client.destroy();
   });
 
-  it('signs with static test credentials when the environment has none', async () => {
+  it('signs with static test credentials at a local endpoint, whatever keys the environment holds', async () => {
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
-    delete process.env.AWS_ACCESS_KEY_ID;
-    delete process.env.AWS_SECRET_ACCESS_KEY;
+    process.env.AWS_ACCESS_KEY_ID = 'AKIAREALKEYNOTFORMOTO';
+    process.env.AWS_SECRET_ACCESS_KEY = 'real-secret';
     try {
       const client = createCloudMapClient({ region: 'eu-west-1', endpoint, maxAttempts: 1 });
       await client.send(new ListServicesCommand({}));
       assert.match(seen[0]?.authorization ?? '', /Credential=testing\/\d{8}\/eu-west-1\/servicediscovery\//);
       client.destroy();
     } finally {
-      if (saved.id !== undefined) process.env.AWS_ACCESS_KEY_ID = saved.id;
-      if (saved.secret !== undefined) process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+      if (saved.id === undefined) delete process.env.AWS_ACCESS_KEY_ID;
+      else process.env.AWS_ACCESS_KEY_ID = saved.id;
+      if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
+      else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
     }
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readLambdaFunctionIdentity } from '../../../lib/config/environment';
 import { leaseIdentity, renewalDue } from '../../../lib/lease/lease-identity';
 
 describe('leaseIdentity', () => {
@@ -12,8 +13,8 @@ describe('leaseIdentity', () => {
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
       AWS_LAMBDA_LOG_STREAM_NAME: 'stream',
     };
-    const a = leaseIdentity('gw-lambda', new Date(0), env);
-    const b = leaseIdentity('gw-lambda', new Date(0), env);
+    const a = leaseIdentity('gw-lambda', new Date(0), readLambdaFunctionIdentity(env));
+    const b = leaseIdentity('gw-lambda', new Date(0), readLambdaFunctionIdentity(env));
     assert.match(a.id, /^gw-lambda-[0-9a-f]{16}$/);
     assert.notEqual(a.id, b.id);
     assert.deepEqual(a.meta, {
@@ -26,8 +27,14 @@ describe('leaseIdentity', () => {
       log_stream: 'stream',
     });
   });
+  it('says local outside Lambda', () => {
+    const { meta } = leaseIdentity('s', new Date(0), readLambdaFunctionIdentity({}));
+    assert.equal(meta.function, 'local');
+    assert.equal(meta.version, '$LATEST');
+    assert.equal(meta.region, 'local');
+  });
   it('keeps meta values within Consul limits', () => {
-    const { meta } = leaseIdentity('s', new Date(0), { AWS_LAMBDA_LOG_STREAM_NAME: 'x'.repeat(600) });
+    const { meta } = leaseIdentity('s', new Date(0), { logStream: 'x'.repeat(600) });
     assert.equal(meta.log_stream?.length, 512);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readPowertoolsEnvironment } from '../../../lib/config/environment';
 import type { EnvironmentLease } from '../../../lib/lease/environment-lease';
 import { createRuntimeMetrics } from '../../../lib/runtime/runtime-metrics';
 import { emfLines as emf } from '../helpers/emf-lines';
@@ -10,7 +11,7 @@ const lease = { snapshot: () => ({ renewals: 0, failedAttempts: 0 }) } as unknow
 describe('runtime metrics', () => {
   it('counts the answers a discovery fallback served since the last line, only when a fallback is configured', () => {
     const discovery = { fallbackAnswers: 0 };
-    const env = { POWERTOOLS_METRICS_NAMESPACE: 'test-ns', POWERTOOLS_SERVICE_NAME: 'greet' };
+    const env = readPowertoolsEnvironment({ POWERTOOLS_METRICS_NAMESPACE: 'test-ns', POWERTOOLS_SERVICE_NAME: 'greet' });
     const m = createRuntimeMetrics({ consul: new FakeConsul(), lease, discovery }, env);
     discovery.fallbackAnswers = 3;
     const [first] = emf(() => {
