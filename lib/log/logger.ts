@@ -6,7 +6,7 @@
  * Tokens never reach a log: config and Consul code redact them first, and
  * `errorSummary` keeps stack traces out of log lines for expected errors.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
+import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
 
 /** Attributes of one log line. Powertools reserves `service`, `level`, `message`, `timestamp`: never use them. */
 export type LogAttributes = Record<string, unknown>;
@@ -19,9 +19,22 @@ export interface Log {
   error(message: string, ...attributes: LogAttributes[]): void;
 }
 
+/**
+ * A Powertools Logger whose `debug` checks the level before anything else. Powertools reads the X-Ray
+ * header from the environment and looks up its per-invocation stores before its own level check, a few
+ * microseconds per line that a warm call (one `debug` each) paid for a line it never wrote. `level` is the
+ * level in effect for this invocation (sampling and Lambda's log level included); we configure no log
+ * buffer, the one feature that keeps lines below the level.
+ */
+class LevelCheckedLogger extends Logger {
+  override debug(...args: Parameters<Logger['debug']>): void {
+    if (this.level <= LogLevelThreshold.DEBUG) super.debug(...args);
+  }
+}
+
 /** A logger named `serviceName` (the runtime reads POWERTOOLS_SERVICE_NAME), else `consul-grpc-lambda`; its level comes from POWERTOOLS_LOG_LEVEL. */
 export function createLogger(serviceName?: string): Logger {
-  return new Logger({ serviceName: serviceName ?? 'consul-grpc-lambda' });
+  return new LevelCheckedLogger({ serviceName: serviceName ?? 'consul-grpc-lambda' });
 }
 
 /** A logger that drops everything (unit tests, benchmarks). */
