@@ -9,7 +9,6 @@
  * A spec's schema is typed as zod's core type, so either build's schemas fit; every rule here
  * names its message, as zod/mini loads no locale.
  */
-import * as classic from 'zod';
 import * as z from 'zod/mini';
 import type { $ZodType } from 'zod/v4/core';
 
@@ -95,17 +94,6 @@ export const optionalNameKey = (what: string) =>
       z.maxLength(128, `${what} must be at most 128 characters`),
       z.regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`),
     );
-
-/**
- * optionalNameKey as a classic zod schema, for schemas that chain zod's methods onto it (lib/rpc).
- * esbuild drops it, and classic zod with it, from bundles that do not use it.
- */
-export const optionalName = (what: string) =>
-  classic
-    .string()
-    .trim()
-    .max(128, `${what} must be at most 128 characters`)
-    .regex(/^[A-Za-z0-9_.:-]*$/, `${what} may hold only letters, digits and _ . : -`);
 
 /** Where a value came from, as /status shows it. */
 export type ConfigSource = 'default' | 'kv' | 'default (invalid kv value)' | 'default (consul unreachable)';

@@ -1,19 +1,10 @@
 /** The greeter gateway's configuration keys (greet and status functions). */
 import * as z from 'zod/mini';
-import {
-  boolKey,
-  enumKey,
-  intKey,
-  listKey,
-  optionalNameKey,
-  SERVICE_NAME,
-  textKey,
-  type ConfigValues,
-  type KeySpecs,
-} from '../config/key-specs';
+import { boolKey, enumKey, listKey, optionalNameKey, SERVICE_NAME, textKey, type ConfigValues, type KeySpecs } from '../config/key-specs';
+import { CALL_KEYS } from '../runtime/gateway-keys';
 import { runtimeKeys } from '../runtime/runtime-keys';
 
-/** The greeter gateway's keys (greet and status functions). */
+/** The greeter gateway's keys (greet and status functions): the Greeter's route, then the call-tuning keys every gateway function shares. */
 export const GATEWAY_KEYS = {
   greeterService: {
     schema: textKey(SERVICE_NAME, 'must be a DNS-style service name'),
@@ -44,63 +35,12 @@ export const GATEWAY_KEYS = {
     default: '',
     doc: "With greeterTransport=tls: the name every Greeter's certificate must carry (empty: <greeterService>.service.consul)",
   },
-  gatewayIdentity: {
-    schema: textKey(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$/, 'must be empty or a DNS-style service name'),
-    default: '',
-    doc: 'Connect service identity the gateway presents (its token needs service:write on it; empty: leaseService)',
-  },
   exposeBackendAddress: {
     schema: boolKey(),
     default: false,
     doc: "Answer the serving backend's address and port in servedBy (false: its instance id only; the public /hello would map the private network)",
   },
-  callDeadlineMs: { schema: intKey(50, 60_000), default: 2_000, doc: 'Deadline for one greet request, all attempts included' },
-  deadlineMarginMs: { schema: intKey(0, 10_000), default: 250, doc: "Time kept back from the Lambda's remaining time to answer" },
-  maxAttempts: {
-    schema: intKey(1, 10),
-    default: 3,
-    doc: 'Attempts per request, hedged ones included; UNAVAILABLE moves on to another instance at once',
-  },
-  hedgeMinDelayMs: {
-    schema: intKey(1, 60_000),
-    default: 20,
-    doc: 'Shortest wait before a hedged attempt goes to another instance (the wait follows the p95 latency)',
-  },
-  hedgeMaxDelayMs: {
-    schema: intKey(1, 60_000),
-    default: 200,
-    doc: 'Longest wait before a hedged attempt, and the wait until enough calls were seen; keep it well below callDeadlineMs',
-  },
-  ejectionFailurePercent: {
-    schema: intKey(1, 100),
-    default: 50,
-    doc: 'An instance whose attempts fail (or are cancelled) this often within a second is ejected',
-  },
-  ejectionMinRequests: {
-    schema: intKey(1, 10_000),
-    default: 10,
-    doc: 'Attempts an instance needs within a second before it can be ejected',
-  },
-  ejectionBaseMs: {
-    schema: intKey(1_000, 3_600_000),
-    default: 30_000,
-    doc: 'First ejection time; it grows with each new ejection of the same instance',
-  },
-  retryAfterSeconds: { schema: intKey(1, 300), default: 1, doc: 'Retry-After sent with 503 responses' },
-  discoveryWaitSeconds: { schema: intKey(1, 300), default: 30, doc: 'Blocking-query wait for service discovery' },
-  discoveryMinIntervalMs: { schema: intKey(0, 60_000), default: 500, doc: 'Least time between two discovery polls (rate limit)' },
-  discoveryBackoffBaseMs: {
-    schema: intKey(10, 60_000),
-    default: 250,
-    doc: 'First pause after a failed discovery poll; doubles per failure, with jitter',
-  },
-  discoveryBackoffMaxMs: { schema: intKey(100, 300_000), default: 10_000, doc: 'Longest pause between failed discovery polls' },
-  coldStartWaitMs: { schema: intKey(100, 10_000), default: 1_500, doc: 'Longest a cold start waits for the first discovery answer' },
-  channelMaxIdleMs: {
-    schema: intKey(1_000, 3_600_000),
-    default: 120_000,
-    doc: 'A gRPC channel idle this long is replaced (its connections may have died while frozen)',
-  },
+  ...CALL_KEYS,
   ...runtimeKeys('greeter-gateway-lambda'),
 } as const satisfies KeySpecs;
 

@@ -39,7 +39,7 @@ export async function gatewayStatus(rt: GatewayRuntime): Promise<Record<string, 
       };
     }),
     consulRequests: Object.fromEntries(rt.consul.requestCounts),
-    channelsReplaced: rt.clients.replacedCount(),
+    channelsReplaced: rt.channels.replacedCount(),
     connect: rt.connectIdentities().map((c) => c.snapshot()),
     calls: rt.callPolicy.snapshot(),
     lease: loaded.values.leaseEnabled ? rt.lease.snapshot() : { enabled: false },

@@ -8,11 +8,12 @@
 import { consulTarget } from '../grpc/consul-target';
 import { callBudgetMs } from '../grpc/deadline';
 import { errorSummary } from '../log/logger';
+import { requestCredentials } from '../runtime/gateway-credentials';
+import { presentedIdentity } from '../runtime/gateway-keys';
 import { reflectService } from './reflection';
 import type { RpcConfig } from './rpc-config';
 import type { RpcRuntime } from './rpc-runtime';
-import { routeQuery, serviceRoute } from './service-map';
-import { credentialsFor } from './transport';
+import { callRoute, serviceRoute } from './service-map';
 
 /** The channel key of reflection calls: apart from the service's own channel and its hedging policy. */
 const REFLECTION = 'grpc.reflection.v1.ServerReflection';
@@ -28,15 +29,17 @@ export async function reflectAllowed(rt: RpcRuntime, cfg: RpcConfig, remainingMs
   const known = new Set(rt.descriptors.files.map((f) => f.name));
   const results = await Promise.allSettled(
     services.map(async (service) => {
-      const route = serviceRoute(cfg.rpcServices, service);
-      const query = routeQuery(route);
+      const route = callRoute(serviceRoute(cfg.rpcServices, service), presentedIdentity(cfg));
+      const { query } = route;
+      const pending = requestCredentials(rt, route);
       const watch = rt.watches.get(query);
       watch.ensureFresh();
       const instances = watch.current() ?? (await watch.waitForFirst(Math.max(0, deadline - Date.now())));
-      if (!instances?.length) throw new Error(`no healthy instance of ${route.service}`);
-      const { creds, tlsServerName } = await credentialsFor(rt, cfg, route, () => Math.max(0, deadline - Date.now()));
-      const target = consulTarget(query, tlsServerName ? { tlsServerName } : {});
-      const client = rt.channels.get(REFLECTION, target, rt.channels.policy(REFLECTION, []), cfg.channelMaxIdleMs, creds);
+      if (!instances?.length) throw new Error(`no healthy instance of ${query.service}`);
+      const { creds, missing } = await pending.settle(() => Math.max(0, deadline - Date.now()));
+      if (missing) throw new Error(missing);
+      const target = consulTarget(query, pending.tlsServerName ? { tlsServerName: pending.tlsServerName } : {});
+      const client = rt.channels.get(REFLECTION, target, cfg.channelMaxIdleMs, creds);
       return reflectService(client, service, rt.descriptors, known, deadline);
     }),
   );

@@ -9,6 +9,7 @@
 import * as z from 'zod/mini';
 import { optionalNameKey, SERVICE_NAME } from '../config/key-specs';
 import type { ServiceQuery } from '../discovery/service-query';
+import type { CallRoute } from '../runtime/gateway-credentials';
 
 const DNS_NAME = /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*)?$/;
 
@@ -106,4 +107,9 @@ export function routeQuery(r: ServiceRoute): ServiceQuery {
     ...(r.failoverDatacenters.length ? { failover: r.failoverDatacenters } : {}),
     ...(r.transport === 'connect' ? { connect: true } : {}),
   };
+}
+
+/** How the invoker reaches a route's Consul service; `identity` is the Connect identity the function presents. */
+export function callRoute(r: ServiceRoute, identity: string): CallRoute {
+  return { query: routeQuery(r), transport: r.transport, tlsServerName: r.tlsServerName, identity };
 }

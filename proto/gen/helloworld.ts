@@ -172,7 +172,7 @@ export const HelloReply: MessageFns<HelloReply> = {
 /** Greets whoever calls it. */
 export type GreeterService = typeof GreeterService;
 export const GreeterService = {
-  /** Sends a greeting. */
+  /** Sends a greeting. It changes nothing, so a gateway may hedge it and try it again. */
   sayHello: {
     path: "/helloworld.Greeter/SayHello" as const,
     requestStream: false as const,
@@ -185,12 +185,12 @@ export const GreeterService = {
 } as const;
 
 export interface GreeterServer extends UntypedServiceImplementation {
-  /** Sends a greeting. */
+  /** Sends a greeting. It changes nothing, so a gateway may hedge it and try it again. */
   sayHello: handleUnaryCall<HelloRequest, HelloReply>;
 }
 
 export interface GreeterClient extends Client {
-  /** Sends a greeting. */
+  /** Sends a greeting. It changes nothing, so a gateway may hedge it and try it again. */
   sayHello(
     request: HelloRequest,
     callback: (error: ServiceError | null, response: HelloReply) => void,

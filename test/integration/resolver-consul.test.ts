@@ -8,7 +8,7 @@ import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { consulHealthSource } from '../../lib/discovery/health-source';
 import { ServiceWatchRegistry } from '../../lib/discovery/service-watch-registry';
 import { consulTarget } from '../../lib/grpc/consul-target';
-import { GREETER_CHANNEL_OPTIONS } from '../../lib/grpc/greeter-client-pool';
+import { CHANNEL_OPTIONS as GREETER_CHANNEL_OPTIONS } from '../../lib/grpc/channel-pool';
 import { consulResolverOptions, registerConsulResolver } from '../../lib/grpc/resolver-consul';
 import { silentLog } from '../../lib/log/logger';
 import { stopProcess } from '../../scripts/stack/processes';

@@ -22,8 +22,8 @@ describe('shipped descriptors', () => {
       .methods()
       .filter((m) => m.idempotent)
       .map((m) => m.name);
-    assert.deepEqual(idempotent, ['echo.v1.Echo/Get', 'echo.v1.Echo/Update']);
-    assert.equal(d.method('helloworld.Greeter', 'SayHello')?.idempotent, false);
+    assert.deepEqual(idempotent, ['echo.v1.Echo/Get', 'echo.v1.Echo/Update', 'helloworld.Greeter/SayHello']);
+    assert.equal(d.method('echo.v1.Echo', 'Fail')?.idempotent, false);
   });
 
   it('refuse a descriptor set that is not one', () => {

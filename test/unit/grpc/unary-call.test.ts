@@ -1,13 +1,13 @@
-// A fake GreeterClient answers each attempt asynchronously, as grpc-js does.
+// A fake grpc-js Client answers each attempt asynchronously, as grpc-js does; the method is SayHello.
 // The one pause (a second call on a new channel) is a node:timers/promises
 // setTimeout, which mock.timers fakes under tsx: no test waits for real time.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
-import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { GreeterCallError } from '../../../lib/grpc/errors';
-import { sayHello } from '../../../lib/grpc/greeter-call';
-import type { GreeterClient, HelloReply, HelloRequest } from '../../../proto/gen/helloworld';
+import { unaryCall, type UnaryCallOptions, type UnaryMethod } from '../../../lib/grpc/unary-call';
+import { GreeterService, type HelloReply, type HelloRequest } from '../../../proto/gen/helloworld';
 import { drainMicrotasks } from '../helpers/deferred';
 
 /** How grpc-js ends one call: `previousAttempts` is what it reports in grpc-previous-rpc-attempts. */
@@ -27,11 +27,33 @@ function attemptsMetadata(previousAttempts: number | undefined): Metadata {
   return md;
 }
 
-/** A GreeterClient whose call n ends as outcomes[n]. */
+const SAY_HELLO: UnaryMethod<HelloRequest, HelloReply> = {
+  service: 'helloworld.Greeter',
+  method: 'SayHello',
+  path: GreeterService.sayHello.path,
+  idempotent: true,
+  serialize: GreeterService.sayHello.requestSerialize,
+  deserialize: GreeterService.sayHello.responseDeserialize,
+};
+
+/** SayHello through the generic call (`idempotent` false: a method that may not run twice). */
+const sayHello = (client: Client, name: string, opts: UnaryCallOptions, idempotent = true) =>
+  unaryCall(client, { ...SAY_HELLO, idempotent }, { name }, opts);
+
+/** A Client whose call n ends as outcomes[n]. */
 function fakeClient(outcomes: Outcome[]) {
   const calls: SeenCall[] = [];
   const client = {
-    sayHello(request: HelloRequest, metadata: unknown, options: unknown, callback: (err: ServiceError | null, reply?: HelloReply) => void) {
+    makeUnaryRequest(
+      path: string,
+      _serialize: unknown,
+      _deserialize: unknown,
+      request: HelloRequest,
+      metadata: unknown,
+      options: unknown,
+      callback: (err: ServiceError | null, reply?: HelloReply) => void,
+    ) {
+      assert.equal(path, '/helloworld.Greeter/SayHello');
       const outcome = outcomes[calls.length] ?? assert.fail(`unexpected call ${calls.length + 1}`);
       calls.push({ request, metadata, options, at: Date.now() });
       let peer = '';
@@ -53,7 +75,7 @@ function fakeClient(outcomes: Outcome[]) {
       return call;
     },
   };
-  return { client: client as unknown as GreeterClient, calls };
+  return { client: client as unknown as Client, calls };
 }
 
 const ok = (message: string, peer: string, previousAttempts?: number): Outcome => ({ reply: { message }, peer, previousAttempts });
@@ -75,7 +97,7 @@ async function failure(call: Promise<unknown>): Promise<GreeterCallError> {
   return assert.fail('the call should have failed');
 }
 
-describe('sayHello', () => {
+describe('unaryCall', () => {
   it('returns the reply, the peer and one attempt, passing the name and the deadline on', async () => {
     const { client, calls } = fakeClient([ok('Hello Ada', '10.0.0.1:50051')]);
     const res = await sayHello(client, 'Ada', { deadline: 2_000 });
@@ -125,7 +147,7 @@ describe('sayHello', () => {
   });
 });
 
-describe('sayHello on a new channel', () => {
+describe('unaryCall on a new channel', () => {
   it('calls once more after 20–40 ms when every attempt was refused, adding up the attempts', async (t) => {
     fakeTime(t, 0);
     const { client, calls } = fakeClient([fail(status.UNAVAILABLE, 'refused', 2), ok('Hello Ada', '10.0.0.2:50051')]);
@@ -200,6 +222,14 @@ describe('sayHello on a new channel', () => {
     const { client, calls } = fakeClient([fail(status.UNAVAILABLE, 'refused'), ok('unused', 'x:1')]);
     const err = await failure(sayHello(client, 'Ada', { deadline: 20, newChannel: true }));
     assert.deepEqual({ kind: err.kind, message: err.message }, { kind: 'unavailable', message: 'refused' });
+    assert.equal(calls.length, 1);
+  });
+
+  it('makes no second call for a method that may not run twice', async (t) => {
+    fakeTime(t);
+    const { client, calls } = fakeClient([fail(status.UNAVAILABLE, 'refused'), ok('unused', 'x:1')]);
+    const err = await failure(sayHello(client, 'Ada', { deadline: 2_000, newChannel: true }, false));
+    assert.deepEqual({ kind: err.kind, attempts: err.attempts }, { kind: 'unavailable', attempts: 1 });
     assert.equal(calls.length, 1);
   });
 });

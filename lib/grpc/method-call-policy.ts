@@ -1,10 +1,10 @@
 /**
- * The Greeter's call policy (lib/grpc/call-policy.ts: hedging delay from the p95, retry budget,
- * outlier ejection) for the channels of one gRPC service, with its hedging policy applied to that
- * service's idempotent methods only: every other method gets one attempt (grpc-js's transparent
- * retries of calls that never left the client still apply) and the same outlier ejection.
+ * The call policy (call-policy.ts: hedging delay from the p95, retry budget, outlier ejection) of the
+ * channels of one gRPC service, with its hedging policy applied to that service's idempotent methods
+ * only: every other method gets one attempt (grpc-js's transparent retries of calls that never left
+ * the client still apply) and the same outlier ejection.
  */
-import { CallPolicy, type CallPolicySettings, type ServiceConfigJson } from '../grpc/call-policy';
+import { CallPolicy, type CallPolicySettings, type ServiceConfigJson } from './call-policy';
 
 /** `{service, method}` names as grpc-js's method config reads them. */
 export type MethodName = { service: string; method: string };

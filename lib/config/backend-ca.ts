@@ -1,16 +1,16 @@
 /**
- * The CA that signed the Greeters' certificates, for `greeterTransport=tls` (backends outside the
- * mesh). Named like Consul's own CONSUL_CACERT: a PEM file path locally, or an SSM parameter holding
- * the PEM when deployed, read once per execution environment.
+ * The CA that signed the certificates of backends reached over TLS (`greeterTransport=tls`, and the rpc
+ * route's `transport: tls` services), outside the mesh. Named like Consul's own CONSUL_CACERT: a PEM file
+ * path locally, or an SSM parameter holding the PEM when deployed, read once per execution environment.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../config/errors';
-import type { SecretResolver } from '../config/secrets';
+import { readBackendCaFile } from './environment';
+import { ConfigError } from './errors';
+import type { SecretResolver } from './secrets';
 
 /** The CA bundle from GREETER_CACERT (file) or GREETER_CACERT_PARAMETER (SSM); undefined when neither is set (Node's default roots apply). Throws ConfigError naming the variable, never the value. */
-export async function loadGreeterCa(secrets: SecretResolver, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
-  const file = env.GREETER_CACERT?.trim();
+export async function loadGreeterCa(secrets: SecretResolver, file: string | undefined = readBackendCaFile()): Promise<string | undefined> {
   if (file) {
     let text: string;
     try {

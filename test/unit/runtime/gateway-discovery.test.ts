@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createGatewayDiscovery, DEFAULT_CLOUDMAP_POLL_MS } from '../../../lib/greeter/gateway-discovery';
+import { createGatewayDiscovery, DEFAULT_CLOUDMAP_POLL_MS } from '../../../lib/runtime/gateway-discovery';
 import { silentLog } from '../../../lib/log/logger';
 import { consulError, FakeConsul } from '../helpers/fake-consul';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MethodCallPolicy } from '../../../lib/rpc/method-policy';
+import { MethodCallPolicy } from '../../../lib/grpc/method-call-policy';
 
 const settings = () => ({
   maxAttempts: 3,

@@ -2,7 +2,7 @@
  * Builds the discovery source a gateway's watches read, from its environment (DISCOVERY_SOURCE,
  * DISCOVERY_FALLBACK and what they need): Consul's blocking queries, Consul DNS through a caching
  * resolver, or the Cloud Map mirror, with an ordered fallback while the primary gives no answer.
- * Here, in the use case's runtime, because the Cloud Map reader (lib/cloudmap) and discovery
+ * Here, in the runtime layer (every gateway function's, greet's and rpc's, reads it), because the Cloud Map reader (lib/cloudmap) and discovery
  * (lib/discovery) are adapters that may not import each other.
  */
 import { createDiscoverInstancesClient, type DiscoverInstancesClient } from '../cloudmap/discover-instances';
