@@ -7,6 +7,7 @@
  * `errorSummary` keeps stack traces out of log lines for expected errors.
  */
 import { Logger, LogLevelThreshold } from '@aws-lambda-powertools/logger';
+import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 
 /** Attributes of one log line. Powertools reserves `service`, `level`, `message`, `timestamp`: never use them. */
 export type LogAttributes = Record<string, unknown>;
@@ -27,8 +28,8 @@ export interface Log {
  * buffer, the one feature that keeps lines below the level.
  */
 class LevelCheckedLogger extends Logger {
-  override debug(...args: Parameters<Logger['debug']>): void {
-    if (this.level <= LogLevelThreshold.DEBUG) super.debug(...args);
+  override debug(input: LogItemMessage, ...extraInput: LogItemExtraInput): void {
+    if (this.level <= LogLevelThreshold.DEBUG) super.debug(input, ...extraInput);
   }
 }
 
