@@ -6,7 +6,7 @@
  * Lambda process holds one runtime, so one listener. Node delivers signals to the
  * main thread only (serverless-offline runs handlers in worker threads, whose
  * `process` never emits them), so a worker's listener never fires, and nothing here
- * needs `node:worker_threads`, which cost ~1.3 ms of every cold start to load.
+ * needs `node:worker_threads` (~0.3 ms of a cold start, once grpc-js is loaded).
  */
 import { errorSummary, type Log } from '../log/logger';
 import type { EnvironmentLease } from './environment-lease';
