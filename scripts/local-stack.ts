@@ -1,16 +1,17 @@
 /**
  * `npm start`: the whole local stack on loopback, stopped cleanly with Ctrl-C.
  * Consul dev agent (ACLs on, UI) → least-privilege tokens → moto (Cloud Map) →
- * default config seeded into K/V → two Greeter backends → serverless-offline
- * with the greet, status and instances functions and the health-sync schedule.
+ * default config seeded into K/V → two Greeter backends and one Echo backend →
+ * serverless-offline with the greet, rpc, status and instances functions and the
+ * health-sync schedule.
  * `--discovery dns` puts CoreDNS (a caching forwarder) in front of the agent's DNS
  * port; `--discovery cloudmap` writes the mirror with a first health-sync pass.
  *
  * Lifecycle (stack/lifecycle.ts): Ctrl-C, SIGTERM, SIGHUP or the death of the parent (`kill` of
  * the npm process) stop everything; secrets live in owned paths removed on every exit, by a
- * watchdog after a SIGKILL of this process, or by the next start's sweep. A Greeter that dies is
- * reported and the stack goes on (Greeters are workloads); the death of Consul, moto or
- * serverless-offline stops the stack.
+ * watchdog after a SIGKILL of this process, or by the next start's sweep. A Greeter or the Echo
+ * backend that dies is reported and the stack goes on (they are workloads); the death of Consul,
+ * moto or serverless-offline stops the stack.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -24,6 +25,7 @@ import { healthSyncPolicies, registryPolicies } from './stack/acl-admin';
 import * as tokens from './stack/tokens';
 import { HEALTH_SYNC_KEYS } from '../lib/health-sync/health-sync-config';
 import { REGISTRY_KEYS } from '../lib/registry/registry-config';
+import { RPC_KEYS } from '../lib/rpc/rpc-config';
 import { startMoto } from './stack/moto';
 import { readConsulTlsFiles } from '../lib/config/environment';
 import { createConsulApi } from '../lib/consul/consul-api';
@@ -32,28 +34,30 @@ import { startCoreDns } from './stack/coredns';
 import { passingIds } from './stack/passing';
 import { eventually } from './support/poll-until';
 import { createConsulTlsFiles, createGreeterTlsFiles, type GreeterTlsFiles } from './stack/consul-tls';
-import { startGreeter } from './stack/greeters';
+import { startEcho, startGreeter } from './stack/greeters';
 import { startOffline } from './stack/offline';
 import { ownerAlive, ownerTag, onTermination, ownPath, sweepStale } from './stack/lifecycle';
 import { assertPortFree, describeUnexpectedExit, freePort, stopAll, supervise, type UnexpectedExit } from './stack/processes';
 import { seedDefaultConfig } from './stack/seed-config';
 import { DEFAULT_STATE_DIR, formatEnvFile, STACK_STATE_FILE } from './tools/stack-state';
 
-const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--state-dir DIR] [--tls]
-                 [--discovery consul|dns|cloudmap] [--fallback LIST] [--verbose]
+const HELP = `Usage: npm start -- [--consul-port 8500] [--http-port 3000] [--lambda-port 3002] [--greeter-ports 50051,50052] [--echo-port 50053]
+                 [--state-dir DIR] [--tls] [--discovery consul|dns|cloudmap] [--fallback LIST] [--verbose]
   --state-dir  where the tokens, API key, health-sync.env and stack.env (the addresses and certificate paths
                npm run consul / aws / invoke:rie read; give them LOCAL_STACK_DIR=DIR) are written (default: .local-stack/)
+  --echo-port  the Echo backend (echo.v1.Echo), which the rpc function calls at /rpc/echo.v1.Echo/<Method>
   --tls        Consul serves HTTPS only (verify_incoming on), the Greeters serve TLS and the gateway
-               dials them with greeterTransport=tls; certificates made by Consul's CLI in a private
-               temp dir that is removed when the stack stops
+               dials them with greeterTransport=tls (the rpc function with transport tls); certificates
+               made by Consul's CLI in a private temp dir that is removed when the stack stops. The Echo
+               backend serves plaintext (it has no TLS option)
   --discovery  the gateway's discovery source (DISCOVERY_SOURCE, default consul): dns starts the agent's DNS
                port with CoreDNS in front (CONSUL_DNS_ADDR); cloudmap reads the mirror health-sync writes in moto
   --fallback   sources tried in order while the primary cannot answer (DISCOVERY_FALLBACK, e.g. cloudmap)
-Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, LOCAL_STACK_DIR, LOCAL_STACK_TLS=1,
-LOCAL_STACK_DISCOVERY, LOCAL_STACK_FALLBACK.
+Environment overrides: CONSUL_PORT, HTTP_PORT, OFFLINE_LAMBDA_PORT, GREETER_PORTS, ECHO_PORT, LOCAL_STACK_DIR,
+LOCAL_STACK_TLS=1, LOCAL_STACK_DISCOVERY, LOCAL_STACK_FALLBACK.
 Ctrl-C, SIGTERM, SIGHUP or the end of the parent (e.g. \`kill\` of npm) stop everything and remove every
-token and key the stack wrote; a start sweeps what a killed run left. A Greeter that dies is reported with
-the command that brings it back, and the stack goes on; if Consul, moto or serverless-offline dies, the stack
+token and key the stack wrote; a start sweeps what a killed run left. A Greeter or Echo backend that dies is
+reported with the command that brings it back, and the stack goes on; if Consul, moto or serverless-offline dies, the stack
 says which, stops the rest and exits non-zero.`;
 
 function options() {
@@ -63,6 +67,7 @@ function options() {
       'http-port': { type: 'string', default: process.env.HTTP_PORT ?? '3000' },
       'lambda-port': { type: 'string', default: process.env.OFFLINE_LAMBDA_PORT ?? '3002' },
       'greeter-ports': { type: 'string', default: process.env.GREETER_PORTS ?? '50051,50052' },
+      'echo-port': { type: 'string', default: process.env.ECHO_PORT ?? '50053' },
       'state-dir': { type: 'string', default: process.env.LOCAL_STACK_DIR ?? DEFAULT_STATE_DIR },
       tls: { type: 'boolean', default: process.env.LOCAL_STACK_TLS === '1' },
       discovery: { type: 'string', default: process.env.LOCAL_STACK_DISCOVERY ?? 'consul' },
@@ -85,6 +90,7 @@ function options() {
     httpPort: port('http-port', values['http-port']),
     lambdaPort: port('lambda-port', values['lambda-port']),
     greeterPorts: values['greeter-ports'].split(',').map((p) => port('greeter-ports', p.trim())),
+    echoPort: port('echo-port', values['echo-port']),
     stateDir: resolve(values['state-dir']),
     tls: values.tls,
     ...discoveryOptions(values.discovery, values.fallback),
@@ -116,6 +122,14 @@ const PREFIX = 'config/greeter-gateway/local/';
 const NAMESPACE = 'consul-grpc-lambda-local';
 const REGISTRY_PREFIX = 'config/instance-registry/local/';
 const HEALTH_SYNC_PREFIX = 'config/health-sync/local/';
+const RPC_PREFIX = 'config/rpc-gateway/local/';
+/**
+ * What the rpc function may call here: the Greeter's SayHello (its default) and Echo's unary methods
+ * but Secret, which stays unlisted to show that an unlisted method answers 404 like a missing one.
+ */
+const RPC_ALLOW = ['helloworld.Greeter/SayHello', 'echo.v1.Echo/Say', 'echo.v1.Echo/Get', 'echo.v1.Echo/Update', 'echo.v1.Echo/Fail'];
+/** The Consul services the rpc function's token may discover: those RPC_ALLOW names, by the default rule. */
+const RPC_SERVICES = ['greeter', 'echo'];
 /** The registry may register throwaway workloads under these prefixes (each ends with "-"). */
 const LOCAL_SERVICE_PREFIXES = ['ephemeral-'];
 /**
@@ -149,9 +163,9 @@ async function main(): Promise<void> {
   // A Greeter is a workload: its death is reported with the command that brings it back. Any
   // other child (Consul, moto, serverless-offline, CoreDNS) that dies takes the stack down, loudly.
   supervise((exit) => {
-    const greeter = greeterRestart.get(exit.name);
-    if (greeter && !stopping) {
-      console.error(`${describeGreeterDeath(exit)}; the stack goes on with the other Greeters. Bring it back: ${greeter}`);
+    const workload = workloadRestart.get(exit.name);
+    if (workload && !stopping) {
+      console.error(`${describeWorkloadDeath(exit)}; ${workload.goesOn}. Bring it back: ${workload.command}`);
       return;
     }
     console.error(`\n${describeUnexpectedExit(exit)}`);
@@ -162,6 +176,7 @@ async function main(): Promise<void> {
   await assertPortFree(o.httpPort, 'HTTP API, --http-port');
   await assertPortFree(o.lambdaPort, 'offline Lambda API, --lambda-port');
   for (const p of o.greeterPorts) await assertPortFree(p, 'Greeter backend, --greeter-ports');
+  await assertPortFree(o.echoPort, 'Echo backend, --echo-port');
 
   const tls = o.tls ? makeTlsFiles() : undefined;
   console.log(`• starting Consul (ACLs on, default deny${tls ? ', HTTPS only with verify_incoming' : ''})…`);
@@ -196,6 +211,8 @@ async function main(): Promise<void> {
   const admin = createConsulApi({ address: consul.address, token: consul.managementToken, tls: readConsulTlsFiles() });
   const gatewayToken = await tokens.gatewayToken(admin, { configPrefix: PREFIX, lease: 'both' });
   const backendToken = await tokens.backendToken(admin);
+  const rpcToken = await tokens.rpcToken(admin, RPC_PREFIX, RPC_SERVICES);
+  const echoToken = await tokens.echoBackendToken(admin, ['echo']);
   const registryToken = await tokens.registryToken(admin, REGISTRY_PREFIX, registryPolicies(LOCAL_SERVICE_PREFIXES, LOCAL_SERVICES));
   const healthSyncToken = await tokens.healthSyncToken(
     admin,
@@ -223,6 +240,11 @@ async function main(): Promise<void> {
       cloudMapNamespaceId: namespaceId,
       cloudMapEndpoint: moto.endpoint,
       cloudMapRegion: 'us-east-1',
+    })),
+    ...(await seedDefaultConfig(admin, RPC_PREFIX, RPC_KEYS, {
+      rpcAllow: RPC_ALLOW.join(','),
+      // With --tls the Greeters serve TLS only (CA: GREETER_CACERT); Echo stays on the default, plaintext.
+      ...(tls ? { rpcServices: JSON.stringify({ 'helloworld.Greeter': { transport: 'tls' } }) } : {}),
     })),
   ];
   console.log(`• config: ${seeded.length} default key(s) seeded under config/*/local/`);
@@ -253,9 +275,9 @@ async function main(): Promise<void> {
       echo: echo(id),
       ...(tls ? { tls: { certFile: tls.greeter.certFile, keyFile: tls.greeter.keyFile } } : {}),
     });
-    greeterRestart.set(
-      g.process.name,
-      greeterCommand({
+    workloadRestart.set(g.process.name, {
+      goesOn: 'the stack goes on with the other Greeters',
+      command: greeterCommand({
         id,
         port: g.port,
         consulAddress: consul.address,
@@ -263,9 +285,32 @@ async function main(): Promise<void> {
         tlsEnv: tls?.env,
         tlsFiles: tls?.greeter,
       }),
-    );
+    });
     console.log(`• Greeter ${g.id} on 127.0.0.1:${g.port}${tls ? ' (TLS)' : ''}, registered in Consul`);
   }
+  // One Echo backend (service echo, its own token file for the printed restart), for the rpc function's walkthrough.
+  const echoTokenFile = secret('echo-backend-token');
+  writeFileSync(echoTokenFile, `${echoToken}\n`, { mode: 0o600 });
+  const echoBackend = await startEcho({
+    consulAddress: consul.address,
+    token: echoToken,
+    id: 'echo-1',
+    port: o.echoPort,
+    echo: echo('echo-1'),
+  });
+  workloadRestart.set(echoBackend.process.name, {
+    goesOn: 'the stack goes on; /rpc/echo.v1.Echo/… answers 503 until an Echo passes again',
+    command: echoCommand({
+      id: 'echo-1',
+      port: echoBackend.port,
+      consulAddress: consul.address,
+      tokenFile: echoTokenFile,
+      tlsEnv: tls?.env,
+    }),
+  });
+  console.log(
+    `• Echo ${echoBackend.id} on 127.0.0.1:${echoBackend.port}${tls ? ' (plaintext: the Echo backend has no TLS option)' : ''}, registered in Consul`,
+  );
 
   // The gateway's discovery: what DISCOVERY_SOURCE / DISCOVERY_FALLBACK need (serverless.yml reads them for stage local).
   const discoveryEnv: Record<string, string> = { DISCOVERY_SOURCE: o.discovery, DISCOVERY_FALLBACK: o.fallback.join(',') };
@@ -299,6 +344,7 @@ async function main(): Promise<void> {
     consulAddress: consul.address,
     gatewayToken,
     healthSyncToken,
+    rpcToken,
     registry: { consulToken: registryToken, signingKey: randomBytes(32).toString('base64'), apiKey },
     extraEnv: { AWS_REGION: 'us-east-1', ...discoveryEnv },
     echo: echo('offline'),
@@ -328,6 +374,7 @@ async function main(): Promise<void> {
       motoEndpoint: moto.endpoint,
       namespaceId,
       dnsAddress,
+      echoPort: echoBackend.port,
       addGreeter: greeterCommand({
         id: `greeter-${o.greeterPorts.length + 1}`,
         port: spare,
@@ -357,6 +404,7 @@ function banner(b: {
   motoEndpoint: string;
   namespaceId: string;
   dnsAddress: string | undefined;
+  echoPort: number;
   addGreeter: string;
 }): string {
   const { o, tls, baseUrl } = b;
@@ -383,6 +431,13 @@ READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed o
   curl -X POST ${baseUrl}/greet -H 'content-type: application/json' -d '{"name":"Grace"}'
   curl ${baseUrl}/status -H ${key}
 
+  Any allow-listed gRPC method over HTTP (the rpc function; rpcAllow under ${RPC_PREFIX}), then Echo's google.api.http route of Get:
+  curl -X POST ${baseUrl}/rpc/helloworld.Greeter/SayHello -H 'content-type: application/json' -d '{"name":"Ada"}'
+  curl -X POST ${baseUrl}/rpc/echo.v1.Echo/Say -H 'content-type: application/json' -d '{"message":"hi","mood":"MOOD_HAPPY","tags":["a","b"]}'
+  curl "${baseUrl}/v1/rooms/lobby?message=hi"
+  The same Say from grpcurl, straight to the Echo backend${tls ? ' (plaintext even with --tls: it has no TLS option)' : ''}:
+  ${npm} grpcurl -- -plaintext -d '{"message":"hi","mood":"MOOD_HAPPY","tags":["a","b"]}' 127.0.0.1:${b.echoPort} echo.v1.Echo/Say
+
   Instance registry (API key in ${b.apiKeyFile}, also needed by /status):
   curl -X POST ${baseUrl}/instances -H ${key} \\
        -H 'content-type: application/json' -d '{"service":"ephemeral-job","address":"10.0.0.7","port":8080,"ttl":"60s"}'
@@ -396,8 +451,8 @@ READY  local stack is up (Ctrl-C stops everything; tokens and keys are removed o
 `;
 }
 
-/** Supervised name of each Greeter ("greeter <id>") → the shell command that starts it again. */
-const greeterRestart = new Map<string, string>();
+/** Supervised name of each workload ("greeter <id>", "echo <id>") → what its death leaves, and the shell command that starts it again. */
+const workloadRestart = new Map<string, { goesOn: string; command: string }>();
 
 /** A shell command that starts Greeter `id` again on its port and registers it with the stack's Consul. */
 function greeterCommand(g: {
@@ -413,9 +468,28 @@ function greeterCommand(g: {
   return `${env} npm --prefix ${sh(join(__dirname, '..'))} run greeter -- --id ${g.id} --port ${g.port} --consul-addr ${g.consulAddress} --check-interval 1s${tlsArgs}`;
 }
 
+/**
+ * A shell command that starts Echo backend `id` again on its port and registers it with the stack's Consul
+ * (`npm exec` finds tsx in the checkout, so it works from any directory; --tls: Consul's CA and client certificate).
+ */
+function echoCommand(e: {
+  id: string;
+  port: number;
+  consulAddress: string;
+  tokenFile: string;
+  tlsEnv: Record<string, string> | undefined;
+}): string {
+  const tlsEnv = Object.entries(e.tlsEnv ?? {})
+    .filter(([k]) => k.startsWith('CONSUL_'))
+    .map(([k, v]) => ` ${k}=${sh(v)}`)
+    .join('');
+  const root = join(__dirname, '..');
+  return `CONSUL_HTTP_TOKEN=$(cat ${sh(e.tokenFile)})${tlsEnv} npm --prefix ${sh(root)} exec -- tsx ${sh(join(root, 'greeter-service', 'echo-main.ts'))} --id ${e.id} --port ${e.port} --consul-addr ${e.consulAddress}`;
+}
+
 /** "✖ greeter-1 (pid 42) was killed by SIGKILL" */
-function describeGreeterDeath(e: UnexpectedExit): string {
-  return `✖ ${e.name.replace(/^greeter /, '')} (pid ${e.pid ?? '?'}) ${e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`}`;
+function describeWorkloadDeath(e: UnexpectedExit): string {
+  return `✖ ${e.name.replace(/^(greeter|echo) /, '')} (pid ${e.pid ?? '?'}) ${e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`}`;
 }
 
 /**
@@ -444,7 +518,14 @@ function claimStateDir(dir: string): (name: string) => string {
   };
 }
 /** Files of the state dir a run writes and removes: those with a token or key, and stack.env (paths and addresses). */
-const STATE_SECRETS = ['management-token', 'health-sync.env', 'registry-api-key', 'greeter-backend-token', STACK_STATE_FILE];
+const STATE_SECRETS = [
+  'management-token',
+  'health-sync.env',
+  'registry-api-key',
+  'greeter-backend-token',
+  'echo-backend-token',
+  STACK_STATE_FILE,
+];
 
 /** KEY=value lines as variables. */
 function envFileVars(text: string): Record<string, string> {

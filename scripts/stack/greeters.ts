@@ -1,4 +1,4 @@
-/** Starts real Greeter backend processes (greeter-service/main.ts) registered in Consul. */
+/** Starts real backend processes registered in Consul: Greeters (greeter-service/main.ts) and Echo (greeter-service/echo-main.ts). */
 import { join } from 'node:path';
 import { startProcess, waitForLine, type ManagedProcess } from './processes';
 
@@ -73,4 +73,37 @@ export async function startGreeter(o: GreeterOptions): Promise<GreeterBackend> {
   const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
   const ready = JSON.parse(m[1] ?? '{}') as { port: number };
   return { id: o.id, port: ready.port, process: proc };
+}
+
+/** Options of one Echo backend (echo.v1.Echo, the generic route's second service). */
+export interface EchoOptions {
+  consulAddress: string;
+  /** Token with service:write on its service (tokens.ts echoBackendToken); passed through the environment only. */
+  token: string;
+  id: string;
+  /** Default: a free port. */
+  port?: number;
+  /** Consul service name (default echo). */
+  service?: string;
+  connect?: boolean;
+  register?: boolean;
+  failRate?: number;
+  echo?: (line: string) => void;
+}
+
+/** Starts an Echo backend and waits for its READY line (registered in Consul by then, unless `register` is false). */
+export async function startEcho(o: EchoOptions): Promise<GreeterBackend> {
+  const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'echo-main.ts'), '--id', o.id, '--consul-addr', o.consulAddress];
+  if (o.port) args.push('--port', String(o.port));
+  if (o.service) args.push('--service', o.service);
+  if (o.connect) args.push('--connect');
+  if (o.register === false) args.push('--no-register');
+  if (o.failRate) args.push('--fail-rate', String(o.failRate));
+  const proc = startProcess(`echo ${o.id}`, process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, CONSUL_HTTP_TOKEN: o.token },
+    echo: o.echo,
+  });
+  const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
+  return { id: o.id, port: (JSON.parse(m[1] ?? '{}') as { port: number }).port, process: proc };
 }

@@ -10,7 +10,7 @@ export interface OfflineServer {
   process: ManagedProcess;
 }
 
-/** Options: ports, the Consul the functions use and their token (environment only). */
+/** Options: ports, the Consul the functions use and their tokens (environment only). */
 export interface OfflineOptions {
   /** Default: a free port. */
   httpPort?: number;
@@ -22,6 +22,8 @@ export interface OfflineOptions {
   registry?: { consulToken: string; signingKey: string; apiKey: string };
   /** Token of the scheduled health-sync job (serverless-offline runs its schedule). */
   healthSyncToken?: string;
+  /** Token of the rpc function (tokens.ts rpcToken). */
+  rpcToken?: string;
   extraEnv?: Record<string, string>;
   echo?: (line: string) => void;
   readyTimeoutMs?: number;
@@ -43,6 +45,7 @@ export async function startOffline(o: OfflineOptions): Promise<OfflineServer> {
         CONSUL_HTTP_ADDR: o.consulAddress,
         GREETER_GATEWAY_CONSUL_TOKEN: o.gatewayToken,
         ...(o.healthSyncToken ? { HEALTH_SYNC_CONSUL_TOKEN: o.healthSyncToken } : {}),
+        ...(o.rpcToken ? { RPC_GATEWAY_CONSUL_TOKEN: o.rpcToken } : {}),
         ...(o.registry
           ? {
               INSTANCE_REGISTRY_CONSUL_TOKEN: o.registry.consulToken,

@@ -1,7 +1,7 @@
 /**
  * The least-privilege tokens of the stack's parts, each made the one way (acl/policies/*.hcl through
- * provisionToken): the gateway's, a Greeter backend's, the instance registry's, the health-sync
- * job's, and the Consul agents' own (agent and DNS). The local stack, the tests, the chaos run and the benches ask here instead of repeating
+ * provisionToken): the gateway's, a Greeter backend's, the rpc function's, an Echo backend's, the
+ * instance registry's, the health-sync job's, and the Consul agents' own (agent and DNS). The local stack, the tests, the chaos run and the benches ask here instead of repeating
  * which policies make up each token and which values fill their placeholders.
  */
 import type { ConsulApi } from '../../lib/consul/consul-api';
@@ -53,6 +53,36 @@ export async function gatewayTokens(
   lease: GatewayLease = 'agent',
 ): Promise<{ gatewayToken: string; backendToken: string }> {
   return { gatewayToken: await gatewayToken(admin, { configPrefix, lease }), backendToken: await backendToken(admin) };
+}
+
+/** The rpc function's lease service, which is also the Connect identity it presents. */
+export const RPC_LEASE_SERVICE = 'rpc-gateway-lambda';
+
+/**
+ * The rpc function's token: read its config under `configPrefix`, discover each of `services` (one
+ * rpc-gateway-service policy per Consul service, as a deployment grants them), and hold its agent lease
+ * (which also gives it its Connect identity).
+ */
+export function rpcToken(admin: ConsulApi, configPrefix: string, services: readonly string[]): Promise<string> {
+  return provisionToken(
+    admin,
+    [
+      // Named per prefix: tokens of stacks that share a Consul (tests) each read their own config only.
+      { name: `rpc-gateway-${configPrefix.replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '')}`, template: 'rpc-gateway', params: {} },
+      ...services.map((s) => ({ name: `rpc-gateway-service-${s}`, template: 'rpc-gateway-service', params: { service: s } })),
+      { name: 'rpc-gateway-lease', template: 'greeter-gateway-lease', params: {} },
+    ],
+    { configPrefix, leaseService: RPC_LEASE_SERVICE },
+  );
+}
+
+/** A backend token for any of `services` (Echo and the like): register itself, fetch its Connect leaf, authorize callers. */
+export function echoBackendToken(admin: ConsulApi, services: readonly string[] = ['echo']): Promise<string> {
+  return provisionToken(
+    admin,
+    services.map((s) => ({ name: `echo-backend-${s}`, template: 'greeter-backend', params: { greeterService: s } })),
+    {},
+  );
 }
 
 /** A scheduled or API job's token: its config under `configPrefix`, its lease service, and `policies`. */

@@ -79,23 +79,37 @@ export interface LocalStackArgs {
   httpPort: number;
   lambdaPort: number;
   greeterPorts: [number, number];
+  echoPort: number;
 }
 
 /** Arguments for the local stack on free ports with its state in `stateDir`; `options` come first (e.g. `--tls`). */
 export async function localStackArgs(stateDir: string, options: string[] = []): Promise<LocalStackArgs> {
-  const [consulPort, httpPort, lambdaPort, g1, g2] = [
+  const [consulPort, httpPort, lambdaPort, g1, g2, echoPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
   ];
-  const ports = ['--consul-port', consulPort, '--http-port', httpPort, '--lambda-port', lambdaPort, '--greeter-ports', `${g1},${g2}`];
+  const ports = [
+    '--consul-port',
+    consulPort,
+    '--http-port',
+    httpPort,
+    '--lambda-port',
+    lambdaPort,
+    '--greeter-ports',
+    `${g1},${g2}`,
+    '--echo-port',
+    echoPort,
+  ];
   return {
     args: [...options, ...ports.map(String), '--state-dir', stateDir],
     consulPort,
     httpPort,
     lambdaPort,
     greeterPorts: [g1, g2],
+    echoPort,
   };
 }

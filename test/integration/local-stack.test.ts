@@ -1,5 +1,6 @@
-// `npm start` as a developer runs it: the real local stack (Consul, moto, two Greeters,
-// serverless-offline) on free ports, with its state files in a temp dir. When one of its
+// `npm start` as a developer runs it: the real local stack (Consul, moto, two Greeters, an Echo
+// backend, serverless-offline) on free ports, with its state files in a temp dir. The rpc function
+// answers with its own token: the Greeter's SayHello and an Echo method, plaintext and with --tls. When one of its
 // infrastructure processes dies (here the Consul agent, SIGKILLed) the stack must say which, stop
 // every other child and exit non-zero: nothing may be left running. (A dead Greeter does not stop
 // it: stack-lifecycle.test.ts.)
@@ -17,6 +18,27 @@ const ROOT = join(__dirname, '..', '..');
 /** Every process the stack starts inherits this variable, so we can find them all, orphans too. */
 const MARKER = 'CONSUL_GRPC_LAMBDA_STACK_TEST_RUN';
 const runId = randomUUID();
+
+/** POST /rpc/<method> with a JSON body: its status and JSON answer. */
+async function rpc(httpPort: number, method: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}/rpc/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The rpc route answers the Greeter's SayHello and Echo's Say, each from a real backend of the stack. */
+async function assertRpcAnswers(httpPort: number): Promise<void> {
+  const hello = await rpc(httpPort, 'helloworld.Greeter/SayHello', { name: 'Ada' });
+  assert.equal(hello.status, 200, JSON.stringify(hello.body));
+  assert.match(String(hello.body.message), /^Hello, Ada! \(from greeter-[12]\)$/);
+  const say = await rpc(httpPort, 'echo.v1.Echo/Say', { message: 'hi', mood: 'MOOD_HAPPY' });
+  assert.equal(say.status, 200, JSON.stringify(say.body));
+  assert.deepEqual(say.body, { echoed: { message: 'hi', mood: 'MOOD_HAPPY' }, servedBy: 'echo-1' });
+}
 
 /** Live (not zombie) processes started by this test's stack, the stack itself included. */
 const stackProcesses = () => markedProcesses(MARKER, runId);
@@ -37,7 +59,7 @@ after(() => {
 
 describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'finds its processes through /proc' }, () => {
   it('says which process died, stops all the others and exits non-zero when Consul is SIGKILLed', { timeout: 300_000 }, async () => {
-    const { args } = await localStackArgs(stateDir);
+    const { args, httpPort } = await localStackArgs(stateDir);
     stack = startProcess('local stack', process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'local-stack.ts'), ...args], {
       cwd: ROOT,
       env: { ...process.env, [MARKER]: runId },
@@ -46,7 +68,7 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     await waitForLine(s, /^READY\s/, 180_000);
 
     // Its state files went to the dir we gave it, and the printed commands name them by absolute path.
-    for (const f of ['management-token', 'registry-api-key', 'health-sync.env'])
+    for (const f of ['management-token', 'registry-api-key', 'health-sync.env', 'greeter-backend-token', 'echo-backend-token'])
       assert.ok(existsSync(join(stateDir, f)), `${f} in ${stateDir}`);
     const printed = s.output.join('\n');
     const statusCurl = s.output.find((l) => l.includes('/status -H')) ?? '';
@@ -58,9 +80,11 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
     const [consul, ...moreConsuls] = role(/(^|\/)consul agent -dev /);
     assert.ok(consul && moreConsuls.length === 0, `one Consul agent among:\n${describeProcesses(running)}`);
     assert.equal(role(/greeter-service\/main\.ts/).length, 2, describeProcesses(running));
+    assert.equal(role(/greeter-service\/echo-main\.ts/).length, 1, describeProcesses(running));
     assert.equal(role(/moto_server/).length, 1, describeProcesses(running));
     assert.equal(role(/serverless\.js offline start/).length, 1, describeProcesses(running));
     const consulDataDir = dirname(consul.argv[consul.argv.indexOf('-data-dir') + 1] ?? '');
+    await assertRpcAnswers(httpPort);
 
     process.kill(consul.pid, 'SIGKILL');
 
@@ -106,6 +130,9 @@ describe('local stack (npm start)', { skip: process.platform !== 'linux' && 'fin
       const body = (await hello.json()) as { message?: string };
       assert.equal(hello.status, 200, JSON.stringify(body));
       assert.match(body.message ?? '', /^Hello, Ada! \(from greeter-[12]\)$/);
+      // The rpc function reaches the Greeters over TLS (transport tls, GREETER_CACERT) and the Echo backend in plaintext.
+      await assertRpcAnswers(httpPort);
+      assert.match(printed, /Echo echo-1 on 127\.0\.0\.1:\d+ \(plaintext: the Echo backend has no TLS option\)/);
 
       process.kill(s.child.pid ?? 0, 'SIGINT');
       await eventually(() => s.child.exitCode !== null || s.child.signalCode !== null, 30_000, 'the stack to exit');

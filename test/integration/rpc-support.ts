@@ -1,72 +1,31 @@
 /**
  * What the rpc tests and the rpc bench share on top of the harness: Echo backends (real
  * greeter-service/echo-main.ts processes registered in Consul), the rpc function's least-privilege
- * token, payload v2 events for any path, and grpcurl, the reference client.
+ * token (made by scripts/stack/tokens.ts, as the local stack makes it), payload v2 events for any
+ * path, and grpcurl, the reference client.
  */
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handler as rpcHandler } from '../../functions/rpc';
 import type { ConsulApi } from '../../lib/consul/consul-api';
-import { provisionToken } from '../../scripts/stack/acl-admin';
-import { startProcess, waitForLine, type ManagedProcess } from '../../scripts/stack/processes';
+import { echoBackendToken, rpcToken, RPC_LEASE_SERVICE } from '../../scripts/stack/tokens';
+import { startEcho, type GreeterBackend } from '../../scripts/stack/greeters';
 import { lambdaContext } from '../../scripts/support/lambda-events';
-
-const ROOT = join(__dirname, '..', '..');
 
 /** The rpc function's K/V prefix in the tests. */
 export const RPC_PREFIX = 'config/rpc-gateway/test/';
-/** The rpc function's lease service, which is also the Connect identity it presents. */
-export const RPC_LEASE_SERVICE = 'rpc-gateway-lambda';
+export { RPC_LEASE_SERVICE };
 
-/** A running Echo backend. */
-export interface EchoBackend {
-  id: string;
-  port: number;
-  process: ManagedProcess;
-}
-
-/** Starts an Echo backend and waits for its READY line (registered in Consul by then, unless `register` is false). */
-export async function startEcho(o: {
-  consulAddress: string;
-  token: string;
-  id: string;
-  service?: string;
-  connect?: boolean;
-  register?: boolean;
-  failRate?: number;
-}): Promise<EchoBackend> {
-  const args = ['--import', 'tsx', join(ROOT, 'greeter-service', 'echo-main.ts'), '--id', o.id, '--consul-addr', o.consulAddress];
-  if (o.service) args.push('--service', o.service);
-  if (o.connect) args.push('--connect');
-  if (o.register === false) args.push('--no-register');
-  if (o.failRate) args.push('--fail-rate', String(o.failRate));
-  const proc = startProcess(`echo ${o.id}`, process.execPath, args, { cwd: ROOT, env: { ...process.env, CONSUL_HTTP_TOKEN: o.token } });
-  const m = await waitForLine(proc, /^READY (\{.*\})$/, 30_000);
-  return { id: o.id, port: (JSON.parse(m[1] ?? '{}') as { port: number }).port, process: proc };
-}
+/** A running Echo backend (scripts/stack/greeters.ts starts it, as the local stack does). */
+export type EchoBackend = GreeterBackend;
+export { startEcho };
 
 /** A token for Echo backends of `services` (register themselves, fetch their Connect leaf, authorize callers). */
-export function provisionEchoToken(admin: ConsulApi, services: readonly string[]): Promise<string> {
-  return provisionToken(
-    admin,
-    services.map((s) => ({ name: `echo-backend-${s}`, template: 'greeter-backend', params: { greeterService: s } })),
-    {},
-  );
-}
+export const provisionEchoToken = (admin: ConsulApi, services: readonly string[]): Promise<string> => echoBackendToken(admin, services);
 
 /** The rpc function's token: its config under `prefix`, the given services, its lease (and Connect identity). */
-export function provisionRpcToken(admin: ConsulApi, services: readonly string[], prefix = RPC_PREFIX): Promise<string> {
-  return provisionToken(
-    admin,
-    [
-      { name: `rpc-gateway-${prefix.replace(/[^a-z0-9]+/g, '-').replace(/-+$/, '')}`, template: 'rpc-gateway', params: {} },
-      ...services.map((s) => ({ name: `rpc-gateway-service-${s}`, template: 'rpc-gateway-service', params: { service: s } })),
-      { name: 'rpc-gateway-lease', template: 'greeter-gateway-lease', params: {} },
-    ],
-    { configPrefix: prefix, leaseService: RPC_LEASE_SERVICE },
-  );
-}
+export const provisionRpcToken = (admin: ConsulApi, services: readonly string[], prefix = RPC_PREFIX): Promise<string> =>
+  rpcToken(admin, prefix, services);
 
 /** Points the in-process rpc function at the stack, as serverless.yml does for a deployed one. */
 export function useRpcEnvironment(address: string, token: string): void {
