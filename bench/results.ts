@@ -17,7 +17,7 @@ export const PUBLISHED_DIR = join(__dirname, 'results');
 export const DOCS_RESULTS_DIR = join(__dirname, '..', 'docs', 'results');
 
 /** The sections a benchmark may write, one file each. */
-export type Section = 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls' | 'tracing';
+export type Section = 'warm' | 'cold-start' | 'bundle' | 'fleet' | 'metrics' | 'mtls' | 'tracing' | 'rpc';
 
 /** Percentiles of one set of samples. */
 export interface Percentiles {

@@ -3,11 +3,12 @@
  * in the same run: both handlers called in-process, warm, in interleaved turns, against real Consul
  * (ACLs on) and the same two real Greeter backends; also the route to a real Echo backend, the
  * in-process cold start of both handlers, and their bundles (esbuild with serverless.yml's settings)
- * with the time a fresh Node takes to import each. Target: rpc/greet warm p50 ≤ 1.05.
- * Writes bench/out/rpc.json; prints the rows.
+ * with the time a fresh Node takes to import each. Target: rpc/greet warm p50 ≤ 1.05. The warm paths
+ * are measured by bench/measure.ts `interleaved`, as the other benches measure theirs.
+ * Writes bench/out/rpc.json (section `rpc`); prints the rows.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { handler as greetHandler, runtime as greetRuntime } from '../functions/greet';
@@ -17,10 +18,12 @@ import { stopProcess } from '../scripts/stack/processes';
 import { eventually } from '../scripts/support/poll-until';
 import { passingIds } from '../scripts/stack/passing';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
-import { provisionEchoToken, provisionRpcToken, RPC_PREFIX, rpcEvent, startEcho, type EchoBackend } from '../test/integration/rpc-support';
+import { startEcho, type GreeterBackend } from '../scripts/stack/greeters';
+import { echoBackendToken, rpcToken as provisionRpcToken } from '../scripts/stack/tokens';
+import { RPC_PREFIX, rpcEvent } from '../test/integration/rpc-support';
 import { kvPut } from '../lib/consul/kv';
-import { ratio, round, runMain, stats, time } from './measure';
-import { OUT_DIR } from './results';
+import { interleaved, ratio, round, runMain, stats, time } from './measure';
+import { OUT_DIR, writeResult } from './results';
 
 const N = Number(process.env.BENCH_N ?? 3000);
 const BLOCK = 20;
@@ -82,18 +85,18 @@ async function main(): Promise<void> {
   greetRuntime.logger.setLogLevel('ERROR');
   rpcRuntime.logger.setLogLevel('ERROR');
   const stack = await startFunctionStack('config/greeter-gateway/bench/');
-  let echo: EchoBackend | undefined;
+  let echo: GreeterBackend | undefined;
   try {
     await stack.setConfig({ discoveryMinIntervalMs: '0' });
     await stack.addGreeter({ id: 'rpc-bench-1' });
     await stack.addGreeter({ id: 'rpc-bench-2' });
     echo = await startEcho({
       consulAddress: stack.consul.address,
-      token: await provisionEchoToken(stack.admin, ['echo']),
+      token: await echoBackendToken(stack.admin, ['echo']),
       id: 'rpc-bench-echo',
     });
     await eventually(async () => (await passingIds(stack.admin, 'echo')).includes('rpc-bench-echo'), 15_000, 'echo passing');
-    const rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'echo']);
+    const rpcToken = await provisionRpcToken(stack.admin, RPC_PREFIX, ['greeter', 'echo']);
     await kvPut(stack.admin, `${RPC_PREFIX}discoveryMinIntervalMs`, '0');
     await kvPut(stack.admin, `${RPC_PREFIX}rpcAllow`, 'helloworld.Greeter/SayHello,echo.v1.Echo/Say');
     // Each runtime reads its environment when it is built (its first call), so each is built under its own.
@@ -117,23 +120,17 @@ async function main(): Promise<void> {
       cold.rpc!.push(await time(() => rpcGreeter(i)));
     }
 
-    const paths: Record<string, { run: (i: number) => Promise<void>; samples: number[] }> = {
-      greet: { run: greet, samples: [] },
-      rpc: { run: rpcGreeter, samples: [] },
-      greetGet: { run: greetGet, samples: [] },
-      rpcEcho: { run: rpcEcho, samples: [] },
-    };
-    for (const p of Object.values(paths)) for (let i = 0; i < 300; i++) await p.run(i);
-    const order = Object.values(paths);
-    for (let turn = 0; turn * BLOCK < N; turn++)
-      for (let k = 0; k < order.length; k++) {
-        const p = order[(turn + k) % order.length]!;
-        for (let i = 0; i < BLOCK; i++) p.samples.push(await time(() => p.run(i)));
-      }
+    // Both runtimes are warm now; each call below reads the environment only through its built runtime.
+    const paths = await interleaved(
+      { greet: { run: greet }, rpc: { run: rpcGreeter }, greetGet: { run: greetGet }, rpcEcho: { run: rpcEcho } },
+      N,
+      BLOCK,
+    );
     const latency = Object.fromEntries(
       Object.entries(paths).map(([k, p]) => {
         const s = stats(p.samples, k);
-        return [k, { n: s.n, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), mean: round(s.mean) }];
+        const cpu = stats(p.cpuUs, `${k} CPU`);
+        return [k, { n: s.n, p50: round(s.p50), p90: round(s.p90), p99: round(s.p99), mean: round(s.mean), cpuUsP50: round(cpu.p50, 1) }];
       }),
     );
     const coldStats = Object.fromEntries(Object.entries(cold).map(([k, v]) => [k, round(stats(v, `${k} cold`).p50, 1)]));
@@ -155,14 +152,14 @@ async function main(): Promise<void> {
       },
       warmCallsPerPath: N,
     };
-    mkdirSync(OUT_DIR, { recursive: true });
-    writeFileSync(join(OUT_DIR, 'rpc.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const file = writeResult('rpc', result);
     console.log(`\nnode ${process.version}, ${N} warm calls per path, loopback\n`);
     for (const [k, l] of Object.entries(latency))
       console.log(`${k.padEnd(9)} p50 ${l.p50.toFixed(3)} ms  p90 ${l.p90.toFixed(3)}  p99 ${l.p99.toFixed(3)}`);
     for (const [k, v] of Object.entries(result.ratios)) console.log(`${k.padEnd(16)} ${v?.toFixed(2)}x`);
     console.log(`cold start in-process p50: greet ${coldStats.greet} ms, rpc ${coldStats.rpc} ms`);
     for (const [k, v] of Object.entries(sizes)) console.log(`bundle ${k}: ${v.kib} KiB, import ${v.importMs} ms`);
+    console.log(`\nwrote ${file}`);
   } finally {
     greetRuntime.reset();
     rpcRuntime.reset();
