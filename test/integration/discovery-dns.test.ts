@@ -19,7 +19,9 @@ import { startCoreDns, type CoreDns } from '../../scripts/stack/coredns';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from '../../scripts/stack/greeters';
 import { passingIds } from '../../scripts/stack/passing';
 import { freePort, stopProcess } from '../../scripts/stack/processes';
+import { runtime as rpcRuntime } from '../../functions/rpc';
 import { eventually } from './harness';
+import { callRpc, provisionRpcToken, useRpcEnvironment } from './rpc-support';
 
 const never = new AbortController().signal;
 const ports = (list: readonly ServiceInstance[]) => list.map((i) => i.port).sort((a, b) => a - b);
@@ -112,6 +114,25 @@ describe('DNS discovery through CoreDNS and Consul DNS', { timeout: 300_000 }, (
       assert.ok(lagMs <= (CONSUL_DNS_TTL_SECONDS + 1) * 1000 + 200, `after ${lagMs} ms`);
     } finally {
       watch.stop();
+    }
+  });
+
+  it('serves the rpc route too: DISCOVERY_SOURCE=dns routes its calls through CoreDNS', async () => {
+    const saved = { ...process.env };
+    try {
+      useRpcEnvironment(consul.address, await provisionRpcToken(admin, ['greeter']));
+      Object.assign(process.env, { DISCOVERY_SOURCE: 'dns', CONSUL_DNS_ADDR: coredns.address });
+      rpcRuntime.reset();
+      const r = await callRpc('POST', '/rpc/helloworld.Greeter/SayHello', { body: { name: 'Ada' } });
+      assert.equal(r.status, 200, r.raw);
+      assert.match((r.body as { message: string }).message, /Hello, Ada! \(from dns-\d\)/);
+      const rt = rpcRuntime.get();
+      assert.equal(rt.discovery.snapshot().source, 'dns');
+      assert.ok((rt.discovery.snapshot().dnsLookups ?? 0) > 0, 'the calls were routed by DNS answers');
+    } finally {
+      rpcRuntime.reset();
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
     }
   });
 

@@ -7,6 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runtime as greetRuntime } from '../../functions/greet';
+import { runtime as rpcRuntime } from '../../functions/rpc';
+import { kvPut } from '../../lib/consul/kv';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ensureGrpcurlBinary } from '../../scripts/grpcurl-binary';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
@@ -21,6 +23,7 @@ import {
   useFunctionEnvironment,
   useMotoSsm,
 } from './harness';
+import { callRpc, provisionRpcToken, RPC_PREFIX, useRpcEnvironment } from './rpc-support';
 
 const greet = (name: string) => invokeGreet(name);
 
@@ -52,6 +55,7 @@ before(async () => {
 });
 after(async () => {
   greetRuntime.reset();
+  rpcRuntime.reset();
   for (const k of Object.keys(process.env)) if (!(k in SAVED_ENV)) delete process.env[k];
   Object.assign(process.env, SAVED_ENV);
   await moto?.stop();
@@ -166,5 +170,43 @@ describe('greet over TLS to Greeters outside the mesh', () => {
     const untrusted = await run(['-cacert', rogue.caFile, '-servername', NAME]);
     assert.notEqual(untrusted.code, 0);
     assert.match(untrusted.stderr, /certificate/);
+  });
+});
+
+// The rpc route reaches a `transport: tls` service through the same invoker and the same CA as greet.
+describe('the rpc route over TLS to Greeters outside the mesh', () => {
+  let rpcToken = '';
+  const sayHello = (name: string) => callRpc('POST', '/rpc/helloworld.Greeter/SayHello', { body: { name } });
+  const mapTo = (tag: string) =>
+    kvPut(stack.admin, `${RPC_PREFIX}rpcServices`, JSON.stringify({ 'helloworld.Greeter': { service: 'greeter', tag, transport: 'tls' } }));
+
+  before(async () => {
+    rpcToken = await provisionRpcToken(stack.admin, ['greeter']);
+    for (const [k, v] of Object.entries({ discoveryMinIntervalMs: '0', configMaxAgeSeconds: '0', coldStartWaitMs: '5000' }))
+      await kvPut(stack.admin, `${RPC_PREFIX}${k}`, v);
+  });
+  beforeEach(() => {
+    rpcRuntime.reset();
+    useRpcEnvironment(stack.consul.address, rpcToken);
+  });
+
+  it('serves through the backend whose certificate chains to GREETER_CACERT, and refuses one another CA signed', async () => {
+    await mapTo('tls');
+    const r = await sayHello('Ada');
+    assert.equal(r.status, 200, r.raw);
+    assert.match((r.body as { message: string }).message, /Hello, Ada! \(from tls-1\)/);
+    rpcRuntime.reset();
+    await mapTo('rogue');
+    const { result: refused, output } = await captureOutput(() => sayHello('Mallory'));
+    assert.equal(refused.status, 503, refused.raw);
+    assert.match(refused.raw, /BACKEND_UNAVAILABLE/);
+    assert.doesNotMatch(output + refused.raw, /Hello, Mallory/);
+  });
+
+  it('without GREETER_CACERT verifies against the default roots, which do not hold the private CA', async () => {
+    delete process.env.GREETER_CACERT;
+    await mapTo('tls');
+    const r = await sayHello('Eve');
+    assert.equal(r.status, 503, r.raw);
   });
 });
