@@ -3,11 +3,12 @@
 // - each command line of the READY banner of `npm start`, and of `npm start -- --tls` (with the
 //   dns and cloudmap sources, so their lines are printed too);
 // - `npm run invoke:rie -- <function>` with its default event against the --tls stack;
-// - the restart command printed when a Greeter dies (kill -9 of greeter-1), and the printed line
-//   that adds another Greeter: each one's Greeter passes in Consul;
+// - the restart command printed when a Greeter dies (kill -9 of greeter-1) or the Echo backend dies
+//   (kill -9 of echo-1), and the printed line that adds another Greeter: each one's backend passes in Consul;
 // - every `sh` block of README.md and docs/*.md, in document order (README first), unless the line
 //   above its fence is `<!-- not run: … -->`. Before a block runs, exactly these strings are
-//   rewritten to this stack's: http://localhost:3000, .local-stack/, 127.0.0.1:8500, 50051, 50052.
+//   rewritten to this stack's: http://localhost:3000, .local-stack/, 127.0.0.1:8500, 50051, 50052
+//   and 50053 (the Echo backend).
 //   Blocks run as a user's shell would, with LOCAL_STACK_DIR naming the stack's state dir (how the
 //   wrappers find a stack started with --state-dir) and none of the test's Consul or AWS variables.
 // Each command runs in `bash -eo pipefail` from the repo root with a timeout and must exit 0; a banner
@@ -69,6 +70,7 @@ interface Stack {
   consulAddress: string;
   httpBase: string;
   greeterPorts: [number, number];
+  echoPort: number;
   banner: string[];
 }
 
@@ -77,7 +79,7 @@ async function startStack(extra: string[]): Promise<Stack> {
   dirs.push(stateDir);
   const mark = randomUUID();
   marks.push(mark);
-  const { args, consulPort, httpPort, greeterPorts } = await localStackArgs(stateDir, extra);
+  const { args, consulPort, httpPort, greeterPorts, echoPort } = await localStackArgs(stateDir, extra);
   const npm = startProcess('npm start', 'npm', ['start', '--', ...args], { cwd: ROOT, env: userEnv(mark) });
   stacks.push(npm);
   await waitForLine(npm, /^READY\s/, 240_000);
@@ -91,6 +93,7 @@ async function startStack(extra: string[]): Promise<Stack> {
     consulAddress: `127.0.0.1:${consulPort}`,
     httpBase: `http://127.0.0.1:${httpPort}`,
     greeterPorts,
+    echoPort,
     banner,
   };
 }
@@ -135,8 +138,11 @@ function runShell(
   });
 }
 
-/** Whether a command's output is an error answer of ours (curl exits 0 on any HTTP status). */
-const errorBody = (output: string) => /"error"\s*:\s*\{\s*"code"/.test(output);
+/**
+ * Whether a command's output is an error answer of ours (curl exits 0 on any HTTP status): the
+ * `{"error":{"code"…}}` of the greet, status and instances routes, or the rpc route's google.rpc.Status.
+ */
+const errorBody = (output: string) => /"error"\s*:\s*\{\s*"code"|^\{"code":\d+,"message":/m.test(output);
 
 /**
  * Runs each command; returns a readable account of those that failed. With `answers` (the banner's
@@ -162,24 +168,24 @@ async function runAll(
   return failures;
 }
 
-/** Greeter instance ids passing in Consul (asked with the stack's management token, over TLS with --tls). */
-async function passingGreeters(s: Stack): Promise<string[]> {
+/** Instance ids of `service` passing in Consul (asked with the stack's management token, over TLS with --tls). */
+async function passingInstances(s: Stack, service = 'greeter'): Promise<string[]> {
   const state = readStackState(s.stateDir);
   assert.ok(state, `${s.stateDir}/stack.env`);
   const token = readFileSync(join(s.stateDir, 'management-token'), 'utf8').trim();
   const admin = createConsulApi({ address: state.CONSUL_HTTP_ADDR, token, timeoutMs: 5_000, tls: readConsulTlsFiles({ ...state }) });
   try {
-    return await passingIds(admin, 'greeter');
+    return await passingIds(admin, service);
   } finally {
     admin.destroy();
   }
 }
 
-/** Starts a printed long-running Greeter command, waits for `id` to pass in Consul, and returns it running. */
-async function startPrinted(s: Stack, id: string, command: string): Promise<ManagedProcess> {
+/** Starts a printed long-running backend command, waits for `id` to pass in Consul as `service`, and returns it running. */
+async function startPrinted(s: Stack, id: string, command: string, service = 'greeter'): Promise<ManagedProcess> {
   const p = startProcess(`printed ${id}`, 'bash', ['-eo', 'pipefail', '-c', command], { cwd: ROOT, env: userEnv(s.mark) });
   await eventually(
-    async () => (await passingGreeters(s)).includes(id),
+    async () => (await passingInstances(s, service)).includes(id),
     120_000,
     `${id} (started by the printed command) to pass in Consul`,
   ).catch((err: Error) => assert.fail(`${err.message}\n${command}\n${p.output.slice(-20).join('\n')}`));
@@ -205,14 +211,15 @@ function shBlocks(file: string): { label: string; code: string }[] {
   return blocks;
 }
 
-/** A block with this stack's URL, state dir, Consul address and Greeter ports in place of the defaults. */
+/** A block with this stack's URL, state dir, Consul address, Greeter and Echo ports in place of the defaults. */
 function rewrite(code: string, s: Stack): string {
   return code
     .replaceAll('http://localhost:3000', s.httpBase)
     .replaceAll('.local-stack/', `${s.stateDir}/`)
     .replaceAll('127.0.0.1:8500', s.consulAddress)
     .replace(/\b50051\b/g, String(s.greeterPorts[0]))
-    .replace(/\b50052\b/g, String(s.greeterPorts[1]));
+    .replace(/\b50052\b/g, String(s.greeterPorts[1]))
+    .replace(/\b50053\b/g, String(s.echoPort));
 }
 
 function assertPrintable(banner: string[]): void {
@@ -230,7 +237,7 @@ describe('printed and documented commands', { skip: process.platform !== 'linux'
   });
 
   it(
-    'npm start: each banner line, the printed restart of a killed Greeter, the printed extra Greeter, then every README and docs sh block',
+    'npm start: each banner line, the printed restart of a killed Greeter and Echo, the printed extra Greeter, then every README and docs sh block',
     { timeout: 3_600_000 },
     async (t) => {
       const s = await startStack([]);
@@ -255,6 +262,15 @@ describe('printed and documented commands', { skip: process.platform !== 'linux'
       const death = await waitForLine(s.npm, /Bring it back: (.+)$/, 30_000);
       const back = await startPrinted(s, 'greeter-1', death[1] ?? '');
       t.diagnostic('ok   the printed restart brought greeter-1 back');
+      // The same for the Echo backend: its printed restart brings it back on its port, for the blocks below.
+      const echo = markedProcesses(MARKER, s.mark).find(
+        (p) => /node$/.test(p.argv[0] ?? '') && p.argv.some((a) => a.endsWith('echo-main.ts')),
+      );
+      assert.ok(echo, 'echo-1 runs');
+      process.kill(echo.pid, 'SIGKILL');
+      const echoDeath = await waitForLine(s.npm, /^✖ echo-1 .*Bring it back: (.+)$/, 30_000);
+      const echoBack = await startPrinted(s, 'echo-1', echoDeath[1] ?? '', 'echo');
+      t.diagnostic('ok   the printed restart brought echo-1 back');
       // It stays up as the stack's Greeter for the blocks below.
       const extra = await startPrinted(s, 'greeter-3', addGreeter);
       t.diagnostic('ok   the printed line added greeter-3');
@@ -271,6 +287,7 @@ describe('printed and documented commands', { skip: process.platform !== 'linux'
       t.diagnostic(`${blocks.length} sh block(s) to run in ${docs.join(', ')}`);
       failures.push(...(await runAll(t, 'block', blocks, userEnv(s.mark, { LOCAL_STACK_DIR: s.stateDir }))));
       await stopProcess(back, 'SIGTERM', 10_000);
+      await stopProcess(echoBack, 'SIGTERM', 10_000);
       assert.deepEqual(failures, [], `${failures.length} command(s) failed:\n\n${failures.join('\n\n')}`);
     },
   );
