@@ -63,7 +63,7 @@ const READS: Record<string, { plain: Param[]; tls: Param[] }> = {
   status: { plain: ['gatewayToken'], tls: ['gatewayToken', ...CONSUL_TLS] },
   instances: { plain: ['registryToken', 'signingKey'], tls: ['registryToken', 'signingKey', 'previousSigningKey', ...CONSUL_TLS] },
   healthSync: { plain: ['healthSyncToken'], tls: ['healthSyncToken', ...CONSUL_TLS] },
-  rpc: { plain: ['rpcToken'], tls: ['rpcToken', ...CONSUL_TLS] },
+  rpc: { plain: ['rpcToken'], tls: ['rpcToken', ...CONSUL_TLS, 'greeterCa'] },
 };
 
 type Template = CfnTemplate & { Resources: Record<string, { Type: string; Properties: Record<string, CfnValue> }> };
@@ -173,13 +173,13 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
     }
   });
 
-  it('greet and status may DiscoverInstances in the mirror namespace only; without cloudMapNamespace in none', async () => {
+  it('greet, status and rpc may DiscoverInstances in the mirror namespace only; without cloudMapNamespace in none', async () => {
     const discover = (ns: string) => ({
       action: 'servicediscovery:DiscoverInstances',
       resource: '*',
       context: { 'servicediscovery:NamespaceName': ns },
     });
-    for (const fn of ['greet', 'status']) {
+    for (const fn of ['greet', 'status', 'rpc']) {
       const role = packaged.tls.roles.get(fn)!;
       assert.equal(await decideFor(role, ACCOUNT, discover(NAMESPACE)), 'Allowed', fn);
       assert.equal(await decideFor(role, ACCOUNT, discover('another-namespace')), 'ImplicitlyDenied', fn);
@@ -246,7 +246,7 @@ describe('per-function IAM roles, from the packaged template (stage prod)', { ti
       greet: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       status: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       instances: ['ssm:GetParameter'],
-      rpc: ['ssm:GetParameter'],
+      rpc: ['servicediscovery:DiscoverInstances', 'ssm:GetParameter'],
       healthSync: [
         'servicediscovery:CreateService',
         'servicediscovery:DeregisterInstance',
