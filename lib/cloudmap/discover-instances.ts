@@ -10,6 +10,7 @@
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { AppError } from '../errors/app-error';
 import { META_PREFIX, TAGS_KEY } from './attributes';
+import { cloudMapClientConfig } from './cloudmap-client-config';
 
 /** A Consul instance as the health-sync mirror holds it. */
 export interface DiscoveredInstance {
@@ -87,17 +88,16 @@ export function createDiscoverInstancesClient(opts: DiscoverInstancesOptions): D
   const load = () =>
     (loading ??= (async () => {
       // Dynamic on purpose: the SDK costs tens of milliseconds to load on a cold start.
-      const [sdk, { createCloudMapClient }] = await Promise.all([
-        import('@aws-sdk/client-servicediscovery'),
-        import('./cloudmap-client.js'),
-      ]);
-      const client = createCloudMapClient({
-        region: opts.region,
-        ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
-        maxAttempts: opts.maxAttempts ?? 1,
-        requestTimeoutMs: timeoutMs,
-        connectionTimeoutMs: Math.min(timeoutMs, 1_000),
-      });
+      const sdk = await import('@aws-sdk/client-servicediscovery');
+      const client = new sdk.ServiceDiscoveryClient(
+        cloudMapClientConfig({
+          region: opts.region,
+          ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+          maxAttempts: opts.maxAttempts ?? 1,
+          requestTimeoutMs: timeoutMs,
+          connectionTimeoutMs: Math.min(timeoutMs, 1_000),
+        }),
+      );
       return { sdk, client };
     })());
 

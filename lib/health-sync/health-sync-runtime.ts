@@ -5,6 +5,7 @@
  * only: the use case (health-sync-run.ts) decides what a run does with it.
  */
 import type { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { cloudMapClientConfig } from '../cloudmap/cloudmap-client-config';
 import { readLambdaEnvironment, type LambdaEnvironment } from '../config/environment';
 import type { Log } from '../log/logger';
 import type { FunctionMetrics } from '../metrics/function-metrics';
@@ -33,12 +34,13 @@ export function createHealthSyncRuntime(log: Log, lambda: LambdaEnvironment = re
     async cloudMapClient(cfg) {
       // The bundle leaves the SDK to the Lambda runtime's (scripts/esbuild/plugins.cjs): loaded here, on the
       // first run that mirrors, so loading the bundle does not need it.
-      const { createCloudMapClient } = await import('../cloudmap/cloudmap-client.js');
+      const { ServiceDiscoveryClient } = await import('@aws-sdk/client-servicediscovery');
       const region = cfg.cloudMapRegion || lambda.region || 'us-east-1';
       const key = `${region} ${cfg.cloudMapEndpoint}`;
       if (cloudMap?.key !== key) {
         cloudMap?.client.destroy();
-        cloudMap = { key, client: createCloudMapClient({ region, ...(cfg.cloudMapEndpoint ? { endpoint: cfg.cloudMapEndpoint } : {}) }) };
+        const config = cloudMapClientConfig({ region, ...(cfg.cloudMapEndpoint ? { endpoint: cfg.cloudMapEndpoint } : {}) });
+        cloudMap = { key, client: new ServiceDiscoveryClient(config) };
       }
       return cloudMap.client;
     },

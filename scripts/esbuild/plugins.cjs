@@ -2,10 +2,10 @@
  * esbuild plugins of the deployment bundles (serverless.yml `custom.esbuild.plugins`; serverless-esbuild
  * requires this file, so it is plain CommonJS).
  *
- * runtime-sdk: greet and status read Cloud Map only with DISCOVERY_SOURCE or DISCOVERY_FALLBACK
+ * runtime-sdk: greet, status and rpc read Cloud Map only with DISCOVERY_SOURCE or DISCOVERY_FALLBACK
  * cloudmap, and then load its SDK on the first DiscoverInstances (lib/cloudmap/discover-instances.ts).
- * Bundled, the SDK added ~300 KiB to both (over their budget, bench/bundle-budgets.json); marked external,
- * esbuild hoisted it to a top-level import, loaded by every cold start. So in those two bundles the SDK
+ * Bundled, the SDK added ~300 KiB to each (over their budget, bench/bundle-budgets.json); marked external,
+ * esbuild hoisted it to a top-level import, loaded by every cold start. So in those bundles the SDK
  * becomes a small CommonJS module that requires the real one when first initialised: from the SDK v3 the
  * Lambda Node.js runtime ships (NODE_PATH holds /var/runtime/node_modules), as @aws-sdk/client-ssm is.
  * healthSync needs the SDK on every run, but bundled it was 809 KiB against the 600 KiB budget: it too takes
@@ -20,7 +20,7 @@ const { codeCacheMode, codeCachePlugin } = require('./code-cache.cjs');
 const CODE_CACHE = codeCacheMode(process.env.CODE_CACHE);
 
 const SDK = /^@aws-sdk\/client-servicediscovery$/;
-const LAZY_IN = /functions[\\/](greet|status|health-sync)\.[cm]?[jt]s$/;
+const LAZY_IN = /functions[\\/](greet|status|rpc|health-sync)\.[cm]?[jt]s$/;
 const NAMESPACE = 'runtime-sdk';
 
 module.exports = [
