@@ -56,7 +56,7 @@ const TLS_PARAMS = {
 };
 
 // What each function reads (lib/runtime/function-runtime.ts: its token and, over https, the Consul TLS
-// PEMs; lib/greeter/greeter-ca.ts: greet alone; lib/registry/registry-runtime.ts: the signing keys).
+// PEMs; lib/config/backend-ca.ts: greet and rpc; lib/registry/registry-runtime.ts: the signing keys).
 const CONSUL_TLS: Param[] = ['consulCa', 'clientCert', 'clientKey'];
 const READS: Record<string, { plain: Param[]; tls: Param[] }> = {
   greet: { plain: ['gatewayToken'], tls: ['gatewayToken', ...CONSUL_TLS, 'greeterCa'] },
