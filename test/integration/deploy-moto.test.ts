@@ -111,6 +111,18 @@ const FUNCTIONS: Record<string, { handler: string; timeout: number; env: Record<
       REGISTRY_SIGNING_KEY_PREVIOUS_PARAMETER: '',
     },
   },
+  rpc: {
+    handler: 'functions/rpc.handler',
+    timeout: 10,
+    env: {
+      ...DISCOVERY_ENV,
+      POWERTOOLS_SERVICE_NAME: 'rpc',
+      CONFIG_PREFIX: `config/rpc-gateway/${STAGE}/`,
+      CONSUL_HTTP_TOKEN_PARAMETER: `${PREFIX}/consul-token/rpc-gateway`,
+      GREETER_CACERT: '',
+      GREETER_CACERT_PARAMETER: '',
+    },
+  },
   healthSync: {
     handler: 'functions/health-sync.handler',
     timeout: 90,
@@ -376,7 +388,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       of('AWS::ApiGatewayV2::Route')
         .map((r) => r.Properties.RouteKey)
         .sort(),
-      ['GET /hello/{name}', 'POST /greet'],
+      ['ANY /{proxy+}', 'GET /hello/{name}', 'POST /greet', 'POST /rpc/{service}/{method}'],
     );
     assert.deepEqual(template.Resources.HttpApiIntegrationGreet?.Properties.IntegrationUri, {
       'Fn::GetAtt': ['GreetLambdaFunction', 'Arn'],
@@ -410,7 +422,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     );
   });
 
-  it('gives every function its own role, deployed with its own SSM reads; DiscoverInstances only to greet and status, Cloud Map writes only to healthSync', async () => {
+  it('gives every function its own role, deployed with its own SSM reads; DiscoverInstances only to greet, status and rpc, Cloud Map writes only to healthSync', async () => {
     // The full proof (an IAM evaluator over every parameter) is test/integration/iam-roles.test.ts; here: what moto deployed.
     const ssmArn = (name: string) => `arn:aws:ssm:${REGION}:${account}:parameter${PREFIX}/${name}`;
     const discover = {
@@ -431,6 +443,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       greet: { policy: 'greet', statements: [reads(['consul-token/greeter-gateway']), discover] },
       status: { policy: 'status', statements: [reads(['consul-token/greeter-gateway']), discover] },
       instances: { policy: 'instances', statements: [reads(['consul-token/instance-registry', 'registry-signing-key'])] },
+      rpc: { policy: 'rpc', statements: [reads(['consul-token/rpc-gateway']), discover] },
       healthSync: {
         policy: 'cloud-map-mirror',
         statements: [
@@ -481,9 +494,9 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
         `${key} trusts Lambda only`,
       );
     }
-    assert.equal(arns.size, 4);
+    assert.equal(arns.size, Object.keys(FUNCTIONS).length);
     const roles = ((await iam.send(new ListRolesCommand({}))).Roles ?? []).filter((r) => r.RoleName?.startsWith(STACK));
-    assert.deepEqual(roles.map((r) => r.Arn).sort(), [...arns].sort(), 'no shared role: the four and nothing else');
+    assert.deepEqual(roles.map((r) => r.Arn).sort(), [...arns].sort(), 'no shared role: one per function and nothing else');
   });
 
   it('moto gap — managed policies: moto attaches none, so the VPC execution policy of every role is checked on the packaged template', async () => {
