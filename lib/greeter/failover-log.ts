@@ -31,7 +31,10 @@ export class FailoverLog {
     this.since++;
     if (this.now() - this.at < this.intervalMs) return;
     this.log.warn('calls failed over to another datacenter within the call (every attempt in the first was UNAVAILABLE)', {
-      ...where,
+      // `service` is the logger's own key (Powertools drops it with a warning): the backend's goes apart.
+      backendService: where.service,
+      from: where.from,
+      to: where.to,
       calls: this.since,
     });
     this.at = this.now();

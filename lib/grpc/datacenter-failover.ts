@@ -26,11 +26,16 @@ import { GreeterCallError } from './errors';
 /** Why a failed call may not move to another datacenter, or `failover`. */
 export type FailoverDecision = 'failover' | 'not_unavailable' | 'deadline' | 'budget' | 'no_datacenter_left';
 
-/** The datacenters to try after the one that served (`undefined`: the local one), in configured order (pure). */
+/**
+ * The datacenters to try after the first call failed, in configured order (pure). `served` is the datacenter
+ * whose list the watch held (`undefined`: the local one). A failover datacenter the watch already served is
+ * tried again first, through its own channel: the first call went through the query's channel, whose
+ * resolver can still hold the dead local addresses in the moment the watch flips to that datacenter.
+ */
 export function datacentersAfter(failover: readonly string[], served: string | undefined): string[] {
   if (served === undefined) return [...failover];
   const at = failover.indexOf(served);
-  return at < 0 ? [] : failover.slice(at + 1);
+  return at < 0 ? [] : failover.slice(at);
 }
 
 /** Whether a call that failed with `err` may go on to another datacenter (pure). */

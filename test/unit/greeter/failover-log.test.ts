@@ -21,7 +21,7 @@ describe('FailoverLog', () => {
     f.note(WHERE);
     assert.equal(log.lines.length, 2);
     assert.equal(log.lines[1]?.level, 'warn');
-    assert.deepEqual(log.lines[1]?.attributes, { ...WHERE, calls: 5 });
+    assert.deepEqual(log.lines[1]?.attributes, { backendService: 'greeter', from: 'dc1', to: 'dc2', calls: 5 });
   });
 
   it('keeps one throttle per runtime: two logs do not silence each other', () => {

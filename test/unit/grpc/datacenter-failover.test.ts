@@ -13,9 +13,9 @@ describe('datacentersAfter', () => {
   it('tries every failover datacenter in order after the local one', () => {
     assert.deepEqual(datacentersAfter(['dc2', 'dc3'], undefined), ['dc2', 'dc3']);
   });
-  it('tries only the later ones once the watch already serves a failover datacenter', () => {
-    assert.deepEqual(datacentersAfter(['dc2', 'dc3', 'dc4'], 'dc3'), ['dc4']);
-    assert.deepEqual(datacentersAfter(['dc2'], 'dc2'), []);
+  it('once the watch serves a failover datacenter, tries it again through its own channel, then the later ones', () => {
+    assert.deepEqual(datacentersAfter(['dc2', 'dc3', 'dc4'], 'dc3'), ['dc3', 'dc4']);
+    assert.deepEqual(datacentersAfter(['dc2'], 'dc2'), ['dc2']);
   });
   it('tries nothing for a datacenter outside the list, or without failover', () => {
     assert.deepEqual(datacentersAfter(['dc2'], 'dc9'), []);
@@ -166,10 +166,17 @@ describe('callAcrossDatacenters', () => {
     assert.deepEqual(unavailableIn, [undefined, 'dc3']);
   });
 
-  it('starts after the datacenter the watch already serves', async () => {
-    const { call, asked } = setup({ servedDatacenter: 'dc2', first: () => Promise.reject(unavailable()) });
-    assert.equal((await callAcrossDatacenters(call)).datacenter, 'dc3');
-    assert.deepEqual(asked, ['dc3']);
+  it('asks the datacenter the watch already serves again through its own channel, then the later ones', async () => {
+    const again = setup({ servedDatacenter: 'dc2', first: () => Promise.reject(unavailable()) });
+    assert.equal((await callAcrossDatacenters(again.call)).datacenter, 'dc2');
+    assert.deepEqual(again.asked, ['dc2']);
+    const later = setup({
+      servedDatacenter: 'dc2',
+      first: () => Promise.reject(unavailable()),
+      remote: { dc2: () => Promise.reject(unavailable()) },
+    });
+    assert.equal((await callAcrossDatacenters(later.call)).datacenter, 'dc3');
+    assert.deepEqual(later.asked, ['dc2', 'dc3']);
   });
 
   for (const code of [status.INVALID_ARGUMENT, status.DEADLINE_EXCEEDED, status.PERMISSION_DENIED, status.INTERNAL]) {
