@@ -9,7 +9,8 @@ import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { eventually, passingIds, startTestStack, type TestStack } from './harness';
 import { startOfflineApi, type OfflineApi } from './offline-api';
-import { grpcurl, provisionEchoToken, provisionRpcToken, startEcho, type EchoBackend } from './rpc-support';
+import { grpcurl, provisionRpcToken, startEcho, type EchoBackend } from './rpc-support';
+import { echoBackendToken } from '../../scripts/stack/tokens';
 
 const PREFIX = 'config/rpc-gateway/local/';
 let stack: TestStack;
@@ -34,7 +35,7 @@ before(async () => {
   await stack.addGreeter({ id: 'rpc-offline-greeter' });
   echo = await startEcho({
     consulAddress: stack.consul.address,
-    token: await provisionEchoToken(stack.admin, ['echo']),
+    token: await echoBackendToken(stack.admin, ['echo']),
     id: 'echo-offline-1',
   });
   await eventually(async () => (await passingIds(stack.admin, 'echo')).includes('echo-offline-1'), 15_000, 'echo passing in Consul');

@@ -13,7 +13,8 @@ import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { stopProcess } from '../../scripts/stack/processes';
 import { seedDefaultConfig } from '../../scripts/stack/seed-config';
 import { eventually, httpEvent, passingIds, startTestStack, type TestStack } from './harness';
-import { grpcurl, provisionEchoToken, provisionRpcToken, rpcEvent, startEcho, type EchoBackend } from './rpc-support';
+import { grpcurl, provisionRpcToken, rpcEvent, startEcho, type EchoBackend } from './rpc-support';
+import { echoBackendToken } from '../../scripts/stack/tokens';
 
 const PREFIX = 'config/rpc-gateway/local/';
 let pkg: PackageOutput | undefined;
@@ -29,7 +30,7 @@ before(async () => {
   stack = await startTestStack('config/greeter-gateway/local/');
   await seedDefaultConfig(stack.admin, stack.prefix);
   await stack.addGreeter({ id: 'rpc-rie-greeter' });
-  echo = await startEcho({ consulAddress: stack.consul.address, token: await provisionEchoToken(stack.admin, ['echo']), id: 'echo-rie-1' });
+  echo = await startEcho({ consulAddress: stack.consul.address, token: await echoBackendToken(stack.admin, ['echo']), id: 'echo-rie-1' });
   await eventually(async () => (await passingIds(stack.admin, 'echo')).includes('echo-rie-1'), 15_000, 'echo passing in Consul');
   rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'echo'], PREFIX);
   await kvPut(stack.admin, `${PREFIX}rpcAllow`, 'helloworld.Greeter/SayHello,echo.v1.Echo/*');

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handler as rpcHandler } from '../../functions/rpc';
 import type { ConsulApi } from '../../lib/consul/consul-api';
-import { echoBackendToken, rpcToken, RPC_LEASE_SERVICE } from '../../scripts/stack/tokens';
+import { rpcToken, RPC_LEASE_SERVICE } from '../../scripts/stack/tokens';
 import { startEcho, type GreeterBackend } from '../../scripts/stack/greeters';
 import { lambdaContext } from '../../scripts/support/lambda-events';
 
@@ -19,9 +19,6 @@ export { RPC_LEASE_SERVICE };
 /** A running Echo backend (scripts/stack/greeters.ts starts it, as the local stack does). */
 export type EchoBackend = GreeterBackend;
 export { startEcho };
-
-/** A token for Echo backends of `services` (register themselves, fetch their Connect leaf, authorize callers). */
-export const provisionEchoToken = (admin: ConsulApi, services: readonly string[]): Promise<string> => echoBackendToken(admin, services);
 
 /** The rpc function's token: its config under `prefix`, the given services, its lease (and Connect identity). */
 export const provisionRpcToken = (admin: ConsulApi, services: readonly string[], prefix = RPC_PREFIX): Promise<string> =>

@@ -12,7 +12,6 @@ import { captureOutput, eventually, passingIds, startTestStack, type TestStack }
 import {
   callRpc,
   grpcurl,
-  provisionEchoToken,
   provisionRpcToken,
   RPC_LEASE_SERVICE,
   RPC_PREFIX,
@@ -20,6 +19,7 @@ import {
   useRpcEnvironment,
   type EchoBackend,
 } from './rpc-support';
+import { echoBackendToken } from '../../scripts/stack/tokens';
 
 let stack: TestStack;
 let echo: EchoBackend;
@@ -71,13 +71,13 @@ async function reference(port: number, method: string, data: unknown): Promise<u
 before(async () => {
   grpcurlBin = ensureGrpcurlBinary((line) => console.error(line));
   stack = await startTestStack();
-  const echoToken = await provisionEchoToken(stack.admin, ['echo', 'echo-native', 'echo-flaky']);
+  const echoToken = await echoBackendToken(stack.admin, ['echo', 'echo-native', 'echo-flaky']);
   rpcToken = await provisionRpcToken(stack.admin, ['greeter', 'greeter-slow', 'echo', 'echo-native', 'echo-missing', 'echo-flaky']);
   greeterPort = (await stack.addGreeter({ id: 'rpc-greeter-1' })).port;
   // A Greeter of its own Consul service, so that the default mapping never reaches it.
   slow = await startGreeter({
     consulAddress: stack.consul.address,
-    token: await provisionEchoToken(stack.admin, ['greeter-slow']),
+    token: await echoBackendToken(stack.admin, ['greeter-slow']),
     id: 'rpc-greeter-slow',
     service: 'greeter-slow',
     latencyMs: 3_000,

@@ -4,15 +4,9 @@ import { experimental } from '@grpc/grpc-js';
 // grpc-js's own validator of service configs: what the channel would reject.
 import { validateServiceConfig } from '@grpc/grpc-js/build/src/service-config';
 import { CallPolicy, greeterServiceConfig, hedgeDelayMs, type CallPolicySettings } from '../../../lib/grpc/call-policy';
+import { callPolicySettings } from './call-policy-settings';
 
-const SETTINGS: CallPolicySettings = {
-  maxAttempts: 3,
-  hedgeMinDelayMs: 20,
-  hedgeMaxDelayMs: 200,
-  ejectionFailurePercent: 50,
-  ejectionMinRequests: 10,
-  ejectionBaseMs: 30_000,
-};
+const SETTINGS: CallPolicySettings = callPolicySettings();
 
 /** The hedging policy of the SayHello method config, or undefined when there is none (one attempt). */
 function hedging(config: ReturnType<typeof greeterServiceConfig>) {

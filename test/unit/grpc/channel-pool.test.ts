@@ -9,6 +9,7 @@ import { GreeterService } from '../../../proto/gen/helloworld';
 import { GreeterCallError } from '../../../lib/grpc/errors';
 import { createServer } from 'node:net';
 import { silentLog } from '../../../lib/log/logger';
+import { callPolicySettings } from './call-policy-settings';
 
 // No consul: channel here makes a call, so none resolves and the source is never asked.
 const source: HealthSource = { name: 'consul', passingInstances: () => Promise.reject(new Error('not expected in this test')) };
@@ -18,14 +19,7 @@ const isShutDown = (c: { getChannel(): { getConnectivityState(connect: boolean):
   c.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
 
 const G = 'helloworld.Greeter';
-const settings = () => ({
-  maxAttempts: 3,
-  hedgeMinDelayMs: 20,
-  hedgeMaxDelayMs: 200,
-  ejectionFailurePercent: 50,
-  ejectionMinRequests: 10,
-  ejectionBaseMs: 30_000,
-});
+const settings = callPolicySettings;
 const SAY_HELLO = {
   service: G,
   method: 'SayHello',

@@ -4,6 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { CallPolicy, failoverWithinBudget, type CallPolicySettings } from '../../../lib/grpc/call-policy';
 import { callAcrossDatacenters, datacentersAfter, failoverDecision, type FailoverCall } from '../../../lib/grpc/datacenter-failover';
 import { GreeterCallError, failureKind } from '../../../lib/grpc/errors';
+import { callPolicySettings } from './call-policy-settings';
 
 const failure = (code: number, attempts = 1) => new GreeterCallError(failureKind(code), code, attempts, status[code] ?? 'x');
 const unavailable = (attempts = 1) => failure(status.UNAVAILABLE, attempts);
@@ -62,14 +63,7 @@ describe('failoverWithinBudget', () => {
 });
 
 describe('CallPolicy.allowsFailover', () => {
-  const SETTINGS: CallPolicySettings = {
-    maxAttempts: 3,
-    hedgeMinDelayMs: 20,
-    hedgeMaxDelayMs: 200,
-    ejectionFailurePercent: 50,
-    ejectionMinRequests: 10,
-    ejectionBaseMs: 30_000,
-  };
+  const SETTINGS: CallPolicySettings = callPolicySettings();
   it('keeps failing over while the other datacenter answers, and still throttles hedging towards the dead one', () => {
     const policy = new CallPolicy(() => SETTINGS);
     for (let i = 0; i < 50; i++) {

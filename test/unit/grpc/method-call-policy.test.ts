@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MethodCallPolicy } from '../../../lib/grpc/method-call-policy';
+import { callPolicySettings } from './call-policy-settings';
 
-const settings = () => ({
-  maxAttempts: 3,
-  hedgeMinDelayMs: 20,
-  hedgeMaxDelayMs: 200,
-  ejectionFailurePercent: 50,
-  ejectionMinRequests: 10,
-  ejectionBaseMs: 30_000,
-});
+const settings = callPolicySettings;
 
 describe('hedging per gRPC service', () => {
   it('hedges exactly the idempotent methods it is given', () => {

@@ -6,8 +6,9 @@ import { EventEmitter } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { GreeterCallError } from '../../../lib/grpc/errors';
-import { unaryCall, type UnaryCallOptions, type UnaryMethod } from '../../../lib/grpc/unary-call';
-import { GreeterService, type HelloReply, type HelloRequest } from '../../../proto/gen/helloworld';
+import { unaryCall, type UnaryCallOptions } from '../../../lib/grpc/unary-call';
+import { SAY_HELLO } from '../../../lib/greeter/say-hello';
+import type { HelloReply, HelloRequest } from '../../../proto/gen/helloworld';
 import { drainMicrotasks } from '../helpers/deferred';
 
 /** How grpc-js ends one call: `previousAttempts` is what it reports in grpc-previous-rpc-attempts. */
@@ -26,15 +27,6 @@ function attemptsMetadata(previousAttempts: number | undefined): Metadata {
   if (previousAttempts !== undefined) md.set('grpc-previous-rpc-attempts', String(previousAttempts));
   return md;
 }
-
-const SAY_HELLO: UnaryMethod<HelloRequest, HelloReply> = {
-  service: 'helloworld.Greeter',
-  method: 'SayHello',
-  path: GreeterService.sayHello.path,
-  idempotent: true,
-  serialize: GreeterService.sayHello.requestSerialize,
-  deserialize: GreeterService.sayHello.responseDeserialize,
-};
 
 /** SayHello through the generic call (`idempotent` false: a method that may not run twice). */
 const sayHello = (client: Client, name: string, opts: UnaryCallOptions, idempotent = true) =>
