@@ -8,7 +8,7 @@ import { createConsulApi, type ConsulApi } from '../../lib/consul/consul-api';
 import { eventually } from '../support/poll-until';
 import { startConsulAgent, type ConsulAgent } from './consul-agent';
 import { startGreeter, type GreeterBackend, type GreeterOptions } from './greeters';
-import { passingIds } from './passing';
+import { PASSING_WAIT_MS, passingIds } from './passing';
 import { putConfig } from './seed-config';
 import { stopProcess } from './processes';
 import { gatewayTokens } from './tokens';
@@ -49,7 +49,11 @@ export async function startFunctionStack(prefix = 'config/greeter-gateway/test/'
         const g = await startGreeter({ ...o, consulAddress: consul.address, token: backendToken });
         greeters.push(g);
         // A new instance's gRPC check starts critical; wait for its first pass.
-        await eventually(async () => (await passingIds(admin, o.service ?? 'greeter')).includes(o.id), 10_000, `${o.id} passing in Consul`);
+        await eventually(
+          async () => (await passingIds(admin, o.service ?? 'greeter')).includes(o.id),
+          PASSING_WAIT_MS,
+          `${o.id} passing in Consul`,
+        );
         return g;
       },
       async addGreeterUnregistered(o) {

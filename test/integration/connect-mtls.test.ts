@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { runtime as greetRuntime } from '../../functions/greet';
 import { startGreeter } from '../../scripts/stack/greeters';
-import { eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
+import { eventually, invokeGreet, PASSING_WAIT_MS, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
 const greet = (name: string) => invokeGreet(name);
 
@@ -71,7 +71,7 @@ describe('greet over Connect-native mTLS', () => {
       token: stack.consul.managementToken,
     });
     stack.greeters.push(impostor);
-    await eventually(async () => (await passingIds(stack.admin, 'greeter')).includes('impostor-1'), 10_000, 'impostor-1 passing');
+    await eventually(async () => (await passingIds(stack.admin, 'greeter')).includes('impostor-1'), PASSING_WAIT_MS, 'impostor-1 passing');
     await stack.setConfig({ greeterTag: 'impostor' });
     // Config is re-read in the background: wait until an answer is no longer served by mtls-1.
     let res: Awaited<ReturnType<typeof greet>> | undefined;

@@ -39,7 +39,7 @@ import { REGISTRY_KEYS } from '../../lib/registry/registry-config';
 import { startMoto, type MotoServer } from '../../scripts/stack/moto';
 import { stopProcess } from '../../scripts/stack/processes';
 import { putConfig, seedDefaultConfig } from '../../scripts/stack/seed-config';
-import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, passingIds, useMotoSsm } from './harness';
+import { captureOutput, eventually, httpEvent, invokeGreet, lambdaContext, PASSING_WAIT_MS, passingIds, useMotoSsm } from './harness';
 
 const PREFIX = 'config/greeter-gateway/tls/';
 const SAVED_ENV = { ...process.env };
@@ -136,7 +136,7 @@ before(async () => {
     timeout: '1s',
     deregisterCriticalServiceAfter: '1m',
   });
-  await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-1'), 10_000, 'tls-1 passing in Consul');
+  await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-1'), PASSING_WAIT_MS, 'tls-1 passing in Consul');
 });
 
 after(async () => {
@@ -238,7 +238,11 @@ describe('TLS to Consul (https only, verify_incoming on)', () => {
     it(`a Greeter backend registers itself over https, given ${what}`, async () => {
       const g = await startGreeter({ id: 'tls-self', tags: ['tls-self'], consulAddress: address(), token: backendToken });
       greeters.push(g);
-      await eventually(async () => (await passingIds(admin, 'greeter')).includes('tls-self'), 10_000, 'tls-self passing in Consul');
+      await eventually(
+        async () => (await passingIds(admin, 'greeter')).includes('tls-self'),
+        PASSING_WAIT_MS,
+        'tls-self passing in Consul',
+      );
       await stopProcess(g.process, 'SIGTERM', 10_000);
       // It deregistered over https on its way out.
       assert.ok(!(await passingIds(admin, 'greeter')).includes('tls-self'));

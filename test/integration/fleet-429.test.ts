@@ -16,7 +16,7 @@ import { errorSummary, silentLog, type Log } from '../../lib/log/logger';
 import { startConsulAgent, type ConsulAgent } from '../../scripts/stack/consul-agent';
 import { startGreeter, type GreeterBackend } from '../../scripts/stack/greeters';
 import { stopProcess } from '../../scripts/stack/processes';
-import { eventually, passingIds } from './harness';
+import { eventually, PASSING_WAIT_MS, passingIds } from './harness';
 
 const CAP = 12;
 const PREFIX = 'config/greeter-gateway/fleet429/';
@@ -97,7 +97,7 @@ before(async () => {
     discoveryMinIntervalMs: '0',
   });
   greeter = await startGreeter({ id: 'g-1', consulAddress: agent.address, token: backendToken });
-  await eventually(async () => (await passingIds(admin!, 'greeter')).includes('g-1'), 10_000, 'g-1 passing');
+  await eventually(async () => (await passingIds(admin!, 'greeter')).includes('g-1'), PASSING_WAIT_MS, 'g-1 passing');
   // The gateway's admin client keeps nothing open in between: the cap is the environments' alone.
   admin.destroy();
   process.env.CONSUL_HTTP_ADDR = agent.address;

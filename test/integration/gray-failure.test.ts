@@ -7,7 +7,7 @@ import { runtime } from '../../functions/greet';
 import { registerTtlService } from '../../lib/consul/agent';
 import { stopProcess } from '../../scripts/stack/processes';
 import { percentile } from '../../scripts/support/percentiles';
-import { eventually, invokeGreet, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
+import { eventually, invokeGreet, PASSING_WAIT_MS, passingIds, startTestStack, type TestStack, useFunctionEnvironment } from './harness';
 
 let stack: TestStack;
 
@@ -43,7 +43,7 @@ before(async () => {
       initialStatus: 'passing',
     });
   }
-  await eventually(async () => (await passingIds(stack.admin, 'greeter')).length === 3, 10_000, 'three passing instances');
+  await eventually(async () => (await passingIds(stack.admin, 'greeter')).length === 3, PASSING_WAIT_MS, 'three passing instances');
   useFunctionEnvironment(stack);
   runtime.reset();
 });

@@ -6,14 +6,14 @@
  */
 import { handler as greetHandler } from '../../functions/greet';
 import { startFunctionStack, useFunctionEnvironment, type FunctionStack } from '../../scripts/stack/function-stack';
-import { passingIds } from '../../scripts/stack/passing';
+import { PASSING_WAIT_MS, passingIds } from '../../scripts/stack/passing';
 import { onTermination, sweepStale } from '../../scripts/stack/lifecycle';
 import { stopAll } from '../../scripts/stack/processes';
 import { eventually } from '../../scripts/support/poll-until';
 import { httpEvent, lambdaContext } from '../../scripts/support/lambda-events';
 
 // What the test files take from here lives where the benches (and scripts) can use it too.
-export { eventually, httpEvent, lambdaContext, passingIds, useFunctionEnvironment };
+export { eventually, httpEvent, lambdaContext, PASSING_WAIT_MS, passingIds, useFunctionEnvironment };
 
 // What a killed test run left (temp dirs with tokens or keys whose owner is gone, orphans) goes first.
 sweepStale();
