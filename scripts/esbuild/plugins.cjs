@@ -11,6 +11,13 @@
  * healthSync needs the SDK on every run, but bundled it was 809 KiB against the 600 KiB budget: it too takes
  * the runtime's SDK, loaded on its first run (lib/health-sync/health-sync-runtime.ts imports the sync lazily).
  *
+ * grpc-client-only: every function is a gRPC client, yet @grpc/grpc-js's index requires its server
+ * (server.js, server-call.js, server-interceptors.js, ~46 KiB minified) to export `Server` and the server
+ * interceptors. The package is CommonJS, so esbuild cannot tree-shake it, and grpc-js has no client-only
+ * entry point. In the function bundles the index's two requires get a module whose classes throw when
+ * constructed; any other grpc-js module that requires them still gets the real ones, so only those
+ * exports change (test/integration/bundle-budget.test.ts holds what a bundle keeps and loses).
+ *
  * code-cache: only with CODE_CACHE=1 (or eager) in the packaging environment; off by default because a
  * V8 code cache differs on every package (code-cache.cjs says why).
  */
@@ -22,6 +29,14 @@ const CODE_CACHE = codeCacheMode(process.env.CODE_CACHE);
 const SDK = /^@aws-sdk\/client-servicediscovery$/;
 const LAZY_IN = /functions[\\/](greet|status|rpc|health-sync)\.[cm]?[jt]s$/;
 const NAMESPACE = 'runtime-sdk';
+
+const GRPC_INDEX = /[\\/]@grpc[\\/]grpc-js[\\/]build[\\/]src[\\/]index\.js$/;
+/** The server modules grpc-js's index requires, and the classes it exports from each. */
+const GRPC_SERVER = {
+  './server': ['Server'],
+  './server-interceptors': ['ServerListenerBuilder', 'ResponderBuilder', 'ServerInterceptingCall'],
+};
+const SERVER_STUB = 'grpc-client-only';
 
 module.exports = [
   {
@@ -35,6 +50,25 @@ module.exports = [
       );
       build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
         contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
+    },
+  },
+  {
+    name: 'grpc-client-only',
+    setup(build) {
+      build.onResolve({ filter: /^\.\/server(-interceptors)?$/ }, (args) =>
+        GRPC_INDEX.test(args.importer) ? { path: args.path, namespace: SERVER_STUB } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: SERVER_STUB }, (args) => ({
+        contents: GRPC_SERVER[args.path]
+          .map(
+            (name) =>
+              `exports.${name} = class ${name} { constructor() { throw new Error(${JSON.stringify(
+                `@grpc/grpc-js ${name} is not in this bundle: the functions are gRPC clients (scripts/esbuild/plugins.cjs)`,
+              )}); } };`,
+          )
+          .join('\n'),
         loader: 'js',
       }));
     },

@@ -3,20 +3,25 @@
 // bench/bundle-budgets.json, ship only its ES module bundle (no V8 code cache, which is opt-in:
 // scripts/esbuild/code-cache.cjs; no source map, no node_modules), and load on its own: what it leaves
 // out of the bundle (the AWS SDK clients, @grpc/proto-loader) must not be needed at load.
-// The code-cache layout is tested by test/integration/code-cache.test.ts.
+// The code-cache layout is tested by test/integration/code-cache.test.ts. Also here: what the
+// grpc-client-only plugin (scripts/esbuild/plugins.cjs) leaves out of grpc-js, and what it keeps.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { build, type Plugin } from 'esbuild';
 import { bundlePath, packageFunctions, type PackageOutput } from '../../scripts/rie/package-functions';
 import { extractZip } from '../../scripts/rie/zip';
 
 const BUDGETS_FILE = join(__dirname, '..', '..', 'bench', 'bundle-budgets.json');
 /** A budget more than this much above its bundle no longer guards anything: lower it. */
 const SLACK = 1.15;
+const NODE_MODULES = join(__dirname, '..', '..', 'node_modules');
+/** A string only grpc-js's server.js holds. */
+const SERVER_CODE = 'bindAsync operation cancelled by unbind call';
 
 let pkg: PackageOutput | undefined;
 let work: string;
@@ -107,5 +112,62 @@ const {createRequire}=await import('node:module');const loaded=Object.keys(creat
         }),
       /Cannot find module/,
     );
+  });
+
+  it('bundles grpc-js as a client: its server is left out, and using it fails plainly', async () => {
+    assert.ok(pkg);
+    const options = pkg.esbuild;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the plugins file is CommonJS, as serverless-esbuild loads it
+    const plugins = (require('../../scripts/esbuild/plugins.cjs') as Plugin[]).filter((p) => p.name === 'grpc-client-only');
+    assert.equal(plugins.length, 1, 'the grpc-client-only plugin');
+    const dir = join(work, 'grpc-client');
+    mkdirSync(dir);
+    const entry = join(dir, 'entry.mjs');
+    writeFileSync(entry, "export * as grpc from '@grpc/grpc-js';\n");
+    const bundle = async (name: string, using: Plugin[]) => {
+      const outfile = join(dir, name);
+      const r = await build({
+        ...options,
+        plugins: using,
+        entryPoints: [entry],
+        outfile,
+        metafile: true,
+        nodePaths: [NODE_MODULES],
+        logLevel: 'error',
+      });
+      return { outfile, inputs: Object.keys(r.metafile.inputs).map((p) => p.replaceAll('\\', '/')) };
+    };
+    const has = (inputs: string[], file: string) => inputs.some((p) => p.endsWith(`@grpc/grpc-js/build/src/${file}`));
+    const client = await bundle('client.mjs', plugins);
+    const full = await bundle('full.mjs', []);
+    for (const file of ['server.js', 'server-call.js', 'server-interceptors.js']) {
+      assert.ok(has(full.inputs, file), `without the plugin, ${file} is bundled (the check can fail)`);
+      assert.ok(!has(client.inputs, file), `${file} left out`);
+    }
+    // Kept: the server credentials Connect builds (lib/connect/credentials.ts), ORCA's client side for weighted round robin.
+    for (const file of ['server-credentials.js', 'orca.js', 'load-balancer-weighted-round-robin.js'])
+      assert.ok(has(client.inputs, file), `${file} kept`);
+
+    // The client bundle works as a client, and the server's classes say plainly that they are not there.
+    const code = `const { grpc } = await import(${JSON.stringify(pathToFileURL(client.outfile).href)});
+const c = new grpc.Client('127.0.0.1:1', grpc.credentials.createInsecure()); c.close();
+if (typeof grpc.experimental.createCertificateProviderServerCredentials !== 'function') throw new Error('no server credentials');
+const refused = [];
+for (const k of ['Server', 'ServerInterceptingCall', 'ServerListenerBuilder', 'ResponderBuilder']) {
+  try { new grpc[k](); } catch (e) { if (/is not in this bundle/.test(e.message)) refused.push(k); }
+}
+console.log(refused.join(','));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+      cwd: work,
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
+    assert.equal(out.toString().trim(), 'Server,ServerInterceptingCall,ServerListenerBuilder,ResponderBuilder');
+
+    // And the packaged functions carry no server code.
+    assert.match(readFileSync(full.outfile, 'utf8'), new RegExp(SERVER_CODE), 'the marker is server code');
+    for (const [name, b] of bundles)
+      assert.doesNotMatch(readFileSync(b.js, 'utf8'), new RegExp(SERVER_CODE), `${name}: grpc-js server bundled`);
   });
 });
