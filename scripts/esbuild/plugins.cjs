@@ -12,9 +12,9 @@
  * the runtime's SDK, loaded on its first run (lib/health-sync/health-sync-runtime.ts imports the sync lazily).
  *
  * grpc-client-only: every function is a gRPC client, yet @grpc/grpc-js's index requires its server
- * (server.js, server-call.js, server-interceptors.js, ~46 KiB minified) to export `Server` and the server
- * interceptors. The package is CommonJS, so esbuild cannot tree-shake it, and grpc-js has no client-only
- * entry point. In the function bundles the index's two requires get a module whose classes throw when
+ * (server.js, server-call.js, server-interceptors.js: ~44 KiB of each minified bundle) to export `Server`
+ * and the server interceptors. The package is CommonJS, so esbuild cannot tree-shake it, and grpc-js has
+ * no client-only entry point. In the function bundles the index's two requires get a module whose classes throw when
  * constructed; any other grpc-js module that requires them still gets the real ones, so only those
  * exports change (test/integration/bundle-budget.test.ts holds what a bundle keeps and loses).
  *
