@@ -75,8 +75,19 @@ export class ColdStartTrace {
     if (!this.marks) return;
     const steps = this.steps();
     this.marks = undefined;
-    log.info(COLD_START_TRACE_MESSAGE, { coldStart: { steps, totalMs: steps.at(-1)?.atMs ?? 0 } });
+    const codeCache = codeCacheStatus();
+    log.info(COLD_START_TRACE_MESSAGE, { coldStart: { steps, totalMs: steps.at(-1)?.atMs ?? 0, ...(codeCache ? { codeCache } : {}) } });
   }
+}
+
+/**
+ * How this process loaded the function's V8 code cache (used, rejected, stale, corrupt, absent), as the
+ * package's loader module left it on a global (scripts/esbuild/code-cache-loader.mjs); undefined when
+ * the function was packaged without one, or runs from source.
+ */
+function codeCacheStatus(): string | undefined {
+  const status = (globalThis as Record<symbol, unknown>)[Symbol.for('consul-grpc-lambda.code-cache')];
+  return typeof status === 'string' ? status : undefined;
 }
 
 function round(ms: number): number {

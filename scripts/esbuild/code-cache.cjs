@@ -1,55 +1,58 @@
 /**
- * esbuild plugin `code-cache` (serverless.yml `custom.esbuild.plugins`, through plugins.cjs), OPT-IN at
- * package time: `CODE_CACHE=1 npx serverless package` (the lazy cache) or `CODE_CACHE=eager` (every
- * function compiled). Then each function ships as a CommonJS bundle (functions/<name>.bundle.cjs), V8's
- * code cache of it made at package time (functions/<name>.bundle.cjs.code-cache) and a small ES module
- * handler (functions/<name>.mjs, from code-cache-loader.mjs) that compiles the bundle with that cache.
- * Without CODE_CACHE the plugin is not loaded and each function is the plain ES module bundle
- * functions/<name>.mjs that custom.esbuild describes.
+ * esbuild plugin `code-cache` (serverless.yml `custom.esbuild.plugins`, through plugins.cjs), ON by
+ * default: each function ships as a CommonJS bundle (functions/<name>.bundle.cjs), V8's code cache of
+ * it made at package time (functions/<name>.bundle.cjs.code-cache) and a small ES module handler
+ * (functions/<name>.mjs, from code-cache-loader.mjs) that compiles the bundle with that cache.
+ * `CODE_CACHE=0` packages the plain ES module bundle functions/<name>.mjs instead; `CODE_CACHE=eager`
+ * compiles every function into the cache.
  *
- * Why it is off by default:
- * - The cache is not reproducible. V8 seeds its string hash with a random number per process, and the
- *   seed shapes the cache, so two packages of the same commit differ; a fixed --hash-seed makes them
- *   equal, but a normally started runtime then refuses that cache. A different zip on every package
- *   makes `serverless deploy` publish new code for unchanged sources and recycle every execution
- *   environment (test/integration/deploy-moto.test.ts checks a repackage changes nothing).
- * - It helps only when the packaging Node runs the runtime's V8 version: its header names the V8 version
- *   and V8 refuses a cache from another one. Packaging on Node 20 for nodejs22.x ships a cache Lambda skips.
- * So turn it on for a release packaged on the runtime's Node (nodejs22.x → Node 22), where the cold
- * start gains (below) are worth a new code version per package.
+ * Why: on a cold start Node spent about a third of loading greet parsing and compiling the bundle
+ * (docs/performance.md, "Code cache"); with the cache, loading costs about what @grpc/grpc-js alone does.
+ * The handler stays an ES module, so the runtime client's import() never runs cjs-module-lexer over the
+ * bundle, and the bundle is not require()d either.
  *
- * Why it exists: on a cold start Node spent about a third of loading greet parsing and compiling the
- * 550 KB bundle (docs/performance.md, "Code cache"); with the cache, loading costs about what
- * @grpc/grpc-js alone does. The handler stays an ES module, so the runtime client's import() never runs
- * cjs-module-lexer over the bundle, and the bundle is not require()d either.
+ * V8 uses a cache only on the V8 version that made it and under the same V8 flags, heap sizes included.
+ * So the cache is made by the pinned Node of the functions' runtime (scripts/rie/runtime-node.ts, Node 22
+ * for nodejs22.x), not by the Node that runs the tooling, started as Lambda's bootstrap starts it for
+ * that function's memory (lambda-node.cjs). A runtime on another V8, or with other flags, refuses the
+ * cache and compiles as without one (test/integration/code-cache.test.ts).
  *
- * The cache is made by the Node that packages, after loading the bundle: it holds the functions the
- * bundle's top-level code compiled (eager: all of them). A runtime on another V8 version (or
- * architecture) ignores it and compiles as without one.
+ * Reproducible: V8 seeds its string hashes from its random seed, and the seed shapes the cache, so the
+ * package-time load runs with a fixed --random-seed. V8 leaves that flag out of the flags a cache is
+ * keyed to (a fixed --hash-seed would be in them, and a normal runtime would refuse the cache), so the
+ * same commit packages to the same bytes and `serverless deploy` of unchanged code publishes nothing.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
 const { execFileSync } = require('node:child_process');
 const { readFileSync, renameSync, writeFileSync } = require('node:fs');
-const { basename, extname, join } = require('node:path');
+const { basename, extname, join, relative, resolve, sep } = require('node:path');
 const zlib = require('node:zlib');
+const { lambdaNodeArgs } = require('./lambda-node.cjs');
 
 const LOADER = join(__dirname, 'code-cache-loader.mjs');
 const IDENT = /^[A-Za-z_$][\w$]*$/;
+// Any fixed value: it only has to be the same on every package.
+const RANDOM_SEED = '--random-seed=20260';
 
-/** Runs `code` in a clean node (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
-function node(code, cwd, input) {
-  return execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+/**
+ * How a cache is made for one function: the Node binary of its runtime and the arguments Lambda's
+ * bootstrap gives it (lambdaNodeArgs of its memory).
+ * @typedef {{ node: string, args: string[] }} CacheRuntime
+ */
+
+/** Runs `code` in a clean `rt.node` started with `args` (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
+function node(rt, args, code, cwd) {
+  return execFileSync(rt.node, [...args, '--input-type=module', '-e', code], {
     cwd,
     env: { PATH: process.env.PATH },
-    input,
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 60_000,
     maxBuffer: 64 << 20,
   });
 }
 
-/** Turns the built file `out` (CommonJS) into bundle + loader + code cache (`eager`: every function compiled). */
-function withCodeCache(out, eager) {
+/** Turns the built file `out` (CommonJS) into bundle + loader + code cache for `rt` (`eager`: every function compiled). */
+function withCodeCache(out, eager, rt) {
   const dir = join(out, '..');
   const name = basename(out, extname(out));
   const bundleFile = `${name}.bundle.cjs`;
@@ -57,6 +60,8 @@ function withCodeCache(out, eager) {
   renameSync(out, bundle);
   const keys = JSON.parse(
     node(
+      rt,
+      rt.args,
       `import{createRequire}from'node:module';console.log(JSON.stringify(Object.keys(createRequire(${JSON.stringify(bundle)})(${JSON.stringify(bundle)}))))`,
       dir,
     ).toString(),
@@ -67,49 +72,69 @@ function withCodeCache(out, eager) {
   // The lazy cache (what the top level compiles) unless asked for the eager one (every function, 3× the
   // size): in the same runs the eager one loaded slower (1.36× grpc-js against ~1.15×) and held more
   // memory, and the cold start as a whole came out the same (bench/cold-start.bench.ts runs both).
-  if (!makeCodeCache(out, bundle, eager))
-    throw new Error(`${out}: this Node (${process.version}) refuses the ${eager ? 'eager' : 'lazy'} code cache it made`);
+  const status = makeCodeCache(out, bundle, eager, rt);
+  if (status !== 'used')
+    throw new Error(`${out}: the runtime's Node (${rt.node} ${rt.args.join(' ')}) finds the code cache it made ${status}`);
 }
 
-/** The code cache asked for by a CODE_CACHE value: off (unset, '', 0), lazy (1) or eager; anything else throws. */
+/** The code cache asked for by a CODE_CACHE value: lazy (unset, 1: the default), eager, or off (0); anything else throws. */
 function codeCacheMode(value) {
   const v = (value ?? '').trim().toLowerCase();
-  if (v === '' || v === '0' || v === 'false') return 'off';
-  if (v === '1' || v === 'true' || v === 'lazy') return 'lazy';
+  if (v === '' || v === '1' || v === 'true' || v === 'lazy') return 'lazy';
+  if (v === '0' || v === 'false' || v === 'off') return 'off';
   if (v === 'eager') return 'eager';
-  throw new Error(`CODE_CACHE=${value}: expected 1 (lazy code cache), eager, or unset (no code cache)`);
+  throw new Error(`CODE_CACHE=${value}: expected unset or 1 (lazy code cache, the default), eager, or 0 (no code cache)`);
 }
 
 /**
- * Writes the code cache of `bundle` as loaded by its handler module `handler`; true if a fresh load uses it.
- * `eager` compiles every function into it (V8 keys a cache to its flags, so --lazy is restored before the
- * cache is written); otherwise it holds what the bundle's top level compiled.
+ * Writes the code cache of `bundle` as loaded by its handler module `handler` in `rt`, and returns how a
+ * fresh load in `rt` (without the fixed seed) takes it: 'used' when all is well. `eager` compiles every
+ * function into it (V8 keys a cache to its flags, so --lazy is restored before the cache is written);
+ * otherwise it holds what the bundle's top level compiled.
  */
-function makeCodeCache(handler, bundle, eager) {
+function makeCodeCache(handler, bundle, eager, rt) {
   const dir = join(handler, '..');
   const url = JSON.stringify(new URL(`file://${handler}`).href);
-  const load = `const m=await import(${url});`;
+  // The name Lambda's load will give the script (LAMBDA_TASK_ROOT is /var/task), fixed so that the cache
+  // does not carry this temp dir's name (code-cache-loader.mjs).
+  const scriptName = JSON.stringify(`/var/task/${basename(dir)}/${basename(bundle)}`);
+  const load = `globalThis[Symbol.for('consul-grpc-lambda.code-cache-script')]=${scriptName};const m=await import(${url});`;
   const write = 'process.stdout.write(m.createCodeCache())';
   const data = node(
+    rt,
+    [...rt.args, RANDOM_SEED],
     eager
       ? `import v8 from 'node:v8';v8.setFlagsFromString('--no-lazy');${load}v8.setFlagsFromString('--lazy');${write}`
       : `${load}${write}`,
     dir,
   );
+  const version = JSON.parse(node(rt, rt.args, 'console.log(JSON.stringify(process.versions))', dir).toString());
   const head = {
-    v8: process.versions.v8,
-    node: process.version,
+    v8: version.v8,
+    node: `v${version.node}`,
     arch: process.arch,
+    flags: rt.args.filter((a) => a.startsWith('--max-') && a.includes('space')).join(' '),
     eager,
     bundleLength: readFileSync(bundle, 'utf8').length,
     crc32: zlib.crc32(data),
   };
   writeFileSync(`${bundle}.code-cache`, Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]));
-  return node(`const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString() === 'used';
+  return node(rt, rt.args, `const m=await import(${url});process.stdout.write(m.codeCacheStatus)`, dir).toString();
 }
 
-/** The plugin for `mode` 'lazy' or 'eager' (codeCacheMode); plugins.cjs adds it only when CODE_CACHE asks. */
-function codeCachePlugin(mode) {
+/** The serverless function (by its handler's file) an esbuild entry point builds, or undefined. */
+function functionOfEntry(entry, functions) {
+  const base = relative(process.cwd(), resolve(entry)).slice(0, -extname(entry).length).split(sep).join('/');
+  return Object.values(functions).find(
+    (f) => f && typeof f.handler === 'string' && f.handler.slice(0, f.handler.lastIndexOf('.')) === base,
+  );
+}
+
+/**
+ * The plugin for `mode` 'lazy' or 'eager' (codeCacheMode). `runtimeOf(entry)` gives the CacheRuntime of the
+ * function an entry point builds (plugins.cjs reads it from the service: runtime, memory size).
+ */
+function codeCachePlugin(mode, runtimeOf) {
   return {
     name: 'code-cache',
     setup(build) {
@@ -122,11 +147,16 @@ function codeCachePlugin(mode) {
         const ext = (o.outExtension && o.outExtension['.js']) || '.js';
         for (const e of [].concat(o.entryPoints || [])) {
           const entry = typeof e === 'string' ? e : e.in;
-          withCodeCache(join(o.outdir, `${basename(entry, extname(entry))}${ext}`), mode === 'eager');
+          withCodeCache(join(o.outdir, `${basename(entry, extname(entry))}${ext}`), mode === 'eager', runtimeOf(entry));
         }
       });
     },
   };
 }
 
-module.exports = { codeCacheMode, codeCachePlugin, makeCodeCache };
+/** The CacheRuntime of a function of `memoryMb` MB on the Node binary `node`. */
+function cacheRuntime(node, memoryMb) {
+  return { node, args: lambdaNodeArgs(memoryMb) };
+}
+
+module.exports = { cacheRuntime, codeCacheMode, codeCachePlugin, functionOfEntry, makeCodeCache };

@@ -18,13 +18,15 @@
  * constructed; any other grpc-js module that requires them still gets the real ones, so only those
  * exports change (test/integration/bundle-budget.test.ts holds what a bundle keeps and loses).
  *
- * code-cache: only with CODE_CACHE=1 (or eager) in the packaging environment; off by default because a
- * V8 code cache differs on every package (code-cache.cjs says why).
+ * code-cache: last, unless CODE_CACHE=0: the finished bundle becomes bundle + V8 code cache + ES module
+ * handler, the cache made by the function's runtime Node as Lambda starts it for its memory size
+ * (code-cache.cjs). serverless-esbuild calls this module's export with the service, which says each
+ * function's runtime and memory; a tool that calls it without one gets the plain bundles.
  */
 /* eslint-disable @typescript-eslint/no-require-imports -- CommonJS: serverless-esbuild require()s the plugins */
-const { codeCacheMode, codeCachePlugin } = require('./code-cache.cjs');
-
-const CODE_CACHE = codeCacheMode(process.env.CODE_CACHE);
+const { execFileSync } = require('node:child_process');
+const { join } = require('node:path');
+const { cacheRuntime, codeCacheMode, codeCachePlugin, functionOfEntry } = require('./code-cache.cjs');
 
 const SDK = /^@aws-sdk\/client-servicediscovery$/;
 const LAZY_IN = /functions[\\/](greet|status|rpc|health-sync)\.[cm]?[jt]s$/;
@@ -38,7 +40,7 @@ const GRPC_SERVER = {
 };
 const SERVER_STUB = 'grpc-client-only';
 
-module.exports = [
+const BUNDLE_PLUGINS = [
   {
     name: 'runtime-sdk',
     setup(build) {
@@ -73,6 +75,42 @@ module.exports = [
       }));
     },
   },
-  // Last, and opt-in: it turns the finished bundle into bundle + V8 code cache + ES module handler (code-cache.cjs).
-  ...(CODE_CACHE === 'off' ? [] : [codeCachePlugin(CODE_CACHE)]),
 ];
+
+/** The pinned Node of the functions' Lambda runtime (scripts/rie/runtime-node.ts, installed on first use). */
+function runtimeNode() {
+  const root = join(__dirname, '..', '..');
+  return execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'rie', 'runtime-node.ts')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 600_000,
+  })
+    .toString()
+    .trim();
+}
+
+/** What each function's code cache is made with: its runtime's Node, as Lambda starts it for its memory size. */
+function runtimesOf(service) {
+  const provider = service.provider || {};
+  let node;
+  return (entry) => {
+    const fn = functionOfEntry(entry, service.functions || {});
+    if (!fn) throw new Error(`code-cache: no function in serverless.yml has its handler in ${entry}`);
+    const runtime = fn.runtime || provider.runtime;
+    node ??= runtimeNode();
+    const major = execFileSync(node, ['-p', 'process.versions.node.split(".")[0]']).toString().trim();
+    if (runtime !== `nodejs${major}.x`) {
+      throw new Error(
+        `code-cache: ${entry} runs on ${runtime}, but the pinned runtime Node is ${major} (scripts/rie/runtime-node.ts); package with CODE_CACHE=0`,
+      );
+    }
+    return cacheRuntime(node, fn.memorySize || provider.memorySize || 1024);
+  };
+}
+
+/** The esbuild plugins of the function bundles; with the serverless instance, the code cache too (unless CODE_CACHE=0). */
+module.exports = (serverless) => {
+  const mode = codeCacheMode(process.env.CODE_CACHE);
+  if (!serverless || mode === 'off') return BUNDLE_PLUGINS;
+  return [...BUNDLE_PLUGINS, codeCachePlugin(mode, runtimesOf(serverless.service))];
+};

@@ -6,7 +6,7 @@
  * warm invocations reuse, and Lambda's START / END / REPORT lines parsed per invocation.
  *
  *   aws-lambda-rie --runtime-interface-emulator-address 127.0.0.1:P1 --runtime-api-address 127.0.0.1:P2 \
- *     node [--import internal-extension.mjs] <ric>/index.mjs <handler>
+ *     node <Lambda's node flags> [--import internal-extension.mjs] <ric>/index.mjs <handler>
  *
  * What the emulator does and does not do (aws-lambda-rie, pinned in scripts/rie-build):
  * - Init runs lazily, inside the first invocation. Its REPORT line then carries an
@@ -15,8 +15,10 @@
  *   reported here as `runtimeInitMs`, and it is also part of that invocation's Duration.
  * - "Max Memory Used" always equals "Memory Size": the emulator does not measure memory.
  *   `peakRssMb` is the runtime process's real peak RSS (VmHWM), read from /proc.
- * - No memory limit is enforced, and the runtime is whatever Node runs this harness
- *   (the template may say nodejs22.x; the bundles target node20).
+ * - No memory limit is enforced. The runtime is the pinned Node of the template's runtime
+ *   (nodejs22.x: scripts/rie/runtime-node.ts), started with the flags Lambda's bootstrap passes
+ *   for the function's memory (scripts/esbuild/lambda-node.cjs), so a packaged V8 code cache is
+ *   used or refused as in Lambda.
  * - On SIGTERM the emulator shuts the sandbox down like Lambda: if an extension is
  *   registered it sends the runtime SIGTERM and SIGKILLs it 600 ms later, otherwise it
  *   SIGKILLs it at once. `sigtermExtension` (default on) registers a do-nothing internal
@@ -34,9 +36,12 @@ import { freePort, startProcess, stopProcess, type ManagedProcess } from '../sta
 import { pollWhileRunning } from '../support/poll-until';
 import type { PackagedFunction } from './package-functions';
 import { ensureRic } from './ric';
+import { ensureRuntimeNode } from './runtime-node';
 import { ensureRieBinary } from './rie-binary';
 import { extractZip } from './zip';
 import { childPids, isRuntime, killGroups, peakRssMb, trackRuntime } from './runtime-processes';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
+const { lambdaNodeArgs } = require('../esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
 
 const INTERNAL_EXTENSION = join(__dirname, 'internal-extension.mjs');
 /** Stands in for the runtime's /var/runtime/node_modules (the AWS SDK v3 the Lambda Node.js runtime ships). */
@@ -49,7 +54,7 @@ export interface LambdaRieOptions {
   env?: Record<string, string | undefined>;
   /** Register an internal extension so that shutdown SIGTERMs the runtime (default true). */
   sigtermExtension?: boolean;
-  /** Node binary of the runtime (default: the one running this). */
+  /** Node binary of the runtime (default: the pinned Node of the functions' Lambda runtime, scripts/rie/runtime-node.ts). */
   node?: string;
   echo?: (line: string) => void;
   log?: (line: string) => void;
@@ -196,6 +201,8 @@ function lambdaEnvironment(
 function emulatorArgs(o: LambdaRieOptions, at: { ric: string; node: string; invokePort: number; runtimePort: number }): string[] {
   const bootstrap = [
     at.node,
+    // As Lambda's bootstrap starts it: the same V8 flags, so the packaged code cache is judged as there.
+    ...lambdaNodeArgs(o.fn.memorySize),
     ...(o.sigtermExtension === false ? [] : ['--import', INTERNAL_EXTENSION]),
     join(at.ric, 'index.mjs'),
     o.fn.handler,
@@ -300,7 +307,7 @@ async function invokeOnce(
 export async function startLambdaRie(o: LambdaRieOptions): Promise<LambdaRie> {
   const rie = ensureRieBinary(o.log);
   const ric = ensureRic(o.log);
-  const node = o.node ?? process.execPath;
+  const node = o.node ?? ensureRuntimeNode(o.log);
   const taskRoot = mkdtempSync(join(tmpdir(), `consul-grpc-lambda-task-${o.fn.name}-`));
   const removeTaskRoot = () => rmSync(taskRoot, { recursive: true, force: true });
   let proc: ManagedProcess | undefined;

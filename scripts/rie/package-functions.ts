@@ -12,9 +12,9 @@
  * Secrets are not given to the packaging run: the template keeps empty tokens and
  * signing key, and the caller passes the real ones when it starts a function.
  *
- * Two layouts come out, and everything here reads both: by default each zip holds the ES module
- * bundle functions/<name>.mjs; with CODE_CACHE (option `codeCache`, scripts/esbuild/code-cache.cjs)
- * functions/<name>.mjs is a small loader beside functions/<name>.bundle.cjs and its V8 code cache.
+ * Two layouts come out, and everything here reads both: by default (scripts/esbuild/code-cache.cjs)
+ * functions/<name>.mjs is a small loader beside functions/<name>.bundle.cjs and its V8 code cache; with
+ * CODE_CACHE=0 (option `codeCache: false`) each zip holds the ES module bundle functions/<name>.mjs.
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -184,8 +184,9 @@ export interface PackageOptions {
   echo?: (line: string) => void;
   timeoutMs?: number;
   /**
-   * The V8 code cache (CODE_CACHE of scripts/esbuild/plugins.cjs): false = none (the default package),
-   * true = the lazy cache, 'eager' = every function compiled; unset = whatever CODE_CACHE this process has.
+   * The V8 code cache (CODE_CACHE of scripts/esbuild/plugins.cjs): true = the lazy cache (the default
+   * package), 'eager' = every function compiled, false = none (the plain ES module bundles); unset =
+   * whatever CODE_CACHE this process has.
    */
   codeCache?: boolean | 'eager';
 }
@@ -201,8 +202,7 @@ export async function packageFunctions(o: PackageOptions = {}): Promise<PackageO
     copyTreeLinks(shadow);
     const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
     for (const k of SECRET_ENV) delete env[k];
-    if (o.codeCache === false) delete env.CODE_CACHE;
-    else if (o.codeCache !== undefined) env.CODE_CACHE = o.codeCache === true ? '1' : o.codeCache;
+    if (o.codeCache !== undefined) env.CODE_CACHE = o.codeCache === false ? '0' : o.codeCache === true ? '1' : o.codeCache;
     const proc = startProcess(
       'serverless package',
       process.execPath,

@@ -1,10 +1,12 @@
-// The V8 code cache, opt-in at package time (CODE_CACHE=1 or eager; scripts/esbuild/code-cache.cjs):
-// packaged with it, every zip holds bundle, cache and loader, and the packaged greet answers a real
-// request through a real Consul and Greeter whatever state its cache is in. A cache made by another
-// Node (a runtime update), a damaged or truncated one, one V8 itself refuses, or none at all: the
-// bundle compiles as without a cache, and the handler answers 200 with nothing on stderr.
+// The V8 code cache of the default package (scripts/esbuild/code-cache.cjs): every zip holds bundle,
+// cache and loader; the cache is made by the pinned Node of the functions' runtime as Lambda starts it
+// (scripts/rie/runtime-node.ts, scripts/esbuild/lambda-node.cjs), so that Node, started so, uses it; and
+// the packaged greet answers a real request through a real Consul and Greeter whatever state its cache
+// is in. A runtime update (the Node running these tests is another V8), other heap flags, a damaged or
+// truncated cache, one V8 itself refuses, or none at all: the bundle compiles as without a cache, and the
+// handler answers 200 with nothing on stderr. Two packages of the same sources hold the same bytes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +20,18 @@ import {
   type PackageOutput,
   type PackagedFunction,
 } from '../../scripts/rie/package-functions';
+import { ensureRuntimeNode } from '../../scripts/rie/runtime-node';
 import { extractZip } from '../../scripts/rie/zip';
 import { httpEvent, startTestStack, type TestStack } from './harness';
 
 const PREFIX = 'config/greeter-gateway/code-cache/';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
+const { lambdaNodeArgs } = require('../../scripts/esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
+
 let pkg: PackageOutput | undefined;
 let eagerPkg: PackageOutput | undefined;
+let againPkg: PackageOutput | undefined;
+let runtimeNode: string;
 let stack: TestStack | undefined;
 let work: string;
 let greet: PackagedFunction;
@@ -32,12 +40,15 @@ let pristine: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'code-cache-'));
+  runtimeNode = ensureRuntimeNode();
   const packaging = packageFunctions({ codeCache: true });
   const eagerPackaging = packaging.then(() => packageFunctions({ codeCache: 'eager' }));
+  const again = eagerPackaging.then(() => packageFunctions({ codeCache: true }));
   stack = await startTestStack(PREFIX);
   await stack.addGreeter({ id: 'code-cache-1' });
   pkg = await packaging;
   eagerPkg = await eagerPackaging;
+  againPkg = await again;
   const fn = pkg.functions.get('greet');
   assert.ok(fn, 'greet packaged');
   greet = fn;
@@ -49,6 +60,7 @@ after(async () => {
   await stack?.stop();
   pkg?.remove();
   eagerPkg?.remove();
+  againPkg?.remove();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -69,8 +81,14 @@ function split(file: string): { head: Record<string, unknown>; data: Buffer } {
 
 const join2 = (head: Record<string, unknown>, data: Buffer) => Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), data]);
 
-/** Loads the handler module in a fresh node, as the runtime client does, and invokes it once. */
-function invoke(dir: string): Promise<{ status: string; statusCode: number; stderr: string }> {
+/**
+ * Loads the handler module in a fresh node, as the runtime client does, and invokes it once: by default
+ * the runtime's Node with the flags Lambda gives greet's memory size.
+ */
+function invoke(
+  dir: string,
+  node: { bin: string; args: string[] } = { bin: runtimeNode, args: lambdaNodeArgs(greet.memorySize) },
+): Promise<{ status: string; statusCode: number; stderr: string }> {
   assert.ok(stack);
   const env = {
     PATH: process.env.PATH,
@@ -85,7 +103,7 @@ function invoke(dir: string): Promise<{ status: string; statusCode: number; stde
 const r=await m.handler(${JSON.stringify(httpEvent('GET', { name: 'Ada' }))},{awsRequestId:'r1',functionName:'greet',getRemainingTimeInMillis:()=>5000});
 console.log(JSON.stringify({status:m.codeCacheStatus,statusCode:r.statusCode}));process.exit(0)`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', code], { cwd: dir, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(node.bin, [...node.args, '--input-type=module', '-e', code], { cwd: dir, env, timeout: 60_000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}\n${stderr.slice(-2000)}`));
       const line = stdout.trim().split('\n').pop() ?? '';
       resolve({ ...(JSON.parse(line) as { status: string; statusCode: number }), stderr });
@@ -103,10 +121,46 @@ describe('code cache', () => {
     }
   });
 
-  it('is used when it was made by this Node', async () => {
+  it("is used by the runtime's Node started as Lambda starts it for the function's memory", async () => {
     const r = await invoke(variant('intact', () => {}));
     assert.deepEqual([r.status, r.statusCode, r.stderr], ['used', 200, '']);
-    assert.equal(split(`${bundleCodePath(greet, pristine)}.code-cache`).head.eager, false, 'CODE_CACHE=1 makes the lazy cache');
+    const head = split(`${bundleCodePath(greet, pristine)}.code-cache`).head;
+    assert.equal(head.eager, false, 'the default is the lazy cache');
+    assert.equal(
+      head.flags,
+      lambdaNodeArgs(greet.memorySize)
+        .filter((a) => a.includes('space-size'))
+        .join(' '),
+    );
+  });
+
+  it('is the same bytes when the same sources are packaged again', () => {
+    for (const [name, fn] of pkg?.functions ?? []) {
+      const other = againPkg?.functions.get(name);
+      assert.ok(other, `${name} packaged again`);
+      assert.ok(readFileSync(fn.zip).equals(readFileSync(other.zip)), `${name}.zip is reproducible`);
+    }
+  });
+
+  it('is refused by V8 under other heap flags (another memory size), and the bundle compiles without it', async () => {
+    const r = await invoke(
+      variant('other-flags', () => {}),
+      { bin: runtimeNode, args: lambdaNodeArgs(greet.memorySize * 2) },
+    );
+    assert.deepEqual([r.status, r.statusCode, r.stderr], ['rejected', 200, '']);
+  });
+
+  it("is stale for another Node release on another V8 (this test runner's Node), which compiles without it", async (t) => {
+    if (
+      process.versions.v8.split('-')[0] ===
+      JSON.parse(execFileSync(runtimeNode, ['-p', 'JSON.stringify(process.versions.v8.split("-")[0])']).toString())
+    )
+      return t.skip("the test runner runs the runtime's V8");
+    const r = await invoke(
+      variant('other-node', () => {}),
+      { bin: process.execPath, args: lambdaNodeArgs(greet.memorySize) },
+    );
+    assert.deepEqual([r.status, r.statusCode, r.stderr], ['stale', 200, '']);
   });
 
   it('is the eager one (every function compiled) with CODE_CACHE=eager, and used', async () => {

@@ -1,8 +1,9 @@
 // The packaged bundles (serverless package → zip) on the real Lambda runtime pieces: the
 // AWS Lambda Runtime Interface Emulator and the official Node runtime interface client,
-// against real Consul (ACLs on), real Greeter backends and moto as Cloud Map. The default package
-// (ES module bundles), and greet packaged with its V8 code cache (CODE_CACHE=1: a loader module
-// beside the CommonJS bundle, scripts/esbuild/code-cache.cjs), which the runtime client loads alike.
+// against real Consul (ACLs on), real Greeter backends and moto as Cloud Map, on the pinned Node of
+// the functions' runtime started with Lambda's flags. The default package (a loader module beside the
+// CommonJS bundle and its V8 code cache, scripts/esbuild/code-cache.cjs), and greet packaged as the
+// plain ES module bundle (CODE_CACHE=0), which the runtime client loads alike.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,7 +34,7 @@ const HS_PREFIX = 'config/health-sync/local/';
 const STACK_TRACE = /\n\s+at |\.ts:\d+|node_modules/;
 
 let pkg: PackageOutput | undefined;
-let cachedPkg: PackageOutput | undefined;
+let plainPkg: PackageOutput | undefined;
 let stack: TestStack;
 let moto: MotoServer | undefined;
 let registryToken: string;
@@ -46,8 +47,8 @@ before(async () => {
   // A first run builds the emulator and installs the runtime client (once per machine).
   ensureRieBinary((l) => console.error(l));
   ensureRic((l) => console.error(l));
-  const packaging = packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: false });
-  const cachedPackaging = packaging.then(() => packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: true }));
+  const packaging = packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: true });
+  const plainPackaging = packaging.then(() => packageFunctions({ env: { LOG_LEVEL: 'INFO' }, codeCache: false }));
   stack = await startTestStack(GATEWAY_PREFIX);
   moto = await startMoto();
   await seedDefaultConfig(stack.admin, GATEWAY_PREFIX);
@@ -72,13 +73,13 @@ before(async () => {
   syncToken = await tokens.healthSyncToken(stack.admin, HS_PREFIX);
   for (const id of ['rie-1', 'rie-2']) await stack.addGreeter({ id });
   pkg = await packaging;
-  cachedPkg = await cachedPackaging;
+  plainPkg = await plainPackaging;
 });
 
 after(async () => {
   await Promise.allSettled(started.map((r) => r.stop()));
   pkg?.remove();
-  cachedPkg?.remove();
+  plainPkg?.remove();
   await moto?.stop();
   await stack?.stop();
 });
@@ -200,13 +201,33 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     describeRun(t, 'greet', cold, warm);
   });
 
-  it('greet packaged with CODE_CACHE=1: the runtime client loads its code-cache loader, cold then warm', async (t) => {
-    const fn = cachedPkg?.functions.get('greet');
-    assert.ok(fn, 'greet packaged with CODE_CACHE=1');
+  it("greet takes the V8 code cache it was packaged with: V8 accepts it under Lambda's flags, cold then warm", async (t) => {
+    const fn = pkg?.functions.get('greet');
+    assert.ok(fn, 'greet packaged');
     const dir = join(scratch(), 'greet-code-cache');
     extractZip(fn.zip, dir);
     assert.notEqual(bundleCodePath(fn, dir), bundlePath(fn, dir), 'the handler module is the loader beside the bundle');
-    const rie = await start('greet', {}, cachedPkg);
+    const rie = await start('greet', { env: { COLD_START_TRACE: '1' } });
+    const cold = await rie.invoke(httpEvent('GET', { name: 'Ada' }));
+    const a = answer(cold);
+    assert.equal(a.statusCode, 200, a.body);
+    assertCold(cold);
+    const trace = cold.logs.find((l) => l.includes('"cold start trace"'));
+    assert.ok(trace, `a cold start trace line in:\n${cold.logs.join('\n')}`);
+    assert.equal((JSON.parse(trace) as { coldStart: { codeCache?: string } }).coldStart.codeCache, 'used');
+    const warm = await rie.invoke(httpEvent('GET', { name: 'Grace' }));
+    assert.equal(answer(warm).statusCode, 200);
+    assertWarm(warm, cold);
+    describeRun(t, 'greet (code cache, traced)', cold, warm);
+  });
+
+  it('greet packaged with CODE_CACHE=0: the plain ES module bundle loads alike, cold then warm', async (t) => {
+    const fn = plainPkg?.functions.get('greet');
+    assert.ok(fn, 'greet packaged with CODE_CACHE=0');
+    const dir = join(scratch(), 'greet-plain');
+    extractZip(fn.zip, dir);
+    assert.equal(bundleCodePath(fn, dir), bundlePath(fn, dir), 'the handler module is the bundle');
+    const rie = await start('greet', {}, plainPkg);
     const cold = await rie.invoke(httpEvent('GET', { name: 'Ada' }));
     const a = answer(cold);
     assert.equal(a.statusCode, 200, a.body);
@@ -215,7 +236,7 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     const warm = await rie.invoke(httpEvent('GET', { name: 'Grace' }));
     assert.equal(answer(warm).statusCode, 200);
     assertWarm(warm, cold);
-    describeRun(t, 'greet (code cache)', cold, warm);
+    describeRun(t, 'greet (plain bundle)', cold, warm);
   });
 
   it('greet: bad input is a JSON error with the right status, never a stack trace or the token', async () => {
