@@ -7,9 +7,10 @@
  *
  * The API is not in the bundles (serverless.yml `custom.esbuild.exclude`): the SDK that registered the
  * propagator brought its own copy, on Lambda from a layer (/opt/nodejs/node_modules, on NODE_PATH), and
- * that copy is loaded here. It is loaded with `require`, which honours NODE_PATH (the bundles' banner
- * gives them a real one), where an ES module `import()` would not. When it cannot be resolved, our own
- * headers still go out, without the SDK's, and one process warning says why.
+ * that copy is loaded here. It is loaded with `require`, which honours NODE_PATH (the code-cache loader
+ * gives the bundle a real one, and so does the banner of a plain ES module bundle), where an ES module
+ * `import()` would not. When it cannot be resolved, our own headers still go out, without the SDK's,
+ * and one process warning says why.
  */
 import type * as OtelApi from '@opentelemetry/api';
 import type { TraceContext } from './trace-context';

@@ -7,6 +7,8 @@
 //   writes the traceparent the Greeter receives;
 // - when the bundle cannot resolve the API (the SDK loaded its copy from elsewhere): the call still
 //   carries our own traceparent, and the runtime warns once.
+// Both layouts: the default package (a CommonJS bundle its loader compiles with the V8 code cache, and
+// requires through createRequire) and the plain ES module bundle (CODE_CACHE=0, the banner's require).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -39,7 +41,7 @@ api.propagation.setGlobalPropagator({
 `;
 
 type Line = Record<string, unknown>;
-let pkg: PackageOutput | undefined;
+const packages = new Map<string, PackageOutput>();
 let stack: TestStack | undefined;
 let work: string;
 const greeterLines: Line[] = [];
@@ -55,7 +57,10 @@ before(async () => {
   symlinkSync(API, join(layerModules, '@opentelemetry', 'api'), 'dir');
   writeFileSync(join(work, 'opt', 'sdk.cjs'), SDK);
   mkdirSync(join(work, 'empty'));
-  const packaging = packageFunctions({ codeCache: false });
+  const packaging = packageFunctions({ codeCache: true }).then(async (cached) => {
+    packages.set('default', cached);
+    packages.set('plain', await packageFunctions({ codeCache: false }));
+  });
   stack = await startTestStack(PREFIX);
   await seedDefaultConfig(stack.admin, PREFIX);
   await stack.setConfig({ leaseEnabled: 'false' });
@@ -70,19 +75,19 @@ before(async () => {
       }
     },
   });
-  pkg = await packaging;
+  await packaging;
 });
 
 after(async () => {
   await Promise.allSettled(started.map((r) => r.stop()));
-  pkg?.remove();
+  for (const p of packages.values()) p.remove();
   await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 /** greet in the emulator with the SDK required first; `env` adds to (or, undefined, removes from) its environment. */
-async function startGreet(env: Record<string, string | undefined>, output: string[]): Promise<LambdaRie> {
-  const fn = pkg?.functions.get('greet');
+async function startGreet(layout: string, env: Record<string, string | undefined>, output: string[]): Promise<LambdaRie> {
+  const fn = packages.get(layout)?.functions.get('greet');
   assert.ok(fn && stack, 'packaged greet and a stack');
   const nodeOptions = [fn.environment.NODE_OPTIONS, `--require ${join(work, 'opt', 'sdk.cjs')}`].filter(Boolean).join(' ');
   const rie = await startLambdaRie({
@@ -111,29 +116,34 @@ async function greetTraced(rie: LambdaRie): Promise<Line> {
   return line as Line;
 }
 
-describe('a user OpenTelemetry SDK beside the packaged bundle, in the Lambda emulator', { timeout: 120_000 }, () => {
-  it('requires the SDK’s @opentelemetry/api through NODE_PATH, and the SDK’s propagator writes the traceparent', async () => {
-    const output: string[] = [];
-    const rie = await startGreet({ NODE_PATH: join(work, 'opt', 'nodejs', 'node_modules') }, output);
-    for (let i = 0; i < 2; i++) assert.equal((await greetTraced(rie)).parent_id, SDK_SPAN, 'the SDK’s span id arrived');
-    assert.doesNotMatch(output.join('\n'), UNRESOLVED);
-  });
+for (const [layout, title] of [
+  ['default', 'the default package (code cache)'],
+  ['plain', 'the plain ES module bundle'],
+] as const) {
+  describe(`a user OpenTelemetry SDK beside ${title}, in the Lambda emulator`, { timeout: 120_000 }, () => {
+    it('requires the SDK’s @opentelemetry/api through NODE_PATH, and the SDK’s propagator writes the traceparent', async () => {
+      const output: string[] = [];
+      const rie = await startGreet(layout, { NODE_PATH: join(work, 'opt', 'nodejs', 'node_modules') }, output);
+      for (let i = 0; i < 2; i++) assert.equal((await greetTraced(rie)).parent_id, SDK_SPAN, 'the SDK’s span id arrived');
+      assert.doesNotMatch(output.join('\n'), UNRESOLVED);
+    });
 
-  it('sends our own traceparent when the bundle cannot resolve the API, and warns once', async () => {
-    const output: string[] = [];
-    // The SDK loads its API by a path the bundle cannot see; nothing on NODE_PATH holds one.
-    const rie = await startGreet({ NODE_PATH: join(work, 'empty'), TEST_OTEL_API: API }, output);
-    const first = await greetTraced(rie);
-    const second = await greetTraced(rie);
-    for (const line of [first, second]) {
-      assert.match(String(line.parent_id), /^[0-9a-f]{16}$/);
-      assert.notEqual(line.parent_id, SDK_SPAN, 'our traceparent, not the SDK’s');
-    }
-    await eventually(() => output.some((l) => UNRESOLVED.test(l)), 10_000, 'the runtime warns that @opentelemetry/api is unresolved');
-    assert.equal(
-      output.filter((l) => UNRESOLVED.test(l)).length,
-      1,
-      `one warning:\n${output.filter((l) => UNRESOLVED.test(l)).join('\n')}`,
-    );
+    it('sends our own traceparent when the bundle cannot resolve the API, and warns once', async () => {
+      const output: string[] = [];
+      // The SDK loads its API by a path the bundle cannot see; nothing on NODE_PATH holds one.
+      const rie = await startGreet(layout, { NODE_PATH: join(work, 'empty'), TEST_OTEL_API: API }, output);
+      const first = await greetTraced(rie);
+      const second = await greetTraced(rie);
+      for (const line of [first, second]) {
+        assert.match(String(line.parent_id), /^[0-9a-f]{16}$/);
+        assert.notEqual(line.parent_id, SDK_SPAN, 'our traceparent, not the SDK’s');
+      }
+      await eventually(() => output.some((l) => UNRESOLVED.test(l)), 10_000, 'the runtime warns that @opentelemetry/api is unresolved');
+      assert.equal(
+        output.filter((l) => UNRESOLVED.test(l)).length,
+        1,
+        `one warning:\n${output.filter((l) => UNRESOLVED.test(l)).join('\n')}`,
+      );
+    });
   });
-});
+}
