@@ -1,14 +1,15 @@
 /**
  * `npm run bench:bundle`: what each packaged function costs before it does any work.
  * - Size: the minified bundle in each zip, as `serverless package` builds it.
- * - Require time: median of fresh `node` processes timing `require(bundle)`, in rounds
- *   that interleave every bundle with a baseline bundle of `@grpc/grpc-js` alone (same
- *   esbuild settings), so machine noise hits both alike; plus greet with
- *   `--enable-source-maps` and a linked map, to price the source map; and, in the same rounds,
- *   each function of a second package made with CODE_CACHE=1 (bundle + V8 code cache + loader,
- *   scripts/esbuild/code-cache.cjs), side by side with the default package (`codeCache` in the result).
+ * - Load time: median of fresh processes of the runtime's Node (scripts/rie/runtime-node.ts), started
+ *   with the flags Lambda gives the function's memory, timing the import the runtime client does, in
+ *   rounds that interleave every function of the default package (bundle + V8 code cache + loader,
+ *   scripts/esbuild/code-cache.cjs) with a baseline bundle of `@grpc/grpc-js` alone (same esbuild
+ *   settings, no cache: grpc-js as anyone would load it), so machine noise hits both alike; in the same
+ *   rounds each function packaged as the plain ES module bundle (CODE_CACHE=0, `plainBundles` in the
+ *   result), and greet with `--enable-source-maps` and a linked map, to price the source map.
  * - Error path: the first unexpected error (logged with its stack) with and without maps.
- * - Memory: RSS of a process holding the packaged greet bundle after 200 invocations against
+ * - Memory: RSS of a process (the runtime's Node) holding the packaged greet after 200 invocations against
  *   a real Consul and Greeter, against a process holding grpc-js alone with one channel
  *   after 200 calls; and the peak RSS of greet's runtime in the Lambda emulator.
  */
@@ -18,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { startLambdaRie } from '../scripts/rie/lambda-rie';
+import { ensureRuntimeNode } from '../scripts/rie/runtime-node';
 import { pathToFileURL } from 'node:url';
 import { bundleCodePath, bundlePath, packageFunctions, type PackagedFunction } from '../scripts/rie/package-functions';
 import { extractZip } from '../scripts/rie/zip';
@@ -29,10 +31,15 @@ import { writeResult, type BundleResult } from './results';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const INVOCATIONS = 200;
 const RESULT = 'BENCH_RESULT ';
+/** The memory of the functions the baseline and the source-map probes stand beside (greet's). */
+const GREET_MB = 128;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
+const { lambdaNodeArgs } = require('../scripts/esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
+const NODE = ensureRuntimeNode();
 
-/** Runs `code` in a fresh node and returns the JSON it prints after RESULT. */
-function probe(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Record<string, number> {
-  const out = execFileSync(process.execPath, [...args, '-e', code], {
+/** Runs `code` in a fresh runtime Node, started as Lambda starts a function of `memoryMb`, and returns the JSON it prints after RESULT. */
+function probe(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, memoryMb = GREET_MB): Record<string, number> {
+  const out = execFileSync(NODE, [...lambdaNodeArgs(memoryMb), ...args, '-e', code], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 60_000,
@@ -91,8 +98,8 @@ console.log(${JSON.stringify(RESULT)}+JSON.stringify({rssMb:process.memoryUsage(
 function runAsync(code: string, env: NodeJS.ProcessEnv): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     execFile(
-      process.execPath,
-      ['-e', code],
+      NODE,
+      [...lambdaNodeArgs(GREET_MB), '-e', code],
       { env: { PATH: process.env.PATH, ...env }, timeout: 120_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${err.message}\n${stderr.slice(-2000)}`));
@@ -121,31 +128,39 @@ function figure(r: Record<string, number>, key: string): number {
 }
 
 async function main(): Promise<void> {
-  const pkg = await packageFunctions({ codeCache: false });
-  const cachedPkg = await packageFunctions({ codeCache: true }).catch((err: unknown) => {
+  const pkg = await packageFunctions({ codeCache: true });
+  const plainPkg = await packageFunctions({ codeCache: false }).catch((err: unknown) => {
     pkg.remove();
     throw err;
   });
   const work = mkdtempSync(join(tmpdir(), 'bundle-bench-'));
   try {
-    // Each function's zip extracted as Lambda would; its bundle is the one .mjs file in it.
+    // Each function's zip extracted as Lambda would: the handler module is the loader, the code beside it.
     const fns = [...pkg.functions.values()].map((fn) => {
       const dir = join(work, fn.name);
       const files = extractZip(fn.zip, dir);
       const js = bundlePath(fn, dir);
       if (!existsSync(js)) throw new Error(`${fn.name}: no ${js} in its zip (${files.join(', ')})`);
-      // Size: the bundle's code (the handler module itself in the default package).
-      return { fn, js, map: files.some((f) => f.endsWith('.map')), bytes: statSync(bundleCodePath(fn, dir)).size };
-    });
-    // The same functions packaged with CODE_CACHE=1: the handler module is the loader, the code beside it.
-    const cached = [...cachedPkg.functions.values()].map((fn) => {
-      const dir = join(work, 'code-cache', fn.name);
-      extractZip(fn.zip, dir);
       const code = bundleCodePath(fn, dir);
-      if (code === bundlePath(fn, dir)) throw new Error(`${fn.name}: CODE_CACHE=1 packaged no code cache`);
-      return { fn, js: bundlePath(fn, dir), bytes: statSync(code).size, cacheBytes: statSync(`${code}.code-cache`).size };
+      if (code === js) throw new Error(`${fn.name}: the default package holds no code cache`);
+      // Size: the bundle's code; its cache beside it.
+      return {
+        fn,
+        js,
+        map: files.some((f) => f.endsWith('.map')),
+        bytes: statSync(code).size,
+        cacheBytes: statSync(`${code}.code-cache`).size,
+      };
     });
-    const cacheKey = (name: string) => `${name} +code cache`;
+    // The same functions packaged with CODE_CACHE=0: the handler module is the plain ES module bundle.
+    const plain = [...plainPkg.functions.values()].map((fn) => {
+      const dir = join(work, 'plain', fn.name);
+      extractZip(fn.zip, dir);
+      const js = bundlePath(fn, dir);
+      if (bundleCodePath(fn, dir) !== js) throw new Error(`${fn.name}: CODE_CACHE=0 packaged a code cache`);
+      return { fn, js, bytes: statSync(js).size };
+    });
+    const plainKey = (name: string) => `${name} (CODE_CACHE=0)`;
     // The baseline: grpc-js bundled alone with the deploy's esbuild settings (no source map).
     const options = { ...pkg.esbuild, sourcemap: false, metafile: false, logLevel: 'error' as const };
     mkdirSync(join(work, 'grpc-js'));
@@ -168,16 +183,16 @@ async function main(): Promise<void> {
     // RSS right after require: each bundle's static footprint (the last round's figure).
     const loadedRss = new Map<string, number>();
     const cpu = new Map<string, number[]>();
-    const requireTime = (key: string, file: string, args: string[] = []) => {
-      const r = probe(requireProbe(file), args);
+    const requireTime = (key: string, file: string, args: string[] = [], memoryMb = GREET_MB) => {
+      const r = probe(requireProbe(file), args, {}, memoryMb);
       loadedRss.set(key, figure(r, 'rssMb'));
       cpu.set(key, [...(cpu.get(key) ?? []), figure(r, 'cpuMs')]);
       return figure(r, 'ms');
     };
     const targets: Array<{ key: string; run: () => number }> = [
       { key: 'grpc-js', run: () => requireTime('grpc-js', grpcJs) },
-      ...fns.map((f) => ({ key: f.fn.name, run: () => requireTime(f.fn.name, f.js) })),
-      ...cached.map((f) => ({ key: cacheKey(f.fn.name), run: () => requireTime(cacheKey(f.fn.name), f.js) })),
+      ...fns.map((f) => ({ key: f.fn.name, run: () => requireTime(f.fn.name, f.js, [], f.fn.memorySize) })),
+      ...plain.map((f) => ({ key: plainKey(f.fn.name), run: () => requireTime(plainKey(f.fn.name), f.js, [], f.fn.memorySize) })),
       { key: 'greet (no map)', run: () => requireTime('greet (no map)', mapped) },
       { key: 'greet --enable-source-maps', run: () => requireTime('greet --enable-source-maps', mapped, ['--enable-source-maps']) },
       { key: 'error path', run: () => figure(probe(errorProbe(mapped), [], { POWERTOOLS_LOG_LEVEL: 'ERROR' }), 'ms') },
@@ -227,20 +242,22 @@ async function main(): Promise<void> {
       requireCpuRatios: Object.fromEntries(fns.map((f) => [f.fn.name, ratio(cpuMedian(f.fn.name), grpcCpu)])),
       rssAfterRequireMb: Object.fromEntries([...loadedRss].map(([k, v]) => [k, round1(v)])),
       sourceMapInZip: Object.fromEntries(fns.map((f) => [f.fn.name, f.map])),
-      // The CODE_CACHE=1 package in the same rounds: bytes of the bundle code and of its cache, load time against grpc-js.
-      codeCache: {
-        functions: cached.map((f) => {
-          const k = cacheKey(f.fn.name);
+      runtimeNode: `${execFileSync(NODE, ['--version']).toString().trim()}, started with Lambda's flags for each function's memory`,
+      codeCacheBytes: Object.fromEntries(fns.map((f) => [f.fn.name, f.cacheBytes])),
+      // The CODE_CACHE=0 package in the same rounds: the plain bundle's bytes and load time against grpc-js,
+      // and what the default package's code cache saves against it.
+      plainBundles: {
+        functions: plain.map((f) => {
+          const k = plainKey(f.fn.name);
           return {
             name: f.fn.name,
             bytes: f.bytes,
-            cacheBytes: f.cacheBytes,
             requireMs: round1(median(k)),
             requireRatio: ratio(median(k), grpcMs),
             requireCpuMs: round1(cpuMedian(k)),
             requireCpuRatio: ratio(cpuMedian(k), grpcCpu),
             rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), k)),
-            savedMs: round1(median(f.fn.name) - median(k)),
+            codeCacheSavesMs: round1(median(k) - median(f.fn.name)),
           };
         }),
       },
@@ -264,7 +281,7 @@ async function main(): Promise<void> {
         errorPathWithMapsMs: round1(median('error path --enable-source-maps')),
       },
     };
-    console.log(`\nBundles (${ROUNDS} rounds, medians; ratio = require time / grpc-js alone, same run)`);
+    console.log(`\nBundles (${ROUNDS} rounds, medians; ratio = load time / grpc-js alone, same run)`);
     console.table([
       ...result.functions.map((f) => ({
         bundle: f.name,
@@ -275,8 +292,8 @@ async function main(): Promise<void> {
         cpuRatio: ratio(cpuMedian(f.name), grpcCpu),
         rssAfterRequireMb: round1(figure(Object.fromEntries(loadedRss), f.name)),
       })),
-      ...cached.map((f) => {
-        const k = cacheKey(f.fn.name);
+      ...plain.map((f) => {
+        const k = plainKey(f.fn.name);
         return {
           bundle: k,
           KB: Math.round(f.bytes / 1024),
@@ -298,7 +315,7 @@ async function main(): Promise<void> {
       },
     ]);
     console.log(
-      `(+code cache: packaged with CODE_CACHE=1; KB is the bundle code, its cache adds ${cached.map((f) => `${f.fn.name} ${Math.round(f.cacheBytes / 1024)}`).join(', ')} KB)`,
+      `(on ${result.runtimeNode as string}; KB is the bundle code; the default package's V8 code cache adds ${fns.map((f) => `${f.fn.name} ${Math.round(f.cacheBytes / 1024)}`).join(', ')} KB)`,
     );
     console.log(`Memory after ${INVOCATIONS} invocations`);
     console.table([
@@ -337,7 +354,7 @@ async function main(): Promise<void> {
     console.log(`wrote ${writeResult('bundle', result)}`);
   } finally {
     pkg.remove();
-    cachedPkg.remove();
+    plainPkg.remove();
     rmSync(work, { recursive: true, force: true });
   }
 }

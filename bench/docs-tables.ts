@@ -84,6 +84,12 @@ export function bundleDoc(b: BundleSection): string {
   const lines = [
     ...header('Bundles', 'bundle.json'),
     `Run: ${runLabel(b.run)}.`,
+    ...(typeof b.runtimeNode === 'string'
+      ? [
+          '',
+          `Each function as packaged by default (bundle, V8 code cache and loader), loaded by Node ${b.runtimeNode}; grpc-js alone is bundled with the same settings and has no cache.`,
+        ]
+      : []),
     '',
     '| function | bundle | load (as the runtime client loads it) | load / grpc-js alone | CPU / grpc-js alone |',
     '|---|---:|---:|---:|---:|',
@@ -93,6 +99,12 @@ export function bundleDoc(b: BundleSection): string {
     ),
     `| grpc-js alone (baseline) | ${b.grpcJsAlone.bytes === undefined ? '–' : kb(b.grpcJsAlone.bytes)} | ${millis(alone, 1) ?? '–'} | 1.00× | 1.00× |`,
   ];
+  const plain = ((b.plainBundles as Record<string, unknown> | undefined)?.functions ?? []) as Array<Record<string, unknown>>;
+  if (plain.length)
+    lines.push(
+      '',
+      `Packaged without the code cache (CODE_CACHE=0), load / grpc-js alone in the same rounds: ${plain.map((f) => `${String(f.name)} ${times(num(f.requireRatio)) ?? '–'}`).join(', ')}.`,
+    );
   const m = b.memory as Record<string, unknown> | undefined;
   if (m)
     lines.push(
