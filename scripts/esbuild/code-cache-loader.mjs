@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+import { constants, Script } from 'node:vm';
 import * as zlib from 'node:zlib';
 
 const bundle = fileURLToPath(new URL('./__BUNDLE__', import.meta.url));
@@ -51,6 +51,10 @@ const script = new Script(`(function (exports, require, module, __filename, __di
   // The package step names the script as Lambda will (/var/task/…): V8 keeps the name in the cache it
   // writes, and a temp dir's name would make every package differ. At run time V8 takes this load's name.
   filename: globalThis[Symbol.for('consul-grpc-lambda.code-cache-script')] ?? bundle,
+  // A dynamic import() inside the bundle (a dependency's `import('node:async_hooks')` when Lambda runs
+  // invocations concurrently) goes to Node's own loader, as it would from a module; without this option
+  // vm refuses it. Node prints an ExperimentalWarning the first time one runs.
+  importModuleDynamically: constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   cachedData: cache.data,
 });
 const mod = { exports: {} };

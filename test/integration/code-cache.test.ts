@@ -88,6 +88,7 @@ const join2 = (head: Record<string, unknown>, data: Buffer) => Buffer.concat([Bu
 function invoke(
   dir: string,
   node: { bin: string; args: string[] } = { bin: runtimeNode, args: lambdaNodeArgs(greet.memorySize) },
+  extraEnv: Record<string, string> = {},
 ): Promise<{ status: string; statusCode: number; stderr: string }> {
   assert.ok(stack);
   const env = {
@@ -98,6 +99,7 @@ function invoke(
     CONFIG_PREFIX: PREFIX,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     AWS_REGION: 'eu-west-1',
+    ...extraEnv,
   };
   const code = `const m=await import(${JSON.stringify(pathToFileURL(bundlePath(greet, dir)).href)});
 const r=await m.handler(${JSON.stringify(httpEvent('GET', { name: 'Ada' }))},{awsRequestId:'r1',functionName:'greet',getRemainingTimeInMillis:()=>5000});
