@@ -87,17 +87,22 @@ function extensionReader(env: SecretVariables): ParameterReader {
 function sdkReader(): ParameterReader {
   let client: Promise<{ get(parameter: string): Promise<string | undefined> }> | undefined;
   const load = () =>
-    (client ??= import('@aws-sdk/client-ssm').then(({ SSMClient, GetParameterCommand }) => {
-      // The endpoint can be overridden with AWS_ENDPOINT_URL_SSM (moto in the tests).
-      const ssm = new SSMClient({
-        maxAttempts: 2,
-        requestHandler: { requestTimeout: TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 1_000 },
-      });
-      return {
-        get: async (parameter: string) =>
-          (await ssm.send(new GetParameterCommand({ Name: parameter, WithDecryption: true }))).Parameter?.Value,
-      };
-    }));
+    // require, not import(): the bundle leaves the SDK to the Lambda runtime's copy, found through
+    // NODE_PATH (/var/runtime/node_modules), which require honours and import() does not.
+    (client ??= Promise.resolve()
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+      .then(() => require('@aws-sdk/client-ssm') as typeof import('@aws-sdk/client-ssm'))
+      .then(({ SSMClient, GetParameterCommand }) => {
+        // The endpoint can be overridden with AWS_ENDPOINT_URL_SSM (moto in the tests).
+        const ssm = new SSMClient({
+          maxAttempts: 2,
+          requestHandler: { requestTimeout: TIMEOUT_MS, throwOnRequestTimeout: true, connectionTimeout: 1_000 },
+        });
+        return {
+          get: async (parameter: string) =>
+            (await ssm.send(new GetParameterCommand({ Name: parameter, WithDecryption: true }))).Parameter?.Value,
+        };
+      }));
   return async (parameter, name) => {
     try {
       const ssm = await load().catch((err: unknown) => {

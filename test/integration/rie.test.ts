@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { CreateHttpNamespaceCommand, GetOperationCommand } from '@aws-sdk/client-servicediscovery';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { createCloudMapClient } from '../../lib/cloudmap/cloudmap-client';
 import type { HealthSyncReport } from '../../lib/health-sync/health-sync';
 import { HEALTH_SYNC_KEYS } from '../../lib/health-sync/health-sync-config';
@@ -237,6 +238,29 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     assert.equal(answer(warm).statusCode, 200);
     assertWarm(warm, cold);
     describeRun(t, 'greet (plain bundle)', cold, warm);
+  });
+
+  it("greet reads its Consul token from an SSM SecureString through the runtime's SDK (NODE_PATH), not the zip", async () => {
+    assert.ok(moto);
+    const name = `/consul-grpc-lambda/rie-${randomBytes(3).toString('hex')}/consul-token/greeter-gateway`;
+    const aws = {
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_SSM: moto.endpoint,
+    };
+    const ssm = new SSMClient({
+      region: aws.AWS_REGION,
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    await ssm.send(new PutParameterCommand({ Name: name, Value: stack.gatewayToken, Type: 'SecureString' }));
+    ssm.destroy();
+    // No token in the environment, no Parameters and Secrets extension: the SDK reads the parameter.
+    const rie = await start('greet', { env: { ...aws, CONSUL_HTTP_TOKEN: '', CONSUL_HTTP_TOKEN_PARAMETER: name } });
+    const a = answer(await rie.invoke(httpEvent('GET', { name: 'Ada' })));
+    assert.equal(a.statusCode, 200, a.body);
+    assert.match(String(a.json.message), /^Hello, Ada!/);
   });
 
   it('greet: bad input is a JSON error with the right status, never a stack trace or the token', async () => {
