@@ -104,12 +104,12 @@ export async function greetAgainstFloor(
         runs.get(v)?.push(await runOnce(v, i));
       }
       // In the same rounds, so the import figures see the same machine load as the cold starts.
-      load.greetImport.push(loadMs(bundles.greet, 'import', greet.environment.NODE_OPTIONS));
-      load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn.environment.NODE_OPTIONS));
-      if (bundles.greetCodeCache) cacheImport.push(loadMs(bundles.greetCodeCache, 'import', greet.environment.NODE_OPTIONS));
+      load.greetImport.push(loadMs(bundles.greet, 'import', greet));
+      load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn));
+      if (bundles.greetCodeCache) cacheImport.push(loadMs(bundles.greetCodeCache, 'import', greet));
       if (!requireSkipped) {
-        load.greetRequire.push(loadMs(bundles.greet, 'require', greet.environment.NODE_OPTIONS));
-        load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn.environment.NODE_OPTIONS));
+        load.greetRequire.push(loadMs(bundles.greet, 'require', greet));
+        load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn));
       }
     }
     return {

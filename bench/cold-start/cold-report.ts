@@ -3,6 +3,8 @@
  * step breakdown, each variant beside the floor) and the tables printed to the console. A figure
  * that was not measured is left out with its reason, never written or printed as NaN.
  */
+import { execFileSync } from 'node:child_process';
+import { ensureRuntimeNode } from '../../scripts/rie/runtime-node';
 import { ratio, round } from '../measure';
 import type { LoadMedians, Variant } from './against-floor';
 import { stepMedians, variantMedians, type ColdRun } from './cold-run';
@@ -32,6 +34,11 @@ function beside(v: Medians, floorV: Medians, floor: Medians, g: Medians, key: st
     [key]: ratio(v.totalMs, floor.totalMs),
     initSavedMs: round(g.initMs - v.initMs, 1),
   };
+}
+
+/** The version of the Node the emulator runs the functions on. */
+function runtimeNodeVersion(): string {
+  return execFileSync(ensureRuntimeNode(), ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim();
 }
 
 /** The results of greet against the floor (section fields) and the console tables; throws when greet or the floor has no runs. */
@@ -78,7 +85,9 @@ export function floorFigures(runs: Map<Variant, ColdRun[]>, load: LoadMedians, r
     runsPerVariant: rounds,
     traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
   };
-  console.log(`\nnode ${process.version}, ${rounds} interleaved cold starts per variant in aws-lambda-rie (medians, ms)\n`);
+  console.log(
+    `\nnode ${runtimeNodeVersion()} (the functions' runtime), ${rounds} interleaved cold starts per variant in aws-lambda-rie (medians, ms)\n`,
+  );
   console.log('                           greet    floor    ratio');
   printRows([...phases(g, f), ['import() (fresh node)', load.greetImportMs, load.floorImportMs]]);
   if (load.greetRequireMs !== undefined && load.floorRequireMs !== undefined)

@@ -7,7 +7,8 @@
  *   V8 code-cache variants (CODE_CACHE=1 and eager, scripts/esbuild/code-cache.cjs) beside them;
  * - bundle-load.ts: the packaged bundle's load in a fresh node, the import step on its own;
  * - outages.ts: cold starts on a 3-server cluster meeting a leader election or an unreachable Consul;
- * - cold-report.ts: the figures and the console tables; cold-run.ts: one cold start and its trace.
+ * - cold-report.ts: the figures and the console tables; cold-run.ts: one cold start and its trace;
+ * - first-invoke-profile.ts (`--profile`): a CPU profile of the first invocation, per function and module.
  * The step breakdown comes from the function itself (COLD_START_TRACE=1). Env: BENCH_COLD_N (rounds,
  * default 15), BENCH_COLD_OUTAGE_N (runs per outage scenario, default 3), BENCH_COLD_SCENARIOS
  * (default "floor,election,unreachable"). Writes bench/out/cold-start.json (`--publish`: also bench/results/).
@@ -18,6 +19,7 @@ import { ensureRieBinary } from '../../scripts/rie/rie-binary';
 import { median, runMain } from '../measure';
 import { writeResult } from '../results';
 import { greetAgainstFloor } from './against-floor';
+import { firstInvokeProfile } from './first-invoke-profile';
 import { floorFigures, printScenario, scenarioSummary } from './cold-report';
 import { outages } from './outages';
 
@@ -88,4 +90,6 @@ async function main(): Promise<void> {
 const packages: Array<{ remove(): void }> = [];
 const removeAll = () => packages.splice(0).forEach((p) => p.remove());
 
-runMain(main, removeAll);
+// --profile: where the first invocation's CPU goes instead (first-invoke-profile.ts).
+if (process.argv.includes('--profile')) runMain(firstInvokeProfile);
+else runMain(main, removeAll);
