@@ -1,6 +1,6 @@
 /** Pure merge of raw K/V strings over the defaults, key by key. */
 import { safeParse } from 'zod/mini';
-import type { ConfigProblem, ConfigSource, ConfigValues, KeySpecs } from './key-specs';
+import type { ConfigProblem, ConfigSource, ConfigValues, KeySpec, KeySpecs } from './key-specs';
 
 /** The effective config with the source of each key and the values that were rejected. */
 export interface ResolvedConfig<S extends KeySpecs> {
@@ -10,7 +10,12 @@ export interface ResolvedConfig<S extends KeySpecs> {
   unknownKeys: string[];
 }
 
-/** Validates each present key; a bad value falls back to that key's default and is reported. */
+/**
+ * Validates each present key; a bad value falls back to that key's default and is reported. A value written
+ * exactly as its key's default (what seeding writes, and what most keys hold) is that default: the rule is
+ * not run for it, since a zod schema's first parse in a process costs far more than the comparison
+ * (test/unit/config/resolve-config.test.ts proves every key set's defaults pass their own rules).
+ */
 export function resolveConfig<S extends KeySpecs>(
   specs: S,
   raw: Readonly<Record<string, string>>,
@@ -24,6 +29,11 @@ export function resolveConfig<S extends KeySpecs>(
     if (text === undefined) {
       values[key] = spec.default;
       sources[key] = fallbackSource;
+      continue;
+    }
+    if (text === defaultText(spec)) {
+      values[key] = spec.default;
+      sources[key] = 'kv';
       continue;
     }
     const parsed = safeParse(spec.schema, text);
@@ -52,7 +62,10 @@ export function relativeKeys(prefix: string, pairs: readonly { key: string; valu
 
 /** The defaults as K/V strings, for seeding a fresh Consul. */
 export function defaultKvEntries(specs: KeySpecs): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(specs).map(([k, spec]) => [k, Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default)]),
-  );
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, defaultText(spec)]));
+}
+
+/** A key's default as its K/V string (a list comma-separated). */
+export function defaultText(spec: KeySpec): string {
+  return Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { defaultKvEntries, relativeKeys, resolveConfig } from '../../../lib/config/resolve-config';
+import { safeParse } from 'zod/mini';
+import type { KeySpecs } from '../../../lib/config/key-specs';
+import { defaultKvEntries, defaultText, relativeKeys, resolveConfig } from '../../../lib/config/resolve-config';
 import { GATEWAY_KEYS } from '../../../lib/greeter/gateway-config';
+import { HEALTH_SYNC_KEYS } from '../../../lib/health-sync/health-sync-config';
+import { REGISTRY_KEYS } from '../../../lib/registry/registry-config';
+import { RPC_KEYS } from '../../../lib/rpc/rpc-config';
+
+/** Every function's key set: resolveConfig takes a value written as its default without running the rule. */
+const KEY_SETS: Record<string, KeySpecs> = { GATEWAY_KEYS, RPC_KEYS, REGISTRY_KEYS, HEALTH_SYNC_KEYS };
 
 describe('resolveConfig', () => {
   it('uses every default when K/V is empty', () => {
@@ -46,6 +54,31 @@ describe('relativeKeys', () => {
       { key: 'config/b/maxAttempts', value: '9' },
     ]);
     assert.deepEqual(out, { maxAttempts: '2' });
+  });
+});
+
+describe('a value written as its default', () => {
+  for (const [name, specs] of Object.entries(KEY_SETS)) {
+    it(`${name}: every default's text passes its own rule and parses back to the default`, () => {
+      for (const [key, spec] of Object.entries(specs)) {
+        const parsed = safeParse(spec.schema, defaultText(spec));
+        assert.ok(parsed.success, `${key}: ${defaultText(spec)}`);
+        assert.deepEqual(parsed.data, spec.default, key);
+      }
+    });
+  }
+  it('is the default, from K/V, without running the rule', () => {
+    const specs = { n: { ...GATEWAY_KEYS.callDeadlineMs, schema: undefined as never } };
+    // A rule that would throw if run: the value equal to the default text never reaches it.
+    const r = resolveConfig(specs, { n: String(GATEWAY_KEYS.callDeadlineMs.default) });
+    assert.equal(r.values.n, GATEWAY_KEYS.callDeadlineMs.default);
+    assert.equal(r.sources.n, 'kv');
+  });
+  it('is validated as any value when written otherwise (spaces, another spelling)', () => {
+    const r = resolveConfig(GATEWAY_KEYS, { callDeadlineMs: ` ${GATEWAY_KEYS.callDeadlineMs.default} `, exposeBackendAddress: 'TRUE' });
+    assert.equal(r.values.callDeadlineMs, GATEWAY_KEYS.callDeadlineMs.default);
+    assert.equal(r.values.exposeBackendAddress, true);
+    assert.deepEqual(r.problems, []);
   });
 });
 
