@@ -9,7 +9,8 @@
  * Env: BENCH_PROFILE_N (profiled runs, default 5), BENCH_PROFILE_TIMED_N (unprofiled runs, default 10),
  * BENCH_PROFILE_INTERVAL_US (sampling interval, default 50), BENCH_PROFILE_TOP (rows, default 30), BENCH_PROFILE_JSON
  * (a file to write every sum to, µs over all runs),
- * BENCH_PROFILE_ENV (JSON: variables set on greet on top of its own, for an experiment).
+ * BENCH_PROFILE_ENV (JSON: variables set on greet on top of its own, for an experiment), BENCH_PROFILE_KV (JSON:
+ * config keys written over the seeded defaults, for an experiment), BENCH_PROFILE_GREETERS (Greeters registered, default 2).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -267,6 +268,15 @@ function report(fns: Profiled[]): void {
   printTop('greet: self time by function', greet.totals.self, N);
   printTop('floor: self time by function', floor.totals.self, N, STEP_TOP);
   printTop('greet: total time by function', greet.totals.total, N);
+  console.log(`\ngreet, per step of its trace: CPU sampled, waiting on I/O (idle), garbage collection (ms per run, mean of ${N})`);
+  for (const [step, t] of greet.perStep) {
+    const all = [...t.group.values()].reduce((a, b) => a + b, 0);
+    const idle = t.group.get('(idle)') ?? 0;
+    const gc = t.group.get('(garbage collector)') ?? 0;
+    console.log(
+      `  ${step.padEnd(12)} ${((all - idle) / 1000 / N).toFixed(2).padStart(7)} ${(idle / 1000 / N).toFixed(2).padStart(7)} ${(gc / 1000 / N).toFixed(2).padStart(7)}`,
+    );
+  }
   for (const [step, t] of greet.perStep) {
     printTop(`greet step ${step}: self time by package, folder or Node area`, t.group, N, STEP_TOP);
     printTop(`greet step ${step}: total time by function`, t.total, N, STEP_TOP);
@@ -282,10 +292,13 @@ export async function firstInvokeProfile(): Promise<void> {
     const greet = pkg.functions.get('greet');
     if (!greet) throw new Error('no greet function in the package');
     await seedDefaultConfig(stack.admin, PREFIX);
+    // An experiment's config on top of the defaults (e.g. maxAttempts 1: no hedging), as JSON.
+    if (process.env.BENCH_PROFILE_KV) await stack.setConfig(JSON.parse(process.env.BENCH_PROFILE_KV) as Record<string, string>);
     const first = await stack.addGreeter({ id: 'profile-1' });
     RUNTIME.node = ensureRuntimeNode((l) => console.error(l));
     RUNTIME.args = lambdaNodeArgs(greet.memorySize);
-    await stack.addGreeter({ id: 'profile-2' });
+    // BENCH_PROFILE_GREETERS=1: one instance, so greet's round robin connects once, as the floor does.
+    for (let i = 2; i <= Number(process.env.BENCH_PROFILE_GREETERS ?? 2); i++) await stack.addGreeter({ id: `profile-${i}` });
     const base: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       TZ: ':UTC',
