@@ -21,10 +21,10 @@ const first = (md: Metadata, key: string): string | undefined => {
 export function callTrace(md: Metadata): CallTrace | undefined {
   const w3c = parseTraceparent(first(md, 'traceparent'));
   const xray = parseXrayHeader(first(md, 'x-amzn-trace-id'));
-  if (!w3c && !xray) return undefined;
-  return {
-    traceId: w3c?.traceId ?? (xray ? xrayRootToTraceId(xray.root) : undefined),
-    ...(w3c ? { parentId: w3c.parentId } : {}),
-    ...(xray ? { xrayTraceId: xray.root } : {}),
-  };
+  if (w3c) {
+    const t: CallTrace = { traceId: w3c.traceId, parentId: w3c.parentId };
+    if (xray) t.xrayTraceId = xray.root;
+    return t;
+  }
+  return xray ? { traceId: xrayRootToTraceId(xray.root), xrayTraceId: xray.root } : undefined;
 }

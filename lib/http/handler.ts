@@ -1,5 +1,6 @@
 /** Wraps an HTTP handler: Lambda context in the logs, the function's runtime, every error turned into a JSON answer. */
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { setInvocationTraceId } from '../log/invocation-trace';
 import type { Closable, RuntimeSlot } from '../runtime/runtime-slot';
 import type { TraceContext } from '../tracing/trace-context';
 import { errorResponse } from './error-response';
@@ -23,9 +24,8 @@ export function httpHandler<E, R extends Closable>(
   return async (event, context) => {
     slot.logger.addContext(context);
     const trace = traceOfEvent((event ?? {}) as HttpEventLike);
-    // Every line of this invocation carries the W3C id beside Powertools' xray_trace_id.
-    if (trace) slot.logger.appendKeys({ trace_id: trace.traceId });
-    else slot.logger.removeKeys(['trace_id']);
+    // Every line of this invocation carries the W3C id beside Powertools' xray_trace_id (our logger adds it as it writes one).
+    setInvocationTraceId(trace?.traceId);
     try {
       return await body(event, context, slot.get(), trace);
     } catch (err) {

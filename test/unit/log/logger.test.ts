@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { InvokeStore } from '@aws/lambda-invoke-store';
+import { setInvocationTraceId } from '../../../lib/log/invocation-trace';
 import { createLogger } from '../../../lib/log/logger';
 
 /** The JSON lines written to stdout and stderr (Powertools writes warnings there) while `run` runs. */
@@ -58,5 +60,47 @@ describe('createLogger', () => {
     const [line] = linesOf(() => logger.warn('shown'));
     assert.equal(line?.level, 'WARN');
     assert.equal(line?.service, 'consul-grpc-lambda');
+  });
+
+  it("stamps the invocation's trace_id on the lines it writes (child loggers too), and none once an invocation has no trace", () => {
+    const logger = createLogger('trace-test');
+    logger.setLogLevel('INFO');
+    try {
+      setInvocationTraceId('4bf92f3577b34da6a3ce929d0e0e4736');
+      const [line] = linesOf(() => logger.info('traced', { a: 1 }));
+      assert.equal(line?.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+      assert.equal(line?.a, 1);
+      const [child] = linesOf(() => logger.createChild({ serviceName: 'child' }).warn('from a child'));
+      assert.equal(child?.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+      setInvocationTraceId(undefined);
+      const [plain] = linesOf(() => logger.info('untraced'));
+      assert.equal(plain !== undefined && 'trace_id' in plain, false);
+    } finally {
+      setInvocationTraceId(undefined);
+    }
+  });
+
+  it("keeps concurrent invocations' trace ids apart in Lambda's InvokeStore (Managed Instances)", async () => {
+    // The runtime's own store, as the RIC creates it when AWS_LAMBDA_MAX_CONCURRENCY is set (an AsyncLocalStorage).
+    const store = await InvokeStore.getInstanceAsync(true);
+    const logger = createLogger('concurrent-test');
+    logger.setLogLevel('INFO');
+    const lines: Array<Record<string, unknown>> = [];
+    const invocation = (requestId: string, traceId: string) =>
+      store.run({}, async () => {
+        setInvocationTraceId(traceId);
+        // Both invocations have set their id before either logs.
+        await new Promise((resolve) => setImmediate(resolve));
+        lines.push(...linesOf(() => logger.info('in flight', { requestId })));
+      });
+    try {
+      await Promise.all([invocation('a', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'), invocation('b', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb')]);
+      assert.deepEqual(lines.map((l) => [l.requestId, l.trace_id]).sort(), [
+        ['a', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'],
+        ['b', 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'],
+      ]);
+    } finally {
+      delete (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore;
+    }
   });
 });

@@ -149,3 +149,26 @@ describe('TRACE_PROPAGATION and _X_AMZN_TRACE_ID (read per invocation)', () => {
     assert.equal(readInvocationEnvironment({}).xrayTraceId, undefined);
   });
 });
+
+describe('traceOfEvent', () => {
+  const on = { tracePropagation: true } as const;
+  it('finds the trace headers whatever their case, among many others', () => {
+    const headers = { Host: 'h', 'User-Agent': 'curl', TraceParent: TP, TraceState: 'rojo=1', 'X-Forwarded-For': '203.0.113.7' };
+    const t = traceOfEvent({ headers }, on);
+    assert.equal(t?.traceId, TRACE);
+    assert.equal(t?.tracestate, 'rojo=1');
+    assert.equal(traceOfEvent({ headers: { 'X-Amzn-Trace-Id': `Root=${XRAY_ROOT}` } }, on)?.traceId, xrayRootToTraceId(XRAY_ROOT));
+  });
+  it("prefers the X-Ray header the runtime's InvokeStore holds for this invocation over _X_AMZN_TRACE_ID", () => {
+    const g = globalThis as { awslambda?: { InvokeStore?: unknown } };
+    const had = g.awslambda;
+    g.awslambda = { InvokeStore: { hasContext: () => true, getXRayTraceId: () => `Root=${XRAY_ROOT};Sampled=1` } };
+    try {
+      const t = traceOfEvent({}, { tracePropagation: true, xrayTraceId: 'Root=1-5759e989-000000000000000000000001;Sampled=0' });
+      assert.equal(t?.traceId, xrayRootToTraceId(XRAY_ROOT));
+      assert.equal(t?.xray, `Root=${XRAY_ROOT};Sampled=1`);
+    } finally {
+      g.awslambda = had;
+    }
+  });
+});
