@@ -12,7 +12,8 @@
  * BENCH_PROFILE_ENV (JSON: variables set on greet on top of its own, for an experiment), BENCH_PROFILE_KV (JSON:
  * config keys written over the seeded defaults, for an experiment), BENCH_PROFILE_GREETERS (Greeters registered, default 2).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ import { PREFIX } from './against-floor';
 import { traceSteps } from './cold-run';
 
 const ROOT = join(__dirname, '..', '..');
+const execFileAsync = promisify(execFile);
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
 const { lambdaNodeArgs } = require('../../scripts/esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
 /** The Node the children run on and its flags: the functions' Lambda runtime, started as Lambda starts it (set in the run). */
@@ -130,15 +132,20 @@ interface Profiled {
   sampledUs: number;
 }
 
-/** Runs the child once (profiled into `profDir` when given); its marks and the profile it wrote. */
-function runChild(script: string, env: Record<string, string>, profDir?: string): { marks: Marks; profile?: CpuProfile } {
+/**
+ * Runs the child once (profiled into `profDir` when given); its marks and the profile it wrote. Asynchronous, so
+ * this process keeps reading what Consul and the Greeters it started write meanwhile (a full pipe would stall them).
+ */
+async function runChild(script: string, env: Record<string, string>, profDir?: string): Promise<{ marks: Marks; profile?: CpuProfile }> {
   const args = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${INTERVAL_US}`] : [];
-  const r = spawnSync(RUNTIME.node, [...RUNTIME.args, ...args, '--input-type=module', '-e', script], {
+  const r = await execFileAsync(RUNTIME.node, [...RUNTIME.args, ...args, '--input-type=module', '-e', script], {
     env,
     encoding: 'utf8',
     timeout: 60_000,
+    maxBuffer: 64 << 20,
+  }).catch((err: { code?: unknown; stderr?: string }) => {
+    throw new Error(`profile child failed (${String(err.code)}): ${err.stderr ?? ''}`);
   });
-  if (r.status !== 0) throw new Error(`profile child failed (${r.status}): ${r.stderr}`);
   const marks = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Marks;
   if (marks.status !== 200) throw new Error(`the handler answered ${marks.status}: ${marks.logs.join('\n').slice(-2000)}`);
   if (!profDir) return { marks };
@@ -334,10 +341,10 @@ export async function firstInvokeProfile(): Promise<void> {
       profiled('floor', f, { FLOOR_GREETER_ADDR: `127.0.0.1:${first.port}` }),
     ];
     // One discarded run each warms the disk cache and the agent; then the runs alternate.
-    for (const fn of fns) runChild(fn.script, fn.env);
+    for (const fn of fns) await runChild(fn.script, fn.env);
     for (let i = 0; i < TIMED_N; i++)
       for (const fn of i % 2 ? [...fns].reverse() : fns) {
-        const { marks } = runChild(fn.script, fn.env);
+        const { marks } = await runChild(fn.script, fn.env);
         fn.builtinsLoaded ??= marks.builtinsLoaded;
         const steps = new Map((traceSteps(marks.logs) ?? []).map((s) => [s.step, s.ms]));
         fn.timed.push({
@@ -349,7 +356,7 @@ export async function firstInvokeProfile(): Promise<void> {
     const profDir = join(work, 'prof');
     for (let i = 0; i < N; i++)
       for (const fn of fns) {
-        const { marks, profile } = runChild(fn.script, fn.env, profDir);
+        const { marks, profile } = await runChild(fn.script, fn.env, profDir);
         if (!profile) continue;
         if (marks.invokeStart < profile.startTime || marks.invokeEnd > profile.endTime)
           throw new Error('the marks are not on the profile clock');
