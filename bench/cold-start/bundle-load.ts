@@ -15,7 +15,7 @@ const { lambdaNodeArgs } = require('../../scripts/esbuild/lambda-node.cjs') as {
 
 /** Why `require` is not measured for a bundle, or undefined when it can be (a CommonJS `.js` bundle). */
 export function requireSkipReason(bundle: string): string | undefined {
-  return bundle.endsWith('.js') ? undefined : 'the bundles are ES modules (.mjs), which Node 20 cannot require';
+  return bundle.endsWith('.js') ? undefined : 'the bundles are ES modules (.mjs), which the runtime client loads by import()';
 }
 
 /** Unpacks `fn`'s zip into `dir`/`name` and returns the path of its handler bundle there. */
