@@ -2,7 +2,8 @@
  * Cold starts of the packaged greet against the floor Lambda (bench/floor-lambda/: grpc-js and one
  * SayHello to a fixed address, built with the same esbuild settings), interleaved round by round
  * on a dev agent with ACLs and two real Greeters. Beside them, when the package is CommonJS: both
- * through a one-line entry shim and both built as ES modules; and greet with its V8 code cache
+ * through a one-line entry shim and both built as ES modules; and greet (packaged by default, with its
+ * lazy V8 code cache) beside greet without it (CODE_CACHE=0) and with the eager cache
  * (lazy and eager). In the same rounds, each bundle's load in a fresh node (bundle-load.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,13 +21,14 @@ import { coldRun, expectOk, mid, type ColdRun } from './cold-run';
 export const PREFIX = 'config/greeter-gateway/local/';
 
 /** Every way a function is packaged in the rounds. */
-export type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet+codecache' | 'greet+eagercache';
+export type Variant = 'greet' | 'floor' | 'greet+shim' | 'floor+shim' | 'greet+esm' | 'floor+esm' | 'greet+plain' | 'greet+eagercache';
 
 /** Medians of the bundles' load in a fresh node; `require` only for CommonJS bundles (`requireSkipped` says why not). */
 export interface LoadMedians {
   greetImportMs: number;
   floorImportMs: number;
-  greetCodeCacheImportMs?: number;
+  /** greet packaged without its code cache (CODE_CACHE=0). */
+  greetPlainImportMs?: number;
   greetRequireMs?: number;
   floorRequireMs?: number;
   requireSkipped?: string;
@@ -36,7 +38,7 @@ export interface LoadMedians {
 export async function greetAgainstFloor(
   greet: PackagedFunction,
   packageDir: string,
-  cached: { lazy?: PackagedFunction; eager?: PackagedFunction },
+  others: { plain?: PackagedFunction; eager?: PackagedFunction },
   rounds: number,
 ): Promise<{ runs: Map<Variant, ColdRun[]>; load: LoadMedians }> {
   const stack = await startFunctionStack(PREFIX);
@@ -73,10 +75,10 @@ export async function greetAgainstFloor(
       variants.set('greet+esm', { fn: esm[0]!.fn, env: greetEnv });
       variants.set('floor+esm', { fn: esm[1]!.fn, env: {} });
     }
-    // greet packaged with its V8 code cache: the lazy one (what the top level compiles, CODE_CACHE=1) and
-    // the eager one (every function compiled, CODE_CACHE=eager), as a runtime on the packaging V8 gets them.
-    if (cached.lazy) variants.set('greet+codecache', { fn: cached.lazy, env: greetEnv });
-    if (cached.eager) variants.set('greet+eagercache', { fn: cached.eager, env: greetEnv });
+    // greet without its code cache (CODE_CACHE=0, the plain ES module bundle) and with the eager one (every
+    // function compiled, CODE_CACHE=eager); the headline greet is the default package (the lazy cache).
+    if (others.plain) variants.set('greet+plain', { fn: others.plain, env: greetEnv });
+    if (others.eager) variants.set('greet+eagercache', { fn: others.eager, env: greetEnv });
     const order = [...variants.keys()];
     const runOnce = async (v: Variant, i: number) => {
       const { fn, env } = variants.get(v) ?? {};
@@ -89,11 +91,11 @@ export async function greetAgainstFloor(
     const bundles = {
       greet: unpackBundle(greet, unpacked, 'greet'),
       floor: unpackBundle(floor.fn, unpacked, 'floor'),
-      greetCodeCache: cached.lazy ? unpackBundle(cached.lazy, unpacked, 'greet-codecache') : undefined,
+      greetPlain: others.plain ? unpackBundle(others.plain, unpacked, 'greet-plain') : undefined,
     };
     const requireSkipped = requireSkipReason(bundles.greet) ?? requireSkipReason(bundles.floor);
     const load = { greetImport: [] as number[], floorImport: [] as number[], greetRequire: [] as number[], floorRequire: [] as number[] };
-    const cacheImport: number[] = [];
+    const plainImport: number[] = [];
     // One discarded round: the first start of anything pays for cold disk caches.
     for (const v of order) await runOnce(v, -1);
     const runs = new Map<Variant, ColdRun[]>(order.map((v) => [v, []]));
@@ -106,7 +108,7 @@ export async function greetAgainstFloor(
       // In the same rounds, so the import figures see the same machine load as the cold starts.
       load.greetImport.push(loadMs(bundles.greet, 'import', greet));
       load.floorImport.push(loadMs(bundles.floor, 'import', floor.fn));
-      if (bundles.greetCodeCache) cacheImport.push(loadMs(bundles.greetCodeCache, 'import', greet));
+      if (bundles.greetPlain) plainImport.push(loadMs(bundles.greetPlain, 'import', greet));
       if (!requireSkipped) {
         load.greetRequire.push(loadMs(bundles.greet, 'require', greet));
         load.floorRequire.push(loadMs(bundles.floor, 'require', floor.fn));
@@ -117,7 +119,7 @@ export async function greetAgainstFloor(
       load: {
         greetImportMs: mid(load.greetImport, 'greet imports'),
         floorImportMs: mid(load.floorImport, 'floor imports'),
-        ...(bundles.greetCodeCache ? { greetCodeCacheImportMs: mid(cacheImport, 'code-cache imports') } : {}),
+        ...(bundles.greetPlain ? { greetPlainImportMs: mid(plainImport, 'plain bundle imports') } : {}),
         ...(requireSkipped
           ? { requireSkipped }
           : { greetRequireMs: mid(load.greetRequire, 'greet requires'), floorRequireMs: mid(load.floorRequire, 'floor requires') }),

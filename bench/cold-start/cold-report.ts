@@ -47,9 +47,13 @@ export function floorFigures(runs: Map<Variant, ColdRun[]>, load: LoadMedians, r
   const g = side('greet');
   const f = side('floor');
   if (!g || !f) throw new Error('no greet or floor runs');
-  const [gs, fs, ge, fe, gc, gl] = (
-    ['greet+shim', 'floor+shim', 'greet+esm', 'floor+esm', 'greet+codecache', 'greet+eagercache'] as const
-  ).map(side);
+  // The headline is the default package: its figures mean something only if V8 took the cache every time.
+  const refused = (runs.get('greet') ?? []).filter((r) => r.codeCache !== 'used');
+  if (refused.length)
+    throw new Error(`greet's code cache was not used in ${refused.length} runs: ${refused.map((r) => r.codeCache ?? 'none').join(', ')}`);
+  const [gs, fs, ge, fe, gc, gl] = (['greet+shim', 'floor+shim', 'greet+esm', 'floor+esm', 'greet+plain', 'greet+eagercache'] as const).map(
+    side,
+  );
   // The trace's first step runs from process start to the handler: node, the runtime client and the bundle's import
   // (measured apart in `load`; not subtracted here, as it ran in another process).
   const breakdown = stepMedians(runs.get('greet') ?? []).map((s) =>
@@ -70,23 +74,25 @@ export function floorFigures(runs: Map<Variant, ColdRun[]>, load: LoadMedians, r
     peakRssMb: { greet: g.peakRssMb, floor: f.peakRssMb },
     ...(gs && fs ? { entryShim: beside(gs, fs, f, g, 'greetShimOverFloor') } : {}),
     ...(ge && fe ? { esmBuild: beside(ge, fe, f, g, 'greetEsmOverFloor') } : {}),
-    // savedMs: what the cache takes off greet's init + first invocation as packaged by default.
+    // codeCacheSavesMs: what the default package's lazy cache takes off greet's init + first invocation.
     ...(gc
       ? {
-          codeCache: {
+          plainBundle: {
             greet: gc,
             ratio: ratio(gc.totalMs, f.totalMs),
-            importRatio: ratio(load.greetCodeCacheImportMs, load.floorImportMs),
-            savedMs: round(g.totalMs - gc.totalMs, 1),
+            importRatio: ratio(load.greetPlainImportMs, load.floorImportMs),
+            codeCacheSavesMs: round(gc.totalMs - g.totalMs, 1),
           },
         }
       : {}),
+    // savedMs: what the eager cache takes off greet's init + first invocation against the default (lazy) one.
     ...(gl ? { eagerCodeCache: { greet: gl, ratio: ratio(gl.totalMs, f.totalMs), savedMs: round(g.totalMs - gl.totalMs, 1) } } : {}),
     runsPerVariant: rounds,
+    runtimeNode: runtimeNodeVersion(),
     traced: 'greet runs with COLD_START_TRACE=1; floor untraced',
   };
   console.log(
-    `\nnode ${runtimeNodeVersion()} (the functions' runtime), ${rounds} interleaved cold starts per variant in aws-lambda-rie (medians, ms)\n`,
+    `\nnode ${result.runtimeNode} (the functions' runtime), ${rounds} interleaved cold starts per variant in aws-lambda-rie (medians, ms)\n`,
   );
   console.log('                           greet    floor    ratio');
   printRows([...phases(g, f), ['import() (fresh node)', load.greetImportMs, load.floorImportMs]]);
@@ -104,9 +110,9 @@ export function floorFigures(runs: Map<Variant, ColdRun[]>, load: LoadMedians, r
     console.log(`greet+esm / floor as packaged: ${fmtRatio(ge.totalMs, f.totalMs)}`);
   }
   if (gc) {
-    console.log('\ngreet packaged with its V8 code cache (CODE_CACHE=1; used: this Node made it)');
+    console.log('\ngreet packaged without its V8 code cache (CODE_CACHE=0: the plain ES module bundle)');
     printRows(phases(gc, f));
-    if (load.greetCodeCacheImportMs !== undefined) printRows([['import() (fresh node)', load.greetCodeCacheImportMs, load.floorImportMs]]);
+    if (load.greetPlainImportMs !== undefined) printRows([['import() (fresh node)', load.greetPlainImportMs, load.floorImportMs]]);
   }
   if (gl) {
     console.log('greet packaged with the eager code cache (CODE_CACHE=eager: every function compiled)');

@@ -19,15 +19,17 @@ export interface ColdRun {
   error?: string;
   peakRssMb?: number;
   steps?: TraceStep[];
+  /** How the runtime took the packaged V8 code cache, from the trace line (absent: packaged without one). */
+  codeCache?: string;
   /** The function's warnings and errors during the cold invocation (message: error message). */
   warnings?: string[];
 }
 
-/** The steps of the function's trace line among `logs`, if it logged one. */
-export function traceSteps(logs: string[]): TraceStep[] | undefined {
+/** The function's trace line among `logs` (its steps, and how it took the code cache), if it logged one. */
+export function traceOf(logs: string[]): { steps: TraceStep[]; codeCache?: string } | undefined {
   const line = logs.find((l) => l.includes(`"message":"${COLD_START_TRACE_MESSAGE}"`));
   if (!line) return undefined;
-  return (JSON.parse(line.slice(line.indexOf('{'))) as { coldStart: { steps: TraceStep[] } }).coldStart.steps;
+  return (JSON.parse(line.slice(line.indexOf('{'))) as { coldStart: { steps: TraceStep[]; codeCache?: string } }).coldStart;
 }
 
 /** The function's WARN and ERROR log lines among `logs`, shortened to message and error message. */
@@ -74,8 +76,9 @@ export async function coldRun(
     const status = answer?.statusCode ?? 0;
     const error = status === 200 ? undefined : errorCode(answer?.body);
     // In the emulator init runs inside the first invocation, so its Duration includes init.
-    let steps = traceSteps(inv.logs);
-    if (!steps && o.flushTrace) steps = traceSteps((await rie.invoke(httpEvent('GET', { name: `${name}-flush` }))).logs);
+    let trace = traceOf(inv.logs);
+    if (!trace && o.flushTrace) trace = traceOf((await rie.invoke(httpEvent('GET', { name: `${name}-flush` }))).logs);
+    const steps = trace?.steps;
     const warned = warnings(inv.logs);
     return {
       initMs: inv.runtimeInitMs,
@@ -85,6 +88,7 @@ export async function coldRun(
       ...(error ? { error } : {}),
       peakRssMb: inv.peakRssMb,
       steps,
+      ...(trace?.codeCache ? { codeCache: trace.codeCache } : {}),
       ...(warned.length ? { warnings: warned } : {}),
     };
   } finally {

@@ -28,7 +28,7 @@ import { httpEvent } from '../../scripts/support/lambda-events';
 import { packagedEsbuildOptions } from '../floor-lambda/package-floor';
 import { median } from '../measure';
 import { PREFIX } from './against-floor';
-import { traceSteps } from './cold-run';
+import { traceOf } from './cold-run';
 
 const ROOT = join(__dirname, '..', '..');
 const execFileAsync = promisify(execFile);
@@ -346,7 +346,7 @@ export async function firstInvokeProfile(): Promise<void> {
       for (const fn of i % 2 ? [...fns].reverse() : fns) {
         const { marks } = await runChild(fn.script, fn.env);
         fn.builtinsLoaded ??= marks.builtinsLoaded;
-        const steps = new Map((traceSteps(marks.logs) ?? []).map((s) => [s.step, s.ms]));
+        const steps = new Map((traceOf(marks.logs)?.steps ?? []).map((s) => [s.step, s.ms]));
         fn.timed.push({
           importMs: (marks.importEnd - marks.importStart) / 1000,
           invokeMs: (marks.invokeEnd - marks.invokeStart) / 1000,
@@ -363,7 +363,7 @@ export async function firstInvokeProfile(): Promise<void> {
         fn.sampledUs += aggregate(profile, marks.invokeStart, marks.invokeEnd, fn.bundleUrl, fn.map, fn.totals);
         // Each step of the function's own trace that ended within the invocation, from the step before it.
         let from = marks.invokeStart;
-        for (const step of traceSteps(marks.logs) ?? []) {
+        for (const step of traceOf(marks.logs)?.steps ?? []) {
           const to = marks.clockOffsetUs + step.atMs * 1000;
           if (to <= marks.invokeStart) continue;
           let t = fn.perStep.get(step.step);
