@@ -84,8 +84,8 @@ export function headlineRows(merged: Merged): HeadlineRow[] {
           `${c.inFlight} in flight, greet / raw throughput`,
           warm.run,
           c.ratio,
-          (v) => `${times(v)} (${c.greetPerSec} / ${c.rawPerSec} calls/s)`,
-          '(reported)',
+          (v) => `${times(v)} ${verdict(v, (x) => x >= 0.95)} (${c.greetPerSec} / ${c.rawPerSec} calls/s)`,
+          '≥ 0.95×',
           'the throughput ratio',
         ),
       );
@@ -118,6 +118,17 @@ export function headlineRows(merged: Merged): HeadlineRow[] {
           `grpc-js alone's load time (the baseline of ${f.name})`,
         ),
       );
+    const m = bundle.memory as Record<string, unknown> | undefined;
+    rows.push(
+      figureRow(
+        `Memory after ${isFigure(m?.invocations) ? m.invocations : 'the'} invocations, greet / grpc-js with one channel (RSS)`,
+        bundle.run,
+        isFigure(m?.rssRatio) ? m.rssRatio : undefined,
+        (v) => `${times(v)} ${verdict(v, (x) => x <= 1.2)}`,
+        '≤ 1.2×',
+        'the memory ratio',
+      ),
+    );
   }
   const { metrics, tracing } = merged.sections;
   if (metrics)
@@ -140,7 +151,10 @@ export function headlineRows(merged: Merged): HeadlineRow[] {
         'Trace propagation on / off, warm greet p50',
         tracing.run,
         numberIn(tracing, 'ratioP50'),
-        (v) => `${times(v)} ${verdict(v, (x) => x <= 1.02)}`,
+        (v) =>
+          withDetail(`${times(v)} ${verdict(v, (x) => x <= 1.02)}`, [
+            isFigure(numberIn(tracing, 'aaRatioP50')) ? `A/A (off / off) ${times(numberIn(tracing, 'aaRatioP50') as number)}` : undefined,
+          ]),
         '≤ 1.02×',
         'the tracing on/off ratio',
       ),
