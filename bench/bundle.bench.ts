@@ -36,6 +36,7 @@ const GREET_MB = 128;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
 const { lambdaNodeArgs } = require('../scripts/esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
 const NODE = ensureRuntimeNode();
+const RUNTIME_NODE_VERSION = execFileSync(NODE, ['--version']).toString().trim();
 
 /** Runs `code` in a fresh runtime Node, started as Lambda starts a function of `memoryMb`, and returns the JSON it prints after RESULT. */
 function probe(code: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, memoryMb = GREET_MB): Record<string, number> {
@@ -242,7 +243,7 @@ async function main(): Promise<void> {
       requireCpuRatios: Object.fromEntries(fns.map((f) => [f.fn.name, ratio(cpuMedian(f.fn.name), grpcCpu)])),
       rssAfterRequireMb: Object.fromEntries([...loadedRss].map(([k, v]) => [k, round1(v)])),
       sourceMapInZip: Object.fromEntries(fns.map((f) => [f.fn.name, f.map])),
-      runtimeNode: `${execFileSync(NODE, ['--version']).toString().trim()}, started with Lambda's flags for each function's memory`,
+      runtimeNode: `${RUNTIME_NODE_VERSION}, started with Lambda's flags for each function's memory`,
       codeCacheBytes: Object.fromEntries(fns.map((f) => [f.fn.name, f.cacheBytes])),
       // The CODE_CACHE=0 package in the same rounds: the plain bundle's bytes and load time against grpc-js,
       // and what the default package's code cache saves against it.
@@ -351,7 +352,7 @@ async function main(): Promise<void> {
       },
     ]);
     console.log(`map: ${Math.round((sm.mapBytes ?? 0) / 1024)} KB`);
-    console.log(`wrote ${writeResult('bundle', result)}`);
+    console.log(`wrote ${writeResult('bundle', result, undefined, { node: RUNTIME_NODE_VERSION })}`);
   } finally {
     pkg.remove();
     plainPkg.remove();

@@ -101,10 +101,11 @@ export function runInfo(): RunInfo {
 export const written = new Set<Section>();
 
 /** Writes one section's figures to `dir`/<section>.json (bench/out/ unless told); returns the file. */
-export function writeResult(section: Section, data: object, dir = OUT_DIR): string {
+export function writeResult(section: Section, data: object, dir = OUT_DIR, measuredOn?: { node: string }): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${section}.json`);
-  writeFileSync(file, `${JSON.stringify({ section, run: runInfo(), ...data }, null, 2)}\n`);
+  // measuredOn: the Node that ran the measured code when it is not this one (the functions' runtime Node).
+  writeFileSync(file, `${JSON.stringify({ section, run: { ...runInfo(), ...measuredOn }, ...data }, null, 2)}\n`);
   written.add(section);
   return file;
 }

@@ -81,7 +81,8 @@ async function main(): Promise<void> {
         printScenario('unreachable: frozen', frozen, o.frozen);
       }
     }
-    console.log(`\nwrote ${writeResult('cold-start', result)}`);
+    const node = typeof result.runtimeNode === 'string' ? { node: result.runtimeNode } : undefined;
+    console.log(`\nwrote ${writeResult('cold-start', result, undefined, node)}`);
   } finally {
     removeAll();
   }
