@@ -132,23 +132,26 @@ function functionOfEntry(entry, functions) {
 
 /**
  * The plugin for `mode` 'lazy' or 'eager' (codeCacheMode). `runtimeOf(entry)` gives the CacheRuntime of the
- * function an entry point builds (plugins.cjs reads it from the service: runtime, memory size).
+ * function an entry point builds (plugins.cjs reads it from the service: runtime, memory size), or
+ * undefined when that function gets no cache: its build is then left the plain ES module bundle.
  */
 function codeCachePlugin(mode, runtimeOf) {
   return {
     name: 'code-cache',
     setup(build) {
       const o = build.initialOptions;
+      const entries = [].concat(o.entryPoints || []).map((e) => (typeof e === 'string' ? e : e.in));
+      const runtimes = entries.map((entry) => runtimeOf(entry));
+      if (runtimes.some((rt) => rt === undefined)) return;
       // CommonJS for vm.Script; the ESM banner's createRequire(import.meta.url) has no place in it.
       o.format = 'cjs';
       delete o.banner;
       build.onEnd((result) => {
         if (result.errors.length || !o.outdir) return;
         const ext = (o.outExtension && o.outExtension['.js']) || '.js';
-        for (const e of [].concat(o.entryPoints || [])) {
-          const entry = typeof e === 'string' ? e : e.in;
-          withCodeCache(join(o.outdir, `${basename(entry, extname(entry))}${ext}`), mode === 'eager', runtimeOf(entry));
-        }
+        entries.forEach((entry, i) =>
+          withCodeCache(join(o.outdir, `${basename(entry, extname(entry))}${ext}`), mode === 'eager', runtimes[i]),
+        );
       });
     },
   };

@@ -89,13 +89,33 @@ function runtimeNode() {
     .trim();
 }
 
-/** What each function's code cache is made with: its runtime's Node, as Lambda starts it for its memory size. */
+/** Node's name (process.arch) of a Lambda architecture. */
+const NODE_ARCH = { arm64: 'arm64', x86_64: 'x64' };
+
+/**
+ * What each function's code cache is made with: its runtime's Node, as Lambda starts it for its memory
+ * size; undefined when no cache this machine can make would be used. V8 takes a cache only on the
+ * architecture that made it: stage `local` runs here (serverless-offline, the emulator), any other stage
+ * on the function's Lambda architecture, and packaging arm64 functions on an x64 machine leaves the cache
+ * out (a notice says so) rather than ship one Lambda would skip.
+ */
 function runtimesOf(service) {
   const provider = service.provider || {};
   let node;
+  let noticed = false;
   return (entry) => {
     const fn = functionOfEntry(entry, service.functions || {});
     if (!fn) throw new Error(`code-cache: no function in serverless.yml has its handler in ${entry}`);
+    const architecture = fn.architecture || provider.architecture || 'x86_64';
+    const arch = provider.stage === 'local' ? process.arch : NODE_ARCH[architecture];
+    if (arch !== process.arch) {
+      if (!noticed)
+        console.error(
+          `code-cache: stage ${provider.stage} runs on ${architecture} and this machine is ${process.arch}: packaged without a V8 code cache (V8 uses one only on the architecture that made it); package on ${architecture} to ship one`,
+        );
+      noticed = true;
+      return undefined;
+    }
     const runtime = fn.runtime || provider.runtime;
     node ??= runtimeNode();
     const major = execFileSync(node, ['-p', 'process.versions.node.split(".")[0]']).toString().trim();
