@@ -35,14 +35,16 @@ const IDENT = /^[A-Za-z_$][\w$]*$/;
 const RANDOM_SEED = '--random-seed=20260';
 
 /**
- * How a cache is made for one function: the Node binary of its runtime and the arguments Lambda's
- * bootstrap gives it (lambdaNodeArgs of its memory).
- * @typedef {{ node: string, args: string[] }} CacheRuntime
+ * How a cache is made for one function: the command that runs its runtime's Node here (for another
+ * architecture, through an emulator), that Node's architecture, and the arguments Lambda's bootstrap
+ * gives it (lambdaNodeArgs of its memory).
+ * @typedef {{ node: string[], arch: string, args: string[] }} CacheRuntime
  */
 
 /** Runs `code` in a clean `rt.node` started with `args` (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
 function node(rt, args, code, cwd) {
-  return execFileSync(rt.node, [...args, '--input-type=module', '-e', code], {
+  const [command, ...prefix] = rt.node;
+  return execFileSync(command, [...prefix, ...args, '--input-type=module', '-e', code], {
     cwd,
     env: { PATH: process.env.PATH },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -74,7 +76,7 @@ function withCodeCache(out, eager, rt) {
   // memory, and the cold start as a whole came out the same (bench/cold-start.bench.ts runs both).
   const status = makeCodeCache(out, bundle, eager, rt);
   if (status !== 'used')
-    throw new Error(`${out}: the runtime's Node (${rt.node} ${rt.args.join(' ')}) finds the code cache it made ${status}`);
+    throw new Error(`${out}: the runtime's Node (${rt.node.join(' ')} ${rt.args.join(' ')}) finds the code cache it made ${status}`);
 }
 
 /** The code cache asked for by a CODE_CACHE value: lazy (unset, 1: the default), eager, or off (0); anything else throws. */
@@ -112,7 +114,7 @@ function makeCodeCache(handler, bundle, eager, rt) {
   const head = {
     v8: version.v8,
     node: `v${version.node}`,
-    arch: process.arch,
+    arch: rt.arch,
     flags: rt.args.filter((a) => a.startsWith('--max-') && a.includes('space')).join(' '),
     eager,
     bundleLength: readFileSync(bundle, 'utf8').length,
@@ -157,9 +159,9 @@ function codeCachePlugin(mode, runtimeOf) {
   };
 }
 
-/** The CacheRuntime of a function of `memoryMb` MB on the Node binary `node`. */
-function cacheRuntime(node, memoryMb) {
-  return { node, args: lambdaNodeArgs(memoryMb) };
+/** The CacheRuntime of a function of `memoryMb` MB on the Node for `arch` that the command `node` runs. */
+function cacheRuntime(node, arch, memoryMb) {
+  return { node, arch, args: lambdaNodeArgs(memoryMb) };
 }
 
 module.exports = { cacheRuntime, codeCacheMode, codeCachePlugin, functionOfEntry, makeCodeCache };

@@ -77,54 +77,61 @@ const BUNDLE_PLUGINS = [
   },
 ];
 
-/** The pinned Node of the functions' Lambda runtime (scripts/rie/runtime-node.ts, installed on first use). */
-function runtimeNode() {
+/**
+ * The command that runs the pinned Node of the functions' Lambda runtime built for `arch` on this machine
+ * (scripts/rie/runtime-node.ts: installed on first use; arm64 on x64 through qemu), or null when it cannot.
+ */
+function runtimeNode(arch) {
   const root = join(__dirname, '..', '..');
-  return execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'rie', 'runtime-node.ts')], {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts', 'rie', 'runtime-node.ts'), '--arch', arch], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 600_000,
-  })
-    .toString()
-    .trim();
+    timeout: 900_000,
+  });
+  return JSON.parse(out.toString());
 }
 
 /** Node's name (process.arch) of a Lambda architecture. */
 const NODE_ARCH = { arm64: 'arm64', x86_64: 'x64' };
 
 /**
- * What each function's code cache is made with: its runtime's Node, as Lambda starts it for its memory
- * size; undefined when no cache this machine can make would be used. V8 takes a cache only on the
- * architecture that made it: stage `local` runs here (serverless-offline, the emulator), any other stage
- * on the function's Lambda architecture, and packaging arm64 functions on an x64 machine leaves the cache
- * out (a notice says so) rather than ship one Lambda would skip.
+ * What each function's code cache is made with: its runtime's Node built for the architecture it runs on,
+ * as Lambda starts it for its memory size; undefined when this machine cannot run that Node. V8 takes a
+ * cache only on the architecture that made it: stage `local` runs here (serverless-offline, the
+ * emulator), any other stage on the function's Lambda architecture, whose Node an x64 machine runs
+ * under qemu for arm64. Where it cannot, the function ships without a cache (a notice says so) rather
+ * than with one Lambda would skip.
  */
 function runtimesOf(service) {
   const provider = service.provider || {};
-  let node;
-  let noticed = false;
+  const nodes = new Map();
+  const noticed = new Set();
   return (entry) => {
     const fn = functionOfEntry(entry, service.functions || {});
     if (!fn) throw new Error(`code-cache: no function in serverless.yml has its handler in ${entry}`);
     const architecture = fn.architecture || provider.architecture || 'x86_64';
     const arch = provider.stage === 'local' ? process.arch : NODE_ARCH[architecture];
-    if (arch !== process.arch) {
-      if (!noticed)
+    if (!nodes.has(arch)) nodes.set(arch, runtimeNode(arch));
+    const node = nodes.get(arch);
+    if (!node) {
+      if (!noticed.has(arch))
         console.error(
-          `code-cache: stage ${provider.stage} runs on ${architecture} and this machine is ${process.arch}: packaged without a V8 code cache (V8 uses one only on the architecture that made it); package on ${architecture} to ship one`,
+          `code-cache: stage ${provider.stage} runs on ${architecture}, whose Node this ${process.arch} machine cannot run: packaged without a V8 code cache (V8 uses one only on the architecture that made it); package on ${architecture} to ship one`,
         );
-      noticed = true;
+      noticed.add(arch);
       return undefined;
     }
     const runtime = fn.runtime || provider.runtime;
-    node ??= runtimeNode();
-    const major = execFileSync(node, ['-p', 'process.versions.node.split(".")[0]']).toString().trim();
+    const [command, ...prefix] = node;
+    const major = execFileSync(command, [...prefix, '-p', 'process.versions.node.split(".")[0]'])
+      .toString()
+      .trim();
     if (runtime !== `nodejs${major}.x`) {
       throw new Error(
         `code-cache: ${entry} runs on ${runtime}, but the pinned runtime Node is ${major} (scripts/rie/runtime-node.ts); package with CODE_CACHE=0`,
       );
     }
-    return cacheRuntime(node, fn.memorySize || provider.memorySize || 1024);
+    return cacheRuntime(node, arch, fn.memorySize || provider.memorySize || 1024);
   };
 }
 

@@ -3,10 +3,12 @@
 // Where moto cannot show a property (its known gaps), a test named "moto gap — …" checks the packaged
 // template instead and says why.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { APIGatewayClient, GetResourcesCommand, GetRestApisCommand, GetStagesCommand } from '@aws-sdk/client-api-gateway';
 import {
@@ -36,6 +38,8 @@ import { judge, loadAllowList, runCfnLint, TEMPLATES } from '../../scripts/deplo
 import { startDeployMoto, type DeployMoto } from '../../scripts/deploy/moto-for-deploy';
 import { deployPackage, ensureNamespace, motoClientConfig, removeStage, stackName } from '../../scripts/deploy/rehearsal';
 import { copyService, packageStage, type ServiceCopy, type StageSpec } from '../../scripts/deploy/serverless-cli';
+import { RUNTIME_NODE_VERSION, runtimeNodeCommand } from '../../scripts/rie/runtime-node';
+import { extractZip } from '../../scripts/rie/zip';
 
 const REGION = 'eu-west-1';
 const STAGE = 'ci';
@@ -291,6 +295,42 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       ev.filter((e) => /FAILED/.test(e.ResourceStatus ?? '')),
       [],
     );
+  });
+
+  it('ships each function a V8 code cache made for arm64, its Lambda architecture, which arm64 Node started as Lambda starts it takes', (t) => {
+    // This machine runs arm64 Node natively or under qemu (scripts/rie/runtime-node.ts); where it cannot,
+    // the package holds no cache and the package step said so.
+    const arm64 = runtimeNodeCommand('arm64');
+    if (!arm64) return t.skip(`this ${process.arch} machine cannot run arm64 Node`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- shared with the esbuild plugins, which are CommonJS
+    const { lambdaNodeArgs } = require('../../scripts/esbuild/lambda-node.cjs') as { lambdaNodeArgs: (memoryMb: number) => string[] };
+    for (const [key, want] of Object.entries(FUNCTIONS)) {
+      const dir = tempDir(`unzip-${key}`);
+      const files = extractZip(join(pkg, `${key}.zip`), dir);
+      const base = want.handler.slice(0, want.handler.lastIndexOf('.'));
+      assert.deepEqual(
+        files.sort(),
+        [`${base}.bundle.cjs`, `${base}.bundle.cjs.code-cache`, `${base}.mjs`],
+        `${key}: bundle, cache and loader`,
+      );
+      const raw = readFileSync(join(dir, `${base}.bundle.cjs.code-cache`));
+      const head = JSON.parse(raw.subarray(0, raw.indexOf(10)).toString('utf8')) as { arch: string; node: string };
+      assert.deepEqual([head.arch, head.node], ['arm64', `v${RUNTIME_NODE_VERSION}`], `${key}: made by arm64 Node ${RUNTIME_NODE_VERSION}`);
+      const [command, ...prefix]: string[] = arm64;
+      const url = JSON.stringify(pathToFileURL(join(dir, `${base}.mjs`)).href);
+      const status: string = execFileSync(
+        command as string,
+        [
+          ...prefix,
+          ...lambdaNodeArgs(key === 'healthSync' ? 256 : 128),
+          '--input-type=module',
+          '-e',
+          `process.stdout.write((await import(${url})).codeCacheStatus)`,
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH }, timeout: 120_000 },
+      ).toString();
+      assert.equal(status, 'used', `${key}: arm64 Node takes its cache`);
+    }
   });
 
   it('packages templates that cfn-lint passes: no error, and only the allow-listed warnings', async () => {

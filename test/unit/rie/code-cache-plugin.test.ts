@@ -1,6 +1,7 @@
 // Which functions the code-cache plugin makes a cache for (scripts/esbuild/plugins.cjs, code-cache.cjs):
-// only for the architecture the package will run on, so a package for arm64 made on an x64 machine
-// stays the plain ES module bundle instead of shipping a cache Lambda would skip. The serverless service
+// only for the architecture the package will run on, so a package for another architecture made where
+// that architecture's Node cannot run (here: emulation turned off) stays the plain ES module bundle
+// instead of shipping a cache Lambda would skip. The serverless service
 // is a plain object here and the esbuild build a recording stand-in: the choice is made before any build.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,6 +13,8 @@ const pluginsFor = require('../../../scripts/esbuild/plugins.cjs') as (serverles
 // The plugin asks scripts/rie/runtime-node.ts for the runtime's Node; RUNTIME_NODE makes that this Node,
 // so no download happens in a unit test (the runtime named below follows it).
 process.env.RUNTIME_NODE = process.execPath;
+// And no emulator either: this machine then cannot run Node built for another architecture.
+process.env.RUNTIME_NODE_EMULATION = '0';
 const RUNTIME = `nodejs${process.versions.node.split('.')[0]}.x`;
 
 const OTHER_ARCH = process.arch === 'arm64' ? 'x86_64' : 'arm64';
@@ -55,7 +58,7 @@ describe('code-cache plugin: the architecture the package runs on', () => {
     assert.deepEqual([r.format, r.onEnd], ['cjs', 1]);
   });
 
-  it(`leaves a deployed stage for ${OTHER_ARCH} the plain ES module bundle: a cache made on ${process.arch} would not be used there`, () => {
+  it(`leaves a deployed stage for ${OTHER_ARCH} the plain ES module bundle when this machine cannot run its Node`, () => {
     const r = setUp(serviceOn('prod', OTHER_ARCH));
     assert.deepEqual([r.format, r.banner, r.onEnd], ['esm', { js: '/* banner */' }, 0]);
   });
