@@ -36,9 +36,9 @@ const RANDOM_SEED = '--random-seed=20260';
 
 /**
  * How a cache is made for one function: the command that runs its runtime's Node here (for another
- * architecture, through an emulator), that Node's architecture, and the arguments Lambda's bootstrap
+ * architecture, through an emulator), that Node's architecture and versions, and the arguments Lambda's bootstrap
  * gives it (lambdaNodeArgs of its memory).
- * @typedef {{ node: string[], arch: string, args: string[] }} CacheRuntime
+ * @typedef {{ node: string[], arch: string, versions: { node: string, v8: string }, args: string[] }} CacheRuntime
  */
 
 /** Runs `code` in a clean `rt.node` started with `args` (no NODE_PATH: the bundle must load on its own) and returns its stdout. */
@@ -110,10 +110,9 @@ function makeCodeCache(handler, bundle, eager, rt) {
       : `${load}${write}`,
     dir,
   );
-  const version = JSON.parse(node(rt, rt.args, 'console.log(JSON.stringify(process.versions))', dir).toString());
   const head = {
-    v8: version.v8,
-    node: `v${version.node}`,
+    v8: rt.versions.v8,
+    node: `v${rt.versions.node}`,
     arch: rt.arch,
     flags: rt.args.filter((a) => a.startsWith('--max-') && a.includes('space')).join(' '),
     eager,
@@ -159,9 +158,9 @@ function codeCachePlugin(mode, runtimeOf) {
   };
 }
 
-/** The CacheRuntime of a function of `memoryMb` MB on the Node for `arch` that the command `node` runs. */
-function cacheRuntime(node, arch, memoryMb) {
-  return { node, arch, args: lambdaNodeArgs(memoryMb) };
+/** The CacheRuntime of a function of `memoryMb` MB on the Node for `arch` (its `process.versions`) that the command `node` runs. */
+function cacheRuntime(node, arch, versions, memoryMb) {
+  return { node, arch, versions, args: lambdaNodeArgs(memoryMb) };
 }
 
 module.exports = { cacheRuntime, codeCacheMode, codeCachePlugin, functionOfEntry, makeCodeCache };

@@ -111,7 +111,13 @@ function runtimesOf(service) {
     if (!fn) throw new Error(`code-cache: no function in serverless.yml has its handler in ${entry}`);
     const architecture = fn.architecture || provider.architecture || 'x86_64';
     const arch = provider.stage === 'local' ? process.arch : NODE_ARCH[architecture];
-    if (!nodes.has(arch)) nodes.set(arch, runtimeNode(arch));
+    // Found, and its versions read, once per architecture: under qemu each start of Node costs about half a second.
+    if (!nodes.has(arch)) {
+      const command = runtimeNode(arch);
+      const versions =
+        command && JSON.parse(execFileSync(command[0], [...command.slice(1), '-p', 'JSON.stringify(process.versions)']).toString());
+      nodes.set(arch, command && { command, versions });
+    }
     const node = nodes.get(arch);
     if (!node) {
       if (!noticed.has(arch))
@@ -122,16 +128,13 @@ function runtimesOf(service) {
       return undefined;
     }
     const runtime = fn.runtime || provider.runtime;
-    const [command, ...prefix] = node;
-    const major = execFileSync(command, [...prefix, '-p', 'process.versions.node.split(".")[0]'])
-      .toString()
-      .trim();
+    const major = node.versions.node.split('.')[0];
     if (runtime !== `nodejs${major}.x`) {
       throw new Error(
         `code-cache: ${entry} runs on ${runtime}, but the pinned runtime Node is ${major} (scripts/rie/runtime-node.ts); package with CODE_CACHE=0`,
       );
     }
-    return cacheRuntime(node, arch, fn.memorySize || provider.memorySize || 1024);
+    return cacheRuntime(node.command, arch, node.versions, fn.memorySize || provider.memorySize || 1024);
   };
 }
 
