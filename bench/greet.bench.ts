@@ -13,10 +13,11 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { handler as greetHandler, runtime } from '../functions/greet';
 import { GreeterClient } from '../proto/gen/helloworld';
-import { startFunctionStack, type FunctionStack } from '../scripts/stack/function-stack';
+import type { FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { interleaved, ratio as ratioOf, round, runMain, stats, throughput, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
+import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 5000);
 /** Calls per path in one turn: small, so that a burst of load from elsewhere on the machine falls on every path alike. */
@@ -95,19 +96,12 @@ async function inProcessColdStarts(
 
 async function main(): Promise<void> {
   runtime.logger.setLogLevel('ERROR');
-  const stack = await startFunctionStack('config/greeter-gateway/bench/');
+  const {
+    stack,
+    greeters: [a, b],
+  } = await startWarmStack('config/greeter-gateway/bench/', ['bench-1', 'bench-2']);
   const clients: GreeterClient[] = [];
   try {
-    await stack.setConfig({ discoveryMinIntervalMs: '0' });
-    // greet sends trace context and raw does not, so the Greeters would log one line per greet call
-    // into pipes this very process reads: a cost a deployed gateway never pays (measured apart in
-    // the tracing bench), silenced here as there.
-    process.env.GREETER_LOG_TRACED_CALLS = '0';
-    const a = await stack.addGreeter({ id: 'bench-1' });
-    const b = await stack.addGreeter({ id: 'bench-2' });
-    process.env.CONSUL_HTTP_ADDR = stack.consul.address;
-    process.env.CONSUL_HTTP_TOKEN = stack.gatewayToken;
-    process.env.CONFIG_PREFIX = stack.prefix;
     const consulUrl = /^https?:\/\//.test(stack.consul.address) ? stack.consul.address : `http://${stack.consul.address}`;
 
     const coldInProcess = await inProcessColdStarts(stack);

@@ -16,11 +16,11 @@
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { handler, runtime } from '../functions/greet';
-import { startFunctionStack, useFunctionEnvironment } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { latencyTable } from './format';
 import { runMain, stats, time } from './measure';
 import { writeResult } from './results';
+import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 2000);
 const TARGET = 1.02;
@@ -64,15 +64,8 @@ function invocations(count: number): Invocation[] {
 }
 
 async function main(): Promise<void> {
-  const stack = await startFunctionStack('config/greeter-gateway/bench-tracing/');
+  const { stack } = await startWarmStack('config/greeter-gateway/bench-tracing/', ['tracing-1', 'tracing-2'], { leaseEnabled: 'false' });
   try {
-    await stack.setConfig({ discoveryMinIntervalMs: '0', leaseEnabled: 'false' });
-    // The Greeters' per-call trace line would be read by this process (the stack pipes their stderr),
-    // which a deployed gateway never pays: measured apart, and silenced here.
-    process.env.GREETER_LOG_TRACED_CALLS = '0';
-    await stack.addGreeter({ id: 'tracing-1' });
-    await stack.addGreeter({ id: 'tracing-2' });
-    useFunctionEnvironment(stack);
     runtime.logger.setLogLevel('WARN');
     const pool = invocations(1024);
     let next = 0;

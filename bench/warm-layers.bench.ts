@@ -28,10 +28,10 @@ import { traceOfEvent } from '../lib/http/trace-headers';
 import { invokeUnary } from '../lib/runtime/gateway-invoker';
 import { presentedIdentity } from '../lib/runtime/gateway-keys';
 import { traceHeaders } from '../lib/tracing/trace-context';
-import { startFunctionStack, useFunctionEnvironment } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { interleaved, round, runMain, stats } from './measure';
 import { OUT_DIR, runInfo } from './results';
+import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 4000);
 const BLOCK = 25;
@@ -56,15 +56,12 @@ function plainCall(client: Client, name: string, entries?: Readonly<Record<strin
 }
 
 async function main(): Promise<void> {
-  const stack = await startFunctionStack('config/greeter-gateway/bench-layers/');
+  const {
+    stack,
+    greeters: [a, b],
+  } = await startWarmStack('config/greeter-gateway/bench-layers/', ['layers-1', 'layers-2']);
   const clients: Client[] = [];
   try {
-    await stack.setConfig({ discoveryMinIntervalMs: '0' });
-    // As in bench:warm: the Greeters' per-call trace line would be read by this very process.
-    process.env.GREETER_LOG_TRACED_CALLS = '0';
-    const a = await stack.addGreeter({ id: 'layers-1' });
-    const b = await stack.addGreeter({ id: 'layers-2' });
-    useFunctionEnvironment(stack);
     runtime.logger.setLogLevel('ERROR');
     // The event and context are built once: their making is the harness's cost, not greet's.
     const event = httpEvent('GET', { name: 'layers' });
