@@ -20,6 +20,8 @@ interface SeenCall {
   metadata: unknown;
   options: unknown;
   at: number;
+  /** Error.stackTraceLimit while grpc-js started the call. */
+  stackTraceLimit: number;
 }
 
 function attemptsMetadata(previousAttempts: number | undefined): Metadata {
@@ -47,7 +49,7 @@ function fakeClient(outcomes: Outcome[]) {
     ) {
       assert.equal(path, '/helloworld.Greeter/SayHello');
       const outcome = outcomes[calls.length] ?? assert.fail(`unexpected call ${calls.length + 1}`);
-      calls.push({ request, metadata, options, at: Date.now() });
+      calls.push({ request, metadata, options, at: Date.now(), stackTraceLimit: Error.stackTraceLimit });
       let peer = '';
       const call = Object.assign(new EventEmitter(), { getPeer: () => peer });
       queueMicrotask(() => {
@@ -223,5 +225,29 @@ describe('unaryCall on a new channel', () => {
     const err = await failure(sayHello(client, 'Ada', { deadline: 2_000, newChannel: true }, false));
     assert.deepEqual({ kind: err.kind, attempts: err.attempts }, { kind: 'unavailable', attempts: 1 });
     assert.equal(calls.length, 1);
+  });
+});
+
+describe('unaryCall and the caller stack grpc-js captures', () => {
+  it('starts the call with stack capture off, and the limit is back before the call returns', async () => {
+    const before = Error.stackTraceLimit;
+    assert.ok(before > 0, 'the test needs stack traces on to begin with');
+    const { client, calls } = fakeClient([ok('Hello, Ada', '10.0.0.1:50051')]);
+    const pending = sayHello(client, 'Ada', { deadline: Date.now() + 1_000 });
+    assert.equal(Error.stackTraceLimit, before);
+    await pending;
+    assert.equal(calls[0]?.stackTraceLimit, 0);
+    assert.equal(Error.stackTraceLimit, before);
+  });
+
+  it('puts the limit back when grpc-js throws as the call starts', async () => {
+    const before = Error.stackTraceLimit;
+    const client = {
+      makeUnaryRequest() {
+        throw new Error('The channel has been closed');
+      },
+    } as unknown as Client;
+    await assert.rejects(sayHello(client, 'Ada', { deadline: Date.now() + 1_000 }), /channel has been closed/);
+    assert.equal(Error.stackTraceLimit, before);
   });
 });
