@@ -5,13 +5,17 @@
  * - raw: grpc-js on one reused channel to the fixed addresses of the same two backends
  *   (round robin), the floor for "call these backends";
  * - raw1: the same to one fixed address (what a single-backend client would see);
+ * - raw+trace: raw with the trace metadata greet sends (a new trace per call, made before the
+ *   call by greet's own functions), the floor for "call these backends and propagate the trace";
  * - seed: the seed article's pattern per request: a Consul HTTP lookup of the passing
  *   instances, then a new client (own subchannel pool, so a new connection) and a call.
- * Then warm throughput of one environment with 16 requests in flight, greet against raw, and
- * the in-process cost of the lease on a cold start. Writes bench/out/warm.json (`--publish`: also bench/results/).
+ * Then warm throughput of one environment with 16 requests in flight, greet against raw and
+ * raw+trace, and the in-process cost of the lease on a cold start. Writes bench/out/warm.json (`--publish`: also bench/results/).
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { handler as greetHandler, runtime } from '../functions/greet';
+import { traceOfEvent } from '../lib/http/trace-headers';
+import { traceHeaders } from '../lib/tracing/trace-context';
 import { GreeterClient } from '../proto/gen/helloworld';
 import type { FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
@@ -30,12 +34,29 @@ const CONCURRENT_ROUNDS = 7;
 const CALL_TIMEOUT_MS = 2_000;
 const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 
-function call(client: GreeterClient, name: string): Promise<void> {
+/** One SayHello on `client`; `entries` become its metadata, as any grpc-js client sets them. */
+function call(client: GreeterClient, name: string, entries?: Readonly<Record<string, string>>): Promise<void> {
+  const md = new Metadata();
+  if (entries) for (const k in entries) md.set(k, entries[k] as string);
   return new Promise((resolve, reject) => {
-    client.sayHello({ name }, new Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) =>
-      err ? reject(err) : resolve(),
-    );
+    client.sayHello({ name }, md, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) => (err ? reject(err) : resolve()));
   });
+}
+
+/**
+ * The trace metadata greet sends on this bench's invocations, one set per call (each invocation
+ * brings a trace of its own), made by greet's own functions ahead of time: the raw+trace path
+ * measures what carrying them costs grpc-js, HTTP/2 and the Greeter, not what making them costs.
+ */
+function traceMetadataPool(size: number): () => Readonly<Record<string, string>> {
+  const event = httpEvent('GET', { name: 'bench' });
+  const pool = Array.from({ length: size }, () => {
+    const trace = traceOfEvent(event);
+    if (!trace) throw new Error('trace propagation is off: raw+trace would carry nothing');
+    return traceHeaders(trace);
+  });
+  let next = 0;
+  return () => pool[next++ % size]!;
 }
 
 async function greetOnce(name: string): Promise<void> {
@@ -109,10 +130,12 @@ async function main(): Promise<void> {
     const raw = new GreeterClient(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
     const raw1 = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
     clients.push(raw, raw1);
+    const traced = traceMetadataPool(32_768);
     const paths = await interleaved(
       {
         raw: { run: (i) => call(raw, `r${i}`) },
         greet: { run: (i) => greetOnce(`g${i}`) },
+        'raw+trace': { run: (i) => call(raw, `t${i}`, traced()) },
         raw1: { run: (i) => call(raw1, `o${i}`) },
         seed: { run: (i) => seedOnce(consulUrl, stack.gatewayToken, `s${i}`), block: SEED_BLOCK },
       },
@@ -120,15 +143,18 @@ async function main(): Promise<void> {
       BLOCK,
     );
 
-    // Throughput: alternate the two so that neither gets the quieter moment of the machine; keep the median round.
+    // Throughput: take turns so that none gets the quieter moment of the machine; keep the median round.
     const greetRates: number[] = [];
     const rawRates: number[] = [];
+    const tracedRates: number[] = [];
     for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
       rawRates.push(await throughput(() => call(raw, 'c'), CONCURRENT_CALLS, IN_FLIGHT));
       greetRates.push(await throughput(() => greetOnce('c'), CONCURRENT_CALLS, IN_FLIGHT));
+      tracedRates.push(await throughput(() => call(raw, 'c', traced()), CONCURRENT_CALLS, IN_FLIGHT));
     }
     const greetPerSec = stats(greetRates, 'greet throughput rounds').p50;
     const rawPerSec = stats(rawRates, 'raw throughput rounds').p50;
+    const tracedPerSec = stats(tracedRates, 'raw+trace throughput rounds').p50;
 
     const latency = Object.entries(paths).map(([path, p]) => pathFigures(path, p.samples));
     const by = Object.fromEntries(latency.map((l) => [l.path, l]));
@@ -148,16 +174,21 @@ async function main(): Promise<void> {
         'greet/raw1 p50': ratio('greet', 'raw1', 'p50'),
         'greet/raw1 p99': ratio('greet', 'raw1', 'p99'),
         'raw/raw1 p50': ratio('raw', 'raw1', 'p50'),
+        'raw+trace/raw p50': ratio('raw+trace', 'raw', 'p50'),
+        'greet/raw+trace p50': ratio('greet', 'raw+trace', 'p50'),
       },
       concurrency: {
         inFlight: IN_FLIGHT,
         greetPerSec: Math.round(greetPerSec),
         rawPerSec: Math.round(rawPerSec),
         ratio: ratioOf(greetPerSec, rawPerSec) ?? 0,
+        rawTracePerSec: Math.round(tracedPerSec),
+        rawTraceRatio: ratioOf(tracedPerSec, rawPerSec) ?? 0,
       },
       paths: {
         raw: 'grpc-js, one reused channel, fixed addresses of the same 2 backends, round robin',
         raw1: 'grpc-js, one reused channel, one fixed address',
+        'raw+trace': "raw, with the trace metadata greet sends (greet's own functions made a new trace per call before the call)",
         greet: 'greet handler in-process, warm: Consul-routed channel with hedging, outlier ejection and retry budget',
         seed: 'per request: Consul /v1/health/service/greeter?passing over HTTP, new client (own subchannel pool), call, close',
       },
@@ -173,10 +204,10 @@ async function main(): Promise<void> {
 
     const fmt = (x: number) => x.toFixed(3).padStart(8);
     console.log(`\nnode ${process.version}, ${N} warm calls per path (seed ${by.seed!.n}), loopback, 2 backends\n`);
-    console.log('path       n      p50 ms   p90 ms   p99 ms  mean ms');
+    console.log('path          n      p50 ms   p90 ms   p99 ms  mean ms');
     for (const l of latency)
       console.log(
-        `${l.path.padEnd(6)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${l.p90 === undefined ? '       –' : fmt(l.p90)} ${fmt(l.p99)} ${fmt(l.mean)}`,
+        `${l.path.padEnd(9)} ${String(l.n).padStart(5)} ${fmt(l.p50)} ${l.p90 === undefined ? '       –' : fmt(l.p90)} ${fmt(l.p99)} ${fmt(l.mean)}`,
       );
     console.log('');
     for (const [k, v] of Object.entries(result.ratios)) console.log(`${k.padEnd(16)} ${v.toFixed(2)}x`);
@@ -186,7 +217,8 @@ async function main(): Promise<void> {
         .join(', ')}`,
     );
     console.log(
-      `${IN_FLIGHT} in flight: greet ${Math.round(greetPerSec)} calls/s, raw ${Math.round(rawPerSec)} calls/s, ratio ${result.concurrency?.ratio.toFixed(2)}`,
+      `${IN_FLIGHT} in flight: greet ${Math.round(greetPerSec)} calls/s, raw ${Math.round(rawPerSec)} calls/s, ratio ${result.concurrency?.ratio.toFixed(2)}; ` +
+        `raw+trace ${Math.round(tracedPerSec)} calls/s, ratio to raw ${result.concurrency?.rawTraceRatio?.toFixed(2)}`,
     );
     console.log(
       `in-process cold start: ${coldInProcess.withLease.p50.toFixed(1)} ms with lease, ${coldInProcess.withoutLease.p50.toFixed(1)} ms without (median lease cost ${coldInProcess.leaseCostMs} ms)`,

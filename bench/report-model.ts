@@ -17,7 +17,16 @@ export const SECTION_SCHEMAS = {
     ...envelope,
     latency: z.array(percentiles.extend({ path: z.string() })).min(1),
     ratios: z.record(z.string(), z.number()),
-    concurrency: z.looseObject({ inFlight: z.number(), greetPerSec: z.number(), rawPerSec: z.number(), ratio: z.number() }).optional(),
+    concurrency: z
+      .looseObject({
+        inFlight: z.number(),
+        greetPerSec: z.number(),
+        rawPerSec: z.number(),
+        ratio: z.number(),
+        rawTracePerSec: z.number().optional(),
+        rawTraceRatio: z.number().optional(),
+      })
+      .optional(),
     cpuPerCallUs: z.record(z.string(), z.number()).optional(),
   }),
   'cold-start': z.looseObject({

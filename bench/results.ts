@@ -34,7 +34,15 @@ export interface WarmResult {
   latency: Array<{ path: 'raw' | 'greet' | 'seed' | string } & Percentiles>;
   ratios: Record<string, number>;
   /** 16 in flight: calls per second of one environment against raw grpc-js. */
-  concurrency?: { inFlight: number; greetPerSec: number; rawPerSec: number; ratio: number };
+  /** rawTrace*: raw grpc-js carrying the trace metadata greet sends, the floor of a propagating caller. */
+  concurrency?: {
+    inFlight: number;
+    greetPerSec: number;
+    rawPerSec: number;
+    ratio: number;
+    rawTracePerSec?: number;
+    rawTraceRatio?: number;
+  };
   [extra: string]: unknown;
 }
 

@@ -89,6 +89,30 @@ export function headlineRows(merged: Merged): HeadlineRow[] {
           'the throughput ratio',
         ),
       );
+    // The floors: raw grpc-js carrying the trace metadata greet sends. No gateway that propagates the
+    // trace on every call goes past them, so they say how much of a gap is ours.
+    if (c && isFigure(c.rawTraceRatio))
+      rows.push(
+        figureRow(
+          `${c.inFlight} in flight, raw grpc-js with greet's trace metadata / raw (the most a propagating caller reaches)`,
+          warm.run,
+          c.rawTraceRatio,
+          (v) => `${times(v)} (${c.rawTracePerSec} / ${c.rawPerSec} calls/s)`,
+          '(floor)',
+          'the raw+trace throughput ratio',
+        ),
+      );
+    if (isFigure(r['greet/raw+trace p50']))
+      rows.push(
+        figureRow(
+          "Warm p50, greet / raw grpc-js with greet's trace metadata",
+          warm.run,
+          r['greet/raw+trace p50'],
+          (v) => withDetail(times(v), [millis(p.greet?.p50, 3), millis(p['raw+trace']?.p50, 3)]),
+          '(reference)',
+          'the ratio "greet/raw+trace p50"',
+        ),
+      );
   }
   if (cold)
     rows.push(
@@ -157,6 +181,22 @@ export function headlineRows(merged: Merged): HeadlineRow[] {
           ]),
         '≤ 1.02×',
         'the tracing on/off ratio',
+      ),
+    );
+  if (tracing && isFigure(numberIn(tracing, 'floorRatioP50')))
+    rows.push(
+      figureRow(
+        'Trace propagation floor: raw grpc-js with the same headers / without, p50',
+        tracing.run,
+        numberIn(tracing, 'floorRatioP50'),
+        (v) =>
+          withDetail(times(v), [
+            isFigure(numberIn(tracing, 'leastOnOffP50'))
+              ? `the least on / off a propagating gateway could show: ${times(numberIn(tracing, 'leastOnOffP50') as number)}`
+              : undefined,
+          ]),
+        '(floor)',
+        'the tracing floor',
       ),
     );
   return rows;

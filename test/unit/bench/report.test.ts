@@ -200,6 +200,35 @@ describe('summaryMarkdown', () => {
     assert.match(md, /Not in these results: bundle, fleet\./);
   });
 
+  it("sets the floors (raw grpc-js carrying greet's trace metadata) beside the throughput and tracing targets", () => {
+    const withFloor = {
+      ...warm,
+      latency: [...warm.latency, { path: 'raw+trace', n: 100, p50: 0.41, p90: 0.6, p99: 1.2, mean: 0.5 }],
+      ratios: { ...warm.ratios, 'greet/raw+trace p50': 1.07 },
+      concurrency: { ...warm.concurrency, rawTracePerSec: 1700, rawTraceRatio: 0.85 },
+    };
+    const tracing = {
+      section: 'tracing',
+      run: fixtureRun('2026-01-02T11:00:00.000Z'),
+      ratioP50: 1.08,
+      floorRatioP50: 1.05,
+      leastOnOffP50: 1.04,
+    };
+    const md = summaryMarkdown(mergeSections(files(withFloor, tracing), NOW));
+    assert.match(
+      md,
+      /16 in flight, raw grpc-js with greet's trace metadata \/ raw \(the most a propagating caller reaches\) \| 0\.85× \(1700 \/ 2000 calls\/s\) \| \(floor\)/,
+    );
+    assert.match(md, /Warm p50, greet \/ raw grpc-js with greet's trace metadata \| 1\.07× \(0\.440 ms \/ 0\.410 ms\) \| \(reference\)/);
+    assert.match(
+      md,
+      /Trace propagation floor: raw grpc-js with the same headers \/ without, p50 \| 1\.05× \(the least on \/ off a propagating gateway could show: 1\.04×\) \| \(floor\)/,
+    );
+    // Without the floors (results of an older run) neither row is written, nor said to be missing.
+    const older = summaryMarkdown(mergeSections(files(warm), NOW));
+    assert.doesNotMatch(older, /trace metadata|propagation floor/);
+  });
+
   it('holds the fleet table, one row per size, and the formula', () => {
     const md = summaryMarkdown(mergeSections(files(fleet), NOW));
     const rows = md.split('\n').filter((l) => /^\| consul \| agent \| \d+ \|/.test(l));
