@@ -74,10 +74,8 @@ export class ConfigStore<S extends StoreKeySpecs> {
 
   /** The config, reading Consul only on the first call (bounded by the cold-start budget). */
   async get(): Promise<LoadedConfig<S>> {
-    if (this.loaded) {
-      this.refreshInBackground();
-      return this.loaded;
-    }
+    const warm = this.cached();
+    if (warm) return warm;
     const start = this.now();
     let deadline = start + this.timing.coldStartBudgetMs;
     for (let attempt = 1; ; attempt++) {
@@ -107,6 +105,12 @@ export class ConfigStore<S extends StoreKeySpecs> {
         await sleep(Math.min(pause, deadline - this.now() - 100));
       }
     }
+  }
+
+  /** The loaded config without waiting, its refresh started in the background when due (as `get` does once loaded); undefined before the first load. */
+  cached(): LoadedConfig<S> | undefined {
+    if (this.loaded) this.refreshInBackground();
+    return this.loaded;
   }
 
   /** The config without I/O, if loaded. */

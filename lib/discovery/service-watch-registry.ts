@@ -10,6 +10,8 @@ import { ServiceWatch, type ServiceWatchOptions } from './service-watch';
 export class ServiceWatchRegistry {
   private readonly watches = new Map<string, ServiceWatch>();
   private readonly failovers = new Map<string, FailoverWatch>();
+  // Query objects are never changed once made (ServiceQuery is built by spreading), so a key per object holds.
+  private readonly keys = new WeakMap<ServiceQuery, string>();
 
   /** `options` is read before every poll, so a config refresh applies without a restart. */
   constructor(
@@ -20,9 +22,11 @@ export class ServiceWatchRegistry {
 
   /** The running watch for `query`, started on first use; with `failover` datacenters, a FailoverWatch over them. */
   get(query: ServiceQuery): InstanceWatch {
+    // Warm invocations pass the same query object each time (their config's): no copy, and its key is kept.
+    if (!query.failover) return this.single(query, true);
     const { failover, ...single } = query;
-    if (!failover?.length) return this.single(single, true);
-    const key = queryKey(query);
+    if (!failover.length) return this.single(single, true);
+    const key = this.keyOf(query);
     let watch = this.failovers.get(key);
     if (!watch) {
       const remotes = failover.map((datacenter) => this.single({ ...single, datacenter }, false));
@@ -32,8 +36,14 @@ export class ServiceWatchRegistry {
     return watch;
   }
 
+  private keyOf(query: ServiceQuery): string {
+    let key = this.keys.get(query);
+    if (key === undefined) this.keys.set(query, (key = queryKey(query)));
+    return key;
+  }
+
   private single(query: ServiceQuery, start: boolean): ServiceWatch {
-    const key = queryKey(query);
+    const key = this.keyOf(query);
     let watch = this.watches.get(key);
     if (!watch) {
       watch = new ServiceWatch(query, this.source, this.options, this.log);

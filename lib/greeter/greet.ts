@@ -23,15 +23,54 @@ export interface GreetResult {
   attempts: number;
 }
 
-/** The discovery query the config asks for. */
+/** Where a config sends greet's calls, and what its errors name. */
+interface GreetRoute {
+  route: CallRoute;
+  /** The Connect identity presented (connect transport only). */
+  identity: string | undefined;
+  details: GreetErrorDetails;
+}
+
+// One route per config object (a refresh makes a new one): warm invocations reuse it, and the watch and
+// channel lookups find their keys kept on its query instead of building them again.
+const routes = new WeakMap<GatewayConfig, GreetRoute>();
+
+function greetRoute(cfg: GatewayConfig): GreetRoute {
+  let r = routes.get(cfg);
+  if (r) return r;
+  const query = queryOf(cfg);
+  const identity = cfg.greeterTransport === 'connect' ? presentedIdentity(cfg) : undefined;
+  r = {
+    route: {
+      query,
+      // The key's enum rule admits only these three.
+      transport: cfg.greeterTransport as CallRoute['transport'],
+      tlsServerName: cfg.greeterTlsServerName,
+      identity: presentedIdentity(cfg),
+    },
+    identity,
+    details: { retryAfterSeconds: cfg.retryAfterSeconds, backendService: query.service, ...(identity ? { sourceIdentity: identity } : {}) },
+  };
+  // Shared by every invocation on this config: frozen, so none can change what the next one sends.
+  Object.freeze(r.route);
+  Object.freeze(r.details);
+  routes.set(cfg, r);
+  return r;
+}
+
+/** The discovery query the config asks for (the same object for the same config object). */
 export function greeterQuery(cfg: GatewayConfig): ServiceQuery {
-  return {
+  return greetRoute(cfg).route.query;
+}
+
+function queryOf(cfg: GatewayConfig): ServiceQuery {
+  return Object.freeze({
     service: cfg.greeterService,
     ...(cfg.greeterTag ? { tag: cfg.greeterTag } : {}),
     ...(cfg.greeterDatacenter ? { datacenter: cfg.greeterDatacenter } : {}),
     ...(cfg.greeterFailoverDatacenters.length ? { failover: cfg.greeterFailoverDatacenters } : {}),
     ...(cfg.greeterTransport === 'connect' ? { connect: true } : {}),
-  };
+  });
 }
 
 /** The channel target of a plaintext config (undefined for tls and connect, whose credentials the config decides). */
@@ -78,28 +117,17 @@ async function greetOnce(
   metadata: Readonly<Record<string, string>> | undefined,
 ): Promise<GreetResult> {
   // A cold start discovers the default query, and connects its plaintext channel, alongside the config read
-  // (both kept if the config agrees).
-  const loaded = await rt.beginDiscovering(greeterQuery, { leaseInParallel: true, channelOf: plaintextTarget });
+  // (both kept if the config agrees); a warm invocation has nothing to wait for.
+  const loaded = rt.beginWarm() ?? (await rt.beginDiscovering(greeterQuery, { leaseInParallel: true, channelOf: plaintextTarget }));
   const cfg = loaded.values;
-  const query = greeterQuery(cfg);
-  const identity = cfg.greeterTransport === 'connect' ? presentedIdentity(cfg) : undefined;
-  const details: GreetErrorDetails = {
-    retryAfterSeconds: cfg.retryAfterSeconds,
-    backendService: query.service,
-    ...(identity ? { sourceIdentity: identity } : {}),
-  };
+  const { route, identity, details } = greetRoute(cfg);
+  const { query } = route;
   try {
     const call = await invokeUnary(rt, cfg, {
       method: SAY_HELLO,
       hedged: SAY_HELLO_HEDGED,
       request: { name },
-      // The key's enum rule admits only these three.
-      route: {
-        query,
-        transport: cfg.greeterTransport as CallRoute['transport'],
-        tlsServerName: cfg.greeterTlsServerName,
-        identity: presentedIdentity(cfg),
-      },
+      route,
       ...(metadata ? { metadata } : {}),
       remainingMs,
       configRead: loaded.index !== undefined,

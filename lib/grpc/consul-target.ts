@@ -7,12 +7,22 @@ import { GrpcTargetError } from './errors';
  * instances; `&tls=<name>`: TLS channels that verify `name`, so that they never share a channel with plaintext ones).
  */
 export function consulTarget(q: ServiceQuery, transport: { tlsServerName?: string } = {}): string {
+  if (transport.tlsServerName) return targetOf(q, transport.tlsServerName);
+  // Every warm call asks for its query's target: kept per query object (queries are never changed once made).
+  let target = plainTargets.get(q);
+  if (target === undefined) plainTargets.set(q, (target = targetOf(q, undefined)));
+  return target;
+}
+
+const plainTargets = new WeakMap<ServiceQuery, string>();
+
+function targetOf(q: ServiceQuery, tlsServerName: string | undefined): string {
   const params = new URLSearchParams();
   if (q.tag) params.set('tag', q.tag);
   if (q.datacenter) params.set('dc', q.datacenter);
   if (q.failover?.length) params.set('failover', q.failover.join(','));
   if (q.connect) params.set('connect', '1');
-  if (transport.tlsServerName) params.set('tls', transport.tlsServerName);
+  if (tlsServerName) params.set('tls', tlsServerName);
   const qs = params.toString();
   return `consul:///${encodeURIComponent(q.service)}${qs ? `?${qs}` : ''}`;
 }

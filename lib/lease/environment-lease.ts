@@ -81,11 +81,7 @@ export class EnvironmentLease {
     const coldStart = this.identity === undefined;
     this.identity ??= leaseIdentity(settings.service, this.coldStartAt);
     this.store ??= this.createStore(settings.mode ?? 'agent');
-    // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
-    // While the agent is overloaded the backoff decides when to try again, otherwise a third of the TTL.
-    const due =
-      this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
-    if (!due || this.inFlight) return;
+    if (!this.isDue(settings) || this.inFlight) return;
     this.lastAttemptAt = this.now();
     const work = (this.registered ? this.renew(settings) : this.register(settings))
       .then(() => {
@@ -122,6 +118,17 @@ export class EnvironmentLease {
     // The cold start waits for its one bounded registration; later work only briefly.
     if (coldStart && waitOnColdStart) await work;
     else await Promise.race([work, sleep(RENEWAL_HOLD_MS)]);
+  }
+
+  /** True when `touch` would send something now: the first registration, or a renewal that is due and not under way. */
+  needsTouch(settings: LeaseSettings): boolean {
+    return this.identity === undefined || (!this.inFlight && this.isDue(settings));
+  }
+
+  private isDue(settings: LeaseSettings): boolean {
+    // Due is measured from the last attempt, so an outage costs one try per TTL/3, not one per invocation.
+    // While the agent is overloaded the backoff decides when to try again, otherwise a third of the TTL.
+    return this.notBefore !== undefined ? this.now() >= this.notBefore : renewalDue(this.lastAttemptAt, this.now(), settings.ttlSeconds);
   }
 
   /** Removes the lease, bounded in time; for SIGTERM. */

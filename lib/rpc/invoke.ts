@@ -63,7 +63,7 @@ export async function invokeRpc(
 ): Promise<RpcAnswer> {
   const t0 = performance.now();
   try {
-    const loaded = await rt.begin({ leaseInParallel: true });
+    const loaded = rt.beginWarm() ?? (await rt.begin({ leaseInParallel: true }));
     const cfg = loaded.values;
     if (cfg.rpcReflection) await reflectAllowed(rt, cfg, remainingMs);
     const match = resolveMethod(rt, cfg, req);

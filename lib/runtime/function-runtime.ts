@@ -39,6 +39,13 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
    * case can start a request it will probably need alongside that read.
    */
   begin(opts?: { lease?: boolean; leaseInParallel?: boolean; beforeConfig?: () => void }): Promise<LoadedConfig<S>>;
+  /**
+   * `begin` for a warm environment, without an await: the config as loaded (its refresh, when due, goes
+   * on in the background, as `begin` does), and a due lease renewal started as with `leaseInParallel`, so
+   * the use case must await `leaseSettled()` before it answers. Undefined while `begin` still has
+   * something to wait for (the first invocation, or one whose token or TLS check has not succeeded yet).
+   */
+  beginWarm(opts?: { lease?: boolean }): LoadedConfig<S> | undefined;
   /** Resolves once the lease work the last `begin` started has finished; never rejects (the lease logs its own failures). */
   leaseSettled(): Promise<void>;
   /** Stops using the environment's resources (tests, shutdown). */
@@ -67,8 +74,11 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   const lease = new EnvironmentLease(consul, log);
   const stopReleasing = releaseOnSigterm(lease, log);
   trace.mark('handler');
-  let leasing: Promise<void> = Promise.resolve();
+  const settled: Promise<void> = Promise.resolve();
+  let leasing = settled;
   let begun = false;
+  // True once the token (and TLS check) resolved: a warm invocation has nothing left to wait for there.
+  let isReady = false;
   // Resolves the Consul token and, for https, the TLS material (from files, or SSM when so
   // configured) once per environment, then checks that the agent's certificate verifies;
   // a failure is retried by the next invocation rather than cached.
@@ -81,11 +91,26 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
       token = t;
       tls = material;
       if (secure) await checkTls(consul);
+      isReady = true;
     })();
     return resolving.catch((err: unknown) => {
       resolving = undefined;
       throw err;
     });
+  };
+  /** Starts the lease work `loaded` asks for, as `leasing`; false when there is none (leasing is then settled). */
+  const touchLease = (loaded: LoadedConfig<S>, wanted: boolean | undefined): boolean => {
+    const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
+    const settings = v.leaseEnabled && wanted !== false ? leaseSettingsFrom(v) : undefined;
+    if (!settings || !lease.needsTouch(settings)) {
+      leasing = settled;
+      return false;
+    }
+    // On defaults because Consul did not answer: register the lease without waiting for it again.
+    // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
+    const touching = lease.touch(settings, loaded.index !== undefined);
+    leasing = trace.active ? touching.then(() => trace.mark('lease')) : touching;
+    return true;
   };
   return {
     env,
@@ -105,14 +130,15 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
       if (!config.current()) opts.beforeConfig?.();
       const loaded = await config.get();
       trace.mark('config');
-      const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
-      if (v.leaseEnabled && opts.lease !== false) {
-        // On defaults because Consul did not answer: register the lease without waiting for it again.
-        // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
-        const touching = lease.touch(leaseSettingsFrom(v), loaded.index !== undefined);
-        leasing = trace.active ? touching.then(() => trace.mark('lease')) : touching;
-        if (!opts.leaseInParallel) await leasing;
-      }
+      if (touchLease(loaded, opts.lease) && !opts.leaseInParallel) await leasing;
+      return loaded;
+    },
+    beginWarm(opts = {}) {
+      // The same steps as begin, each known to be done or not to wait: no async frames on the warm path.
+      if (!begun || !isReady) return undefined;
+      trace.end(log);
+      const loaded = config.cached();
+      if (loaded) touchLease(loaded, opts.lease);
       return loaded;
     },
     leaseSettled: () => leasing,

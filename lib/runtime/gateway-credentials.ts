@@ -30,10 +30,18 @@ export interface PendingCredentials {
    * The credentials factory for a new channel (undefined: plaintext). A cold start waits up to `waitMs()`
    * for the Connect material; resolves `missing` when there is none yet.
    */
-  settle(waitMs: () => number): Promise<{ creds?: () => ChannelCredentials; missing?: string }>;
+  settle(waitMs: () => number): Promise<SettledCredentials>;
+  /** What `settle` would resolve, when it is known without waiting (plaintext): the call skips an await. */
+  ready?: SettledCredentials;
 }
 
-const PLAINTEXT: PendingCredentials = { settle: () => Promise.resolve({}) };
+/** A channel's credentials factory (undefined: plaintext), or why there is none yet. */
+export interface SettledCredentials {
+  creds?: () => ChannelCredentials;
+  missing?: string;
+}
+
+const PLAINTEXT: PendingCredentials = { ready: {}, settle: () => Promise.resolve({}) };
 
 /** The name TLS instances of `route` must carry. */
 export function tlsServerNameOf(route: Pick<CallRoute, 'query' | 'tlsServerName'>): string {

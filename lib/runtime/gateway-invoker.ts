@@ -101,7 +101,7 @@ export async function invokeUnary<Req, Res>(rt: InvokerRuntime, cfg: CallConfig,
   rt.coldStart.mark('discovery');
   inv.onDiscovered?.(instances ?? []);
   if (!instances?.length) throw new InvokeError('no_healthy_instance', `no healthy instance of ${service}`, { service, identity });
-  const { creds, missing } = await pending.settle(waitMs);
+  const { creds, missing } = pending.ready ?? (await pending.settle(waitMs));
   if (missing) throw new InvokeError('no_certificate', missing, { service, identity });
   const policy = rt.channels.policy(inv.method.service, inv.hedged);
   const transport = pending.tlsServerName ? { tlsServerName: pending.tlsServerName } : {};
@@ -119,18 +119,20 @@ export async function invokeUnary<Req, Res>(rt: InvokerRuntime, cfg: CallConfig,
       allRefused: () => rt.channels.allRefused(inv.method.service, target),
       ...(inv.metadata ? { metadata: inv.metadata } : {}),
     });
-    return { ...res, instances: listed() };
+    return { reply: res.reply, peer: res.peer, attempts: res.attempts, instances: listed() };
   };
-  const { failover = [], ...single } = query;
   try {
     const done = await callAcrossDatacenters({
       first: () => callIn(query, () => watch.current() ?? instances, true),
       // The watch serves a failover datacenter's list once Consul marked every local instance critical.
       servedDatacenter: instances[0]?.datacenter,
       // Only a method that may run twice moves to another datacenter after every local attempt was UNAVAILABLE.
-      failover: inv.method.idempotent ? failover : [],
+      failover: inv.method.idempotent ? (query.failover ?? []) : [],
       deadline,
-      inDatacenter: (dc) => callInDatacenter(rt, { ...single, datacenter: dc }, deadline, callIn),
+      inDatacenter: (dc) => {
+        const { failover: _all, ...single } = query;
+        return callInDatacenter(rt, { ...single, datacenter: dc }, deadline, callIn);
+      },
       budgetAllows: (lostInFailover) => policy.allowsFailover(lostInFailover),
       // An address that refused a call is news for sources that cache (DNS, Cloud Map): re-resolve now.
       onUnavailable: () => rt.watches.invalidate(query),

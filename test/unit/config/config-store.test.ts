@@ -188,6 +188,21 @@ describe('ConfigStore refresh', () => {
     assert.deepEqual(log.messages('info'), ['config loaded from Consul K/V', 'config changed in Consul K/V']);
   });
 
+  it('cached() serves the loaded config without waiting, and starts the refresh get() would', async () => {
+    const { consul, clock, store } = setup({ configMaxAgeSeconds: '60', maxAttempts: '5' });
+    assert.equal(store.cached(), undefined, 'nothing before the first load');
+    assert.equal(kvReads(consul), 0, 'and no read for asking');
+    const first = await store.get();
+    assert.equal(store.cached(), first);
+    assert.equal(kvReads(consul), 1, 'still fresh');
+    clock.now += 60_000;
+    consul.putKv(`${PREFIX}maxAttempts`, '6');
+    assert.equal(store.cached(), first, 'the current config while the refresh runs');
+    assert.equal(kvReads(consul), 2, 'the refresh started');
+    await store.settled();
+    assert.equal(store.cached()?.values.maxAttempts, 6);
+  });
+
   it('keeps the same values object and skips validation when the index has not moved', async () => {
     const { consul, log, clock, store } = setup({ configMaxAgeSeconds: '60', maxAttempts: 'bad' });
     const first = await store.get();

@@ -18,6 +18,16 @@ describe('ServiceWatchRegistry', () => {
     assert.equal(src.all.length, 1, 'one poll for both callers');
   });
 
+  it('gives a query with an empty failover list the watch of the same query without one', () => {
+    const src = fakeHealthSource();
+    registry = new ServiceWatchRegistry(src.source, options, silentLog);
+    const q = { service: 'greeter', tag: 'v1' };
+    const a = registry.get(q);
+    assert.equal(registry.get(q), a, 'the same query object, asked again');
+    assert.equal(registry.get({ service: 'greeter', tag: 'v1', failover: [] }), a);
+    assert.equal(registry.all().length, 1);
+  });
+
   it('keeps separate watches for another tag, datacenter or service', () => {
     const src = fakeHealthSource();
     registry = new ServiceWatchRegistry(src.source, options, silentLog);

@@ -23,6 +23,14 @@ describe('consul targets', () => {
     assert.notEqual(t, consulTarget({ service: 'greeter', tag: 'v1' }));
     assert.deepEqual(parseConsulTargetPath(t.slice('consul:///'.length)), q);
   });
+  it('gives the same query object the same target each time, and a TLS name its own target', () => {
+    const q = { service: 'greeter', tag: 'v1' };
+    assert.equal(consulTarget(q), 'consul:///greeter?tag=v1');
+    assert.equal(consulTarget(q), 'consul:///greeter?tag=v1');
+    assert.equal(consulTarget(q, { tlsServerName: 'greeter.internal' }), 'consul:///greeter?tag=v1&tls=greeter.internal');
+    assert.equal(consulTarget(q, { tlsServerName: 'other.internal' }), 'consul:///greeter?tag=v1&tls=other.internal');
+    assert.equal(consulTarget(q), 'consul:///greeter?tag=v1');
+  });
   it('leaves out an empty failover list', () => {
     assert.equal(consulTarget({ service: 'greeter', failover: [] }), 'consul:///greeter');
     assert.deepEqual(parseConsulTargetPath('greeter?failover=,'), { service: 'greeter' });

@@ -83,6 +83,24 @@ describe('EnvironmentLease', () => {
     assert.equal(lease.snapshot().lastRenewedAt, iso(T0 + 20_000));
   });
 
+  it('needsTouch says, without sending anything, whether a touch would send: the first registration, a due renewal not under way', async (t) => {
+    const { consul, clock, lease } = setup(t);
+    assert.equal(lease.needsTouch(SETTINGS), true, 'never registered');
+    await lease.touch(SETTINGS);
+    clock.now = T0 + 9_999;
+    assert.equal(lease.needsTouch(SETTINGS), false, 'renewal not due');
+    clock.now = T0 + 10_000;
+    assert.equal(lease.needsTouch(SETTINGS), true, 'renewal due');
+    const gate = consul.hold('consul.agent.check.pass');
+    void lease.touch(SETTINGS);
+    assert.equal(lease.needsTouch(SETTINGS), false, 'renewal under way');
+    gate.resolve();
+    await drainMicrotasks();
+    assert.equal(lease.needsTouch(SETTINGS), false, 'renewed just now');
+    assert.equal(renewals(consul), 1);
+    assert.equal(registrations(consul), 1, 'asking sent nothing');
+  });
+
   it('holds a warm invocation at most 15 ms for a renewal, and starts no second one meanwhile', async (t) => {
     const { consul, clock, lease } = setup(t);
     await lease.touch(SETTINGS);

@@ -113,6 +113,31 @@ describe('createFunctionRuntime begin()', () => {
     rt.close();
   });
 
+  it('beginWarm() is undefined until a begin() has succeeded, then gives the loaded config with no await and no request', async () => {
+    const { consul, rt } = setup();
+    assert.equal(rt.beginWarm(), undefined, 'a cold start must begin()');
+    assert.equal(consul.calls.length, 0, 'asking sent nothing');
+    const loaded = await rt.begin();
+    const sent = consul.calls.length;
+    assert.equal(rt.beginWarm(), loaded);
+    assert.equal(consul.calls.length, sent, 'the lease is not due and the config is fresh');
+    assert.equal(await settled(rt.leaseSettled()), true);
+    rt.close();
+  });
+
+  it('beginWarm() leaves a lease registration under way alone, and does not make leaseSettled() wait for it', async () => {
+    const { consul, rt } = setup();
+    const gate = consul.hold(REGISTER);
+    const loaded = await rt.begin({ leaseInParallel: true });
+    assert.equal(rt.beginWarm(), loaded);
+    assert.equal(consul.callsOf(REGISTER).length, 1, 'no second registration');
+    assert.equal(await settled(rt.leaseSettled()), true, "as touch() would: the registration is the first invocation's to wait for");
+    gate.resolve();
+    await drainMicrotasks();
+    assert.equal(rt.lease.snapshot().registered, true);
+    rt.close();
+  });
+
   it('runs beforeConfig once the token is known and before the cold start config read, and not when warm', async () => {
     const { consul, rt } = setup();
     const seen: number[] = [];
