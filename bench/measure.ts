@@ -75,9 +75,11 @@ export interface PathSamples {
 
 /**
  * Warm latencies of `paths` measured alike: `warmUp` calls of each first, then turns of one block per
- * path until a default block (`block` calls) has given `n` samples. Small blocks, and an order that
- * rotates each turn (no path always follows the same one and its garbage), make drift and bursts of
- * load from elsewhere on a shared machine fall on every path alike.
+ * path until a default block (`block` calls) has given `n` samples. Small blocks, and an order shuffled
+ * each turn (so no path keeps following the same one and paying for its garbage: rotating the order
+ * would keep the neighbours of three or more paths), make drift, garbage collection and bursts of load
+ * from elsewhere on a shared machine fall on every path alike. The shuffle is seeded: a run's order is
+ * the same each time.
  */
 export async function interleaved<K extends string>(
   paths: Record<K, InterleavedPath>,
@@ -88,15 +90,34 @@ export async function interleaved<K extends string>(
   const order = Object.entries(paths) as Array<[K, InterleavedPath]>;
   const out = Object.fromEntries(order.map(([name]) => [name, { samples: [], cpuUs: [] }])) as unknown as Record<K, PathSamples>;
   for (const [, p] of order) for (let i = 0; i < warmUp; i++) await p.run(i);
+  const random = seededRandom(order.length);
   for (let turn = 0; turn * block < n; turn++)
-    for (let k = 0; k < order.length; k++) {
-      const [name, p] = order[(turn + k) % order.length]!;
+    for (const [name, p] of shuffled(order, random)) {
       const size = p.block ?? block;
       const cpu0 = process.cpuUsage();
       for (let i = 0; i < size; i++) out[name].samples.push(await time(() => p.run(i)));
       const cpu = process.cpuUsage(cpu0);
       out[name].cpuUs.push((cpu.user + cpu.system) / size);
     }
+  return out;
+}
+
+/** A small deterministic generator of numbers in [0, 1) (an LCG; plenty for ordering turns). */
+function seededRandom(seed: number): () => number {
+  let state = (seed * 2654435761) % 2 ** 32;
+  return () => {
+    state = (state * 1664525 + 1013904223) % 2 ** 32;
+    return state / 2 ** 32;
+  };
+}
+
+/** A copy of `items` in an order drawn from `random` (Fisher–Yates). */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
   return out;
 }
 

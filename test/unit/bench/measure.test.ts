@@ -54,16 +54,35 @@ describe('round', () => {
 });
 
 describe('interleaved', () => {
-  it('warms each path up, then takes one block of each per turn in an order that rotates, until the default block has n samples', async () => {
+  it('warms each path up, then takes one block of each per turn, until the default block has n samples', async () => {
     const calls: string[] = [];
     const path = (name: string, block?: number) => ({
       run: async (i: number) => void calls.push(`${name}${i}`),
       ...(block === undefined ? {} : { block }),
     });
     const out = await interleaved({ a: path('a'), b: path('b', 1) }, 4, 2, 1);
-    assert.deepEqual(calls, ['a0', 'b0', 'a0', 'a1', 'b0', 'b0', 'a0', 'a1']);
+    assert.deepEqual(calls.slice(0, 2), ['a0', 'b0'], 'the warm-up, in order');
+    const turns = [calls.slice(2, 5), calls.slice(5, 8)];
+    for (const turn of turns) assert.deepEqual([...turn].sort(), ['a0', 'a1', 'b0'], 'one block of each path per turn');
     assert.equal(out.a.samples.length, 4);
     assert.equal(out.b.samples.length, 2, 'a path with a smaller block gives fewer samples');
     assert.deepEqual([out.a.cpuUs.length, out.b.cpuUs.length], [2, 2], 'one CPU figure per turn');
+  });
+
+  it('lets every path follow every other one, as often give or take, and the same order each run', async () => {
+    const runOnce = async () => {
+      const order: string[] = [];
+      const path = (name: string) => ({ run: async () => void order.push(name) });
+      await interleaved({ a: path('a'), b: path('b'), c: path('c'), d: path('d') }, 600, 1, 0);
+      return order;
+    };
+    const order = await runOnce();
+    const follows = new Map<string, number>();
+    for (let i = 1; i < order.length; i++)
+      if (order[i] !== order[i - 1]) follows.set(`${order[i - 1]}→${order[i]}`, (follows.get(`${order[i - 1]}→${order[i]}`) ?? 0) + 1);
+    assert.equal(follows.size, 12, `every ordered pair of the 4 paths occurs: ${[...follows.keys()].join(' ')}`);
+    // 600 turns give about 2,400 pairs, 200 for each of the 12 when fair: a rotation would leave 4 of them at 0–1.
+    for (const [pair, count] of follows) assert.ok(count > 120, `${pair} occurred only ${count} times`);
+    assert.deepEqual(await runOnce(), order, 'seeded: the same order each run');
   });
 });
