@@ -46,7 +46,10 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
    * something to wait for (the first invocation, or one whose token or TLS check has not succeeded yet).
    */
   beginWarm(opts?: { lease?: boolean }): LoadedConfig<S> | undefined;
-  /** Resolves once the lease work the last `begin` started has finished; never rejects (the lease logs its own failures). */
+  /**
+   * Resolves once the lease work the last `begin` started, or found under way, has finished (a renewal
+   * only briefly, as touch() holds it); never rejects (the lease logs its own failures).
+   */
   leaseSettled(): Promise<void>;
   /** Stops using the environment's resources (tests, shutdown). */
   close(): void;
@@ -76,6 +79,10 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   trace.mark('handler');
   const settled: Promise<void> = Promise.resolve();
   let leasing = settled;
+  // The lease work under way, whichever invocation started it. Invocations run concurrently in one
+  // environment on Lambda Managed Instances: one that finds nothing to start waits for it too, so that
+  // none answers before the cold start's registration has landed (renewals hold it briefly, as touch() does).
+  let pending: Promise<void> | undefined;
   let begun = false;
   // True once the token (and TLS check) resolved: a warm invocation has nothing left to wait for there.
   let isReady = false;
@@ -102,14 +109,22 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   const touchLease = (loaded: LoadedConfig<S>, wanted: boolean | undefined): boolean => {
     const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
     const settings = v.leaseEnabled && wanted !== false ? leaseSettingsFrom(v) : undefined;
-    if (!settings || !lease.needsTouch(settings)) {
+    if (!settings) {
       leasing = settled;
+      return false;
+    }
+    if (!lease.needsTouch(settings)) {
+      leasing = pending ?? settled;
       return false;
     }
     // On defaults because Consul did not answer: register the lease without waiting for it again.
     // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
     const touching = lease.touch(settings, loaded.index !== undefined);
-    leasing = trace.active ? touching.then(() => trace.mark('lease')) : touching;
+    const work = trace.active ? touching.then(() => trace.mark('lease')) : touching;
+    pending = leasing = work;
+    void work.then(() => {
+      if (pending === work) pending = undefined;
+    });
     return true;
   };
   return {

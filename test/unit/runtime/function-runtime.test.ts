@@ -125,16 +125,33 @@ describe('createFunctionRuntime begin()', () => {
     rt.close();
   });
 
-  it('beginWarm() leaves a lease registration under way alone, and does not make leaseSettled() wait for it', async () => {
+  it('a concurrent invocation sends no second registration, and leaseSettled() still waits for the one under way', async () => {
+    // Two invocations at once in one environment (Lambda Managed Instances): the second must not
+    // settle leaseSettled() for the first, nor answer itself, before the registration has landed.
     const { consul, rt } = setup();
     const gate = consul.hold(REGISTER);
     const loaded = await rt.begin({ leaseInParallel: true });
     assert.equal(rt.beginWarm(), loaded);
+    assert.equal(await rt.begin({ leaseInParallel: true }), loaded);
     assert.equal(consul.callsOf(REGISTER).length, 1, 'no second registration');
-    assert.equal(await settled(rt.leaseSettled()), true, "as touch() would: the registration is the first invocation's to wait for");
+    const leaseDone = rt.leaseSettled();
+    assert.equal(await settled(leaseDone), false, 'held by the registration the first invocation started');
+    gate.resolve();
+    await leaseDone;
+    assert.equal(rt.lease.snapshot().registered, true);
+    assert.equal(rt.beginWarm(), loaded);
+    assert.equal(await settled(rt.leaseSettled()), true, 'registered and not due: nothing to wait for');
+    rt.close();
+  });
+
+  it('an invocation that asks for no lease does not wait for lease work under way', async () => {
+    const { consul, rt } = setup();
+    const gate = consul.hold(REGISTER);
+    const loaded = await rt.begin({ leaseInParallel: true });
+    assert.equal(rt.beginWarm({ lease: false }), loaded);
+    assert.equal(await settled(rt.leaseSettled()), true);
     gate.resolve();
     await drainMicrotasks();
-    assert.equal(rt.lease.snapshot().registered, true);
     rt.close();
   });
 
