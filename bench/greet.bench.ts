@@ -19,7 +19,7 @@ import { traceHeaders } from '../lib/tracing/trace-context';
 import { GreeterClient } from '../proto/gen/helloworld';
 import type { FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
-import { interleaved, ratio as ratioOf, round, runMain, stats, throughput, time } from './measure';
+import { interleaved, ratio as ratioOf, round, runMain, stats, throughputRounds, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
 import { startWarmStack } from './warm-stack';
 
@@ -29,8 +29,10 @@ const BLOCK = 20;
 /** Seed samples per turn: each costs a lookup and a new connection, so fewer are enough. */
 const SEED_BLOCK = 4;
 const IN_FLIGHT = 16;
-const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT_CALLS ?? 1500);
-const CONCURRENT_ROUNDS = 7;
+// Rounds of 1,500 calls (about 0.15 s each) let one burst elsewhere on the machine decide a round: three runs in a row
+// gave 0.92, 0.85 and 0.66 of raw.
+const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT_CALLS ?? 5000);
+const CONCURRENT_ROUNDS = 9;
 const CALL_TIMEOUT_MS = 2_000;
 const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 
@@ -144,17 +146,13 @@ async function main(): Promise<void> {
     );
 
     // Throughput: take turns so that none gets the quieter moment of the machine; keep the median round.
-    const greetRates: number[] = [];
-    const rawRates: number[] = [];
-    const tracedRates: number[] = [];
-    for (let r = 0; r < CONCURRENT_ROUNDS; r++) {
-      rawRates.push(await throughput(() => call(raw, 'c'), CONCURRENT_CALLS, IN_FLIGHT));
-      greetRates.push(await throughput(() => greetOnce('c'), CONCURRENT_CALLS, IN_FLIGHT));
-      tracedRates.push(await throughput(() => call(raw, 'c', traced()), CONCURRENT_CALLS, IN_FLIGHT));
-    }
-    const greetPerSec = stats(greetRates, 'greet throughput rounds').p50;
-    const rawPerSec = stats(rawRates, 'raw throughput rounds').p50;
-    const tracedPerSec = stats(tracedRates, 'raw+trace throughput rounds').p50;
+    const rates = await throughputRounds(
+      { raw: () => call(raw, 'c'), greet: () => greetOnce('c'), 'raw+trace': () => call(raw, 'c', traced()) },
+      { total: CONCURRENT_CALLS, inFlight: IN_FLIGHT, rounds: CONCURRENT_ROUNDS },
+    );
+    const greetPerSec = stats(rates.greet, 'greet throughput rounds').p50;
+    const rawPerSec = stats(rates.raw, 'raw throughput rounds').p50;
+    const tracedPerSec = stats(rates['raw+trace'], 'raw+trace throughput rounds').p50;
 
     const latency = Object.entries(paths).map(([path, p]) => pathFigures(path, p.samples));
     const by = Object.fromEntries(latency.map((l) => [l.path, l]));

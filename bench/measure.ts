@@ -61,6 +61,24 @@ export async function throughput(fn: () => Promise<unknown>, total: number, inFl
   return (total / ms) * 1000;
 }
 
+/**
+ * Throughput of each of `paths` with `inFlight` calls outstanding: `rounds` rounds of `total` calls per
+ * path, the paths in an order shuffled (seeded) each round, so that none always runs after the same one
+ * (inheriting its garbage) or in the same moment of the machine. Gives each path's calls per second in
+ * every round, in round order.
+ */
+export async function throughputRounds<K extends string>(
+  paths: Record<K, () => Promise<unknown>>,
+  o: { total: number; inFlight: number; rounds: number },
+): Promise<Record<K, number[]>> {
+  const order = Object.entries(paths) as Array<[K, () => Promise<unknown>]>;
+  const out = Object.fromEntries(order.map(([name]) => [name, []])) as unknown as Record<K, number[]>;
+  const random = seededRandom(order.length + 1);
+  for (let r = 0; r < o.rounds; r++)
+    for (const [name, fn] of shuffled(order, random)) out[name].push(await throughput(fn, o.total, o.inFlight));
+  return out;
+}
+
 /** One path of an interleaved measurement: a call (`i`: its index in the block) and, if not the default, its calls per turn. */
 export interface InterleavedPath {
   run: (i: number) => Promise<unknown>;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { interleaved, median, ratio, round, stats, throughput } from '../../../bench/measure';
+import { interleaved, median, ratio, round, stats, throughput, throughputRounds } from '../../../bench/measure';
 
 describe('stats', () => {
   it('gives nearest-rank percentiles (scripts/support/percentiles.ts), the mean and the max, whatever the order of the samples', () => {
@@ -43,6 +43,34 @@ describe('throughput', () => {
     assert.equal(calls, 100);
     assert.equal(most, 16);
     assert.ok(rate > 0 && Number.isFinite(rate));
+  });
+});
+
+describe('throughputRounds', () => {
+  it('gives every path one rate per round, its calls all made, in an order that varies so each path follows each other', async () => {
+    const started: string[] = [];
+    const calls: Record<string, number> = { a: 0, b: 0, c: 0 };
+    const path = (name: string) => async () => {
+      started.push(name);
+      calls[name]!++;
+      await new Promise((r) => setImmediate(r));
+    };
+    const rounds = 30;
+    const rates = await throughputRounds({ a: path('a'), b: path('b'), c: path('c') }, { total: 8, inFlight: 4, rounds });
+    for (const k of ['a', 'b', 'c'] as const) {
+      assert.equal(rates[k].length, rounds);
+      assert.ok(rates[k].every((r) => r > 0 && Number.isFinite(r)));
+      assert.equal(calls[k], 8 * rounds);
+    }
+    // A path's 8 calls of a round run as one block, and a round is the three blocks in some order.
+    const log = Array.from({ length: started.length / 8 }, (_, i) => started[i * 8]!);
+    for (let i = 0; i < log.length; i++) assert.ok(started.slice(i * 8, i * 8 + 8).every((x) => x === log[i]));
+    for (let i = 0; i < log.length; i += 3) assert.equal(new Set(log.slice(i, i + 3)).size, 3, 'each path once per round');
+    const orders = new Set<string>();
+    for (let i = 0; i < log.length; i += 3) orders.add(log.slice(i, i + 3).join(''));
+    assert.ok(orders.size >= 4, `orders seen: ${[...orders].join(', ')}`);
+    const pairs = new Set(log.slice(1).map((x, i) => `${log[i]}${x}`));
+    for (const p of ['ab', 'ba', 'ac', 'ca', 'bc', 'cb']) assert.ok(pairs.has(p), `${p[1]} never followed ${p[0]}`);
   });
 });
 
