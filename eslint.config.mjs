@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.esbuild/', '.serverless/', 'proto/gen/', 'scripts/consul-build/', 'coverage/'] },
+  { ignores: ['node_modules/', 'bench/out/', '.esbuild/', '.serverless/', 'proto/gen/', 'scripts/consul-build/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

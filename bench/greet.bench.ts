@@ -1,5 +1,6 @@
 /**
- * `npm run bench:warm`: warm `greet` invocations (the handler called in-process, real Consul
+ * `npm run bench:warm`: warm `greet` invocations (the handler as esbuild bundles it for deployment,
+ * bench/shipped-function.ts, called in-process; real Consul
  * with ACLs, two real Greeter backends) against baselines measured in the same run, in
  * interleaved turns so that drift on a shared machine hits every path alike:
  * - raw: grpc-js on one reused channel to the fixed addresses of the same two backends
@@ -13,7 +14,7 @@
  * raw+trace, and the in-process cost of the lease on a cold start. Writes bench/out/warm.json (`--publish`: also bench/results/).
  */
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { handler as greetHandler, runtime } from '../functions/greet';
+import type * as GreetModule from '../functions/greet';
 import { traceOfEvent } from '../lib/http/trace-headers';
 import { traceHeaders } from '../lib/tracing/trace-context';
 import { GreeterClient } from '../proto/gen/helloworld';
@@ -21,6 +22,7 @@ import type { FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { interleaved, ratio as ratioOf, round, runMain, stats, throughputRounds, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
+import { importShipped } from './shipped-function';
 import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 5000);
@@ -61,8 +63,11 @@ function traceMetadataPool(size: number): () => Readonly<Record<string, string>>
   return () => pool[next++ % size]!;
 }
 
+/** greet as deployed (bench/shipped-function.ts), set in main. */
+let greetFn: typeof GreetModule;
+
 async function greetOnce(name: string): Promise<void> {
-  const res = await greetHandler(httpEvent('GET', { name }), lambdaContext());
+  const res = await greetFn.handler(httpEvent('GET', { name }), lambdaContext());
   if (res.statusCode !== 200) throw new Error(`greet answered ${res.statusCode}: ${String(res.body)}`);
 }
 
@@ -107,22 +112,27 @@ async function inProcessColdStarts(
   for (let i = 0; i < 40; i++) {
     const lease = i % 2 === 0;
     await stack.setConfig({ leaseEnabled: String(lease) });
-    runtime.reset();
+    greetFn.runtime.reset();
     (lease ? on : off).push(await time(() => greetOnce(`cold${i}`)));
   }
   await stack.setConfig({ leaseEnabled: 'true' });
-  runtime.reset();
+  greetFn.runtime.reset();
   const a = pathFigures('lease on', on);
   const b = pathFigures('lease off', off);
   return { withLease: a, withoutLease: b, leaseCostMs: round(a.p50 - b.p50) };
 }
 
 async function main(): Promise<void> {
-  runtime.logger.setLogLevel('ERROR');
+  const shipped = await importShipped<typeof GreetModule>('greet');
+  greetFn = shipped.module;
+  greetFn.runtime.logger.setLogLevel('ERROR');
   const {
     stack,
     greeters: [a, b],
-  } = await startWarmStack('config/greeter-gateway/bench/', ['bench-1', 'bench-2']);
+  } = await startWarmStack('config/greeter-gateway/bench/', ['bench-1', 'bench-2']).catch((err: unknown) => {
+    shipped.remove();
+    throw err;
+  });
   const clients: GreeterClient[] = [];
   try {
     const consulUrl = /^https?:\/\//.test(stack.consul.address) ? stack.consul.address : `http://${stack.consul.address}`;
@@ -187,7 +197,8 @@ async function main(): Promise<void> {
         raw: 'grpc-js, one reused channel, fixed addresses of the same 2 backends, round robin',
         raw1: 'grpc-js, one reused channel, one fixed address',
         'raw+trace': "raw, with the trace metadata greet sends (greet's own functions made a new trace per call before the call)",
-        greet: 'greet handler in-process, warm: Consul-routed channel with hedging, outlier ejection and retry budget',
+        greet:
+          'greet handler as bundled for deployment, in-process, warm: Consul-routed channel with hedging, outlier ejection and retry budget',
         seed: 'per request: Consul /v1/health/service/greeter?passing over HTTP, new client (own subchannel pool), call, close',
       },
       // This process's CPU per call (all its threads; the backends' own CPU is not in it), median of the turns:
@@ -224,7 +235,8 @@ async function main(): Promise<void> {
     console.log(`\nwrote ${writeResult('warm', result)}`);
   } finally {
     for (const c of clients) c.close();
-    runtime.reset();
+    greetFn.runtime.reset();
+    shipped.remove();
     await stack.stop();
   }
 }

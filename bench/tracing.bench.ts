@@ -1,6 +1,6 @@
 /**
  * `node --import tsx bench/tracing.bench.ts`: what trace propagation costs a warm greet. The greet
- * handler runs in-process, as Lambda calls it, against a real Consul with ACLs and two real Greeter
+ * handler, as esbuild bundles it for deployment (bench/shipped-function.ts), runs in-process, as Lambda calls it, against a real Consul with ACLs and two real Greeter
  * processes. Each invocation gets what Lambda gives one behind an HTTP API: its own `_X_AMZN_TRACE_ID`
  * and an event with the API's usual headers (its `X-Amzn-Trace-Id` among them), the same for both
  * arms. With propagation on, each invocation derives its trace, names it for the logger, sends
@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { handler, runtime } from '../functions/greet';
+import type * as GreetModule from '../functions/greet';
 import { SAY_HELLO } from '../lib/greeter/say-hello';
 import { traceOfEvent } from '../lib/http/trace-headers';
 import { traceHeaders } from '../lib/tracing/trace-context';
@@ -27,6 +27,7 @@ import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { latencyTable } from './format';
 import { runMain, stats, time } from './measure';
 import { writeResult } from './results';
+import { importShipped } from './shipped-function';
 import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 2000);
@@ -93,10 +94,17 @@ function invocations(count: number): Invocation[] {
 }
 
 async function main(): Promise<void> {
+  const shipped = await importShipped<typeof GreetModule>('greet');
+  const { handler, runtime } = shipped.module;
   const {
     stack,
     greeters: [a, b],
-  } = await startWarmStack('config/greeter-gateway/bench-tracing/', ['tracing-1', 'tracing-2'], { leaseEnabled: 'false' });
+  } = await startWarmStack('config/greeter-gateway/bench-tracing/', ['tracing-1', 'tracing-2'], { leaseEnabled: 'false' }).catch(
+    (err: unknown) => {
+      shipped.remove();
+      throw err;
+    },
+  );
   const raw = new Client(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
   try {
     runtime.logger.setLogLevel('WARN');
@@ -161,6 +169,8 @@ async function main(): Promise<void> {
     });
   } finally {
     raw.close();
+    runtime.reset();
+    shipped.remove();
     delete process.env._X_AMZN_TRACE_ID;
     delete process.env.TRACE_PROPAGATION;
     await stack.stop();
