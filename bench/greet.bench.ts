@@ -13,13 +13,14 @@
  * Then warm throughput of one environment with 16 requests in flight, greet against raw and
  * raw+trace, and the in-process cost of the lease on a cold start. Writes bench/out/warm.json (`--publish`: also bench/results/).
  */
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { credentials, type Client } from '@grpc/grpc-js';
 import type * as GreetModule from '../functions/greet';
 import { traceOfEvent } from '../lib/http/trace-headers';
 import { traceHeaders } from '../lib/tracing/trace-context';
 import { GreeterClient } from '../proto/gen/helloworld';
 import type { FunctionStack } from '../scripts/stack/function-stack';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
+import { rawClient, RAW_CALL_MS, rawSayHello } from './raw-greeter';
 import { interleaved, ratio as ratioOf, round, runMain, stats, throughputRounds, time } from './measure';
 import { writeResult, type Percentiles, type WarmResult } from './results';
 import { importShipped } from './shipped-function';
@@ -35,18 +36,6 @@ const IN_FLIGHT = 16;
 // gave 0.92, 0.85 and 0.66 of raw.
 const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT_CALLS ?? 5000);
 const CONCURRENT_ROUNDS = 9;
-const CALL_TIMEOUT_MS = 2_000;
-const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
-
-/** One SayHello on `client`; `entries` become its metadata, as any grpc-js client sets them. */
-function call(client: GreeterClient, name: string, entries?: Readonly<Record<string, string>>): Promise<void> {
-  const md = new Metadata();
-  if (entries) for (const k in entries) md.set(k, entries[k] as string);
-  return new Promise((resolve, reject) => {
-    client.sayHello({ name }, md, { deadline: Date.now() + CALL_TIMEOUT_MS }, (err: Error | null) => (err ? reject(err) : resolve()));
-  });
-}
-
 /**
  * The trace metadata greet sends on this bench's invocations, one set per call (each invocation
  * brings a trace of its own), made by greet's own functions ahead of time: the raw+trace path
@@ -80,7 +69,7 @@ interface HealthEntry {
 async function seedOnce(consulUrl: string, token: string, name: string): Promise<void> {
   const res = await fetch(`${consulUrl}/v1/health/service/greeter?passing`, {
     headers: { 'x-consul-token': token },
-    signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    signal: AbortSignal.timeout(RAW_CALL_MS),
   });
   if (!res.ok) throw new Error(`Consul answered ${res.status}`);
   const entries = (await res.json()) as HealthEntry[];
@@ -91,7 +80,7 @@ async function seedOnce(consulUrl: string, token: string, name: string): Promise
     'grpc.use_local_subchannel_pool': 1,
   });
   try {
-    await call(client, name);
+    await rawSayHello(client, name);
   } finally {
     client.close();
   }
@@ -133,22 +122,22 @@ async function main(): Promise<void> {
     shipped.remove();
     throw err;
   });
-  const clients: GreeterClient[] = [];
+  const clients: Client[] = [];
   try {
     const consulUrl = /^https?:\/\//.test(stack.consul.address) ? stack.consul.address : `http://${stack.consul.address}`;
 
     const coldInProcess = await inProcessColdStarts(stack);
 
-    const raw = new GreeterClient(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
-    const raw1 = new GreeterClient(`127.0.0.1:${a.port}`, credentials.createInsecure());
+    const raw = rawClient([a.port, b.port]);
+    const raw1 = rawClient([a.port]);
     clients.push(raw, raw1);
     const traced = traceMetadataPool(32_768);
     const paths = await interleaved(
       {
-        raw: { run: (i) => call(raw, `r${i}`) },
+        raw: { run: (i) => rawSayHello(raw, `r${i}`) },
         greet: { run: (i) => greetOnce(`g${i}`) },
-        'raw+trace': { run: (i) => call(raw, `t${i}`, traced()) },
-        raw1: { run: (i) => call(raw1, `o${i}`) },
+        'raw+trace': { run: (i) => rawSayHello(raw, `t${i}`, traced()) },
+        raw1: { run: (i) => rawSayHello(raw1, `o${i}`) },
         seed: { run: (i) => seedOnce(consulUrl, stack.gatewayToken, `s${i}`), block: SEED_BLOCK },
       },
       N,
@@ -157,7 +146,7 @@ async function main(): Promise<void> {
 
     // Throughput: take turns so that none gets the quieter moment of the machine; keep the median round.
     const rates = await throughputRounds(
-      { raw: () => call(raw, 'c'), greet: () => greetOnce('c'), 'raw+trace': () => call(raw, 'c', traced()) },
+      { raw: () => rawSayHello(raw, 'c'), greet: () => greetOnce('c'), 'raw+trace': () => rawSayHello(raw, 'c', traced()) },
       { total: CONCURRENT_CALLS, inFlight: IN_FLIGHT, rounds: CONCURRENT_ROUNDS },
     );
     const greetPerSec = stats(rates.greet, 'greet throughput rounds').p50;

@@ -17,15 +17,14 @@
  * which no gateway that propagates on every call can go under. Target: on / off ≤ 1.02× at p50.
  */
 import { randomBytes } from 'node:crypto';
-import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type * as GreetModule from '../functions/greet';
-import { SAY_HELLO } from '../lib/greeter/say-hello';
 import { traceOfEvent } from '../lib/http/trace-headers';
 import { traceHeaders } from '../lib/tracing/trace-context';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { latencyTable } from './format';
 import { runMain, stats, time } from './measure';
+import { rawClient, rawSayHello } from './raw-greeter';
 import { writeResult } from './results';
 import { importShipped } from './shipped-function';
 import { startWarmStack } from './warm-stack';
@@ -34,7 +33,6 @@ const N = Number(process.env.BENCH_N ?? 2000);
 const TARGET = 1.02;
 const ARMS = ['off', 'on', 'off again', 'raw', 'raw+trace'] as const;
 type Arm = (typeof ARMS)[number];
-const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
 
 /** Every order of `items` (5 arms: 120). */
 function permutations<T>(items: readonly T[]): T[][] {
@@ -49,23 +47,6 @@ interface Invocation {
   event: APIGatewayProxyEventV2;
   /** The metadata greet sends for this invocation with propagation on (for the raw+trace arm). */
   headers: Readonly<Record<string, string>>;
-}
-
-/** One SayHello on the raw channel; `entries` become its metadata, as any grpc-js client sets them. */
-function rawCall(client: Client, entries?: Readonly<Record<string, string>>): Promise<void> {
-  const md = new Metadata();
-  if (entries) for (const k in entries) md.set(k, entries[k] as string);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      SAY_HELLO.path,
-      SAY_HELLO.serialize,
-      SAY_HELLO.deserialize,
-      { name: 'bench' },
-      md,
-      { deadline: Date.now() + 2_000 },
-      (err) => (err ? reject(err) : resolve()),
-    );
-  });
 }
 
 function invocations(count: number): Invocation[] {
@@ -105,14 +86,14 @@ async function main(): Promise<void> {
       throw err;
     },
   );
-  const raw = new Client(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
+  const raw = rawClient([a.port, b.port]);
   try {
     runtime.logger.setLogLevel('WARN');
     const pool = invocations(1024);
     let next = 0;
     const call = async (arm: Arm) => {
       const inv = pool[next++ % pool.length]!;
-      if (arm === 'raw' || arm === 'raw+trace') return rawCall(raw, arm === 'raw' ? undefined : inv.headers);
+      if (arm === 'raw' || arm === 'raw+trace') return rawSayHello(raw, 'bench', arm === 'raw' ? undefined : inv.headers);
       process.env.TRACE_PROPAGATION = arm === 'on' ? 'true' : 'false';
       process.env._X_AMZN_TRACE_ID = inv.xray;
       const res = await handler(inv.event, lambdaContext());

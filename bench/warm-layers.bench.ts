@@ -20,7 +20,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import type { Client } from '@grpc/grpc-js';
 import { handler, runtime } from '../functions/greet';
 import { greet, greeterQuery } from '../lib/greeter/greet';
 import { SAY_HELLO, SAY_HELLO_HEDGED } from '../lib/greeter/say-hello';
@@ -32,30 +32,12 @@ import { presentedIdentity } from '../lib/runtime/gateway-keys';
 import { traceHeaders } from '../lib/tracing/trace-context';
 import { httpEvent, lambdaContext } from '../scripts/support/lambda-events';
 import { interleaved, round, runMain, stats } from './measure';
+import { rawClient, RAW_CALL_MS, rawSayHello } from './raw-greeter';
 import { OUT_DIR, runInfo } from './results';
 import { startWarmStack } from './warm-stack';
 
 const N = Number(process.env.BENCH_N ?? 4000);
 const BLOCK = 25;
-const CALL_MS = 2_000;
-const ROUND_ROBIN = { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) };
-
-/** One SayHello on `client` with `entries` as metadata, the way a plain grpc-js client would make it. */
-function plainCall(client: Client, name: string, entries?: Readonly<Record<string, string>>): Promise<void> {
-  const md = new Metadata();
-  if (entries) for (const k in entries) md.set(k, entries[k] as string);
-  return new Promise((resolve, reject) => {
-    client.makeUnaryRequest(
-      SAY_HELLO.path,
-      SAY_HELLO.serialize,
-      SAY_HELLO.deserialize,
-      { name },
-      md,
-      { deadline: Date.now() + CALL_MS },
-      (err) => (err ? reject(err) : resolve()),
-    );
-  });
-}
 
 async function main(): Promise<void> {
   const {
@@ -82,7 +64,7 @@ async function main(): Promise<void> {
     };
     const metadata = () => traceHeaders(newTrace());
     const channel = rt.channels.get(SAY_HELLO.service, consulTarget(query), cfg.channelMaxIdleMs);
-    const raw = new Client(`ipv4:127.0.0.1:${a.port},127.0.0.1:${b.port}`, credentials.createInsecure(), ROUND_ROBIN);
+    const raw = rawClient([a.port, b.port]);
     clients.push(raw);
     const route = { query, transport: 'plaintext' as const, tlsServerName: cfg.greeterTlsServerName, identity: presentedIdentity(cfg) };
     const ok = async (res: Promise<{ statusCode?: number }>) => {
@@ -91,11 +73,11 @@ async function main(): Promise<void> {
     };
 
     const layers = {
-      raw: { run: (i: number) => plainCall(raw, `r${i}`) },
-      grpc: { run: (i: number) => plainCall(channel, `g${i}`) },
-      'grpc+trace': { run: (i: number) => plainCall(channel, `t${i}`, metadata()) },
+      raw: { run: (i: number) => rawSayHello(raw, `r${i}`) },
+      grpc: { run: (i: number) => rawSayHello(channel, `g${i}`) },
+      'grpc+trace': { run: (i: number) => rawSayHello(channel, `t${i}`, metadata()) },
       unaryCall: {
-        run: (i: number) => unaryCall(channel, SAY_HELLO, { name: `u${i}` }, { deadline: Date.now() + CALL_MS, metadata: metadata() }),
+        run: (i: number) => unaryCall(channel, SAY_HELLO, { name: `u${i}` }, { deadline: Date.now() + RAW_CALL_MS, metadata: metadata() }),
       },
       invoker: {
         run: (i: number) =>
@@ -105,11 +87,11 @@ async function main(): Promise<void> {
             request: { name: `i${i}` },
             route,
             metadata: metadata(),
-            remainingMs: () => CALL_MS,
+            remainingMs: () => RAW_CALL_MS,
             configRead: true,
           }),
       },
-      'use case': { run: (i: number) => greet(rt, `c${i}`, () => CALL_MS, newTrace()) },
+      'use case': { run: (i: number) => greet(rt, `c${i}`, () => RAW_CALL_MS, newTrace()) },
       handler: { run: () => ok(handler(event, context)) },
     };
     const measured = await interleaved(layers, N, BLOCK);
