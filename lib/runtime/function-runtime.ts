@@ -105,17 +105,17 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
       throw err;
     });
   };
-  /** Starts the lease work `loaded` asks for, as `leasing`; false when there is none (leasing is then settled). */
-  const touchLease = (loaded: LoadedConfig<S>, wanted: boolean | undefined): boolean => {
+  /** Sets `leasing` to the lease work `loaded` asks for: started now, already under way (`pending`), or none (settled). */
+  const touchLease = (loaded: LoadedConfig<S>, wanted: boolean | undefined): void => {
     const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
     const settings = v.leaseEnabled && wanted !== false ? leaseSettingsFrom(v) : undefined;
     if (!settings) {
       leasing = settled;
-      return false;
+      return;
     }
     if (!lease.needsTouch(settings)) {
       leasing = pending ?? settled;
-      return false;
+      return;
     }
     // On defaults because Consul did not answer: register the lease without waiting for it again.
     // touch() never rejects, so a lease left running in parallel cannot become an unhandled rejection.
@@ -125,7 +125,6 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
     void work.then(() => {
       if (pending === work) pending = undefined;
     });
-    return true;
   };
   return {
     env,
@@ -145,7 +144,9 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
       if (!config.current()) opts.beforeConfig?.();
       const loaded = await config.get();
       trace.mark('config');
-      if (touchLease(loaded, opts.lease) && !opts.leaseInParallel) await leasing;
+      touchLease(loaded, opts.lease);
+      // Also when another invocation started the work: the callers that do not run in parallel never ask leaseSettled().
+      if (!opts.leaseInParallel) await leasing;
       return loaded;
     },
     beginWarm(opts = {}) {

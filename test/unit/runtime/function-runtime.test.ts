@@ -1,7 +1,7 @@
 // begin()'s lease modes on the in-memory Consul: by default the cold start waits for its lease
 // registration; with leaseInParallel it returns at once and leaseSettled() says when it is done.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { COLD_START_TRACE_MESSAGE, ColdStartTrace } from '../../../lib/runtime/cold-start-trace';
 import { createFunctionRuntime } from '../../../lib/runtime/function-runtime';
 import { runtimeKeys } from '../../../lib/runtime/runtime-keys';
@@ -141,6 +141,55 @@ describe('createFunctionRuntime begin()', () => {
     assert.equal(rt.lease.snapshot().registered, true);
     assert.equal(rt.beginWarm(), loaded);
     assert.equal(await settled(rt.leaseSettled()), true, 'registered and not due: nothing to wait for');
+    rt.close();
+  });
+
+  it('beginWarm() renews a due lease and refreshes stale config in the background, as begin() does', async () => {
+    // The runtime's lease and config store read the clock through Date.now, mocked here from before they exist.
+    mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    try {
+      const { consul, rt } = setup();
+      consul.putKv(`${PREFIX}configMaxAgeSeconds`, '60');
+      const loaded = await rt.begin();
+      const renewals = () => consul.callsOf('consul.agent.check.pass').length;
+      const kvReads = () => consul.callsOf('consul.kv.get').length;
+      const [renewed, read] = [renewals(), kvReads()];
+      assert.equal(rt.beginWarm(), loaded);
+      assert.deepEqual([renewals(), kvReads()], [renewed, read], 'nothing due yet');
+      // The default lease TTL is 30 s, renewed once per third of it; config is re-read after 60 s.
+      mock.timers.tick(61_000);
+      assert.equal(rt.beginWarm(), loaded, 'the loaded config, while the refresh runs');
+      assert.equal(renewals(), renewed + 1, 'the due renewal was sent');
+      assert.equal(kvReads(), read + 1, 'the stale config is being re-read');
+      await rt.leaseSettled();
+      rt.close();
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it('beginWarm() logs the cold start trace a first invocation left unended, as begin() does', async () => {
+    let now = 0;
+    const trace = new ColdStartTrace(true, () => ++now);
+    const { log, rt } = setup(trace);
+    await rt.begin();
+    assert.equal(log.lines.filter((l) => l.message === COLD_START_TRACE_MESSAGE).length, 0);
+    rt.beginWarm();
+    assert.equal(log.lines.filter((l) => l.message === COLD_START_TRACE_MESSAGE).length, 1);
+    assert.equal(trace.active, false);
+    rt.close();
+  });
+
+  it('begin() without leaseInParallel waits for the registration another invocation started', async () => {
+    // status, the registry and health-sync begin() without leaseInParallel and never ask leaseSettled().
+    const { consul, rt } = setup();
+    const gate = consul.hold(REGISTER);
+    const loaded = await rt.begin({ leaseInParallel: true });
+    const second = rt.begin();
+    assert.equal(await settled(second), false, 'held by the registration under way');
+    gate.resolve();
+    assert.equal(await second, loaded);
+    assert.equal(consul.callsOf(REGISTER).length, 1);
     rt.close();
   });
 
