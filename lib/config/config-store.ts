@@ -55,6 +55,7 @@ export class ConfigStore<S extends StoreKeySpecs> {
   private loaded?: LoadedConfig<S>;
   private snapshot?: KvSnapshot;
   private refreshing?: Promise<void>;
+  private firstLoad?: Promise<LoadedConfig<S>>;
   /** Consecutive background refreshes answered 429. */
   private throttledStreak = 0;
   private readonly timing: ConfigStoreTiming;
@@ -72,10 +73,18 @@ export class ConfigStore<S extends StoreKeySpecs> {
     this.defaults = { ...resolveConfig(specs, {}), loadedAt: 0 };
   }
 
-  /** The config, reading Consul only on the first call (bounded by the cold-start budget). */
-  async get(): Promise<LoadedConfig<S>> {
+  /**
+   * The config, reading Consul only on the first call (bounded by the cold-start budget); calls made
+   * while that read runs (concurrent invocations of one environment) share it.
+   */
+  get(): Promise<LoadedConfig<S>> {
     const warm = this.cached();
-    if (warm) return warm;
+    if (warm) return Promise.resolve(warm);
+    this.firstLoad ??= this.loadFirst().finally(() => (this.firstLoad = undefined));
+    return this.firstLoad;
+  }
+
+  private async loadFirst(): Promise<LoadedConfig<S>> {
     const start = this.now();
     let deadline = start + this.timing.coldStartBudgetMs;
     for (let attempt = 1; ; attempt++) {

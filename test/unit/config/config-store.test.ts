@@ -188,6 +188,17 @@ describe('ConfigStore refresh', () => {
     assert.deepEqual(log.messages('info'), ['config loaded from Consul K/V', 'config changed in Consul K/V']);
   });
 
+  it('shares the first read among calls made while it runs (concurrent invocations of one environment)', async () => {
+    const { consul, log, store } = setup({ maxAttempts: '5' });
+    const gate = consul.hold('consul.kv.get');
+    const [a, b] = [store.get(), store.get()];
+    gate.resolve();
+    const [first, second] = await Promise.all([a, b]);
+    assert.equal(kvReads(consul), 1);
+    assert.equal(second, first);
+    assert.deepEqual(log.messages('info'), ['config loaded from Consul K/V']);
+  });
+
   it('cached() serves the loaded config without waiting, and starts the refresh get() would', async () => {
     const { consul, clock, store } = setup({ configMaxAgeSeconds: '60', maxAttempts: '5' });
     assert.equal(store.cached(), undefined, 'nothing before the first load');
