@@ -88,18 +88,23 @@ export class ConsulClients {
   }
 }
 
+/** Idle keep-alive connections the blocking-query client keeps: about one per watch; a burst of blocking waits closes the rest. */
+export const IDLE_BLOCKING_SOCKETS = 8;
+
 /**
  * The HTTP agent of one client. Consul counts every open connection of a source IP against
  * `limits.http_max_conns_per_client` (idle keep-alive ones too, and a frozen Lambda keeps its
  * sockets open) and answers 429 beyond it; many environments share one IP behind a VPC's
  * Hyperplane ENI. So an environment keeps one long-lived connection per blocking query
- * (keep-alive: the next poll reuses it) and sends every other call (config reads, lease
- * writes: a few per minute) on a connection that closes after its answer, instead of
- * leaving a second idle socket open for the life of the environment. Over https, the agent's
- * TLS session cache lets those short connections resume the session.
+ * (keep-alive: the next poll reuses it), but no more than IDLE_BLOCKING_SOCKETS of them idle: a
+ * burst of blocking waits (the registry's Idempotency-Key waits, one per concurrent caller) would
+ * otherwise leave that many sockets open for the life of the environment, and 100 concurrent
+ * callers then met 429s. Every other call (config reads, lease writes: a few per minute) goes on a
+ * connection that closes after its answer. Over https, the agent's TLS session cache lets those
+ * short connections resume the session.
  */
-function agentFor(secure: boolean, blocking: boolean, tls: ConsulTls | undefined): HttpAgent | HttpsAgent {
-  const options = { keepAlive: blocking };
+export function agentFor(secure: boolean, blocking: boolean, tls: ConsulTls | undefined): HttpAgent | HttpsAgent {
+  const options = blocking ? { keepAlive: true, maxFreeSockets: IDLE_BLOCKING_SOCKETS } : { keepAlive: false };
   return secure ? new HttpsAgent({ ...options, ...httpsOptions(tls) }) : new HttpAgent(options);
 }
 
