@@ -109,11 +109,9 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   const touchLease = (loaded: LoadedConfig<S>, wanted: boolean | undefined): void => {
     const v = loaded.values as ConfigValues<RuntimeKeySpecs>;
     const settings = v.leaseEnabled && wanted !== false ? leaseSettingsFrom(v) : undefined;
-    if (!settings) {
-      leasing = settled;
-      return;
-    }
-    if (!lease.needsTouch(settings)) {
+    // Nothing to start here (no lease wanted, or none due): still the work another invocation has under
+    // way, never "settled" over it, so that this invocation cannot release the others early.
+    if (!settings || !lease.needsTouch(settings)) {
       leasing = pending ?? settled;
       return;
     }
