@@ -36,6 +36,7 @@ const IN_FLIGHT = 16;
 // gave 0.92, 0.85 and 0.66 of raw.
 const CONCURRENT_CALLS = Number(process.env.BENCH_CONCURRENT_CALLS ?? 5000);
 const CONCURRENT_ROUNDS = 9;
+
 /**
  * The trace metadata greet sends on this bench's invocations, one set per call (each invocation
  * brings a trace of its own), made by greet's own functions ahead of time: the raw+trace path

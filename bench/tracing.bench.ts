@@ -107,7 +107,6 @@ async function main(): Promise<void> {
       for (const a of ORDERS[i % ORDERS.length]!) {
         samples[a].push(await time(() => call(a)));
       }
-    runtime.reset();
     const off = stats(samples.off, 'greets with propagation off');
     const on = stats(samples.on, 'greets with propagation on');
     const again = stats(samples['off again'], 'greets with propagation off (A/A)');
