@@ -99,6 +99,29 @@ describe('greet function on real Consul', () => {
     assert.equal(before['consul.kv.get'], 1, 'config read once, with one recursive read');
   });
 
+  it('answers warm invocations on the synchronous beginWarm path, never the awaited cold one', async () => {
+    assert.equal((await greet('cold')).status, 200);
+    const rt = greetRuntime.get();
+    const { beginWarm, beginDiscovering } = rt;
+    const taken = { warm: 0, cold: 0 };
+    rt.beginWarm = (...args) => {
+      const loaded = beginWarm(...args);
+      if (loaded) taken.warm++;
+      return loaded;
+    };
+    rt.beginDiscovering = (...args) => {
+      taken.cold++;
+      return beginDiscovering(...args);
+    };
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await greet(`warm${i}`)).status, 200);
+    } finally {
+      rt.beginWarm = beginWarm;
+      rt.beginDiscovering = beginDiscovering;
+    }
+    assert.deepEqual(taken, { warm: 5, cold: 0 });
+  });
+
   it('answers 503 with Retry-After when no instance passes', async () => {
     await stack.setConfig({ greeterTag: 'nobody-has-this-tag', retryAfterSeconds: '7' });
     const { result: r, output } = await captureOutput(() => greet('Ada'));
