@@ -53,3 +53,16 @@ export class RpcStatusError extends AppError<'backend_status'> {
     super('backend_status', status.message ?? '', options);
   }
 }
+
+/** The route's kinds that are the caller's mistake (a name, a field, a streaming method): answered, not failed. */
+const CALLER_KINDS: ReadonlySet<RpcErrorKind> = new Set(['not_found', 'invalid_argument', 'unimplemented']);
+
+/**
+ * True when `err` means the route could not serve the call (RpcFailures, what its alarm watches): no passing
+ * instance, every attempt UNAVAILABLE, the deadline, an intention's denial, or a fault of its own. The caller's
+ * mistakes and a backend's own gRPC status (RpcStatusError, an answer of the service) are not.
+ */
+export function isServingFailure(err: unknown): boolean {
+  if (err instanceof RpcStatusError) return false;
+  return !(err instanceof RpcError && CALLER_KINDS.has(err.kind));
+}

@@ -14,7 +14,7 @@ import { presentedIdentity } from '../runtime/gateway-keys';
 import { outgoingTraceHeaders } from '../tracing/propagation';
 import type { TraceContext } from '../tracing/trace-context';
 import type { RpcMethod } from './descriptors';
-import { RpcError, RpcStatusError } from './errors';
+import { isServingFailure, RpcError, RpcStatusError } from './errors';
 import { forwardedMetadata, isAllowed } from './exposure';
 import type { RpcConfig } from './rpc-config';
 import type { RpcRuntime } from './rpc-runtime';
@@ -75,6 +75,7 @@ export async function invokeRpc(
     return answer;
   } catch (err) {
     rt.metrics.count('RpcErrors');
+    if (isServingFailure(err)) rt.metrics.count('RpcFailures');
     throw err;
   } finally {
     await rt.leaseSettled();

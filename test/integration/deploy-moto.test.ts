@@ -154,6 +154,7 @@ type Template = {
 const ALARM_TOPIC = `arn:aws:sns:${REGION}:000000000000:consul-grpc-lambda-${STAGE}-alarms`;
 const ALARMS = [
   'greet-error-rate',
+  'rpc-failure-rate',
   'lease-failures',
   'health-sync-failures',
   'health-sync-skipped',
@@ -567,6 +568,9 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
     for (const metric of [
       'GreetErrors',
       'GreetLatency',
+      'RpcFailures',
+      'RpcLatency',
+      'RpcAttempts',
       'LeaseFailures',
       'HealthSyncRuns',
       'HealthSyncSkipped',
@@ -622,7 +626,7 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
           assert.deepEqual(m.Namespace, { Ref: 'MetricsNamespace' });
           assert.equal(m.Dimensions[0]?.Name, 'service');
           assert.ok(
-            ['greet', 'health-sync'].includes(String(m.Dimensions[0]?.Value)),
+            ['greet', 'rpc', 'health-sync'].includes(String(m.Dimensions[0]?.Value)),
             'the POWERTOOLS_SERVICE_NAME of a function that publishes it',
           );
         }
@@ -639,6 +643,8 @@ describe('serverless deploy into moto (stage ci)', { timeout: 180_000 }, () => {
       'HealthSyncRuns',
       'HealthSyncSkipped',
       'LeaseFailures',
+      'RpcFailures',
+      'RpcLatency',
     ]);
   });
 

@@ -260,6 +260,42 @@ describe('rpc function: errors of its own', () => {
   });
 });
 
+describe('rpc function: metrics', () => {
+  it("counts RpcFailures only for calls the route could not serve, not the caller's mistakes or a backend's own status", async () => {
+    process.env.POWERTOOLS_METRICS_NAMESPACE = 'consul-grpc-lambda-test';
+    rpcRuntime.reset();
+    const statuses: number[] = [];
+    const call = async (method: string, path: string, body: unknown) => statuses.push((await callRpc(method, path, { body })).status);
+    const { output } = await captureOutput(async () => {
+      try {
+        await call('POST', '/rpc/helloworld.Greeter/SayHello', { name: 'm' });
+        await call('POST', '/rpc/echo.v1.Echo/Secret', {});
+        await call('POST', '/rpc/echo.v1.Echo/Say', { bogus: 1 });
+        await call('POST', '/v1/echo:fail', { code: 13, message: 'internal' });
+        rpcRuntime.get().metrics.flush(true);
+        // A second environment, whose Echo is mapped to a service without instances.
+        await setRpcConfig({ rpcServices: JSON.stringify({ 'echo.v1.Echo': { service: 'echo-missing' } }), coldStartWaitMs: '300' });
+        rpcRuntime.reset();
+        await call('POST', '/rpc/echo.v1.Echo/Say', {});
+        rpcRuntime.get().metrics.flush(true);
+      } finally {
+        delete process.env.POWERTOOLS_METRICS_NAMESPACE;
+        await setRpcConfig({ coldStartWaitMs: '5000' });
+      }
+    });
+    assert.deepEqual(statuses, [200, 404, 400, 500, 503]);
+    const lines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const sum = (name: string) => lines.reduce((n, l) => n + (typeof l[name] === 'number' ? l[name] : 0), 0);
+    const values = (name: string) => lines.flatMap((l) => (l[name] === undefined ? [] : [l[name]].flat()));
+    assert.equal(sum('RpcErrors'), 4, output);
+    assert.equal(sum('RpcFailures'), 1, 'only the 503: no passing instance');
+    assert.equal(values('RpcLatency').length, 1, 'one latency value per served call');
+  });
+});
+
 describe('rpc function: deadlines', () => {
   it("504 DEADLINE_EXCEEDED within the Lambda's remaining time, less the margin", async () => {
     await setRpcConfig({ rpcServices: JSON.stringify({ 'helloworld.Greeter': { service: 'greeter-slow' } }), deadlineMarginMs: '250' });
