@@ -13,9 +13,17 @@ import type { EnvironmentLease } from './environment-lease';
 
 const RELEASE_BUDGET_MS = 250;
 
-/** Releases `lease` on SIGTERM, then exits; returns a function that stops doing so. */
-export function releaseOnSigterm(lease: EnvironmentLease, log: Log): () => void {
+/**
+ * Releases `lease` on SIGTERM, then exits; returns a function that stops doing so. `beforeRelease` runs
+ * first, synchronously (e.g. the last metrics line), so it is out before the release can use up the budget.
+ */
+export function releaseOnSigterm(lease: EnvironmentLease, log: Log, beforeRelease?: () => void): () => void {
   const onSigterm = () => {
+    try {
+      beforeRelease?.();
+    } catch (err) {
+      log.warn('shutdown hook failed', { error: errorSummary(err) });
+    }
     void lease
       .release(RELEASE_BUDGET_MS)
       .catch((err: unknown) => log.warn('lease release on SIGTERM failed', { error: errorSummary(err) }))

@@ -51,6 +51,11 @@ export interface FunctionRuntime<S extends RuntimeKeySpecs> {
    * only briefly, as touch() holds it); never rejects (the lease logs its own failures).
    */
   leaseSettled(): Promise<void>;
+  /**
+   * Runs `hook` when Lambda shuts the environment down (SIGTERM, sent when an extension is registered),
+   * before the lease is released: synchronous work only, such as writing the metrics still buffered.
+   */
+  onShutdown(hook: () => void): void;
   /** Stops using the environment's resources (tests, shutdown). */
   close(): void;
 }
@@ -75,7 +80,10 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   const secure = consul.address.startsWith('https:');
   const config = new ConfigStore(consul, env.configPrefix, specs, log);
   const lease = new EnvironmentLease(consul, log);
-  const stopReleasing = releaseOnSigterm(lease, log);
+  const shutdownHooks: Array<() => void> = [];
+  const stopReleasing = releaseOnSigterm(lease, log, () => {
+    for (const hook of shutdownHooks) hook();
+  });
   trace.mark('handler');
   const settled: Promise<void> = Promise.resolve();
   let leasing = settled;
@@ -156,6 +164,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
       return loaded;
     },
     leaseSettled: () => leasing,
+    onShutdown: (hook) => void shutdownHooks.push(hook),
     close() {
       stopReleasing();
       consul.destroy();

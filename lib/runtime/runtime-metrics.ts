@@ -17,10 +17,16 @@ export const METRICS_FLUSH_INTERVAL_MS = 10_000;
 /**
  * Metrics for a runtime built on `consul` and `lease` (and, for a gateway with a discovery fallback,
  * `discovery`: DiscoveryFallbackServed, the answers a fallback source served since the last line);
- * off unless POWERTOOLS_METRICS_NAMESPACE is set.
+ * off unless POWERTOOLS_METRICS_NAMESPACE is set. What is still buffered when the environment shuts
+ * down goes out then (`onShutdown`), so the last invocations' values are not lost with it.
  */
 export function createRuntimeMetrics(
-  parts: { consul: ConsulApi; lease: EnvironmentLease; discovery?: { readonly fallbackAnswers: number } },
+  parts: {
+    consul: ConsulApi;
+    lease: EnvironmentLease;
+    discovery?: { readonly fallbackAnswers: number };
+    onShutdown?: (hook: () => void) => void;
+  },
   names: PowertoolsEnvironment = readPowertoolsEnvironment(),
 ): FunctionMetrics {
   let requests = 0;
@@ -29,7 +35,7 @@ export function createRuntimeMetrics(
   let throttled = 0;
   let renewals = 0;
   let failedRenewals = 0;
-  return createFunctionMetrics({
+  const metrics = createFunctionMetrics({
     namespace: names.metricsNamespace,
     service: names.serviceName ?? names.functionName ?? 'consul-grpc-lambda',
     flushIntervalMs: METRICS_FLUSH_INTERVAL_MS,
@@ -54,4 +60,6 @@ export function createRuntimeMetrics(
       }
     },
   });
+  parts.onShutdown?.(() => metrics.flush(true));
+  return metrics;
 }

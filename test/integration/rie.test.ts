@@ -443,6 +443,22 @@ describe('packaged bundles in the Lambda Runtime Interface Emulator', () => {
     await eventually(async () => !(leaseId in (await agentServices())), 3_000, 'the lease to be released on SIGTERM');
   });
 
+  it('SIGTERM at shutdown writes the metrics still buffered: the last greets reach CloudWatch', async () => {
+    const rie = await start('greet');
+    const greetLatencies = () =>
+      rie.process.output
+        .filter((l) => l.includes('"_aws"') && l.includes('"GreetLatency"'))
+        .flatMap((l) => [(JSON.parse(l.slice(l.indexOf('{'))) as { GreetLatency: number | number[] }).GreetLatency].flat());
+    for (const name of ['Ada', 'Grace', 'Hopper']) {
+      const r = answer(await rie.invoke(eventFor('greet', JSON.stringify({ method: 'POST', path: '/greet', body: { name } }))));
+      assert.equal(r.statusCode, 200, r.body);
+    }
+    // The cold start's line went out at once; the warm greets wait for the 10 s interval (unless it passed).
+    assert.ok(greetLatencies().length >= 1, 'the cold start published');
+    await rie.stop();
+    assert.equal(greetLatencies().length, 3, 'one GreetLatency value per greet, the buffered ones written on SIGTERM');
+  });
+
   it('without an extension the emulator SIGKILLs the runtime and the lease stays (as Lambda does)', async () => {
     const rie = await start('status', { sigtermExtension: false });
     const r = answer(await rie.invoke(restEvent('GET', '/status')));

@@ -32,4 +32,18 @@ describe('runtime metrics', () => {
     });
     assert.equal(line && 'DiscoveryFallbackServed' in line, false);
   });
+
+  it('writes what is still buffered when the environment shuts down, and nothing when nothing is', () => {
+    const hooks: Array<() => void> = [];
+    const env = readPowertoolsEnvironment({ POWERTOOLS_METRICS_NAMESPACE: 'test-ns', POWERTOOLS_SERVICE_NAME: 'greet' });
+    const m = createRuntimeMetrics({ consul: new FakeConsul(), lease, onShutdown: (h) => hooks.push(h) }, env);
+    assert.equal(hooks.length, 1);
+    // The cold start's line goes out at once; the next value waits for the interval.
+    assert.equal(emf(() => (m.latency('GreetLatency', 5), m.flush())).length, 1);
+    assert.equal(emf(() => (m.latency('GreetLatency', 7), m.flush())).length, 0);
+    const [last, ...more] = emf(() => hooks.forEach((h) => h()));
+    assert.equal(last?.GreetLatency, 7);
+    assert.equal(more.length, 0);
+    assert.equal(emf(() => hooks.forEach((h) => h())).length, 0, 'nothing buffered: no line');
+  });
 });
