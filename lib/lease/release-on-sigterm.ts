@@ -14,16 +14,18 @@ import type { EnvironmentLease } from './environment-lease';
 const RELEASE_BUDGET_MS = 250;
 
 /**
- * Releases `lease` on SIGTERM, then exits; returns a function that stops doing so. `beforeRelease` runs
- * first, synchronously (e.g. the last metrics line), so it is out before the release can use up the budget.
+ * Releases `lease` on SIGTERM, then exits; returns a function that stops doing so. The `hooks` run first,
+ * synchronously and in order (e.g. the last metrics line), so they are done before the release can use up
+ * the budget; one that throws is logged and the others still run.
  */
-export function releaseOnSigterm(lease: EnvironmentLease, log: Log, beforeRelease?: () => void): () => void {
+export function releaseOnSigterm(lease: Pick<EnvironmentLease, 'release'>, log: Log, hooks: ReadonlyArray<() => void> = []): () => void {
   const onSigterm = () => {
-    try {
-      beforeRelease?.();
-    } catch (err) {
-      log.warn('shutdown hook failed', { error: errorSummary(err) });
-    }
+    for (const hook of hooks)
+      try {
+        hook();
+      } catch (err) {
+        log.warn('shutdown hook failed', { error: errorSummary(err) });
+      }
     void lease
       .release(RELEASE_BUDGET_MS)
       .catch((err: unknown) => log.warn('lease release on SIGTERM failed', { error: errorSummary(err) }))

@@ -81,9 +81,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
   const config = new ConfigStore(consul, env.configPrefix, specs, log);
   const lease = new EnvironmentLease(consul, log);
   const shutdownHooks: Array<() => void> = [];
-  const stopReleasing = releaseOnSigterm(lease, log, () => {
-    for (const hook of shutdownHooks) hook();
-  });
+  const stopReleasing = releaseOnSigterm(lease, log, shutdownHooks);
   trace.mark('handler');
   const settled: Promise<void> = Promise.resolve();
   let leasing = settled;
@@ -167,6 +165,7 @@ export function createFunctionRuntime<S extends RuntimeKeySpecs>(
     onShutdown: (hook) => void shutdownHooks.push(hook),
     close() {
       stopReleasing();
+      shutdownHooks.length = 0;
       consul.destroy();
     },
   };

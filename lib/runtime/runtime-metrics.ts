@@ -25,7 +25,8 @@ export function createRuntimeMetrics(
     consul: ConsulApi;
     lease: EnvironmentLease;
     discovery?: { readonly fallbackAnswers: number };
-    onShutdown?: (hook: () => void) => void;
+    /** The runtime's shutdown hooks (FunctionRuntime.onShutdown): the buffered values go out there. */
+    onShutdown: (hook: () => void) => void;
   },
   names: PowertoolsEnvironment = readPowertoolsEnvironment(),
 ): FunctionMetrics {
@@ -60,6 +61,6 @@ export function createRuntimeMetrics(
       }
     },
   });
-  parts.onShutdown?.(() => metrics.flush(true));
+  parts.onShutdown(() => metrics.flush(true));
   return metrics;
 }

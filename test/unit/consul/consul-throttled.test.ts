@@ -48,7 +48,10 @@ describe('Consul 429s', { timeout: 10_000 }, () => {
       const lease = { snapshot: () => ({ renewals: 0, failedAttempts: 0 }) } as unknown as Parameters<
         typeof createRuntimeMetrics
       >[0]['lease'];
-      const metrics = createRuntimeMetrics({ consul: api, lease }, { metricsNamespace: 'test', serviceName: 'greet' });
+      const metrics = createRuntimeMetrics(
+        { consul: api, lease, onShutdown: () => undefined },
+        { metricsNamespace: 'test', serviceName: 'greet' },
+      );
       await assert.rejects(kvGetRecursive(api, 'config/'));
       await assert.rejects(kvGetRecursive(api, 'config/'));
       process.stdout.write = ((chunk: string | Uint8Array) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;

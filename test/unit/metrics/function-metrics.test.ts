@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { InvokeStore } from '@aws/lambda-invoke-store';
 import { createFunctionMetrics, noMetrics } from '../../../lib/metrics/function-metrics';
 import { emfLines } from '../helpers/emf-lines';
 
@@ -61,6 +62,89 @@ describe('function metrics (EMF through Powertools)', () => {
         [3, 6],
       ],
     );
+  });
+
+  it("keeps every invocation's values when invocations run concurrently (Managed Instances: Powertools' store is per invocation)", async () => {
+    // The runtime's own store, as the RIC creates it when AWS_LAMBDA_MAX_CONCURRENCY is set (an AsyncLocalStorage).
+    process.env.AWS_LAMBDA_MAX_CONCURRENCY = '4';
+    const store = await InvokeStore.getInstanceAsync(true);
+    try {
+      let t = 1_000;
+      const m = createFunctionMetrics({ namespace: 'ns', service: 'greet', flushIntervalMs: 10_000, now: () => t });
+      const invocation = (ms: number) =>
+        store.run({}, () =>
+          emfLines(() => {
+            m.latency('GreetLatency', ms);
+            m.flush();
+          }),
+        );
+      assert.equal(invocation(1)[0]?.GreetLatency, 1, 'the cold start publishes at once');
+      assert.deepEqual([...invocation(2), ...invocation(3)], []);
+      t += 10_000;
+      assert.deepEqual(
+        invocation(4).map((l) => l.GreetLatency),
+        [[2, 3]],
+        'an invocation an interval later publishes what the other invocations recorded',
+      );
+      invocation(5);
+      // Shutdown runs outside any invocation.
+      assert.deepEqual(
+        emfLines(() => m.flush(true)).map((l) => l.GreetLatency),
+        [[4, 5]],
+      );
+    } finally {
+      delete process.env.AWS_LAMBDA_MAX_CONCURRENCY;
+      delete (globalThis as { awslambda?: { InvokeStore?: unknown } }).awslambda?.InvokeStore;
+    }
+  });
+
+  it('stamps each line with the time of its first value: values written at shutdown or after a quiet spell count when they happened', () => {
+    let t = 0;
+    const m = createFunctionMetrics({ namespace: 'ns', service: 'greet', flushIntervalMs: 10_000, now: () => t });
+    emfLines(() => {
+      m.latency('GreetLatency', 1);
+      m.flush();
+    });
+    t += 1_000;
+    m.latency('GreetLatency', 2);
+    m.flush();
+    // Five quiet minutes; the next value sends the waiting batch out first, under its own time.
+    t += 300_000;
+    const [stale, ...more] = emfLines(() => m.latency('GreetLatency', 3));
+    const age = (line: { _aws: unknown } | undefined) => Date.now() - ((line?._aws as { Timestamp: number } | undefined)?.Timestamp ?? 0);
+    assert.equal(stale?.GreetLatency, 2);
+    assert.deepEqual(more, []);
+    assert.ok(age(stale) >= 300_000 && age(stale) < 310_000, `stamped 5 minutes back, not now (age ${age(stale)} ms)`);
+    assert.deepEqual(
+      emfLines(() => m.flush()),
+      [],
+      'the new value waits for the interval',
+    );
+    t += 2_000;
+    const [last] = emfLines(() => m.flush(true));
+    assert.equal(last?.GreetLatency, 3);
+    assert.ok(age(last) >= 2_000 && age(last) < 12_000, `a forced line carries its first value's time (age ${age(last)} ms)`);
+  });
+
+  it('writes a line as soon as a name holds a full line of values, so a busy environment spreads its lines, one line each', () => {
+    const t = 0;
+    const m = createFunctionMetrics({ namespace: 'ns', service: 'greet', flushIntervalMs: 10_000, now: () => t });
+    emfLines(() => {
+      m.latency('GreetLatency', -1);
+      m.flush();
+    });
+    const during = emfLines(() => {
+      for (let i = 0; i < 250; i++) {
+        m.latency('GreetLatency', i);
+        m.flush();
+      }
+    });
+    assert.deepEqual(
+      during.map((l) => (l.GreetLatency as number[]).length),
+      [99, 99],
+    );
+    assert.deepEqual((during[1]?.GreetLatency as number[]).slice(0, 2), [99, 100], 'in order, none lost');
+    assert.equal((emfLines(() => m.flush(true))[0]?.GreetLatency as number[]).length, 52);
   });
 
   it('records nothing without a namespace', () => {

@@ -21,6 +21,7 @@ describe('isServingFailure', () => {
     });
 
   it("a backend's own gRPC status is its answer, never the route's failure, whatever the code", () => {
+    // UNAVAILABLE (14) never arrives as one (the route words it as RpcError 'unavailable'), but would count as an answer too.
     for (const code of [2, 5, 13, 14]) assert.equal(isServingFailure(new RpcStatusError(code, { code }, 1, 'echo')), false, `code ${code}`);
   });
 

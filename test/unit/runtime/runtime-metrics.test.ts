@@ -12,7 +12,7 @@ describe('runtime metrics', () => {
   it('counts the answers a discovery fallback served since the last line, only when a fallback is configured', () => {
     const discovery = { fallbackAnswers: 0 };
     const env = readPowertoolsEnvironment({ POWERTOOLS_METRICS_NAMESPACE: 'test-ns', POWERTOOLS_SERVICE_NAME: 'greet' });
-    const m = createRuntimeMetrics({ consul: new FakeConsul(), lease, discovery }, env);
+    const m = createRuntimeMetrics({ consul: new FakeConsul(), lease, discovery, onShutdown: () => undefined }, env);
     discovery.fallbackAnswers = 3;
     const [first] = emf(() => {
       m.count('GreetErrors', 0);
@@ -25,7 +25,7 @@ describe('runtime metrics', () => {
       m.flush(true);
     });
     assert.equal(second?.DiscoveryFallbackServed, 2);
-    const plain = createRuntimeMetrics({ consul: new FakeConsul(), lease }, env);
+    const plain = createRuntimeMetrics({ consul: new FakeConsul(), lease, onShutdown: () => undefined }, env);
     const [line] = emf(() => {
       plain.count('GreetErrors', 0);
       plain.flush(true);
