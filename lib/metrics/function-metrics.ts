@@ -64,11 +64,13 @@ export function createFunctionMetrics(o: FunctionMetricsOptions): FunctionMetric
   // The first invocation publishes at once, so a cold start shows up without waiting for a second one.
   let lastFlush = -Infinity;
 
-  const publish = (t: number, batchStart: number) => {
-    o.collect?.((name, value = 1) => void counters.set(name, (counters.get(name) ?? 0) + value));
+  const add = (name: string, value = 1): void => void counters.set(name, (counters.get(name) ?? 0) + value);
+  /** Writes the batch as one line at `t` (of `now`). */
+  const publish = (t: number) => {
+    o.collect?.(add);
     // The line carries the time of its first value, not of its writing: values written late (at shutdown,
     // or after a quiet spell) still count in the minute they happened, beside the calls they belong to.
-    emf.setTimestamp(Math.round(Date.now() - (t - batchStart)));
+    emf.setTimestamp(Math.round(Date.now() - (t - (since ?? t))));
     // At most LINE_MAX_VALUES values a name (and far fewer than 100 names): Powertools writes nothing before publish.
     for (const [name, { unit, values }] of samples) for (const v of values) emf.addMetric(name, unit, v);
     for (const [name, value] of counters) emf.addMetric(name, MetricUnit.Count, value);
@@ -85,7 +87,7 @@ export function createFunctionMetrics(o: FunctionMetricsOptions): FunctionMetric
     const t = now();
     if (since === undefined) since = t;
     else if (o.flushIntervalMs > 0 && t - since >= o.flushIntervalMs) {
-      publish(t, since);
+      publish(t);
       since = t;
     }
   };
@@ -95,19 +97,19 @@ export function createFunctionMetrics(o: FunctionMetricsOptions): FunctionMetric
     if (!s) samples.set(name, { unit, values: [value] });
     // A full line goes out now, as Powertools would: a busy environment spreads its lines over the
     // invocations instead of writing one long burst at the interval.
-    else if (s.values.push(value) >= LINE_MAX_VALUES) publish(now(), since ?? now());
+    else if (s.values.push(value) >= LINE_MAX_VALUES) publish(now());
   };
   return {
-    count(name, value = 1) {
+    count(name, value) {
       batch();
-      counters.set(name, (counters.get(name) ?? 0) + value);
+      add(name, value);
     },
     latency: (name, ms) => sample(name, MetricUnit.Milliseconds, ms),
     level: (name, value) => sample(name, MetricUnit.Count, value),
     flush(force = false) {
       const t = now();
       if (since === undefined || (!force && t - lastFlush < o.flushIntervalMs)) return;
-      publish(t, since);
+      publish(t);
     },
   };
 }
